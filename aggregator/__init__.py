@@ -1,0 +1,1 @@
+"""Portfolio logic: pooling, dispatch planning, settlement, parallel execution. Imports flexmodel only."""

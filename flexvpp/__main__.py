@@ -1,0 +1,3 @@
+from flexvpp.cli import main
+
+raise SystemExit(main())

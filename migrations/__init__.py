@@ -1,0 +1,1 @@
+"""Alembic migrations of the VTN database (script location for `flexvpp db upgrade`)."""

@@ -1,0 +1,219 @@
+"""The VTN's tables: every piece of OpenADR protocol state lives here, so restarts lose nothing.
+
+Timestamps are tz-aware UTC (`DateTime(timezone=True)`); SQLite hands them back naive, so
+repositories pass every value through `as_utc` when they read.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# Stable constraint names so Alembic migrations are reproducible on SQLite and PostgreSQL.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# SQLite autoincrements only INTEGER PRIMARY KEY; PostgreSQL gets BIGINT for large tables.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def as_utc(value: datetime | None) -> datetime | None:
+    """SQLite drops the zone; every stored time is UTC, so put it back."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: DateTime(timezone=True), dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Ven(Base):
+    """A VEN: pre-provisioned by an operator (ven_name, site) and later registered over OpenADR."""
+
+    __tablename__ = "vens"
+
+    ven_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    ven_name: Mapped[str] = mapped_column(String(128), unique=True)
+    site_id: Mapped[str] = mapped_column(String(128), index=True)
+    fingerprint: Mapped[str | None] = mapped_column(String(128))
+    registration_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    registered_at: Mapped[datetime | None]
+    profile_name: Mapped[str | None] = mapped_column(String(8))
+    transport_name: Mapped[str | None] = mapped_column(String(16))
+    report_only: Mapped[bool] = mapped_column(Boolean, default=False)
+    xml_signature: Mapped[bool] = mapped_column(Boolean, default=False)
+    http_pull_model: Mapped[bool] = mapped_column(Boolean, default=True)
+    last_poll_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class OutboxMessage(Base):
+    """A VTN-initiated message waiting for the VEN's next oadrPoll (delivered in id order)."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_pending", "ven_id", "delivered_at", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    ven_id: Mapped[str] = mapped_column(ForeignKey("vens.ven_id", ondelete="CASCADE"))
+    message_type: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    delivered_at: Mapped[datetime | None]
+
+
+class Event(Base):
+    """A DR event. `intervals` is a list of {start (ISO), duration_seconds, value}."""
+
+    __tablename__ = "events"
+
+    event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    modification_number: Mapped[int] = mapped_column(Integer, default=0)
+    market_context: Mapped[str] = mapped_column(String(256))
+    signal_name: Mapped[str] = mapped_column(String(64))
+    signal_type: Mapped[str] = mapped_column(String(32))
+    signal_id: Mapped[str] = mapped_column(String(64))
+    units: Mapped[dict[str, Any] | None]
+    intervals: Mapped[list[Any]]
+    dtstart: Mapped[datetime]
+    duration_seconds: Mapped[int] = mapped_column(Integer)
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    ramp_up_seconds: Mapped[int] = mapped_column(Integer, default=0)
+    start_after_seconds: Mapped[int] = mapped_column(Integer, default=0)
+    response_required: Mapped[str] = mapped_column(String(16), default="always")
+    test_event: Mapped[bool] = mapped_column(Boolean, default=False)
+    vtn_comment: Mapped[str | None] = mapped_column(Text)
+    cancelled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    modified_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class EventTarget(Base):
+    __tablename__ = "event_targets"
+
+    event_id: Mapped[str] = mapped_column(ForeignKey("events.event_id", ondelete="CASCADE"), primary_key=True)
+    ven_id: Mapped[str] = mapped_column(ForeignKey("vens.ven_id", ondelete="CASCADE"), primary_key=True)
+
+
+class EventResponse(Base):
+    """A VEN's oadrCreatedEvent answer to one modification of one event."""
+
+    __tablename__ = "event_responses"
+
+    ven_id: Mapped[str] = mapped_column(ForeignKey("vens.ven_id", ondelete="CASCADE"), primary_key=True)
+    event_id: Mapped[str] = mapped_column(ForeignKey("events.event_id", ondelete="CASCADE"), primary_key=True)
+    modification_number: Mapped[int] = mapped_column(Integer, primary_key=True)
+    opt_type: Mapped[str] = mapped_column(String(16))
+    response_code: Mapped[str] = mapped_column(String(8), default="200")
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Opt(Base):
+    """An EiOpt schedule or event-scoped opt. optIDs are the VEN's, so they are unique per VEN."""
+
+    __tablename__ = "opts"
+
+    ven_id: Mapped[str] = mapped_column(ForeignKey("vens.ven_id", ondelete="CASCADE"), primary_key=True)
+    opt_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    opt_type: Mapped[str] = mapped_column(String(16))
+    opt_reason: Mapped[str] = mapped_column(String(64))
+    market_context: Mapped[str | None] = mapped_column(String(256))
+    event_id: Mapped[str | None] = mapped_column(String(64))
+    modification_number: Mapped[int | None] = mapped_column(Integer)
+    resource_ids: Mapped[list[Any] | None]
+    # Availability windows: [{"start": ISO, "duration_seconds": n}]
+    windows: Mapped[list[Any] | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    cancelled_at: Mapped[datetime | None]
+
+
+class ReportRegistration(Base):
+    """A report the VEN offers (from its oadrRegisterReport METADATA)."""
+
+    __tablename__ = "report_registrations"
+
+    ven_id: Mapped[str] = mapped_column(ForeignKey("vens.ven_id", ondelete="CASCADE"), primary_key=True)
+    report_specifier_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    report_name: Mapped[str] = mapped_column(String(64))
+    report_request_id: Mapped[str | None] = mapped_column(String(64))
+    # One entry per rID: {"r_id", "report_type", "reading_type", "resource_id", "units", "sampling"}
+    descriptions: Mapped[list[Any]]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ReportRequest(Base):
+    """A report the VTN asked a VEN for (oadrCreateReport); cancelled with oadrCancelReport."""
+
+    __tablename__ = "report_requests"
+
+    report_request_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    ven_id: Mapped[str] = mapped_column(ForeignKey("vens.ven_id", ondelete="CASCADE"), index=True)
+    report_specifier_id: Mapped[str] = mapped_column(String(128))
+    report_name: Mapped[str] = mapped_column(String(64))
+    r_ids: Mapped[list[Any]]
+    granularity_seconds: Mapped[int] = mapped_column(Integer)
+    report_back_seconds: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    acknowledged_at: Mapped[datetime | None]
+    cancelled_at: Mapped[datetime | None]
+
+
+class ReportValue(Base):
+    """One value of an oadrUpdateReport. The unique key makes a re-sent report idempotent."""
+
+    __tablename__ = "report_values"
+    __table_args__ = (
+        UniqueConstraint("ven_id", "report_request_id", "r_id", "dtstart", name="uq_report_values_sample"),
+        Index("ix_report_values_ven_time", "ven_id", "dtstart"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    ven_id: Mapped[str] = mapped_column(ForeignKey("vens.ven_id", ondelete="CASCADE"))
+    report_request_id: Mapped[str] = mapped_column(String(64))
+    report_name: Mapped[str] = mapped_column(String(64))
+    r_id: Mapped[str] = mapped_column(String(128))
+    dtstart: Mapped[datetime]
+    duration_seconds: Mapped[int] = mapped_column(Integer, default=0)
+    value: Mapped[float] = mapped_column(Float)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ApiToken(Base):
+    """A REST bearer token. Only the SHA-256 of the token is stored."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str | None] = mapped_column(String(128))
+    site_id: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
