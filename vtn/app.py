@@ -6,17 +6,30 @@ so shutdown runs in reverse order and only for what started.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime
 
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from vtn.db.engine import create_engine
+from vtn.services.poll_cache import PollCache, attach_cache, detach_cache
 from vtn.settings import VtnSettings
+
+log = logging.getLogger(__name__)
 
 SETTINGS = web.AppKey("settings", VtnSettings)
 ENGINE = web.AppKey("engine", AsyncEngine)
 SESSIONS = web.AppKey("sessions", async_sessionmaker[AsyncSession])
+POLL_CACHE = web.AppKey("poll_cache", PollCache)
+# The time source of the OpenADR side; tests put a fixed clock here (tz-aware UTC).
+CLOCK = web.AppKey("clock", Callable[[], datetime])
+
+# How often unsaved poll times are written and the cache re-reads the database (for a second worker).
+POLL_CACHE_SYNC_SECONDS = 2.0
 
 
 def create_app(settings: VtnSettings) -> web.Application:
@@ -27,6 +40,7 @@ def create_app(settings: VtnSettings) -> web.Application:
     app = web.Application(client_max_size=settings.max_body_bytes)
     app[SETTINGS] = settings
     app.cleanup_ctx.append(_database)
+    app.cleanup_ctx.append(_poll_cache)
     app.add_subapp(settings.openadr_path, create_openadr_app(settings))
     app.add_subapp("/api/v1", create_api_app(settings))
     return app
@@ -38,3 +52,30 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     app[SESSIONS] = async_sessionmaker(engine, expire_on_commit=False)
     yield
     await engine.dispose()
+
+
+async def _poll_cache(app: web.Application) -> AsyncIterator[None]:
+    sessions = app[SESSIONS]
+    cache = PollCache()
+    await cache.reload(sessions)
+    attach_cache(sessions, cache)
+    app[POLL_CACHE] = cache
+    task = asyncio.create_task(_sync_poll_cache(cache, sessions), name="poll-cache-sync")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    try:
+        await cache.flush_polls(sessions)
+    finally:
+        detach_cache(sessions)
+
+
+async def _sync_poll_cache(cache: PollCache, sessions: async_sessionmaker[AsyncSession]) -> None:
+    while True:
+        await asyncio.sleep(POLL_CACHE_SYNC_SECONDS)
+        try:
+            await cache.flush_polls(sessions)
+            await cache.reload(sessions)
+        except Exception:  # the database may be briefly away; try again next round
+            log.exception("poll cache sync failed")

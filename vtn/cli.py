@@ -99,8 +99,13 @@ def _token_create(args: argparse.Namespace) -> int:
 
         raise UsageError("--site is required for a customer token")
     token = asyncio.run(
-        create_token(settings.db_url, role=args.role, name=args.name, site_id=args.site_id,
-                     expires_days=args.expires_days)
+        create_token(
+            settings.db_url,
+            role=args.role,
+            name=args.name,
+            site_id=args.site_id,
+            expires_days=args.expires_days,
+        )
     )
     print(f"created a {args.role} token; store it now, it is not shown again:")
     print(token)

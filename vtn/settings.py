@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, PydanticBaseModelSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 DEFAULT_DB_URL = "sqlite:///./flexvpp.db"
 
@@ -44,11 +44,11 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> VtnSetti
         def settings_customise_sources(
             cls,
             settings_cls: type[BaseSettings],
-            init_settings: PydanticBaseModelSettingsSource,
-            env_settings: PydanticBaseModelSettingsSource,
-            dotenv_settings: PydanticBaseModelSettingsSource,
-            file_secret_settings: PydanticBaseModelSettingsSource,
-        ) -> tuple[PydanticBaseModelSettingsSource, ...]:
+            init_settings: PydanticBaseSettingsSource,
+            env_settings: PydanticBaseSettingsSource,
+            dotenv_settings: PydanticBaseSettingsSource,
+            file_secret_settings: PydanticBaseSettingsSource,
+        ) -> tuple[PydanticBaseSettingsSource, ...]:
             return (env_settings, init_settings)  # environment outranks the file
 
     env_and_file = _Settings(**file_values)

@@ -1,0 +1,131 @@
+"""The lexicographic solve of flexmodel.solve, on a highspy object instead of a Pyomo model.
+
+The priority levels, their ideal values, the weights of the first (weighted) solve and the
+tolerance used when fixing a level are taken from flexmodel.solve itself, so both paths run
+the same procedure: one weighted solve; if a higher level misses its ideal, optimise the levels
+in order, fixing each (within LEVEL_TOL) by the bounds of its level row, then minimise cost.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import highspy
+import numpy as np
+
+from flexmodel.errors import SolveFailed
+from flexmodel.fast.arrays import SiteVectors
+from flexmodel.fast.layout import Layout
+from flexmodel.problem import FloatArray, SiteProblem
+from flexmodel.solve import LEVEL_TOL, _Level, _levels, _weights
+
+
+@dataclass(frozen=True, slots=True)
+class LevelSolve:
+    col_value: FloatArray
+    gap: float | None  # relative MIP gap of the last solve; None for an LP
+    solves: int
+
+
+class HighsModel:
+    """A highspy object holding one structure's LP (or MILP), with its index arrays."""
+
+    def __init__(self, highs: highspy.Highs, layout: Layout, n_cols: int, n_rows: int, mip: bool) -> None:
+        self.highs = highs
+        self.layout = layout
+        self.n_cols = n_cols
+        self.n_rows = n_rows
+        self.mip = mip
+        self.col_index = np.arange(n_cols, dtype=np.int32)
+        self.row_index = np.arange(n_rows, dtype=np.int32)
+
+    def set_costs(self, cost: FloatArray) -> None:
+        self.highs.changeColsCost(self.n_cols, self.col_index, cost)
+
+    def set_bounds(self, v: SiteVectors, col_lower: FloatArray, col_upper: FloatArray) -> None:
+        self.highs.changeColsBounds(self.n_cols, self.col_index, col_lower, col_upper)
+        self.highs.changeRowsBounds(self.n_rows, self.row_index, v.row_lower, v.row_upper)
+
+    def set_row_bounds(self, row: int, lower: float, upper: float) -> None:
+        self.highs.changeRowBounds(row, lower, upper)
+
+    def run(self, site_id: str) -> FloatArray:
+        self.highs.run()
+        status = self.highs.getModelStatus()
+        if status != highspy.HighsModelStatus.kOptimal:
+            raise SolveFailed(site_id, self.highs.modelStatusToString(status))
+        return np.asarray(self.highs.getSolution().col_value, dtype=np.float64)
+
+    def mip_gap(self) -> float | None:
+        return float(self.highs.getInfo().mip_gap) if self.mip else None
+
+
+def _pad(vector: FloatArray, n_cols: int) -> FloatArray:
+    """A level's objective over the model's columns (the MILP has binaries after the LP's)."""
+    if len(vector) == n_cols:
+        return vector
+    return np.concatenate([vector, np.zeros(n_cols - len(vector))])
+
+
+class _LevelRows:
+    """Value, objective and fixing of each priority level in terms of the LP's arrays."""
+
+    def __init__(self, model: HighsModel, v: SiteVectors) -> None:
+        self.model = model
+        self.v = v
+        n = model.n_cols
+        self.vectors = {
+            "level_overrun_kwh": _pad(v.overrun, n),
+            "level_smart_shortfall_kwh": _pad(-v.smart_energy, n),  # + smart_need_kwh
+            "level_solar_energy_kwh": _pad(v.solar_energy, n),
+        }
+
+    def value(self, level: _Level, x: FloatArray) -> float:
+        value = float(self.vectors[level.name] @ x)
+        return value + self.v.smart_need_kwh if level.name == "level_smart_shortfall_kwh" else value
+
+    def objective(self, level: _Level) -> FloatArray:
+        vector = self.vectors[level.name]
+        return -vector if level.maximise else vector
+
+    def attained(self, level: _Level, x: FloatArray) -> bool:
+        tol = LEVEL_TOL * max(1.0, abs(level.ideal))
+        value = self.value(level, x)
+        return value >= level.ideal - tol if level.maximise else value <= level.ideal + tol
+
+    def fix(self, level: _Level, value: float) -> None:
+        tol = LEVEL_TOL * max(1.0, abs(value))
+        layout = self.model.layout
+        if level.name == "level_overrun_kwh":
+            self.model.set_row_bounds(layout.r_level_overrun, -np.inf, value + tol)
+        elif level.name == "level_smart_shortfall_kwh":
+            # shortfall <= value + tol  <=>  smart energy >= need - value - tol
+            self.model.set_row_bounds(layout.r_level_smart, self.v.smart_need_kwh - value - tol, np.inf)
+        else:
+            self.model.set_row_bounds(layout.r_level_solar, value - tol, np.inf)
+
+
+def solve_levels(model: HighsModel, p: SiteProblem, v: SiteVectors) -> LevelSolve:
+    """Optimise the priority levels in order, as flexmodel.solve.solve_lexicographic does."""
+    levels = _levels(p)
+    weights = dict(zip([lv.name for lv in levels], _weights(p), strict=False))
+    rows = _LevelRows(model, v)
+    cost = _pad(v.cost, model.n_cols)
+    weighted = cost + sum((weights[lv.name] * rows.objective(lv) for lv in levels), np.zeros(model.n_cols))
+    model.set_costs(weighted)
+    x = model.run(p.site_id)
+    solves = 1
+    attained = [rows.attained(lv, x) for lv in levels]
+    if all(attained):
+        return LevelSolve(x, model.mip_gap(), solves)
+    for i, level in enumerate(levels):
+        if attained[i] and all(attained[:i]):
+            rows.fix(level, level.ideal)
+            continue
+        model.set_costs(rows.objective(level))
+        x = model.run(p.site_id)
+        solves += 1
+        rows.fix(level, rows.value(level, x))
+    model.set_costs(cost)
+    x = model.run(p.site_id)
+    return LevelSolve(x, model.mip_gap(), solves + 1)

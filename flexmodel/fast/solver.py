@@ -1,0 +1,141 @@
+"""Plan one site on the array path: `FastPlanner.solve(problem, options) -> SitePlan`.
+
+A planner keeps one highspy object per LP structure (slot count, battery and EV efficiencies;
+see layout.py) and reuses it for the next home of that structure, changing only costs, bounds
+and right-hand sides, so HiGHS starts from the previous home's basis. That is the fast case:
+about a millisecond per home instead of tens for a fresh Pyomo model. A home of a new
+structure gets a freshly built object; the least recently used one goes when there are many.
+
+Exactness (the Pyomo planner's rules, flexmodel.planner.solve_site): the LP first; where its
+answer still imports and exports (after the free netting of flexmodel.site_plan.net_grid), or
+charges and discharges, in a slot, the home is solved again as a MILP. Binaries go only on the
+slots that did both; if the MILP's answer then does both in another slot, that slot gets
+binaries too and it is solved again. The final answer does both nowhere, so it is feasible for
+the MILP with binaries in every slot, and optimal for it because every model solved on the way
+is a relaxation of that MILP: the same optimum as the Pyomo planner's, at a fraction of the cost.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import OrderedDict
+
+import highspy
+import numpy as np
+
+from flexmodel.fast.arrays import SiteVectors, constraint_matrix, site_vectors
+from flexmodel.fast.layout import Layout, StructureKey, layout_of, structure_key
+from flexmodel.fast.levels import HighsModel, LevelSolve, solve_levels
+from flexmodel.fast.milp import build_milp, slots_doing_both
+from flexmodel.fast.result import flows_from_solution, site_plan
+from flexmodel.problem import SiteProblem
+from flexmodel.site_plan import SitePlan, net_grid
+from flexmodel.solve import SolverOptions
+
+log = logging.getLogger(__name__)
+
+MAX_CACHED_STRUCTURES = 32
+MAX_MILP_ROUNDS = 20  # each round adds binaries; a site has 2·n_slots candidate slots at most
+
+
+def new_highs(options: SolverOptions) -> highspy.Highs:
+    highs = highspy.Highs()
+    highs.setOptionValue("output_flag", False)
+    # One thread per model: parallelism comes from planning many homes in many processes.
+    highs.setOptionValue("threads", 1)
+    highs.setOptionValue("presolve", "choose")
+    highs.setOptionValue("mip_rel_gap", options.mip_rel_gap)
+    if options.time_limit_s is not None:
+        highs.setOptionValue("time_limit", float(options.time_limit_s))
+    return highs
+
+
+def pass_model(highs: highspy.Highs, layout: Layout, p: SiteProblem, v: SiteVectors) -> HighsModel:
+    matrix = constraint_matrix(layout, p)
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = layout.n_cols, layout.n_rows
+    lp.col_cost_ = v.cost
+    lp.col_lower_, lp.col_upper_ = v.col_lower, v.col_upper
+    lp.row_lower_, lp.row_upper_ = v.row_lower, v.row_upper
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = matrix.indptr
+    lp.a_matrix_.index_ = matrix.indices
+    lp.a_matrix_.value_ = matrix.data
+    highs.passModel(lp)
+    return HighsModel(highs, layout, layout.n_cols, layout.n_rows, mip=False)
+
+
+class FastPlanner:
+    """Plans sites one after another, reusing a HiGHS object per structure. One per process."""
+
+    def __init__(self, options: SolverOptions) -> None:
+        self.options = options
+        self._models: OrderedDict[StructureKey, HighsModel] = OrderedDict()
+        self.lp_builds = 0  # how many structures were built (the rest were reuses)
+
+    def _lp_model(self, p: SiteProblem, v: SiteVectors, layout: Layout) -> HighsModel:
+        key = structure_key(p)
+        model = self._models.get(key)
+        if model is not None:
+            self._models.move_to_end(key)
+            model.set_bounds(v, v.col_lower, v.col_upper)
+            return model
+        model = pass_model(new_highs(self.options), layout, p, v)
+        self.lp_builds += 1
+        self._models[key] = model
+        if len(self._models) > MAX_CACHED_STRUCTURES:
+            self._models.popitem(last=False)
+        return model
+
+    def _solve_lp(self, p: SiteProblem, v: SiteVectors, layout: Layout) -> LevelSolve:
+        model = self._lp_model(p, v, layout)
+        try:
+            return solve_levels(model, p, v)
+        except Exception:
+            # Never reuse an object whose last solve failed; the next home gets a fresh one.
+            self._models.pop(structure_key(p), None)
+            raise
+
+    def solve(self, p: SiteProblem) -> SitePlan:
+        started = time.perf_counter()
+        layout = layout_of(p)
+        v = site_vectors(layout, p)
+        result = self._solve_lp(p, v, layout)
+        flows = net_grid(flows_from_solution(result.col_value, layout, p), p)
+        grid_slots, battery_slots = slots_doing_both(flows)
+        needed_binaries = bool(grid_slots.any() or battery_slots.any())
+        rounds = 0
+        while grid_slots.any() or battery_slots.any():
+            rounds += 1
+            if rounds > MAX_MILP_ROUNDS:
+                grid_slots[:], battery_slots[:] = True, p.battery is not None
+            log.debug("%s: MILP round %d, binaries on %d grid and %d battery slots",
+                      p.site_id, rounds, grid_slots.sum(), battery_slots.sum())
+            milp = build_milp(new_highs(self.options), layout, p, v, grid_slots, battery_slots)
+            result = solve_levels(milp, p, v)
+            flows = net_grid(flows_from_solution(result.col_value, layout, p), p)
+            more_grid, more_battery = slots_doing_both(flows)
+            # Slots that already carry binaries may show MIP-tolerance noise; only new ones count.
+            more_grid &= ~grid_slots
+            more_battery &= ~battery_slots
+            if not (more_grid.any() or more_battery.any()):
+                break
+            grid_slots, battery_slots = grid_slots | more_grid, battery_slots | more_battery
+        return site_plan(p, flows, result.gap, needed_binaries, time.perf_counter() - started)
+
+
+_PROCESS_PLANNERS: dict[SolverOptions, FastPlanner] = {}
+
+
+def process_planner(options: SolverOptions) -> FastPlanner:
+    """This process's planner for these options (worker processes plan many chunks with it)."""
+    planner = _PROCESS_PLANNERS.get(options)
+    if planner is None:
+        planner = _PROCESS_PLANNERS[options] = FastPlanner(options)
+    return planner
+
+
+def solve_site_fast(problem: SiteProblem, options: SolverOptions) -> SitePlan:
+    """The array-path twin of flexmodel.planner.solve_site (HiGHS only)."""
+    return process_planner(options).solve(problem)

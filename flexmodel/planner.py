@@ -1,0 +1,161 @@
+"""Entry points: `solve_site` (one prepared site) and `plan_scenario` (a whole scenario).
+
+The CLI, the parallel runner and the aggregator all plan through these two functions.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable
+
+import numpy as np
+
+from flexmodel.errors import PlanningError
+from flexmodel.model import build_model
+from flexmodel.problem import PortfolioProblem, SiteProblem, prepare_portfolio, prepare_sites
+from flexmodel.scenario import (
+    Plan,
+    PlanStatus,
+    PortfolioOut,
+    Scenario,
+    SiteCost,
+    SitePlanOut,
+    SolverInfo,
+    Violation,
+)
+from flexmodel.site_plan import SitePlan, ev_energy, net_grid, read_flows, site_cost, violations
+from flexmodel.solve import SolverOptions, solve_lexicographic
+
+log = logging.getLogger(__name__)
+
+GAP_OPTIMAL = 1e-6  # a MIP answer within this relative gap counts as proven optimal
+
+
+def solve_site(problem: SiteProblem, options: SolverOptions) -> SitePlan:
+    """Plan one site exactly: LP first; binaries only if the LP's answer does two things at once."""
+    started = time.perf_counter()
+    model = build_model(problem)
+    result = solve_lexicographic(model, problem, options, mip=False)
+    flows = net_grid(read_flows(model, problem), problem)
+    needed_binaries = flows.does_both()
+    if needed_binaries:
+        log.debug("%s: the LP imports and exports (or charges and discharges) at once; MILP", problem.site_id)
+        model = build_model(problem, binaries=True)
+        result = solve_lexicographic(model, problem, options, mip=True)
+        flows = read_flows(model, problem)
+    energy = ev_energy(flows, problem)
+    found = violations(flows, problem, energy)
+    gap = result.gap
+    if found:
+        status = PlanStatus.BEST_EFFORT
+    elif gap is not None and gap > GAP_OPTIMAL:
+        status = PlanStatus.FEASIBLE
+    else:
+        status = PlanStatus.OPTIMAL
+    imbalance = float(np.dot(problem.imbalance_eur_per_kwh, flows.grid_import_kw - flows.grid_export_kw))
+    return SitePlan(
+        site_id=problem.site_id,
+        status=status,
+        flows=flows,
+        ev_energy_kwh=energy,
+        peak_kw=float(flows.grid_import_kw.max(initial=0.0)),
+        cost=site_cost(flows, problem),
+        imbalance_eur=imbalance * problem.dt_h,
+        violations=found,
+        needed_binaries=needed_binaries,
+        gap=gap if status is PlanStatus.FEASIBLE else None,
+        solve_seconds=time.perf_counter() - started,
+    )
+
+
+def _floats(values: np.ndarray) -> list[float]:
+    return [float(v) for v in values]
+
+
+def site_plan_out(plan: SitePlan) -> SitePlanOut:
+    f = plan.flows
+    return SitePlanOut(
+        site_id=plan.site_id,
+        status=plan.status,
+        grid_import_kw=_floats(f.grid_import_kw),
+        grid_export_kw=_floats(f.grid_export_kw),
+        pv_used_kw=_floats(f.pv_used_kw),
+        battery_kw=_floats(f.battery_kw),
+        battery_soc_kwh=_floats(f.battery_soc_kwh),
+        ev_kw={k: _floats(v) for k, v in f.ev_kw.items()},
+        ev_energy_kwh=dict(plan.ev_energy_kwh),
+        peak_kw=plan.peak_kw,
+        cost_eur=SiteCost(
+            energy=plan.cost.energy_eur,
+            export=plan.cost.export_eur,
+            capacity=plan.cost.capacity_eur,
+            total=plan.cost.total_eur,
+        ),
+        violations=[Violation(kind=v.kind, kwh=v.kwh, ev_id=v.ev_id) for v in plan.violations],
+        gap=plan.gap,
+    )
+
+
+def _status(plans: Iterable[SitePlan]) -> PlanStatus:
+    statuses = {p.status for p in plans}
+    for status in (PlanStatus.BEST_EFFORT, PlanStatus.FEASIBLE):
+        if status in statuses:
+            return status
+    return PlanStatus.OPTIMAL
+
+
+def assemble_plan(plans: list[SitePlan], portfolio: PortfolioProblem, solver: str, seconds: float) -> Plan:
+    """The spec's Plan from solved sites (in scenario order): sums, imbalance, overall status."""
+    net = np.zeros(portfolio.n_slots)
+    for plan in plans:
+        net += plan.flows.grid_import_kw - plan.flows.grid_export_kw
+    deviation = net - portfolio.nominated_net_kw
+    imbalance = float(np.dot(portfolio.imbalance_eur_per_kwh, deviation) * portfolio.dt_h)
+    gaps = [p.gap for p in plans if p.gap is not None]
+    return Plan(
+        status=_status(plans),
+        objective_eur=sum(p.cost.total_eur for p in plans) + imbalance,
+        solver=SolverInfo(name=solver, seconds=seconds),
+        portfolio=PortfolioOut(net_import_kw=_floats(net), imbalance_eur=imbalance, violations=[]),
+        sites=[site_plan_out(p) for p in plans],
+        gap=max(gaps) if gaps else None,
+    )
+
+
+def error_plan(message: str, solver: str, seconds: float = 0.0) -> Plan:
+    return Plan(
+        status=PlanStatus.ERROR,
+        objective_eur=None,
+        solver=SolverInfo(name=solver, seconds=seconds),
+        portfolio=None,
+        sites=[],
+        message=message,
+    )
+
+
+SiteRunner = Callable[[list[SiteProblem], SolverOptions], list[SitePlan]]
+
+
+def solve_sites_sequentially(problems: list[SiteProblem], options: SolverOptions) -> list[SitePlan]:
+    return [solve_site(p, options) for p in problems]
+
+
+def plan_scenario(
+    scenario: Scenario, options: SolverOptions, runner: SiteRunner = solve_sites_sequentially
+) -> Plan:
+    """Plan every site of a validated scenario. Returns status "error" instead of raising for
+    requests that cannot be planned (portfolio caps/floors: joint planning is not built yet)."""
+    started = time.perf_counter()
+    portfolio = prepare_portfolio(scenario)
+    if portfolio.has_caps_or_floors:
+        return error_plan(
+            "joint portfolio planning (net_import_cap_kw / net_import_floor_kw) is not implemented yet; "
+            "remove the caps and floors to plan the sites independently",
+            options.solver,
+        )
+    try:
+        plans = runner(prepare_sites(scenario), options)
+    except PlanningError as exc:
+        return error_plan(str(exc), options.solver, time.perf_counter() - started)
+    return assemble_plan(plans, portfolio, options.solver, time.perf_counter() - started)

@@ -1,0 +1,396 @@
+"""Pydantic models of the planning scenario and the plan (../shared/spec/plan-format.md).
+
+These are the edge of the planning domain: `parse_scenario` turns a JSON document (or a dict)
+into a validated `Scenario`, or raises `ScenarioInvalid` carrying *every* problem found, each
+message naming the place, the field and the reason, e.g.
+`sites[3].battery.soc_kwh: 12.0 is above capacity_kwh 10.0`.
+
+Array lengths are checked where the array lives (so a wrong length in `sites[2].pv` is reported
+together with a wrong type in `sites[5]`); the horizon length reaches the nested models through a
+context variable set by the top-level `Scenario` validator, whatever entry point is used.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import enum
+from collections.abc import Iterator, Sequence
+from datetime import datetime, timedelta
+from typing import Annotated, Any, Self
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ModelWrapValidatorHandler,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+DEFAULT_MIN_BILLED_PEAK_KW = 2.5  # the Flemish capacity-tariff floor
+
+# Set by Scenario's wrap validator while its nested models validate; None outside.
+_HORIZON_SLOTS: contextvars.ContextVar[int | None] = contextvars.ContextVar("horizon_slots", default=None)
+
+
+class ScenarioInvalid(ValueError):
+    """A scenario document is malformed; `messages` lists every problem found."""
+
+    def __init__(self, messages: Sequence[str]) -> None:
+        self.messages = list(messages)
+        super().__init__("invalid scenario:\n" + "\n".join(self.messages))
+
+
+class EvMode(enum.StrEnum):
+    SMART = "smart"
+    SOLAR = "solar"
+    BOOST = "boost"
+
+
+def _problem(messages: list[str]) -> None:
+    """Raise the collected cross-field problems of one model ("field: reason" lines)."""
+    if messages:
+        raise PydanticCustomError("scenario", "{problems}", {"problems": "\n".join(messages)})
+
+
+def _horizon_length(values: list[Any] | None) -> list[Any] | None:
+    """Field validator: an array must have horizon_slots values."""
+    horizon = _HORIZON_SLOTS.get()
+    if values is not None and horizon is not None and len(values) != horizon:
+        raise PydanticCustomError(
+            "scenario_field", "has {n} values, horizon_slots is {h}", {"n": len(values), "h": horizon}
+        )
+    return values
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True)
+
+
+NonNegative = Annotated[float, Field(ge=0.0)]
+Positive = Annotated[float, Field(gt=0.0)]
+Efficiency = Annotated[float, Field(gt=0.0, le=1.0)]
+
+
+class Tariff(_Strict):
+    """Prices per slot [EUR/kWh] (may be negative) and the monthly capacity price [EUR/kW/month]."""
+
+    import_eur_per_kwh: list[float]
+    export_eur_per_kwh: list[float]
+    capacity_eur_per_kw_month: NonNegative = 0.0
+
+    _lengths = field_validator("import_eur_per_kwh", "export_eur_per_kwh")(_horizon_length)
+
+
+class Pv(_Strict):
+    """PV forecast [kW] per slot; curtailable=False means all of it must be used or exported."""
+
+    forecast_kw: list[NonNegative]
+    curtailable: bool = False
+
+    _lengths = field_validator("forecast_kw")(_horizon_length)
+
+
+class Battery(_Strict):
+    capacity_kwh: Positive
+    soc_kwh: NonNegative
+    min_soc_kwh: NonNegative = 0.0
+    max_charge_kw: NonNegative
+    max_discharge_kw: NonNegative
+    charge_efficiency: Efficiency = 1.0
+    discharge_efficiency: Efficiency = 1.0
+    final_soc_min_kwh: NonNegative | None = None  # None: the starting soc_kwh
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        messages: list[str] = []
+        cap = self.capacity_kwh
+        if self.soc_kwh > cap:
+            messages.append(f"soc_kwh: {self.soc_kwh} is above capacity_kwh {cap}")
+        if self.min_soc_kwh > cap:
+            messages.append(f"min_soc_kwh: {self.min_soc_kwh} is above capacity_kwh {cap}")
+        elif self.soc_kwh < self.min_soc_kwh:
+            messages.append(f"soc_kwh: {self.soc_kwh} is below min_soc_kwh {self.min_soc_kwh}")
+        final = self.final_soc_min_kwh
+        if final is not None and final > cap:
+            messages.append(f"final_soc_min_kwh: {final} is above capacity_kwh {cap}")
+        _problem(messages)
+        return self
+
+    @property
+    def final_soc_min_resolved_kwh(self) -> float:
+        return self.soc_kwh if self.final_soc_min_kwh is None else self.final_soc_min_kwh
+
+
+class Ev(_Strict):
+    ev_id: Annotated[str, Field(min_length=1)]
+    arrival: AwareDatetime
+    departure: AwareDatetime
+    energy_needed_kwh: NonNegative
+    max_power_kw: NonNegative
+    efficiency: Efficiency = 1.0
+    mode: EvMode = EvMode.SMART
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        messages: list[str] = []
+        if self.departure < self.arrival:
+            messages.append(
+                f"departure: {self.departure.isoformat()} is before arrival {self.arrival.isoformat()}"
+            )
+        _problem(messages)
+        return self
+
+
+class Site(_Strict):
+    site_id: Annotated[str, Field(min_length=1)]
+    import_limit_kw: NonNegative
+    export_limit_kw: NonNegative
+    month_peak_kw: NonNegative = 0.0
+    min_billed_peak_kw: NonNegative = DEFAULT_MIN_BILLED_PEAK_KW
+    base_load_kw: list[float]
+    tariff: Tariff | None = None
+    pv: Pv | None = None
+    battery: Battery | None = None
+    evs: list[Ev] = Field(default_factory=list)
+
+    _lengths = field_validator("base_load_kw")(_horizon_length)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        messages: list[str] = []
+        seen: set[str] = set()
+        for i, ev in enumerate(self.evs):
+            if ev.ev_id in seen:
+                messages.append(f"evs[{i}].ev_id: {ev.ev_id!r} is used twice in this site")
+            seen.add(ev.ev_id)
+        _problem(messages)
+        return self
+
+
+class Portfolio(_Strict):
+    """Portfolio coupling: caps/floors on the summed net import [kW] and imbalance pricing."""
+
+    net_import_cap_kw: list[float | None] | None = None
+    net_import_floor_kw: list[float | None] | None = None
+    imbalance_eur_per_kwh: list[float] | None = None
+    nominated_net_kw: list[float] | None = None
+
+    _lengths = field_validator(
+        "net_import_cap_kw", "net_import_floor_kw", "imbalance_eur_per_kwh", "nominated_net_kw"
+    )(_horizon_length)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        messages: list[str] = []
+        if self.net_import_cap_kw is not None and self.net_import_floor_kw is not None:
+            for t, (cap, floor) in enumerate(
+                zip(self.net_import_cap_kw, self.net_import_floor_kw, strict=False)
+            ):
+                if cap is not None and floor is not None and floor > cap:
+                    messages.append(
+                        f"net_import_floor_kw[{t}]: {floor} is above net_import_cap_kw[{t}] {cap}"
+                    )
+        _problem(messages)
+        return self
+
+    @property
+    def has_caps_or_floors(self) -> bool:
+        return any(
+            v is not None for arr in (self.net_import_cap_kw, self.net_import_floor_kw) for v in (arr or [])
+        )
+
+
+class Scenario(_Strict):
+    start: AwareDatetime
+    resolution_minutes: Annotated[int, Field(gt=0, le=1440)]
+    horizon_slots: Annotated[int, Field(gt=0)]
+    tariff: Tariff | None = None
+    sites: list[Site]
+    portfolio: Portfolio | None = None
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _with_horizon(cls, data: Any, handler: ModelWrapValidatorHandler[Scenario]) -> Scenario:
+        horizon = data.get("horizon_slots") if isinstance(data, dict) else None
+        valid = isinstance(horizon, int) and not isinstance(horizon, bool) and horizon > 0
+        token = _HORIZON_SLOTS.set(horizon if valid else None)
+        try:
+            return handler(data)
+        finally:
+            _HORIZON_SLOTS.reset(token)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        messages: list[str] = []
+        seen: set[str] = set()
+        for i, site in enumerate(self.sites):
+            if site.site_id in seen:
+                messages.append(f"sites[{i}].site_id: {site.site_id!r} is used twice")
+            seen.add(site.site_id)
+            if site.tariff is None and self.tariff is None:
+                messages.append(f"sites[{i}].tariff: missing, and there is no top-level tariff")
+            messages.extend(self._final_soc_reachable(i, site))
+        _problem(messages)
+        return self
+
+    def _final_soc_reachable(self, i: int, site: Site) -> list[str]:
+        """A final SoC target above what full-power charging reaches can never hold: reject it."""
+        bat = site.battery
+        if bat is None:
+            return []
+        reach = bat.soc_kwh + bat.max_charge_kw * bat.charge_efficiency * self.dt_h * self.horizon_slots
+        final = bat.final_soc_min_resolved_kwh
+        if final > reach + 1e-9:
+            return [
+                f"sites[{i}].battery.final_soc_min_kwh: {final} cannot be reached from soc_kwh "
+                f"{bat.soc_kwh} within the horizon (at most {reach:.6g} kWh at max_charge_kw)"
+            ]
+        return []
+
+    @property
+    def resolution(self) -> timedelta:
+        return timedelta(minutes=self.resolution_minutes)
+
+    @property
+    def dt_h(self) -> float:
+        return self.resolution_minutes / 60.0
+
+    @property
+    def end(self) -> datetime:
+        return self.start + self.horizon_slots * self.resolution
+
+    def tariff_of(self, site: Site) -> Tariff:
+        tariff = site.tariff or self.tariff
+        assert tariff is not None  # guaranteed by _consistent
+        return tariff
+
+
+def _format_loc(loc: Sequence[str | int]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else part
+    return out
+
+
+def _messages(exc: ValidationError) -> Iterator[str]:
+    for err in exc.errors(include_url=False):
+        # Drop pydantic's union/function markers ("function-after[...]") from the location.
+        loc = [p for p in err["loc"] if not (isinstance(p, str) and "[" in p)]
+        place = _format_loc(loc)
+        if err["type"] == "scenario":
+            for line in str(err["msg"]).splitlines():
+                yield f"{place}.{line}" if place else line
+            continue
+        if err["type"] == "scenario_field":
+            yield f"{place}: {err['msg']}"
+            continue
+        value = err.get("input")
+        shown = "" if err["type"] in ("missing",) or isinstance(value, dict | list) else f" (got {value!r})"
+        yield f"{place or '(document)'}: {err['msg']}{shown}"
+
+
+def parse_scenario(data: str | bytes | dict[str, Any]) -> Scenario:
+    """Validate a scenario (JSON text or decoded dict); raise ScenarioInvalid with all problems."""
+    try:
+        if isinstance(data, str | bytes):
+            return Scenario.model_validate_json(data)
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        raise ScenarioInvalid(list(_messages(exc))) from None
+
+
+# ---------------------------------------------------------------- plan (the planner's answer)
+
+
+class PlanStatus(enum.StrEnum):
+    OPTIMAL = "optimal"
+    FEASIBLE = "feasible"
+    BEST_EFFORT = "best_effort"
+    ERROR = "error"
+
+
+class Violation(_Strict):
+    """Something that could not be met, with its size [kWh]."""
+
+    kind: str  # ev_shortfall | import_limit | export_limit | net_import_cap | net_import_floor
+    kwh: float
+    ev_id: str | None = None
+
+    def model_dump_spec(self) -> dict[str, Any]:
+        return self.model_dump(exclude_none=True)
+
+
+class SiteCost(_Strict):
+    energy: float
+    export: float
+    capacity: float
+    total: float
+
+
+class SitePlanOut(_Strict):
+    site_id: str
+    status: PlanStatus
+    grid_import_kw: list[float]
+    grid_export_kw: list[float]
+    pv_used_kw: list[float]
+    battery_kw: list[float]
+    battery_soc_kwh: list[float]
+    ev_kw: dict[str, list[float]]
+    ev_energy_kwh: dict[str, float]
+    peak_kw: float
+    cost_eur: SiteCost
+    violations: list[Violation] = Field(default_factory=list)
+    gap: float | None = None
+    message: str | None = None
+
+
+class SolverInfo(_Strict):
+    name: str
+    seconds: float
+
+
+class PortfolioOut(_Strict):
+    net_import_kw: list[float]
+    imbalance_eur: float
+    violations: list[Violation] = Field(default_factory=list)
+
+
+class Plan(_Strict):
+    status: PlanStatus
+    objective_eur: float | None
+    solver: SolverInfo
+    portfolio: PortfolioOut | None
+    sites: list[SitePlanOut]
+    message: str | None = None
+    gap: float | None = None
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return self.model_dump_json(indent=indent, exclude_none=True)
+
+
+__all__ = [
+    "Battery",
+    "Ev",
+    "EvMode",
+    "Plan",
+    "PlanStatus",
+    "Portfolio",
+    "PortfolioOut",
+    "Pv",
+    "Scenario",
+    "ScenarioInvalid",
+    "Site",
+    "SiteCost",
+    "SitePlanOut",
+    "SolverInfo",
+    "Tariff",
+    "Violation",
+    "parse_scenario",
+]

@@ -1,0 +1,169 @@
+"""A solved site as arrays (`SitePlan`), read from the model and checked against the spec.
+
+Costs and violations are recomputed from the arrays, not taken from the solver's objective, so
+what the plan reports is what its numbers say.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyomo.environ as pyo
+
+from flexmodel.problem import FloatArray, SiteProblem
+from flexmodel.scenario import EvMode, PlanStatus
+
+ZERO_KW = 1e-9  # solver noise below this is written as 0
+BOTH_KW = 1e-6  # import and export (or charge and discharge) both above this: the LP did both
+VIOLATION_KWH = 1e-6  # smaller misses are solver noise, not violations
+
+
+@dataclass(frozen=True, slots=True)
+class SiteCost:
+    energy_eur: float
+    export_eur: float  # revenue
+    capacity_eur: float
+
+    @property
+    def total_eur(self) -> float:
+        return self.energy_eur - self.export_eur + self.capacity_eur
+
+
+@dataclass(frozen=True, slots=True)
+class SiteViolation:
+    kind: str  # ev_shortfall | import_limit | export_limit
+    kwh: float
+    ev_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SiteFlows:
+    """The decision values of one site [kW], [kWh]; battery_soc_kwh has n_slots + 1 values."""
+
+    grid_import_kw: FloatArray
+    grid_export_kw: FloatArray
+    pv_used_kw: FloatArray
+    charge_kw: FloatArray
+    discharge_kw: FloatArray
+    battery_soc_kwh: FloatArray
+    ev_kw: dict[str, FloatArray]
+
+    @property
+    def battery_kw(self) -> FloatArray:
+        return self.charge_kw - self.discharge_kw
+
+    def does_both(self) -> bool:
+        """Import and export, or charge and discharge, both above zero in some slot."""
+        both_grid = np.minimum(self.grid_import_kw, self.grid_export_kw) > BOTH_KW
+        both_battery = np.minimum(self.charge_kw, self.discharge_kw) > BOTH_KW
+        return bool(both_grid.any() or both_battery.any())
+
+
+@dataclass(frozen=True, slots=True)
+class SitePlan:
+    site_id: str
+    status: PlanStatus
+    flows: SiteFlows
+    ev_energy_kwh: dict[str, float]
+    peak_kw: float
+    cost: SiteCost
+    imbalance_eur: float  # Σ imbalance_t·(g_t - e_t)·Δ: this site's share (no nomination term)
+    violations: tuple[SiteViolation, ...]
+    needed_binaries: bool
+    gap: float | None
+    solve_seconds: float
+
+    @property
+    def objective_eur(self) -> float:
+        """What the site's solve minimised last: total cost plus its imbalance share."""
+        return self.cost.total_eur + self.imbalance_eur
+
+
+def _clean(values: FloatArray) -> FloatArray:
+    out = np.where(np.abs(values) < ZERO_KW, 0.0, values)
+    return np.asarray(out, dtype=np.float64)
+
+
+def _array(var: pyo.Var, n: int) -> FloatArray:
+    return _clean(np.array([pyo.value(var[t]) for t in range(n)], dtype=np.float64))
+
+
+def read_flows(m: pyo.ConcreteModel, p: SiteProblem) -> SiteFlows:
+    n = p.n_slots
+    ev_kw: dict[str, FloatArray] = {}
+    for ev in p.evs:
+        if ev.boost_kw is not None:
+            ev_kw[ev.ev_id] = np.array(ev.boost_kw)
+            continue
+        power = np.zeros(n)
+        for t in range(ev.first_slot, ev.stop_slot):
+            power[t] = pyo.value(m.ev_kw[ev.ev_id, t])
+        ev_kw[ev.ev_id] = _clean(power)
+    if p.battery is None:
+        charge, discharge, soc = np.zeros(n), np.zeros(n), np.zeros(n + 1)
+    else:
+        charge, discharge = _array(m.charge_kw, n), _array(m.discharge_kw, n)
+        soc = _clean(np.array([pyo.value(m.soc_kwh[t]) for t in range(n + 1)], dtype=np.float64))
+    return SiteFlows(
+        grid_import_kw=_array(m.grid_import_kw, n),
+        grid_export_kw=_array(m.grid_export_kw, n),
+        pv_used_kw=_array(m.pv_used_kw, n),
+        charge_kw=charge,
+        discharge_kw=discharge,
+        battery_soc_kwh=soc,
+        ev_kw=ev_kw,
+    )
+
+
+def net_grid(flows: SiteFlows, p: SiteProblem) -> SiteFlows:
+    """Cancel simultaneous import and export where import costs at least what export earns.
+
+    Lowering g_t and e_t by the same amount keeps the balance, lowers the peak and changes the
+    cost by -(p_imp - p_exp)·x·Δ <= 0, so an optimal LP answer stays optimal and now satisfies
+    the exclusivity the MILP would impose: no binaries needed for that slot.
+    """
+    overlap = np.minimum(flows.grid_import_kw, flows.grid_export_kw)
+    overlap = np.where(p.import_price_eur_per_kwh >= p.export_price_eur_per_kwh, overlap, 0.0)
+    if not (overlap > 0).any():
+        return flows
+    return SiteFlows(
+        grid_import_kw=_clean(flows.grid_import_kw - overlap),
+        grid_export_kw=_clean(flows.grid_export_kw - overlap),
+        pv_used_kw=flows.pv_used_kw,
+        charge_kw=flows.charge_kw,
+        discharge_kw=flows.discharge_kw,
+        battery_soc_kwh=flows.battery_soc_kwh,
+        ev_kw=flows.ev_kw,
+    )
+
+
+def site_cost(flows: SiteFlows, p: SiteProblem) -> SiteCost:
+    dt = p.dt_h
+    peak = float(flows.grid_import_kw.max(initial=0.0))
+    return SiteCost(
+        energy_eur=float(np.dot(p.import_price_eur_per_kwh, flows.grid_import_kw) * dt),
+        export_eur=float(np.dot(p.export_price_eur_per_kwh, flows.grid_export_kw) * dt),
+        capacity_eur=p.capacity_eur_per_kw_month * max(0.0, peak - p.peak_floor_kw),
+    )
+
+
+def ev_energy(flows: SiteFlows, p: SiteProblem) -> dict[str, float]:
+    return {ev.ev_id: float(flows.ev_kw[ev.ev_id].sum() * ev.efficiency * p.dt_h) for ev in p.evs}
+
+
+def violations(flows: SiteFlows, p: SiteProblem, energy: dict[str, float]) -> tuple[SiteViolation, ...]:
+    """Grid-limit overruns and the shortfall of smart and boost EVs (solar mode promises none)."""
+    dt = p.dt_h
+    found = []
+    over_import = float(np.maximum(0.0, flows.grid_import_kw - p.import_limit_kw).sum() * dt)
+    over_export = float(np.maximum(0.0, flows.grid_export_kw - p.export_limit_kw).sum() * dt)
+    if over_import > VIOLATION_KWH:
+        found.append(SiteViolation("import_limit", over_import))
+    if over_export > VIOLATION_KWH:
+        found.append(SiteViolation("export_limit", over_export))
+    for ev in p.evs:
+        shortfall = ev.energy_needed_kwh - energy[ev.ev_id]
+        if ev.mode is not EvMode.SOLAR and shortfall > VIOLATION_KWH:
+            found.append(SiteViolation("ev_shortfall", shortfall, ev.ev_id))
+    return tuple(found)

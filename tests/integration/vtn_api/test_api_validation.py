@@ -1,0 +1,186 @@
+"""Invalid JSON, fields and parameters: 422 naming the field and the reason; nothing is stored."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from vtn_api_client import CheckedApi
+
+from vtn.db.tables import Event, Ven
+
+GOOD_EVENT: dict[str, Any] = {
+    "ven_ids": ["ven-1"],
+    "signal_name": "SIMPLE",
+    "signal_type": "level",
+    "intervals": [{"start": "2030-01-01T10:00:00+01:00", "duration_seconds": 900, "value": 1.0}],
+}
+
+
+def _event(**changes: Any) -> dict[str, Any]:
+    return {**GOOD_EVENT, **changes}
+
+
+def _errors(reply: Any) -> dict[str, str]:
+    assert reply.status == 422, reply.json
+    assert reply.json["error"] == "invalid_input"
+    return {e["field"]: e["reason"] for e in reply.json["errors"]}
+
+
+async def _count(sessions: async_sessionmaker[AsyncSession], table: Any) -> int:
+    async with sessions() as session:
+        return int(await session.scalar(select(func.count()).select_from(table)) or 0)
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        ("", "invalid JSON"),
+        ("{not json", "invalid JSON"),
+        ('{"ven_name": "a", "site_id": "s"', "invalid JSON"),
+        ("[1, 2]", "Input should be an object"),
+    ],
+)
+async def test_a_body_that_is_not_a_json_object_is_422_on_body(
+    api: CheckedApi, raw: str, reason: str
+) -> None:
+    reply = await api.post("/vens", data=raw, headers={"Content-Type": "application/json"})
+    errors = _errors(reply)
+    assert list(errors) == ["body"]
+    assert reason in errors["body"]
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "reason"),
+    [
+        ({"site_id": "s"}, "ven_name", "Field required"),
+        ({"ven_name": "a", "site_id": "s", "colour": "red"}, "colour", "Extra inputs are not permitted"),
+        ({"ven_name": "", "site_id": "s"}, "ven_name", "at least 1 character"),
+        ({"ven_name": "a" * 129, "site_id": "s"}, "ven_name", "at most 128 characters"),
+        ({"ven_name": "bad\x00name", "site_id": "s"}, "ven_name", "should match pattern"),
+        ({"ven_name": "a", "site_id": 7}, "site_id", "valid string"),
+        (
+            {"ven_name": "a", "site_id": "s", "fingerprint": "has space"},
+            "fingerprint",
+            "should match pattern",
+        ),
+    ],
+)
+async def test_bad_ven_fields_are_named(
+    api: CheckedApi, sessions: async_sessionmaker[AsyncSession], body: dict[str, Any], field: str, reason: str
+) -> None:
+    errors = _errors(await api.post("/vens", json=body))
+    assert reason in errors[field]
+    assert await _count(sessions, Ven) == 0
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "reason"),
+    [
+        (_event(ven_ids=[]), "ven_ids", "at least 1 item"),
+        (_event(ven_ids=["a", "a"]), "ven_ids", "must not repeat a VEN"),
+        (_event(signal_name="LOUD"), "signal_name", "Input should be 'SIMPLE'"),
+        (_event(signal_type="volume"), "signal_type", "Input should be 'delta'"),
+        (_event(intervals=[]), "intervals", "at least 1 item"),
+        (
+            _event(intervals=[{"start": "2030-01-01T10:00:00", "duration_seconds": 60, "value": 1}]),
+            "intervals[0].start",
+            "timezone",
+        ),
+        (
+            _event(intervals=[{"start": "yesterday", "duration_seconds": 60, "value": 1}]),
+            "intervals[0].start",
+            "valid datetime",
+        ),
+        (
+            _event(intervals=[{"start": "1999-12-31T23:00:00Z", "duration_seconds": 60, "value": 1}]),
+            "intervals[0].start",
+            "time must be between 2000-01-01 and 2200-01-01",
+        ),
+        (
+            _event(intervals=[{"start": "2030-01-01T10:00:00Z", "duration_seconds": 0, "value": 1}]),
+            "intervals[0].duration_seconds",
+            "greater than or equal to 1",
+        ),
+        (
+            _event(intervals=[{"start": "2030-01-01T10:00:00Z", "duration_seconds": 60}]),
+            "intervals[0].value",
+            "Field required",
+        ),
+        (
+            _event(
+                intervals=[
+                    {"start": "2030-01-01T10:00:00Z", "duration_seconds": 60, "value": 1},
+                    {"start": "2030-01-01T10:05:00Z", "duration_seconds": 60, "value": 2},
+                ]
+            ),
+            "intervals",
+            "intervals[1].start must equal the end of intervals[0]",
+        ),
+        (_event(priority=-1), "priority", "greater than or equal to 0"),
+        (_event(priority=2**40), "priority", "less than or equal to 2147483647"),
+        (_event(ramp_up_seconds="soon"), "ramp_up_seconds", "valid integer"),
+        (_event(response_required="sometimes"), "response_required", "'always' or 'never'"),
+        (_event(market_context="has spaces"), "market_context", "should match pattern"),
+        (_event(event_id="mine"), "event_id", "Extra inputs are not permitted"),
+    ],
+)
+async def test_bad_event_fields_are_named(
+    api: CheckedApi, sessions: async_sessionmaker[AsyncSession], body: dict[str, Any], field: str, reason: str
+) -> None:
+    errors = _errors(await api.post("/events", json=body))
+    assert field in errors, errors
+    assert reason in errors[field]
+    assert await _count(sessions, Event) == 0
+
+
+async def test_an_infinite_value_is_refused(api: CheckedApi) -> None:
+    raw = (
+        '{"ven_ids": ["v"], "signal_name": "SIMPLE", "signal_type": "level", "intervals": '
+        '[{"start": "2030-01-01T10:00:00Z", "duration_seconds": 60, "value": 1e999}]}'
+    )
+    errors = _errors(await api.post("/events", data=raw, headers={"Content-Type": "application/json"}))
+    assert "finite number" in errors["intervals[0].value"]
+
+
+async def test_the_summary_message_lists_every_field(api: CheckedApi) -> None:
+    reply = await api.post("/vens", json={"ven_name": "", "fingerprint": 3})
+    errors = _errors(reply)
+    assert set(errors) == {"ven_name", "site_id", "fingerprint"}
+    for field in errors:
+        assert f"{field}:" in reply.json["message"]
+
+
+async def test_a_bad_patch_is_422_before_looking_up_the_event(api: CheckedApi) -> None:
+    errors = _errors(await api.patch("/events/no-such-event", json={"priority": "high"}))
+    assert "valid integer" in errors["priority"]
+
+
+@pytest.mark.parametrize(
+    ("query", "field", "reason"),
+    [
+        ("since=yesterday", "since", "valid datetime"),
+        ("since=2030-01-01T10:00:00", "since", "timezone"),
+        ("until=", "until", "valid datetime"),
+        ("since=2030-01-02T00:00:00Z&until=2030-01-01T00:00:00Z", "until", "must be later than since"),
+        ("since=2030-01-01T00:00:00Z&since=2030-01-02T00:00:00Z", "since", "given more than once"),
+        ("from=2030-01-01T00:00:00Z", "from", "Extra inputs are not permitted"),
+    ],
+)
+async def test_bad_telemetry_parameters_are_named(
+    api: CheckedApi, query: str, field: str, reason: str
+) -> None:
+    errors = _errors(await api.get(f"/vens/any-ven/telemetry?{query}"))
+    assert reason in errors[field], errors
+
+
+async def test_unknown_paths_and_methods_are_json_errors(api: CheckedApi) -> None:
+    missing = await api.get("/nothing-here")
+    assert missing.status == 404
+    assert missing.json["error"] == "not_found"
+    wrong_method = await api.call("PUT", "/vens")
+    assert wrong_method.status == 405
+    assert wrong_method.json["error"] == "method_not_allowed"
+    assert "GET" in wrong_method.headers["Allow"]

@@ -1,0 +1,107 @@
+"""EiRegisterParty conformance: query, create, re-register, cancel from either side, 452/463."""
+
+from __future__ import annotations
+
+from tests.integration.vtn_openadr.conftest import Vtn
+from tests.integration.vtn_openadr.helpers import create_registration, drain, poll, provision_and_register
+from vtn.services import cancel_ven_registration, get_ven, provision_ven
+
+
+async def test_query_registration_offers_profile_and_poll_frequency(vtn: Vtn) -> None:
+    reply = await vtn.send("EiRegisterParty", "oadrQueryRegistration", request_id="q-1")
+    assert reply.message_type == "oadrCreatedPartyRegistration"
+    assert reply.code == 200
+    assert reply.text("ei:vtnID") == "FLEXVPP-TEST-VTN"
+    assert reply.text("oadr:oadrProfiles/oadr:oadrProfile/oadr:oadrProfileName") == "2.0b"
+    assert reply.text("oadr:oadrRequestedOadrPollFreq/{urn:ietf:params:xml:ns:icalendar-2.0}duration") == "PT10S"
+    assert reply.text("ei:eiResponse/pyld:requestID") == "q-1"
+
+
+async def test_preprovisioned_ven_registers_by_name_and_polls(vtn: Vtn) -> None:
+    ven_id, registration_id = await provision_and_register(vtn, "ven-a")
+    info = await get_ven(vtn.sessions, ven_id, vtn.clock.now)
+    assert info.registered and info.registration_id == registration_id
+    assert await drain(vtn, ven_id) == []
+    info = await get_ven(vtn.sessions, ven_id, vtn.clock.now)
+    assert info.last_poll_at == vtn.clock.now and info.online
+
+
+async def test_unprovisioned_ven_is_refused_with_463(vtn: Vtn) -> None:
+    reply = await create_registration(vtn, "stranger")
+    assert reply.message_type == "oadrCreatedPartyRegistration"
+    assert reply.code == 463
+    assert reply.text("ei:registrationID") is None
+
+
+async def test_unknown_ven_id_gets_452_and_ids_are_case_sensitive(vtn: Vtn) -> None:
+    info = await provision_ven(vtn.sessions, "ven-case", "site-1")
+    reply = await create_registration(vtn, "ven-case", ven_id=info.ven_id.upper())
+    assert reply.message_type == "oadrCreatedPartyRegistration" and reply.code == 452
+    ok = await create_registration(vtn, "ven-case", ven_id=info.ven_id)
+    assert ok.code == 200
+    wrong_case_poll = await poll(vtn, info.ven_id.upper())
+    assert wrong_case_poll.message_type == "oadrResponse" and wrong_case_poll.code == 452
+
+
+async def test_ven_id_of_another_name_is_463(vtn: Vtn) -> None:
+    first = await provision_ven(vtn.sessions, "ven-x", "site-1")
+    await provision_ven(vtn.sessions, "ven-y", "site-1")
+    reply = await create_registration(vtn, "ven-y", ven_id=first.ven_id)
+    assert reply.code == 463
+
+
+async def test_poll_before_registration_is_463(vtn: Vtn) -> None:
+    info = await provision_ven(vtn.sessions, "ven-early", "site-1")
+    reply = await poll(vtn, info.ven_id)
+    assert reply.message_type == "oadrResponse" and reply.code == 463
+
+
+async def test_reregistration_keeps_registration_and_wrong_registration_id_is_452(vtn: Vtn) -> None:
+    ven_id, registration_id = await provision_and_register(vtn, "ven-re")
+    again = await create_registration(vtn, "ven-re", ven_id=ven_id, registration_id=registration_id)
+    assert again.code == 200 and again.text("ei:registrationID") == registration_id
+    wrong = await create_registration(vtn, "ven-re", ven_id=ven_id, registration_id=registration_id.upper())
+    assert wrong.code == 452
+
+
+async def test_ven_cancels_its_registration(vtn: Vtn) -> None:
+    ven_id, registration_id = await provision_and_register(vtn, "ven-c")
+    wrong = await vtn.send(
+        "EiRegisterParty", "oadrCancelPartyRegistration", request_id="c-0", registration_id="nope", ven_id=ven_id
+    )
+    assert wrong.message_type == "oadrCanceledPartyRegistration" and wrong.code == 452
+    reply = await vtn.send(
+        "EiRegisterParty", "oadrCancelPartyRegistration", request_id="c-1", registration_id=registration_id, ven_id=ven_id
+    )
+    assert reply.message_type == "oadrCanceledPartyRegistration" and reply.code == 200
+    assert not (await get_ven(vtn.sessions, ven_id, vtn.clock.now)).registered
+    assert (await poll(vtn, ven_id)).code == 463
+
+
+async def test_vtn_cancels_registration_on_next_poll(vtn: Vtn) -> None:
+    ven_id, registration_id = await provision_and_register(vtn, "ven-d")
+    await cancel_ven_registration(vtn.sessions, ven_id)
+    assert (await get_ven(vtn.sessions, ven_id, vtn.clock.now)).registered  # until the VEN hears of it
+    reply = await poll(vtn, ven_id)
+    assert reply.message_type == "oadrCancelPartyRegistration"
+    assert reply.text("ei:registrationID") == registration_id
+    assert not (await get_ven(vtn.sessions, ven_id, vtn.clock.now)).registered
+    ack = await vtn.send(
+        "EiRegisterParty",
+        "oadrCanceledPartyRegistration",
+        response={"response_code": 200, "response_description": "OK", "request_id": "x"},
+        registration_id=registration_id,
+        ven_id=ven_id,
+    )
+    assert ack.message_type == "oadrResponse" and ack.code == 200
+    assert (await poll(vtn, ven_id)).code == 463
+
+
+async def test_request_reregistration_travels_through_the_outbox(vtn: Vtn) -> None:
+    from vtn.services.vens import request_reregistration
+
+    ven_id, _ = await provision_and_register(vtn, "ven-rr")
+    await request_reregistration(vtn.sessions, ven_id, vtn.clock.now)
+    reply = await poll(vtn, ven_id)
+    assert reply.message_type == "oadrRequestReregistration"
+    assert reply.text("ei:venID") == ven_id

@@ -1,0 +1,114 @@
+"""The agent core against a simulated home, both on the in-memory bus."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ven.agent.events import DrEvent, EventInterval, OptType
+from ven.agent.policy import local_setpoints
+from ven.messages import parse_set
+from ven_rig import SITE, T0, Rig, dispatch
+
+
+def test_discovery_and_bad_input_ignored() -> None:
+    rig = Rig(smart_plug_kw=1.0)
+    snapshot = rig.core.snapshot()
+    assert set(snapshot.devices) == {"meter-1", "evse-1", "plug-1"}
+    assert snapshot.meter_kw is not None
+    before = rig.core.registry.ignored
+    rig.broker.route(f"flexvpp/{SITE}/ghost/telemetry", '[{"bt": 1, "n": "power", "v": 1}]', retain=False)
+    rig.broker.route(f"flexvpp/{SITE}/evse-1/state", "{not json", retain=False)
+    rig.broker.route(f"flexvpp/{SITE}/evse-1/telemetry", json.dumps([{"n": "power"}]), retain=False)
+    rig.broker.route(f"flexvpp/{SITE}/evse-1/config", json.dumps({"device_id": "other", "device_type": "meter"}),
+                     retain=False)
+    assert rig.core.registry.ignored == before + 4
+    assert set(rig.core.snapshot().devices) == {"meter-1", "evse-1", "plug-1"}
+    rig.advance(120)  # and the agent carries on
+    assert rig.core.snapshot().devices["evse-1"].state.plugged_in  # type: ignore[union-attr]
+
+
+def test_local_policy_keeps_the_promise_without_raising_the_peak() -> None:
+    rig = Rig()
+    flat = 20.0 / (0.95 * (10 * 3600 - 120) / 3600)
+    assert rig.last.setpoints["evse-1"] == pytest.approx(flat, rel=0.02)  # above the 2.5 kW billed peak
+    rig.advance(10 * 3600 - 300)
+    assert rig.ev.delivered_kwh == pytest.approx(20.0, abs=0.05)
+    assert max(rig.sets("evse-1")) < 3.0
+
+
+def test_event_above_the_import_limit_is_clipped_at_the_limit() -> None:
+    rig = Rig()
+    opt, _ = rig.core.set_event(dispatch("ev-max", T0 + 300, 60, 11.0, ("evse-1",)))
+    assert opt is OptType.OPT_IN
+    rig.advance(600)
+    assert "ev-max" in rig.last.active_events
+    assert rig.last.setpoints["evse-1"] == pytest.approx(9.2 - 3.0, abs=1e-6)
+    assert rig.last.predicted_import_kw == pytest.approx(9.2, abs=1e-6)
+    assert any("import limit" in n for n in rig.last.notes)
+    assert rig.home.meter.power_kw == pytest.approx(9.2, abs=1e-6)
+
+
+def test_user_override_wins_and_opts_out() -> None:
+    rig = Rig()
+    rig.core.set_event(dispatch("ev-slow", T0 + 60, 60, 1.0, ("evse-1",)))
+    rig.advance(120)
+    assert rig.ev.power_kw == pytest.approx(1.0)
+    rig.ev.set_mode("boost")
+    rig.advance(120)
+    sent_before = len(rig.sets("evse-1"))
+    rig.advance(600)
+    assert len(rig.sets("evse-1")) == sent_before  # nothing commanded while overridden
+    assert rig.ev.power_kw == pytest.approx(11.0)
+    assert rig.core.reconsider_opts() == [("ev-slow", OptType.OPT_OUT, "user override on evse-1 (mode 'boost')")]
+    opt, reason = rig.core.set_event(dispatch("ev-2", T0 + 7200, 60, 2.0, ("evse-1",)))
+    assert opt is OptType.OPT_OUT and "override" in reason
+
+
+def test_opt_out_when_a_device_cannot_comply() -> None:
+    rig = Rig()
+    assert rig.core.set_event(dispatch("a", T0, 60, 40.0, ("evse-1",)))[1] == "power_kw 40 above max 11 of evse-1"
+    assert rig.core.set_event(dispatch("b", T0, 60, 4.0, ("heater-7",)))[0] is OptType.OPT_OUT
+
+
+def test_commands_carry_valid_until_and_the_device_falls_back() -> None:
+    rig = Rig()
+    rig.core.set_event(dispatch("ev-1kw", T0 + 60, 120, 1.0, ("evse-1",)))
+    rig.advance(120)
+    assert rig.ev.power_kw == pytest.approx(1.0)
+    name = f"flexvpp/{SITE}/evse-1/set"
+    for command in (parse_set(name, p) for p in rig.broker.published(name)):
+        assert command.valid_until == command.ts + 300
+    rig.advance(400, step=False)  # the agent dies: no more commands
+    assert rig.ev.command is None and rig.ev.power_kw == pytest.approx(11.0)  # the user's own mode
+
+
+def test_ramp_up_and_randomisation() -> None:
+    rig = Rig()
+    event = dispatch("ramp", T0 + 1260, 60, 6.0, ("evse-1",), ramp_up_s=1200.0, start_after_s=600.0)
+    rig.core.set_event(event)
+    stored = rig.core.events()[0]
+    assert 0 <= stored.offset_s <= 600 and stored.start_s == T0 + 1260 + stored.offset_s
+    middle = stored.start_s - 600 - (rig.clock.now() % 60)
+    rig.advance(middle - rig.clock.now())
+    # the local policy's own setpoint at this moment is where the ramp starts from
+    base = local_setpoints(rig.core.snapshot(), rig.core.current_limits(), {})["evse-1"]
+    fraction = (rig.clock.now() - (stored.start_s - 1200)) / 1200
+    assert rig.last.setpoints["evse-1"] == pytest.approx(base + (6.0 - base) * fraction, abs=0.05)
+    rig.advance(stored.start_s - rig.clock.now() + 60)
+    assert rig.last.setpoints["evse-1"] == pytest.approx(6.0)
+
+
+def test_site_setpoint_and_simple_levels() -> None:
+    rig = Rig(battery_kwh=10.0, smart_plug_kw=1.0, heat_pump=True)
+    rig.core.set_event(dispatch("site", T0 + 60, 30, 2.0))
+    rig.advance(300)
+    assert rig.home.meter.power_kw == pytest.approx(2.0, abs=0.3)
+    rig.core.cancel_event("site")
+    rig.core.set_event([DrEvent("shed", 0, "SIMPLE", "level", (EventInterval(rig.clock.now(), 3600, 2.0),))])
+    rig.advance(120)
+    sp = rig.last.setpoints
+    assert sp["plug-1"] is False and sp["hp-1"] == pytest.approx(19.0)
+    assert sp["evse-1"] == pytest.approx(0.0)  # 10 h left: the promise needs nothing during the hour
+    assert rig.home.device("plug-1").power_kw == 0.0

@@ -1,0 +1,1 @@
+"""The home agent core: device registry, events, policy, safety, buffering, OpenADR client."""

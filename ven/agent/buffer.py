@@ -1,0 +1,99 @@
+"""Telemetry buffered on disk (stdlib sqlite3) until the VTN has acknowledged it.
+
+Every measurement is stored once, keyed by (r_id, time): a repeated SenML record is ignored.
+`flush()` hands the oldest unsent samples, in time order, to a sender and marks them sent only
+when the sender confirms, so a VTN outage loses nothing and a retry repeats nothing that was
+confirmed. Sent samples are pruned after `keep_sent_s`.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS samples (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    r_id TEXT NOT NULL,
+    ts REAL NOT NULL,
+    value REAL NOT NULL,
+    sent INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (r_id, ts)
+);
+CREATE INDEX IF NOT EXISTS samples_unsent ON samples (sent, ts, id);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    id: int
+    r_id: str  # "{device_id}.{sensor}", e.g. "meter-1.power"
+    ts: float  # seconds since the epoch
+    value: float
+
+
+Sender = Callable[[list[Sample]], bool]
+
+
+class TelemetryBuffer:
+    def __init__(self, path: Path | str, keep_sent_s: float = 86400.0) -> None:
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.executescript(SCHEMA)
+        self._keep_sent_s = keep_sent_s
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def add(self, r_id: str, ts: float, value: float) -> bool:
+        """Store a sample; False when (r_id, ts) is already there."""
+        with self._lock:
+            cursor = self._db.execute("INSERT OR IGNORE INTO samples (r_id, ts, value) VALUES (?, ?, ?)",
+                                      (r_id, ts, value))
+            return cursor.rowcount == 1
+
+    def pending(self, limit: int = 500) -> list[Sample]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, r_id, ts, value FROM samples WHERE sent = 0 ORDER BY ts, id LIMIT ?", (limit,)
+            ).fetchall()
+        return [Sample(*row) for row in rows]
+
+    def pending_count(self) -> int:
+        with self._lock:
+            return int(self._db.execute("SELECT count(*) FROM samples WHERE sent = 0").fetchone()[0])
+
+    def mark_sent(self, samples: list[Sample]) -> None:
+        with self._lock:
+            self._db.executemany("UPDATE samples SET sent = 1 WHERE id = ?", [(s.id,) for s in samples])
+
+    def prune(self, now_s: float) -> int:
+        with self._lock:
+            cursor = self._db.execute("DELETE FROM samples WHERE sent = 1 AND ts < ?", (now_s - self._keep_sent_s,))
+            return cursor.rowcount
+
+    def flush(self, send: Sender, batch: int = 500, max_batches: int = 100) -> int:
+        """Send pending samples oldest first; stop at the first refusal. Returns how many were sent."""
+        total = 0
+        for _ in range(max_batches):
+            samples = self.pending(batch)
+            if not samples:
+                break
+            try:
+                ok = send(samples)
+            except Exception:  # the sender's failure is the VTN's, not the buffer's
+                log.exception("sending %d buffered samples failed", len(samples))
+                ok = False
+            if not ok:
+                break
+            self.mark_sent(samples)
+            total += len(samples)
+        return total

@@ -1,0 +1,81 @@
+"""Subcommands `ven run` and `ven simulate`. Standard library only at import."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+
+def register(subparsers: Any) -> None:
+    ven = subparsers.add_parser("ven", help="the home agent (VEN) and device simulators",
+                                description="The home agent (OpenADR 2.0b VEN + MQTT device bus).")
+    ven_sub = ven.add_subparsers(dest="ven_command", metavar="COMMAND", required=True)
+
+    run = ven_sub.add_parser(
+        "run", help="run the home agent",
+        description="Register with the VTN, discover the home's devices on the broker, report telemetry "
+        "and flexibility, and turn events into device commands.")
+    run.add_argument("--vtn-url", required=True, metavar="URL", help="the VTN's OpenADR base URL")
+    run.add_argument("--ven-name", required=True, metavar="NAME", help="this VEN's name at the VTN")
+    run.add_argument("--site", dest="site_id", required=True, metavar="ID", help="the site id (topic prefix)")
+    run.add_argument("--broker", required=True, metavar="URL", help="MQTT broker, mqtt://host[:port]")
+    run.add_argument("--config", type=Path, metavar="FILE", help="agent settings file (TOML or JSON)")
+    run.add_argument("--speed", type=float, default=1.0, help="clock speed (match `ven simulate --speed`)")
+    run.set_defaults(handler=_run)
+
+    sim = ven_sub.add_parser(
+        "simulate", help="run a simulated home",
+        description="Run a simulated home (meter, EV charger, battery, PV inverter, heat pump, smart plug) "
+        "as MQTT clients on the broker until interrupted.")
+    sim.add_argument("--site", dest="site_id", required=True, metavar="ID", help="the site id (topic prefix)")
+    sim.add_argument("--broker", required=True, metavar="URL", help="MQTT broker, mqtt://host[:port]")
+    sim.add_argument("--speed", type=float, default=1.0, help="simulated seconds per real second (default 1)")
+    sim.add_argument("--seed", type=int, default=0, help="seed of the profiles and car sessions (default 0)")
+    sim.add_argument("--import-limit-kw", type=float, default=9.2, help="the connection's import limit [kW]")
+    sim.add_argument("--telemetry-s", type=float, default=60.0, help="telemetry period, simulated seconds")
+    sim.set_defaults(handler=_simulate)
+
+
+def _check(args: argparse.Namespace) -> None:
+    from flexvpp.cli import UsageError
+
+    if getattr(args, "speed", 1.0) <= 0:
+        raise UsageError(f"--speed {args.speed} must be positive")
+    if not args.site_id or "/" in args.site_id or "+" in args.site_id or "#" in args.site_id:
+        raise UsageError(f"--site {args.site_id!r} must be non-empty without '/', '+' or '#'")
+    from ven.device_bus import BadBrokerUrl, BrokerAddress
+
+    try:
+        BrokerAddress.parse(args.broker)
+    except BadBrokerUrl as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    _check(args)
+    from flexvpp.cli import UsageError
+
+    if args.telemetry_s <= 0 or args.import_limit_kw <= 0:
+        raise UsageError("--telemetry-s and --import-limit-kw must be positive")
+    from ven.simulators.home import HomeSpec
+    from ven.simulators.run import simulate
+
+    spec = HomeSpec(site_id=args.site_id, seed=args.seed, import_limit_kw=args.import_limit_kw,
+                    telemetry_interval_s=args.telemetry_s)
+    return simulate(spec, args.broker, args.speed)
+
+
+def _run(args: argparse.Namespace) -> int:
+    _check(args)
+    from flexvpp.cli import UsageError
+    from ven.settings import SettingsError, load_agent_settings
+
+    try:
+        settings = load_agent_settings(args.config, vtn_url=args.vtn_url, ven_name=args.ven_name,
+                                       site_id=args.site_id, broker_url=args.broker, speed=args.speed)
+    except SettingsError as exc:
+        raise UsageError(str(exc)) from None
+    from ven.agent.runner import run_agent
+
+    return run_agent(settings)

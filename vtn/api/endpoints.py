@@ -1,0 +1,189 @@
+"""The route table: each REST endpoint declared once, with roles, input and output models.
+
+The same table builds the aiohttp routes, drives the auth middleware (allowed roles) and
+generates the OpenAPI document, so the document cannot drift from what the server does.
+A handler receives a `Call` (parsed body, query and path) and returns a pydantic value;
+the wrapper renders it as JSON with the declared status.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Generic, TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel, TypeAdapter, ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from vtn.api.tokens import Principal, Role
+from vtn.errors import NotFound
+from vtn.settings import VtnSettings
+
+B = TypeVar("B", bound=BaseModel | None)
+Q = TypeVar("Q", bound=BaseModel | None)
+
+PRINCIPAL = web.RequestKey("principal", Principal)
+
+OPERATOR = frozenset({Role.OPERATOR})
+PUBLIC: frozenset[Role] = frozenset()  # no token needed
+
+_PATH_PARAM = re.compile(r"\{(\w+)\}")
+_SAFE_ID = re.compile(r"^[^\x00-\x20\x7f]{1,64}$")
+
+
+@dataclass(frozen=True, slots=True)
+class Call(Generic[B, Q]):
+    """One parsed API request, handed to a handler."""
+
+    request: web.Request
+    body: B
+    query: Q
+    path: dict[str, str]
+    now: datetime
+
+    @property
+    def sessions(self) -> async_sessionmaker[AsyncSession]:
+        from vtn.app import SESSIONS
+
+        return self.request.config_dict[SESSIONS]
+
+    @property
+    def settings(self) -> VtnSettings:
+        from vtn.app import SETTINGS
+
+        return self.request.config_dict[SETTINGS]
+
+
+Handler = Callable[[Call[Any, Any]], Awaitable[Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    method: str
+    path: str  # relative to /api/v1, e.g. /vens/{ven_id}
+    handler: Handler
+    operation_id: str
+    summary: str
+    roles: frozenset[Role]  # empty: public
+    response: Any  # a pydantic model, list[Model], or None for no body
+    status: int = 200
+    body: type[BaseModel] | None = None
+    query: type[BaseModel] | None = None
+    errors: tuple[int, ...] = ()  # statuses besides 401/403/422 that the handler may return
+    description: str = ""
+
+    @property
+    def path_params(self) -> list[str]:
+        return _PATH_PARAM.findall(self.path)
+
+
+@dataclass
+class RouteTable:
+    endpoints: list[Endpoint] = field(default_factory=list)
+
+    def route(
+        self,
+        method: str,
+        path: str,
+        *,
+        summary: str,
+        roles: frozenset[Role],
+        response: Any,
+        status: int = 200,
+        body: type[BaseModel] | None = None,
+        query: type[BaseModel] | None = None,
+        errors: tuple[int, ...] = (),
+    ) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            self.endpoints.append(
+                Endpoint(
+                    method=method,
+                    path=path,
+                    handler=handler,
+                    operation_id=handler.__name__,
+                    summary=summary,
+                    description=(handler.__doc__ or "").strip(),
+                    roles=roles,
+                    response=response,
+                    status=status,
+                    body=body,
+                    query=query,
+                    errors=errors,
+                )
+            )
+            return handler
+
+        return register
+
+    def add_to(self, app: web.Application) -> None:
+        by_handler: dict[object, Endpoint] = {}
+        for endpoint in self.endpoints:
+            route = app.router.add_route(endpoint.method, endpoint.path, _aiohttp_handler(endpoint))
+            by_handler[route.handler] = endpoint
+        app[ENDPOINTS] = by_handler
+
+
+ENDPOINTS = web.AppKey("endpoints", dict[object, Endpoint])
+
+
+def endpoint_of(request: web.Request) -> Endpoint | None:
+    """The Endpoint a request was routed to (None for unmatched paths)."""
+    endpoints = request.app.get(ENDPOINTS)
+    if endpoints is None:
+        return None
+    return endpoints.get(request.match_info.handler)
+
+
+def _aiohttp_handler(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    adapter = TypeAdapter(endpoint.response) if endpoint.response is not None else None
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        path = dict(request.match_info)
+        for name, value in path.items():
+            if not _SAFE_ID.match(value):
+                # Such an ID cannot exist; answer as for any unknown one.
+                raise NotFound(name.removesuffix("_id"), value)
+        body = None
+        if endpoint.body is not None:
+            body = endpoint.body.model_validate_json(await request.read())
+        query = None
+        if endpoint.query is not None:
+            query = endpoint.query.model_validate(_single_valued(request))
+        call: Call[Any, Any] = Call(request, body, query, path, datetime.now(UTC))
+        result = await endpoint.handler(call)
+        if adapter is None:
+            return web.Response(status=endpoint.status)
+        # Services return plain dataclasses; validating them into the response model checks the
+        # output against the documented schema before it leaves.
+        try:
+            rendered = adapter.validate_python(result, from_attributes=True)
+        except ValidationError as exc:
+            # Our own output broke the contract: a server bug (500), not the client's input (422).
+            raise ResponseContractError(f"{endpoint.operation_id}: {exc}") from exc
+        return web.Response(
+            status=endpoint.status, body=adapter.dump_json(rendered), content_type="application/json"
+        )
+
+    handle.__name__ = endpoint.operation_id
+    return handle
+
+
+class ResponseContractError(RuntimeError):
+    """A handler returned something its declared response model refuses."""
+
+
+class RepeatedParameter(Exception):
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+
+def _single_valued(request: web.Request) -> dict[str, str]:
+    query = request.query
+    for name in query:
+        if len(query.getall(name)) > 1:
+            raise RepeatedParameter(name)
+    return dict(query)

@@ -1,0 +1,237 @@
+"""REST handlers: parse (done by the route table), call a vtn.services function, render.
+
+Every route is declared on `ROUTES` with the roles it admits; see vtn/api/endpoints.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from vtn import services
+from vtn.api import schemas as s
+from vtn.api.endpoints import OPERATOR, PUBLIC, Call, RouteTable
+from vtn.errors import InvalidInput, NotFound
+
+ROUTES = RouteTable()
+OPENAPI = web.AppKey("openapi", dict[str, Any])
+
+
+@ROUTES.route(
+    "GET", "/health", summary="Liveness and database check", roles=PUBLIC, response=s.Health, errors=(503,)
+)
+async def health(call: Call[None, None]) -> s.Health:
+    """Answers 200 when the VTN runs and its database answers."""
+    from vtn.app import SETTINGS
+
+    try:
+        async with call.sessions() as session:
+            await session.execute(text("SELECT 1"))
+    except (SQLAlchemyError, OSError) as exc:
+        raise web.HTTPServiceUnavailable(text=f"database unavailable: {exc.__class__.__name__}") from exc
+    return s.Health(status="ok", vtn_id=call.request.config_dict[SETTINGS].vtn_id)
+
+
+@ROUTES.route(
+    "GET", "/openapi.json", summary="This API's OpenAPI 3.1 document", roles=PUBLIC, response=dict[str, Any]
+)
+async def openapi(call: Call[None, None]) -> dict[str, Any]:
+    return call.request.app[OPENAPI]
+
+
+# ---- VENs ---------------------------------------------------------------------------------------
+
+
+@ROUTES.route(
+    "POST",
+    "/vens",
+    summary="Pre-provision a VEN",
+    roles=OPERATOR,
+    body=s.VenCreate,
+    response=s.VenOut,
+    status=201,
+    errors=(409,),
+)
+async def create_ven(call: Call[s.VenCreate, None]) -> Any:
+    """The VEN may then register over OpenADR with this ven_name (and fingerprint, if given)."""
+    body = call.body
+    return await services.provision_ven(call.sessions, body.ven_name, body.site_id, body.fingerprint)
+
+
+@ROUTES.route("GET", "/vens", summary="List VENs", roles=OPERATOR, response=list[s.VenOut])
+async def list_vens(call: Call[None, None]) -> Any:
+    return await services.list_vens(call.sessions, call.now, _poll_interval(call))
+
+
+@ROUTES.route(
+    "GET",
+    "/vens/{ven_id}",
+    summary="One VEN: registration, last poll, online",
+    roles=OPERATOR,
+    response=s.VenOut,
+    errors=(404,),
+)
+async def get_ven(call: Call[None, None]) -> Any:
+    return await services.get_ven(call.sessions, call.path["ven_id"], call.now, _poll_interval(call))
+
+
+@ROUTES.route(
+    "DELETE",
+    "/vens/{ven_id}",
+    summary="Cancel a VEN's registration",
+    roles=OPERATOR,
+    response=s.VenCancelAccepted,
+    status=202,
+    errors=(404, 409),
+)
+async def cancel_ven(call: Call[None, None]) -> s.VenCancelAccepted:
+    """Queues oadrCancelPartyRegistration; it takes effect on the VEN's next poll."""
+    ven_id = call.path["ven_id"]
+    await services.cancel_ven_registration(call.sessions, ven_id, call.now)
+    return s.VenCancelAccepted(
+        ven_id=ven_id, detail="oadrCancelPartyRegistration is queued for the VEN's next poll"
+    )
+
+
+@ROUTES.route(
+    "GET",
+    "/vens/{ven_id}/telemetry",
+    summary="Stored report values of a VEN",
+    roles=OPERATOR,
+    query=s.TelemetryQuery,
+    response=list[s.TelemetryPointOut],
+    errors=(404,),
+)
+async def ven_telemetry(call: Call[None, s.TelemetryQuery]) -> Any:
+    """Values of the VEN's oadrUpdateReports with since <= dtstart < until, oldest first."""
+    query = call.query
+    return await services.query_telemetry(call.sessions, call.path["ven_id"], query.since, query.until)
+
+
+@ROUTES.route(
+    "GET",
+    "/vens/{ven_id}/opts",
+    summary="A VEN's EiOpt records",
+    roles=OPERATOR,
+    response=list[s.OptOut],
+    errors=(404,),
+)
+async def ven_opts(call: Call[None, None]) -> Any:
+    return await services.list_opts(call.sessions, call.path["ven_id"])
+
+
+# ---- Events -------------------------------------------------------------------------------------
+
+
+@ROUTES.route(
+    "POST",
+    "/events",
+    summary="Create a DR event",
+    roles=OPERATOR,
+    body=s.EventCreate,
+    response=s.EventOut,
+    status=201,
+    errors=(409,),
+)
+async def create_event(call: Call[s.EventCreate, None]) -> Any:
+    """Queued as oadrDistributeEvent for each VEN; 409 if it overlaps another event of a VEN
+    in the same market context."""
+    body = call.body
+    spec = services.EventSpec(
+        ven_ids=tuple(body.ven_ids),
+        signal_name=str(body.signal_name),
+        signal_type=body.signal_type.value,
+        intervals=_intervals(body.intervals),
+        market_context=body.market_context,
+        priority=body.priority,
+        ramp_up_seconds=body.ramp_up_seconds,
+        response_required=body.response_required.value,
+        start_after_seconds=body.start_after_seconds,
+    )
+    with _unknown_ven_is_a_field_error():
+        return await services.create_event(call.sessions, spec, call.now, _near(call))
+
+
+@ROUTES.route("GET", "/events", summary="List events", roles=OPERATOR, response=list[s.EventOut])
+async def list_events(call: Call[None, None]) -> Any:
+    return await services.list_events(call.sessions, call.now, _near(call))
+
+
+@ROUTES.route(
+    "GET",
+    "/events/{event_id}",
+    summary="One event with its status and VEN responses",
+    roles=OPERATOR,
+    response=s.EventOut,
+    errors=(404,),
+)
+async def get_event(call: Call[None, None]) -> Any:
+    return await services.get_event(call.sessions, call.path["event_id"], call.now, _near(call))
+
+
+@ROUTES.route(
+    "PATCH",
+    "/events/{event_id}",
+    summary="Modify an event",
+    roles=OPERATOR,
+    body=s.EventPatch,
+    response=s.EventOut,
+    errors=(404, 409),
+)
+async def modify_event(call: Call[s.EventPatch, None]) -> Any:
+    """The modificationNumber goes up by one and the event is re-distributed."""
+    body = call.body
+    patch = services.EventPatch(
+        ven_ids=tuple(body.ven_ids) if body.ven_ids is not None else None,
+        signal_name=str(body.signal_name) if body.signal_name is not None else None,
+        signal_type=body.signal_type.value if body.signal_type is not None else None,
+        intervals=_intervals(body.intervals) if body.intervals is not None else None,
+        market_context=body.market_context,
+        priority=body.priority,
+        ramp_up_seconds=body.ramp_up_seconds,
+        response_required=body.response_required.value if body.response_required is not None else None,
+        start_after_seconds=body.start_after_seconds,
+    )
+    with _unknown_ven_is_a_field_error():
+        return await services.modify_event(call.sessions, call.path["event_id"], patch, call.now, _near(call))
+
+
+@ROUTES.route(
+    "DELETE",
+    "/events/{event_id}",
+    summary="Cancel an event",
+    roles=OPERATOR,
+    response=s.EventOut,
+    errors=(404, 409),
+)
+async def cancel_event(call: Call[None, None]) -> Any:
+    """Status becomes cancelled; the modificationNumber goes up and the VENs are told."""
+    return await services.cancel_event(call.sessions, call.path["event_id"], call.now, _near(call))
+
+
+def _poll_interval(call: Call[Any, Any]) -> int:
+    return call.settings.poll_interval_seconds
+
+
+def _near(call: Call[Any, Any]) -> int:
+    return call.settings.near_window_seconds
+
+
+def _intervals(intervals: list[s.IntervalIn]) -> tuple[services.IntervalSpec, ...]:
+    return tuple(services.IntervalSpec(i.start, i.duration_seconds, i.value) for i in intervals)
+
+
+@contextmanager
+def _unknown_ven_is_a_field_error() -> Iterator[None]:
+    """A VEN named in the body that does not exist is bad input (422 on ven_ids), not a missing URL."""
+    try:
+        yield
+    except NotFound as exc:
+        if exc.kind.lower() not in ("ven", "ven_id"):
+            raise
+        raise InvalidInput("ven_ids", f"unknown VEN {exc.key!r}") from exc

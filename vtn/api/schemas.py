@@ -1,0 +1,297 @@
+"""Request and response bodies of the REST API (pydantic v2; the OpenAPI document is built from them).
+
+Requests forbid unknown fields. Bounds mirror the database columns and the OpenADR schema, so
+anything that validates here can be stored: a value the database would refuse (a NUL byte, a
+2**40 priority, a year-9999 start) is a 422 naming the field, never a 500.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
+
+# Printable text: no control characters (PostgreSQL refuses NUL; logs and XML dislike the rest).
+_PRINTABLE = r"^[^\x00-\x1f\x7f]+$"
+_TOKEN = r"^[^\x00-\x20\x7f]+$"  # printable, no spaces: OpenADR IDs and URIs
+
+Name = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=_PRINTABLE)]
+Fingerprint = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=_TOKEN)]
+MarketContext = Annotated[str, StringConstraints(min_length=1, max_length=256, pattern=_TOKEN)]
+ResourceId = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=_TOKEN)]
+_EXTENSION = r"^x-[^\x00-\x20\x7f]+$"  # OpenADR EiExtensionTokenType
+ExtensionName = Annotated[str, StringConstraints(min_length=3, max_length=64, pattern=_EXTENSION)]
+
+MAX_INT32 = 2**31 - 1
+MAX_DURATION_SECONDS = 366 * 86400
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+
+
+def _utc_in_range(value: datetime) -> datetime:
+    """Normalise to UTC; refuse times outside [2000, 2200) so every derived time stays representable."""
+    try:
+        utc = value.astimezone(UTC)
+    except OverflowError as exc:
+        raise ValueError("time is out of range") from exc
+    if not EARLIEST <= utc < LATEST:
+        raise ValueError(f"time must be between {EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d} (UTC)")
+    return utc
+
+
+UtcTime = Annotated[
+    AwareDatetime,
+    AfterValidator(_utc_in_range),
+    Field(description="ISO 8601 date-time with a UTC offset, e.g. 2026-11-23T17:00:00+01:00"),
+]
+
+
+class SignalName(StrEnum):
+    """OpenADR 2.0b signalName values (extensions start with `x-`)."""
+
+    SIMPLE = "SIMPLE"
+    simple = "simple"  # 2.0a spelling, accepted by the 2.0b schema
+    ELECTRICITY_PRICE = "ELECTRICITY_PRICE"
+    ENERGY_PRICE = "ENERGY_PRICE"
+    DEMAND_CHARGE = "DEMAND_CHARGE"
+    BID_PRICE = "BID_PRICE"
+    BID_LOAD = "BID_LOAD"
+    BID_ENERGY = "BID_ENERGY"
+    CHARGE_STATE = "CHARGE_STATE"
+    LOAD_DISPATCH = "LOAD_DISPATCH"
+    LOAD_CONTROL = "LOAD_CONTROL"
+
+
+class SignalType(StrEnum):
+    """OpenADR 2.0b signalType values."""
+
+    DELTA = "delta"
+    LEVEL = "level"
+    MULTIPLIER = "multiplier"
+    PRICE = "price"
+    PRICE_MULTIPLIER = "priceMultiplier"
+    PRICE_RELATIVE = "priceRelative"
+    SETPOINT = "setpoint"
+    X_LOAD_CONTROL_CAPACITY = "x-loadControlCapacity"
+    X_LOAD_CONTROL_LEVEL_OFFSET = "x-loadControlLevelOffset"
+    X_LOAD_CONTROL_PERCENT_OFFSET = "x-loadControlPercentOffset"
+    X_LOAD_CONTROL_SETPOINT = "x-loadControlSetpoint"
+
+
+class ResponseRequired(StrEnum):
+    ALWAYS = "always"
+    NEVER = "never"
+
+
+class EventStatusOut(StrEnum):
+    FAR = "far"
+    NEAR = "near"
+    ACTIVE = "active"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+
+
+OptTypeOut = Literal["optIn", "optOut"]
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+class _Response(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+# ---- VENs ---------------------------------------------------------------------------------------
+
+
+class VenCreate(_Request):
+    """Pre-provision a VEN: its venID is fixed now, and it may register with this ven_name."""
+
+    ven_name: Name
+    site_id: Name
+    fingerprint: Fingerprint | None = Field(None, description="the VEN certificate's fingerprint")
+
+
+class VenOut(_Response):
+    ven_id: str
+    ven_name: str
+    site_id: str
+    fingerprint: str | None
+    registration_id: str | None
+    registered: bool
+    registered_at: datetime | None
+    last_poll_at: datetime | None
+    online: bool = Field(description="polled recently (within three poll intervals)")
+
+
+class VenCancelAccepted(BaseModel):
+    ven_id: str
+    detail: str
+
+
+# ---- Events -------------------------------------------------------------------------------------
+
+
+class IntervalIn(_Request):
+    start: UtcTime
+    duration_seconds: int = Field(ge=1, le=MAX_DURATION_SECONDS)
+    value: float
+
+
+class IntervalOut(_Response):
+    start: datetime
+    duration_seconds: int
+    value: float
+
+
+def _contiguous(intervals: list[IntervalIn]) -> list[IntervalIn]:
+    """OpenADR intervals follow each other without gaps or overlap."""
+    for i in range(1, len(intervals)):
+        previous = intervals[i - 1]
+        if intervals[i].start != previous.start + timedelta(seconds=previous.duration_seconds):
+            raise ValueError(
+                f"intervals must be contiguous: intervals[{i}].start must equal the end of intervals[{i - 1}]"
+            )
+    end = intervals[-1].start + timedelta(seconds=intervals[-1].duration_seconds)
+    if end >= LATEST:
+        raise ValueError(f"the event must end before {LATEST:%Y-%m-%d}")
+    return intervals
+
+
+def _unique(ven_ids: list[str]) -> list[str]:
+    if len(set(ven_ids)) != len(ven_ids):
+        raise ValueError("must not repeat a VEN")
+    return ven_ids
+
+
+Intervals = Annotated[list[IntervalIn], Field(min_length=1, max_length=96), AfterValidator(_contiguous)]
+VenIds = Annotated[list[ResourceId], Field(min_length=1, max_length=1000), AfterValidator(_unique)]
+
+
+class EventCreate(_Request):
+    """A DR event for one or more VENs; modificationNumber starts at 0."""
+
+    ven_ids: VenIds
+    signal_name: SignalName | ExtensionName
+    signal_type: SignalType
+    intervals: Intervals
+    market_context: MarketContext | None = Field(None, description="default: the VTN's market context")
+    priority: int = Field(
+        0, ge=0, le=MAX_INT32, description="1 is the highest; 0 means no priority (the lowest)"
+    )
+    ramp_up_seconds: int = Field(0, ge=0, le=86400)
+    start_after_seconds: int = Field(0, ge=0, le=86400, description="randomisation window (startafter)")
+    response_required: ResponseRequired = ResponseRequired.ALWAYS
+
+
+class EventPatch(_Request):
+    """Fields to change (omitted or null: unchanged); the modificationNumber goes up by one."""
+
+    ven_ids: VenIds | None = None
+    signal_name: SignalName | ExtensionName | None = None
+    signal_type: SignalType | None = None
+    intervals: Intervals | None = None
+    market_context: MarketContext | None = None
+    priority: int | None = Field(None, ge=0, le=MAX_INT32)
+    ramp_up_seconds: int | None = Field(None, ge=0, le=86400)
+    start_after_seconds: int | None = Field(None, ge=0, le=86400)
+    response_required: ResponseRequired | None = None
+
+
+class EventOut(_Response):
+    event_id: str
+    modification_number: int
+    status: EventStatusOut
+    ven_ids: list[str]
+    signal_name: str
+    signal_type: str
+    intervals: list[IntervalOut]
+    market_context: str
+    priority: int
+    ramp_up_seconds: int
+    start_after_seconds: int = 0
+    response_required: str
+    created_at: datetime
+    modified_at: datetime
+    responses: dict[str, OptTypeOut] = Field(
+        description="ven_id -> the VEN's effective answer to the current modification"
+    )
+
+
+# ---- Telemetry and opts -------------------------------------------------------------------------
+
+
+class TelemetryQuery(_Request):
+    """Stored report values with since <= dtstart < until (both optional)."""
+
+    since: UtcTime | None = None
+    until: UtcTime | None = None
+
+    @field_validator("until")
+    @classmethod
+    def _after_since(cls, until: datetime | None, info: ValidationInfo) -> datetime | None:
+        since = info.data.get("since")
+        if since is not None and until is not None and until <= since:
+            raise ValueError("must be later than since")
+        return until
+
+
+class TelemetryPointOut(_Response):
+    report_request_id: str
+    report_name: str
+    r_id: str
+    dtstart: datetime
+    duration_seconds: int
+    value: float
+
+
+class OptWindowOut(BaseModel):
+    start: datetime
+    duration_seconds: int
+
+
+class OptOut(_Response):
+    opt_id: str
+    opt_type: OptTypeOut
+    opt_reason: str
+    market_context: str | None
+    event_id: str | None
+    modification_number: int | None
+    resource_ids: list[str]
+    windows: list[OptWindowOut]
+    created_at: datetime
+    cancelled_at: datetime | None
+
+
+# ---- Misc ---------------------------------------------------------------------------------------
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    vtn_id: str
+
+
+class FieldError(BaseModel):
+    field: str = Field(description="the offending field, e.g. `intervals[0].start`, or `body`")
+    reason: str
+
+
+class ErrorBody(BaseModel):
+    """Every error the API returns."""
+
+    status: int
+    error: str = Field(description="short code, e.g. not_found, conflict, invalid_input, unauthorized")
+    message: str
+    errors: list[FieldError] = Field(default_factory=list)

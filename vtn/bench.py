@@ -1,0 +1,373 @@
+"""`flexvpp bench vtn`: oadrPoll throughput and p99 latency, ours against the stock openleadr server.
+
+Both servers run as subprocesses on this machine: ours (`flexvpp vtn serve`) on a fresh
+PostgreSQL database that is dropped afterwards, the stock in-memory `openleadr.OpenADRServer`
+from vtn/bench_stock.py. Each gets the same number of distinct registered VENs (on ours:
+provisioned over REST, then oadrCreatePartyRegistration; on the stock one: registration only),
+then, in one run, each is driven for the same time by the same closed-loop load generator:
+`concurrency` workers, each sending oadrPoll for the next VEN in turn as soon as its previous
+answer arrived. Polls that carry a pending message are drained before the clock starts, so
+both servers answer the steady-state case: an empty oadrResponse.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+
+log = logging.getLogger(__name__)
+
+XML = {"Content-Type": "application/xml"}
+OPENADR_PATH = "/OpenADR2/Simple/2.0b"
+_RESPONSE_CODE = re.compile(rb"responseCode>(\d{3})<")
+
+
+@dataclass(frozen=True, slots=True)
+class BenchOptions:
+    vens: int = 1000
+    seconds: float = 10.0
+    concurrency: int = 50
+    pg_url: str = "postgresql://postgres@127.0.0.1:5432/postgres"
+    keep_logs: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class PollStats:
+    server: str
+    requests: int
+    errors: int
+    elapsed_s: float
+    p50_ms: float
+    p99_ms: float
+
+    @property
+    def requests_per_s(self) -> float:
+        return self.requests / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class BenchResult:
+    ours: PollStats
+    stock: PollStats
+    vens: int
+    concurrency: int
+    log_dir: str | None = None  # the servers' logs, when kept
+
+    @property
+    def throughput_ratio(self) -> float:
+        return self.ours.requests_per_s / self.stock.requests_per_s if self.stock.requests_per_s else 0.0
+
+    @property
+    def p99_ratio(self) -> float:
+        return self.ours.p99_ms / self.stock.p99_ms if self.stock.p99_ms else 0.0
+
+
+# ---- messages -----------------------------------------------------------------------------------
+
+
+def poll_message(ven_id: str) -> bytes:
+    from openleadr.messaging import create_message
+
+    return create_message("oadrPoll", ven_id=ven_id).encode()  # type: ignore[no-any-return]
+
+
+def registration_message(ven_name: str) -> bytes:
+    from openleadr.messaging import create_message
+
+    return create_message(  # type: ignore[no-any-return]
+        "oadrCreatePartyRegistration",
+        request_id=uuid.uuid4().hex,
+        ven_name=ven_name,
+        http_pull_model=True,
+        xml_signature=False,
+        report_only=False,
+        profile_name="2.0b",
+        transport_name="simpleHttp",
+        transport_address=None,
+    ).encode()
+
+
+def answer_is_ok(status: int, body: bytes) -> bool:
+    """HTTP 200 and every OpenADR responseCode in the body is 200."""
+    return status == 200 and all(code == b"200" for code in _RESPONSE_CODE.findall(body))
+
+
+# ---- load ---------------------------------------------------------------------------------------
+
+
+async def post(session: aiohttp.ClientSession, url: str, body: bytes) -> tuple[int, bytes]:
+    async with session.post(url, data=body, headers=XML) as resp:
+        return resp.status, await resp.read()
+
+
+async def gather_bounded(coros: Sequence[object], limit: int) -> list[object]:
+    semaphore = asyncio.Semaphore(limit)
+
+    async def run(coro: object) -> object:
+        async with semaphore:
+            return await coro  # type: ignore[misc]
+
+    return list(await asyncio.gather(*(run(c) for c in coros)))
+
+
+async def register_vens(
+    session: aiohttp.ClientSession, base_url: str, names: Sequence[str], limit: int
+) -> list[str]:
+    """oadrCreatePartyRegistration for each name; the venIDs the server assigned, in order."""
+    from openleadr.messaging import parse_message
+
+    url = f"{base_url}{OPENADR_PATH}/EiRegisterParty"
+
+    async def register(name: str) -> str:
+        status, body = await post(session, url, registration_message(name))
+        if status != 200:
+            raise RuntimeError(f"registering {name} at {base_url}: HTTP {status}: {body[:300]!r}")
+        message_type, payload = parse_message(body)
+        if message_type != "oadrCreatedPartyRegistration" or not payload.get("registration_id"):
+            raise RuntimeError(f"registering {name} at {base_url} was refused: {body[:500]!r}")
+        return str(payload["ven_id"])
+
+    return [str(v) for v in await gather_bounded([register(n) for n in names], limit)]
+
+
+async def drain_polls(
+    session: aiohttp.ClientSession, base_url: str, bodies: Sequence[bytes], limit: int
+) -> int:
+    """Poll each VEN until it gets an empty oadrResponse; the number of messages drained."""
+    url = f"{base_url}{OPENADR_PATH}/OadrPoll"
+
+    async def drain(body: bytes) -> int:
+        for drained in range(20):
+            status, answer = await post(session, url, body)
+            if status != 200:
+                raise RuntimeError(f"warm-up poll at {base_url}: HTTP {status}: {answer[:300]!r}")
+            if b"oadrResponse" in answer:
+                return drained
+        raise RuntimeError(f"warm-up at {base_url}: a VEN still had messages after 20 polls")
+
+    return sum(int(n) for n in await gather_bounded([drain(b) for b in bodies], limit))  # type: ignore[call-overload]
+
+
+async def drive_polls(
+    session: aiohttp.ClientSession, server: str, base_url: str, bodies: Sequence[bytes], options: BenchOptions
+) -> PollStats:
+    """Closed loop: `concurrency` workers poll round-robin over the VENs for `seconds`."""
+    url = f"{base_url}{OPENADR_PATH}/OadrPoll"
+    latencies: list[float] = []
+    errors = 0
+    turn = itertools.count()
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + options.seconds
+
+    async def worker() -> None:
+        nonlocal errors
+        while loop.time() < deadline:
+            body = bodies[next(turn) % len(bodies)]
+            started = time.perf_counter()
+            status, answer = await post(session, url, body)
+            latencies.append(time.perf_counter() - started)
+            if not answer_is_ok(status, answer):
+                errors += 1
+
+    started = loop.time()
+    await asyncio.gather(*(worker() for _ in range(options.concurrency)))
+    elapsed = loop.time() - started
+    latencies.sort()
+    return PollStats(
+        server=server,
+        requests=len(latencies),
+        errors=errors,
+        elapsed_s=elapsed,
+        p50_ms=_percentile(latencies, 0.50) * 1000,
+        p99_ms=_percentile(latencies, 0.99) * 1000,
+    )
+
+
+def _percentile(sorted_values: Sequence[float], q: float) -> float:
+    if not sorted_values:
+        return 0.0
+    return sorted_values[min(len(sorted_values) - 1, int(q * len(sorted_values)))]
+
+
+# ---- servers ------------------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@asynccontextmanager
+async def subprocess_server(
+    name: str, argv: list[str], health_url: str, log_dir: Path, env: dict[str, str] | None = None
+) -> AsyncIterator[subprocess.Popen[bytes]]:
+    """Start a server process, wait until `health_url` answers (any HTTP status), stop it after."""
+    log_path = log_dir / f"{name}.log"
+    with log_path.open("wb") as log_file:
+        process = subprocess.Popen(
+            argv, stdout=log_file, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
+        )
+    try:
+        await _wait_answering(process, health_url, log_path)
+        yield process
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+async def _wait_answering(
+    process: subprocess.Popen[bytes], url: str, log_path: Path, timeout_s: float = 60
+) -> None:
+    deadline = time.monotonic() + timeout_s
+    async with aiohttp.ClientSession() as session:
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(f"{process.args!r} exited with {process.returncode}; see {log_path}")
+            try:
+                async with session.get(url) as resp:
+                    await resp.read()
+                    return
+            except aiohttp.ClientError:
+                await asyncio.sleep(0.2)
+    raise RuntimeError(f"{process.args!r} did not answer {url} within {timeout_s}s; see {log_path}")
+
+
+@asynccontextmanager
+async def fresh_pg_database(admin_url: str) -> AsyncIterator[str]:
+    """CREATE a uniquely named database on the server of `admin_url`; DROP it afterwards."""
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    name = f"flexvpp_bench_{uuid.uuid4().hex[:10]}"
+    admin = make_url(admin_url).set(drivername="postgresql")
+    dsn = admin.render_as_string(hide_password=False)
+    connection = await asyncpg.connect(dsn)
+    try:
+        await connection.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await connection.close()
+    try:
+        yield admin.set(database=name).render_as_string(hide_password=False)
+    finally:
+        connection = await asyncpg.connect(dsn)
+        try:
+            await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await connection.close()
+
+
+# ---- the run ------------------------------------------------------------------------------------
+
+
+async def run_bench(options: BenchOptions) -> BenchResult:
+    log_dir = Path(tempfile.mkdtemp(prefix="flexvpp-bench-"))
+    names = [f"bench-ven-{i:05d}" for i in range(options.vens)]
+    connector_limit = max(options.concurrency, 10)
+    async with fresh_pg_database(options.pg_url) as db_url:
+        ours_port, stock_port = _free_port(), _free_port()
+        ours_url, stock_url = f"http://127.0.0.1:{ours_port}", f"http://127.0.0.1:{stock_port}"
+        ours_argv = [
+            sys.executable,
+            "-m",
+            "flexvpp",
+            "vtn",
+            "serve",
+            "--db",
+            db_url,
+            "--port",
+            str(ours_port),
+            "--migrate",
+        ]
+        stock_argv = [sys.executable, "-m", "vtn.bench_stock", "--port", str(stock_port)]
+        async with (
+            subprocess_server("ours", ours_argv, f"{ours_url}/api/v1/health", log_dir),
+            subprocess_server("stock", stock_argv, f"{stock_url}{OPENADR_PATH}/OadrPoll", log_dir),
+            aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=connector_limit)) as session,
+        ):
+            ours_ids = await _prepare_ours(session, ours_url, db_url, names, options)
+            stock_ids = await register_vens(session, stock_url, names, options.concurrency)
+            ours_polls = [poll_message(v) for v in ours_ids]
+            stock_polls = [poll_message(v) for v in stock_ids]
+            drained = await drain_polls(session, ours_url, ours_polls, options.concurrency)
+            drained += await drain_polls(session, stock_url, stock_polls, options.concurrency)
+            log.info("registered %d VENs on each server; drained %d pending messages", len(names), drained)
+            ours = await drive_polls(session, "flexvpp vtn (PostgreSQL)", ours_url, ours_polls, options)
+            stock = await drive_polls(
+                session, "openleadr OpenADRServer (memory)", stock_url, stock_polls, options
+            )
+    kept = str(log_dir) if options.keep_logs else None
+    if not options.keep_logs:
+        for path in log_dir.iterdir():
+            path.unlink()
+        log_dir.rmdir()
+    return BenchResult(
+        ours=ours, stock=stock, vens=options.vens, concurrency=options.concurrency, log_dir=kept
+    )
+
+
+async def _prepare_ours(
+    session: aiohttp.ClientSession, base_url: str, db_url: str, names: Sequence[str], options: BenchOptions
+) -> list[str]:
+    """Pre-provision every VEN over the REST API, then register each over OpenADR."""
+    from vtn.api.tokens import create_token
+
+    token = await create_token(db_url, "operator", name="flexvpp bench vtn")
+    headers = {"Authorization": f"Bearer {token}"}
+
+    async def provision(name: str) -> str:
+        async with session.post(
+            f"{base_url}/api/v1/vens", json={"ven_name": name, "site_id": f"site-{name}"}, headers=headers
+        ) as resp:
+            body = await resp.json()
+            if resp.status != 201:
+                raise RuntimeError(f"provisioning {name}: HTTP {resp.status}: {body}")
+            return str(body["ven_id"])
+
+    provisioned = [str(v) for v in await gather_bounded([provision(n) for n in names], options.concurrency)]
+    registered = await register_vens(session, base_url, names, options.concurrency)
+    if registered != provisioned:
+        raise RuntimeError("our VTN registered VENs under other venIDs than it provisioned")
+    return registered
+
+
+def format_result(result: BenchResult, seconds: float) -> str:
+    lines = [
+        f"oadrPoll from {result.vens} distinct registered VENs, {result.concurrency} concurrent, "
+        f"{seconds:g} s per server",
+        f"{'server':<34}{'requests':>10}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}",
+    ]
+    for stats in (result.ours, result.stock):
+        lines.append(
+            f"{stats.server:<34}{stats.requests:>10}{stats.requests_per_s:>10.0f}{stats.p50_ms:>10.2f}"
+            f"{stats.p99_ms:>10.2f}{stats.errors:>8}"
+        )
+    lines.append(
+        f"ratio ours/stock: throughput {result.throughput_ratio:.2f}x (target >= 1.0), "
+        f"p99 latency {result.p99_ratio:.2f}x (lower is better)"
+    )
+    if result.log_dir:
+        lines.append(f"server logs: {result.log_dir}")
+    return "\n".join(lines)

@@ -1,0 +1,251 @@
+"""Repositories: the only code that writes SQL. Each wraps the unit of work's session.
+
+They return ORM rows; services turn them into the plain dataclasses of vtn.services.types.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from vtn.db.tables import (
+    Event,
+    EventResponse,
+    EventTarget,
+    Opt,
+    OutboxMessage,
+    ReportRegistration,
+    ReportRequest,
+    ReportValue,
+    Ven,
+)
+
+
+class VenRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, ven_id: str) -> Ven | None:
+        return await self.session.get(Ven, ven_id)
+
+    async def by_name(self, ven_name: str) -> Ven | None:
+        result = await self.session.execute(select(Ven).where(Ven.ven_name == ven_name))
+        return result.scalar_one_or_none()
+
+    def add(self, ven: Ven) -> None:
+        self.session.add(ven)
+
+    async def all(self) -> Sequence[Ven]:
+        return (await self.session.execute(select(Ven).order_by(Ven.created_at, Ven.ven_id))).scalars().all()
+
+    async def existing_ids(self, ven_ids: Iterable[str]) -> set[str]:
+        wanted = list(ven_ids)
+        rows = await self.session.execute(select(Ven.ven_id).where(Ven.ven_id.in_(wanted)))
+        return set(rows.scalars().all())
+
+    async def registrations(self) -> dict[str, str]:
+        """venID -> registrationID of every registered VEN."""
+        rows = await self.session.execute(
+            select(Ven.ven_id, Ven.registration_id).where(Ven.registration_id.is_not(None))
+        )
+        return {ven_id: reg_id for ven_id, reg_id in rows.all()}
+
+    async def set_last_poll(self, polls: dict[str, datetime]) -> None:
+        for ven_id, at in polls.items():
+            await self.session.execute(update(Ven).where(Ven.ven_id == ven_id).values(last_poll_at=at))
+
+
+class OutboxRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    def enqueue(self, ven_id: str, message_type: str, payload: dict[str, Any], now: datetime) -> OutboxMessage:
+        message = OutboxMessage(ven_id=ven_id, message_type=message_type, payload=payload, created_at=now)
+        self.session.add(message)
+        return message
+
+    def _pending(self, ven_id: str) -> Any:
+        return select(OutboxMessage).where(
+            OutboxMessage.ven_id == ven_id, OutboxMessage.delivered_at.is_(None)
+        )
+
+    async def next_pending(self, ven_id: str) -> OutboxMessage | None:
+        """The oldest undelivered message, locked so a second worker skips it (PostgreSQL)."""
+        query = self._pending(ven_id).order_by(OutboxMessage.id).limit(1)
+        if self.session.bind.dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        return (await self.session.execute(query)).scalar_one_or_none()
+
+    async def last_pending(self, ven_id: str) -> OutboxMessage | None:
+        query = self._pending(ven_id).order_by(OutboxMessage.id.desc()).limit(1)
+        return (await self.session.execute(query)).scalar_one_or_none()
+
+    async def pending_ven_ids(self) -> set[str]:
+        query = select(OutboxMessage.ven_id).where(OutboxMessage.delivered_at.is_(None)).distinct()
+        return set((await self.session.execute(query)).scalars().all())
+
+    async def pending(self, ven_id: str) -> Sequence[OutboxMessage]:
+        query = self._pending(ven_id).order_by(OutboxMessage.id)
+        return (await self.session.execute(query)).scalars().all()
+
+    async def discard_pending(self, ven_id: str) -> None:
+        await self.session.execute(
+            delete(OutboxMessage).where(OutboxMessage.ven_id == ven_id, OutboxMessage.delivered_at.is_(None))
+        )
+
+
+class EventRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, event_id: str) -> Event | None:
+        return await self.session.get(Event, event_id)
+
+    def add(self, event: Event) -> None:
+        self.session.add(event)
+
+    async def set_targets(self, event_id: str, ven_ids: Iterable[str]) -> None:
+        await self.session.execute(delete(EventTarget).where(EventTarget.event_id == event_id))
+        for ven_id in ven_ids:
+            self.session.add(EventTarget(event_id=event_id, ven_id=ven_id))
+
+    async def targets(self, event_ids: Sequence[str]) -> dict[str, list[str]]:
+        rows = await self.session.execute(
+            select(EventTarget.event_id, EventTarget.ven_id)
+            .where(EventTarget.event_id.in_(list(event_ids)))
+            .order_by(EventTarget.ven_id)
+        )
+        found: dict[str, list[str]] = {event_id: [] for event_id in event_ids}
+        for event_id, ven_id in rows.all():
+            found[event_id].append(ven_id)
+        return found
+
+    async def all(self) -> Sequence[Event]:
+        return (await self.session.execute(select(Event).order_by(Event.dtstart, Event.event_id))).scalars().all()
+
+    async def live_for_ven(self, ven_id: str) -> Sequence[Event]:
+        """Events targeting the VEN that are not cancelled."""
+        query = (
+            select(Event)
+            .join(EventTarget, EventTarget.event_id == Event.event_id)
+            .where(EventTarget.ven_id == ven_id, Event.cancelled.is_(False))
+        )
+        return (await self.session.execute(query)).scalars().all()
+
+    async def get_many(self, event_ids: Sequence[str]) -> Sequence[Event]:
+        if not event_ids:
+            return []
+        query = select(Event).where(Event.event_id.in_(list(event_ids)))
+        return (await self.session.execute(query)).scalars().all()
+
+    async def live_for_vens(self, ven_ids: Sequence[str], market_context: str) -> Sequence[tuple[Event, str]]:
+        query = (
+            select(Event, EventTarget.ven_id)
+            .join(EventTarget, EventTarget.event_id == Event.event_id)
+            .where(
+                EventTarget.ven_id.in_(list(ven_ids)),
+                Event.market_context == market_context,
+                Event.cancelled.is_(False),
+            )
+        )
+        return [(event, ven_id) for event, ven_id in (await self.session.execute(query)).all()]
+
+    async def responses(self, event_ids: Sequence[str]) -> Sequence[EventResponse]:
+        query = select(EventResponse).where(EventResponse.event_id.in_(list(event_ids)))
+        return (await self.session.execute(query)).scalars().all()
+
+    async def record_response(
+        self, ven_id: str, event_id: str, modification_number: int, opt_type: str, code: str, now: datetime
+    ) -> None:
+        key = (ven_id, event_id, modification_number)
+        row = await self.session.get(EventResponse, key)
+        if row is None:
+            self.session.add(
+                EventResponse(
+                    ven_id=ven_id,
+                    event_id=event_id,
+                    modification_number=modification_number,
+                    opt_type=opt_type,
+                    response_code=code,
+                    received_at=now,
+                )
+            )
+        else:
+            row.opt_type, row.response_code, row.received_at = opt_type, code, now
+
+
+class OptRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, ven_id: str, opt_id: str) -> Opt | None:
+        return await self.session.get(Opt, (ven_id, opt_id))
+
+    def add(self, opt: Opt) -> None:
+        self.session.add(opt)
+
+    async def for_ven(self, ven_id: str) -> Sequence[Opt]:
+        query = select(Opt).where(Opt.ven_id == ven_id).order_by(Opt.created_at, Opt.opt_id)
+        return (await self.session.execute(query)).scalars().all()
+
+    async def live_for_events(self, event_ids: Sequence[str]) -> Sequence[Opt]:
+        query = (
+            select(Opt)
+            .where(Opt.event_id.in_(list(event_ids)), Opt.cancelled_at.is_(None))
+            .order_by(Opt.created_at)
+        )
+        return (await self.session.execute(query)).scalars().all()
+
+
+class ReportRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def replace_registrations(self, ven_id: str, registrations: Sequence[ReportRegistration]) -> None:
+        await self.session.execute(delete(ReportRegistration).where(ReportRegistration.ven_id == ven_id))
+        await self.session.flush()
+        self.session.add_all(registrations)
+
+    async def registrations(self, ven_id: str) -> Sequence[ReportRegistration]:
+        query = select(ReportRegistration).where(ReportRegistration.ven_id == ven_id)
+        return (await self.session.execute(query)).scalars().all()
+
+    def add_request(self, request: ReportRequest) -> None:
+        self.session.add(request)
+
+    async def get_request(self, report_request_id: str) -> ReportRequest | None:
+        return await self.session.get(ReportRequest, report_request_id)
+
+    async def live_requests(self, ven_id: str) -> Sequence[ReportRequest]:
+        query = (
+            select(ReportRequest)
+            .where(ReportRequest.ven_id == ven_id, ReportRequest.cancelled_at.is_(None))
+            .order_by(ReportRequest.created_at)
+        )
+        return (await self.session.execute(query)).scalars().all()
+
+    async def add_values(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Insert report values; a (ven, request, rID, dtstart) already stored is skipped."""
+        if not rows:
+            return
+        dialect = self.session.bind.dialect.name
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        statement = insert(ReportValue).values(list(rows)).on_conflict_do_nothing(
+            index_elements=["ven_id", "report_request_id", "r_id", "dtstart"]
+        )
+        await self.session.execute(statement)
+
+    async def values(self, ven_id: str, since: datetime | None, until: datetime | None) -> Sequence[ReportValue]:
+        query = select(ReportValue).where(ReportValue.ven_id == ven_id)
+        if since is not None:
+            query = query.where(ReportValue.dtstart >= since)
+        if until is not None:
+            query = query.where(ReportValue.dtstart < until)
+        query = query.order_by(ReportValue.dtstart, ReportValue.r_id, ReportValue.id)
+        return (await self.session.execute(query)).scalars().all()

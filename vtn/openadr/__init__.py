@@ -1,0 +1,26 @@
+"""The OpenADR 2.0b simpleHttp (pull) VTN endpoints, one module per service as the spec names them."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from vtn.db.tables import utcnow
+from vtn.openadr import ei_event, ei_opt, ei_register_party, ei_report, oadr_poll
+from vtn.openadr.dispatch import service_handler
+from vtn.settings import VtnSettings
+
+SERVICES = {
+    "EiRegisterParty": ei_register_party.HANDLERS,
+    "OadrPoll": oadr_poll.HANDLERS,
+    "EiEvent": ei_event.HANDLERS,
+    "EiOpt": ei_opt.HANDLERS,
+    "EiReport": ei_report.HANDLERS,
+}
+
+
+def create_openadr_app(settings: VtnSettings) -> web.Application:
+    """Routes POST /<Service> for each OpenADR service; state comes from the parent app's keys."""
+    app = web.Application(client_max_size=settings.max_body_bytes)
+    for service, handlers in SERVICES.items():
+        app.router.add_post(f"/{service}", service_handler(service, handlers, utcnow))  # type: ignore[arg-type]
+    return app

@@ -1,0 +1,113 @@
+"""One aiohttp handler per OpenADR service endpoint: check transport, parse, authorise, route.
+
+Transport errors (wrong Content-Type, oversized or malformed body) get an HTTP error status
+with an oadrResponse body naming the problem. Protocol errors get HTTP 200 and the OpenADR
+reply type for the message, carrying the response code (452, 463, ...).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from aiohttp import web
+
+from vtn.errors import Unauthorized, VtnError
+from vtn.openadr import codes
+from vtn.openadr.context import Context, Handler
+from vtn.openadr.render import render, response
+from vtn.openadr.xml import MalformedMessage, parse_payload, text
+from vtn.services.poll_cache import PollCache
+from vtn.services.registration import check_registered
+
+log = logging.getLogger(__name__)
+
+XML = "application/xml"
+# Messages a VEN may send before (or without) a registration.
+OPEN_MESSAGES = frozenset({"oadrQueryRegistration", "oadrCreatePartyRegistration", "oadrCanceledPartyRegistration"})
+
+
+def _transport_error(status: int, code: int, description: str) -> web.Response:
+    body = render("oadrResponse", response=response(code, description, None), ven_id=None)
+    return web.Response(body=body.encode(), status=status, content_type=XML)
+
+
+async def _read_body(request: web.Request, max_bytes: int) -> bytes | web.Response:
+    content_type = request.headers.get("Content-Type", "")
+    if not content_type.lower().startswith(XML):
+        return _transport_error(415, codes.COMPLIANCE_ERROR, f"Content-Type must be {XML}, not {content_type!r}")
+    if request.content_length is not None and request.content_length > max_bytes:
+        return _transport_error(413, codes.INVALID_DATA, f"the body is larger than {max_bytes} bytes")
+    try:
+        body = await request.content.read(max_bytes + 1)
+    except (web.HTTPRequestEntityTooLarge, ValueError):
+        return _transport_error(413, codes.INVALID_DATA, f"the body is larger than {max_bytes} bytes")
+    if len(body) > max_bytes:
+        return _transport_error(413, codes.INVALID_DATA, f"the body is larger than {max_bytes} bytes")
+    return body
+
+
+async def _authorise(ctx: Context, message_type: str) -> None:
+    """The VEN named in the message must be registered: unknown venID 452, unregistered 463."""
+    if message_type in OPEN_MESSAGES:
+        return
+    ven_id = ctx.ven_id
+    if ven_id is None:
+        raise Unauthorized(f"{message_type} must carry the venID the VTN gave at registration")
+    if ven_id in ctx.cache.registrations:
+        return
+    await check_registered(ctx.sessions, ven_id)
+
+
+def service_handler(
+    service: str, handlers: dict[str, Handler], clock: Callable[[], datetime]
+) -> Callable[[web.Request], object]:
+    async def handle(request: web.Request) -> web.StreamResponse:
+        from vtn.app import CLOCK, POLL_CACHE, SESSIONS, SETTINGS
+
+        settings = request.config_dict[SETTINGS]
+        body = await _read_body(request, settings.max_body_bytes)
+        if isinstance(body, web.Response):
+            return body
+        try:
+            message_type, message = parse_payload(body)
+        except MalformedMessage as err:
+            log.info("refused a malformed %s message: %s", service, err)
+            return _transport_error(400, codes.INVALID_DATA, str(err))
+        now = request.config_dict.get(CLOCK, clock)()
+        cache: PollCache = request.config_dict[POLL_CACHE]
+        ctx = Context(settings, request.config_dict[SESSIONS], cache, now, message)
+        try:
+            handler = handlers.get(message_type) or _generic(message_type, service)
+            await _authorise(ctx, message_type)
+            reply = await handler(ctx)
+        except VtnError as err:
+            reply = codes.error_reply(
+                settings,
+                message_type,
+                codes.response_code(err),
+                str(err),
+                ctx.request_id,
+                ctx.ven_id,
+                {"opt_id": text(message, "ei:optID"), "registration_id": text(message, "ei:registrationID")},
+            )
+        except Exception:
+            log.exception("%s %s failed", service, message_type)
+            return _transport_error(500, 469, "the VTN failed to handle this message")
+        data = reply if isinstance(reply, bytes) else reply.encode("utf-8")
+        return web.Response(body=data, content_type=XML)
+
+    return handle
+
+
+def _generic(message_type: str, service: str) -> Handler:
+    async def oadr_response(ctx: Context) -> str:
+        return render("oadrResponse", response=response(200, "OK", ctx.request_id), ven_id=ctx.ven_id)
+
+    async def wrong_service(ctx: Context) -> str:
+        raise VtnError(f"{message_type} is not a message of the {service} service")
+
+    if message_type == "oadrResponse":
+        return oadr_response
+    return wrong_service

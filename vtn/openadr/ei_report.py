@@ -1,0 +1,148 @@
+"""EiReport: the VEN's METADATA (oadrRegisterReport), its report values (oadrUpdateReport),
+and its answers to the VTN's requests (oadrCreatedReport, oadrCanceledReport, oadrRegisteredReport)."""
+
+from __future__ import annotations
+
+import logging
+
+from lxml import etree
+
+from vtn.errors import InvalidInput
+from vtn.openadr.context import Context, Handler
+from vtn.openadr.render import render, report_requests, response
+from vtn.openadr.xml import NS, parse_datetime, parse_seconds, text, texts
+from vtn.services import reports
+from vtn.services.reports import IncomingReport, OfferedReport, ReportDescription, ReportSample
+
+log = logging.getLogger(__name__)
+
+
+def _seconds(element: etree._Element, path: str) -> int | None:
+    value = text(element, path)
+    if value is None:
+        return None
+    try:
+        return parse_seconds(value)
+    except ValueError as err:
+        raise InvalidInput(path, str(err)) from err
+
+
+def _description(element: etree._Element) -> ReportDescription:
+    return ReportDescription(
+        r_id=text(element, "ei:rID") or "",
+        report_type=text(element, "ei:reportType") or "",
+        reading_type=text(element, "ei:readingType") or "",
+        resource_id=text(element, "ei:reportDataSource/ei:resourceID"),
+        min_period_seconds=_seconds(element, "oadr:oadrSamplingRate/oadr:oadrMinPeriod"),
+        max_period_seconds=_seconds(element, "oadr:oadrSamplingRate/oadr:oadrMaxPeriod"),
+    )
+
+
+def _offered(ctx: Context) -> list[OfferedReport]:
+    return [
+        OfferedReport(
+            report_specifier_id=text(report, "ei:reportSpecifierID") or "",
+            report_name=text(report, "ei:reportName") or "",
+            descriptions=tuple(_description(d) for d in report.findall("oadr:oadrReportDescription", NS)),
+        )
+        for report in ctx.message.findall("oadr:oadrReport", NS)
+    ]
+
+
+async def oadr_register_report(ctx: Context) -> str:
+    ven_id = ctx.ven_id or ""
+    requested = await reports.register_reports(
+        ctx.sessions, ven_id, _offered(ctx), ctx.settings.report_interval_seconds, ctx.now
+    )
+    return render(
+        "oadrRegisteredReport",
+        response=response(200, "OK", ctx.request_id),
+        report_requests=report_requests(requested),
+        ven_id=ven_id,
+    )
+
+
+def _sample(interval: etree._Element) -> ReportSample | None:
+    start = text(interval, "xcal:dtstart/xcal:date-time")
+    r_id = text(interval, "oadr:oadrReportPayload/ei:rID")
+    value = text(interval, "oadr:oadrReportPayload/ei:payloadFloat/ei:value")
+    if start is None or r_id is None:
+        raise InvalidInput("interval", "every report interval needs dtstart and rID")
+    if value is None:  # e.g. an oadrPayloadResourceStatus: not a number we can store
+        log.debug("skipping a non-numeric report payload for rID %s", r_id)
+        return None
+    try:
+        return ReportSample(r_id, parse_datetime(start), _seconds(interval, "xcal:duration/xcal:duration") or 0, float(value))
+    except ValueError as err:
+        raise InvalidInput("interval", str(err)) from err
+
+
+def _incoming(ctx: Context) -> list[IncomingReport]:
+    found = []
+    for report in ctx.message.findall("oadr:oadrReport", NS):
+        samples = [_sample(i) for i in report.findall("strm:intervals/ei:interval", NS)]
+        found.append(
+            IncomingReport(
+                report_request_id=text(report, "ei:reportRequestID") or "",
+                report_name=text(report, "ei:reportName") or "",
+                samples=tuple(s for s in samples if s is not None),
+            )
+        )
+    return found
+
+
+async def oadr_update_report(ctx: Context) -> str:
+    ven_id = ctx.ven_id or ""
+    await reports.store_report_values(ctx.sessions, ven_id, _incoming(ctx), ctx.now)
+    return render("oadrUpdatedReport", response=response(200, "OK", ctx.request_id), ven_id=ven_id)
+
+
+async def oadr_created_report(ctx: Context) -> str:
+    ven_id = ctx.ven_id or ""
+    ids = texts(ctx.message, "oadr:oadrPendingReports/ei:reportRequestID")
+    await reports.acknowledge_requests(ctx.sessions, ven_id, ids, ctx.now)
+    return render("oadrResponse", response=response(200, "OK", ctx.request_id), ven_id=ven_id)
+
+
+async def oadr_canceled_report(ctx: Context) -> str:
+    ven_id = ctx.ven_id or ""
+    ids = texts(ctx.message, "oadr:oadrPendingReports/ei:reportRequestID")
+    await reports.acknowledge_requests(ctx.sessions, ven_id, ids, ctx.now)
+    return render("oadrResponse", response=response(200, "OK", ctx.request_id), ven_id=ven_id)
+
+
+async def oadr_registered_report(ctx: Context) -> str:
+    """The VEN's answer to the VTN's (empty) METADATA: it cannot request anything from it."""
+    ven_id = ctx.ven_id or ""
+    return render("oadrResponse", response=response(200, "OK", ctx.request_id), ven_id=ven_id)
+
+
+async def oadr_create_report(ctx: Context) -> str:
+    """A VEN asking the VTN for reports: the VTN offers none, so every request is unknown (452)."""
+    ids = texts(ctx.message, "oadr:oadrReportRequest/ei:reportRequestID")
+    description = "the VTN offers no reports" if ids else "OK"
+    code = 452 if ids else 200
+    return render(
+        "oadrCreatedReport", response=response(code, description, ctx.request_id), pending_reports=[], ven_id=ctx.ven_id
+    )
+
+
+async def oadr_cancel_report(ctx: Context) -> str:
+    ids = texts(ctx.message, "ei:reportRequestID")
+    return render(
+        "oadrCanceledReport",
+        response=response(452 if ids else 200, "no such report of the VTN" if ids else "OK", ctx.request_id),
+        pending_reports=[],
+        ven_id=ctx.ven_id,
+    )
+
+
+HANDLERS: dict[str, Handler] = {
+    "oadrRegisterReport": oadr_register_report,
+    "oadrUpdateReport": oadr_update_report,
+    "oadrCreatedReport": oadr_created_report,
+    "oadrCanceledReport": oadr_canceled_report,
+    "oadrRegisteredReport": oadr_registered_report,
+    "oadrCreateReport": oadr_create_report,
+    "oadrCancelReport": oadr_cancel_report,
+}

@@ -1,0 +1,120 @@
+"""Rendering the VTN's messages with openleadr's templates (which follow the 2.0b XSD).
+
+Every payload value is escaped by us: openleadr's templates do not autoescape, and IDs that
+a VEN chose (optIDs, requestIDs) come back in replies.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any
+from xml.sax.saxutils import escape
+
+from openleadr.messaging import create_message
+
+from vtn.services.types import EventInfo
+
+
+def _escape(value: Any) -> Any:
+    if isinstance(value, str):
+        return escape(value)
+    if isinstance(value, dict):
+        return {k: _escape(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_escape(v) for v in value]
+    return value
+
+
+def render(message_type: str, **payload: Any) -> str:
+    """An oadrPayload document (unsigned) for `message_type`."""
+    return create_message(message_type, disable_signature=True, **_escape(payload))
+
+
+def response(code: int, description: str, request_id: str | None) -> dict[str, Any]:
+    return {"response_code": code, "response_description": description, "request_id": request_id}
+
+
+def new_request_id() -> str:
+    return uuid.uuid4().hex
+
+
+class EmptyResponse:
+    """oadrResponse 200 for a poll with nothing to deliver: rendered once, then filled in."""
+
+    _MARK = "VENIDMARK0000"
+
+    def __init__(self) -> None:
+        template = render("oadrResponse", response=response(200, "OK", None), ven_id=self._MARK)
+        self._head, self._tail = template.encode("utf-8").split(self._MARK.encode())
+
+    def for_ven(self, ven_id: str) -> bytes:
+        return self._head + escape(ven_id).encode("utf-8") + self._tail
+
+
+def _event_payload(info: EventInfo, ven_id: str) -> dict[str, Any]:
+    start = info.intervals[0].start
+    duration = sum(i.duration_seconds for i in info.intervals)
+    active_period: dict[str, Any] = {"dtstart": start, "duration": timedelta(seconds=duration)}
+    if info.ramp_up_seconds:
+        active_period["ramp_up_period"] = timedelta(seconds=info.ramp_up_seconds)
+    if info.start_after_seconds:
+        active_period["tolerance"] = {"startafter": timedelta(seconds=info.start_after_seconds)}
+    signal: dict[str, Any] = {
+        "signal_name": info.signal_name,
+        "signal_type": info.signal_type,
+        "signal_id": f"{info.event_id}-0",
+        "intervals": [
+            {"duration": timedelta(seconds=i.duration_seconds), "signal_payload": i.value, "uid": n}
+            for n, i in enumerate(info.intervals)
+        ],
+    }
+    return {
+        "event_descriptor": {
+            "event_id": info.event_id,
+            "modification_number": info.modification_number,
+            "modification_date_time": info.modified_at,
+            "priority": info.priority,
+            "market_context": info.market_context,
+            "created_date_time": info.created_at,
+            "event_status": info.status,
+            "test_event": False,
+        },
+        "active_period": active_period,
+        "event_signals": [signal],
+        "targets": [{"ven_id": ven_id}],
+        "response_required": info.response_required,
+    }
+
+
+def distribute_event(
+    vtn_id: str,
+    ven_id: str,
+    events: tuple[EventInfo, ...],
+    request_id: str | None = None,
+    error: dict[str, Any] | None = None,
+) -> str:
+    payload: dict[str, Any] = {
+        "request_id": request_id or new_request_id(),
+        "vtn_id": vtn_id,
+        "events": [_event_payload(e, ven_id) for e in events],
+    }
+    if error is not None:
+        payload["response"] = error
+    return render("oadrDistributeEvent", **payload)
+
+
+def report_requests(requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Stored report requests (seconds) as openleadr's oadrReportRequest shape."""
+    return [
+        {
+            "report_request_id": r["report_request_id"],
+            "report_specifier": {
+                "report_specifier_id": r["report_specifier_id"],
+                "granularity": timedelta(seconds=r["granularity_seconds"]),
+                "report_back_duration": timedelta(seconds=r["report_back_seconds"]),
+                "specifier_payloads": r["specifier_payloads"],
+            },
+        }
+        for r in requests
+    ]

@@ -1,0 +1,248 @@
+"""DR events: create, modify, cancel; each change is queued as oadrDistributeEvent per VEN."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from vtn.db.tables import Event, EventResponse, Opt, as_utc
+from vtn.db.uow import UnitOfWork
+from vtn.errors import Conflict, NotFound
+from vtn.services import outbox
+from vtn.services.event_rules import (
+    DEFAULT_NEAR_WINDOW_SECONDS,
+    Timing,
+    event_status,
+    overlaps,
+    spec_timing,
+    validate_spec,
+)
+from vtn.services.poll_cache import notify_pending
+from vtn.services.types import EventInfo, EventPatch, EventSpec, EventStatus, IntervalSpec
+from vtn.services.vens import new_id
+
+Sessions = async_sessionmaker[AsyncSession]
+
+
+def event_timing(event: Event) -> Timing:
+    start = as_utc(event.dtstart)
+    assert start is not None
+    return Timing(
+        start,
+        start + timedelta(seconds=event.duration_seconds),
+        timedelta(seconds=event.ramp_up_seconds),
+        event.cancelled,
+    )
+
+
+def event_intervals(event: Event) -> tuple[IntervalSpec, ...]:
+    return tuple(
+        IntervalSpec(datetime.fromisoformat(i["start"]), int(i["duration_seconds"]), float(i["value"]))
+        for i in event.intervals
+    )
+
+
+def effective_responses(
+    event: Event, responses: Sequence[EventResponse], opts: Sequence[Opt]
+) -> dict[str, str]:
+    """venID -> optIn/optOut for the event's current modification.
+
+    An event-scoped EiOpt outranks any oadrCreatedEvent answer, even a later one: the opt is
+    the VEN's deliberate statement about its resources, the created-event reply is automatic.
+    """
+    answers = {
+        r.ven_id: r.opt_type
+        for r in responses
+        if r.event_id == event.event_id and r.modification_number == event.modification_number
+    }
+    for opt in sorted((o for o in opts if o.event_id == event.event_id), key=lambda o: o.created_at):
+        answers[opt.ven_id] = opt.opt_type
+    return answers
+
+
+def to_info(
+    event: Event,
+    ven_ids: Sequence[str],
+    responses: dict[str, str],
+    now: datetime,
+    near_window_seconds: int = DEFAULT_NEAR_WINDOW_SECONDS,
+) -> EventInfo:
+    created_at, modified_at = as_utc(event.created_at), as_utc(event.modified_at)
+    assert created_at is not None and modified_at is not None
+    return EventInfo(
+        event_id=event.event_id,
+        modification_number=event.modification_number,
+        status=str(event_status(event_timing(event), now, near_window_seconds)),
+        ven_ids=tuple(ven_ids),
+        signal_name=event.signal_name,
+        signal_type=event.signal_type,
+        intervals=event_intervals(event),
+        market_context=event.market_context,
+        priority=event.priority,
+        ramp_up_seconds=event.ramp_up_seconds,
+        response_required=event.response_required,
+        created_at=created_at,
+        modified_at=modified_at,
+        responses={v: responses[v] for v in sorted(responses) if v in ven_ids},
+        start_after_seconds=event.start_after_seconds,
+    )
+
+
+async def load_infos(uow: UnitOfWork, events: Sequence[Event], now: datetime, near: int) -> list[EventInfo]:
+    ids = [e.event_id for e in events]
+    if not ids:
+        return []
+    targets = await uow.events.targets(ids)
+    responses = await uow.events.responses(ids)
+    opts = await uow.opts.live_for_events(ids)
+    return [to_info(e, targets[e.event_id], effective_responses(e, responses, opts), now, near) for e in events]
+
+
+def _apply_spec(event: Event, spec: EventSpec) -> None:
+    timing = spec_timing(spec)
+    event.market_context = spec.market_context or ""
+    event.signal_name = spec.signal_name
+    event.signal_type = spec.signal_type
+    event.intervals = [
+        {"start": i.start.isoformat(), "duration_seconds": i.duration_seconds, "value": i.value}
+        for i in spec.intervals
+    ]
+    event.dtstart = timing.start
+    event.duration_seconds = int((timing.end - timing.start).total_seconds())
+    event.priority = spec.priority
+    event.ramp_up_seconds = spec.ramp_up_seconds
+    event.start_after_seconds = spec.start_after_seconds
+    event.response_required = spec.response_required
+
+
+async def _check_vens_and_overlap(uow: UnitOfWork, spec: EventSpec, event_id: str | None) -> None:
+    known = await uow.vens.existing_ids(spec.ven_ids)
+    for ven_id in spec.ven_ids:
+        if ven_id not in known:
+            raise NotFound("VEN", ven_id)
+    timing = spec_timing(spec)
+    for other, ven_id in await uow.events.live_for_vens(list(spec.ven_ids), spec.market_context or ""):
+        if other.event_id != event_id and overlaps(timing, event_timing(other)):
+            raise Conflict(
+                f"event {other.event_id} already covers VEN {ven_id} in market context "
+                f"{spec.market_context} at an overlapping time"
+            )
+
+
+async def create_event(
+    sessions: Sessions, spec: EventSpec, now: datetime, near_window_seconds: int = DEFAULT_NEAR_WINDOW_SECONDS
+) -> EventInfo:
+    """NotFound (unknown VEN), Conflict (overlap for one VEN in one market context), InvalidInput."""
+    spec = validate_spec(spec, now)
+    async with UnitOfWork(sessions) as uow:
+        await _check_vens_and_overlap(uow, spec, None)
+        event = Event(
+            event_id=new_id(),
+            modification_number=0,
+            signal_id=new_id(),
+            cancelled=False,
+            test_event=False,
+            created_at=now,
+            modified_at=now,
+        )
+        _apply_spec(event, spec)
+        uow.events.add(event)
+        await uow.flush()
+        await uow.events.set_targets(event.event_id, spec.ven_ids)
+        await outbox.queue_distribute(uow, spec.ven_ids, now)
+        await uow.commit()
+    notify_pending(sessions, list(spec.ven_ids))
+    return to_info(event, spec.ven_ids, {}, now, near_window_seconds)
+
+
+def _patched_spec(event: Event, ven_ids: Sequence[str], patch: EventPatch) -> EventSpec:
+    current = EventSpec(
+        ven_ids=tuple(ven_ids),
+        signal_name=event.signal_name,
+        signal_type=event.signal_type,
+        intervals=event_intervals(event),
+        market_context=event.market_context,
+        priority=event.priority,
+        ramp_up_seconds=event.ramp_up_seconds,
+        response_required=event.response_required,
+        start_after_seconds=event.start_after_seconds,
+    )
+    changes = {f.name: getattr(patch, f.name) for f in dataclasses.fields(patch) if getattr(patch, f.name) is not None}
+    return dataclasses.replace(current, **changes)
+
+
+async def _get_changeable(uow: UnitOfWork, event_id: str, now: datetime) -> tuple[Event, list[str]]:
+    event = await uow.events.get(event_id)
+    if event is None:
+        raise NotFound("event", event_id)
+    if event.cancelled:
+        raise Conflict(f"event {event_id} is cancelled")
+    if event_status(event_timing(event), now) == EventStatus.COMPLETED:
+        raise Conflict(f"event {event_id} is completed")
+    return event, (await uow.events.targets([event_id]))[event_id]
+
+
+async def modify_event(
+    sessions: Sessions,
+    event_id: str,
+    patch: EventPatch,
+    now: datetime,
+    near_window_seconds: int = DEFAULT_NEAR_WINDOW_SECONDS,
+) -> EventInfo:
+    """modificationNumber + 1, re-distributed. NotFound, Conflict, InvalidInput."""
+    async with UnitOfWork(sessions) as uow:
+        event, old_vens = await _get_changeable(uow, event_id, now)
+        spec = validate_spec(_patched_spec(event, old_vens, patch), now)
+        await _check_vens_and_overlap(uow, spec, event_id)
+        _apply_spec(event, spec)
+        event.modification_number += 1
+        event.modified_at = now
+        await uow.events.set_targets(event_id, spec.ven_ids)
+        # VENs dropped from the target list learn of it as a cancellation of the event for them
+        dropped = [v for v in old_vens if v not in spec.ven_ids]
+        await outbox.queue_distribute(uow, spec.ven_ids, now)
+        await outbox.queue_distribute(uow, dropped, now, cancelled_event_ids=[event_id])
+        notified = [*spec.ven_ids, *dropped]
+        await uow.commit()
+        infos = await load_infos(uow, [event], now, near_window_seconds)
+    notify_pending(sessions, notified)
+    return infos[0]
+
+
+async def cancel_event(
+    sessions: Sessions, event_id: str, now: datetime, near_window_seconds: int = DEFAULT_NEAR_WINDOW_SECONDS
+) -> EventInfo:
+    """Cancel (modificationNumber + 1); the next distribute to each VEN carries it as cancelled.
+
+    NotFound; Conflict if already cancelled or completed.
+    """
+    async with UnitOfWork(sessions) as uow:
+        event, ven_ids = await _get_changeable(uow, event_id, now)
+        event.cancelled = True
+        event.modification_number += 1
+        event.modified_at = now
+        await outbox.queue_distribute(uow, ven_ids, now, cancelled_event_ids=[event_id])
+        await uow.commit()
+        infos = await load_infos(uow, [event], now, near_window_seconds)
+    notify_pending(sessions, ven_ids)
+    return infos[0]
+
+
+async def list_events(
+    sessions: Sessions, now: datetime, near_window_seconds: int = DEFAULT_NEAR_WINDOW_SECONDS
+) -> list[EventInfo]:
+    async with UnitOfWork(sessions) as uow:
+        return await load_infos(uow, await uow.events.all(), now, near_window_seconds)
+
+
+async def get_event(
+    sessions: Sessions, event_id: str, now: datetime, near_window_seconds: int = DEFAULT_NEAR_WINDOW_SECONDS
+) -> EventInfo:
+    async with UnitOfWork(sessions) as uow:
+        event = await uow.events.get(event_id)
+        if event is None:
+            raise NotFound("event", event_id)
+        return (await load_infos(uow, [event], now, near_window_seconds))[0]

@@ -1,0 +1,114 @@
+"""EiOpt: availability schedules and event-scoped opts sent by VENs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from vtn.db.tables import Opt, as_utc
+from vtn.db.uow import UnitOfWork
+from vtn.errors import Conflict, NotFound
+from vtn.services.types import OptInfo
+
+Sessions = async_sessionmaker[AsyncSession]
+
+
+@dataclass(frozen=True, slots=True)
+class OptWindow:
+    start: datetime
+    duration_seconds: int
+
+
+@dataclass(frozen=True, slots=True)
+class NewOpt:
+    """An oadrCreateOpt as the VTN stores it."""
+
+    opt_id: str
+    opt_type: str
+    opt_reason: str
+    market_context: str | None = None
+    event_id: str | None = None
+    modification_number: int | None = None
+    resource_ids: tuple[str, ...] = ()
+    windows: tuple[OptWindow, ...] = ()
+
+
+def to_info(opt: Opt) -> OptInfo:
+    created_at = as_utc(opt.created_at)
+    assert created_at is not None
+    windows = tuple(
+        {"start": datetime.fromisoformat(w["start"]), "duration_seconds": int(w["duration_seconds"])}
+        for w in opt.windows or []
+    )
+    return OptInfo(
+        opt_id=opt.opt_id,
+        opt_type=opt.opt_type,
+        opt_reason=opt.opt_reason,
+        market_context=opt.market_context,
+        event_id=opt.event_id,
+        modification_number=opt.modification_number,
+        resource_ids=tuple(opt.resource_ids or ()),
+        windows=windows,
+        created_at=created_at,
+        cancelled_at=as_utc(opt.cancelled_at),
+    )
+
+
+async def list_opts(sessions: Sessions, ven_id: str) -> list[OptInfo]:
+    """NotFound if no such VEN."""
+    async with UnitOfWork(sessions) as uow:
+        if await uow.vens.get(ven_id) is None:
+            raise NotFound("VEN", ven_id)
+        return [to_info(o) for o in await uow.opts.for_ven(ven_id)]
+
+
+def _windows_json(windows: tuple[OptWindow, ...]) -> list[Any]:
+    return [{"start": w.start.isoformat(), "duration_seconds": w.duration_seconds} for w in windows]
+
+
+async def create_opt(sessions: Sessions, ven_id: str, new: NewOpt, now: datetime) -> OptInfo:
+    """Store an opt. NotFound for an unknown VEN or event; Conflict if the optID is taken.
+
+    Re-sending the same optID with the same content is accepted (a retried request).
+    """
+    async with UnitOfWork(sessions) as uow:
+        if await uow.vens.get(ven_id) is None:
+            raise NotFound("VEN", ven_id)
+        if new.event_id is not None and await uow.events.get(new.event_id) is None:
+            raise NotFound("event", new.event_id)
+        existing = await uow.opts.get(ven_id, new.opt_id)
+        if existing is not None:
+            if existing.cancelled_at is None and existing.opt_type == new.opt_type and (
+                existing.event_id == new.event_id
+            ):
+                return to_info(existing)
+            raise Conflict(f"optID {new.opt_id} is already used")
+        opt = Opt(
+            ven_id=ven_id,
+            opt_id=new.opt_id,
+            opt_type=new.opt_type,
+            opt_reason=new.opt_reason,
+            market_context=new.market_context,
+            event_id=new.event_id,
+            modification_number=new.modification_number,
+            resource_ids=list(new.resource_ids),
+            windows=_windows_json(new.windows),
+            created_at=now,
+        )
+        uow.opts.add(opt)
+        await uow.commit()
+        return to_info(opt)
+
+
+async def cancel_opt(sessions: Sessions, ven_id: str, opt_id: str, now: datetime) -> OptInfo:
+    """Mark the opt cancelled. NotFound if the VEN has no live opt with this ID."""
+    async with UnitOfWork(sessions) as uow:
+        opt = await uow.opts.get(ven_id, opt_id)
+        if opt is None or opt.cancelled_at is not None:
+            raise NotFound("opt", opt_id)
+        opt.cancelled_at = now
+        await uow.commit()
+        return to_info(opt)

@@ -1,0 +1,34 @@
+"""The per-VEN outbox: VTN-initiated messages wait here for the VEN's next oadrPoll.
+
+Payloads hold what rendering needs at delivery time. oadrDistributeEvent is rendered from
+the events as they are when the VEN polls (so it always carries every live event); its
+payload only names events cancelled since, which it must carry once more.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from vtn.db.uow import UnitOfWork
+
+DISTRIBUTE_EVENT = "oadrDistributeEvent"
+CREATE_REPORT = "oadrCreateReport"
+CANCEL_REPORT = "oadrCancelReport"
+REGISTER_REPORT = "oadrRegisterReport"
+CANCEL_PARTY_REGISTRATION = "oadrCancelPartyRegistration"
+REQUEST_REREGISTRATION = "oadrRequestReregistration"
+
+
+async def queue_distribute(
+    uow: UnitOfWork, ven_ids: Iterable[str], now: datetime, cancelled_event_ids: Iterable[str] = ()
+) -> None:
+    """Queue an oadrDistributeEvent for each VEN, folding into one still waiting at the queue's end."""
+    cancelled = sorted(set(cancelled_event_ids))
+    for ven_id in ven_ids:
+        last = await uow.outbox.last_pending(ven_id)
+        if last is not None and last.message_type == DISTRIBUTE_EVENT:
+            merged = sorted(set(last.payload.get("cancelled_event_ids", [])) | set(cancelled))
+            last.payload = {**last.payload, "cancelled_event_ids": merged}
+            continue
+        uow.outbox.enqueue(ven_id, DISTRIBUTE_EVENT, {"cancelled_event_ids": cancelled}, now)

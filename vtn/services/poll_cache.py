@@ -1,0 +1,128 @@
+"""What an empty oadrPoll needs, held in memory and backed by the database.
+
+The database stays the truth: the cache is filled from it at start-up, updated by every
+service that writes registrations or outbox rows in this process, and re-read every few
+seconds so a second worker's writes show up too. Poll times are collected here and written
+in batches (`flush_polls`), so a poll that finds nothing to deliver touches no database.
+"""
+
+from __future__ import annotations
+
+import logging
+import weakref
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+log = logging.getLogger(__name__)
+
+Sessions = async_sessionmaker[AsyncSession]
+
+
+class PollCache:
+    """Registrations and "has undelivered outbox messages" per VEN, plus unsaved poll times."""
+
+    def __init__(self) -> None:
+        self.registrations: dict[str, str] = {}  # venID -> registrationID
+        self._pending: dict[str, int] = {}  # venID -> generation of the newest enqueue we know of
+        self._generation = 0
+        self._polls: dict[str, datetime] = {}
+
+    # -- outbox -----------------------------------------------------------
+    def mark_pending(self, ven_ids: set[str] | list[str] | tuple[str, ...]) -> None:
+        for ven_id in ven_ids:
+            self._generation += 1
+            self._pending[ven_id] = self._generation
+
+    def pending_generation(self, ven_id: str) -> int | None:
+        return self._pending.get(ven_id)
+
+    def clear_pending(self, ven_id: str, generation: int) -> None:
+        """Forget the VEN's pending flag unless something was enqueued after `generation` was read."""
+        if self._pending.get(ven_id) == generation:
+            del self._pending[ven_id]
+
+    # -- registrations ----------------------------------------------------
+    def set_registration(self, ven_id: str, registration_id: str | None) -> None:
+        if registration_id is None:
+            self.registrations.pop(ven_id, None)
+        else:
+            self.registrations[ven_id] = registration_id
+
+    # -- poll times -------------------------------------------------------
+    def record_poll(self, ven_id: str, at: datetime) -> None:
+        self._polls[ven_id] = at
+
+    def last_poll(self, ven_id: str) -> datetime | None:
+        return self._polls.get(ven_id)
+
+    def take_polls(self) -> dict[str, datetime]:
+        polls, self._polls = self._polls, {}
+        return polls
+
+    # -- database ---------------------------------------------------------
+    async def reload(self, sessions: Sessions) -> None:
+        """Re-read registrations and pending outbox VENs (adds only, so no local write is lost)."""
+        from vtn.db.uow import UnitOfWork
+
+        async with UnitOfWork(sessions) as uow:
+            registrations = await uow.vens.registrations()
+            pending = await uow.outbox.pending_ven_ids()
+        self.registrations = registrations
+        self.mark_pending(pending)
+
+    async def flush_polls(self, sessions: Sessions) -> None:
+        from vtn.db.uow import UnitOfWork
+
+        polls = self.take_polls()
+        if not polls:
+            return
+        try:
+            async with UnitOfWork(sessions) as uow:
+                await uow.vens.set_last_poll(polls)
+                await uow.commit()
+        except Exception:
+            # keep the times for the next flush rather than losing them
+            for ven_id, at in polls.items():
+                self._polls.setdefault(ven_id, at)
+            raise
+
+
+_CACHES: weakref.WeakKeyDictionary[object, PollCache] = weakref.WeakKeyDictionary()
+
+
+def _engine_key(sessions: Sessions) -> object | None:
+    bind = sessions.kw.get("bind")
+    if isinstance(bind, AsyncEngine):
+        return bind.sync_engine
+    return bind
+
+
+def attach_cache(sessions: Sessions, cache: PollCache) -> None:
+    """Make `cache` the one services update when they write through `sessions`' engine."""
+    key = _engine_key(sessions)
+    if key is not None:
+        _CACHES[key] = cache
+
+
+def detach_cache(sessions: Sessions) -> None:
+    key = _engine_key(sessions)
+    if key is not None:
+        _CACHES.pop(key, None)
+
+
+def cache_for(sessions: Sessions) -> PollCache | None:
+    key = _engine_key(sessions)
+    return None if key is None else _CACHES.get(key)
+
+
+def notify_pending(sessions: Sessions, ven_ids: set[str] | list[str] | tuple[str, ...]) -> None:
+    cache = cache_for(sessions)
+    if cache is not None:
+        cache.mark_pending(ven_ids)
+
+
+def notify_registration(sessions: Sessions, ven_id: str, registration_id: str | None) -> None:
+    cache = cache_for(sessions)
+    if cache is not None:
+        cache.set_registration(ven_id, registration_id)

@@ -1,0 +1,131 @@
+"""EiRegisterParty on the VTN's stored state: query, create, re-register and cancel.
+
+Errors: NotFound -> a wrong ID (OpenADR 452); Unauthorized -> a VEN that is not provisioned
+or acts for another VEN (463); InvalidInput -> a profile or transport the VTN does not offer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from vtn.db.tables import Ven
+from vtn.db.uow import UnitOfWork
+from vtn.errors import InvalidInput, NotFound, Unauthorized
+from vtn.services import outbox
+from vtn.services.poll_cache import notify_pending, notify_registration
+from vtn.services.vens import new_id
+
+Sessions = async_sessionmaker[AsyncSession]
+
+PROFILE_NAME = "2.0b"
+TRANSPORT_NAME = "simpleHttp"
+
+
+@dataclass(frozen=True, slots=True)
+class RegistrationRequest:
+    """An oadrCreatePartyRegistration."""
+
+    ven_name: str | None
+    ven_id: str | None = None
+    registration_id: str | None = None
+    profile_name: str = PROFILE_NAME
+    transport_name: str = TRANSPORT_NAME
+    http_pull_model: bool = True
+    report_only: bool = False
+    xml_signature: bool = False
+    tls_fingerprint: str | None = None  # of the client certificate, when the connection has one
+
+
+@dataclass(frozen=True, slots=True)
+class Registration:
+    ven_id: str
+    registration_id: str
+
+
+def _check_offer(request: RegistrationRequest) -> None:
+    if request.profile_name != PROFILE_NAME:
+        raise InvalidInput("oadrProfileName", f"this VTN speaks profile {PROFILE_NAME} only")
+    if request.transport_name != TRANSPORT_NAME:
+        raise InvalidInput("oadrTransportName", f"this VTN offers {TRANSPORT_NAME} only")
+    if not request.http_pull_model:
+        raise InvalidInput("oadrHttpPullModel", "this VTN supports the pull model only")
+
+
+async def _find_ven(uow: UnitOfWork, request: RegistrationRequest) -> Ven:
+    if request.ven_id:
+        ven = await uow.vens.get(request.ven_id)
+        if ven is None:
+            raise NotFound("VEN", request.ven_id)
+        if request.ven_name and request.ven_name != ven.ven_name:
+            raise Unauthorized(f"venID {request.ven_id} is not provisioned for venName {request.ven_name!r}")
+        return ven
+    if not request.ven_name:
+        raise Unauthorized("a registration must name a provisioned venName or venID")
+    ven = await uow.vens.by_name(request.ven_name)
+    if ven is None:
+        raise Unauthorized(f"venName {request.ven_name!r} is not provisioned on this VTN")
+    return ven
+
+
+async def register_party(sessions: Sessions, request: RegistrationRequest, now: datetime) -> Registration:
+    """Register (or re-register) a provisioned VEN and queue the VTN's METADATA report for it."""
+    _check_offer(request)
+    async with UnitOfWork(sessions) as uow:
+        ven = await _find_ven(uow, request)
+        if ven.fingerprint and request.tls_fingerprint and ven.fingerprint != request.tls_fingerprint:
+            raise Unauthorized("the client certificate does not match the provisioned fingerprint")
+        if request.registration_id is not None and request.registration_id != ven.registration_id:
+            raise NotFound("registration", request.registration_id)
+        registration_id = ven.registration_id if request.registration_id else new_id()
+        ven.registration_id = registration_id
+        ven.registered_at = now
+        ven.profile_name = request.profile_name
+        ven.transport_name = request.transport_name
+        ven.report_only = request.report_only
+        ven.xml_signature = request.xml_signature
+        ven.http_pull_model = request.http_pull_model
+        uow.outbox.enqueue(ven.ven_id, outbox.REGISTER_REPORT, {}, now)
+        await uow.commit()
+    notify_registration(sessions, ven.ven_id, registration_id)
+    notify_pending(sessions, [ven.ven_id])
+    return Registration(ven.ven_id, registration_id)
+
+
+async def end_registration(uow: UnitOfWork, ven: Ven, now: datetime) -> None:
+    """Forget the registration and everything tied to it (report requests, undelivered messages)."""
+    ven.registration_id = None
+    ven.registered_at = None
+    for request in await uow.reports.live_requests(ven.ven_id):
+        request.cancelled_at = now
+    await uow.outbox.discard_pending(ven.ven_id)
+
+
+async def cancel_party_registration(
+    sessions: Sessions, ven_id: str, registration_id: str | None, now: datetime
+) -> str:
+    """A VEN cancels its own registration. NotFound (452) for a wrong venID or registrationID."""
+    async with UnitOfWork(sessions) as uow:
+        ven = await uow.vens.get(ven_id)
+        if ven is None:
+            raise NotFound("VEN", ven_id)
+        if ven.registration_id is None or registration_id != ven.registration_id:
+            raise NotFound("registration", registration_id or "")
+        await end_registration(uow, ven, now)
+        await uow.commit()
+    notify_registration(sessions, ven_id, None)
+    return registration_id
+
+
+async def check_registered(sessions: Sessions, ven_id: str) -> str:
+    """The VEN's registrationID. NotFound (452) for an unknown venID, Unauthorized (463) if unregistered."""
+    async with UnitOfWork(sessions) as uow:
+        ven = await uow.vens.get(ven_id)
+    if ven is None:
+        raise NotFound("VEN", ven_id)
+    if ven.registration_id is None:
+        raise Unauthorized(f"VEN {ven_id} is not registered")
+    notify_registration(sessions, ven_id, ven.registration_id)
+    return ven.registration_id

@@ -1,0 +1,249 @@
+"""EiReport on stored state: the VEN's METADATA, the VTN's report requests, and report values."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from vtn.db.tables import ReportRegistration, ReportRequest
+from vtn.db.uow import UnitOfWork
+from vtn.errors import NotFound
+from vtn.services import outbox
+from vtn.services.poll_cache import notify_pending
+from vtn.services.vens import new_id
+
+Sessions = async_sessionmaker[AsyncSession]
+
+# The reports the VTN asks every VEN for, periodically.
+REQUESTED_REPORTS = ("TELEMETRY_USAGE", "TELEMETRY_STATUS")
+
+
+@dataclass(frozen=True, slots=True)
+class ReportDescription:
+    r_id: str
+    report_type: str
+    reading_type: str
+    resource_id: str | None = None
+    min_period_seconds: int | None = None
+    max_period_seconds: int | None = None
+    units: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OfferedReport:
+    """One oadrReport of a VEN's oadrRegisterReport (METADATA)."""
+
+    report_specifier_id: str
+    report_name: str  # as sent, e.g. METADATA_TELEMETRY_USAGE
+    descriptions: tuple[ReportDescription, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ReportSample:
+    r_id: str
+    dtstart: datetime
+    duration_seconds: int
+    value: float
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingReport:
+    """One oadrReport of an oadrUpdateReport."""
+
+    report_request_id: str
+    report_name: str
+    samples: tuple[ReportSample, ...]
+
+
+def _plain_name(report_name: str) -> str:
+    return report_name.removeprefix("METADATA_")
+
+
+def _granularity(descriptions: Sequence[ReportDescription], wanted_seconds: int) -> int:
+    """The wanted granularity moved into the sampling range every description offers."""
+    lows = [d.min_period_seconds for d in descriptions if d.min_period_seconds is not None]
+    highs = [d.max_period_seconds for d in descriptions if d.max_period_seconds is not None]
+    low = max(lows) if lows else 0
+    high = min(highs) if highs else wanted_seconds
+    if low > high:  # no common rate: follow the first description's range
+        first = descriptions[0]
+        low, high = first.min_period_seconds or 0, first.max_period_seconds or wanted_seconds
+    return max(low, min(wanted_seconds, high)) or wanted_seconds
+
+
+def report_requests_payload(requests: Sequence[ReportRequest]) -> list[dict[str, Any]]:
+    """What renders an oadrReportRequest list (seconds, made timedeltas at rendering)."""
+    return [
+        {
+            "report_request_id": r.report_request_id,
+            "report_specifier_id": r.report_specifier_id,
+            "granularity_seconds": r.granularity_seconds,
+            "report_back_seconds": r.report_back_seconds,
+            "specifier_payloads": r.r_ids,
+        }
+        for r in requests
+    ]
+
+
+def _new_requests(ven_id: str, offered: Sequence[OfferedReport], granularity_seconds: int, now: datetime) -> list[ReportRequest]:
+    requests = []
+    for report in offered:
+        if _plain_name(report.report_name) not in REQUESTED_REPORTS or not report.descriptions:
+            continue
+        granularity = _granularity(report.descriptions, granularity_seconds)
+        requests.append(
+            ReportRequest(
+                report_request_id=new_id(),
+                ven_id=ven_id,
+                report_specifier_id=report.report_specifier_id,
+                report_name=_plain_name(report.report_name),
+                r_ids=[{"r_id": d.r_id, "reading_type": d.reading_type} for d in report.descriptions],
+                granularity_seconds=granularity,
+                report_back_seconds=granularity,
+                created_at=now,
+            )
+        )
+    return requests
+
+
+async def register_reports(
+    sessions: Sessions, ven_id: str, offered: Sequence[OfferedReport], granularity_seconds: int, now: datetime
+) -> list[dict[str, Any]]:
+    """Store the VEN's METADATA (replacing what it offered before) and request its telemetry.
+
+    Requests made for the previous offer are retired: the VEN registers again only when it
+    forgot them. Returns the new requests, to be carried in oadrRegisteredReport.
+    """
+    async with UnitOfWork(sessions) as uow:
+        registrations = [
+            ReportRegistration(
+                ven_id=ven_id,
+                report_specifier_id=report.report_specifier_id,
+                report_name=report.report_name,
+                descriptions=[_description_json(d) for d in report.descriptions],
+                created_at=now,
+            )
+            for report in offered
+        ]
+        await uow.reports.replace_registrations(ven_id, registrations)
+        for old in await uow.reports.live_requests(ven_id):
+            old.cancelled_at = now
+        requests = _new_requests(ven_id, offered, granularity_seconds, now)
+        for request in requests:
+            uow.reports.add_request(request)
+        await uow.commit()
+    return report_requests_payload(requests)
+
+
+def _description_json(d: ReportDescription) -> dict[str, Any]:
+    return {
+        "r_id": d.r_id,
+        "report_type": d.report_type,
+        "reading_type": d.reading_type,
+        "resource_id": d.resource_id,
+        "units": d.units,
+        "sampling": {"min_period_seconds": d.min_period_seconds, "max_period_seconds": d.max_period_seconds},
+    }
+
+
+async def request_telemetry(sessions: Sessions, ven_id: str, granularity_seconds: int, now: datetime) -> list[str]:
+    """Queue an oadrCreateReport for the telemetry the VEN offers. Returns the new reportRequestIDs."""
+    async with UnitOfWork(sessions) as uow:
+        if await uow.vens.get(ven_id) is None:
+            raise NotFound("VEN", ven_id)
+        offered = [
+            OfferedReport(
+                r.report_specifier_id,
+                r.report_name,
+                tuple(
+                    ReportDescription(
+                        d["r_id"], d["report_type"], d["reading_type"], d.get("resource_id"),
+                        d["sampling"]["min_period_seconds"], d["sampling"]["max_period_seconds"],
+                    )
+                    for d in r.descriptions
+                ),
+            )
+            for r in await uow.reports.registrations(ven_id)
+        ]
+        requests = _new_requests(ven_id, offered, granularity_seconds, now)
+        for request in requests:
+            uow.reports.add_request(request)
+        ids = [r.report_request_id for r in requests]
+        if ids:
+            uow.outbox.enqueue(ven_id, outbox.CREATE_REPORT, {"report_request_ids": ids}, now)
+        await uow.commit()
+    if ids:
+        notify_pending(sessions, [ven_id])
+    return ids
+
+
+async def _own_request(uow: UnitOfWork, ven_id: str, report_request_id: str) -> ReportRequest:
+    request = await uow.reports.get_request(report_request_id)
+    if request is None or request.ven_id != ven_id:
+        raise NotFound("reportRequestID", report_request_id)
+    return request
+
+
+async def cancel_report_request(sessions: Sessions, ven_id: str, report_request_id: str, now: datetime) -> None:
+    """Queue oadrCancelReport for one of the VEN's live report requests. NotFound otherwise."""
+    async with UnitOfWork(sessions) as uow:
+        request = await _own_request(uow, ven_id, report_request_id)
+        if request.cancelled_at is not None:
+            raise NotFound("reportRequestID", report_request_id)
+        request.cancelled_at = now
+        uow.outbox.enqueue(ven_id, outbox.CANCEL_REPORT, {"report_request_id": report_request_id}, now)
+        await uow.commit()
+    notify_pending(sessions, [ven_id])
+
+
+async def list_report_requests(sessions: Sessions, ven_id: str) -> list[dict[str, Any]]:
+    """The VEN's live report requests (for operators and tests)."""
+    async with UnitOfWork(sessions) as uow:
+        return report_requests_payload(await uow.reports.live_requests(ven_id))
+
+
+async def acknowledge_requests(sessions: Sessions, ven_id: str, report_request_ids: Sequence[str], now: datetime) -> None:
+    """oadrCreatedReport / oadrCanceledReport: every named request must be the VEN's (else 452)."""
+    async with UnitOfWork(sessions) as uow:
+        for report_request_id in report_request_ids:
+            request = await _own_request(uow, ven_id, report_request_id)
+            if request.acknowledged_at is None:
+                request.acknowledged_at = now
+        await uow.commit()
+
+
+async def store_report_values(sessions: Sessions, ven_id: str, reports: Sequence[IncomingReport], now: datetime) -> int:
+    """Store oadrUpdateReport values; values already stored are skipped. 452 (NotFound) for an
+    unknown reportRequestID, in which case nothing of the message is stored. Returns the count offered."""
+    rows: list[dict[str, Any]] = []
+    async with UnitOfWork(sessions) as uow:
+        for report in reports:
+            request = await _own_request(uow, ven_id, report.report_request_id)
+            for s in report.samples:
+                rows.append(
+                    {
+                        "ven_id": ven_id,
+                        "report_request_id": request.report_request_id,
+                        "report_name": report.report_name or request.report_name,
+                        "r_id": s.r_id,
+                        "dtstart": s.dtstart,
+                        "duration_seconds": s.duration_seconds,
+                        "value": s.value,
+                        "received_at": now,
+                    }
+                )
+        await uow.reports.add_values(_dedupe(rows))
+        await uow.commit()
+    return len(rows)
+
+
+def _dedupe(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per sample key: a single INSERT may not hit the same key twice (PostgreSQL)."""
+    seen: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for row in rows:
+        seen.setdefault((row["report_request_id"], row["r_id"], row["dtstart"]), row)
+    return list(seen.values())
