@@ -56,8 +56,15 @@ FIELDS: dict[tuple[str, str], Field] = {
     ("ev", "mode"): Field("x-evMode", "x-notApplicable", "none"),
 }
 SITE_SCALARS = ("import_limit_kw", "export_limit_kw", "month_peak_kw", "min_billed_peak_kw")
-BATTERY_SCALARS = ("soc_kwh", "final_soc_min_kwh", "min_soc_kwh", "max_charge_kw", "max_discharge_kw",
-                   "charge_efficiency", "discharge_efficiency")
+BATTERY_SCALARS = (
+    "soc_kwh",
+    "final_soc_min_kwh",
+    "min_soc_kwh",
+    "max_charge_kw",
+    "max_discharge_kw",
+    "charge_efficiency",
+    "discharge_efficiency",
+)
 EV_SCALARS = ("energy_needed_kwh", "max_power_kw", "efficiency", "mode")
 
 
@@ -103,7 +110,9 @@ class AvailabilityWindow:
 
 def _point(resource: str, kind: str, name: str, intervals: tuple[PointInterval, ...]) -> ReportPoint:
     spec = FIELDS[(kind, name)]
-    return ReportPoint(f"{resource}.{name}", resource, spec.report_type, spec.reading_type, spec.unit, intervals)
+    return ReportPoint(
+        f"{resource}.{name}", resource, spec.report_type, spec.reading_type, spec.unit, intervals
+    )
 
 
 def _series(values: Iterable[float], start: datetime, resolution: timedelta) -> tuple[PointInterval, ...]:
@@ -125,7 +134,9 @@ def site_to_points(site: Mapping[str, Any], start: datetime, resolution: timedel
     span = (PointInterval(whole[0], whole[1], 0.0),)
 
     def scalar(resource: str, kind: str, name: str, value: Any) -> ReportPoint:
-        return _point(resource, kind, name, (PointInterval(span[0].start, span[0].duration, _scalar_value(value)),))
+        return _point(
+            resource, kind, name, (PointInterval(span[0].start, span[0].duration, _scalar_value(value)),)
+        )
 
     points = [scalar("site", "site", n, site[n]) for n in SITE_SCALARS if site.get(n) is not None]
     points.append(_point("site", "site", "base_load_kw", _series(base, start, resolution)))
@@ -135,14 +146,20 @@ def site_to_points(site: Mapping[str, Any], start: datetime, resolution: timedel
         points.append(scalar("pv", "pv", "curtailable", bool(pv.get("curtailable", False))))
     battery = site.get("battery")
     if battery:
-        points += [scalar("battery", "battery", n, battery[n]) for n in BATTERY_SCALARS if battery.get(n) is not None]
-        points.append(scalar("battery", "battery", "available_kwh", battery["capacity_kwh"] - battery["soc_kwh"]))
+        points += [
+            scalar("battery", "battery", n, battery[n]) for n in BATTERY_SCALARS if battery.get(n) is not None
+        ]
+        points.append(
+            scalar("battery", "battery", "available_kwh", battery["capacity_kwh"] - battery["soc_kwh"])
+        )
     for ev in site.get("evs") or []:
         arrival, departure = _aware(ev["arrival"]), _aware(ev["departure"])
         window = (arrival, max(timedelta(0), departure - arrival))
         for name in EV_SCALARS:
             if ev.get(name) is not None:
-                points.append(_point(ev["ev_id"], "ev", name, (PointInterval(*window, _scalar_value(ev[name])),)))
+                points.append(
+                    _point(ev["ev_id"], "ev", name, (PointInterval(*window, _scalar_value(ev[name])),))
+                )
     return points
 
 
@@ -155,8 +172,10 @@ def _aware(value: Any) -> datetime:
 
 def availability_windows(site: Mapping[str, Any]) -> list[AvailabilityWindow]:
     """The EVs' plug-in windows, sent as EiOpt (optIn) availability schedules."""
-    return [AvailabilityWindow(ev["ev_id"], _aware(ev["arrival"]), _aware(ev["departure"]))
-            for ev in site.get("evs") or []]
+    return [
+        AvailabilityWindow(ev["ev_id"], _aware(ev["arrival"]), _aware(ev["departure"]))
+        for ev in site.get("evs") or []
+    ]
 
 
 def resample(point: ReportPoint, start: datetime, resolution: timedelta, slots: int) -> list[float]:
@@ -178,8 +197,9 @@ def _scalar(point: ReportPoint) -> float:
     return value
 
 
-def points_to_site(site_id: str, points: Iterable[ReportPoint], start: datetime, resolution: timedelta,
-                   slots: int) -> dict[str, Any]:
+def points_to_site(
+    site_id: str, points: Iterable[ReportPoint], start: datetime, resolution: timedelta, slots: int
+) -> dict[str, Any]:
     """The plan-format site entry for the grid (start, resolution, slots) from report points."""
     by_resource: dict[str, dict[str, ReportPoint]] = {}
     for point in points:
@@ -195,8 +215,10 @@ def points_to_site(site_id: str, points: Iterable[ReportPoint], start: datetime,
     site["base_load_kw"] = resample(site_points["base_load_kw"], start, resolution, slots)
     pv = by_resource.pop("pv", None)
     if pv and "forecast_kw" in pv:
-        site["pv"] = {"forecast_kw": resample(pv["forecast_kw"], start, resolution, slots),
-                      "curtailable": bool(_scalar(pv["curtailable"])) if "curtailable" in pv else False}
+        site["pv"] = {
+            "forecast_kw": resample(pv["forecast_kw"], start, resolution, slots),
+            "curtailable": bool(_scalar(pv["curtailable"])) if "curtailable" in pv else False,
+        }
     battery = by_resource.pop("battery", None)
     if battery:
         site["battery"] = _battery(battery)
@@ -219,7 +241,11 @@ def _ev(ev_id: str, fields: Mapping[str, ReportPoint]) -> dict[str, Any]:
     if "energy_needed_kwh" not in fields or "max_power_kw" not in fields:
         raise FlexReportInvalid(f"{ev_id}: an EV needs {ev_id}.energy_needed_kwh and {ev_id}.max_power_kw")
     window = fields["energy_needed_kwh"].intervals[-1]
-    out: dict[str, Any] = {"ev_id": ev_id, "arrival": window.start.isoformat(), "departure": window.end.isoformat()}
+    out: dict[str, Any] = {
+        "ev_id": ev_id,
+        "arrival": window.start.isoformat(),
+        "departure": window.end.isoformat(),
+    }
     for name in EV_SCALARS:
         if name in fields:
             value = _scalar(fields[name])

@@ -33,17 +33,31 @@ GAP_OPTIMAL = 1e-6  # a MIP answer within this relative gap counts as proven opt
 
 
 def solve_site(problem: SiteProblem, options: SolverOptions) -> SitePlan:
-    """Plan one site exactly: LP first; binaries only if the LP's answer does two things at once."""
+    """Plan one site exactly: an LP, with binaries added only in the slots where the answer
+    imports and exports (or charges and discharges) at once, until no slot does.
+
+    Why this is exact: the model with binaries in a subset S of the slots is a relaxation of the
+    model with binaries everywhere (the MILP). When its optimum does both things in no slot, it
+    is feasible for the MILP, so it is optimal for the MILP too. S only grows, so this ends
+    after at most n_slots rounds; in practice one or two.
+    """
     started = time.perf_counter()
-    model = build_model(problem)
-    result = solve_lexicographic(model, problem, options, mip=False)
-    flows = net_grid(read_flows(model, problem), problem)
-    needed_binaries = flows.does_both()
-    if needed_binaries:
-        log.debug("%s: the LP imports and exports (or charges and discharges) at once; MILP", problem.site_id)
-        model = build_model(problem, binaries=True)
-        result = solve_lexicographic(model, problem, options, mip=True)
-        flows = read_flows(model, problem)
+    grid_slots: set[int] = set()
+    battery_slots: set[int] = set()
+    while True:
+        model = build_model(problem, exclusive_grid_slots=grid_slots, exclusive_battery_slots=battery_slots)
+        result = solve_lexicographic(model, problem, options, mip=bool(grid_slots or battery_slots))
+        flows = net_grid(read_flows(model, problem), problem)
+        new_grid = flows.grid_both_slots() - grid_slots
+        new_battery = flows.battery_both_slots() - battery_slots
+        if not (new_grid or new_battery):
+            break
+        log.debug(
+            "%s: the answer does both in %s / %s; adding binaries", problem.site_id, new_grid, new_battery
+        )
+        grid_slots |= new_grid
+        battery_slots |= new_battery
+    needed_binaries = bool(grid_slots or battery_slots)
     energy = ev_energy(flows, problem)
     found = violations(flows, problem, energy)
     gap = result.gap
@@ -64,6 +78,7 @@ def solve_site(problem: SiteProblem, options: SolverOptions) -> SitePlan:
         imbalance_eur=imbalance * problem.dt_h,
         violations=found,
         needed_binaries=needed_binaries,
+        binary_slots=len(grid_slots) + len(battery_slots),
         gap=gap if status is PlanStatus.FEASIBLE else None,
         solve_seconds=time.perf_counter() - started,
     )

@@ -53,11 +53,15 @@ class SiteFlows:
     def battery_kw(self) -> FloatArray:
         return self.charge_kw - self.discharge_kw
 
-    def does_both(self) -> bool:
-        """Import and export, or charge and discharge, both above zero in some slot."""
-        both_grid = np.minimum(self.grid_import_kw, self.grid_export_kw) > BOTH_KW
-        both_battery = np.minimum(self.charge_kw, self.discharge_kw) > BOTH_KW
-        return bool(both_grid.any() or both_battery.any())
+    def grid_both_slots(self) -> set[int]:
+        """Slots that import and export at once."""
+        return {
+            int(t) for t in np.flatnonzero(np.minimum(self.grid_import_kw, self.grid_export_kw) > BOTH_KW)
+        }
+
+    def battery_both_slots(self) -> set[int]:
+        """Slots that charge and discharge at once."""
+        return {int(t) for t in np.flatnonzero(np.minimum(self.charge_kw, self.discharge_kw) > BOTH_KW)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +75,7 @@ class SitePlan:
     imbalance_eur: float  # Σ imbalance_t·(g_t - e_t)·Δ: this site's share (no nomination term)
     violations: tuple[SiteViolation, ...]
     needed_binaries: bool
+    binary_slots: int  # how many slots got a binary (grid + battery), 0 for a pure LP
     gap: float | None
     solve_seconds: float
 

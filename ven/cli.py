@@ -8,14 +8,19 @@ from typing import Any
 
 
 def register(subparsers: Any) -> None:
-    ven = subparsers.add_parser("ven", help="the home agent (VEN) and device simulators",
-                                description="The home agent (OpenADR 2.0b VEN + MQTT device bus).")
+    ven = subparsers.add_parser(
+        "ven",
+        help="the home agent (VEN) and device simulators",
+        description="The home agent (OpenADR 2.0b VEN + MQTT device bus).",
+    )
     ven_sub = ven.add_subparsers(dest="ven_command", metavar="COMMAND", required=True)
 
     run = ven_sub.add_parser(
-        "run", help="run the home agent",
+        "run",
+        help="run the home agent",
         description="Register with the VTN, discover the home's devices on the broker, report telemetry "
-        "and flexibility, and turn events into device commands.")
+        "and flexibility, and turn events into device commands.",
+    )
     run.add_argument("--vtn-url", required=True, metavar="URL", help="the VTN's OpenADR base URL")
     run.add_argument("--ven-name", required=True, metavar="NAME", help="this VEN's name at the VTN")
     run.add_argument("--site", dest="site_id", required=True, metavar="ID", help="the site id (topic prefix)")
@@ -25,9 +30,11 @@ def register(subparsers: Any) -> None:
     run.set_defaults(handler=_run)
 
     sim = ven_sub.add_parser(
-        "simulate", help="run a simulated home",
+        "simulate",
+        help="run a simulated home",
         description="Run a simulated home (meter, EV charger, battery, PV inverter, heat pump, smart plug) "
-        "as MQTT clients on the broker until interrupted.")
+        "as MQTT clients on the broker until interrupted.",
+    )
     sim.add_argument("--site", dest="site_id", required=True, metavar="ID", help="the site id (topic prefix)")
     sim.add_argument("--broker", required=True, metavar="URL", help="MQTT broker, mqtt://host[:port]")
     sim.add_argument("--speed", type=float, default=1.0, help="simulated seconds per real second (default 1)")
@@ -61,8 +68,12 @@ def _simulate(args: argparse.Namespace) -> int:
     from ven.simulators.home import HomeSpec
     from ven.simulators.run import simulate
 
-    spec = HomeSpec(site_id=args.site_id, seed=args.seed, import_limit_kw=args.import_limit_kw,
-                    telemetry_interval_s=args.telemetry_s)
+    spec = HomeSpec(
+        site_id=args.site_id,
+        seed=args.seed,
+        import_limit_kw=args.import_limit_kw,
+        telemetry_interval_s=args.telemetry_s,
+    )
     return simulate(spec, args.broker, args.speed)
 
 
@@ -72,8 +83,14 @@ def _run(args: argparse.Namespace) -> int:
     from ven.settings import SettingsError, load_agent_settings
 
     try:
-        settings = load_agent_settings(args.config, vtn_url=args.vtn_url, ven_name=args.ven_name,
-                                       site_id=args.site_id, broker_url=args.broker, speed=args.speed)
+        settings = load_agent_settings(
+            args.config,
+            vtn_url=args.vtn_url,
+            ven_name=args.ven_name,
+            site_id=args.site_id,
+            broker_url=args.broker,
+            speed=args.speed,
+        )
     except SettingsError as exc:
         raise UsageError(str(exc)) from None
     from ven.agent.runner import run_agent

@@ -17,6 +17,7 @@ from typing import Protocol
 from urllib.parse import urlparse
 
 import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
 
 log = logging.getLogger(__name__)
 
@@ -88,8 +89,9 @@ class MqttBus:
         self._hooks: list[ConnectHook] = []
         self._lock = threading.Lock()
         self._connected = threading.Event()
+        self._stopping = False
         self._client = mqtt.Client(
-            mqtt.CallbackAPIVersion.VERSION2, client_id=client_id or f"flexvpp-{uuid.uuid4().hex[:12]}"
+            CallbackAPIVersion.VERSION2, client_id=client_id or f"flexvpp-{uuid.uuid4().hex[:12]}"
         )
         self._client.reconnect_delay_set(RECONNECT_MIN_S, RECONNECT_MAX_S)
         self._client.max_queued_messages_set(10_000)
@@ -127,6 +129,7 @@ class MqttBus:
         self._client.loop_start()
 
     def stop(self) -> None:
+        self._stopping = True
         self._client.disconnect()
         self._client.loop_stop()
         self._connected.clear()
@@ -148,15 +151,17 @@ class MqttBus:
                 log.exception("on-connect hook failed")
 
     def _on_disconnect(self, _c: object, _u: object, _f: object, reason: object, _p: object) -> None:
-        if self._connected.is_set():
-            log.warning("lost the broker %s:%d (%s); reconnecting", self._broker.host, self._broker.port, reason)
+        if self._connected.is_set() and not self._stopping:
+            log.warning(
+                "lost the broker %s:%d (%s); reconnecting", self._broker.host, self._broker.port, reason
+            )
         self._connected.clear()
 
     def _on_message(self, _c: object, _u: object, message: mqtt.MQTTMessage) -> None:
         with self._lock:
             handlers = [h for p, h in self._subs if mqtt.topic_matches_sub(p, message.topic)]
         for handler in handlers:
-            _safe_call(handler, message.topic, message.payload)
+            _safe_call(handler, message.topic, bytes(message.payload))
 
 
 class FakeBroker:

@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -26,10 +26,13 @@ ENGINE = web.AppKey("engine", AsyncEngine)
 SESSIONS = web.AppKey("sessions", async_sessionmaker[AsyncSession])
 POLL_CACHE = web.AppKey("poll_cache", PollCache)
 # The time source of the OpenADR side; tests put a fixed clock here (tz-aware UTC).
-CLOCK = web.AppKey("clock", Callable[[], datetime])
+CLOCK: web.AppKey[Callable[[], datetime]] = web.AppKey("clock")
 
 # How often unsaved poll times are written and the cache re-reads the database (for a second worker).
 POLL_CACHE_SYNC_SECONDS = 2.0
+# Delivered outbox messages are kept this long (for inspection), then pruned about hourly.
+OUTBOX_RETENTION = timedelta(days=7)
+OUTBOX_PRUNE_EVERY = 1800  # sync rounds
 
 
 def create_app(settings: VtnSettings) -> web.Application:
@@ -72,10 +75,16 @@ async def _poll_cache(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _sync_poll_cache(cache: PollCache, sessions: async_sessionmaker[AsyncSession]) -> None:
+    from vtn.services.outbox import prune_delivered
+
+    rounds = 0
     while True:
         await asyncio.sleep(POLL_CACHE_SYNC_SECONDS)
+        rounds += 1
         try:
             await cache.flush_polls(sessions)
             await cache.reload(sessions)
+            if rounds % OUTBOX_PRUNE_EVERY == 0:
+                await prune_delivered(sessions, datetime.now(UTC) - OUTBOX_RETENTION)
         except Exception:  # the database may be briefly away; try again next round
             log.exception("poll cache sync failed")

@@ -50,7 +50,7 @@ def flows_from_solution(x: FloatArray, layout: Layout, p: SiteProblem) -> SiteFl
 
 
 def site_plan(
-    p: SiteProblem, flows: SiteFlows, gap: float | None, needed_binaries: bool, seconds: float
+    p: SiteProblem, flows: SiteFlows, gap: float | None, binary_slots: int, seconds: float
 ) -> SitePlan:
     energy = ev_energy(flows, p)
     found = violations(flows, p, energy)
@@ -70,7 +70,8 @@ def site_plan(
         cost=site_cost(flows, p),
         imbalance_eur=imbalance * p.dt_h,
         violations=found,
-        needed_binaries=needed_binaries,
+        needed_binaries=binary_slots > 0,
+        binary_slots=binary_slots,
         gap=gap if status is PlanStatus.FEASIBLE else None,
         solve_seconds=seconds,
     )

@@ -10,10 +10,14 @@ the lexicographic solve in `flexmodel.solve` optimises in the spec's order of pr
     level_solar_energy_kwh   energy delivered to solar EVs (maximised)
     level_cost_eur           the spec's cost plus the separable imbalance term
 
-With binaries=True, grid import/export and battery charge/discharge exclude each other per slot.
+Binaries: grid import/export exclude each other in the slots `exclusive_grid_slots`, battery
+charge/discharge in `exclusive_battery_slots`; elsewhere the model is an LP (see planner.py for
+why adding them only where the LP's answer does both is still exact).
 """
 
 from __future__ import annotations
+
+from collections.abc import Collection
 
 import pyomo.environ as pyo
 
@@ -26,13 +30,18 @@ from flexmodel.model.pv import add_pv
 from flexmodel.problem import SiteProblem
 
 
-def build_model(problem: SiteProblem, *, binaries: bool = False) -> pyo.ConcreteModel:
+def build_model(
+    problem: SiteProblem,
+    *,
+    exclusive_grid_slots: Collection[int] = (),
+    exclusive_battery_slots: Collection[int] = (),
+) -> pyo.ConcreteModel:
     m = pyo.ConcreteModel(name=problem.site_id)
     m.T = pyo.RangeSet(0, problem.n_slots - 1, doc="Slots t of the horizon")
     m.T1 = pyo.RangeSet(0, problem.n_slots, doc="Slot boundaries 0..n (SoC instants)")
-    add_grid(m, problem, binaries=binaries)
+    add_grid(m, problem, exclusive_grid_slots)
     add_pv(m, problem)
-    add_battery(m, problem, binaries=binaries)
+    add_battery(m, problem, exclusive_battery_slots)
     add_evs(m, problem)
     add_balance(m, problem)
     add_capacity_tariff(m, problem)

@@ -2,17 +2,19 @@
 
 soc_{t+1} = soc_t + η_c·c_t·Δ - d_t·Δ/η_d, min_soc <= soc_t <= capacity, soc_0 given,
 soc_n >= final_soc_min. The LP may charge and discharge in one slot when burning energy pays
-(negative prices); `binaries=True` forbids that.
+(negative prices); binaries forbid that in the slots `exclusive_slots`.
 """
 
 from __future__ import annotations
+
+from collections.abc import Collection
 
 import pyomo.environ as pyo
 
 from flexmodel.problem import SiteProblem
 
 
-def add_battery(m: pyo.ConcreteModel, p: SiteProblem, *, binaries: bool) -> None:
+def add_battery(m: pyo.ConcreteModel, p: SiteProblem, exclusive_slots: Collection[int] = ()) -> None:
     bat = p.battery
     if bat is None:
         m.battery_kw = pyo.Expression(m.T, rule=lambda m, t: 0.0, doc="b_t [kW]: no battery")
@@ -33,11 +35,17 @@ def add_battery(m: pyo.ConcreteModel, p: SiteProblem, *, binaries: bool) -> None
         ),
     )
     m.final_soc = pyo.Constraint(expr=m.soc_kwh[p.n_slots] >= bat.final_soc_min_kwh)
-    if binaries:
-        m.charging = pyo.Var(m.T, domain=pyo.Binary, doc="1: the slot may charge, 0: it may discharge")
+    if exclusive_slots:
+        m.BATTERY_EXCLUSIVE = pyo.Set(
+            initialize=sorted(exclusive_slots), doc="Slots with charge XOR discharge"
+        )
+        m.charging = pyo.Var(
+            m.BATTERY_EXCLUSIVE, domain=pyo.Binary, doc="1: the slot may charge, 0: it may discharge"
+        )
         m.charge_only = pyo.Constraint(
-            m.T, rule=lambda m, t: m.charge_kw[t] <= bat.max_charge_kw * m.charging[t]
+            m.BATTERY_EXCLUSIVE, rule=lambda m, t: m.charge_kw[t] <= bat.max_charge_kw * m.charging[t]
         )
         m.discharge_only = pyo.Constraint(
-            m.T, rule=lambda m, t: m.discharge_kw[t] <= bat.max_discharge_kw * (1 - m.charging[t])
+            m.BATTERY_EXCLUSIVE,
+            rule=lambda m, t: m.discharge_kw[t] <= bat.max_discharge_kw * (1 - m.charging[t]),
         )

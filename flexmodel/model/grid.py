@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import pyomo.environ as pyo
 
 from flexmodel.problem import SiteProblem
@@ -18,7 +20,7 @@ def grid_bounds_kw(p: SiteProblem) -> tuple[float, float]:
     return g_max + 1.0, e_max + 1.0
 
 
-def add_grid(m: pyo.ConcreteModel, p: SiteProblem, *, binaries: bool) -> None:
+def add_grid(m: pyo.ConcreteModel, p: SiteProblem, exclusive_slots: Collection[int] = ()) -> None:
     m.grid_import_kw = pyo.Var(m.T, domain=pyo.NonNegativeReals, doc="g_t [kW]")
     m.grid_export_kw = pyo.Var(m.T, domain=pyo.NonNegativeReals, doc="e_t [kW]")
     # Overrun slack: without it, base load above the import limit (or uncurtailable PV above the
@@ -31,12 +33,17 @@ def add_grid(m: pyo.ConcreteModel, p: SiteProblem, *, binaries: bool) -> None:
     m.export_limit = pyo.Constraint(
         m.T, rule=lambda m, t: m.grid_export_kw[t] - m.export_overrun_kw[t] <= p.export_limit_kw
     )
-    if binaries:
+    if exclusive_slots:
         g_max, e_max = grid_bounds_kw(p)
-        m.importing = pyo.Var(m.T, domain=pyo.Binary, doc="1: the slot may import, 0: it may export")
-        m.import_only = pyo.Constraint(m.T, rule=lambda m, t: m.grid_import_kw[t] <= g_max * m.importing[t])
+        m.GRID_EXCLUSIVE = pyo.Set(initialize=sorted(exclusive_slots), doc="Slots with import XOR export")
+        m.importing = pyo.Var(
+            m.GRID_EXCLUSIVE, domain=pyo.Binary, doc="1: the slot may import, 0: it may export"
+        )
+        m.import_only = pyo.Constraint(
+            m.GRID_EXCLUSIVE, rule=lambda m, t: m.grid_import_kw[t] <= g_max * m.importing[t]
+        )
         m.export_only = pyo.Constraint(
-            m.T, rule=lambda m, t: m.grid_export_kw[t] <= e_max * (1 - m.importing[t])
+            m.GRID_EXCLUSIVE, rule=lambda m, t: m.grid_export_kw[t] <= e_max * (1 - m.importing[t])
         )
 
 

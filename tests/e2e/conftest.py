@@ -53,6 +53,7 @@ async def ven(rest: RestApi, vtn: VtnProcess) -> AsyncIterator[Ven]:
     client.add_handler("on_event", on_event)
     client.add_handler("on_update_event", on_event)
     client.add_hook("before_send_xml", lambda xml: state.sent.append(xml))
+    client.add_hook("after_receive_xml", lambda xml: state.received.append(xml))
     client.add_report(
         callback=meter_reading,
         resource_id="meter-1",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -18,6 +19,7 @@ import aiohttp
 from openleadr import OpenADRClient
 
 T = TypeVar("T")
+_RESPONSE_CODE = re.compile(r"responseCode>(\d+)<")
 
 
 def free_port() -> int:
@@ -165,10 +167,15 @@ class Ven:
     ven_id: str
     events: list[dict[str, Any]] = field(default_factory=list)  # every on_event / on_update_event call
     sent: list[str] = field(default_factory=list)  # every XML message the client sent
+    received: list[str] = field(default_factory=list)  # every XML answer the client received
     reported: list[float] = field(default_factory=list)  # every value its report callback produced
 
     def sent_count(self, message_type: str) -> int:
         return sum(f"<oadr:{message_type} " in xml or f"<oadr:{message_type}>" in xml for xml in self.sent)
+
+    def error_codes(self) -> list[str]:
+        """Every OpenADR responseCode other than 200 in what the VTN sent the client."""
+        return [code for xml in self.received for code in _RESPONSE_CODE.findall(xml) if code != "200"]
 
     def seen(self, event_id: str) -> list[tuple[int, str]]:
         """(modificationNumber, eventStatus) of each delivery of `event_id` to a handler."""

@@ -85,6 +85,7 @@ async def test_an_unmodified_openleadr_client_works_against_flexvpp_vtn_serve(
     assert opts[0]["resource_ids"] == ["meter-1"]
     assert len(opts[0]["windows"]) == 1 and opts[0]["windows"][0]["duration_seconds"] == 3600
     assert ven.sent_count("oadrCreatePartyRegistration") == 1
+    assert ven.error_codes() == []  # the VTN never answered the stock client with an error
 
 
 async def test_a_killed_vtn_restarts_on_the_same_database_and_the_client_carries_on(
@@ -138,6 +139,7 @@ async def test_a_killed_vtn_restarts_on_the_same_database_and_the_client_carries
         lambda e: e["modification_number"] == 1 and e["responses"] == {ven.ven_id: "optIn"},
         "the optIn after the restart",
     )
+    assert ven.error_codes() == []
 
 
 async def _seen(ven: Ven, event_id: str) -> list[tuple[int, str]]:

@@ -56,20 +56,30 @@ class TelemetryBuffer:
     def add(self, r_id: str, ts: float, value: float) -> bool:
         """Store a sample; False when (r_id, ts) is already there."""
         with self._lock:
-            cursor = self._db.execute("INSERT OR IGNORE INTO samples (r_id, ts, value) VALUES (?, ?, ?)",
-                                      (r_id, ts, value))
+            cursor = self._db.execute(
+                "INSERT OR IGNORE INTO samples (r_id, ts, value) VALUES (?, ?, ?)", (r_id, ts, value)
+            )
             return cursor.rowcount == 1
 
-    def pending(self, limit: int = 500) -> list[Sample]:
+    def pending(self, limit: int = 500, r_ids: set[str] | None = None) -> list[Sample]:
+        """The oldest unsent samples (of `r_ids` only, when given)."""
+        where, args = "sent = 0", []
+        if r_ids is not None:
+            where += f" AND r_id IN ({','.join('?' * len(r_ids))})"
+            args = sorted(r_ids)
         with self._lock:
             rows = self._db.execute(
-                "SELECT id, r_id, ts, value FROM samples WHERE sent = 0 ORDER BY ts, id LIMIT ?", (limit,)
+                f"SELECT id, r_id, ts, value FROM samples WHERE {where} ORDER BY ts, id LIMIT ?",
+                (*args, limit),
             ).fetchall()
         return [Sample(*row) for row in rows]
 
-    def pending_count(self) -> int:
+    def pending_count(self, r_id: str | None = None) -> int:
+        query, args = "SELECT count(*) FROM samples WHERE sent = 0", tuple[str, ...]()
+        if r_id is not None:
+            query, args = query + " AND r_id = ?", (r_id,)
         with self._lock:
-            return int(self._db.execute("SELECT count(*) FROM samples WHERE sent = 0").fetchone()[0])
+            return int(self._db.execute(query, args).fetchone()[0])
 
     def mark_sent(self, samples: list[Sample]) -> None:
         with self._lock:
@@ -77,7 +87,9 @@ class TelemetryBuffer:
 
     def prune(self, now_s: float) -> int:
         with self._lock:
-            cursor = self._db.execute("DELETE FROM samples WHERE sent = 1 AND ts < ?", (now_s - self._keep_sent_s,))
+            cursor = self._db.execute(
+                "DELETE FROM samples WHERE sent = 1 AND ts < ?", (now_s - self._keep_sent_s,)
+            )
             return cursor.rowcount
 
     def flush(self, send: Sender, batch: int = 500, max_batches: int = 100) -> int:

@@ -12,12 +12,12 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ven.agent.events import DrEvent, EventInterval, OptType, SignalName, randomised
-from ven.agent.peak import PeakTracker
 from ven.agent.local_plan import TariffDefaults, plan_home
-from ven.agent.policy import SiteLimits, Setpoints, apply_events, local_setpoints, uncontrolled_kw
+from ven.agent.peak import PeakTracker
+from ven.agent.policy import Setpoints, SiteLimits, apply_events, local_setpoints, uncontrolled_kw
 from ven.agent.registry import DeviceRegistry, HomeSnapshot
 from ven.agent.safety import enforce
 from ven.agent.site_entry import Grid, SlotProfile, build_site_entry
@@ -83,8 +83,17 @@ def status_topic(site_id: str) -> str:
 
 
 class AgentCore:
-    def __init__(self, site_id: str, ven_name: str, bus: DeviceBus, clock: Clock, limits: SiteLimits,
-                 dispatch: DispatchSettings | None = None, tariff: TariffDefaults | None = None) -> None:
+    def __init__(
+        self,
+        site_id: str,
+        ven_name: str,
+        bus: DeviceBus,
+        clock: Clock,
+        limits: SiteLimits,
+        dispatch: DispatchSettings | None = None,
+        tariff: TariffDefaults | None = None,
+        dispatch_device: str | None = None,
+    ) -> None:
         self.site_id = site_id
         self.ven_name = ven_name
         self.bus = bus
@@ -94,6 +103,8 @@ class AgentCore:
         self.registry = DeviceRegistry(site_id)
         self.peak = PeakTracker()
         self.tariff = tariff or TariffDefaults()
+        # LOAD_DISPATCH without a device target steers this device (None: the whole site).
+        self.dispatch_device = dispatch_device
         self.base_profile = SlotProfile()
         self.pv_profile = SlotProfile()
         self._base_learnt_s = 0.0
@@ -136,7 +147,9 @@ class AgentCore:
         """Base load = meter - devices, once every device has reported power for the same moment."""
         if time_s <= self._base_learnt_s:
             return
-        times = {v.readings["power"].time_s if "power" in v.readings else None for v in snapshot.devices.values()}
+        times = {
+            v.readings["power"].time_s if "power" in v.readings else None for v in snapshot.devices.values()
+        }
         if times == {time_s}:
             self._base_learnt_s = time_s
             self.base_profile.add(time_s, uncontrolled_kw(snapshot))
@@ -145,8 +158,14 @@ class AgentCore:
     def site_entry(self, grid: Grid | None = None) -> dict[str, object]:
         """This home's plan-format site entry (what the flexibility report carries)."""
         snapshot = self.snapshot()
-        return build_site_entry(self.site_id, snapshot, self.current_limits(), grid or Grid.at(snapshot.now_s),
-                                self.base_profile, self.pv_profile)
+        return build_site_entry(
+            self.site_id,
+            snapshot,
+            self.current_limits(),
+            grid or Grid.at(snapshot.now_s),
+            self.base_profile,
+            self.pv_profile,
+        )
 
     def replan(self) -> bool:
         """Re-plan the home with the last known prices (blocking: run it off the event loop)."""
@@ -165,8 +184,12 @@ class AgentCore:
 
     def current_limits(self) -> SiteLimits:
         tracked = self.peak.month_peak_kw(self.clock.now())
-        return SiteLimits(self.limits.import_limit_kw, self.limits.export_limit_kw,
-                          max(self.limits.month_peak_kw, tracked), self.limits.min_billed_peak_kw)
+        return SiteLimits(
+            self.limits.import_limit_kw,
+            self.limits.export_limit_kw,
+            max(self.limits.month_peak_kw, tracked),
+            self.limits.min_billed_peak_kw,
+        )
 
     # --- events -------------------------------------------------------------------------------
     def set_event(self, signals: list[DrEvent]) -> tuple[OptType, str]:
@@ -174,6 +197,13 @@ class AgentCore:
         if not signals:
             raise ValueError("an event needs at least one signal")
         event_id = signals[0].event_id
+        if self.dispatch_device is not None:
+            signals = [
+                replace(s, resource_ids=(self.dispatch_device,))
+                if s.signal_name == SignalName.LOAD_DISPATCH and not s.resource_ids
+                else s
+                for s in signals
+            ]
         shifted = [randomised(s, self.ven_name) for s in signals]
         with self._lock:
             self._events[event_id] = shifted
@@ -229,7 +259,9 @@ class AgentCore:
         for note in safe.notes:
             log.info("safety: %s", note)
         sent = tuple(self._send(snapshot, safe.setpoints))
-        return StepResult(snapshot.now_s, safe.setpoints, tuple(active), safe.notes, safe.predicted_import_kw, sent)
+        return StepResult(
+            snapshot.now_s, safe.setpoints, tuple(active), safe.notes, safe.predicted_import_kw, sent
+        )
 
     def _send(self, snapshot: HomeSnapshot, setpoints: Setpoints) -> list[SetCommand]:
         sent = []
@@ -237,12 +269,20 @@ class AgentCore:
         for device_id, value in setpoints.items():
             control = snapshot.devices[device_id].config.controls[0].name
             last = self._sent.get(device_id)
-            if last is not None and _same(last.value, value, self.dispatch.tolerance) and \
-                    last.valid_until - now > self.dispatch.command_ttl_s / 2:
+            if (
+                last is not None
+                and _same(last.value, value, self.dispatch.tolerance)
+                and last.valid_until - now > self.dispatch.command_ttl_s / 2
+            ):
                 continue
-            command = SetCommand.model_validate({
-                "command_id": uuid.uuid4().hex, "ts": now, "valid_until": now + self.dispatch.command_ttl_s,
-                control.value: value})
+            command = SetCommand.model_validate(
+                {
+                    "command_id": uuid.uuid4().hex,
+                    "ts": now,
+                    "valid_until": now + self.dispatch.command_ttl_s,
+                    control.value: value,
+                }
+            )
             self.bus.publish(topic(self.site_id, device_id, TopicKind.SET), dumps(command))
             self._sent[device_id] = _Sent(value, command.valid_until, command.command_id)
             sent.append(command)
@@ -274,8 +314,11 @@ def decide_opt(signals: list[DrEvent], snapshot: HomeSnapshot) -> tuple[OptType,
             if reason:
                 return OptType.OPT_OUT, reason
         if not signal.resource_ids:
-            flexible = [d for d in snapshot.devices.values()
-                        if d.device_type != DeviceType.METER and d.config.controls and not d.overridden]
+            flexible = [
+                d
+                for d in snapshot.devices.values()
+                if d.device_type != DeviceType.METER and d.config.controls and not d.overridden
+            ]
             if not flexible:
                 return OptType.OPT_OUT, "no device can follow the event (none, or all overridden)"
     return OptType.OPT_IN, "the home can follow the event"

@@ -41,21 +41,29 @@ def price_series(grid: Grid, prices: list[EventInterval], default: float) -> lis
     return out
 
 
-def scenario_document(entry: dict[str, Any], grid: Grid, prices: list[EventInterval],
-                      tariff: TariffDefaults) -> dict[str, Any]:
+def scenario_document(
+    entry: dict[str, Any], grid: Grid, prices: list[EventInterval], tariff: TariffDefaults
+) -> dict[str, Any]:
     return {
         "start": grid.start.isoformat(),
         "resolution_minutes": int(grid.resolution.total_seconds() // 60),
         "horizon_slots": grid.slots,
-        "tariff": {"import_eur_per_kwh": price_series(grid, prices, tariff.import_eur_per_kwh),
-                   "export_eur_per_kwh": [tariff.export_eur_per_kwh] * grid.slots,
-                   "capacity_eur_per_kw_month": tariff.capacity_eur_per_kw_month},
+        "tariff": {
+            "import_eur_per_kwh": price_series(grid, prices, tariff.import_eur_per_kwh),
+            "export_eur_per_kwh": [tariff.export_eur_per_kwh] * grid.slots,
+            "capacity_eur_per_kw_month": tariff.capacity_eur_per_kw_month,
+        },
         "sites": [entry],
     }
 
 
-def plan_home(entry: dict[str, Any], grid: Grid, prices: list[EventInterval], tariff: TariffDefaults,
-              battery_id: str | None) -> dict[str, list[EventInterval]]:
+def plan_home(
+    entry: dict[str, Any],
+    grid: Grid,
+    prices: list[EventInterval],
+    tariff: TariffDefaults,
+    battery_id: str | None,
+) -> dict[str, list[EventInterval]]:
     """Device id -> power per slot [kW] (EVs by ev_id = device id, the battery by `battery_id`)."""
     from flexmodel.planner import plan_scenario
     from flexmodel.scenario import ScenarioInvalid, parse_scenario

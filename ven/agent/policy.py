@@ -116,7 +116,9 @@ def local_setpoints(snapshot: HomeSnapshot, limits: SiteLimits, planned_ev_kw: d
             out[ev.device_id] = min(planned_ev_kw[ev.device_id], need.max_kw)
             continue
         headroom = limits.billed_peak_kw - (meter - ev.power_kw)  # room under the peak already paid for
-        out[ev.device_id] = max(0.0, min(need.max_kw, max(need.flat_kw, headroom if need.remaining_kwh else 0)))
+        out[ev.device_id] = max(
+            0.0, min(need.max_kw, max(need.flat_kw, headroom if need.remaining_kwh else 0))
+        )
     return out
 
 
@@ -140,8 +142,9 @@ def simple_setpoints(level: int, snapshot: HomeSnapshot, base: Setpoints, pause_
         for plug in snapshot.of_type(DeviceType.SMART_PLUG):
             out[plug.device_id] = False
     if level >= 3:
-        house = uncontrolled_kw(snapshot) + sum(float(v) for k, v in out.items()
-                                                if _is_power(snapshot, k) and not isinstance(v, bool))
+        house = uncontrolled_kw(snapshot) + sum(
+            float(v) for k, v in out.items() if _is_power(snapshot, k) and not isinstance(v, bool)
+        )
         for battery in snapshot.of_type(DeviceType.BATTERY):
             max_dis = battery.config.param_float("max_discharge_kw", 0.0)
             out[battery.device_id] = -min(max_dis, max(0.0, house))
@@ -213,7 +216,9 @@ def blend(base: Setpoints, target: Setpoints, fraction: float) -> Setpoints:
     return out
 
 
-def apply_events(snapshot: HomeSnapshot, events: list[DrEvent], base: Setpoints) -> tuple[Setpoints, list[str]]:
+def apply_events(
+    snapshot: HomeSnapshot, events: list[DrEvent], base: Setpoints
+) -> tuple[Setpoints, list[str]]:
     """Apply the active events, lowest rank first, so the highest priority has the last word."""
     out = dict(base)
     active: list[str] = []
@@ -227,7 +232,7 @@ def apply_events(snapshot: HomeSnapshot, events: list[DrEvent], base: Setpoints)
         value, fraction = current
         if event.signal_name == SignalName.SIMPLE:
             pause_h = max(0.0, event.end_s - now) / 3600.0
-            target = simple_setpoints(int(round(value)), snapshot, out, pause_h)
+            target = simple_setpoints(round(value), snapshot, out, pause_h)
         elif event.signal_name == SignalName.LOAD_DISPATCH:
             target = dispatch_setpoints(event, value, snapshot, out)
         else:

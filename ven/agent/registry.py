@@ -120,7 +120,9 @@ class DeviceRegistry:
                 return
             config = parse_config(topic_name, payload)
             if config.device_id != topic.device_id:
-                raise MalformedPayload(f"topic {topic_name}: device_id {config.device_id!r} differs from the topic")
+                raise MalformedPayload(
+                    f"topic {topic_name}: device_id {config.device_id!r} differs from the topic"
+                )
             with self._lock:
                 known = topic.device_id in self._configs
                 self._configs[topic.device_id] = config

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from ven.agent.policy import SiteLimits, Setpoints, ev_need, uncontrolled_kw
+from ven.agent.policy import Setpoints, SiteLimits, ev_need, uncontrolled_kw
 from ven.agent.registry import DeviceView, HomeSnapshot
 from ven.messages import ControlName, DeviceType
 
@@ -58,7 +58,9 @@ def _predicted_kw(view: DeviceView, value: float | bool | None) -> float:
     return float(value)
 
 
-def enforce(setpoints: Setpoints, snapshot: HomeSnapshot, limits: SiteLimits, period_s: float) -> SafetyResult:
+def enforce(
+    setpoints: Setpoints, snapshot: HomeSnapshot, limits: SiteLimits, period_s: float
+) -> SafetyResult:
     notes: list[str] = []
     out: Setpoints = {}
     for device_id, value in setpoints.items():
@@ -73,14 +75,16 @@ def enforce(setpoints: Setpoints, snapshot: HomeSnapshot, limits: SiteLimits, pe
             clipped = round(_ev_cap(view, clipped, snapshot.now_s, period_s), 3)
         out[device_id] = clipped
     predicted = uncontrolled_kw(snapshot) + sum(
-        _predicted_kw(v, out.get(d)) for d, v in snapshot.devices.items() if v.device_type != DeviceType.METER)
+        _predicted_kw(v, out.get(d)) for d, v in snapshot.devices.items() if v.device_type != DeviceType.METER
+    )
     predicted = _hold_import_limit(out, snapshot, limits, predicted, notes)
     predicted = _hold_export_limit(out, snapshot, limits, predicted, notes)
     return SafetyResult(out, tuple(notes), predicted)
 
 
-def _hold_import_limit(out: Setpoints, snapshot: HomeSnapshot, limits: SiteLimits, predicted: float,
-                       notes: list[str]) -> float:
+def _hold_import_limit(
+    out: Setpoints, snapshot: HomeSnapshot, limits: SiteLimits, predicted: float, notes: list[str]
+) -> float:
     excess = predicted - limits.import_limit_kw
     for device_type in (DeviceType.EV_CHARGER, DeviceType.BATTERY):
         for view in snapshot.of_type(device_type):
@@ -90,15 +94,18 @@ def _hold_import_limit(out: Setpoints, snapshot: HomeSnapshot, limits: SiteLimit
             cut = min(float(value), excess)
             out[view.device_id] = round(float(value) - cut, 3)
             excess -= cut
-            notes.append(f"{view.device_id}: {value:g} kW clipped to {out[view.device_id]:g} kW "
-                         f"(import limit {limits.import_limit_kw:g} kW)")
+            notes.append(
+                f"{view.device_id}: {value:g} kW clipped to {out[view.device_id]:g} kW "
+                f"(import limit {limits.import_limit_kw:g} kW)"
+            )
     if excess > 1e-6:
         notes.append(f"import {excess:.2f} kW above the limit from loads the agent does not command")
     return limits.import_limit_kw + excess if predicted > limits.import_limit_kw else predicted
 
 
-def _hold_export_limit(out: Setpoints, snapshot: HomeSnapshot, limits: SiteLimits, predicted: float,
-                       notes: list[str]) -> float:
+def _hold_export_limit(
+    out: Setpoints, snapshot: HomeSnapshot, limits: SiteLimits, predicted: float, notes: list[str]
+) -> float:
     excess = -limits.export_limit_kw - predicted
     for view in snapshot.of_type(DeviceType.BATTERY):
         value = out.get(view.device_id)

@@ -65,13 +65,15 @@ def clear_sky_kw(nominal_kw: float, time_s: float) -> float:
     hour = (time_s % DAY_S) / 3600.0
     if not 6.0 < hour < 19.0:
         return 0.0
-    return 0.6 * nominal_kw * math.sin(math.pi * (hour - 6.0) / 13.0) ** 1.5
+    return 0.6 * nominal_kw * float(math.sin(math.pi * (hour - 6.0) / 13.0) ** 1.5)
 
 
 def _base_forecast(grid: Grid, base: SlotProfile) -> list[float]:
     fallback = base.last if base.last is not None else 0.4
-    return [round(max(0.0, v if (v := base.get(grid.slot_start_s(t))) is not None else fallback), 3)
-            for t in range(grid.slots)]
+    return [
+        round(max(0.0, v if (v := base.get(grid.slot_start_s(t))) is not None else fallback), 3)
+        for t in range(grid.slots)
+    ]
 
 
 def _pv_entry(view: DeviceView, grid: Grid, pv: SlotProfile) -> dict[str, Any]:
@@ -94,11 +96,15 @@ def _battery_entry(view: DeviceView) -> dict[str, Any] | None:
     soc = stored_wh / 1000.0 if stored_wh is not None else capacity * (soc_pct or 0.0) / 100.0
     min_soc = min(view.config.param_float("min_soc_kwh", 0.0), capacity)
     soc = min(capacity, max(min_soc, soc))
-    return {"capacity_kwh": capacity, "soc_kwh": round(soc, 4), "min_soc_kwh": min_soc,
-            "max_charge_kw": view.config.param_float("max_charge_kw", 0.0),
-            "max_discharge_kw": view.config.param_float("max_discharge_kw", 0.0),
-            "charge_efficiency": view.config.param_float("charge_efficiency", 1.0),
-            "discharge_efficiency": view.config.param_float("discharge_efficiency", 1.0)}
+    return {
+        "capacity_kwh": capacity,
+        "soc_kwh": round(soc, 4),
+        "min_soc_kwh": min_soc,
+        "max_charge_kw": view.config.param_float("max_charge_kw", 0.0),
+        "max_discharge_kw": view.config.param_float("max_discharge_kw", 0.0),
+        "charge_efficiency": view.config.param_float("charge_efficiency", 1.0),
+        "discharge_efficiency": view.config.param_float("discharge_efficiency", 1.0),
+    }
 
 
 def _ev_entry(view: DeviceView, grid: Grid, now_s: float) -> dict[str, Any] | None:
@@ -111,17 +117,27 @@ def _ev_entry(view: DeviceView, grid: Grid, now_s: float) -> dict[str, Any] | No
         return None  # the user switched it off (or to a mode the planner cannot follow)
     arrival_text = (state.model_extra or {}).get("ev_arrival")
     arrival = datetime.fromisoformat(arrival_text) if isinstance(arrival_text, str) else grid.start
-    return {"ev_id": view.device_id, "arrival": min(arrival, grid.start).isoformat(),
-            "departure": state.ev_departure.isoformat(), "energy_needed_kwh": round(need.remaining_kwh, 4),
-            "max_power_kw": need.max_kw, "efficiency": need.efficiency, "mode": mode}
+    return {
+        "ev_id": view.device_id,
+        "arrival": min(arrival, grid.start).isoformat(),
+        "departure": state.ev_departure.isoformat(),
+        "energy_needed_kwh": round(need.remaining_kwh, 4),
+        "max_power_kw": need.max_kw,
+        "efficiency": need.efficiency,
+        "mode": mode,
+    }
 
 
-def build_site_entry(site_id: str, snapshot: HomeSnapshot, limits: SiteLimits, grid: Grid,
-                     base: SlotProfile, pv: SlotProfile) -> dict[str, Any]:
+def build_site_entry(
+    site_id: str, snapshot: HomeSnapshot, limits: SiteLimits, grid: Grid, base: SlotProfile, pv: SlotProfile
+) -> dict[str, Any]:
     """This site's entry of plan-format.md for `grid`."""
     entry: dict[str, Any] = {
-        "site_id": site_id, "import_limit_kw": limits.import_limit_kw, "export_limit_kw": limits.export_limit_kw,
-        "month_peak_kw": round(limits.month_peak_kw, 3), "min_billed_peak_kw": limits.min_billed_peak_kw,
+        "site_id": site_id,
+        "import_limit_kw": limits.import_limit_kw,
+        "export_limit_kw": limits.export_limit_kw,
+        "month_peak_kw": round(limits.month_peak_kw, 3),
+        "min_billed_peak_kw": limits.min_billed_peak_kw,
         "base_load_kw": _base_forecast(grid, base),
     }
     inverters = snapshot.of_type(DeviceType.PV_INVERTER)
@@ -130,7 +146,9 @@ def build_site_entry(site_id: str, snapshot: HomeSnapshot, limits: SiteLimits, g
     batteries = [b for b in (_battery_entry(v) for v in snapshot.of_type(DeviceType.BATTERY)) if b]
     if batteries:
         entry["battery"] = batteries[0]
-    evs = [e for e in (_ev_entry(v, grid, snapshot.now_s) for v in snapshot.of_type(DeviceType.EV_CHARGER)) if e]
+    evs = [
+        e for e in (_ev_entry(v, grid, snapshot.now_s) for v in snapshot.of_type(DeviceType.EV_CHARGER)) if e
+    ]
     if evs:
         entry["evs"] = evs
     return entry

@@ -13,8 +13,11 @@ from ven.messages import Ack, ControlName, ControlSpec, DeviceConfig, DeviceType
 
 log = logging.getLogger(__name__)
 
-STANDARD_SENSORS = [SensorSpec(name="power", unit="W"), SensorSpec(name="energy_import", unit="Wh"),
-                    SensorSpec(name="energy_export", unit="Wh")]
+STANDARD_SENSORS = [
+    SensorSpec(name="power", unit="W"),
+    SensorSpec(name="energy_import", unit="Wh"),
+    SensorSpec(name="energy_export", unit="Wh"),
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,17 +52,28 @@ class SimDevice:
         return list(STANDARD_SENSORS)
 
     def config(self) -> DeviceConfig:
-        return DeviceConfig(device_id=self.device_id, device_type=self.device_type, sensors=self.sensors(),
-                            controls=self.controls(), params=self.params())
+        return DeviceConfig(
+            device_id=self.device_id,
+            device_type=self.device_type,
+            sensors=self.sensors(),
+            controls=self.controls(),
+            params=self.params(),
+        )
 
     def state(self, now_s: float) -> dict[str, Any]:
-        return {"ts": now_s, "online": self.online, "mode": self.mode,
-                "control": "agent" if self.command is not None else "local"}
+        return {
+            "ts": now_s,
+            "online": self.online,
+            "mode": self.mode,
+            "control": "agent" if self.command is not None else "local",
+        }
 
     def telemetry(self) -> list[tuple[str, str, float]]:
-        return [("power", "W", round(self.power_kw * 1000.0, 1)),
-                ("energy_import", "Wh", round(self.energy_import_wh, 1)),
-                ("energy_export", "Wh", round(self.energy_export_wh, 1))]
+        return [
+            ("power", "W", round(self.power_kw * 1000.0, 1)),
+            ("energy_import", "Wh", round(self.energy_import_wh, 1)),
+            ("energy_export", "Wh", round(self.energy_export_wh, 1)),
+        ]
 
     # --- commands -----------------------------------------------------------------------------
     def handle_set(self, command: SetCommand, now_s: float) -> Ack:

@@ -11,9 +11,16 @@ from ven.simulators.base import STANDARD_SENSORS, SimDevice, SiteView
 class Battery(SimDevice):
     device_type = DeviceType.BATTERY
 
-    def __init__(self, device_id: str, capacity_kwh: float = 10.0, soc_kwh: float = 5.0,
-                 min_soc_kwh: float = 1.0, max_charge_kw: float = 5.0, max_discharge_kw: float = 5.0,
-                 efficiency: float = 0.95) -> None:
+    def __init__(
+        self,
+        device_id: str,
+        capacity_kwh: float = 10.0,
+        soc_kwh: float = 5.0,
+        min_soc_kwh: float = 1.0,
+        max_charge_kw: float = 5.0,
+        max_discharge_kw: float = 5.0,
+        efficiency: float = 0.95,
+    ) -> None:
         super().__init__(device_id)
         self.capacity_kwh = capacity_kwh
         self.soc_kwh = soc_kwh
@@ -27,19 +34,31 @@ class Battery(SimDevice):
         return [ControlSpec(name=ControlName.POWER_KW, min=-self.max_discharge_kw, max=self.max_charge_kw)]
 
     def sensors(self) -> list[SensorSpec]:
-        return [*STANDARD_SENSORS, SensorSpec(name="soc", unit="%"), SensorSpec(name="stored_energy", unit="Wh")]
+        return [
+            *STANDARD_SENSORS,
+            SensorSpec(name="soc", unit="%"),
+            SensorSpec(name="stored_energy", unit="Wh"),
+        ]
 
     def params(self) -> dict[str, Any]:
-        return {"capacity_kwh": self.capacity_kwh, "min_soc_kwh": self.min_soc_kwh,
-                "max_charge_kw": self.max_charge_kw, "max_discharge_kw": self.max_discharge_kw,
-                "charge_efficiency": self.efficiency, "discharge_efficiency": self.efficiency}
+        return {
+            "capacity_kwh": self.capacity_kwh,
+            "min_soc_kwh": self.min_soc_kwh,
+            "max_charge_kw": self.max_charge_kw,
+            "max_discharge_kw": self.max_discharge_kw,
+            "charge_efficiency": self.efficiency,
+            "discharge_efficiency": self.efficiency,
+        }
 
     def state(self, now_s: float) -> dict[str, Any]:
         return {**super().state(now_s), "soc_kwh": round(self.soc_kwh, 4)}
 
     def telemetry(self) -> list[tuple[str, str, float]]:
-        return [*super().telemetry(), ("soc", "%", round(100.0 * self.soc_kwh / self.capacity_kwh, 2)),
-                ("stored_energy", "Wh", round(self.soc_kwh * 1000.0, 1))]
+        return [
+            *super().telemetry(),
+            ("soc", "%", round(100.0 * self.soc_kwh / self.capacity_kwh, 2)),
+            ("stored_energy", "Wh", round(self.soc_kwh * 1000.0, 1)),
+        ]
 
     def apply(self, command: SetCommand) -> None:
         self.setpoint_kw = float(command.value)

@@ -42,8 +42,14 @@ def daily_sessions(seed: int, capacity_kwh: float, first_day_s: float, days: int
 class EvCharger(SimDevice):
     device_type = DeviceType.EV_CHARGER
 
-    def __init__(self, device_id: str, max_kw: float = 11.0, capacity_kwh: float = 60.0,
-                 efficiency: float = 0.95, sessions: list[CarSession] | None = None) -> None:
+    def __init__(
+        self,
+        device_id: str,
+        max_kw: float = 11.0,
+        capacity_kwh: float = 60.0,
+        efficiency: float = 0.95,
+        sessions: list[CarSession] | None = None,
+    ) -> None:
         super().__init__(device_id)
         self.max_kw = max_kw
         self.capacity_kwh = capacity_kwh
@@ -90,12 +96,19 @@ class EvCharger(SimDevice):
         return [ControlSpec(name=ControlName.POWER_KW, min=0.0, max=self.max_kw)]
 
     def sensors(self) -> list[SensorSpec]:
-        return [*STANDARD_SENSORS, SensorSpec(name="soc", unit="%"),
-                SensorSpec(name="session_energy", unit="Wh")]
+        return [
+            *STANDARD_SENSORS,
+            SensorSpec(name="soc", unit="%"),
+            SensorSpec(name="session_energy", unit="Wh"),
+        ]
 
     def params(self) -> dict[str, Any]:
-        return {"phases": 3, "capacity_kwh": self.capacity_kwh, "max_power_kw": self.max_kw,
-                "efficiency": self.efficiency}
+        return {
+            "phases": 3,
+            "capacity_kwh": self.capacity_kwh,
+            "max_power_kw": self.max_kw,
+            "efficiency": self.efficiency,
+        }
 
     def state(self, now_s: float) -> dict[str, Any]:
         state = {**super().state(now_s), "plugged_in": self.plugged_in}
@@ -125,10 +138,8 @@ class EvCharger(SimDevice):
         self._follow_sessions(now_s)
         if self.session is None or dt_s <= 0:
             return 0.0
-        if self.command is not None:
-            wanted = self.setpoint_kw
-        else:
-            wanted = 0.0 if self.mode == "off" else self.max_kw  # the user's own mode
+        own_kw = 0.0 if self.mode == "off" else self.max_kw  # the user's own mode
+        wanted = self.setpoint_kw if self.command is not None else own_kw
         # Never past the target: the last step charges only what is still missing.
         cap_kw = self.remaining_kwh / (self.efficiency * dt_s / 3600.0)
         power = max(0.0, min(wanted, self.max_kw, cap_kw))

@@ -17,9 +17,16 @@ HYSTERESIS_C = 0.5
 class HeatPump(SimDevice):
     device_type = DeviceType.HEAT_PUMP
 
-    def __init__(self, device_id: str, electric_kw: float = 2.0, cop: float = 3.0,
-                 comfort_setpoint_c: float = 21.0, indoor_c: float = 20.5,
-                 loss_kw_per_k: float = 0.2, capacity_kwh_per_k: float = 4.0) -> None:
+    def __init__(
+        self,
+        device_id: str,
+        electric_kw: float = 2.0,
+        cop: float = 3.0,
+        comfort_setpoint_c: float = 21.0,
+        indoor_c: float = 20.5,
+        loss_kw_per_k: float = 0.2,
+        capacity_kwh_per_k: float = 4.0,
+    ) -> None:
         super().__init__(device_id)
         self.electric_kw = electric_kw
         self.cop = cop
@@ -37,7 +44,11 @@ class HeatPump(SimDevice):
         return [*STANDARD_SENSORS, SensorSpec(name="temperature", unit="Cel")]
 
     def params(self) -> dict[str, Any]:
-        return {"electric_kw": self.electric_kw, "cop": self.cop, "comfort_setpoint_c": self.comfort_setpoint_c}
+        return {
+            "electric_kw": self.electric_kw,
+            "cop": self.cop,
+            "comfort_setpoint_c": self.comfort_setpoint_c,
+        }
 
     def state(self, now_s: float) -> dict[str, Any]:
         return {**super().state(now_s), "setpoint_c": self.setpoint_c}

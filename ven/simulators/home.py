@@ -96,7 +96,8 @@ class DeviceClient:
     def publish_state(self, *, force: bool = False) -> None:
         state = self.device.state(self._home.clock.now())
         unchanged = self._last_state is not None and {k: v for k, v in state.items() if k != "ts"} == {
-            k: v for k, v in self._last_state.items() if k != "ts"}
+            k: v for k, v in self._last_state.items() if k != "ts"
+        }
         if force or not unchanged:
             self._last_state = state
             self.bus.publish(self._topic(TopicKind.STATE), dumps(state), retain=True)
@@ -135,15 +136,17 @@ def _command_id(payload: bytes) -> str | None:
 class SimulatedHome:
     """Devices + physics + bus clients. Drive it with `tick()` or `start(thread=True)`."""
 
-    def __init__(self, spec: HomeSpec, clock: Clock, bus_factory: BusFactory,
-                 devices: list[SimDevice] | None = None) -> None:
+    def __init__(
+        self, spec: HomeSpec, clock: Clock, bus_factory: BusFactory, devices: list[SimDevice] | None = None
+    ) -> None:
         self.spec = spec
         self.site_id = spec.site_id
         self.clock = clock
         self.lock = threading.RLock()
         now = clock.now()
-        self.base_load = (ConstantLoad(spec.base_load_kw) if spec.base_load_kw is not None
-                          else BaseLoadProfile(spec.seed))
+        self.base_load = (
+            ConstantLoad(spec.base_load_kw) if spec.base_load_kw is not None else BaseLoadProfile(spec.seed)
+        )
         self.devices = {d.device_id: d for d in (devices or build_devices(spec, now))}
         self.clients = {d_id: DeviceClient(self, d, bus_factory(d_id)) for d_id, d in self.devices.items()}
         self.base_load_now_kw = 0.0
@@ -222,4 +225,6 @@ class SimulatedHome:
 
     def others_sum_kw(self) -> float:
         """The base load plus every non-meter device: what the meter must read."""
-        return self.base_load_now_kw + sum(d.power_kw for d in self.devices.values() if not isinstance(d, Meter))
+        return self.base_load_now_kw + sum(
+            d.power_kw for d in self.devices.values() if not isinstance(d, Meter)
+        )

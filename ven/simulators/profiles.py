@@ -24,7 +24,7 @@ class Noise:
         self._step_s = step_s
 
     def _at(self, k: int) -> float:
-        return random.Random(self._seed * 1_000_003 + k).uniform(-1.0, 1.0)
+        return float(random.Random(self._seed * 1_000_003 + k).uniform(-1.0, 1.0))
 
     def __call__(self, now_s: float) -> float:
         x = now_s / self._step_s
@@ -36,8 +36,14 @@ class Noise:
 class PvProfile:
     """Available PV power: a clear-sky bell between sunrise and sunset times a cloud factor."""
 
-    def __init__(self, nominal_kw: float, seed: int, sunrise_h: float = 6.0, sunset_h: float = 19.0,
-                 cloudiness: float = 0.3) -> None:
+    def __init__(
+        self,
+        nominal_kw: float,
+        seed: int,
+        sunrise_h: float = 6.0,
+        sunset_h: float = 19.0,
+        cloudiness: float = 0.3,
+    ) -> None:
         self.nominal_kw = nominal_kw
         self._sunrise_h = sunrise_h
         self._sunset_h = sunset_h
@@ -49,7 +55,7 @@ class PvProfile:
         if not self._sunrise_h < hour < self._sunset_h:
             return 0.0
         phase = (hour - self._sunrise_h) / (self._sunset_h - self._sunrise_h)
-        return 0.85 * self.nominal_kw * math.sin(math.pi * phase) ** 1.5
+        return 0.85 * self.nominal_kw * float(math.sin(math.pi * phase) ** 1.5)
 
     def available_kw(self, now_s: float) -> float:
         cloud = 1.0 - self._cloudiness * (0.5 + 0.5 * self._noise(now_s))

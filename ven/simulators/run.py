@@ -14,7 +14,9 @@ log = logging.getLogger(__name__)
 
 
 def mqtt_home(spec: HomeSpec, broker: BrokerAddress, clock: AcceleratedClock) -> SimulatedHome:
-    return SimulatedHome(spec, clock, lambda device_id: MqttBus(broker, client_id=f"sim-{spec.site_id}-{device_id}"))
+    return SimulatedHome(
+        spec, clock, lambda device_id: MqttBus(broker, client_id=f"sim-{spec.site_id}-{device_id}")
+    )
 
 
 def simulate(spec: HomeSpec, broker_url: str, speed: float, stop: threading.Event | None = None) -> int:
@@ -25,8 +27,14 @@ def simulate(spec: HomeSpec, broker_url: str, speed: float, stop: threading.Even
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
     home.start()
-    log.info("simulated home %s on %s:%d with %s at %gx", spec.site_id, broker.host, broker.port,
-             ", ".join(home.devices), speed)
+    log.info(
+        "simulated home %s on %s:%d with %s at %gx",
+        spec.site_id,
+        broker.host,
+        broker.port,
+        ", ".join(home.devices),
+        speed,
+    )
     try:
         while not stop.wait(1.0):
             pass

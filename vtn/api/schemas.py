@@ -243,8 +243,8 @@ class TelemetryQuery(_Request):
     @classmethod
     def _after_since(cls, until: datetime | None, info: ValidationInfo) -> datetime | None:
         since = info.data.get("since")
-        if since is not None and until is not None and until <= since:
-            raise ValueError("must be later than since")
+        if since is not None and until is not None and until < since:
+            raise ValueError("must not be before since")
         return until
 
 

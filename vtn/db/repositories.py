@@ -27,6 +27,10 @@ from vtn.db.tables import (
 )
 
 
+def _dialect(session: AsyncSession) -> str:
+    return session.get_bind().dialect.name
+
+
 class VenRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -54,18 +58,22 @@ class VenRepository:
         rows = await self.session.execute(
             select(Ven.ven_id, Ven.registration_id).where(Ven.registration_id.is_not(None))
         )
-        return {ven_id: reg_id for ven_id, reg_id in rows.all()}
+        return {ven_id: reg_id for ven_id, reg_id in rows.all() if reg_id is not None}
 
     async def set_last_poll(self, polls: dict[str, datetime]) -> None:
-        for ven_id, at in polls.items():
-            await self.session.execute(update(Ven).where(Ven.ven_id == ven_id).values(last_poll_at=at))
+        """One executemany UPDATE by primary key for the whole batch."""
+        if polls:
+            rows = [{"ven_id": ven_id, "last_poll_at": at} for ven_id, at in polls.items()]
+            await self.session.execute(update(Ven), rows)
 
 
 class OutboxRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    def enqueue(self, ven_id: str, message_type: str, payload: dict[str, Any], now: datetime) -> OutboxMessage:
+    def enqueue(
+        self, ven_id: str, message_type: str, payload: dict[str, Any], now: datetime
+    ) -> OutboxMessage:
         message = OutboxMessage(ven_id=ven_id, message_type=message_type, payload=payload, created_at=now)
         self.session.add(message)
         return message
@@ -78,13 +86,35 @@ class OutboxRepository:
     async def next_pending(self, ven_id: str) -> OutboxMessage | None:
         """The oldest undelivered message, locked so a second worker skips it (PostgreSQL)."""
         query = self._pending(ven_id).order_by(OutboxMessage.id).limit(1)
-        if self.session.bind.dialect.name == "postgresql":
+        if _dialect(self.session) == "postgresql":
             query = query.with_for_update(skip_locked=True)
         return (await self.session.execute(query)).scalar_one_or_none()
 
     async def last_pending(self, ven_id: str) -> OutboxMessage | None:
         query = self._pending(ven_id).order_by(OutboxMessage.id.desc()).limit(1)
         return (await self.session.execute(query)).scalar_one_or_none()
+
+    async def merge_payload(self, message_id: int, payload: dict[str, Any]) -> bool:
+        """Replace a message's payload if it is still undelivered; False if it went out meanwhile.
+
+        The condition is re-checked under the row lock, so a poll delivering the message in
+        another transaction can never swallow the change.
+        """
+        result = await self.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == message_id, OutboxMessage.delivered_at.is_(None))
+            .values(payload=payload)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def prune_delivered(self, before: datetime) -> int:
+        result = await self.session.execute(
+            delete(OutboxMessage).where(
+                OutboxMessage.delivered_at.is_not(None), OutboxMessage.delivered_at < before
+            )
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
 
     async def pending_ven_ids(self) -> set[str]:
         query = select(OutboxMessage.ven_id).where(OutboxMessage.delivered_at.is_(None)).distinct()
@@ -127,7 +157,11 @@ class EventRepository:
         return found
 
     async def all(self) -> Sequence[Event]:
-        return (await self.session.execute(select(Event).order_by(Event.dtstart, Event.event_id))).scalars().all()
+        return (
+            (await self.session.execute(select(Event).order_by(Event.dtstart, Event.event_id)))
+            .scalars()
+            .all()
+        )
 
     async def live_for_ven(self, ven_id: str) -> Sequence[Event]:
         """Events targeting the VEN that are not cancelled."""
@@ -234,14 +268,18 @@ class ReportRepository:
         """Insert report values; a (ven, request, rID, dtstart) already stored is skipped."""
         if not rows:
             return
-        dialect = self.session.bind.dialect.name
+        dialect = _dialect(self.session)
         insert = pg_insert if dialect == "postgresql" else sqlite_insert
-        statement = insert(ReportValue).values(list(rows)).on_conflict_do_nothing(
-            index_elements=["ven_id", "report_request_id", "r_id", "dtstart"]
+        statement = (
+            insert(ReportValue)
+            .values(list(rows))
+            .on_conflict_do_nothing(index_elements=["ven_id", "report_request_id", "r_id", "dtstart"])
         )
         await self.session.execute(statement)
 
-    async def values(self, ven_id: str, since: datetime | None, until: datetime | None) -> Sequence[ReportValue]:
+    async def values(
+        self, ven_id: str, since: datetime | None, until: datetime | None
+    ) -> Sequence[ReportValue]:
         query = select(ReportValue).where(ReportValue.ven_id == ven_id)
         if since is not None:
             query = query.where(ReportValue.dtstart >= since)

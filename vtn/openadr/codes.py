@@ -56,7 +56,10 @@ def error_reply(
         )
     if message_type == "oadrCancelPartyRegistration":
         return render(
-            "oadrCanceledPartyRegistration", response=resp, ven_id=ven_id, registration_id=extra.get("registration_id")
+            "oadrCanceledPartyRegistration",
+            response=resp,
+            ven_id=ven_id,
+            registration_id=extra.get("registration_id"),
         )
     if message_type == "oadrRequestEvent":
         return distribute_event(settings.vtn_id, ven_id or "", (), error=resp)

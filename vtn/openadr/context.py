@@ -21,20 +21,21 @@ class Context:
     cache: PollCache
     now: datetime
     message: etree._Element
+    ven_id: str | None  # the venID the message names (see message_ven_id)
     tls_fingerprint: str | None = None
 
     @property
     def request_id(self) -> str | None:
         return text(self.message, "pyld:requestID") or text(self.message, ".//pyld:requestID")
 
-    @property
-    def ven_id(self) -> str | None:
-        m = self.message
-        return (
-            text(m, "ei:venID")
-            or text(m, "pyld:eiCreatedEvent/ei:venID")
-            or text(m, "pyld:eiRequestEvent/ei:venID")
-        )
+
+def message_ven_id(message: etree._Element) -> str | None:
+    """The venID a VEN message names: a direct child, or inside eiCreatedEvent / eiRequestEvent."""
+    return (
+        text(message, "ei:venID")
+        or text(message, "pyld:eiCreatedEvent/ei:venID")
+        or text(message, "pyld:eiRequestEvent/ei:venID")
+    )
 
 
 # A handler returns the reply document; it raises vtn.errors.VtnError for an OpenADR error reply.

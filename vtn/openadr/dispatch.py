@@ -13,9 +13,10 @@ from datetime import datetime
 
 from aiohttp import web
 
+from vtn.app import CLOCK, POLL_CACHE, SESSIONS, SETTINGS
 from vtn.errors import Unauthorized, VtnError
 from vtn.openadr import codes
-from vtn.openadr.context import Context, Handler
+from vtn.openadr.context import Context, Handler, message_ven_id
 from vtn.openadr.render import render, response
 from vtn.openadr.xml import MalformedMessage, parse_payload, text
 from vtn.services.poll_cache import PollCache
@@ -25,7 +26,9 @@ log = logging.getLogger(__name__)
 
 XML = "application/xml"
 # Messages a VEN may send before (or without) a registration.
-OPEN_MESSAGES = frozenset({"oadrQueryRegistration", "oadrCreatePartyRegistration", "oadrCanceledPartyRegistration"})
+OPEN_MESSAGES = frozenset(
+    {"oadrQueryRegistration", "oadrCreatePartyRegistration", "oadrCanceledPartyRegistration"}
+)
 
 
 def _transport_error(status: int, code: int, description: str) -> web.Response:
@@ -36,7 +39,9 @@ def _transport_error(status: int, code: int, description: str) -> web.Response:
 async def _read_body(request: web.Request, max_bytes: int) -> bytes | web.Response:
     content_type = request.headers.get("Content-Type", "")
     if not content_type.lower().startswith(XML):
-        return _transport_error(415, codes.COMPLIANCE_ERROR, f"Content-Type must be {XML}, not {content_type!r}")
+        return _transport_error(
+            415, codes.COMPLIANCE_ERROR, f"Content-Type must be {XML}, not {content_type!r}"
+        )
     if request.content_length is not None and request.content_length > max_bytes:
         return _transport_error(413, codes.INVALID_DATA, f"the body is larger than {max_bytes} bytes")
     try:
@@ -64,8 +69,6 @@ def service_handler(
     service: str, handlers: dict[str, Handler], clock: Callable[[], datetime]
 ) -> Callable[[web.Request], object]:
     async def handle(request: web.Request) -> web.StreamResponse:
-        from vtn.app import CLOCK, POLL_CACHE, SESSIONS, SETTINGS
-
         settings = request.config_dict[SETTINGS]
         body = await _read_body(request, settings.max_body_bytes)
         if isinstance(body, web.Response):
@@ -77,7 +80,9 @@ def service_handler(
             return _transport_error(400, codes.INVALID_DATA, str(err))
         now = request.config_dict.get(CLOCK, clock)()
         cache: PollCache = request.config_dict[POLL_CACHE]
-        ctx = Context(settings, request.config_dict[SESSIONS], cache, now, message)
+        sessions = request.config_dict[SESSIONS]
+        ven_id = message_ven_id(message)
+        ctx = Context(settings, sessions, cache, now, message, ven_id, _tls_fingerprint(request))
         try:
             handler = handlers.get(message_type) or _generic(message_type, service)
             await _authorise(ctx, message_type)
@@ -99,6 +104,16 @@ def service_handler(
         return web.Response(body=data, content_type=XML)
 
     return handle
+
+
+def _tls_fingerprint(request: web.Request) -> str | None:
+    """The client certificate's fingerprint on a TLS connection (checked at registration)."""
+    if not request.secure:
+        return None
+    from openleadr.utils import get_cert_fingerprint_from_request
+
+    fingerprint: str | None = get_cert_fingerprint_from_request(request)
+    return fingerprint
 
 
 def _generic(message_type: str, service: str) -> Handler:

@@ -16,9 +16,7 @@ async def oadr_request_event(ctx: Context) -> str:
     reply_limit = text(ctx.message, "pyld:eiRequestEvent/pyld:replyLimit")
     if reply_limit is not None and reply_limit.isdigit():
         events = events[: int(reply_limit)]
-    return distribute_event(
-        ctx.settings.vtn_id, ven_id, events, error=response(200, "OK", ctx.request_id)
-    )
+    return distribute_event(ctx.settings.vtn_id, ven_id, events, error=response(200, "OK", ctx.request_id))
 
 
 def _answers(ctx: Context) -> list[EventAnswer]:

@@ -72,7 +72,9 @@ def _sample(interval: etree._Element) -> ReportSample | None:
         log.debug("skipping a non-numeric report payload for rID %s", r_id)
         return None
     try:
-        return ReportSample(r_id, parse_datetime(start), _seconds(interval, "xcal:duration/xcal:duration") or 0, float(value))
+        return ReportSample(
+            r_id, parse_datetime(start), _seconds(interval, "xcal:duration/xcal:duration") or 0, float(value)
+        )
     except ValueError as err:
         raise InvalidInput("interval", str(err)) from err
 
@@ -123,7 +125,10 @@ async def oadr_create_report(ctx: Context) -> str:
     description = "the VTN offers no reports" if ids else "OK"
     code = 452 if ids else 200
     return render(
-        "oadrCreatedReport", response=response(code, description, ctx.request_id), pending_reports=[], ven_id=ctx.ven_id
+        "oadrCreatedReport",
+        response=response(code, description, ctx.request_id),
+        pending_reports=[],
+        ven_id=ctx.ven_id,
     )
 
 

@@ -34,7 +34,12 @@ def render_delivery(ctx: Context, ven_id: str, delivery: Delivery) -> str:
     if kind == outbox.DISTRIBUTE_EVENT:
         return distribute_event(ctx.settings.vtn_id, ven_id, delivery.events, request_id)
     if kind == outbox.CREATE_REPORT:
-        return render(kind, request_id=request_id, ven_id=ven_id, report_requests=report_requests(payload["report_requests"]))
+        return render(
+            kind,
+            request_id=request_id,
+            ven_id=ven_id,
+            report_requests=report_requests(payload["report_requests"]),
+        )
     if kind == outbox.CANCEL_REPORT:
         return render(
             kind,

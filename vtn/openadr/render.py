@@ -28,7 +28,8 @@ def _escape(value: Any) -> Any:
 
 def render(message_type: str, **payload: Any) -> str:
     """An oadrPayload document (unsigned) for `message_type`."""
-    return create_message(message_type, disable_signature=True, **_escape(payload))
+    document: str = create_message(message_type, disable_signature=True, **_escape(payload))
+    return document
 
 
 def response(code: int, description: str, request_id: str | None) -> dict[str, Any]:

@@ -6,6 +6,7 @@ runs in one transaction, and raises vtn.errors.NotFound / Conflict / InvalidInpu
 
 from vtn.services.events import cancel_event, create_event, get_event, list_events, modify_event
 from vtn.services.opts import list_opts
+from vtn.services.reports import cancel_report_request, list_report_requests, request_telemetry
 from vtn.services.telemetry import query_telemetry
 from vtn.services.types import (
     EventInfo,
@@ -18,7 +19,13 @@ from vtn.services.types import (
     TelemetryPoint,
     VenInfo,
 )
-from vtn.services.vens import cancel_ven_registration, get_ven, list_vens, provision_ven
+from vtn.services.vens import (
+    cancel_ven_registration,
+    get_ven,
+    list_vens,
+    provision_ven,
+    request_reregistration,
+)
 
 __all__ = [
     "EventInfo",
@@ -31,14 +38,18 @@ __all__ = [
     "TelemetryPoint",
     "VenInfo",
     "cancel_event",
+    "cancel_report_request",
     "cancel_ven_registration",
     "create_event",
     "get_event",
     "get_ven",
     "list_events",
     "list_opts",
+    "list_report_requests",
     "list_vens",
     "modify_event",
     "provision_ven",
     "query_telemetry",
+    "request_reregistration",
+    "request_telemetry",
 ]

@@ -30,7 +30,11 @@ class Delivery:
 
 
 async def events_for_ven(
-    uow: UnitOfWork, ven_id: str, now: datetime, near_window_seconds: int, cancelled_ids: list[str] | None = None
+    uow: UnitOfWork,
+    ven_id: str,
+    now: datetime,
+    near_window_seconds: int,
+    cancelled_ids: list[str] | None = None,
 ) -> tuple[EventInfo, ...]:
     """Every far/near/active event of the VEN (and the named cancelled ones), in distribution order."""
     live = await uow.events.live_for_ven(ven_id)
@@ -67,7 +71,9 @@ async def take_next(
                 await uow.commit()
                 return None
             message.delivered_at = now
-            delivery = await _build(uow, ven_id, message.message_type, dict(message.payload), now, near_window_seconds)
+            delivery = await _build(
+                uow, ven_id, message.message_type, dict(message.payload), now, near_window_seconds
+            )
             if delivery is None:  # stale: skip it and look at the next one
                 continue
             if delivery.message_type == outbox.CANCEL_PARTY_REGISTRATION:

@@ -40,6 +40,11 @@ async def record_event_responses(
             if not 0 <= answer.modification_number <= event.modification_number:
                 raise NotFound("modificationNumber", str(answer.modification_number))
             await uow.events.record_response(
-                ven_id, answer.event_id, answer.modification_number, answer.opt_type, answer.response_code, now
+                ven_id,
+                answer.event_id,
+                answer.modification_number,
+                answer.opt_type,
+                answer.response_code,
+                now,
             )
         await uow.commit()

@@ -15,14 +15,31 @@ DEFAULT_NEAR_WINDOW_SECONDS = 3600
 
 SIGNAL_NAMES = frozenset(
     {
-        "SIMPLE", "simple", "ELECTRICITY_PRICE", "ENERGY_PRICE", "DEMAND_CHARGE", "BID_PRICE",
-        "BID_LOAD", "BID_ENERGY", "CHARGE_STATE", "LOAD_DISPATCH", "LOAD_CONTROL",
+        "SIMPLE",
+        "simple",
+        "ELECTRICITY_PRICE",
+        "ENERGY_PRICE",
+        "DEMAND_CHARGE",
+        "BID_PRICE",
+        "BID_LOAD",
+        "BID_ENERGY",
+        "CHARGE_STATE",
+        "LOAD_DISPATCH",
+        "LOAD_CONTROL",
     }
 )
 SIGNAL_TYPES = frozenset(
     {
-        "delta", "level", "multiplier", "price", "priceMultiplier", "priceRelative", "setpoint",
-        "x-loadControlCapacity", "x-loadControlLevelOffset", "x-loadControlPercentOffset",
+        "delta",
+        "level",
+        "multiplier",
+        "price",
+        "priceMultiplier",
+        "priceRelative",
+        "setpoint",
+        "x-loadControlCapacity",
+        "x-loadControlLevelOffset",
+        "x-loadControlPercentOffset",
         "x-loadControlSetpoint",
     }
 )
@@ -39,7 +56,9 @@ class Timing:
     cancelled: bool = False
 
 
-def event_status(timing: Timing, now: datetime, near_window_seconds: int = DEFAULT_NEAR_WINDOW_SECONDS) -> str:
+def event_status(
+    timing: Timing, now: datetime, near_window_seconds: int = DEFAULT_NEAR_WINDOW_SECONDS
+) -> str:
     if timing.cancelled:
         return EventStatus.CANCELLED
     if now >= timing.end:

@@ -98,7 +98,9 @@ async def load_infos(uow: UnitOfWork, events: Sequence[Event], now: datetime, ne
     targets = await uow.events.targets(ids)
     responses = await uow.events.responses(ids)
     opts = await uow.opts.live_for_events(ids)
-    return [to_info(e, targets[e.event_id], effective_responses(e, responses, opts), now, near) for e in events]
+    return [
+        to_info(e, targets[e.event_id], effective_responses(e, responses, opts), now, near) for e in events
+    ]
 
 
 def _apply_spec(event: Event, spec: EventSpec) -> None:
@@ -170,7 +172,11 @@ def _patched_spec(event: Event, ven_ids: Sequence[str], patch: EventPatch) -> Ev
         response_required=event.response_required,
         start_after_seconds=event.start_after_seconds,
     )
-    changes = {f.name: getattr(patch, f.name) for f in dataclasses.fields(patch) if getattr(patch, f.name) is not None}
+    changes = {
+        f.name: getattr(patch, f.name)
+        for f in dataclasses.fields(patch)
+        if getattr(patch, f.name) is not None
+    }
     return dataclasses.replace(current, **changes)
 
 

@@ -81,8 +81,10 @@ async def create_opt(sessions: Sessions, ven_id: str, new: NewOpt, now: datetime
             raise NotFound("event", new.event_id)
         existing = await uow.opts.get(ven_id, new.opt_id)
         if existing is not None:
-            if existing.cancelled_at is None and existing.opt_type == new.opt_type and (
-                existing.event_id == new.event_id
+            if (
+                existing.cancelled_at is None
+                and existing.opt_type == new.opt_type
+                and (existing.event_id == new.event_id)
             ):
                 return to_info(existing)
             raise Conflict(f"optID {new.opt_id} is already used")

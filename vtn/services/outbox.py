@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
 from vtn.db.uow import UnitOfWork
 
 DISTRIBUTE_EVENT = "oadrDistributeEvent"
@@ -29,6 +31,14 @@ async def queue_distribute(
         last = await uow.outbox.last_pending(ven_id)
         if last is not None and last.message_type == DISTRIBUTE_EVENT:
             merged = sorted(set(last.payload.get("cancelled_event_ids", [])) | set(cancelled))
-            last.payload = {**last.payload, "cancelled_event_ids": merged}
-            continue
+            if await uow.outbox.merge_payload(last.id, {**last.payload, "cancelled_event_ids": merged}):
+                continue
         uow.outbox.enqueue(ven_id, DISTRIBUTE_EVENT, {"cancelled_event_ids": cancelled}, now)
+
+
+async def prune_delivered(sessions: async_sessionmaker[AsyncSession], before: datetime) -> int:
+    """Delete messages delivered before `before` (the outbox keeps them a while for inspection)."""
+    async with UnitOfWork(sessions) as uow:
+        removed = await uow.outbox.prune_delivered(before)
+        await uow.commit()
+    return removed

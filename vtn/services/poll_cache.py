@@ -27,6 +27,7 @@ class PollCache:
         self._pending: dict[str, int] = {}  # venID -> generation of the newest enqueue we know of
         self._generation = 0
         self._polls: dict[str, datetime] = {}
+        self._registration_changes = 0  # bumped on every local change, so a reload never undoes one
 
     # -- outbox -----------------------------------------------------------
     def mark_pending(self, ven_ids: set[str] | list[str] | tuple[str, ...]) -> None:
@@ -44,6 +45,7 @@ class PollCache:
 
     # -- registrations ----------------------------------------------------
     def set_registration(self, ven_id: str, registration_id: str | None) -> None:
+        self._registration_changes += 1
         if registration_id is None:
             self.registrations.pop(ven_id, None)
         else:
@@ -65,10 +67,12 @@ class PollCache:
         """Re-read registrations and pending outbox VENs (adds only, so no local write is lost)."""
         from vtn.db.uow import UnitOfWork
 
+        changes = self._registration_changes
         async with UnitOfWork(sessions) as uow:
             registrations = await uow.vens.registrations()
             pending = await uow.outbox.pending_ven_ids()
-        self.registrations = registrations
+        if changes == self._registration_changes:  # else a local write raced the read: next round
+            self.registrations = registrations
         self.mark_pending(pending)
 
     async def flush_polls(self, sessions: Sessions) -> None:

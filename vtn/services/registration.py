@@ -79,7 +79,7 @@ async def register_party(sessions: Sessions, request: RegistrationRequest, now: 
             raise Unauthorized("the client certificate does not match the provisioned fingerprint")
         if request.registration_id is not None and request.registration_id != ven.registration_id:
             raise NotFound("registration", request.registration_id)
-        registration_id = ven.registration_id if request.registration_id else new_id()
+        registration_id = request.registration_id or new_id()  # equal to the stored one, checked above
         ven.registration_id = registration_id
         ven.registered_at = now
         ven.profile_name = request.profile_name

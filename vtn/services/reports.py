@@ -89,7 +89,9 @@ def report_requests_payload(requests: Sequence[ReportRequest]) -> list[dict[str,
     ]
 
 
-def _new_requests(ven_id: str, offered: Sequence[OfferedReport], granularity_seconds: int, now: datetime) -> list[ReportRequest]:
+def _new_requests(
+    ven_id: str, offered: Sequence[OfferedReport], granularity_seconds: int, now: datetime
+) -> list[ReportRequest]:
     requests = []
     for report in offered:
         if _plain_name(report.report_name) not in REQUESTED_REPORTS or not report.descriptions:
@@ -150,7 +152,9 @@ def _description_json(d: ReportDescription) -> dict[str, Any]:
     }
 
 
-async def request_telemetry(sessions: Sessions, ven_id: str, granularity_seconds: int, now: datetime) -> list[str]:
+async def request_telemetry(
+    sessions: Sessions, ven_id: str, granularity_seconds: int, now: datetime
+) -> list[str]:
     """Queue an oadrCreateReport for the telemetry the VEN offers. Returns the new reportRequestIDs."""
     async with UnitOfWork(sessions) as uow:
         if await uow.vens.get(ven_id) is None:
@@ -161,8 +165,12 @@ async def request_telemetry(sessions: Sessions, ven_id: str, granularity_seconds
                 r.report_name,
                 tuple(
                     ReportDescription(
-                        d["r_id"], d["report_type"], d["reading_type"], d.get("resource_id"),
-                        d["sampling"]["min_period_seconds"], d["sampling"]["max_period_seconds"],
+                        d["r_id"],
+                        d["report_type"],
+                        d["reading_type"],
+                        d.get("resource_id"),
+                        d["sampling"]["min_period_seconds"],
+                        d["sampling"]["max_period_seconds"],
                     )
                     for d in r.descriptions
                 ),
@@ -188,7 +196,9 @@ async def _own_request(uow: UnitOfWork, ven_id: str, report_request_id: str) -> 
     return request
 
 
-async def cancel_report_request(sessions: Sessions, ven_id: str, report_request_id: str, now: datetime) -> None:
+async def cancel_report_request(
+    sessions: Sessions, ven_id: str, report_request_id: str, now: datetime
+) -> None:
     """Queue oadrCancelReport for one of the VEN's live report requests. NotFound otherwise."""
     async with UnitOfWork(sessions) as uow:
         request = await _own_request(uow, ven_id, report_request_id)
@@ -206,7 +216,9 @@ async def list_report_requests(sessions: Sessions, ven_id: str) -> list[dict[str
         return report_requests_payload(await uow.reports.live_requests(ven_id))
 
 
-async def acknowledge_requests(sessions: Sessions, ven_id: str, report_request_ids: Sequence[str], now: datetime) -> None:
+async def acknowledge_requests(
+    sessions: Sessions, ven_id: str, report_request_ids: Sequence[str], now: datetime
+) -> None:
     """oadrCreatedReport / oadrCanceledReport: every named request must be the VEN's (else 452)."""
     async with UnitOfWork(sessions) as uow:
         for report_request_id in report_request_ids:
@@ -216,7 +228,9 @@ async def acknowledge_requests(sessions: Sessions, ven_id: str, report_request_i
         await uow.commit()
 
 
-async def store_report_values(sessions: Sessions, ven_id: str, reports: Sequence[IncomingReport], now: datetime) -> int:
+async def store_report_values(
+    sessions: Sessions, ven_id: str, reports: Sequence[IncomingReport], now: datetime
+) -> int:
     """Store oadrUpdateReport values; values already stored are skipped. 452 (NotFound) for an
     unknown reportRequestID, in which case nothing of the message is stored. Returns the count offered."""
     rows: list[dict[str, Any]] = []

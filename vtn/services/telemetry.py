@@ -32,6 +32,8 @@ async def query_telemetry(
         dtstart = as_utc(row.dtstart)
         assert dtstart is not None
         points.append(
-            TelemetryPoint(row.report_request_id, row.report_name, row.r_id, dtstart, row.duration_seconds, row.value)
+            TelemetryPoint(
+                row.report_request_id, row.report_name, row.r_id, dtstart, row.duration_seconds, row.value
+            )
         )
     return points

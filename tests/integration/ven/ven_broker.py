@@ -5,11 +5,14 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from ven.device_bus import BrokerAddress, MqttBus
 
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 
@@ -31,8 +34,9 @@ class Mosquitto:
         self._proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        self._proc = subprocess.Popen([MOSQUITTO, "-c", str(self._conf)], stdout=subprocess.DEVNULL,
-                                      stderr=subprocess.DEVNULL)
+        self._proc = subprocess.Popen(
+            [MOSQUITTO, "-c", str(self._conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         for _ in range(100):
             try:
                 socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
@@ -68,3 +72,20 @@ def wait_for(predicate, timeout_s: float = 10.0, what: str = "condition") -> Non
             return
         time.sleep(0.02)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+class Recorder:
+    def __init__(self, url: str, pattern: str) -> None:
+        self.messages: list[tuple[str, bytes]] = []
+        self._lock = threading.Lock()
+        self.bus = MqttBus(BrokerAddress.parse(url))
+        self.bus.subscribe(pattern, self._on)
+        self.bus.start()
+
+    def _on(self, topic: str, payload: bytes) -> None:
+        with self._lock:
+            self.messages.append((topic, payload))
+
+    def on(self, topic: str) -> list[bytes]:
+        with self._lock:
+            return [p for t, p in self.messages if t == topic]

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.integration.vtn_openadr.conftest import Reply, Vtn
 from vtn.services import provision_ven
+
+from .harness import Reply, Vtn
 
 REGISTRATION = dict(
     http_pull_model=True,
@@ -19,7 +20,9 @@ REGISTRATION = dict(
 
 async def create_registration(vtn: Vtn, ven_name: str, **extra: Any) -> Reply:
     payload = {**REGISTRATION, "ven_id": None, "registration_id": None, **extra}
-    return await vtn.send("EiRegisterParty", "oadrCreatePartyRegistration", request_id="req-1", ven_name=ven_name, **payload)
+    return await vtn.send(
+        "EiRegisterParty", "oadrCreatePartyRegistration", request_id="req-1", ven_name=ven_name, **payload
+    )
 
 
 async def provision_and_register(vtn: Vtn, ven_name: str = "ven-1") -> tuple[str, str]:
@@ -40,7 +43,7 @@ async def poll(vtn: Vtn, ven_id: str) -> Reply:
 
 async def drain(vtn: Vtn, ven_id: str) -> list[Reply]:
     """Poll until an empty oadrResponse; the messages received before it, in order."""
-    received = []
+    received: list[Reply] = []
     for _ in range(50):
         reply = await poll(vtn, ven_id)
         if reply.message_type == "oadrResponse":

@@ -7,9 +7,8 @@ from datetime import timedelta
 
 import pytest
 
-from tests.integration.vtn_openadr.conftest import NS, T0, Reply, Vtn
-from tests.integration.vtn_openadr.helpers import drain, poll, provision_and_register
 from vtn.errors import Conflict, InvalidInput, NotFound
+from vtn.openadr.xml import NS
 from vtn.services import (
     EventPatch,
     EventSpec,
@@ -19,6 +18,9 @@ from vtn.services import (
     get_event,
     modify_event,
 )
+
+from .harness import T0, Reply, Vtn
+from .helpers import drain, poll, provision_and_register
 
 H = 3600
 
@@ -157,11 +159,16 @@ async def test_overlapping_events_for_one_ven_in_one_market_context_are_refused(
     with pytest.raises(Conflict):
         await create_event(vtn.sessions, spec([ven_b, ven_a], 2 * H + 1800), vtn.clock.now)
     await create_event(vtn.sessions, spec([ven_b], 2 * H + 1800), vtn.clock.now)  # other VEN
-    await create_event(vtn.sessions, spec([ven_a], 2 * H, market_context="http://mc.example/other"), vtn.clock.now)
+    await create_event(
+        vtn.sessions, spec([ven_a], 2 * H, market_context="http://mc.example/other"), vtn.clock.now
+    )
     await create_event(vtn.sessions, spec([ven_a], 3 * H), vtn.clock.now)  # back to back is no overlap
     with pytest.raises(Conflict):
         await modify_event(
-            vtn.sessions, first.event_id, EventPatch(intervals=spec([ven_a], 2 * H + 1800).intervals), vtn.clock.now
+            vtn.sessions,
+            first.event_id,
+            EventPatch(intervals=spec([ven_a], 2 * H + 1800).intervals),
+            vtn.clock.now,
         )
     await cancel_event(vtn.sessions, first.event_id, vtn.clock.now)
     await create_event(vtn.sessions, spec([ven_a], 2 * H), vtn.clock.now)  # the slot is free again
@@ -179,7 +186,9 @@ async def test_bad_event_input_is_refused(vtn: Vtn) -> None:
     with pytest.raises(InvalidInput):
         await create_event(vtn.sessions, EventSpec([ven_id], "SIMPLE", "level", gap), vtn.clock.now)
     with pytest.raises(InvalidInput):
-        await create_event(vtn.sessions, EventSpec([ven_id], "SIMPLE", "level", (IntervalSpec(T0, 60, 7.0),)), vtn.clock.now)
+        await create_event(
+            vtn.sessions, EventSpec([ven_id], "SIMPLE", "level", (IntervalSpec(T0, 60, 7.0),)), vtn.clock.now
+        )
     assert await drain(vtn, ven_id) == []
 
 
@@ -202,3 +211,68 @@ async def test_outbox_keeps_order_across_message_kinds(vtn: Vtn) -> None:
     await cancel_ven_registration(vtn.sessions, ven_id)
     first, second = await poll(vtn, ven_id), await poll(vtn, ven_id)
     assert [first.message_type, second.message_type] == ["oadrDistributeEvent", "oadrCancelPartyRegistration"]
+
+
+@pytest.mark.parametrize(
+    ("signal_name", "signal_type", "value"),
+    [
+        ("SIMPLE", "level", 3.0),
+        ("ELECTRICITY_PRICE", "price", 0.31),
+        ("LOAD_DISPATCH", "delta", -2.5),
+        ("LOAD_CONTROL", "x-loadControlCapacity", 0.5),
+        ("x-flexvpp-target", "setpoint", 4.0),
+    ],
+)
+async def test_every_signal_kind_renders_valid_and_intact(
+    vtn: Vtn, signal_name: str, signal_type: str, value: float
+) -> None:
+    ven_id, _ = await provision_and_register(vtn, "ven-sig")
+    intervals = (
+        IntervalSpec(T0 + timedelta(hours=1), 900, value),
+        IntervalSpec(T0 + timedelta(minutes=75), 900, value),
+    )
+    info = await create_event(
+        vtn.sessions,
+        EventSpec(
+            [ven_id],
+            signal_name,
+            signal_type,
+            intervals,
+            start_after_seconds=300,
+            response_required="never",
+            priority=4,
+        ),
+        vtn.clock.now,
+    )
+    [reply] = await drain(vtn, ven_id)  # the harness checks the XSD at teardown
+    event = reply.element.find("oadr:oadrEvent", NS)
+    assert event.findtext("oadr:oadrResponseRequired", namespaces=NS) == "never"
+    signal = event.find("ei:eiEvent/ei:eiEventSignals/ei:eiEventSignal", NS)
+    assert signal.findtext("ei:signalName", namespaces=NS) == signal_name
+    assert signal.findtext("ei:signalType", namespaces=NS) == signal_type
+    values = [float(v.text) for v in signal.iterfind(".//ei:signalPayload//ei:value", NS)]
+    assert values == [value, value]
+    assert event.find(".//{urn:ietf:params:xml:ns:icalendar-2.0}startafter").text == "PT5M"
+    assert event.findtext("ei:eiEvent/ei:eventDescriptor/ei:priority", namespaces=NS) == "4"
+    assert info.start_after_seconds == 300
+
+
+async def test_folding_never_writes_into_a_message_already_delivered(vtn: Vtn) -> None:
+    from vtn.db.uow import UnitOfWork
+    from vtn.services import outbox
+
+    ven_id, _ = await provision_and_register(vtn, "ven-fold")
+    await create_event(vtn.sessions, spec([ven_id], H), vtn.clock.now)
+    async with UnitOfWork(vtn.sessions) as uow:
+        waiting = await uow.outbox.last_pending(ven_id)
+        assert waiting is not None and waiting.message_type == outbox.DISTRIBUTE_EVENT
+    assert (await poll(vtn, ven_id)).message_type == "oadrDistributeEvent"  # it goes out meanwhile
+    async with UnitOfWork(vtn.sessions) as uow:
+        assert not await uow.outbox.merge_payload(waiting.id, {"cancelled_event_ids": ["x"]})
+        await outbox.queue_distribute(uow, [ven_id], vtn.clock.now, cancelled_event_ids=["x"])
+        await uow.commit()
+    async with UnitOfWork(vtn.sessions) as uow:
+        pending = await uow.outbox.pending(ven_id)
+    assert [(m.message_type, m.payload) for m in pending] == [
+        (outbox.DISTRIBUTE_EVENT, {"cancelled_event_ids": ["x"]})
+    ]

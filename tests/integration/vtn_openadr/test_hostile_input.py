@@ -8,13 +8,21 @@ import pytest
 from openleadr.messaging import create_message
 from sqlalchemy import func, select
 
-from tests.integration.vtn_openadr.conftest import Vtn, assert_valid
-from tests.integration.vtn_openadr.helpers import poll, provision_and_register
 from vtn.db import tables
 
+from .harness import Vtn, assert_valid
+from .helpers import poll, provision_and_register
+
 TABLES = [
-    tables.Ven, tables.OutboxMessage, tables.Event, tables.EventTarget, tables.EventResponse, tables.Opt,
-    tables.ReportRegistration, tables.ReportRequest, tables.ReportValue,
+    tables.Ven,
+    tables.OutboxMessage,
+    tables.Event,
+    tables.EventTarget,
+    tables.EventResponse,
+    tables.Opt,
+    tables.ReportRegistration,
+    tables.ReportRequest,
+    tables.ReportValue,
 ]
 
 
@@ -22,7 +30,11 @@ async def snapshot(vtn: Vtn) -> dict[str, Any]:
     """Row counts and the VEN rows: enough to see any write."""
     async with vtn.sessions() as session:
         counts = {t.__tablename__: await session.scalar(select(func.count()).select_from(t)) for t in TABLES}
-        vens = (await session.execute(select(tables.Ven.ven_id, tables.Ven.registration_id, tables.Ven.registered_at))).all()
+        vens = (
+            await session.execute(
+                select(tables.Ven.ven_id, tables.Ven.registration_id, tables.Ven.registered_at)
+            )
+        ).all()
     return {"counts": counts, "vens": sorted(vens)}
 
 
@@ -31,7 +43,9 @@ def poll_xml(ven_id: str) -> str:
 
 
 def with_doctype(doctype: str, body: str) -> str:
-    return body.replace('<?xml version="1.0" encoding="utf-8"?>', f'<?xml version="1.0" encoding="utf-8"?>\n{doctype}', 1)
+    return body.replace(
+        '<?xml version="1.0" encoding="utf-8"?>', f'<?xml version="1.0" encoding="utf-8"?>\n{doctype}', 1
+    )
 
 
 XXE = '<!DOCTYPE oadrPayload [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'
@@ -44,12 +58,23 @@ LAUGHS = (
 
 @pytest.mark.parametrize(
     "case",
-    ["xxe", "billion_laughs", "malformed", "not_openadr", "schema_invalid", "oversized", "wrong_content_type", "empty"],
+    [
+        "xxe",
+        "billion_laughs",
+        "malformed",
+        "not_openadr",
+        "schema_invalid",
+        "oversized",
+        "wrong_content_type",
+        "empty",
+    ],
 )
 async def test_hostile_input_is_refused_and_changes_nothing(vtn: Vtn, case: str) -> None:
     ven_id, registration_id = await provision_and_register(vtn, "ven-h")
     before = await snapshot(vtn)
-    cancel = create_message("oadrCancelPartyRegistration", request_id="r", registration_id=registration_id, ven_id=ven_id)
+    cancel = create_message(
+        "oadrCancelPartyRegistration", request_id="r", registration_id=registration_id, ven_id=ven_id
+    )
     content_type = "application/xml"
     expected_status = 400
     if case == "xxe":
@@ -78,7 +103,9 @@ async def test_hostile_input_is_refused_and_changes_nothing(vtn: Vtn, case: str)
 
 
 async def test_xxe_does_not_leak_files_into_replies(vtn: Vtn) -> None:
-    body = with_doctype(XXE, create_message("oadrQueryRegistration", request_id="&xxe;".replace("&xxe;", "q")))
+    body = with_doctype(
+        XXE, create_message("oadrQueryRegistration", request_id="&xxe;".replace("&xxe;", "q"))
+    )
     body = body.replace(">q</requestID>", ">&xxe;</requestID>")
     assert "&xxe;" in body
     reply = await vtn.post("EiRegisterParty", body)
@@ -94,7 +121,9 @@ async def test_message_at_the_wrong_service_is_a_compliance_error(vtn: Vtn) -> N
 
 def test_reply_validation_catches_an_invalid_document() -> None:
     """The teardown check of the harness is real: a reply missing a required element fails it."""
-    good = create_message("oadrResponse", response={"response_code": 200, "response_description": "OK"}, ven_id="v")
+    good = create_message(
+        "oadrResponse", response={"response_code": 200, "response_description": "OK"}, ven_id="v"
+    )
     assert_valid(good.encode())
     bad = good.replace("<ei:responseCode>200</ei:responseCode>", "")
     with pytest.raises(AssertionError):

@@ -6,10 +6,11 @@ from datetime import timedelta
 
 from openleadr import objects
 
-from tests.integration.vtn_openadr.conftest import T0, Reply, Vtn
-from tests.integration.vtn_openadr.helpers import provision_and_register
-from tests.integration.vtn_openadr.test_events import H, created_event, spec
 from vtn.services import create_event, get_event, list_opts
+
+from .harness import T0, Reply, Vtn
+from .helpers import provision_and_register
+from .test_events import H, created_event, spec
 
 
 async def create_opt(vtn: Vtn, ven_id: str, opt_id: str, opt_type: str, **extra: object) -> Reply:
@@ -43,12 +44,17 @@ async def test_availability_schedule_is_stored_and_cancelled(vtn: Vtn) -> None:
             objects.VavailabilityComponent(dtstart=T0 + timedelta(hours=5), duration=timedelta(minutes=30)),
         ]
     )
-    reply = await create_opt(vtn, ven_id, "Opt-A", "optOut", vavailability=schedule, market_context="http://mc.example/x")
+    reply = await create_opt(
+        vtn, ven_id, "Opt-A", "optOut", vavailability=schedule, market_context="http://mc.example/x"
+    )
     assert reply.message_type == "oadrCreatedOpt" and reply.code == 200
     assert reply.text("ei:optID") == "Opt-A"
     [opt] = await list_opts(vtn.sessions, ven_id)
     assert (opt.opt_id, opt.opt_type, opt.market_context, opt.resource_ids) == (
-        "Opt-A", "optOut", "http://mc.example/x", ("heat-pump",)
+        "Opt-A",
+        "optOut",
+        "http://mc.example/x",
+        ("heat-pump",),
     )
     assert [(w["start"], w["duration_seconds"]) for w in opt.windows] == [
         (T0 + timedelta(hours=1), 7200),
@@ -82,7 +88,10 @@ async def test_eiopt_opt_in_outranks_later_created_event_opt_out(vtn: Vtn) -> No
     event = await get_event(vtn.sessions, info.event_id, vtn.clock.now)
     assert event.responses == {ven_a: "optIn", ven_b: "optOut"}
     await cancel_opt(vtn, ven_a, "ev-opt")
-    assert (await get_event(vtn.sessions, info.event_id, vtn.clock.now)).responses == {ven_a: "optOut", ven_b: "optOut"}
+    assert (await get_event(vtn.sessions, info.event_id, vtn.clock.now)).responses == {
+        ven_a: "optOut",
+        ven_b: "optOut",
+    }
 
 
 async def test_opt_for_unknown_event_is_452_and_not_stored(vtn: Vtn) -> None:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from tests.integration.vtn_openadr.conftest import Vtn
-from tests.integration.vtn_openadr.helpers import create_registration, drain, poll, provision_and_register
 from vtn.services import cancel_ven_registration, get_ven, provision_ven
+
+from .harness import Vtn
+from .helpers import create_registration, drain, poll, provision_and_register
 
 
 async def test_query_registration_offers_profile_and_poll_frequency(vtn: Vtn) -> None:
@@ -13,7 +14,9 @@ async def test_query_registration_offers_profile_and_poll_frequency(vtn: Vtn) ->
     assert reply.code == 200
     assert reply.text("ei:vtnID") == "FLEXVPP-TEST-VTN"
     assert reply.text("oadr:oadrProfiles/oadr:oadrProfile/oadr:oadrProfileName") == "2.0b"
-    assert reply.text("oadr:oadrRequestedOadrPollFreq/{urn:ietf:params:xml:ns:icalendar-2.0}duration") == "PT10S"
+    assert (
+        reply.text("oadr:oadrRequestedOadrPollFreq/{urn:ietf:params:xml:ns:icalendar-2.0}duration") == "PT10S"
+    )
     assert reply.text("ei:eiResponse/pyld:requestID") == "q-1"
 
 
@@ -67,11 +70,19 @@ async def test_reregistration_keeps_registration_and_wrong_registration_id_is_45
 async def test_ven_cancels_its_registration(vtn: Vtn) -> None:
     ven_id, registration_id = await provision_and_register(vtn, "ven-c")
     wrong = await vtn.send(
-        "EiRegisterParty", "oadrCancelPartyRegistration", request_id="c-0", registration_id="nope", ven_id=ven_id
+        "EiRegisterParty",
+        "oadrCancelPartyRegistration",
+        request_id="c-0",
+        registration_id="nope",
+        ven_id=ven_id,
     )
     assert wrong.message_type == "oadrCanceledPartyRegistration" and wrong.code == 452
     reply = await vtn.send(
-        "EiRegisterParty", "oadrCancelPartyRegistration", request_id="c-1", registration_id=registration_id, ven_id=ven_id
+        "EiRegisterParty",
+        "oadrCancelPartyRegistration",
+        request_id="c-1",
+        registration_id=registration_id,
+        ven_id=ven_id,
     )
     assert reply.message_type == "oadrCanceledPartyRegistration" and reply.code == 200
     assert not (await get_ven(vtn.sessions, ven_id, vtn.clock.now)).registered
@@ -105,3 +116,20 @@ async def test_request_reregistration_travels_through_the_outbox(vtn: Vtn) -> No
     reply = await poll(vtn, ven_id)
     assert reply.message_type == "oadrRequestReregistration"
     assert reply.text("ei:venID") == ven_id
+
+
+async def test_poll_times_are_written_in_batches(vtn: Vtn) -> None:
+    from vtn.db.tables import Ven, as_utc
+    from vtn.services.poll_cache import cache_for
+
+    ids = [(await provision_and_register(vtn, f"ven-batch-{i}"))[0] for i in range(3)]
+    for ven_id in ids:
+        await poll(vtn, ven_id)
+    cache = cache_for(vtn.sessions)
+    assert cache is not None
+    await cache.flush_polls(vtn.sessions)
+    async with vtn.sessions() as session:
+        for ven_id in ids:
+            row = await session.get(Ven, ven_id)
+            assert row is not None and as_utc(row.last_poll_at) == vtn.clock.now
+    assert cache.take_polls() == {}

@@ -6,10 +6,12 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from tests.integration.vtn_openadr.conftest import NS, T0, Reply, Vtn
-from tests.integration.vtn_openadr.helpers import drain, poll, provision_and_register
+from vtn.openadr.xml import NS
 from vtn.services import query_telemetry
 from vtn.services.reports import cancel_report_request, list_report_requests, request_telemetry
+
+from .harness import T0, Reply, Vtn
+from .helpers import drain, poll, provision_and_register
 
 
 def description(r_id: str, report_type: str, min_s: int, max_s: int) -> dict[str, Any]:
@@ -34,7 +36,10 @@ def metadata() -> list[dict[str, Any]]:
             "report_name": "METADATA_TELEMETRY_USAGE",
             "created_date_time": T0,
             "report_request_id": 0,
-            "report_descriptions": [description("power", "usage", 10, 300), description("energy", "usage", 30, 600)],
+            "report_descriptions": [
+                description("power", "usage", 10, 300),
+                description("energy", "usage", 30, 600),
+            ],
         },
         {
             "report_specifier_id": "spec-status",
@@ -54,7 +59,9 @@ def metadata() -> list[dict[str, Any]]:
 
 
 async def register_reports(vtn: Vtn, ven_id: str) -> Reply:
-    return await vtn.send("EiReport", "oadrRegisterReport", request_id="rr", ven_id=ven_id, reports=metadata())
+    return await vtn.send(
+        "EiReport", "oadrRegisterReport", request_id="rr", ven_id=ven_id, reports=metadata()
+    )
 
 
 def requests_of(reply: Reply) -> dict[str, dict[str, Any]]:
@@ -70,7 +77,9 @@ def requests_of(reply: Reply) -> dict[str, dict[str, Any]]:
     return found
 
 
-async def update_report(vtn: Vtn, ven_id: str, report_request_id: str, values: list[tuple[int, str, float]]) -> Reply:
+async def update_report(
+    vtn: Vtn, ven_id: str, report_request_id: str, values: list[tuple[int, str, float]]
+) -> Reply:
     intervals = [
         {
             "dtstart": T0 + timedelta(seconds=offset),
@@ -148,7 +157,9 @@ async def test_update_report_values_are_stored_once(vtn: Vtn) -> None:
         (timedelta(seconds=120), "power", 3.5),
     ]
     assert {p.report_name for p in points} == {"TELEMETRY_USAGE"}
-    window = await query_telemetry(vtn.sessions, ven_id, T0 + timedelta(seconds=60), T0 + timedelta(seconds=120))
+    window = await query_telemetry(
+        vtn.sessions, ven_id, T0 + timedelta(seconds=60), T0 + timedelta(seconds=120)
+    )
     assert [p.value for p in window] == [2.5]
 
 
@@ -183,7 +194,11 @@ async def test_report_messages_from_unregistered_ven_are_refused(vtn: Vtn) -> No
     ven_id, registration_id = await provision_and_register(vtn, "ven-r6")
     request_id = requests_of(await register_reports(vtn, ven_id))["spec-usage"]["id"]
     await vtn.send(
-        "EiRegisterParty", "oadrCancelPartyRegistration", request_id="c", registration_id=registration_id, ven_id=ven_id
+        "EiRegisterParty",
+        "oadrCancelPartyRegistration",
+        request_id="c",
+        registration_id=registration_id,
+        ven_id=ven_id,
     )
     reply = await update_report(vtn, ven_id, request_id, [(0, "power", 1.0)])
     assert reply.message_type == "oadrUpdatedReport" and reply.code == 463

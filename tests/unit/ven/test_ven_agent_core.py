@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
+from ven_rig import SITE, T0, Rig, dispatch
 
 from ven.agent.events import DrEvent, EventInterval, OptType
 from ven.agent.policy import local_setpoints
 from ven.messages import parse_set
-from ven_rig import SITE, T0, Rig, dispatch
 
 
 def test_discovery_and_bad_input_ignored() -> None:
@@ -21,8 +21,11 @@ def test_discovery_and_bad_input_ignored() -> None:
     rig.broker.route(f"flexvpp/{SITE}/ghost/telemetry", '[{"bt": 1, "n": "power", "v": 1}]', retain=False)
     rig.broker.route(f"flexvpp/{SITE}/evse-1/state", "{not json", retain=False)
     rig.broker.route(f"flexvpp/{SITE}/evse-1/telemetry", json.dumps([{"n": "power"}]), retain=False)
-    rig.broker.route(f"flexvpp/{SITE}/evse-1/config", json.dumps({"device_id": "other", "device_type": "meter"}),
-                     retain=False)
+    rig.broker.route(
+        f"flexvpp/{SITE}/evse-1/config",
+        json.dumps({"device_id": "other", "device_type": "meter"}),
+        retain=False,
+    )
     assert rig.core.registry.ignored == before + 4
     assert set(rig.core.snapshot().devices) == {"meter-1", "evse-1", "plug-1"}
     rig.advance(120)  # and the agent carries on
@@ -61,14 +64,19 @@ def test_user_override_wins_and_opts_out() -> None:
     rig.advance(600)
     assert len(rig.sets("evse-1")) == sent_before  # nothing commanded while overridden
     assert rig.ev.power_kw == pytest.approx(11.0)
-    assert rig.core.reconsider_opts() == [("ev-slow", OptType.OPT_OUT, "user override on evse-1 (mode 'boost')")]
+    assert rig.core.reconsider_opts() == [
+        ("ev-slow", OptType.OPT_OUT, "user override on evse-1 (mode 'boost')")
+    ]
     opt, reason = rig.core.set_event(dispatch("ev-2", T0 + 7200, 60, 2.0, ("evse-1",)))
     assert opt is OptType.OPT_OUT and "override" in reason
 
 
 def test_opt_out_when_a_device_cannot_comply() -> None:
     rig = Rig()
-    assert rig.core.set_event(dispatch("a", T0, 60, 40.0, ("evse-1",)))[1] == "power_kw 40 above max 11 of evse-1"
+    assert (
+        rig.core.set_event(dispatch("a", T0, 60, 40.0, ("evse-1",)))[1]
+        == "power_kw 40 above max 11 of evse-1"
+    )
     assert rig.core.set_event(dispatch("b", T0, 60, 4.0, ("heater-7",)))[0] is OptType.OPT_OUT
 
 

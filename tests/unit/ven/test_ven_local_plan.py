@@ -19,9 +19,19 @@ def test_site_entry_is_a_valid_plan_format_site() -> None:
     assert entry["evs"][0]["energy_needed_kwh"] == pytest.approx(20.0, abs=0.5)  # type: ignore[index]
     assert entry["battery"]["capacity_kwh"] == 10.0  # type: ignore[index]
     assert len(entry["pv"]["forecast_kw"]) == 96  # type: ignore[index]
-    scenario = parse_scenario({"start": grid.start.isoformat(), "resolution_minutes": 15, "horizon_slots": 96,
-                               "tariff": {"import_eur_per_kwh": [0.2] * 96, "export_eur_per_kwh": [0.0] * 96,
-                                          "capacity_eur_per_kw_month": 3.37}, "sites": [entry]})
+    scenario = parse_scenario(
+        {
+            "start": grid.start.isoformat(),
+            "resolution_minutes": 15,
+            "horizon_slots": 96,
+            "tariff": {
+                "import_eur_per_kwh": [0.2] * 96,
+                "export_eur_per_kwh": [0.0] * 96,
+                "capacity_eur_per_kw_month": 3.37,
+            },
+            "sites": [entry],
+        }
+    )
     assert scenario.sites[0].import_limit_kw == 9.2
 
 
@@ -30,8 +40,11 @@ def test_prices_replan_and_the_ev_charges_when_cheap() -> None:
     rig.core.tariff = TariffDefaults(capacity_eur_per_kw_month=0.0)  # only the energy price matters here
     hour = 3600.0
     cheap_from, cheap_to = T0 + 5 * hour, T0 + 8 * hour  # 01:00-04:00 UTC
-    intervals = (EventInterval(T0, 5 * hour, 0.40), EventInterval(cheap_from, 3 * hour, 0.05),
-                 EventInterval(cheap_to, 6 * hour, 0.40))
+    intervals = (
+        EventInterval(T0, 5 * hour, 0.40),
+        EventInterval(cheap_from, 3 * hour, 0.05),
+        EventInterval(cheap_to, 6 * hour, 0.40),
+    )
     rig.core.set_event([DrEvent("tariff-1", 0, "ELECTRICITY_PRICE", "price", intervals)])
     assert rig.core.replan()
     rig.advance(120)

@@ -35,27 +35,39 @@ def test_spec_examples_parse() -> None:
     assert config.control(ControlName.POWER_KW).max == 11.0  # type: ignore[union-attr]
     values = parse_telemetry(T, SPEC_TELEMETRY)
     assert [(m.name, m.value, m.time_s) for m in values] == [
-        ("power", 7350.0, 1741560300.0), ("energy_import", 123456.0, 1741560300.0), ("soc", 41.0, 1741560300.0)]
+        ("power", 7350.0, 1741560300.0),
+        ("energy_import", 123456.0, 1741560300.0),
+        ("soc", 41.0, 1741560300.0),
+    ]
     state = parse_state(T, SPEC_STATE)
     assert state.plugged_in and state.ev_target_kwh == 30.0 and not state.overridden
-    cmd = parse_set(T, '{"command_id": "6f1c", "ts": 1741560300.0, "power_kw": 7.4, "valid_until": 1741561200.0}')
+    cmd = parse_set(
+        T, '{"command_id": "6f1c", "ts": 1741560300.0, "power_kw": 7.4, "valid_until": 1741561200.0}'
+    )
     assert cmd.control_name is ControlName.POWER_KW and cmd.value == 7.4
     ack = parse_ack(T, '{"command_id": "6f1d", "accepted": false, "reason": "power_kw 40 above max 11"}')
     assert not ack.accepted and ack.reason
 
 
-@pytest.mark.parametrize(("parser", "payload", "needle"), [
-    (parse_config, b"\xff\xfe", "not UTF-8 JSON"),
-    (parse_config, '{"device_id": "x", "device_type": "toaster"}', "device_type"),
-    (parse_config, '{"device_id": "x", "device_type": "meter", "colour": 1}', "colour"),
-    (parse_telemetry, "{}", "non-empty JSON array"),
-    (parse_telemetry, '[{"n": "power", "v": 1}]', "base time"),
-    (parse_telemetry, '[{"bt": 1, "n": "power", "v": "high"}]', "v"),
-    (parse_set, '{"command_id": "a", "ts": 1, "valid_until": 2}', "exactly one control"),
-    (parse_set, '{"command_id": "a", "ts": 1, "valid_until": 2, "power_kw": 1, "on": true}', "exactly one"),
-    (parse_set, '{"command_id": "a", "ts": 1, "power_kw": 1}', "valid_until"),
-    (parse_state, '{"ts": 1, "ev_departure": "2025-03-10T07:00:00"}', "UTC offset"),
-])
+@pytest.mark.parametrize(
+    ("parser", "payload", "needle"),
+    [
+        (parse_config, b"\xff\xfe", "not UTF-8 JSON"),
+        (parse_config, '{"device_id": "x", "device_type": "toaster"}', "device_type"),
+        (parse_config, '{"device_id": "x", "device_type": "meter", "colour": 1}', "colour"),
+        (parse_telemetry, "{}", "non-empty JSON array"),
+        (parse_telemetry, '[{"n": "power", "v": 1}]', "base time"),
+        (parse_telemetry, '[{"bt": 1, "n": "power", "v": "high"}]', "v"),
+        (parse_set, '{"command_id": "a", "ts": 1, "valid_until": 2}', "exactly one control"),
+        (
+            parse_set,
+            '{"command_id": "a", "ts": 1, "valid_until": 2, "power_kw": 1, "on": true}',
+            "exactly one",
+        ),
+        (parse_set, '{"command_id": "a", "ts": 1, "power_kw": 1}', "valid_until"),
+        (parse_state, '{"ts": 1, "ev_departure": "2025-03-10T07:00:00"}', "UTC offset"),
+    ],
+)
 def test_malformed_payloads_name_the_problem(parser, payload, needle) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(MalformedPayload) as err:
         parser(T, payload)

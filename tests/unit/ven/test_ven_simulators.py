@@ -20,8 +20,11 @@ SITE = "sim-unit"
 def setup() -> tuple[SimulatedHome, FakeBroker, ManualClock]:
     broker = FakeBroker()
     clock = ManualClock(T0)
-    home = SimulatedHome(HomeSpec(site_id=SITE, seed=3, base_load_kw=0.5, telemetry_interval_s=60), clock,
-                         lambda _id: FakeBus(broker))
+    home = SimulatedHome(
+        HomeSpec(site_id=SITE, seed=3, base_load_kw=0.5, telemetry_interval_s=60),
+        clock,
+        lambda _id: FakeBus(broker),
+    )
     ev = home.device("evse-1")
     assert isinstance(ev, EvCharger)
     ev.sessions.clear()
@@ -109,10 +112,26 @@ def test_other_devices_obey_set(setup) -> None:  # type: ignore[no-untyped-def]
     home.tick()
     pv = home.device("pv-1")
     assert pv.power_kw < -0.5
-    _set(broker, "pv-1", {"command_id": "p", "ts": clock.now(), "curtail_percent": 10, "valid_until": clock.now() + 600})
-    _set(broker, "plug-1", {"command_id": "q", "ts": clock.now(), "on": False, "valid_until": clock.now() + 600})
-    _set(broker, "hp-1", {"command_id": "h", "ts": clock.now(), "setpoint_c": 30, "valid_until": clock.now() + 600})
-    _set(broker, "battery-1", {"command_id": "b", "ts": clock.now(), "power_kw": -2, "valid_until": clock.now() + 600})
+    _set(
+        broker,
+        "pv-1",
+        {"command_id": "p", "ts": clock.now(), "curtail_percent": 10, "valid_until": clock.now() + 600},
+    )
+    _set(
+        broker,
+        "plug-1",
+        {"command_id": "q", "ts": clock.now(), "on": False, "valid_until": clock.now() + 600},
+    )
+    _set(
+        broker,
+        "hp-1",
+        {"command_id": "h", "ts": clock.now(), "setpoint_c": 30, "valid_until": clock.now() + 600},
+    )
+    _set(
+        broker,
+        "battery-1",
+        {"command_id": "b", "ts": clock.now(), "power_kw": -2, "valid_until": clock.now() + 600},
+    )
     clock.advance(60)
     home.tick()
     assert pv.power_kw >= -0.5 - 1e-9

@@ -19,15 +19,30 @@ class Rig:
     def __init__(self, **spec: object) -> None:
         self.broker = FakeBroker()
         self.clock = ManualClock(T0)
-        options = {"site_id": SITE, "seed": 5, "base_load_kw": 3.0, "telemetry_interval_s": 60,
-                   "pv_kw": None, "battery_kwh": None, "heat_pump": False, "smart_plug_kw": None, **spec}
+        options = {
+            "site_id": SITE,
+            "seed": 5,
+            "base_load_kw": 3.0,
+            "telemetry_interval_s": 60,
+            "pv_kw": None,
+            "battery_kwh": None,
+            "heat_pump": False,
+            "smart_plug_kw": None,
+            **spec,
+        }
         self.home = SimulatedHome(HomeSpec(**options), self.clock, lambda _id: FakeBus(self.broker))  # type: ignore[arg-type]
         self.ev: EvCharger = self.home.device("evse-1")  # type: ignore[assignment]
         self.ev.sessions.clear()
         self.ev.plug_in(CarSession(T0 - 60, T0 + 10 * 3600, 30.0, 20.0))
         self.home.start(thread=False)
-        self.core = AgentCore(SITE, "ven-test", FakeBus(self.broker), self.clock, SiteLimits(9.2, 10.0, 2.0),
-                              DispatchSettings(period_s=60, command_ttl_s=300))
+        self.core = AgentCore(
+            SITE,
+            "ven-test",
+            FakeBus(self.broker),
+            self.clock,
+            SiteLimits(9.2, 10.0, 2.0),
+            DispatchSettings(period_s=60, command_ttl_s=300),
+        )
         self.core.start()
         self.advance(60)
 
@@ -46,7 +61,17 @@ class Rig:
         return [parse_set(name, p).value for p in self.broker.published(name)]
 
 
-def dispatch(event_id: str, start: float, minutes: float, value: float, resource: tuple[str, ...] = (),
-             **kw: object) -> list[DrEvent]:
-    return [DrEvent(event_id, 0, "LOAD_DISPATCH", "setpoint", (EventInterval(start, minutes * 60, value),),
-                    resource_ids=resource, **kw)]  # type: ignore[arg-type]
+def dispatch(
+    event_id: str, start: float, minutes: float, value: float, resource: tuple[str, ...] = (), **kw: object
+) -> list[DrEvent]:
+    return [
+        DrEvent(
+            event_id,
+            0,
+            "LOAD_DISPATCH",
+            "setpoint",
+            (EventInterval(start, minutes * 60, value),),
+            resource_ids=resource,
+            **kw,
+        )
+    ]  # type: ignore[arg-type]

@@ -1,0 +1,77 @@
+"""`flexvpp ven simulate` and `flexvpp ven run` as processes: bad arguments, a home, the agent's will."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from ven_broker import Mosquitto, Recorder, wait_for
+from vtn_server import VtnServer
+
+FLEXVPP = [sys.executable, "-m", "flexvpp"]
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["ven", "simulate", "--site", "a/b", "--broker", "mqtt://127.0.0.1"], "--site"),
+        (["ven", "simulate", "--site", "s", "--broker", "http://x"], "broker URL"),
+        (["ven", "simulate", "--site", "s", "--broker", "mqtt://h", "--speed", "0"], "--speed"),
+        (["ven", "run", "--vtn-url", "http://v", "--ven-name", "n", "--site", "s", "--broker", "mqtt://h",
+          "--config", "/nonexistent.toml"], "--config"),
+    ],
+)
+def test_bad_arguments_exit_2_naming_the_problem(args: list[str], needle: str) -> None:
+    done = subprocess.run([*FLEXVPP, *args], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and needle in done.stderr
+
+
+def test_simulate_runs_a_home_until_terminated(mosquitto: Mosquitto) -> None:
+    site = f"cli-{uuid.uuid4().hex[:8]}"
+    rec = Recorder(mosquitto.url, f"flexvpp/{site}/#")
+    proc = subprocess.Popen([*FLEXVPP, "ven", "simulate", "--site", site, "--broker", mosquitto.url,
+                             "--speed", "60", "--seed", "7"], stderr=subprocess.PIPE)
+    try:
+        devices = ("meter-1", "pv-1", "plug-1", "hp-1", "evse-1", "battery-1")
+        wait_for(lambda: all(rec.on(f"flexvpp/{site}/{d}/config") for d in devices), timeout_s=30, what="configs")
+        wait_for(lambda: len(rec.on(f"flexvpp/{site}/meter-1/telemetry")) >= 2, timeout_s=30, what="telemetry")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+        rec.bus.stop()
+
+
+async def test_run_registers_and_its_will_reports_it_offline(tmp_path: Path, mosquitto: Mosquitto) -> None:
+    site = f"run-{uuid.uuid4().hex[:8]}"
+    vtn = VtnServer(tmp_path, poll_interval_seconds=1, report_interval_seconds=1)
+    await vtn.setup()
+    await vtn.start()
+    rec = Recorder(mosquitto.url, f"flexvpp/{site}/agent/status")
+    config = tmp_path / "ven.toml"
+    config.write_text(f'[ven]\nimport_limit_kw = 7.5\nbuffer_path = "{tmp_path / "buf.db"}"\ndiscovery_wait_s = 0\n')
+    try:
+        ven = await vtn.api("POST", "/vens", {"ven_name": f"ven-{site}", "site_id": site})
+        proc = subprocess.Popen([*FLEXVPP, "ven", "run", "--vtn-url", vtn.openadr_url, "--ven-name", f"ven-{site}",
+                                 "--site", site, "--broker", mosquitto.url, "--config", str(config)],
+                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        deadline = time.monotonic() + 60
+        while not (await vtn.api("GET", f"/vens/{ven['ven_id']}"))["registered"]:
+            assert time.monotonic() < deadline, "the agent did not register"
+            await asyncio.sleep(0.2)
+        wait_for(lambda: rec.on(f"flexvpp/{site}/agent/status"), what="status")
+        assert json.loads(rec.on(f"flexvpp/{site}/agent/status")[-1]) == {"online": True}
+        proc.kill()  # no clean shutdown: the broker publishes the will
+        proc.wait(timeout=10)
+        wait_for(lambda: json.loads(rec.on(f"flexvpp/{site}/agent/status")[-1]) == {"online": False},
+                 timeout_s=90, what="the will")
+    finally:
+        rec.bus.stop()
+        await vtn.stop()

@@ -1,0 +1,125 @@
+"""A stock openleadr.OpenADRClient, unmodified, against the VTN on a real port.
+
+Setup goes through the service layer (the REST route tests live with the API); this checks
+that what the stock client expects of a VTN holds: registration by a pre-provisioned name,
+the VTN's METADATA, report requests and values, events with optIn, modify, cancel and opts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from aiohttp import web
+from openleadr import OpenADRClient
+
+from vtn.app import SESSIONS, create_app
+from vtn.services import (
+    EventPatch,
+    EventSpec,
+    IntervalSpec,
+    cancel_event,
+    create_event,
+    get_event,
+    get_ven,
+    list_opts,
+    modify_event,
+    provision_ven,
+    query_telemetry,
+)
+from vtn.settings import VtnSettings
+
+pytestmark = pytest.mark.slow
+
+
+async def wait_for(check: Callable[[], Awaitable[Any]], what: str, timeout_s: float = 30.0) -> Any:
+    """Poll `check` until it returns something truthy; fail naming `what` after `timeout_s`."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while True:
+        result = await check()
+        if result:
+            return result
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.2)
+
+
+@pytest.fixture
+async def server(db_url: str) -> AsyncIterator[tuple[str, Any]]:
+    settings = VtnSettings(
+        db_url=db_url, vtn_id="FLEXVPP-SMOKE", poll_interval_seconds=1, report_interval_seconds=2
+    )
+    app = create_app(settings)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    yield f"http://127.0.0.1:{port}/OpenADR2/Simple/2.0b", app[SESSIONS]
+    await runner.cleanup()
+
+
+async def test_stock_client_full_cycle(server: tuple[str, Any]) -> None:
+    url, sessions = server
+    ven = await provision_ven(sessions, "smoke-ven", "site-smoke")
+    seen_events: list[tuple[str, int, str]] = []
+
+    async def on_event(event: dict[str, Any]) -> str:
+        d = event["event_descriptor"]
+        seen_events.append((d["event_id"], d["modification_number"], d["event_status"]))
+        return "optIn"
+
+    client = OpenADRClient(ven_name="smoke-ven", vtn_url=url)
+    client.add_handler("on_event", on_event)
+    client.add_handler("on_update_event", on_event)
+    client.add_report(
+        callback=lambda: 1.25,
+        resource_id="meter",
+        measurement="power",
+        report_name="TELEMETRY_USAGE",
+        sampling_rate=timedelta(seconds=2),
+    )
+    await client.run()
+    try:
+        assert client.ven_id == ven.ven_id and client.registration_id
+        points = await wait_for(lambda: query_telemetry(sessions, ven.ven_id, None, None), "telemetry")
+        assert points[0].value == 1.25 and points[0].report_name == "TELEMETRY_USAGE"
+
+        now = datetime.now(UTC)
+        spec = EventSpec(
+            ven_ids=[ven.ven_id],
+            signal_name="SIMPLE",
+            signal_type="level",
+            intervals=(IntervalSpec(now + timedelta(hours=1), 1800, 1.0),),
+        )
+        event = await create_event(sessions, spec, now)
+
+        async def opted_in() -> bool:
+            info = await get_event(sessions, event.event_id, datetime.now(UTC))
+            return info.responses.get(ven.ven_id) == "optIn"
+
+        await wait_for(opted_in, "the optIn")
+        await modify_event(sessions, event.event_id, EventPatch(priority=2), datetime.now(UTC))
+        await wait_for(lambda: _seen(seen_events, event.event_id, 1), "the modification")
+        await cancel_event(sessions, event.event_id, datetime.now(UTC))
+        await wait_for(lambda: _seen(seen_events, event.event_id, 2), "the cancellation")
+
+        opt_id = await client.create_opt(
+            opt_type="optOut",
+            opt_reason="participating",
+            targets=[{"ven_id": ven.ven_id}],
+            event_id=event.event_id,
+            modification_number=2,
+        )
+        assert opt_id
+        assert [o.opt_id for o in await list_opts(sessions, ven.ven_id)] == [opt_id]
+        assert (await get_ven(sessions, ven.ven_id, datetime.now(UTC))).online
+    finally:
+        await client.stop()
+
+
+async def _seen(events: list[tuple[str, int, str]], event_id: str, modification: int) -> bool:
+    return any(e[0] == event_id and e[1] == modification for e in events)

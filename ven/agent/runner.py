@@ -1,0 +1,157 @@
+"""The agent process: bus + core + telemetry buffer + OpenADR client + the control loop.
+
+The control loop runs on the agent's clock whatever the VTN does: events already received
+keep being followed (autonomy), the local policy takes over past their end, and telemetry
+piles up in the buffer until the VTN answers again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from pathlib import Path
+from typing import Any
+
+from ven.agent.buffer import TelemetryBuffer
+from ven.agent.core import AgentCore, DispatchSettings, status_topic
+from ven.agent.local_plan import LocalPlanFailed
+from ven.agent.openadr_mapping import USAGE_SENSORS
+from ven.agent.policy import SiteLimits
+from ven.agent.vtn_client import VenClient
+from ven.clock import AcceleratedClock, Clock, WallClock
+from ven.device_bus import BrokerAddress, DeviceBus, MqttBus, Will
+from ven.messages import AgentStatus, DeviceType, Measurement, dumps
+from ven.settings import AgentSettings
+
+log = logging.getLogger(__name__)
+
+
+class HomeAgent:
+    def __init__(
+        self, settings: AgentSettings, bus: DeviceBus | None = None, clock: Clock | None = None
+    ) -> None:
+        self.settings = settings
+        self.clock = clock or (WallClock() if settings.speed == 1.0 else AcceleratedClock(settings.speed))
+        will = Will(status_topic(settings.site_id), dumps(AgentStatus(online=False)))
+        self.bus = bus or MqttBus(
+            BrokerAddress.parse(settings.broker_url), client_id=f"agent-{settings.site_id}", will=will
+        )
+        limits = SiteLimits(
+            settings.import_limit_kw,
+            settings.export_limit_kw,
+            settings.month_peak_kw,
+            settings.min_billed_peak_kw,
+        )
+        self.core = AgentCore(
+            settings.site_id,
+            settings.ven_name,
+            self.bus,
+            self.clock,
+            limits,
+            DispatchSettings(settings.dispatch_period_s, settings.command_ttl_s),
+            dispatch_device=settings.dispatch_device,
+        )
+        self.buffer = TelemetryBuffer(settings.buffer_path or Path(f"ven-{settings.site_id}.db"))
+        self.core.registry.on_telemetry(self._buffer)
+        self.client = VenClient(self.core, self.buffer, settings.ven_name, settings.vtn_url)
+        self._tasks: list[asyncio.Task[None]] = []
+        self._offered: frozenset[str] = frozenset()
+        self._planned_prices: object = None
+        self._last_plan_s = 0.0
+        self._windows: object = None
+
+    def _buffer(self, device_id: str, measurements: list[Measurement]) -> None:
+        for m in measurements:
+            if m.name in USAGE_SENSORS:
+                self.buffer.add(f"{device_id}.{m.name}", m.time_s, m.value)
+
+    async def start(self) -> None:
+        self.core.start()
+        await self._wait_for_devices()
+        self._offered = frozenset(self.core.snapshot().devices)
+        self._tasks = [
+            asyncio.create_task(self._control_loop(), name="control"),
+            asyncio.create_task(self.client.run(), name="openadr"),
+        ]
+
+    async def _wait_for_devices(self) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.settings.discovery_wait_s
+        while loop.time() < deadline and not self.core.snapshot().first(DeviceType.METER):
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(min(0.5, self.settings.discovery_wait_s))  # the other retained configs follow
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await self.client.stop()
+        self.core.stop()
+        self.buffer.close()
+
+    async def _control_loop(self) -> None:
+        period_real_s = self.settings.dispatch_period_s / self.clock.speed
+        count = 0
+        while True:
+            try:
+                self.core.step()
+                await self._replan_if_due()
+                if count % self.settings.housekeeping_every == 0 and self.client.registered.is_set():
+                    await self._housekeeping()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # one failed step must not end the agent
+                log.exception("control step failed")
+            count += 1
+            await asyncio.sleep(period_real_s)
+
+    async def _replan_if_due(self) -> None:
+        prices = tuple(self.core.prices)
+        now = self.clock.now()
+        if not prices or (
+            prices == self._planned_prices and now - self._last_plan_s < self.settings.replan_every_s
+        ):
+            return
+        self._planned_prices, self._last_plan_s = prices, now
+        try:
+            await asyncio.to_thread(self.core.replan)
+        except LocalPlanFailed as exc:
+            log.warning("%s; following the local policy", exc)
+
+    async def _housekeeping(self) -> None:
+        if not self.client.reachable:
+            return
+        await self.client.send_opt_changes()
+        devices = frozenset(self.core.snapshot().devices)
+        if devices != self._offered:  # new or removed devices: offer the reports again
+            self._offered = devices
+            self.client.offer_reports()
+            await self.client.register_reports(self.client.reports)
+        evs: Any = self.core.site_entry().get("evs", [])
+        windows = [(e["ev_id"], e["departure"]) for e in evs]
+        if windows != self._windows:  # a car arrived or left: tell the VTN its availability
+            self._windows = windows
+            await self.client.send_availability()
+        self.buffer.prune(self.clock.now())
+
+
+async def _main(settings: AgentSettings) -> None:
+    agent = HomeAgent(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    await agent.start()
+    log.info("agent %s for site %s running", settings.ven_name, settings.site_id)
+    await stop.wait()
+    await agent.stop()
+
+
+def run_agent(settings: AgentSettings) -> int:
+    asyncio.run(_main(settings))
+    return 0

@@ -1,0 +1,354 @@
+"""The OpenADR 2.0b side of the agent: `openleadr.OpenADRClient`, fixed where it is wrong.
+
+What is changed from openleadr's client, and why:
+- `run()` retries registration with exponential back-off instead of giving up when the VTN
+  is unreachable at start-up (a gateway boots before the network is up).
+- `_perform_request` tells "VTN unreachable" apart (the `reachable` flag) and always returns
+  a (type, payload) pair (openleadr returns a bare None on an empty body).
+- `update_report` builds our three reports itself: TELEMETRY_USAGE from the on-disk buffer
+  (oldest first, marked sent only when the VTN answers oadrUpdatedReport 200, so an outage
+  is backfilled without gap or duplicate), TELEMETRY_STATUS and the x-SITE_FLEXIBILITY report
+  from the agent's current view. openleadr's queue worker drops a report whose send failed.
+- Events go to the agent core (one DrEvent per signal); the opt answer is the core's rule.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import asdict
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import aiohttp
+from openleadr import OpenADRClient, enums, objects, utils
+from openleadr.messaging import parse_message, validate_xml_schema
+
+from flexmodel.flexreport import REPORT_NAME as FLEX_REPORT_NAME
+from flexmodel.flexreport import availability_windows
+from ven.agent.buffer import TelemetryBuffer
+from ven.agent.core import AgentCore
+from ven.agent.events import OptType
+from ven.agent.openadr_mapping import (
+    FLEX_SPECIFIER,
+    STATUS_SPECIFIER,
+    USAGE_SPECIFIER,
+    EventUnreadable,
+    event_from_openleadr,
+    flex_point_templates,
+    flex_points,
+    status_values,
+    usage_points,
+)
+from ven.agent.site_entry import Grid
+from ven.clock import to_datetime
+
+log = logging.getLogger(__name__)
+
+RETRY_MIN_S = 1.0
+SAMPLING = objects.SamplingRate(
+    min_period=timedelta(seconds=1), max_period=timedelta(hours=1), on_change=False
+)
+
+
+def _reported(_: Any = None, **__: Any) -> float:
+    """openleadr wants a callback per r_id; our update_report reads the agent instead."""
+    return 0.0
+
+
+class VenClient(OpenADRClient):  # type: ignore[misc]
+    def __init__(
+        self,
+        core: AgentCore,
+        buffer: TelemetryBuffer,
+        ven_name: str,
+        vtn_url: str,
+        retry_max_s: float = 60.0,
+        batch: int = 500,
+    ) -> None:
+        super().__init__(
+            ven_name=ven_name,
+            vtn_url=vtn_url,
+            disable_signature=True,
+            show_fingerprint=False,
+            allow_jitter=False,
+        )
+        self.core = core
+        self.buffer = buffer
+        self.retry_max_s = retry_max_s
+        self.batch = batch
+        self.reachable = False
+        self.registered = asyncio.Event()
+        self.add_handler("on_event", self._on_event_handler)
+        self.add_handler("on_update_event", self._on_event_handler)
+
+    # --- transport ----------------------------------------------------------------------------
+    async def _perform_request(self, service: str, message: Any) -> tuple[str | None, dict[str, Any]]:
+        await self._ensure_client_session()
+        url = f"{self.vtn_url}/{service}"
+        try:
+            async with self.client_session.post(url, data=message) as reply:
+                content = await reply.read()
+                status = reply.status
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            if self.reachable:
+                log.warning("VTN %s unreachable: %s", self.vtn_url, exc)
+            self.reachable = False
+            return None, {}
+        if not self.reachable:
+            log.info("VTN %s reachable", self.vtn_url)
+        self.reachable = True
+        if status != 200:
+            log.warning("VTN answered HTTP %d to %s: %s", status, service, content[:300])
+            return None, {}
+        if not content:
+            return None, {}
+        try:
+            validate_xml_schema(content)
+            message_type, payload = parse_message(content)
+        except Exception as exc:  # lxml and openleadr raise several types for a bad message
+            log.warning("VTN's answer to %s failed validation: %s", service, exc)
+            return None, {}
+        return message_type, payload
+
+    # --- lifecycle ----------------------------------------------------------------------------
+    async def run(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        await self._register_with_retry()
+        self.offer_reports()
+        await self.register_reports(self.reports)
+        await self.sync_events()
+        await self._poll()
+        self.scheduler.add_job(self._poll, trigger="interval", seconds=self.poll_frequency.total_seconds())
+        self.scheduler.start()
+
+    async def _register_with_retry(self) -> None:
+        delay = RETRY_MIN_S
+        while True:
+            _, payload = await self.query_registration()
+            request_id = (payload.get("response") or {}).get("request_id") if payload else None
+            if payload:
+                await self.create_party_registration(ven_id=self.ven_id, request_id=request_id)
+            if self.registration_id:
+                log.info("registered at %s as ven_id %s", self.vtn_url, self.ven_id)
+                self.registered.set()
+                return
+            log.warning("registration at %s failed; retrying in %.0f s", self.vtn_url, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self.retry_max_s)
+
+    async def stop(self) -> None:
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        if self.client_session is not None:
+            await self.client_session.close()
+
+    # --- reports ------------------------------------------------------------------------------
+    def offer_reports(self) -> None:
+        """METADATA for the devices discovered so far (call again after new devices appear)."""
+        self.reports.clear()
+        self.report_callbacks.clear()
+        snapshot = self.core.snapshot()
+        common = {"callback": _reported, "sampling_rate": SAMPLING, "report_duration": timedelta(hours=1)}
+        for r_id, resource, report_type, measurement in usage_points(snapshot):
+            self.add_report(
+                resource_id=resource,
+                measurement=measurement,
+                r_id=r_id,
+                report_specifier_id=USAGE_SPECIFIER,
+                report_name=enums.REPORT_NAME.TELEMETRY_USAGE,
+                report_type=report_type,
+                **common,
+            )
+        for r_id, (resource, _) in status_values(snapshot).items():
+            self.add_report(
+                resource_id=resource,
+                r_id=r_id,
+                report_specifier_id=STATUS_SPECIFIER,
+                report_name=enums.REPORT_NAME.TELEMETRY_STATUS,
+                report_type="x-resourceStatus",
+                reading_type="x-notApplicable",
+                **common,
+            )
+        for point in flex_point_templates(snapshot):
+            self.add_report(
+                resource_id=point.resource_id,
+                measurement=point.unit,
+                unit=point.unit,
+                r_id=point.r_id,
+                report_specifier_id=FLEX_SPECIFIER,
+                report_name=FLEX_REPORT_NAME,
+                report_type=point.report_type,
+                reading_type=point.reading_type,
+                **common,
+            )
+
+    async def update_report(self, report_request_id: str) -> None:
+        request = utils.find_by(self.report_requests, "report_request_id", report_request_id)
+        if request is None:
+            log.warning("no report request %s", report_request_id)
+            return
+        specifier = request["report_specifier_id"]
+        r_ids = set(request["r_ids"])
+        if specifier == USAGE_SPECIFIER:
+            await self.send_buffered(report_request_id, r_ids)
+        elif specifier == STATUS_SPECIFIER:
+            now = to_datetime(self.core.clock.now())
+            values = [
+                (r, now, None, v) for r, (_, v) in status_values(self.core.snapshot()).items() if r in r_ids
+            ]
+            await self._send_report(report_request_id, specifier, enums.REPORT_NAME.TELEMETRY_STATUS, values)
+        elif specifier == FLEX_SPECIFIER:
+            await self.send_flexibility(report_request_id, r_ids)
+
+    async def send_buffered(self, report_request_id: str, r_ids: set[str]) -> int:
+        """Send the buffer's unsent samples of `r_ids`, oldest first; stop at the first failure."""
+        sent = 0
+        while True:
+            samples = [s for s in self.buffer.pending(self.batch, r_ids=r_ids)]
+            if not samples:
+                return sent
+            values = [(s.r_id, to_datetime(s.ts), None, s.value) for s in samples]
+            if not await self._send_report(
+                report_request_id, USAGE_SPECIFIER, enums.REPORT_NAME.TELEMETRY_USAGE, values
+            ):
+                return sent
+            self.buffer.mark_sent(samples)
+            sent += len(samples)
+
+    async def send_flexibility(self, report_request_id: str, r_ids: set[str] | None = None) -> bool:
+        grid = Grid.at(self.core.clock.now())
+        entry = self.core.site_entry(grid)
+        values = [
+            (p.r_id, i.start, i.duration, i.value)
+            for p in flex_points(entry, grid.start, grid.resolution)
+            if r_ids is None or p.r_id in r_ids
+            for i in p.intervals
+        ]
+        return await self._send_report(report_request_id, FLEX_SPECIFIER, FLEX_REPORT_NAME, values)
+
+    async def _send_report(
+        self,
+        report_request_id: str,
+        specifier: str,
+        name: str,
+        values: Sequence[tuple[str, datetime, timedelta | None, float]],
+    ) -> bool:
+        if not values:
+            return True
+        intervals = [
+            objects.ReportInterval(
+                dtstart=start, duration=duration, report_payload=objects.ReportPayload(r_id=r_id, value=value)
+            )
+            for r_id, start, duration, value in values
+        ]
+        report = objects.Report(
+            report_request_id=report_request_id,
+            report_specifier_id=specifier,
+            report_name=name,
+            intervals=intervals,
+            dtstart=min(i.dtstart for i in intervals),
+            created_date_time=datetime.now(UTC),
+        )
+        message = self._create_message(
+            "oadrUpdateReport", ven_id=self.ven_id, request_id=utils.generate_id(), reports=[report]
+        )
+        reply_type, reply = await self._perform_request("EiReport", message)
+        code = (reply.get("response") or {}).get("response_code") if reply else None
+        ok = reply_type == "oadrUpdatedReport" and str(code) == "200"
+        if ok and "cancel_report" in reply:
+            await self.cancel_report(reply["cancel_report"])
+        return ok
+
+    # --- events and opts ----------------------------------------------------------------------
+    async def _on_event_handler(self, event: dict[str, Any]) -> str:
+        try:
+            signals = event_from_openleadr(event)
+        except (EventUnreadable, KeyError, TypeError, ValueError) as exc:
+            log.warning("opting out of an unreadable event: %s", exc)
+            return OptType.OPT_OUT.value
+        if signals[0].cancelled:
+            self.core.cancel_event(signals[0].event_id)
+            return OptType.OPT_IN.value
+        opt, _reason = self.core.set_event(signals)
+        return opt.value
+
+    async def create_opt(
+        self,
+        opt_type: str,
+        opt_reason: str,
+        targets: list[dict[str, str]],
+        vavailability: Any = None,
+        event_id: str | None = None,
+        modification_number: int | None = None,
+        opt_id: str | None = None,
+        request_id: str | None = None,
+        market_context: str | None = None,
+        signal_target_mrid: str | None = None,
+    ) -> str | None:
+        """oadrCreateOpt; returns the opt_id the VTN acknowledged, None when it did not.
+
+        Replaces openleadr's, which logs with a broken format string on every call.
+        """
+        opt = objects.Opt(
+            opt_type=opt_type,
+            opt_reason=opt_reason,
+            opt_id=opt_id or utils.generate_id(),
+            created_date_time=datetime.now(UTC),
+            event_id=event_id,
+            modification_number=modification_number,
+            vavailability=vavailability,
+            targets=targets,
+            market_context=market_context,
+            signal_target_mrid=signal_target_mrid,
+        )
+        message = self._create_message(
+            "oadrCreateOpt", request_id=request_id or utils.generate_id(), ven_id=self.ven_id, **asdict(opt)
+        )
+        reply_type, reply = await self._perform_request("EiOpt", message)
+        if reply_type != "oadrCreatedOpt":
+            log.warning("the VTN did not acknowledge opt %s (%s)", opt.opt_id, reply_type)
+            return None
+        self.opts.append(opt)
+        return str(reply.get("opt_id") or opt.opt_id)
+
+    async def send_opt_changes(self) -> int:
+        """Tell the VTN about opts that changed (e.g. the user overrode a device mid-event)."""
+        count = 0
+        for event_id, opt, reason in self.core.reconsider_opts():
+            opt_reason = "overrideStatus" if "override" in reason else "notParticipating"
+            if opt == OptType.OPT_IN:
+                opt_reason = "participating"
+            await self.create_opt(
+                opt.value,
+                opt_reason,
+                [{"ven_id": self.ven_id}],
+                event_id=event_id,
+                modification_number=self._modification(event_id),
+            )
+            count += 1
+        return count
+
+    def _modification(self, event_id: str) -> int:
+        return next((e.modification_number for e in self.core.events() if e.event_id == event_id), 0)
+
+    async def send_availability(self) -> int:
+        """Each EV's plug-in window as an EiOpt optIn availability schedule."""
+        entry = self.core.site_entry()
+        count = 0
+        for window in availability_windows(entry):
+            availability = objects.Vavailability(
+                components=[
+                    objects.VavailabilityComponent(dtstart=window.start, duration=window.end - window.start)
+                ]
+            )
+            await self.create_opt(
+                "optIn",
+                "participating",
+                [{"resource_id": window.resource_id}],
+                vavailability=availability,
+                opt_id=f"avail-{window.resource_id}",
+            )
+            count += 1
+        return count

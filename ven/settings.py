@@ -1,0 +1,65 @@
+"""Agent settings: one source (defaults < config file < environment < command line), read once."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class SettingsError(ValueError):
+    """The agent's settings are wrong; the message names the setting."""
+
+
+class AgentSettings(BaseSettings):
+    """Settings of `flexvpp ven run`. Environment variables are prefixed `FLEXVPP_VEN_`."""
+
+    model_config = SettingsConfigDict(env_prefix="FLEXVPP_VEN_", extra="forbid")
+
+    vtn_url: str = Field(description="the VTN's OpenADR base URL, e.g. http://vtn:8080/OpenADR2/Simple/2.0b")
+    ven_name: str = Field(min_length=1)
+    site_id: str = Field(min_length=1, pattern=r"^[^/+#]+$")
+    broker_url: str = "mqtt://127.0.0.1:1883"
+    speed: float = Field(1.0, gt=0, description="clock speed; match `ven simulate --speed`")
+    import_limit_kw: float = Field(9.2, gt=0)
+    export_limit_kw: float = Field(10.0, ge=0)
+    month_peak_kw: float = Field(0.0, ge=0, description="the month's peak so far when the agent starts")
+    min_billed_peak_kw: float = Field(2.5, ge=0)
+    dispatch_period_s: float = Field(
+        60.0, gt=0, description="setpoints are recomputed this often (agent time)"
+    )
+    command_ttl_s: float = Field(300.0, gt=0, description="valid_until = now + this")
+    buffer_path: Path | None = Field(None, description="telemetry buffer file (default ./ven-<site>.db)")
+    discovery_wait_s: float = Field(
+        5.0, ge=0, description="wait this long for devices before offering reports"
+    )
+    housekeeping_every: int = Field(5, ge=1, description="opts, availability, new devices every N steps")
+    dispatch_device: str | None = Field(
+        None, description="LOAD_DISPATCH events without a device target steer this device (default: the site)"
+    )
+    replan_every_s: float = Field(
+        900.0, gt=0, description="re-plan with known prices this often (agent time)"
+    )
+
+
+def load_agent_settings(config_file: Path | None = None, **overrides: Any) -> AgentSettings:
+    values: dict[str, Any] = {}
+    if config_file is not None:
+        try:
+            text = config_file.read_text()
+            data = tomllib.loads(text) if config_file.suffix == ".toml" else json.loads(text)
+        except (OSError, ValueError) as exc:
+            raise SettingsError(f"--config {config_file}: {exc}") from None
+        values = data.get("ven", data) if isinstance(data, dict) else {}
+        if not isinstance(values, dict):
+            raise SettingsError(f"--config {config_file}: [ven] must be a table")
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return AgentSettings(**values)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+        raise SettingsError(problems) from None
