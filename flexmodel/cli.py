@@ -26,25 +26,43 @@ def register(subparsers: Any) -> None:
     plan.set_defaults(handler=_plan)
 
 
+def _progress_bar(n_sites: int) -> Any:
+    """A tqdm bar on stderr for many sites, else None."""
+    if n_sites < PROGRESS_MIN_SITES:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=n_sites, desc="planning", unit="site", file=sys.stderr)
+
+
 def _runner(args: argparse.Namespace, n_sites: int) -> Any:
-    """The sequential runner (with a progress bar for many sites) or the parallel one."""
-    if args.workers > 1 or args.cluster:
-        from flexmodel.parallel import plan_sites
+    """The in-process runner (the Pyomo model, site by site) or the parallel one (flexmodel.parallel)."""
 
-        def parallel(problems: list[Any], options: Any) -> list[Any]:
-            return list(plan_sites(problems, options, workers=args.workers, cluster=args.cluster))
+    def run(problems: list[Any], options: Any) -> list[Any]:
+        bar = _progress_bar(n_sites)
+        try:
+            if args.workers > 1 or args.cluster:
+                from flexmodel.parallel import plan_sites
 
-        return parallel
-    from flexmodel.planner import solve_site
+                progress = bar.update if bar is not None else None
+                return list(
+                    plan_sites(
+                        problems, options, workers=args.workers, cluster=args.cluster, progress=progress
+                    )
+                )
+            from flexmodel.planner import solve_site
 
-    def sequential(problems: list[Any], options: Any) -> list[Any]:
-        if n_sites < PROGRESS_MIN_SITES:
-            return [solve_site(p, options) for p in problems]
-        from tqdm import tqdm
+            plans = []
+            for problem in problems:
+                plans.append(solve_site(problem, options))
+                if bar is not None:
+                    bar.update(1)
+            return plans
+        finally:
+            if bar is not None:
+                bar.close()
 
-        return [solve_site(p, options) for p in tqdm(problems, desc="planning", unit="site", file=sys.stderr)]
-
-    return sequential
+    return run
 
 
 def _plan(args: argparse.Namespace) -> int:

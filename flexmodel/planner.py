@@ -24,7 +24,7 @@ from flexmodel.scenario import (
     SolverInfo,
     Violation,
 )
-from flexmodel.site_plan import SitePlan, ev_energy, net_grid, read_flows, site_cost, violations
+from flexmodel.site_plan import SitePlan, ev_energy, net_battery, net_grid, read_flows, site_cost, violations
 from flexmodel.solve import SolverOptions, solve_lexicographic
 
 log = logging.getLogger(__name__)
@@ -47,7 +47,7 @@ def solve_site(problem: SiteProblem, options: SolverOptions) -> SitePlan:
     while True:
         model = build_model(problem, exclusive_grid_slots=grid_slots, exclusive_battery_slots=battery_slots)
         result = solve_lexicographic(model, problem, options, mip=bool(grid_slots or battery_slots))
-        flows = net_grid(read_flows(model, problem), problem)
+        flows = net_grid(net_battery(read_flows(model, problem), problem), problem)
         new_grid = flows.grid_both_slots() - grid_slots
         new_battery = flows.battery_both_slots() - battery_slots
         if not (new_grid or new_battery):

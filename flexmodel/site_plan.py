@@ -143,6 +143,46 @@ def net_grid(flows: SiteFlows, p: SiteProblem) -> SiteFlows:
     )
 
 
+def net_battery(flows: SiteFlows, p: SiteProblem) -> SiteFlows:
+    """Cancel simultaneous charge and discharge where the energy it burns has no negative value.
+
+    Lowering c_t by x and d_t by η_c·η_d·x keeps the SoC path; the site then draws
+    δ = (1 - η_c·η_d)·x less: less import (if it imports δ or more) or more export. When that
+    price (plus the imbalance price) is >= 0 and the export stays within its limit, the cost does
+    not rise, so an optimal answer stays optimal (and every higher level is unchanged) while the
+    slot no longer does both. Negative prices are left to the binaries.
+    """
+    bat = p.battery
+    both = np.minimum(flows.charge_kw, flows.discharge_kw) > BOTH_KW
+    if bat is None or not both.any():
+        return flows
+    eta = bat.charge_efficiency * bat.discharge_efficiency
+    g, e = flows.grid_import_kw.copy(), flows.grid_export_kw.copy()
+    c, d = flows.charge_kw.copy(), flows.discharge_kw.copy()
+    for t in np.flatnonzero(both):
+        x = min(c[t], d[t] / eta)
+        delta = (1.0 - eta) * x
+        from_import = min(g[t], delta)
+        to_export = delta - from_import
+        price_ok = from_import == 0.0 or p.import_price_eur_per_kwh[t] + p.imbalance_eur_per_kwh[t] >= 0.0
+        export_ok = to_export == 0.0 or (
+            p.export_price_eur_per_kwh[t] + p.imbalance_eur_per_kwh[t] >= 0.0
+            and e[t] + to_export <= p.export_limit_kw + ZERO_KW
+        )
+        if price_ok and export_ok:
+            c[t], d[t] = c[t] - x, d[t] - eta * x
+            g[t], e[t] = g[t] - from_import, e[t] + to_export
+    return SiteFlows(
+        grid_import_kw=_clean(g),
+        grid_export_kw=_clean(e),
+        pv_used_kw=flows.pv_used_kw,
+        charge_kw=_clean(c),
+        discharge_kw=_clean(d),
+        battery_soc_kwh=flows.battery_soc_kwh,
+        ev_kw=flows.ev_kw,
+    )
+
+
 def site_cost(flows: SiteFlows, p: SiteProblem) -> SiteCost:
     dt = p.dt_h
     peak = float(flows.grid_import_kw.max(initial=0.0))

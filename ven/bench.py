@@ -58,9 +58,12 @@ class Stack:
 
     def api(self, method: str, path: str, body: Any = None) -> Any:
         data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(f"{self.vtn_base}/api/v1{path}", data=data, method=method,
-                                         headers={"Authorization": f"Bearer {self.token}",
-                                                  "Content-Type": "application/json"})
+        request = urllib.request.Request(
+            f"{self.vtn_base}/api/v1{path}",
+            data=data,
+            method=method,
+            headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"},
+        )
         with urllib.request.urlopen(request, timeout=30) as reply:
             return json.loads(reply.read())
 
@@ -81,23 +84,32 @@ def start_stack(tmp: Path, broker_url: str | None, report_s: float) -> Stack:
         mosquitto = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
         port = _free_port()
         conf = tmp / "mosquitto.conf"
-        conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_connections -1\n")
-        processes["mosquitto"] = subprocess.Popen([mosquitto, "-c", str(conf)], stdout=subprocess.DEVNULL,
-                                                  stderr=subprocess.DEVNULL)
+        conf.write_text(
+            f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_connections -1\n"
+        )
+        processes["mosquitto"] = subprocess.Popen(
+            [mosquitto, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         _wait_port(port, "mosquitto")
         broker_url = f"mqtt://127.0.0.1:{port}"
     db = f"sqlite:///{tmp / 'vtn.db'}"
     flexvpp = [sys.executable, "-m", "flexvpp"]
     subprocess.run([*flexvpp, "db", "upgrade", "--db", db], check=True, capture_output=True)
-    made = subprocess.run([*flexvpp, "token", "create", "--db", db, "--role", "operator", "--name", "bench"],
-                          check=True, capture_output=True, text=True)
+    made = subprocess.run(
+        [*flexvpp, "token", "create", "--db", db, "--role", "operator", "--name", "bench"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     token = made.stdout.strip().splitlines()[-1]
     vtn_port = _free_port()
     config = tmp / "vtn.toml"  # the VTN asks for telemetry reports at the devices' period
     config.write_text(f"[vtn]\nreport_interval_seconds = {max(1, round(report_s))}\n")
-    processes["vtn"] = subprocess.Popen([*flexvpp, "vtn", "serve", "--db", db, "--port", str(vtn_port),
-                                         "--config", str(config)],
-                                        stdout=subprocess.DEVNULL, stderr=open(tmp / "vtn.log", "wb"))  # noqa: SIM115
+    processes["vtn"] = subprocess.Popen(
+        [*flexvpp, "vtn", "serve", "--db", db, "--port", str(vtn_port), "--config", str(config)],
+        stdout=subprocess.DEVNULL,
+        stderr=open(tmp / "vtn.log", "wb"),  # noqa: SIM115  (the child writes it until the bench ends)
+    )
     _wait_port(vtn_port, "the VTN")
     return Stack(tmp, broker_url, f"http://127.0.0.1:{vtn_port}", token, processes)
 
@@ -134,9 +146,26 @@ def run_bench(args: argparse.Namespace) -> int:
             for first in range(0, homes, per_proc):
                 count = min(per_proc, homes - first)
                 stack.processes[f"worker-{first}"] = subprocess.Popen(
-                    [sys.executable, "-m", "ven.bench", "worker", "--first", str(first), "--count", str(count),
-                     "--broker", stack.broker_url, "--vtn-url", vtn_url, "--telemetry-s", str(args.telemetry_s),
-                     "--dir", str(tmp)], stderr=open(tmp / f"worker-{first}.log", "wb"))  # noqa: SIM115
+                    [
+                        sys.executable,
+                        "-m",
+                        "ven.bench",
+                        "worker",
+                        "--first",
+                        str(first),
+                        "--count",
+                        str(count),
+                        "--broker",
+                        stack.broker_url,
+                        "--vtn-url",
+                        vtn_url,
+                        "--telemetry-s",
+                        str(args.telemetry_s),
+                        "--dir",
+                        str(tmp),
+                    ],
+                    stderr=open(tmp / f"worker-{first}.log", "wb"),  # noqa: SIM115  (as for the VTN's log)
+                )
             registered = _wait_registered(stack, len(vens), args.warmup_s)
             procs = {name: psutil.Process(p.pid) for name, p in stack.processes.items()}
             cpu0 = {name: _cpu_s(p) for name, p in procs.items()}
@@ -163,31 +192,51 @@ def _wait_registered(stack: Stack, wanted: int, timeout_s: float) -> int:
     return count
 
 
-def _print(homes: int, registered: int, wall: float, cpu: dict[str, float], rss: dict[str, float], points: int,
-           telemetry_s: float, psutil: Any) -> None:
+def _print(
+    homes: int,
+    registered: int,
+    wall: float,
+    cpu: dict[str, float],
+    rss: dict[str, float],
+    points: int,
+    telemetry_s: float,
+    psutil: Any,
+) -> None:
     workers = [n for n in cpu if n.startswith("worker-")]
     agents_cpu = sum(cpu[n] for n in workers)
     agents_rss = sum(rss[n] for n in workers)
     total_cpu = agents_cpu + cpu.get("vtn", 0.0) + cpu.get("mosquitto", 0.0)
     cores = psutil.cpu_count() or 1
     per_home = total_cpu / homes
-    print(f"homes: {homes} (registered {registered}), measured over {wall:.0f} s, telemetry every {telemetry_s:g} s")
-    print(f"CPU per home: {100 * agents_cpu / homes:.2f} % of a core (agent + 6 devices); "
-          f"VTN {100 * cpu.get('vtn', 0.0) / homes:.2f} %, broker {100 * cpu.get('mosquitto', 0.0) / homes:.2f} %")
-    print(f"memory per home: {agents_rss / homes:.1f} MB RSS (agent + devices); VTN {rss.get('vtn', 0.0):.0f} MB, "
-          f"broker {rss.get('mosquitto', 0.0):.0f} MB")
+    vtn_cpu, broker_cpu = cpu.get("vtn", 0.0), cpu.get("mosquitto", 0.0)
+    print(
+        f"homes: {homes} (registered {registered}), measured over {wall:.0f} s, "
+        f"telemetry every {telemetry_s:g} s"
+    )
+    print(
+        f"CPU per home: {100 * agents_cpu / homes:.2f} % of a core (agent + 6 devices); "
+        f"VTN {100 * vtn_cpu / homes:.2f} %, broker {100 * broker_cpu / homes:.2f} %"
+    )
+    print(
+        f"memory per home: {agents_rss / homes:.1f} MB RSS (agent + devices); "
+        f"VTN {rss.get('vtn', 0.0):.0f} MB, broker {rss.get('mosquitto', 0.0):.0f} MB"
+    )
     print(f"telemetry points stored by the VTN for the first home: {points}")
     if per_home > 0:
         by_cpu = int(0.8 * cores / per_home)
         by_mem = int(psutil.virtual_memory().available / 1e6 / max(agents_rss / homes, 1e-3))
-        print(f"estimate for this machine ({cores} cores at 80 %): {min(by_cpu, by_mem)} homes "
-              f"(CPU-bound {by_cpu}, memory-bound {by_mem})")
+        print(
+            f"estimate for this machine ({cores} cores at 80 %): {min(by_cpu, by_mem)} homes "
+            f"(CPU-bound {by_cpu}, memory-bound {by_mem})"
+        )
 
 
 # ---------------------------------------------------------------------------------- the worker
 
 
-async def _worker(first: int, count: int, broker: str, vtn_url: str, telemetry_s: float, folder: Path) -> None:
+async def _worker(
+    first: int, count: int, broker: str, vtn_url: str, telemetry_s: float, folder: Path
+) -> None:
     from ven.agent.runner import HomeAgent
     from ven.clock import WallClock
     from ven.device_bus import BrokerAddress
@@ -199,13 +248,25 @@ async def _worker(first: int, count: int, broker: str, vtn_url: str, telemetry_s
     homes, agents = [], []
     for i in range(first, first + count):
         site = f"bench-{i:04d}"
-        home = mqtt_home(HomeSpec(site_id=site, seed=i, telemetry_interval_s=telemetry_s), address,
-                         WallClock())  # type: ignore[arg-type]
+        home = mqtt_home(
+            HomeSpec(site_id=site, seed=i, telemetry_interval_s=telemetry_s), address, WallClock()
+        )
         home.start()
         homes.append(home)
-        agents.append(HomeAgent(AgentSettings(vtn_url=vtn_url, ven_name=f"ven-{site}", site_id=site,
-                                              broker_url=broker, buffer_path=folder / f"{site}.db",
-                                              discovery_wait_s=10)))
+        agents.append(
+            HomeAgent(
+                AgentSettings.model_validate(
+                    {
+                        "vtn_url": vtn_url,
+                        "ven_name": f"ven-{site}",
+                        "site_id": site,
+                        "broker_url": broker,
+                        "buffer_path": folder / f"{site}.db",
+                        "discovery_wait_s": 10,
+                    }
+                )
+            )
+        )
     await asyncio.gather(*(a.start() for a in agents))
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)

@@ -14,9 +14,13 @@ def register(bench_subparsers: Any) -> None:
         "measure CPU and memory over a window and print the figures per home and the estimated capacity.",
     )
     ven.add_argument("--homes", type=int, default=20, help="homes to run (default 20)")
-    ven.add_argument("--homes-per-process", type=int, default=25, help="homes per worker process (default 25)")
+    ven.add_argument(
+        "--homes-per-process", type=int, default=25, help="homes per worker process (default 25)"
+    )
     ven.add_argument("--seconds", type=float, default=120.0, help="measurement window (default 120)")
-    ven.add_argument("--warmup-s", type=float, default=120.0, help="longest wait for registration (default 120)")
+    ven.add_argument(
+        "--warmup-s", type=float, default=120.0, help="longest wait for registration (default 120)"
+    )
     ven.add_argument("--telemetry-s", type=float, default=60.0, help="device telemetry period (default 60)")
     ven.add_argument("--broker", help="use this broker instead of starting a private Mosquitto")
     ven.set_defaults(handler=_bench)

@@ -41,6 +41,7 @@ class AgentSettings(BaseSettings):
     dispatch_device: str | None = Field(
         None, description="LOAD_DISPATCH events without a device target steer this device (default: the site)"
     )
+    validate_messages: bool = Field(False, description="check outgoing OpenADR messages against the XSD")
     replan_every_s: float = Field(
         900.0, gt=0, description="re-plan with known prices this often (agent time)"
     )

@@ -18,6 +18,7 @@ is a relaxation of that MILP: the same optimum as the Pyomo planner's, at a frac
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections import OrderedDict
 
@@ -37,14 +38,7 @@ log = logging.getLogger(__name__)
 
 MAX_CACHED_STRUCTURES = 32
 MAX_MILP_ROUNDS = 20
-MIP_HEURISTICS_OFF = (
-    "mip_heuristic_run_rins",
-    "mip_heuristic_run_rens",
-    "mip_heuristic_run_feasibility_jump",
-    "mip_heuristic_run_root_reduced_cost",
-    "mip_heuristic_run_zi_round",
-    "mip_heuristic_run_shifting",
-)  # each round adds binaries; a site has 2·n_slots candidate slots at most
+MIP_HEURISTICS_OFF = ("mip_heuristic_run_rins", "mip_heuristic_run_rens")  # each round adds binaries; a site has 2·n_slots candidate slots at most
 
 
 def new_highs(options: SolverOptions) -> highspy.Highs:
@@ -53,10 +47,9 @@ def new_highs(options: SolverOptions) -> highspy.Highs:
     # One thread per model: parallelism comes from planning many homes in many processes.
     highs.setOptionValue("threads", 1)
     highs.setOptionValue("mip_rel_gap", options.mip_rel_gap)
-    # Only the few homes that need binaries solve a MILP, and its root node nearly always closes
-    # the gap: HiGHS's primal heuristics (sub-MIPs above all) and presolve cost more there than
-    # they save (about a third of the time, measured). They never change the optimum.
-    highs.setOptionValue("presolve", "off")
+    # A home's MILP nearly always closes its gap at the root node; the sub-MIP heuristics
+    # (RINS, RENS) cost more there than they save (about half the MILP time, measured on a
+    # negative-price day). Heuristics never change the optimum.
     for heuristic in MIP_HEURISTICS_OFF:
         highs.setOptionValue(heuristic, False)
     if options.time_limit_s is not None:
@@ -143,14 +136,17 @@ class FastPlanner:
         return site_plan(p, flows, result.gap, binary_slots, time.perf_counter() - started)
 
 
-_PROCESS_PLANNERS: dict[SolverOptions, FastPlanner] = {}
+# One planner per thread and options: highspy objects must not be shared between threads
+# (a dask worker runs several tasks at once in threads of one process).
+_LOCAL = threading.local()
 
 
 def process_planner(options: SolverOptions) -> FastPlanner:
-    """This process's planner for these options (worker processes plan many chunks with it)."""
-    planner = _PROCESS_PLANNERS.get(options)
+    """This thread's planner for these options (worker processes plan many chunks with it)."""
+    planners: dict[SolverOptions, FastPlanner] = _LOCAL.__dict__.setdefault("planners", {})
+    planner = planners.get(options)
     if planner is None:
-        planner = _PROCESS_PLANNERS[options] = FastPlanner(options)
+        planner = planners[options] = FastPlanner(options)
     return planner
 
 

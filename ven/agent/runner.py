@@ -55,7 +55,13 @@ class HomeAgent:
         )
         self.buffer = TelemetryBuffer(settings.buffer_path or Path(f"ven-{settings.site_id}.db"))
         self.core.registry.on_telemetry(self._buffer)
-        self.client = VenClient(self.core, self.buffer, settings.ven_name, settings.vtn_url)
+        self.client = VenClient(
+            self.core,
+            self.buffer,
+            settings.ven_name,
+            settings.vtn_url,
+            validate_outgoing=settings.validate_messages,
+        )
         self._tasks: list[asyncio.Task[None]] = []
         self._offered: frozenset[str] = frozenset()
         self._planned_prices: object = None

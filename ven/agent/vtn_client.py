@@ -66,6 +66,7 @@ class VenClient(OpenADRClient):  # type: ignore[misc]
         vtn_url: str,
         retry_max_s: float = 60.0,
         batch: int = 500,
+        validate_outgoing: bool = False,
     ) -> None:
         super().__init__(
             ven_name=ven_name,
@@ -80,6 +81,9 @@ class VenClient(OpenADRClient):  # type: ignore[misc]
         self.batch = batch
         self.reachable = False
         self.registered = asyncio.Event()
+        # Check every outgoing message against the OpenADR 2.0b XSD (tests; costs CPU on a gateway).
+        self.validate_outgoing = validate_outgoing
+        self.invalid_outgoing = 0
         self.add_handler("on_event", self._on_event_handler)
         self.add_handler("on_update_event", self._on_event_handler)
 
@@ -87,6 +91,12 @@ class VenClient(OpenADRClient):  # type: ignore[misc]
     async def _perform_request(self, service: str, message: Any) -> tuple[str | None, dict[str, Any]]:
         await self._ensure_client_session()
         url = f"{self.vtn_url}/{service}"
+        if self.validate_outgoing:
+            try:
+                validate_xml_schema(message if isinstance(message, bytes) else str(message).encode())
+            except Exception as exc:  # lxml's XMLSyntaxError and DocumentInvalid
+                self.invalid_outgoing += 1
+                log.error("our own %s message fails the OpenADR 2.0b XSD: %s", service, exc)
         try:
             async with self.client_session.post(url, data=message) as reply:
                 content = await reply.read()

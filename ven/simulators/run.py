@@ -6,14 +6,14 @@ import logging
 import signal
 import threading
 
-from ven.clock import AcceleratedClock
+from ven.clock import AcceleratedClock, Clock
 from ven.device_bus import BrokerAddress, MqttBus
 from ven.simulators.home import HomeSpec, SimulatedHome
 
 log = logging.getLogger(__name__)
 
 
-def mqtt_home(spec: HomeSpec, broker: BrokerAddress, clock: AcceleratedClock) -> SimulatedHome:
+def mqtt_home(spec: HomeSpec, broker: BrokerAddress, clock: Clock) -> SimulatedHome:
     return SimulatedHome(
         spec, clock, lambda device_id: MqttBus(broker, client_id=f"sim-{spec.site_id}-{device_id}")
     )

@@ -31,7 +31,7 @@ OPERATOR = frozenset({Role.OPERATOR})
 PUBLIC: frozenset[Role] = frozenset()  # no token needed
 
 _PATH_PARAM = re.compile(r"\{(\w+)\}")
-_SAFE_ID = re.compile(r"^[^\x00-\x20\x7f]{1,64}$")
+_SAFE_ID = re.compile(r"[^\x00-\x20\x7f]{1,64}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +143,7 @@ def _aiohttp_handler(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[we
     async def handle(request: web.Request) -> web.StreamResponse:
         path = dict(request.match_info)
         for name, value in path.items():
-            if not _SAFE_ID.match(value):
+            if not _SAFE_ID.fullmatch(value):
                 # Such an ID cannot exist; answer as for any unknown one.
                 raise NotFound(name.removesuffix("_id"), value)
         body = None

@@ -7,6 +7,7 @@ anything that validates here can be stored: a value the database would refuse (a
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Literal
@@ -19,6 +20,7 @@ from pydantic import (
     Field,
     StringConstraints,
     ValidationInfo,
+    WithJsonSchema,
     field_validator,
 )
 
@@ -31,7 +33,6 @@ Fingerprint = Annotated[str, StringConstraints(min_length=1, max_length=128, pat
 MarketContext = Annotated[str, StringConstraints(min_length=1, max_length=256, pattern=_TOKEN)]
 ResourceId = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=_TOKEN)]
 _EXTENSION = r"^x-[^\x00-\x20\x7f]+$"  # OpenADR EiExtensionTokenType
-ExtensionName = Annotated[str, StringConstraints(min_length=3, max_length=64, pattern=_EXTENSION)]
 
 MAX_INT32 = 2**31 - 1
 MAX_DURATION_SECONDS = 366 * 86400
@@ -71,6 +72,29 @@ class SignalName(StrEnum):
     CHARGE_STATE = "CHARGE_STATE"
     LOAD_DISPATCH = "LOAD_DISPATCH"
     LOAD_CONTROL = "LOAD_CONTROL"
+
+
+def _signal_name(value: str) -> str:
+    """One union with one error message (pydantic would report each branch of `Enum | pattern`)."""
+    if value in SignalName.__members__.values() or (len(value) <= 64 and re.fullmatch(_EXTENSION, value)):
+        return value
+    names = ", ".join(SignalName)
+    raise ValueError(f"must be one of {names}, or an extension name starting with 'x-'")
+
+
+SignalNameValue = Annotated[
+    str,
+    AfterValidator(_signal_name),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "enum": [n.value for n in SignalName]},
+                {"type": "string", "minLength": 3, "maxLength": 64, "pattern": _EXTENSION},
+            ],
+            "description": "an OpenADR signalName, or an extension name starting with `x-`",
+        }
+    ),
+]
 
 
 class SignalType(StrEnum):
@@ -184,7 +208,7 @@ class EventCreate(_Request):
     """A DR event for one or more VENs; modificationNumber starts at 0."""
 
     ven_ids: VenIds
-    signal_name: SignalName | ExtensionName
+    signal_name: SignalNameValue
     signal_type: SignalType
     intervals: Intervals
     market_context: MarketContext | None = Field(None, description="default: the VTN's market context")
@@ -200,7 +224,7 @@ class EventPatch(_Request):
     """Fields to change (omitted or null: unchanged); the modificationNumber goes up by one."""
 
     ven_ids: VenIds | None = None
-    signal_name: SignalName | ExtensionName | None = None
+    signal_name: SignalNameValue | None = None
     signal_type: SignalType | None = None
     intervals: Intervals | None = None
     market_context: MarketContext | None = None

@@ -155,7 +155,10 @@ def _description_json(d: ReportDescription) -> dict[str, Any]:
 async def request_telemetry(
     sessions: Sessions, ven_id: str, granularity_seconds: int, now: datetime
 ) -> list[str]:
-    """Queue an oadrCreateReport for the telemetry the VEN offers. Returns the new reportRequestIDs."""
+    """Queue an oadrCreateReport for offered telemetry that has no live request yet.
+
+    Returns the new reportRequestIDs (none if every offered report is already requested).
+    """
     async with UnitOfWork(sessions) as uow:
         if await uow.vens.get(ven_id) is None:
             raise NotFound("VEN", ven_id)
@@ -177,6 +180,8 @@ async def request_telemetry(
             )
             for r in await uow.reports.registrations(ven_id)
         ]
+        live = {r.report_specifier_id for r in await uow.reports.live_requests(ven_id)}
+        offered = [o for o in offered if o.report_specifier_id not in live]
         requests = _new_requests(ven_id, offered, granularity_seconds, now)
         for request in requests:
             uow.reports.add_request(request)

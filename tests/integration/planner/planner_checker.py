@@ -24,8 +24,9 @@ def window(ev: dict[str, Any], start: datetime, dt: timedelta, n: int) -> tuple[
     return min(first, n), max(min(first, n), stop)
 
 
-def boost_kw(site: dict[str, Any], ev: dict[str, Any], first: int, stop: int, dt_h: float,
-             used_kw: np.ndarray) -> np.ndarray:
+def boost_kw(
+    site: dict[str, Any], ev: dict[str, Any], first: int, stop: int, dt_h: float, used_kw: np.ndarray
+) -> np.ndarray:
     """The spec's boost formula; used_kw is what earlier boost EVs of the site already take."""
     base = np.array(site["base_load_kw"])
     pv = np.array(site["pv"]["forecast_kw"]) if site.get("pv") else np.zeros(len(base))
@@ -35,7 +36,14 @@ def boost_kw(site: dict[str, Any], ev: dict[str, Any], first: int, stop: int, dt
     for t in range(first, stop):
         if remaining <= 0:
             break
-        v = max(0.0, min(ev["max_power_kw"], remaining / (eta * dt_h), site["import_limit_kw"] - base[t] + pv[t] - used_kw[t]))
+        v = max(
+            0.0,
+            min(
+                ev["max_power_kw"],
+                remaining / (eta * dt_h),
+                site["import_limit_kw"] - base[t] + pv[t] - used_kw[t],
+            ),
+        )
         out[t] = v
         remaining -= v * eta * dt_h
     return out
@@ -45,7 +53,7 @@ def _close(a: float, b: float, what: str, tol: float = TOL) -> None:
     assert abs(a - b) <= tol * max(1.0, abs(b)), f"{what}: {a} != {b}"
 
 
-def check_site(scn: dict[str, Any], site: dict[str, Any], out: dict[str, Any]) -> None:  # noqa: C901
+def check_site(scn: dict[str, Any], site: dict[str, Any], out: dict[str, Any]) -> None:
     n = scn["horizon_slots"]
     dt = timedelta(minutes=scn["resolution_minutes"])
     dt_h = dt.total_seconds() / 3600
@@ -103,8 +111,15 @@ def _check_battery(bat: dict[str, Any] | None, b: np.ndarray, soc: np.ndarray, d
     assert soc[-1] >= (bat["soc_kwh"] if final is None else final) - TOL, f"{sid}: final soc"
 
 
-def _check_evs(scn: dict[str, Any], site: dict[str, Any], out: dict[str, Any], start: datetime,
-               dt: timedelta, dt_h: float, pv: np.ndarray) -> np.ndarray:
+def _check_evs(
+    scn: dict[str, Any],
+    site: dict[str, Any],
+    out: dict[str, Any],
+    start: datetime,
+    dt: timedelta,
+    dt_h: float,
+    pv: np.ndarray,
+) -> np.ndarray:
     n = scn["horizon_slots"]
     sid = site["site_id"]
     total, solar_total, boost_used = np.zeros(n), np.zeros(n), np.zeros(n)
@@ -128,8 +143,11 @@ def _check_evs(scn: dict[str, Any], site: dict[str, Any], out: dict[str, Any], s
         if mode == "solar":
             solar_total += v
         elif ev["energy_needed_kwh"] - delivered > TOL:
-            _close(violations.get(("ev_shortfall", k), 0.0), ev["energy_needed_kwh"] - delivered,
-                   f"{sid}/{k}: shortfall reported")
+            _close(
+                violations.get(("ev_shortfall", k), 0.0),
+                ev["energy_needed_kwh"] - delivered,
+                f"{sid}/{k}: shortfall reported",
+            )
         else:
             assert ("ev_shortfall", k) not in violations
         total += v
@@ -152,7 +170,9 @@ def check_plan(scn: dict[str, Any], plan: dict[str, Any]) -> None:
     imbalance = 0.0
     if port.get("imbalance_eur_per_kwh"):
         nominated = np.array(port.get("nominated_net_kw") or np.zeros(n))
-        imbalance = float(np.dot(port["imbalance_eur_per_kwh"], net - nominated) * scn["resolution_minutes"] / 60)
+        imbalance = float(
+            np.dot(port["imbalance_eur_per_kwh"], net - nominated) * scn["resolution_minutes"] / 60
+        )
     _close(plan["portfolio"]["imbalance_eur"], imbalance, "imbalance")
     _close(plan["objective_eur"], sum(s["cost_eur"]["total"] for s in plan["sites"]) + imbalance, "objective")
     any_violation = any(s["violations"] for s in plan["sites"])

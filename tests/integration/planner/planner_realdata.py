@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import csv
 import functools
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,7 @@ def day_ahead_eur_per_kwh(data: Path) -> dict[datetime, float]:
     out = {}
     with open(data / "be_dam_prices_15min" / "dam_prices.csv", newline="") as f:
         for row in csv.DictReader(f):
-            at = datetime.fromisoformat(row["datetime_utc"]).replace(tzinfo=timezone.utc)
+            at = datetime.fromisoformat(row["datetime_utc"]).replace(tzinfo=UTC)
             out[at] = float(row["price_eur_mwh"]) / 1000.0
     return out
 
@@ -75,8 +75,13 @@ def ev_sessions(data: Path) -> list[tuple[float, float, float]]:
             if "NA" in (row["Duration_hours"], row["El_kWh"]):
                 continue
             plug = datetime.strptime(row["Start_plugin"], "%d.%m.%Y %H:%M")
-            out.append((plug.hour + plug.minute / 60, float(row["Duration_hours"].replace(",", ".")),
-                        float(row["El_kWh"].replace(",", "."))))
+            out.append(
+                (
+                    plug.hour + plug.minute / 60,
+                    float(row["Duration_hours"].replace(",", ".")),
+                    float(row["El_kWh"].replace(",", ".")),
+                )
+            )
     return out
 
 
@@ -87,8 +92,14 @@ def evening_sessions(data: Path, count: int, offset: int = 0) -> list[tuple[floa
 
 
 def make_scenario(
-    data: Path, *, start: datetime, fluvius_day: str, homes: int = 3, kwp: float = 6.0,
-    ev_modes: tuple[str, ...] = ("smart", "solar", "boost"), capacity_eur_per_kw_month: float = 3.37,
+    data: Path,
+    *,
+    start: datetime,
+    fluvius_day: str,
+    homes: int = 3,
+    kwp: float = 6.0,
+    ev_modes: tuple[str, ...] = ("smart", "solar", "boost"),
+    capacity_eur_per_kw_month: float = 3.37,
     ev_offset: int = 0,
 ) -> dict[str, Any]:
     """A scenario of `homes` homes from start (UTC) over 96 quarter-hours of real data."""
@@ -107,14 +118,21 @@ def make_scenario(
             "export_limit_kw": 5.0 + h,
             "month_peak_kw": 2.0 + h,
             "base_load_kw": [round(b * scale, 6) for b in base],
-            "pv": {"forecast_kw": [round(lf.get(t, 0.0) * kwp * scale, 6) for t in slots],
-                   "curtailable": h % 2 == 0},
+            "pv": {
+                "forecast_kw": [round(lf.get(t, 0.0) * kwp * scale, 6) for t in slots],
+                "curtailable": h % 2 == 0,
+            },
         }
         if h % 3 != 2:
             site["battery"] = {
-                "capacity_kwh": 10.0, "soc_kwh": 4.0 + h, "min_soc_kwh": 1.0,
-                "max_charge_kw": 5.0, "max_discharge_kw": 5.0,
-                "charge_efficiency": 0.95, "discharge_efficiency": 0.95, "final_soc_min_kwh": 4.0,
+                "capacity_kwh": 10.0,
+                "soc_kwh": 4.0 + h,
+                "min_soc_kwh": 1.0,
+                "max_charge_kw": 5.0,
+                "max_discharge_kw": 5.0,
+                "charge_efficiency": 0.95,
+                "discharge_efficiency": 0.95,
+                "final_soc_min_kwh": 4.0,
             }
         if h < len(sessions):
             hour, duration, energy = sessions[h]
@@ -124,14 +142,22 @@ def make_scenario(
             mode = ev_modes[h % len(ev_modes)]
             if mode == "solar":  # a solar session at midday, when there is a surplus to use
                 arrival = start.replace(hour=9, minute=7)
-            site["evs"] = [{
-                "ev_id": f"ev-{h}", "arrival": arrival.isoformat(),
-                "departure": (arrival + timedelta(hours=duration)).isoformat(),
-                "energy_needed_kwh": round(energy, 3), "max_power_kw": 7.4, "efficiency": 0.92, "mode": mode,
-            }]
+            site["evs"] = [
+                {
+                    "ev_id": f"ev-{h}",
+                    "arrival": arrival.isoformat(),
+                    "departure": (arrival + timedelta(hours=duration)).isoformat(),
+                    "energy_needed_kwh": round(energy, 3),
+                    "max_power_kw": 7.4,
+                    "efficiency": 0.92,
+                    "mode": mode,
+                }
+            ]
         sites.append(site)
     return {
-        "start": start.isoformat(), "resolution_minutes": 15, "horizon_slots": SLOTS,
+        "start": start.isoformat(),
+        "resolution_minutes": 15,
+        "horizon_slots": SLOTS,
         "tariff": {
             "import_eur_per_kwh": [round(p + IMPORT_ADDER_EUR_PER_KWH, 6) for p in dam],
             "export_eur_per_kwh": [round(p - EXPORT_FEE_EUR_PER_KWH, 6) for p in dam],
@@ -146,7 +172,7 @@ def imbalance_eur_per_kwh(data: Path) -> dict[datetime, float]:
     out = {}
     with open(data / "be_imbalance_prices_15min" / "imbalance_actual.csv", newline="") as f:
         for row in csv.DictReader(f):
-            at = datetime.fromisoformat(row["datetime_utc"]).replace(tzinfo=timezone.utc)
+            at = datetime.fromisoformat(row["datetime_utc"]).replace(tzinfo=UTC)
             out[at] = float(row["price_eur_mwh"]) / 1000.0
     return out
 

@@ -87,12 +87,29 @@ def reference_site_cost(scn: dict[str, Any], site: dict[str, Any]) -> dict[str, 
         rows.append((bal, fixed[t], fixed[t]))
         rows.append(({g.start + t: 1.0, oi.start + t: -1.0}, -np.inf, site["import_limit_kw"]))
         rows.append(({e.start + t: 1.0, oe.start + t: -1.0}, -np.inf, site["export_limit_kw"]))
-        rows.append(({x.start: 1.0, g.start + t: -1.0}, -max(site.get("month_peak_kw", 0.0),
-                     site.get("min_billed_peak_kw", 2.5)), np.inf))
+        rows.append(
+            (
+                {x.start: 1.0, g.start + t: -1.0},
+                -max(site.get("month_peak_kw", 0.0), site.get("min_billed_peak_kw", 2.5)),
+                np.inf,
+            )
+        )
         if bat:
-            rows.append(({s.start + t + 1: 1.0, s.start + t: -1.0, c.start + t: -bat.get("charge_efficiency", 1.0) * dt_h,
-                          d.start + t: dt_h / bat.get("discharge_efficiency", 1.0)}, 0.0, 0.0))
-        big_g = site["import_limit_kw"] + fixed.max() + maxc + sum(ev["max_power_kw"] for ev, _, _ in evs) + 10
+            rows.append(
+                (
+                    {
+                        s.start + t + 1: 1.0,
+                        s.start + t: -1.0,
+                        c.start + t: -bat.get("charge_efficiency", 1.0) * dt_h,
+                        d.start + t: dt_h / bat.get("discharge_efficiency", 1.0),
+                    },
+                    0.0,
+                    0.0,
+                )
+            )
+        big_g = (
+            site["import_limit_kw"] + fixed.max() + maxc + sum(ev["max_power_kw"] for ev, _, _ in evs) + 10
+        )
         big_e = site["export_limit_kw"] + pv.max() + maxd + 10
         rows.append(({g.start + t: 1.0, yg.start + t: -big_g}, -np.inf, 0.0))
         rows.append(({e.start + t: 1.0, yg.start + t: big_e}, -np.inf, big_e))
@@ -124,12 +141,22 @@ def reference_site_cost(scn: dict[str, Any], site: dict[str, Any]) -> dict[str, 
             for j, a in coef.items():
                 A[i, j] = a
             lb[i], ub[i] = low, high
-        res = milp(cvec, integrality=integrality, bounds=Bounds(lo, hi),
-                   constraints=LinearConstraint(A.tocsr(), lb, ub),
-                   options={"mip_rel_gap": 1e-9, "presolve": True})
+        res = milp(
+            cvec,
+            integrality=integrality,
+            bounds=Bounds(lo, hi),
+            constraints=LinearConstraint(A.tocsr(), lb, ub),
+            options={"mip_rel_gap": 1e-9, "presolve": True},
+        )
         assert res.status == 0, f"{site['site_id']}: reference {name} level: {res.message}"
         value = float(res.fun)
-        rows.append(({j: a for j, a in enumerate(cvec) if a != 0.0}, -np.inf, value + LEVEL_TOL * max(1.0, abs(value))))
+        rows.append(
+            (
+                {j: a for j, a in enumerate(cvec) if a != 0.0},
+                -np.inf,
+                value + LEVEL_TOL * max(1.0, abs(value)),
+            )
+        )
         result[name] = value
     result["shortfall"] += needed
     result["solar"] = -result["solar"]

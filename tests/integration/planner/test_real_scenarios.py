@@ -4,7 +4,7 @@ and every site's objective equals an independent MILP formulation's (scipy), sol
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ from flexmodel.problem import prepare_sites
 from flexmodel.scenario import parse_scenario
 from flexmodel.solve import SolverOptions
 
-UTC = timezone.utc
+UTC = UTC
 # (name, horizon start in UTC, Fluvius day used as the base-load profile)
 DAYS = {
     "negative_2025_05_11": (datetime(2025, 5, 11, 6, tzinfo=UTC), "15/11/2023"),  # min -462 EUR/MWh
@@ -35,7 +35,8 @@ def _scenario(shared_data: Path, day: str, **kwargs: Any) -> dict[str, Any]:
 
 def _plan(scn: dict[str, Any], solver: str = "highs") -> dict[str, Any]:
     plan = plan_scenario(parse_scenario(scn), SolverOptions(solver=solver))
-    return json.loads(plan.to_json())
+    decoded: dict[str, Any] = json.loads(plan.to_json())
+    return decoded
 
 
 def _assert_matches_reference(scn: dict[str, Any], plan: dict[str, Any]) -> None:
@@ -48,11 +49,18 @@ def _assert_matches_reference(scn: dict[str, Any], plan: dict[str, Any]) -> None
             net = [g - e for g, e in zip(out["grid_import_kw"], out["grid_export_kw"], strict=True)]
             mine += sum(p * x for p, x in zip(imbalance, net, strict=True)) * dt_h
         assert mine == pytest.approx(ref["cost"], rel=1e-6, abs=1e-6), site["site_id"]
-        shortfall = sum(v["kwh"] for v in out["violations"] if v["kind"] == "ev_shortfall"
-                        and any(ev["ev_id"] == v["ev_id"] and ev.get("mode", "smart") == "smart"
-                                for ev in site.get("evs", [])))
+        shortfall = sum(
+            v["kwh"]
+            for v in out["violations"]
+            if v["kind"] == "ev_shortfall"
+            and any(
+                ev["ev_id"] == v["ev_id"] and ev.get("mode", "smart") == "smart" for ev in site.get("evs", [])
+            )
+        )
         assert shortfall == pytest.approx(ref["shortfall"], abs=1e-6)
-        solar = sum(out["ev_energy_kwh"][ev["ev_id"]] for ev in site.get("evs", []) if ev.get("mode") == "solar")
+        solar = sum(
+            out["ev_energy_kwh"][ev["ev_id"]] for ev in site.get("evs", []) if ev.get("mode") == "solar"
+        )
         assert solar == pytest.approx(ref["solar"], abs=1e-6)
 
 

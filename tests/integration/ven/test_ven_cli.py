@@ -25,8 +25,23 @@ FLEXVPP = [sys.executable, "-m", "flexvpp"]
         (["ven", "simulate", "--site", "a/b", "--broker", "mqtt://127.0.0.1"], "--site"),
         (["ven", "simulate", "--site", "s", "--broker", "http://x"], "broker URL"),
         (["ven", "simulate", "--site", "s", "--broker", "mqtt://h", "--speed", "0"], "--speed"),
-        (["ven", "run", "--vtn-url", "http://v", "--ven-name", "n", "--site", "s", "--broker", "mqtt://h",
-          "--config", "/nonexistent.toml"], "--config"),
+        (
+            [
+                "ven",
+                "run",
+                "--vtn-url",
+                "http://v",
+                "--ven-name",
+                "n",
+                "--site",
+                "s",
+                "--broker",
+                "mqtt://h",
+                "--config",
+                "/nonexistent.toml",
+            ],
+            "--config",
+        ),
     ],
 )
 def test_bad_arguments_exit_2_naming_the_problem(args: list[str], needle: str) -> None:
@@ -37,12 +52,30 @@ def test_bad_arguments_exit_2_naming_the_problem(args: list[str], needle: str) -
 def test_simulate_runs_a_home_until_terminated(mosquitto: Mosquitto) -> None:
     site = f"cli-{uuid.uuid4().hex[:8]}"
     rec = Recorder(mosquitto.url, f"flexvpp/{site}/#")
-    proc = subprocess.Popen([*FLEXVPP, "ven", "simulate", "--site", site, "--broker", mosquitto.url,
-                             "--speed", "60", "--seed", "7"], stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [
+            *FLEXVPP,
+            "ven",
+            "simulate",
+            "--site",
+            site,
+            "--broker",
+            mosquitto.url,
+            "--speed",
+            "60",
+            "--seed",
+            "7",
+        ],
+        stderr=subprocess.PIPE,
+    )
     try:
         devices = ("meter-1", "pv-1", "plug-1", "hp-1", "evse-1", "battery-1")
-        wait_for(lambda: all(rec.on(f"flexvpp/{site}/{d}/config") for d in devices), timeout_s=30, what="configs")
-        wait_for(lambda: len(rec.on(f"flexvpp/{site}/meter-1/telemetry")) >= 2, timeout_s=30, what="telemetry")
+        wait_for(
+            lambda: all(rec.on(f"flexvpp/{site}/{d}/config") for d in devices), timeout_s=30, what="configs"
+        )
+        wait_for(
+            lambda: len(rec.on(f"flexvpp/{site}/meter-1/telemetry")) >= 2, timeout_s=30, what="telemetry"
+        )
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0
@@ -56,12 +89,29 @@ async def test_run_registers_and_its_will_reports_it_offline(tmp_path: Path, mos
     await vtn.start()
     rec = Recorder(mosquitto.url, f"flexvpp/{site}/agent/status")
     config = tmp_path / "ven.toml"
-    config.write_text(f'[ven]\nimport_limit_kw = 7.5\nbuffer_path = "{tmp_path / "buf.db"}"\ndiscovery_wait_s = 0\n')
+    config.write_text(
+        f'[ven]\nimport_limit_kw = 7.5\nbuffer_path = "{tmp_path / "buf.db"}"\ndiscovery_wait_s = 0\n'
+    )
     try:
         ven = await vtn.api("POST", "/vens", {"ven_name": f"ven-{site}", "site_id": site})
-        proc = subprocess.Popen([*FLEXVPP, "ven", "run", "--vtn-url", vtn.openadr_url, "--ven-name", f"ven-{site}",
-                                 "--site", site, "--broker", mosquitto.url, "--config", str(config)],
-                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        proc = subprocess.Popen(
+            [
+                *FLEXVPP,
+                "ven",
+                "run",
+                "--vtn-url",
+                vtn.openadr_url,
+                "--ven-name",
+                f"ven-{site}",
+                "--site",
+                site,
+                "--broker",
+                mosquitto.url,
+                "--config",
+                str(config),
+            ],
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
         deadline = time.monotonic() + 60
         while not (await vtn.api("GET", f"/vens/{ven['ven_id']}"))["registered"]:
             assert time.monotonic() < deadline, "the agent did not register"
@@ -70,8 +120,11 @@ async def test_run_registers_and_its_will_reports_it_offline(tmp_path: Path, mos
         assert json.loads(rec.on(f"flexvpp/{site}/agent/status")[-1]) == {"online": True}
         proc.kill()  # no clean shutdown: the broker publishes the will
         proc.wait(timeout=10)
-        wait_for(lambda: json.loads(rec.on(f"flexvpp/{site}/agent/status")[-1]) == {"online": False},
-                 timeout_s=90, what="the will")
+        wait_for(
+            lambda: json.loads(rec.on(f"flexvpp/{site}/agent/status")[-1]) == {"online": False},
+            timeout_s=90,
+            what="the will",
+        )
     finally:
         rec.bus.stop()
         await vtn.stop()

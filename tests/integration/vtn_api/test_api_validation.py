@@ -81,7 +81,8 @@ async def test_bad_ven_fields_are_named(
     [
         (_event(ven_ids=[]), "ven_ids", "at least 1 item"),
         (_event(ven_ids=["a", "a"]), "ven_ids", "must not repeat a VEN"),
-        (_event(signal_name="LOUD"), "signal_name", "Input should be 'SIMPLE'"),
+        (_event(signal_name="LOUD"), "signal_name", "must be one of SIMPLE, simple, ELECTRICITY_PRICE"),
+        (_event(signal_name="x-"), "signal_name", "or an extension name starting with 'x-'"),
         (_event(signal_type="volume"), "signal_type", "Input should be 'delta'"),
         (_event(intervals=[]), "intervals", "at least 1 item"),
         (

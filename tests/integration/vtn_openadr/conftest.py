@@ -19,10 +19,12 @@ from .harness import FakeClock, Vtn, assert_valid
 
 @pytest.fixture
 async def vtn(db_url: str, aiohttp_client: Any) -> AsyncIterator[Vtn]:
-    settings = VtnSettings.model_validate({"db_url": db_url, "vtn_id": "FLEXVPP-TEST-VTN", "poll_interval_seconds": 10})
+    settings = VtnSettings.model_validate(
+        {"db_url": db_url, "vtn_id": "FLEXVPP-TEST-VTN", "poll_interval_seconds": 10}
+    )
     clock = FakeClock()
     app = create_app(settings)
-    app[CLOCK] = clock
+    app[CLOCK] = clock  # type: ignore[misc]
     client = await aiohttp_client(app)
     harness = Vtn(client, clock, app[SESSIONS], settings)
     yield harness

@@ -39,7 +39,8 @@ async def snapshot(vtn: Vtn) -> dict[str, Any]:
 
 
 def poll_xml(ven_id: str) -> str:
-    return create_message("oadrPoll", ven_id=ven_id)
+    body: str = create_message("oadrPoll", ven_id=ven_id)
+    return body
 
 
 def with_doctype(doctype: str, body: str) -> str:

@@ -49,8 +49,13 @@ async def wait_for(check: Callable[[], Awaitable[Any]], what: str, timeout_s: fl
 
 @pytest.fixture
 async def server(db_url: str) -> AsyncIterator[tuple[str, Any]]:
-    settings = VtnSettings(
-        db_url=db_url, vtn_id="FLEXVPP-SMOKE", poll_interval_seconds=1, report_interval_seconds=2
+    settings = VtnSettings.model_validate(
+        {
+            "db_url": db_url,
+            "vtn_id": "FLEXVPP-SMOKE",
+            "poll_interval_seconds": 1,
+            "report_interval_seconds": 2,
+        },
     )
     app = create_app(settings)
     runner = web.AppRunner(app)

@@ -184,10 +184,12 @@ async def test_create_and_cancel_report_travel_through_the_outbox(vtn: Vtn) -> N
     assert cancel.message_type == "oadrCancelReport"
     assert cancel.text("ei:reportRequestID") == first
     assert create.message_type == "oadrCreateReport"
-    assert set(requests_of(create)) == {"spec-usage", "spec-status"}
+    assert set(requests_of(create)) == {"spec-usage"}, "status is still requested: not asked again"
     assert {r["id"] for r in requests_of(create).values()} == set(new_ids)
     live = {r["report_request_id"] for r in await list_report_requests(vtn.sessions, ven_id)}
     assert first not in live and set(new_ids) <= live
+    assert await request_telemetry(vtn.sessions, ven_id, 60, vtn.clock.now) == [], "already requested"
+    assert await drain(vtn, ven_id) == []
 
 
 async def test_report_messages_from_unregistered_ven_are_refused(vtn: Vtn) -> None:

@@ -1,0 +1,125 @@
+"""Plan many sites at once: in worker processes on this machine, or on a dask.distributed cluster.
+
+Both run the same function, `plan_chunk`, on chunks of sites. Chunks keep the traffic between
+processes small (one message per few hundred homes, numpy arrays pickle compactly) and let each
+worker keep its HiGHS objects warm across the homes of a chunk (flexmodel.fast). HiGHS plans
+through the array path; GLPK through the Pyomo model (flexmodel.planner.solve_site).
+
+    plans = plan_sites(problems, SolverOptions(), workers=2)                  # local processes
+    plans = plan_sites(problems, SolverOptions(), cluster="tcp://host:8786")  # a dask cluster
+
+Plans come back in the order of `problems`. `progress(k)` is called in the caller's process as
+chunks finish, with the number of sites just planned (tqdm's `update` fits).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import logging
+import math
+import multiprocessing
+import re
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+from flexmodel.errors import PlanningError
+from flexmodel.problem import SiteProblem
+from flexmodel.site_plan import SitePlan
+from flexmodel.solve import SolverOptions
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int], None]
+MAX_CHUNK = 250  # sites per message: large enough to amortise IPC, small enough to balance load
+CHUNKS_PER_WORKER = 4  # at least this many chunks per worker, so a slow chunk does not idle others
+CLUSTER_ADDRESS = re.compile(r"^(tcp|tls)://[^\s:/]+:\d+$")
+CLUSTER_CONNECT_TIMEOUT_S = 20
+
+
+class ClusterUnavailable(PlanningError):
+    """The dask scheduler could not be reached, or its address is malformed."""
+
+
+def plan_chunk(problems: Sequence[SiteProblem], options: SolverOptions) -> list[SitePlan]:
+    """Plan a chunk of sites, one after another, in this process (or dask worker thread)."""
+    if options.solver == "highs":
+        from flexmodel.fast import process_planner
+
+        planner = process_planner(options)
+        return [planner.solve(p) for p in problems]
+    from flexmodel.planner import solve_site
+
+    return [solve_site(p, options) for p in problems]
+
+
+def chunk_size(n_sites: int, workers: int) -> int:
+    return max(1, min(MAX_CHUNK, math.ceil(n_sites / (workers * CHUNKS_PER_WORKER))))
+
+
+def _chunks(problems: Sequence[SiteProblem], size: int) -> list[list[SiteProblem]]:
+    return [list(problems[i : i + size]) for i in range(0, len(problems), size)]
+
+
+def plan_sites(
+    problems: Sequence[SiteProblem],
+    options: SolverOptions,
+    workers: int = 1,
+    cluster: str | None = None,
+    progress: Progress | None = None,
+) -> list[SitePlan]:
+    """Plan every site; see the module docstring. workers=1 without a cluster stays in-process."""
+    if workers < 1:
+        raise ValueError(f"workers must be at least 1, got {workers}")
+    if not problems:
+        return []
+    if cluster is not None:
+        return _on_cluster(problems, options, cluster, progress)
+    size = chunk_size(len(problems), workers)
+    chunks = _chunks(problems, size)
+    if workers == 1:
+        plans: list[SitePlan] = []
+        for chunk in chunks:
+            plans += plan_chunk(chunk, options)
+            if progress is not None:
+                progress(len(chunk))
+        return plans
+    context = multiprocessing.get_context("forkserver")
+    # Import the planner once in the fork server, not once per worker.
+    context.set_forkserver_preload(["flexmodel.fast", "flexmodel.planner"])
+    with cf.ProcessPoolExecutor(max_workers=min(workers, len(chunks)), mp_context=context) as pool:
+        futures = [pool.submit(plan_chunk, chunk, options) for chunk in chunks]
+        return _gather(futures, cf.as_completed(futures), progress)
+
+
+def _gather(futures: list[Any], completed: Iterator[Any], progress: Progress | None) -> list[SitePlan]:
+    """Results in submission order; progress as they complete; the first failure is raised."""
+    index = {id(f): i for i, f in enumerate(futures)}
+    results: list[list[SitePlan] | None] = [None] * len(futures)
+    for future in completed:
+        chunk = future.result()
+        results[index[id(future)]] = chunk
+        if progress is not None:
+            progress(len(chunk))
+    return [plan for chunk in results if chunk is not None for plan in chunk]
+
+
+def _on_cluster(
+    problems: Sequence[SiteProblem], options: SolverOptions, address: str, progress: Progress | None
+) -> list[SitePlan]:
+    if not CLUSTER_ADDRESS.match(address):
+        raise ClusterUnavailable(f"cluster address {address!r} is not of the form tcp://HOST:PORT")
+    import distributed
+
+    try:
+        client = distributed.Client(address, timeout=CLUSTER_CONNECT_TIMEOUT_S, set_as_default=False)
+    except (OSError, TimeoutError) as exc:
+        raise ClusterUnavailable(f"cannot reach the dask scheduler at {address}: {exc}") from exc
+    with client:
+        workers = max(1, sum(info.get("nthreads", 1) for info in client.scheduler_info()["workers"].values()))
+        chunks = _chunks(problems, chunk_size(len(problems), workers))
+        log.info("planning %d sites in %d chunks on %s (%d threads)", len(problems), len(chunks), address, workers)
+        futures = [client.submit(plan_chunk, chunk, options, pure=False) for chunk in chunks]
+        try:
+            return _gather(futures, distributed.as_completed(futures), progress)
+        finally:
+            client.cancel(futures)

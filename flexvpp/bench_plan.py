@@ -1,0 +1,143 @@
+"""`flexvpp bench plan`: plan a realistic portfolio and print how long it took and what it used.
+
+Standard library only at import; the handler imports numpy, the planner and tqdm.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import sys
+import time
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+DEFAULT_DATE = "2025-05-11"  # Mother's Day 2025: Belgian day-ahead down to -462 EUR/MWh at noon
+
+
+def register(bench_subparsers: Any) -> None:
+    plan = bench_subparsers.add_parser(
+        "plan",
+        help="plan a generated portfolio of homes and print wall time, ms per home, binaries, memory",
+        description="Generate a portfolio (96 quarter-hours; PV, battery, EV, capacity tariff) for one day, "
+        "plan it with HiGHS (array path) and/or GLPK (Pyomo path), and print the figures. Prices, PV, "
+        "household load and EV sessions come from --data DIR (the shared public data) or, without it, "
+        "are generated in code.",
+    )
+    plan.add_argument("--homes", type=int, default=10_000, help="homes in the portfolio (default 10000)")
+    plan.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
+    plan.add_argument("--solver", choices=["highs", "glpk", "both"], default="both")
+    plan.add_argument("--date", default=DEFAULT_DATE, help=f"the day, YYYY-MM-DD (default {DEFAULT_DATE})")
+    plan.add_argument("--data", type=Path, metavar="DIR", help="shared data directory (../shared/data)")
+    plan.add_argument(
+        "--glpk-homes", type=int, default=200, metavar="N",
+        help="plan only the first N homes with GLPK and extrapolate (default 200; 0 = all)",
+    )
+    plan.add_argument("--seed", type=int, default=1, help="portfolio random seed (default 1)")
+    plan.set_defaults(handler=_bench_plan)
+
+
+def _check(args: argparse.Namespace) -> date:
+    from flexvpp.cli import UsageError
+
+    if args.homes < 1:
+        raise UsageError(f"--homes: {args.homes} must be at least 1")
+    if args.workers < 1:
+        raise UsageError(f"--workers: {args.workers} must be at least 1")
+    if args.glpk_homes < 0:
+        raise UsageError(f"--glpk-homes: {args.glpk_homes} must be 0 (all) or more")
+    if args.data is not None and not args.data.is_dir():
+        raise UsageError(f"--data: {args.data} is not a directory")
+    try:
+        return date.fromisoformat(args.date)
+    except ValueError:
+        raise UsageError(f"--date: {args.date!r} is not a date of the form YYYY-MM-DD") from None
+
+
+def _peak_memory_mb() -> tuple[float, float]:
+    """Peak resident memory [MB] of this process and of the largest finished child (Linux: KiB)."""
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
+    return own, child
+
+
+def _portfolio(args: argparse.Namespace, day: date) -> tuple[list[Any], str, float]:
+    from flexmodel.bench import make_portfolio, synthetic_day
+    from flexmodel.problem import prepare_sites
+    from flexmodel.scenario import parse_scenario
+    from flexvpp.bench_data import BenchDataError, load_day, local_midnight
+
+    started = time.perf_counter()
+    if args.data is None:
+        inputs = synthetic_day(local_midnight(day), seed=args.seed)
+    else:
+        try:
+            inputs = load_day(args.data, day)
+        except BenchDataError as exc:
+            from flexvpp.cli import UsageError
+
+            raise UsageError(f"--data: {exc}") from None
+    scenario = parse_scenario(make_portfolio(inputs, args.homes, seed=args.seed))
+    problems = prepare_sites(scenario)
+    prices = inputs.day_ahead_eur_per_kwh * 1000.0
+    about = (
+        f"{args.homes} homes on {day.isoformat()} from {inputs.source}; day-ahead "
+        f"{prices.min():.1f} .. {prices.max():.1f} EUR/MWh, {int((prices < 0).sum())} negative quarter-hours"
+    )
+    return problems, about, time.perf_counter() - started
+
+
+def _run(problems: list[Any], solver: str, workers: int) -> tuple[list[Any], float]:
+    from tqdm import tqdm
+
+    from flexmodel.parallel import plan_sites
+    from flexmodel.solve import SolverOptions
+
+    started = time.perf_counter()
+    with tqdm(total=len(problems), desc=solver, unit="home", file=sys.stderr, mininterval=0.5) as bar:
+        plans = plan_sites(problems, SolverOptions(solver=solver), workers=workers, progress=bar.update)
+    return plans, time.perf_counter() - started
+
+
+def _report(label: str, plans: list[Any], wall_s: float, homes_total: int) -> None:
+    n = len(plans)
+    binaries = sum(1 for p in plans if p.needed_binaries)
+    best_effort = sum(1 for p in plans if str(p.status) == "best_effort")
+    objective = sum(p.objective_eur for p in plans)
+    print(f"{label}: planned {n} homes in {wall_s:.2f} s wall = {wall_s / n * 1000:.2f} ms per home")
+    if n < homes_total:
+        print(
+            f"{label}: EXTRAPOLATED to {homes_total} homes: {wall_s / n * homes_total:.1f} s "
+            f"(measured on the first {n} homes only)"
+        )
+    print(f"{label}: homes that needed binaries: {binaries} of {n} = {100.0 * binaries / n:.1f} %")
+    print(f"{label}: best_effort homes: {best_effort}; sum of objectives {objective:.4f} EUR")
+
+
+def _bench_plan(args: argparse.Namespace) -> int:
+    day = _check(args)
+    load = os.getloadavg()
+    print(f"machine: {os.cpu_count()} CPUs, load average before the run {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+    problems, about, prepare_s = _portfolio(args, day)
+    print(f"portfolio: {about}")
+    print(f"portfolio: generated, validated and prepared in {prepare_s:.2f} s (not in the times below)")
+    print(f"workers: {args.workers}")
+    highs_plans = None
+    if args.solver in ("highs", "both"):
+        highs_plans, wall = _run(problems, "highs", args.workers)
+        _report("highs (array path)", highs_plans, wall, len(problems))
+    if args.solver in ("glpk", "both"):
+        subset = problems if args.glpk_homes == 0 else problems[: args.glpk_homes]
+        glpk_plans, wall = _run(subset, "glpk", args.workers)
+        _report("glpk (Pyomo path)", glpk_plans, wall, len(problems))
+        if highs_plans is not None:
+            worst = max(
+                abs(g.objective_eur - h.objective_eur) / max(1.0, abs(h.objective_eur))
+                for g, h in zip(glpk_plans, highs_plans, strict=False)
+            )
+            print(f"glpk vs highs: largest relative objective difference {worst:.2e} on {len(glpk_plans)} homes")
+    own, child = _peak_memory_mb()
+    print(f"peak memory: {own + child:.0f} MB (this process {own:.0f} MB + largest worker {child:.0f} MB)")
+    return 0
