@@ -19,7 +19,8 @@ class VtnSettings(BaseSettings):
     db_url: str = Field(DEFAULT_DB_URL, description="SQLAlchemy URL: sqlite:///file.db or postgresql://...")
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
-    vtn_id: str = "flexvpp-vtn"
+    # Upper case: OpenADR conformance (and the stock openleadr client) reject a lowercase vtnID.
+    vtn_id: str = "FLEXVPP-VTN"
     openadr_path: str = "/OpenADR2/Simple/2.0b"
     poll_interval_seconds: int = Field(10, ge=1, description="oadrRequestedOadrPollFreq sent to VENs")
     report_interval_seconds: int = Field(60, ge=1, description="granularity of requested telemetry")
