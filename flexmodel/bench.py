@@ -87,7 +87,9 @@ def synthetic_day(start: datetime, seed: int = 0) -> DayInputs:
     )
 
 
-def _synthetic_profiles(rng: np.random.Generator, hour: FloatArray, count: int) -> FloatArray:
+def _synthetic_profiles(
+    rng: np.random.Generator, hour: npt.NDArray[np.floating[Any]], count: int
+) -> FloatArray:
     """Household base loads: a night floor, morning and evening bumps, random appliance spikes."""
     shape = (
         0.25

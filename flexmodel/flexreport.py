@@ -257,3 +257,59 @@ def _ev(ev_id: str, fields: Mapping[str, ReportPoint]) -> dict[str, Any]:
             else:
                 out[name] = value
     return out
+
+
+# --------------------------------------------------------------- the VTN's side: stored values back
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesGrid:
+    """The slot grid a flexibility snapshot's series were sent on (from `site.base_load_kw`)."""
+
+    start: datetime
+    resolution: timedelta
+    slots: int
+
+    @property
+    def end(self) -> datetime:
+        return self.start + self.slots * self.resolution
+
+
+def _kind(resource: str) -> str:
+    return resource if resource in ("site", "pv", "battery") else "ev"
+
+
+def points_from_values(values: Iterable[tuple[str, datetime, timedelta, float]]) -> list[ReportPoint]:
+    """Report points from received (r_id, dtstart, duration, value) samples, ordered by r_id.
+
+    The inverse of taking `point.intervals` apart for an oadrUpdateReport; report and reading
+    types come from `FIELDS`. FlexReportInvalid names an r_id that is not a field of the report.
+    """
+    grouped: dict[str, list[PointInterval]] = {}
+    for r_id, start, duration, value in values:
+        grouped.setdefault(r_id, []).append(PointInterval(start, duration, value))
+    points = []
+    for r_id in sorted(grouped):
+        resource, dot, name = r_id.partition(".")
+        spec = FIELDS.get((_kind(resource), name)) if dot else None
+        if spec is None:
+            raise FlexReportInvalid(f"{r_id}: not a field of {REPORT_NAME}")
+        intervals = tuple(sorted(grouped[r_id], key=lambda i: i.start))
+        points.append(ReportPoint(r_id, resource, spec.report_type, spec.reading_type, spec.unit, intervals))
+    return points
+
+
+def series_grid(points: Iterable[ReportPoint]) -> SeriesGrid:
+    """The grid of the snapshot: `site.base_load_kw` carries one interval per slot, back to back."""
+    base = next((p for p in points if p.r_id == "site.base_load_kw"), None)
+    if base is None or not base.intervals:
+        raise FlexReportInvalid("site.base_load_kw: missing, so the snapshot has no slot grid")
+    resolution = base.intervals[0].duration
+    if resolution <= timedelta(0):
+        raise FlexReportInvalid(f"site.base_load_kw: slot duration {resolution} is not positive")
+    for before, after in zip(base.intervals, base.intervals[1:], strict=False):
+        if after.start != before.end or after.duration != resolution:
+            raise FlexReportInvalid(
+                f"site.base_load_kw: slots are not back to back at {after.start.isoformat()}"
+            )
+    return SeriesGrid(base.intervals[0].start, resolution, len(base.intervals))

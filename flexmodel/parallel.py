@@ -111,15 +111,21 @@ def _on_cluster(
     import distributed
 
     try:
-        client = distributed.Client(address, timeout=CLUSTER_CONNECT_TIMEOUT_S, set_as_default=False)
+        client = distributed.Client(  # type: ignore[no-untyped-call]
+            address, timeout=CLUSTER_CONNECT_TIMEOUT_S, set_as_default=False
+        )
     except (OSError, TimeoutError) as exc:
         raise ClusterUnavailable(f"cannot reach the dask scheduler at {address}: {exc}") from exc
     with client:
         workers = max(1, sum(info.get("nthreads", 1) for info in client.scheduler_info()["workers"].values()))
         chunks = _chunks(problems, chunk_size(len(problems), workers))
-        log.info("planning %d sites in %d chunks on %s (%d threads)", len(problems), len(chunks), address, workers)
+        log.info(
+            "planning %d sites in %d chunks on %s (%d threads)", len(problems), len(chunks), address, workers
+        )
         futures = [client.submit(plan_chunk, chunk, options, pure=False) for chunk in chunks]
         try:
-            return _gather(futures, distributed.as_completed(futures), progress)
+            # as_completed needs the loop when the client is not the default one.
+            completed = distributed.as_completed(futures, loop=client.loop)  # type: ignore[no-untyped-call]
+            return _gather(futures, completed, progress)
         finally:
-            client.cancel(futures)
+            client.cancel(futures)  # type: ignore[no-untyped-call]

@@ -37,7 +37,8 @@ def load_day(data_dir: Path, day: date) -> DayInputs:
     slots_utc = [(start + k * SLOT).astimezone(UTC) for k in range(SLOTS_PER_DAY)]
     return DayInputs(
         start=start,
-        day_ahead_eur_per_kwh=_prices(data_dir / "be_dam_prices_15min" / "dam_prices.csv", slots_utc) / 1000.0,
+        day_ahead_eur_per_kwh=_prices(data_dir / "be_dam_prices_15min" / "dam_prices.csv", slots_utc)
+        / 1000.0,
         pv_load_factor=_pv_load_factor(data_dir / "be_solar_pv_elia_15min", slots_utc),
         base_profiles_kw=_household_profiles(data_dir / "household_fluvius_15min_be"),
         ev_sessions=_ev_sessions(
@@ -94,7 +95,9 @@ def _household_profiles(folder: Path) -> FloatArray:
         slot = days[row["From (date)"]]
         slot[row["From (time)"]] = slot.get(row["From (time)"], 0.0) + kwh * 4.0
     profiles = [
-        [quarters[k] for k in sorted(quarters)] for quarters in days.values() if len(quarters) == SLOTS_PER_DAY
+        [quarters[k] for k in sorted(quarters)]
+        for quarters in days.values()
+        if len(quarters) == SLOTS_PER_DAY
     ]
     if not profiles:
         raise BenchDataError(f"{path}: no complete day of 96 quarter-hours")

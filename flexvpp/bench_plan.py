@@ -32,7 +32,10 @@ def register(bench_subparsers: Any) -> None:
     plan.add_argument("--date", default=DEFAULT_DATE, help=f"the day, YYYY-MM-DD (default {DEFAULT_DATE})")
     plan.add_argument("--data", type=Path, metavar="DIR", help="shared data directory (../shared/data)")
     plan.add_argument(
-        "--glpk-homes", type=int, default=200, metavar="N",
+        "--glpk-homes",
+        type=int,
+        default=200,
+        metavar="N",
         help="plan only the first N homes with GLPK and extrapolate (default 200; 0 = all)",
     )
     plan.add_argument("--seed", type=int, default=1, help="portfolio random seed (default 1)")
@@ -118,8 +121,8 @@ def _report(label: str, plans: list[Any], wall_s: float, homes_total: int) -> No
 
 def _bench_plan(args: argparse.Namespace) -> int:
     day = _check(args)
-    load = os.getloadavg()
-    print(f"machine: {os.cpu_count()} CPUs, load average before the run {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"machine: {os.cpu_count()} CPUs, load average before the run {load}")
     problems, about, prepare_s = _portfolio(args, day)
     print(f"portfolio: {about}")
     print(f"portfolio: generated, validated and prepared in {prepare_s:.2f} s (not in the times below)")
@@ -137,7 +140,9 @@ def _bench_plan(args: argparse.Namespace) -> int:
                 abs(g.objective_eur - h.objective_eur) / max(1.0, abs(h.objective_eur))
                 for g, h in zip(glpk_plans, highs_plans, strict=False)
             )
-            print(f"glpk vs highs: largest relative objective difference {worst:.2e} on {len(glpk_plans)} homes")
+            print(
+                f"glpk vs highs: largest relative objective difference {worst:.2e} on {len(glpk_plans)} homes"
+            )
     own, child = _peak_memory_mb()
     print(f"peak memory: {own + child:.0f} MB (this process {own:.0f} MB + largest worker {child:.0f} MB)")
     return 0

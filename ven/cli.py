@@ -27,6 +27,9 @@ def register(subparsers: Any) -> None:
     run.add_argument("--broker", required=True, metavar="URL", help="MQTT broker, mqtt://host[:port]")
     run.add_argument("--config", type=Path, metavar="FILE", help="agent settings file (TOML or JSON)")
     run.add_argument("--speed", type=float, default=1.0, help="clock speed (match `ven simulate --speed`)")
+    run.add_argument("--tls-cert", type=Path, metavar="FILE", help="client certificate for mutual TLS (PEM)")
+    run.add_argument("--tls-key", type=Path, metavar="FILE", help="its private key (PEM)")
+    run.add_argument("--tls-ca", type=Path, metavar="FILE", help="CA of the VTN's certificate (PEM)")
     run.set_defaults(handler=_run)
 
     sim = ven_sub.add_parser(
@@ -90,6 +93,9 @@ def _run(args: argparse.Namespace) -> int:
             site_id=args.site_id,
             broker_url=args.broker,
             speed=args.speed,
+            tls_cert_file=args.tls_cert,
+            tls_key_file=args.tls_key,
+            tls_ca_file=args.tls_ca,
         )
     except SettingsError as exc:
         raise UsageError(str(exc)) from None

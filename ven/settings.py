@@ -7,7 +7,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -45,6 +45,17 @@ class AgentSettings(BaseSettings):
     replan_every_s: float = Field(
         900.0, gt=0, description="re-plan with known prices this often (agent time)"
     )
+    # Mutual TLS with the VTN (an https vtn_url): this VEN's client certificate and the CA of the VTN's.
+    tls_cert_file: Path | None = Field(None, description="client certificate (PEM)")
+    tls_key_file: Path | None = Field(None, description="private key of tls_cert_file (PEM)")
+    tls_ca_file: Path | None = Field(None, description="CA that signed the VTN's server certificate")
+
+    @model_validator(mode="after")
+    def _tls_files(self) -> AgentSettings:
+        given = [self.tls_cert_file is not None, self.tls_key_file is not None, self.tls_ca_file is not None]
+        if any(given) and not all(given):
+            raise ValueError("tls_cert_file, tls_key_file and tls_ca_file must be given together")
+        return self
 
 
 def load_agent_settings(config_file: Path | None = None, **overrides: Any) -> AgentSettings:

@@ -37,6 +37,10 @@ OPENADR_PATH = "/OpenADR2/Simple/2.0b"
 _RESPONSE_CODE = re.compile(rb"responseCode>(\d{3})<")
 
 
+class BenchFailed(RuntimeError):
+    """The benchmark could not run (database unreachable, a server did not start, a VEN was refused)."""
+
+
 @dataclass(frozen=True, slots=True)
 class BenchOptions:
     vens: int = 1000
@@ -136,10 +140,10 @@ async def register_vens(
     async def register(name: str) -> str:
         status, body = await post(session, url, registration_message(name))
         if status != 200:
-            raise RuntimeError(f"registering {name} at {base_url}: HTTP {status}: {body[:300]!r}")
+            raise BenchFailed(f"registering {name} at {base_url}: HTTP {status}: {body[:300]!r}")
         message_type, payload = parse_message(body)
         if message_type != "oadrCreatedPartyRegistration" or not payload.get("registration_id"):
-            raise RuntimeError(f"registering {name} at {base_url} was refused: {body[:500]!r}")
+            raise BenchFailed(f"registering {name} at {base_url} was refused: {body[:500]!r}")
         return str(payload["ven_id"])
 
     return [str(v) for v in await gather_bounded([register(n) for n in names], limit)]
@@ -155,10 +159,10 @@ async def drain_polls(
         for drained in range(20):
             status, answer = await post(session, url, body)
             if status != 200:
-                raise RuntimeError(f"warm-up poll at {base_url}: HTTP {status}: {answer[:300]!r}")
+                raise BenchFailed(f"warm-up poll at {base_url}: HTTP {status}: {answer[:300]!r}")
             if b"oadrResponse" in answer:
                 return drained
-        raise RuntimeError(f"warm-up at {base_url}: a VEN still had messages after 20 polls")
+        raise BenchFailed(f"warm-up at {base_url}: a VEN still had messages after 20 polls")
 
     return sum(int(n) for n in await gather_bounded([drain(b) for b in bodies], limit))  # type: ignore[call-overload]
 
@@ -245,14 +249,14 @@ async def _wait_answering(
     async with aiohttp.ClientSession() as session:
         while time.monotonic() < deadline:
             if process.poll() is not None:
-                raise RuntimeError(f"{process.args!r} exited with {process.returncode}; see {log_path}")
+                raise BenchFailed(f"{process.args!r} exited with {process.returncode}; see {log_path}")
             try:
                 async with session.get(url) as resp:
                     await resp.read()
                     return
             except aiohttp.ClientError:
                 await asyncio.sleep(0.2)
-    raise RuntimeError(f"{process.args!r} did not answer {url} within {timeout_s}s; see {log_path}")
+    raise BenchFailed(f"{process.args!r} did not answer {url} within {timeout_s}s; see {log_path}")
 
 
 @asynccontextmanager
@@ -264,7 +268,10 @@ async def fresh_pg_database(admin_url: str) -> AsyncIterator[str]:
     name = f"flexvpp_bench_{uuid.uuid4().hex[:10]}"
     admin = make_url(admin_url).set(drivername="postgresql")
     dsn = admin.render_as_string(hide_password=False)
-    connection = await asyncpg.connect(dsn)
+    try:
+        connection = await asyncpg.connect(dsn)
+    except (OSError, asyncpg.PostgresError) as exc:
+        raise BenchFailed(f"cannot reach PostgreSQL at {admin.render_as_string()}: {exc}") from exc
     try:
         await connection.execute(f'CREATE DATABASE "{name}"')
     finally:
@@ -343,13 +350,13 @@ async def _prepare_ours(
         ) as resp:
             body = await resp.json()
             if resp.status != 201:
-                raise RuntimeError(f"provisioning {name}: HTTP {resp.status}: {body}")
+                raise BenchFailed(f"provisioning {name}: HTTP {resp.status}: {body}")
             return str(body["ven_id"])
 
     provisioned = [str(v) for v in await gather_bounded([provision(n) for n in names], options.concurrency)]
     registered = await register_vens(session, base_url, names, options.concurrency)
     if registered != provisioned:
-        raise RuntimeError("our VTN registered VENs under other venIDs than it provisioned")
+        raise BenchFailed("our VTN registered VENs under other venIDs than it provisioned")
     return registered
 
 

@@ -53,8 +53,9 @@ def register(bench_subparsers: Any) -> None:
 
 def _bench_vtn(args: argparse.Namespace) -> int:
     import asyncio
+    import sys
 
-    from vtn.bench import BenchOptions, format_result, run_bench
+    from vtn.bench import BenchFailed, BenchOptions, format_result, run_bench
 
     options = BenchOptions(
         vens=args.vens,
@@ -63,6 +64,10 @@ def _bench_vtn(args: argparse.Namespace) -> int:
         pg_url=args.pg_url,
         keep_logs=args.keep_logs,
     )
-    result = asyncio.run(run_bench(options))
+    try:
+        result = asyncio.run(run_bench(options))
+    except BenchFailed as exc:
+        print(f"flexvpp bench vtn: error: {exc}", file=sys.stderr)
+        return 1
     print(format_result(result, options.seconds))
     return 0 if result.ours.errors == 0 and result.stock.errors == 0 else 1

@@ -1,4 +1,4 @@
-"""Subcommands `vtn serve`, `db upgrade`, `token create`. Standard library only at import."""
+"""Subcommands `vtn serve`, `db upgrade`, `token create`, `certs init`. Standard library only at import."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ def register(subparsers: Any) -> None:
     serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to listen on (default 8080)")
     serve.add_argument("--migrate", action="store_true", help="upgrade the database schema before serving")
+    _add_tls_options(serve)
     serve.set_defaults(handler=_serve)
 
     db = subparsers.add_parser("db", help="database maintenance", description="Database maintenance.")
@@ -51,6 +52,8 @@ def register(subparsers: Any) -> None:
     create.add_argument("--site", dest="site_id", help="the site a customer token may see")
     create.add_argument("--expires-days", type=float, help="lifetime in days (default: no expiry)")
     create.set_defaults(handler=_token_create)
+    _register_token_admin(token_sub)
+    register_certs(subparsers)
 
 
 def _settings(args: argparse.Namespace, **extra: Any) -> Any:
@@ -66,7 +69,7 @@ def _serve(args: argparse.Namespace) -> int:
     from vtn.db.migrate import SchemaOutOfDate, check_up_to_date, upgrade
     from vtn.server import run_server
 
-    settings = _settings(args, host=args.host, port=args.port)
+    settings = _settings(args, host=args.host, port=args.port, **_tls_overrides(args))
     if args.migrate:
         upgrade(settings.db_url)
     try:
@@ -75,7 +78,13 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"flexvpp vtn serve: {exc}", file=sys.stderr)
         return 1
     logging.getLogger().setLevel(min(logging.getLogger().level, logging.INFO))
-    run_server(settings)
+    from vtn.tls import TlsConfigError
+
+    try:
+        run_server(settings)
+    except TlsConfigError as exc:
+        print(f"flexvpp vtn serve: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -109,4 +118,134 @@ def _token_create(args: argparse.Namespace) -> int:
     )
     print(f"created a {args.role} token; store it now, it is not shown again:")
     print(token)
+    return 0
+
+
+def _add_tls_options(serve: argparse.ArgumentParser) -> None:
+    tls = serve.add_argument_group(
+        "mutual TLS",
+        "Give --tls-cert/--tls-key twice (an RSA and an ECDSA pair) so both OpenADR 2.0b cipher "
+        "suites can be negotiated; `flexvpp certs init` makes test certificates.",
+    )
+    tls.add_argument(
+        "--tls-cert", action="append", type=Path, metavar="FILE", help="server certificate (PEM)"
+    )
+    tls.add_argument("--tls-key", action="append", type=Path, metavar="FILE", help="its private key (PEM)")
+    tls.add_argument(
+        "--tls-ca", type=Path, metavar="FILE", help="CA of the VEN client certificates (required)"
+    )
+    tls.add_argument(
+        "--trusted-proxy",
+        action="append",
+        metavar="ADDRESS",
+        help="a TLS-terminating proxy (IP or CIDR) whose client-certificate header is believed",
+    )
+    tls.add_argument("--client-cert-header", metavar="NAME", help="that header (default X-SSL-Client-Cert)")
+
+
+def _tls_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    from flexvpp.cli import UsageError
+
+    certs, keys = args.tls_cert or [], args.tls_key or []
+    if len(certs) != len(keys) or len(certs) > 2:
+        raise UsageError("give --tls-cert and --tls-key together, once or twice (an RSA and an ECDSA pair)")
+    for path in [*certs, *keys, *([args.tls_ca] if args.tls_ca else [])]:
+        if not path.is_file():
+            raise UsageError(f"TLS file {path} does not exist")
+    overrides: dict[str, Any] = {
+        "tls_ca_file": args.tls_ca,
+        "trusted_proxy_addresses": args.trusted_proxy,
+        "client_cert_header": args.client_cert_header,
+    }
+    if certs:
+        overrides.update(tls_cert_file=certs[0], tls_key_file=keys[0])
+    if len(certs) == 2:
+        overrides.update(tls_extra_cert_file=certs[1], tls_extra_key_file=keys[1])
+    return overrides
+
+
+def register_certs(subparsers: Any) -> None:
+    certs = subparsers.add_parser(
+        "certs", help="test certificates for mutual TLS", description="Test certificates for mutual TLS."
+    )
+    certs_sub = certs.add_subparsers(dest="certs_command", metavar="COMMAND", required=True)
+    init = certs_sub.add_parser(
+        "init",
+        help="make a test CA, VTN and VEN certificates",
+        description="Make (or reuse) a test CA, the VTN's RSA and ECDSA server certificates "
+        "(localhost, 127.0.0.1) and a client certificate per VEN, as PEM files; print each VEN's "
+        "fingerprint for POST /api/v1/vens. Keys are unencrypted: for tests and demos only.",
+    )
+    init.add_argument("--dir", type=Path, default=Path("certs"), help="output directory (default ./certs)")
+    who = init.add_mutually_exclusive_group()
+    who.add_argument("--vens", type=int, metavar="N", help="make ven-1 ... ven-N")
+    who.add_argument("--ven", action="append", metavar="NAME", help="a VEN name (repeatable)")
+    init.add_argument(
+        "--key-type", choices=["rsa", "ecdsa"], default="rsa", help="VEN key type (default rsa)"
+    )
+    init.set_defaults(handler=_certs_init)
+
+
+def _certs_init(args: argparse.Namespace) -> int:
+    from flexvpp.cli import UsageError
+    from vtn.certs import CertificateError, KeyType, init_certificates
+
+    if args.vens is not None and not 0 <= args.vens <= 100_000:
+        raise UsageError("--vens must be between 0 and 100000")
+    names = args.ven or [f"ven-{i}" for i in range(1, (args.vens or 0) + 1)]
+    try:
+        vtn, vens = init_certificates(args.dir, names, KeyType(args.key_type))
+    except CertificateError as exc:
+        raise UsageError(str(exc)) from exc
+    print(f"CA: {args.dir / 'ca.pem'}")
+    for cert in vtn:
+        print(f"VTN {cert.key_type.value}: {cert.cert_path} {cert.key_path}")
+    for cert in vens:
+        print(f"VEN {cert.name} ({cert.key_type.value}) fingerprint {cert.fingerprint} cert {cert.cert_path}")
+    return 0
+
+
+def _register_token_admin(token_sub: Any) -> None:
+    listing = token_sub.add_parser(
+        "list", help="list tokens (id, role, name, site, expiry)", description="List REST tokens' metadata."
+    )
+    _add_db_options(listing)
+    listing.set_defaults(handler=_token_list)
+    revoke = token_sub.add_parser(
+        "revoke",
+        help="revoke a token by id",
+        description="Revoke a REST token; refused from its next request.",
+    )
+    _add_db_options(revoke)
+    revoke.add_argument("token_id", type=int, metavar="ID", help="the token's id (see `token list`)")
+    revoke.set_defaults(handler=_token_revoke)
+
+
+def _token_list(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from vtn.api.token_admin import cli_list
+
+    for info in asyncio.run(cli_list(_settings(args).db_url)):
+        state = f"revoked {info.revoked_at:%Y-%m-%dT%H:%M:%SZ}" if info.revoked_at else "active"
+        expires = f"{info.expires_at:%Y-%m-%dT%H:%M:%SZ}" if info.expires_at else "never"
+        print(
+            f"{info.id}\t{info.role}\t{info.name or '-'}\t{info.site_id or '-'}\texpires {expires}\t{state}"
+        )
+    return 0
+
+
+def _token_revoke(args: argparse.Namespace) -> int:
+    import asyncio
+    import sys
+
+    from vtn.api.token_admin import cli_revoke
+    from vtn.errors import NotFound
+
+    try:
+        info = asyncio.run(cli_revoke(_settings(args).db_url, args.token_id))
+    except NotFound:
+        print(f"flexvpp token revoke: no token with id {args.token_id}", file=sys.stderr)
+        return 1
+    print(f"token {info.id} ({info.role}) revoked at {info.revoked_at:%Y-%m-%dT%H:%M:%SZ}")
     return 0

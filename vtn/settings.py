@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 DEFAULT_DB_URL = "sqlite:///./flexvpp.db"
@@ -28,6 +28,47 @@ class VtnSettings(BaseSettings):
     near_window_seconds: int = Field(
         3600, ge=0, description="an event is 'near' this long before its start (or within its ramp-up)"
     )
+    # Mutual TLS (vtn/tls.py). Without tls_cert_file the VTN serves plain HTTP (behind a proxy).
+    tls_cert_file: Path | None = Field(None, description="server certificate (PEM, with its chain)")
+    tls_key_file: Path | None = Field(None, description="private key of tls_cert_file")
+    # A second server certificate of the other key type: each OpenADR suite needs its own
+    # (RSA for TLS_RSA_WITH_AES_128_CBC_SHA256, ECDSA for TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256).
+    tls_extra_cert_file: Path | None = Field(None, description="second server certificate (other key type)")
+    tls_extra_key_file: Path | None = Field(None, description="private key of tls_extra_cert_file")
+    tls_ca_file: Path | None = Field(None, description="CA that signs VEN client certificates (required)")
+    trusted_proxy_addresses: list[str] = Field(
+        default_factory=list,
+        description="TLS-terminating proxies (IPs or CIDR) whose cert header is believed",
+    )
+    client_cert_header: str = Field(
+        "X-SSL-Client-Cert",
+        min_length=1,
+        description="header with the proxy-verified client cert (URL-encoded PEM)",
+    )
+
+    # REST: a client address with this many failed authentications (401) within the window gets 429.
+    auth_failure_limit: int = Field(10, ge=1, description="failed REST authentications allowed per window")
+    auth_failure_window_seconds: float = Field(60.0, gt=0, description="window of auth_failure_limit")
+
+    @field_validator("trusted_proxy_addresses")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        from vtn.tls import parse_networks
+
+        parse_networks(value)  # raises ValueError naming the bad entry
+        return value
+
+    @model_validator(mode="after")
+    def _tls_pairs(self) -> VtnSettings:
+        for cert, key, name in (
+            (self.tls_cert_file, self.tls_key_file, "tls_cert_file"),
+            (self.tls_extra_cert_file, self.tls_extra_key_file, "tls_extra_cert_file"),
+        ):
+            if (cert is None) != (key is None):
+                raise ValueError(f"{name} and its key file must be given together")
+        if self.tls_cert_file is None and (self.tls_extra_cert_file or self.tls_ca_file):
+            raise ValueError("tls_extra_cert_file and tls_ca_file need tls_cert_file")
+        return self
 
 
 def load_settings(config_file: Path | None = None, **overrides: Any) -> VtnSettings:

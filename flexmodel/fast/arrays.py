@@ -80,7 +80,10 @@ def constraint_matrix(layout: Layout, p: SiteProblem) -> sp.csc_matrix:
     """The LP's constraint matrix, column-wise (what HiGHS takes)."""
     rows, cols, vals = _triplets(layout, p)
     matrix = sp.coo_matrix(
-        (np.concatenate(vals), (np.concatenate(rows).astype(np.int32), np.concatenate(cols).astype(np.int32))),
+        (
+            np.concatenate(vals),
+            (np.concatenate(rows).astype(np.int32), np.concatenate(cols).astype(np.int32)),
+        ),
         shape=(layout.n_rows, layout.n_cols),
     )
     return matrix.tocsc()

@@ -39,12 +39,15 @@ class HighsModel:
         self.col_index = np.arange(n_cols, dtype=np.int32)
         self.row_index = np.arange(n_rows, dtype=np.int32)
 
-    def set_costs(self, cost: FloatArray) -> None:
+    def set_costs(self, cost: FloatArray, offset: float = 0.0) -> None:
         self.highs.changeColsCost(self.n_cols, self.col_index, cost)
+        self.highs.changeObjectiveOffset(offset)
 
     def set_bounds(self, v: SiteVectors, col_lower: FloatArray, col_upper: FloatArray) -> None:
         self.highs.changeColsBounds(self.n_cols, self.col_index, col_lower, col_upper)
-        self.highs.changeRowsBounds(self.n_rows, self.row_index, v.row_lower, v.row_upper)
+        self.highs.changeRowsBounds(  # type: ignore[attr-defined]
+            self.n_rows, self.row_index, v.row_lower, v.row_upper
+        )
 
     def set_row_bounds(self, row: int, lower: float, upper: float) -> None:
         self.highs.changeRowBounds(row, lower, upper)
@@ -105,14 +108,26 @@ class _LevelRows:
             self.model.set_row_bounds(layout.r_level_solar, value - tol, np.inf)
 
 
+def _ideal_offset(level: _Level, v: SiteVectors) -> float:
+    """The constant that turns a level's objective vector into its distance from the ideal."""
+    if level.name == "level_smart_shortfall_kwh":
+        return v.smart_need_kwh  # shortfall = need - energy; ideal 0
+    return level.ideal if level.maximise else -level.ideal
+
+
 def solve_levels(model: HighsModel, p: SiteProblem, v: SiteVectors) -> LevelSolve:
     """Optimise the priority levels in order, as flexmodel.solve.solve_lexicographic does."""
     levels = _levels(p)
-    weights = dict(zip([lv.name for lv in levels], _weights(p), strict=False))
+    weights = _weights(p)
     rows = _LevelRows(model, v)
     cost = _pad(v.cost, model.n_cols)
     weighted = cost + sum((weights[lv.name] * rows.objective(lv) for lv in levels), np.zeros(model.n_cols))
-    model.set_costs(weighted)
+    # The offset makes the weighted objective equal the cost when every level is at its ideal,
+    # instead of cost minus thousands of euros of level weights. A MILP's relative gap is
+    # measured against this value: without the offset, mip_rel_gap would allow errors of
+    # millieuros in the cost, and two runs could return different answers.
+    offset = sum(weights[lv.name] * _ideal_offset(lv, v) for lv in levels)
+    model.set_costs(weighted, offset)
     x = model.run(p.site_id)
     solves = 1
     attained = [rows.attained(lv, x) for lv in levels]
@@ -122,7 +137,7 @@ def solve_levels(model: HighsModel, p: SiteProblem, v: SiteVectors) -> LevelSolv
         if attained[i] and all(attained[:i]):
             rows.fix(level, level.ideal)
             continue
-        model.set_costs(rows.objective(level))
+        model.set_costs(rows.objective(level), _ideal_offset(level, v))
         x = model.run(p.site_id)
         solves += 1
         rows.fix(level, rows.value(level, x))

@@ -23,7 +23,6 @@ import time
 from collections import OrderedDict
 
 import highspy
-import numpy as np
 
 from flexmodel.fast.arrays import SiteVectors, constraint_matrix, site_vectors
 from flexmodel.fast.layout import Layout, StructureKey, layout_of, structure_key
@@ -38,11 +37,14 @@ log = logging.getLogger(__name__)
 
 MAX_CACHED_STRUCTURES = 32
 MAX_MILP_ROUNDS = 20
-MIP_HEURISTICS_OFF = ("mip_heuristic_run_rins", "mip_heuristic_run_rens")  # each round adds binaries; a site has 2·n_slots candidate slots at most
+MIP_HEURISTICS_OFF = (
+    "mip_heuristic_run_rins",
+    "mip_heuristic_run_rens",
+)  # each round adds binaries; a site has 2·n_slots candidate slots at most
 
 
 def new_highs(options: SolverOptions) -> highspy.Highs:
-    highs = highspy.Highs()
+    highs = highspy.Highs()  # type: ignore[no-untyped-call]
     highs.setOptionValue("output_flag", False)
     # One thread per model: parallelism comes from planning many homes in many processes.
     highs.setOptionValue("threads", 1)
@@ -120,8 +122,13 @@ class FastPlanner:
             rounds += 1
             if rounds > MAX_MILP_ROUNDS:
                 grid_slots[:], battery_slots[:] = True, p.battery is not None
-            log.debug("%s: MILP round %d, binaries on %d grid and %d battery slots",
-                      p.site_id, rounds, grid_slots.sum(), battery_slots.sum())
+            log.debug(
+                "%s: MILP round %d, binaries on %d grid and %d battery slots",
+                p.site_id,
+                rounds,
+                grid_slots.sum(),
+                battery_slots.sum(),
+            )
             milp = build_milp(new_highs(self.options), layout, p, v, grid_slots, battery_slots)
             result = solve_levels(milp, p, v)
             flows = net_grid(flows_from_solution(result.col_value, layout, p), p)

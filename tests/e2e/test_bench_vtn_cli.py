@@ -57,3 +57,12 @@ def test_bench_vtn_refuses_bad_options(args: list[str], message: str) -> None:
     result = flexvpp("bench", "vtn", *args)
     assert result.returncode == 2
     assert message in result.stderr
+
+
+def test_bench_vtn_names_an_unreachable_database() -> None:
+    result = flexvpp("bench", "vtn", "--vens", "2", "--pg-url", "postgresql://postgres@127.0.0.1:1/postgres")
+    assert result.returncode == 1
+    assert (
+        "flexvpp bench vtn: error: cannot reach PostgreSQL at postgresql://postgres@127.0.0.1:1/postgres"
+        in (result.stderr)
+    )

@@ -87,6 +87,15 @@ async def test_an_unmodified_openleadr_client_works_against_flexvpp_vtn_serve(
     assert ven.sent_count("oadrCreatePartyRegistration") == 1
     assert ven.error_codes() == []  # the VTN never answered the stock client with an error
 
+    # DELETE /vens/{id} cancels the registration on the VEN's next poll.
+    accepted = await rest.call("DELETE", f"/vens/{ven.ven_id}", 202)
+    assert accepted["ven_id"] == ven.ven_id
+    await eventually(lambda: _registration(ven), lambda r: r is None, "the client to drop its registration")
+    await eventually(
+        lambda: rest.call("GET", f"/vens/{ven.ven_id}"), lambda v: not v["registered"], "the VTN to forget it"
+    )
+    assert ven.sent_count("oadrCanceledPartyRegistration") == 1
+
 
 async def test_a_killed_vtn_restarts_on_the_same_database_and_the_client_carries_on(
     rest: RestApi, ven: Ven, vtn: VtnProcess
@@ -140,6 +149,10 @@ async def test_a_killed_vtn_restarts_on_the_same_database_and_the_client_carries
         "the optIn after the restart",
     )
     assert ven.error_codes() == []
+
+
+async def _registration(ven: Ven) -> str | None:
+    return ven.client.registration_id  # type: ignore[no-any-return]
 
 
 async def _seen(ven: Ven, event_id: str) -> list[tuple[int, str]]:

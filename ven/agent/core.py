@@ -14,6 +14,7 @@ import threading
 import uuid
 from dataclasses import dataclass, field, replace
 
+from ven.agent.event_store import EventStore
 from ven.agent.events import DrEvent, EventInterval, OptType, SignalName, randomised
 from ven.agent.local_plan import TariffDefaults, plan_home
 from ven.agent.peak import PeakTracker
@@ -93,6 +94,7 @@ class AgentCore:
         dispatch: DispatchSettings | None = None,
         tariff: TariffDefaults | None = None,
         dispatch_device: str | None = None,
+        store: EventStore | None = None,
     ) -> None:
         self.site_id = site_id
         self.ven_name = ven_name
@@ -108,6 +110,7 @@ class AgentCore:
         self.base_profile = SlotProfile()
         self.pv_profile = SlotProfile()
         self._base_learnt_s = 0.0
+        self._house_kw: float | None = None
         self.registry.on_telemetry(self._on_telemetry)
         self._lock = threading.RLock()
         self._events: dict[str, list[DrEvent]] = {}
@@ -115,6 +118,10 @@ class AgentCore:
         self.local_plan = _LocalPlan()
         self._sent: dict[str, _Sent] = {}
         self._opts: dict[str, OptType] = {}
+        self.store = store
+        if store is not None:  # the schedule received before a restart (the VTN may be away)
+            for signals in store.load(clock.now()).values():
+                self._keep(signals)
 
     # --- lifecycle ----------------------------------------------------------------------------
     def start(self) -> None:
@@ -152,7 +159,8 @@ class AgentCore:
         }
         if times == {time_s}:
             self._base_learnt_s = time_s
-            self.base_profile.add(time_s, uncontrolled_kw(snapshot))
+            self._house_kw = uncontrolled_kw(snapshot)
+            self.base_profile.add(time_s, self._house_kw)
 
     # --- flexibility and local planning -------------------------------------------------------
     def site_entry(self, grid: Grid | None = None) -> dict[str, object]:
@@ -205,21 +213,28 @@ class AgentCore:
                 for s in signals
             ]
         shifted = [randomised(s, self.ven_name) for s in signals]
-        with self._lock:
-            self._events[event_id] = shifted
-            for s in shifted:
-                if s.signal_name == SignalName.ELECTRICITY_PRICE and not s.cancelled:
-                    self.prices = list(s.intervals)
+        self._keep(shifted)
+        if self.store is not None:
+            self.store.save(shifted)
         opt, reason = decide_opt(shifted, self.snapshot())
         with self._lock:
             self._opts[event_id] = opt
         log.info("event %s: %s (%s)", event_id, opt, reason)
         return opt, reason
 
+    def _keep(self, signals: list[DrEvent]) -> None:
+        with self._lock:
+            self._events[signals[0].event_id] = signals
+            for s in signals:
+                if s.signal_name == SignalName.ELECTRICITY_PRICE and not s.cancelled:
+                    self.prices = list(s.intervals)
+
     def cancel_event(self, event_id: str) -> None:
         with self._lock:
             self._events.pop(event_id, None)
             self._opts.pop(event_id, None)
+        if self.store is not None:
+            self.store.delete(event_id)
 
     def events(self) -> list[DrEvent]:
         with self._lock:
@@ -245,7 +260,7 @@ class AgentCore:
 
     # --- control ------------------------------------------------------------------------------
     def snapshot(self) -> HomeSnapshot:
-        return self.registry.snapshot(self.clock.now())
+        return replace(self.registry.snapshot(self.clock.now()), house_kw=self._house_kw)
 
     def step(self) -> StepResult:
         snapshot = self.snapshot()

@@ -97,6 +97,8 @@ def controllable_kw(snapshot: HomeSnapshot) -> float:
 
 def uncontrolled_kw(snapshot: HomeSnapshot) -> float:
     """The house's own load net of everything measured: meter minus every device."""
+    if snapshot.house_kw is not None:
+        return snapshot.house_kw
     meter = snapshot.meter_kw
     return 0.0 if meter is None else meter - controllable_kw(snapshot)
 
@@ -237,6 +239,11 @@ def apply_events(
             target = dispatch_setpoints(event, value, snapshot, out)
         else:
             continue  # prices act through the local plan
+        if fraction < 1.0:  # a ramp starts from what a device does now when the agent set nothing
+            measured = {
+                d: snapshot.devices[d].power_kw for d in target if d not in out and _is_power(snapshot, d)
+            }
+            out = {**measured, **out}
         out = blend(out, target, fraction)
         active.append(event.event_id)
     return out, active

@@ -71,6 +71,9 @@ class HomeSnapshot:
 
     now_s: float
     devices: dict[str, DeviceView]
+    # The house's own load (meter minus every device) at the last moment every device had
+    # reported together; None before that. Readings of different moments do not mix.
+    house_kw: float | None = None
 
     def of_type(self, device_type: DeviceType) -> list[DeviceView]:
         return [d for d in self.devices.values() if d.device_type == device_type]

@@ -16,6 +16,7 @@ from typing import Any
 
 from ven.agent.buffer import TelemetryBuffer
 from ven.agent.core import AgentCore, DispatchSettings, status_topic
+from ven.agent.event_store import EventStore
 from ven.agent.local_plan import LocalPlanFailed
 from ven.agent.openadr_mapping import USAGE_SENSORS
 from ven.agent.policy import SiteLimits
@@ -26,6 +27,12 @@ from ven.messages import AgentStatus, DeviceType, Measurement, dumps
 from ven.settings import AgentSettings
 
 log = logging.getLogger(__name__)
+
+
+def _tls_files(settings: AgentSettings) -> tuple[str, str, str] | None:
+    if settings.tls_cert_file is None or settings.tls_key_file is None or settings.tls_ca_file is None:
+        return None
+    return str(settings.tls_cert_file), str(settings.tls_key_file), str(settings.tls_ca_file)
 
 
 class HomeAgent:
@@ -44,6 +51,8 @@ class HomeAgent:
             settings.month_peak_kw,
             settings.min_billed_peak_kw,
         )
+        data_path = settings.buffer_path or Path(f"ven-{settings.site_id}.db")
+        self.events = EventStore(data_path)
         self.core = AgentCore(
             settings.site_id,
             settings.ven_name,
@@ -52,8 +61,9 @@ class HomeAgent:
             limits,
             DispatchSettings(settings.dispatch_period_s, settings.command_ttl_s),
             dispatch_device=settings.dispatch_device,
+            store=self.events,
         )
-        self.buffer = TelemetryBuffer(settings.buffer_path or Path(f"ven-{settings.site_id}.db"))
+        self.buffer = TelemetryBuffer(data_path)
         self.core.registry.on_telemetry(self._buffer)
         self.client = VenClient(
             self.core,
@@ -61,6 +71,7 @@ class HomeAgent:
             settings.ven_name,
             settings.vtn_url,
             validate_outgoing=settings.validate_messages,
+            tls=_tls_files(settings),
         )
         self._tasks: list[asyncio.Task[None]] = []
         self._offered: frozenset[str] = frozenset()
@@ -98,6 +109,7 @@ class HomeAgent:
         await self.client.stop()
         self.core.stop()
         self.buffer.close()
+        self.events.close()
 
     async def _control_loop(self) -> None:
         period_real_s = self.settings.dispatch_period_s / self.clock.speed

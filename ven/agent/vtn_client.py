@@ -15,6 +15,7 @@ What is changed from openleadr's client, and why:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import asdict
@@ -67,13 +68,20 @@ class VenClient(OpenADRClient):  # type: ignore[misc]
         retry_max_s: float = 60.0,
         batch: int = 500,
         validate_outgoing: bool = False,
+        tls: tuple[str, str, str] | None = None,
     ) -> None:
+        # tls = (client certificate, its key, CA of the VTN): openleadr then makes the TLS context
+        # (mutual TLS with the VTN); signatures stay off, the TLS client certificate authenticates.
+        cert, key, ca_file = tls if tls is not None else (None, None, None)
         super().__init__(
             ven_name=ven_name,
             vtn_url=vtn_url,
             disable_signature=True,
             show_fingerprint=False,
             allow_jitter=False,
+            cert=cert,
+            key=key,
+            ca_file=ca_file,
         )
         self.core = core
         self.buffer = buffer
@@ -84,11 +92,14 @@ class VenClient(OpenADRClient):  # type: ignore[misc]
         # Check every outgoing message against the OpenADR 2.0b XSD (tests; costs CPU on a gateway).
         self.validate_outgoing = validate_outgoing
         self.invalid_outgoing = 0
+        self._stopping = False
         self.add_handler("on_event", self._on_event_handler)
         self.add_handler("on_update_event", self._on_event_handler)
 
     # --- transport ----------------------------------------------------------------------------
     async def _perform_request(self, service: str, message: Any) -> tuple[str | None, dict[str, Any]]:
+        if self._stopping:  # a scheduled job still running while the agent shuts down
+            return None, {}
         await self._ensure_client_session()
         url = f"{self.vtn_url}/{service}"
         if self.validate_outgoing:
@@ -149,6 +160,7 @@ class VenClient(OpenADRClient):  # type: ignore[misc]
             delay = min(delay * 2, self.retry_max_s)
 
     async def stop(self) -> None:
+        self._stopping = True
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         if self.client_session is not None:
@@ -156,7 +168,16 @@ class VenClient(OpenADRClient):  # type: ignore[misc]
 
     # --- reports ------------------------------------------------------------------------------
     def offer_reports(self) -> None:
-        """METADATA for the devices discovered so far (call again after new devices appear)."""
+        """METADATA for the devices discovered so far (call again after new devices appear).
+
+        The VTN retires its requests for an earlier offer, so their jobs are dropped here.
+        """
+        for request in self.report_requests:
+            job = request.get("job")
+            if job is not None:
+                with contextlib.suppress(Exception):  # a job that already ended
+                    job.remove()
+        self.report_requests.clear()
         self.reports.clear()
         self.report_callbacks.clear()
         snapshot = self.core.snapshot()

@@ -22,6 +22,7 @@ ERROR_TEXT = {
     403: "The token's role may not use this route",
     404: "No such object",
     409: "Conflicts with stored state",
+    413: "The body is larger than the VTN accepts",
     422: "Invalid input; `errors` names each field and the reason",
     503: "The database does not answer",
 }
@@ -117,6 +118,8 @@ def _responses(endpoint: Endpoint, keys: Keys) -> dict[str, Any]:
         statuses |= {401, 403}
     if endpoint.body is not None or endpoint.query is not None:
         statuses.add(422)
+    if endpoint.body is not None:
+        statuses.add(413)
     if endpoint.path_params:
         statuses.add(404)
     error_schema = keys[(ErrorBody, "serialization")]

@@ -15,10 +15,13 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from vtn import services
 from vtn.api import schemas as s
-from vtn.api.endpoints import OPERATOR, PUBLIC, Call, RouteTable
+from vtn.api.endpoints import OPERATOR, PRINCIPAL, PUBLIC, Call, RouteTable
+from vtn.api.tokens import Role
 from vtn.errors import InvalidInput, NotFound
+from vtn.services.site import site_flexibility, site_status
 
 ROUTES = RouteTable()
+CUSTOMER = frozenset({Role.CUSTOMER})
 OPENAPI = web.AppKey("openapi", dict[str, Any])
 
 
@@ -123,6 +126,40 @@ async def ven_telemetry(call: Call[None, s.TelemetryQuery]) -> Any:
 )
 async def ven_opts(call: Call[None, None]) -> Any:
     return await services.list_opts(call.sessions, call.path["ven_id"])
+
+
+@ROUTES.route(
+    "GET",
+    "/vens/{ven_id}/site",
+    summary="The VEN's site as a plan-format entry",
+    roles=OPERATOR | CUSTOMER,
+    response=s.SiteOut,
+    errors=(404, 409),
+)
+async def ven_site(call: Call[None, None]) -> Any:
+    """Rebuilt from the VEN's latest x-SITE_FLEXIBILITY report (docs/openadr-mapping.md); 409
+    until a usable one has arrived. A customer token sees only its own site."""
+    return await site_flexibility(call.sessions, call.path["ven_id"], call.now, _own_site(call))
+
+
+@ROUTES.route(
+    "GET",
+    "/vens/{ven_id}/status",
+    summary="The newest status of the VEN's devices",
+    roles=OPERATOR | CUSTOMER,
+    response=s.SiteStatusOut,
+    errors=(404, 409),
+)
+async def ven_status(call: Call[None, None]) -> Any:
+    """Online, manual override, state of charge and plugged-in per device, from the newest
+    TELEMETRY_STATUS values; 409 until one has arrived. A customer token sees only its own site."""
+    return await site_status(call.sessions, call.path["ven_id"], _own_site(call))
+
+
+def _own_site(call: Call[Any, Any]) -> str | None:
+    """The only site a customer may see ("" for a customer token without one: none); None: any."""
+    principal = call.request[PRINCIPAL]
+    return (principal.site_id or "") if principal.role == Role.CUSTOMER else None
 
 
 # ---- Events -------------------------------------------------------------------------------------

@@ -24,6 +24,8 @@ from pydantic import (
     field_validator,
 )
 
+from flexmodel.scenario import Site as PlanSite
+
 # Printable text: no control characters (PostgreSQL refuses NUL; logs and XML dislike the rest).
 _PRINTABLE = r"^[^\x00-\x1f\x7f]+$"
 _TOKEN = r"^[^\x00-\x20\x7f]+$"  # printable, no spaces: OpenADR IDs and URIs
@@ -54,7 +56,9 @@ def _utc_in_range(value: datetime) -> datetime:
 UtcTime = Annotated[
     AwareDatetime,
     AfterValidator(_utc_in_range),
-    Field(description="ISO 8601 date-time with a UTC offset, e.g. 2026-11-23T17:00:00+01:00"),
+    Field(
+        description="ISO 8601 date-time with a UTC offset (years 2000-2199), e.g. 2026-11-23T17:00:00+01:00"
+    ),
 ]
 
 
@@ -205,7 +209,13 @@ VenIds = Annotated[list[ResourceId], Field(min_length=1, max_length=1000), After
 
 
 class EventCreate(_Request):
-    """A DR event for one or more VENs; modificationNumber starts at 0."""
+    """A DR event for one or more VENs; modificationNumber starts at 0.
+
+    Rules beyond this schema (answered with 422 naming the field, or 409): the intervals follow
+    each other without gaps and end in the future; a SIMPLE signal takes the levels 0-3; every
+    VEN in ven_ids exists (422 on ven_ids); no VEN may have an overlapping event in the same
+    market context (409).
+    """
 
     ven_ids: VenIds
     signal_name: SignalNameValue
@@ -297,6 +307,42 @@ class OptOut(_Response):
     windows: list[OptWindowOut]
     created_at: datetime
     cancelled_at: datetime | None
+
+
+# ---- A VEN's site: plan-format entry and device status ------------------------------------------
+
+
+class SiteOut(_Response):
+    """The site's current entry of plan-format.md, rebuilt from the VEN's latest flexibility report.
+
+    `site` drops into a scenario's `sites[]` whose grid is `start`, `resolution_minutes`,
+    `horizon_slots` (the report's slots from the current one on)."""
+
+    ven_id: str
+    site_id: str
+    received_at: datetime = Field(description="when the VTN received the flexibility report")
+    start: datetime
+    resolution_minutes: int
+    horizon_slots: int
+    site: PlanSite
+
+
+class DeviceStatusOut(_Response):
+    device_id: str
+    updated_at: datetime = Field(description="time of the newest status value of the device")
+    online: bool | None = None
+    manual_override: bool | None = None
+    soc_percent: float | None = Field(None, description="state of charge [%]; null: unknown (no car)")
+    plugged_in: bool | None = None
+
+
+class SiteStatusOut(_Response):
+    """The newest TELEMETRY_STATUS value per device and field (null: not reported for it)."""
+
+    ven_id: str
+    site_id: str
+    updated_at: datetime
+    devices: list[DeviceStatusOut]
 
 
 # ---- Misc ---------------------------------------------------------------------------------------

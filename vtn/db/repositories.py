@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -123,6 +123,16 @@ class OutboxRepository:
     async def pending(self, ven_id: str) -> Sequence[OutboxMessage]:
         query = self._pending(ven_id).order_by(OutboxMessage.id)
         return (await self.session.execute(query)).scalars().all()
+
+    async def delivered_since(
+        self, ven_id: str, message_type: str, since: datetime
+    ) -> Sequence[OutboxMessage]:
+        query = select(OutboxMessage).where(
+            OutboxMessage.ven_id == ven_id,
+            OutboxMessage.message_type == message_type,
+            OutboxMessage.delivered_at >= since,
+        )
+        return (await self.session.execute(query.order_by(OutboxMessage.id))).scalars().all()
 
     async def discard_pending(self, ven_id: str) -> None:
         await self.session.execute(
@@ -276,6 +286,39 @@ class ReportRepository:
             .on_conflict_do_nothing(index_elements=["ven_id", "report_request_id", "r_id", "dtstart"])
         )
         await self.session.execute(statement)
+
+    async def replace_values(self, ven_id: str, report_name: str, rows: Sequence[dict[str, Any]]) -> None:
+        """Replace every stored value of one of the VEN's reports (a report sent as a snapshot)."""
+        await self.session.execute(
+            delete(ReportValue).where(ReportValue.ven_id == ven_id, ReportValue.report_name == report_name)
+        )
+        await self.add_values(rows)
+
+    async def values_of(self, ven_id: str, report_name: str) -> Sequence[ReportValue]:
+        query = select(ReportValue).where(
+            ReportValue.ven_id == ven_id, ReportValue.report_name == report_name
+        )
+        return (
+            (await self.session.execute(query.order_by(ReportValue.r_id, ReportValue.dtstart)))
+            .scalars()
+            .all()
+        )
+
+    async def latest_values(self, ven_id: str, report_name: str) -> Sequence[ReportValue]:
+        """The newest value (by dtstart) of each rID of one of the VEN's reports."""
+        newest = (
+            select(ReportValue.r_id, func.max(ReportValue.dtstart).label("dtstart"))
+            .where(ReportValue.ven_id == ven_id, ReportValue.report_name == report_name)
+            .group_by(ReportValue.r_id)
+            .subquery()
+        )
+        query = (
+            select(ReportValue)
+            .join(newest, (ReportValue.r_id == newest.c.r_id) & (ReportValue.dtstart == newest.c.dtstart))
+            .where(ReportValue.ven_id == ven_id, ReportValue.report_name == report_name)
+            .order_by(ReportValue.r_id, ReportValue.id)
+        )
+        return (await self.session.execute(query)).scalars().all()
 
     async def values(
         self, ven_id: str, since: datetime | None, until: datetime | None

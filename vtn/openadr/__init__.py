@@ -6,8 +6,9 @@ from aiohttp import web
 
 from vtn.db.tables import utcnow
 from vtn.openadr import ei_event, ei_opt, ei_register_party, ei_report, oadr_poll
-from vtn.openadr.dispatch import service_handler
+from vtn.openadr.dispatch import CLIENT_CERTIFICATES, service_handler
 from vtn.settings import VtnSettings
+from vtn.tls import ClientCertificates
 
 SERVICES = {
     "EiRegisterParty": ei_register_party.HANDLERS,
@@ -21,6 +22,9 @@ SERVICES = {
 def create_openadr_app(settings: VtnSettings) -> web.Application:
     """Routes POST /<Service> for each OpenADR service; state comes from the parent app's keys."""
     app = web.Application(client_max_size=settings.max_body_bytes)
+    app[CLIENT_CERTIFICATES] = ClientCertificates(
+        settings.trusted_proxy_addresses, settings.client_cert_header
+    )
     for service, handlers in SERVICES.items():
         app.router.add_post(f"/{service}", service_handler(service, handlers, utcnow))  # type: ignore[arg-type]
     return app

@@ -21,6 +21,7 @@ from vtn.openadr.render import render, response
 from vtn.openadr.xml import MalformedMessage, parse_payload, text
 from vtn.services.poll_cache import PollCache
 from vtn.services.registration import check_registered
+from vtn.tls import ClientCertificates, check_fingerprint
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,8 @@ XML = "application/xml"
 OPEN_MESSAGES = frozenset(
     {"oadrQueryRegistration", "oadrCreatePartyRegistration", "oadrCanceledPartyRegistration"}
 )
+# The client certificates of the connection and the provisioned fingerprints (vtn/tls.py).
+CLIENT_CERTIFICATES = web.AppKey("client_certificates", ClientCertificates)
 
 
 def _transport_error(status: int, code: int, description: str) -> web.Response:
@@ -51,6 +54,18 @@ async def _read_body(request: web.Request, max_bytes: int) -> bytes | web.Respon
     if len(body) > max_bytes:
         return _transport_error(413, codes.INVALID_DATA, f"the body is larger than {max_bytes} bytes")
     return body
+
+
+async def _check_certificate(certificates: ClientCertificates | None, ctx: Context) -> None:
+    """On every message: a VEN provisioned with a fingerprint must present that certificate (463)."""
+    ven_name = None if ctx.ven_id else text(ctx.message, "oadr:oadrVenName")
+    if certificates is None or not (ctx.ven_id or ven_name):
+        return
+    provisioned = await certificates.provisioned(ctx.sessions, ctx.ven_id, ven_name)
+    problem = check_fingerprint(provisioned, ctx.tls_fingerprint)
+    if problem is not None:
+        log.warning("refused a message for VEN %s: %s", ctx.ven_id or ven_name, problem)
+        raise Unauthorized(problem)
 
 
 async def _authorise(ctx: Context, message_type: str) -> None:
@@ -82,9 +97,12 @@ def service_handler(
         cache: PollCache = request.config_dict[POLL_CACHE]
         sessions = request.config_dict[SESSIONS]
         ven_id = message_ven_id(message)
-        ctx = Context(settings, sessions, cache, now, message, ven_id, _tls_fingerprint(request))
+        certificates = request.config_dict.get(CLIENT_CERTIFICATES)
+        fingerprint = certificates.presented(request) if certificates else _tls_fingerprint(request)
+        ctx = Context(settings, sessions, cache, now, message, ven_id, fingerprint)
         try:
             handler = handlers.get(message_type) or _generic(message_type, service)
+            await _check_certificate(certificates, ctx)
             await _authorise(ctx, message_type)
             reply = await handler(ctx)
         except VtnError as err:

@@ -76,6 +76,8 @@ async def take_next(
             )
             if delivery is None:  # stale: skip it and look at the next one
                 continue
+            if delivery.message_type == outbox.DISTRIBUTE_EVENT:
+                message.payload = {**message.payload, **_delivered_cancellations(delivery.events)}
             if delivery.message_type == outbox.CANCEL_PARTY_REGISTRATION:
                 ven = await uow.vens.get(ven_id)
                 assert ven is not None
@@ -86,6 +88,13 @@ async def take_next(
     if ended:
         notify_registration(sessions, ven_id, None)
     return delivery
+
+
+def _delivered_cancellations(events: tuple[EventInfo, ...]) -> dict[str, dict[str, int]]:
+    """What the VEN was told is cancelled (event -> modificationNumber), kept on the delivered
+    message so that a VEN dropped from an event's targets may still answer that cancellation."""
+    told = {e.event_id: e.modification_number for e in events if e.status == EventStatus.CANCELLED}
+    return {outbox.DELIVERED_CANCELLATIONS: told} if told else {}
 
 
 async def _build(

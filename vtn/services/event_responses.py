@@ -8,8 +8,10 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from vtn.db.tables import Event, as_utc
 from vtn.db.uow import UnitOfWork
 from vtn.errors import InvalidInput, NotFound
+from vtn.services import outbox
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -34,9 +36,11 @@ async def record_event_responses(
             if answer.opt_type not in OPT_TYPES:
                 raise InvalidInput("optType", f"must be optIn or optOut, not {answer.opt_type!r}")
             event = await uow.events.get(answer.event_id)
-            targets = (await uow.events.targets([answer.event_id]))[answer.event_id] if event else []
-            if event is None or ven_id not in targets:
+            if event is None:
                 raise NotFound("event", answer.event_id)
+            targets = (await uow.events.targets([answer.event_id]))[answer.event_id]
+            if ven_id not in targets:
+                await _check_told_cancelled(uow, ven_id, event, answer)
             if not 0 <= answer.modification_number <= event.modification_number:
                 raise NotFound("modificationNumber", str(answer.modification_number))
             await uow.events.record_response(
@@ -48,3 +52,14 @@ async def record_event_responses(
                 now,
             )
         await uow.commit()
+
+
+async def _check_told_cancelled(uow: UnitOfWork, ven_id: str, event: Event, answer: EventAnswer) -> None:
+    """A VEN no longer targeted may only answer the cancellation it was delivered (else 452)."""
+    since = as_utc(event.created_at)
+    assert since is not None
+    told = await outbox.told_cancelled(uow, ven_id, event.event_id, since)
+    if not told:
+        raise NotFound("event", answer.event_id)
+    if answer.modification_number not in told:
+        raise NotFound("modificationNumber", str(answer.modification_number))

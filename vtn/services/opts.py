@@ -72,7 +72,9 @@ def _windows_json(windows: tuple[OptWindow, ...]) -> list[Any]:
 async def create_opt(sessions: Sessions, ven_id: str, new: NewOpt, now: datetime) -> OptInfo:
     """Store an opt. NotFound for an unknown VEN or event; Conflict if the optID is taken.
 
-    Re-sending the same optID with the same content is accepted (a retried request).
+    Re-sending the same optID with the same content is accepted (a retried request); a live
+    availability schedule re-sent under its optID with new windows is restated (the agent sends
+    `avail-{device}` again whenever a car arrives or its departure changes).
     """
     async with UnitOfWork(sessions) as uow:
         if await uow.vens.get(ven_id) is None:
@@ -86,6 +88,10 @@ async def create_opt(sessions: Sessions, ven_id: str, new: NewOpt, now: datetime
                 and existing.opt_type == new.opt_type
                 and (existing.event_id == new.event_id)
             ):
+                if new.event_id is None and new.windows:
+                    existing.windows = _windows_json(new.windows)
+                    existing.resource_ids = list(new.resource_ids)
+                    await uow.commit()
                 return to_info(existing)
             raise Conflict(f"optID {new.opt_id} is already used")
         opt = Opt(

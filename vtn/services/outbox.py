@@ -20,6 +20,8 @@ CANCEL_REPORT = "oadrCancelReport"
 REGISTER_REPORT = "oadrRegisterReport"
 CANCEL_PARTY_REGISTRATION = "oadrCancelPartyRegistration"
 REQUEST_REREGISTRATION = "oadrRequestReregistration"
+# Set on a distribute when it is delivered: {eventID: modificationNumber} it carried as cancelled.
+DELIVERED_CANCELLATIONS = "delivered_cancellations"
 
 
 async def queue_distribute(
@@ -34,6 +36,17 @@ async def queue_distribute(
             if await uow.outbox.merge_payload(last.id, {**last.payload, "cancelled_event_ids": merged}):
                 continue
         uow.outbox.enqueue(ven_id, DISTRIBUTE_EVENT, {"cancelled_event_ids": cancelled}, now)
+
+
+async def told_cancelled(uow: UnitOfWork, ven_id: str, event_id: str, since: datetime) -> set[int]:
+    """The modificationNumbers of `event_id` that distributes delivered to the VEN since `since`
+    carried as cancelled (a VEN dropped from the targets is told so, and may answer)."""
+    told: set[int] = set()
+    for message in await uow.outbox.delivered_since(ven_id, DISTRIBUTE_EVENT, since):
+        number = (message.payload.get(DELIVERED_CANCELLATIONS) or {}).get(event_id)
+        if isinstance(number, int):
+            told.add(number)
+    return told
 
 
 async def prune_delivered(sessions: async_sessionmaker[AsyncSession], before: datetime) -> int:

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from flexmodel.flexreport import REPORT_NAME as FLEX_REPORT_NAME
 from vtn.db.tables import ReportRegistration, ReportRequest
 from vtn.db.uow import UnitOfWork
 from vtn.errors import NotFound
@@ -18,8 +19,8 @@ from vtn.services.vens import new_id
 
 Sessions = async_sessionmaker[AsyncSession]
 
-# The reports the VTN asks every VEN for, periodically.
-REQUESTED_REPORTS = ("TELEMETRY_USAGE", "TELEMETRY_STATUS")
+# The reports the VTN asks every VEN for, periodically (the home's flexibility: docs/openadr-mapping.md).
+REQUESTED_REPORTS = ("TELEMETRY_USAGE", "TELEMETRY_STATUS", FLEX_REPORT_NAME)
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,9 +240,13 @@ async def store_report_values(
     """Store oadrUpdateReport values; values already stored are skipped. 452 (NotFound) for an
     unknown reportRequestID, in which case nothing of the message is stored. Returns the count offered."""
     rows: list[dict[str, Any]] = []
+    snapshot: list[dict[str, Any]] | None = None
     async with UnitOfWork(sessions) as uow:
         for report in reports:
             request = await _own_request(uow, ven_id, report.report_request_id)
+            if request.report_name == FLEX_REPORT_NAME:
+                snapshot = _flex_rows(ven_id, request, report, now)
+                continue
             for s in report.samples:
                 rows.append(
                     {
@@ -256,8 +261,30 @@ async def store_report_values(
                     }
                 )
         await uow.reports.add_values(_dedupe(rows))
+        if snapshot is not None:
+            await uow.reports.replace_values(ven_id, FLEX_REPORT_NAME, _dedupe(snapshot))
         await uow.commit()
-    return len(rows)
+    return len(rows) + len(snapshot or [])
+
+
+def _flex_rows(
+    ven_id: str, request: ReportRequest, report: IncomingReport, now: datetime
+) -> list[dict[str, Any]]:
+    """A flexibility report is a complete snapshot (the latest replaces the previous, and an EV
+    that left has no points), so its values are stored under the request's plain report name."""
+    return [
+        {
+            "ven_id": ven_id,
+            "report_request_id": request.report_request_id,
+            "report_name": FLEX_REPORT_NAME,
+            "r_id": s.r_id,
+            "dtstart": s.dtstart,
+            "duration_seconds": s.duration_seconds,
+            "value": s.value,
+            "received_at": now,
+        }
+        for s in report.samples
+    ]
 
 
 def _dedupe(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

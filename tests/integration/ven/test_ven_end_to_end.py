@@ -75,12 +75,13 @@ class Setup:
         self.ven_id = ""
         self.recorder = Recorder(mosquitto.url, f"flexvpp/{self.site}/evse-1/#")
 
-    async def start(self) -> None:
+    async def start(self, home_first: bool = True) -> None:
         await self.vtn.setup()
         await self.vtn.start()
         ven = await self.vtn.api("POST", "/vens", {"ven_name": f"ven-{self.site}", "site_id": self.site})
         self.ven_id = ven["ven_id"]
-        self.home.start()
+        if home_first:
+            self.home.start()
         settings = AgentSettings(
             vtn_url=self.vtn.openadr_url,
             ven_name=f"ven-{self.site}",
@@ -89,7 +90,7 @@ class Setup:
             dispatch_period_s=0.5,
             command_ttl_s=30,
             buffer_path=self.tmp / "buffer.db",
-            discovery_wait_s=5,
+            discovery_wait_s=5 if home_first else 0,
             dispatch_device="evse-1",
             validate_messages=True,
             housekeeping_every=4,
@@ -128,6 +129,15 @@ async def test_event_reaches_the_charger_and_telemetry_reaches_the_vtn(setup: Se
     await until(lambda: vtn.api("GET", f"/vens/{setup.ven_id}"), 5, "the VEN")
     await until(lambda: _registered(vtn, setup.ven_id), 30, "registration")
     await until(lambda: setup.telemetry("meter-1.power"), 30, "meter telemetry at the VTN")
+    # the site's plan-format entry and its devices' status, rebuilt by the VTN from our reports
+    entry = await until(lambda: _optional(vtn, f"/vens/{setup.ven_id}/site"), 30, "the site entry")
+    site = entry["site"]
+    assert site["site_id"] == setup.site and site["import_limit_kw"] == 9.2
+    assert site["evs"][0]["ev_id"] == "evse-1" and 29.0 < site["evs"][0]["energy_needed_kwh"] <= 30.0
+    assert len(site["base_load_kw"]) == entry["horizon_slots"]
+    status = await until(lambda: _optional(vtn, f"/vens/{setup.ven_id}/status"), 30, "the status")
+    evse = next(d for d in status["devices"] if d["device_id"] == "evse-1")
+    assert evse["plugged_in"] is True and evse["online"] is True
 
     start = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=4)
     event = await vtn.api(
@@ -168,6 +178,40 @@ async def test_event_reaches_the_charger_and_telemetry_reaches_the_vtn(setup: Se
     )
     assert abs(departure.timestamp() - setup.ev.session.departure_s) < 2  # type: ignore[union-attr]
     assert setup.agent is not None and setup.agent.client.invalid_outgoing == 0  # all valid per the XSD
+
+    # prices over OpenADR: the agent re-plans the home locally with flexmodel
+    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    await vtn.api(
+        "POST",
+        "/events",
+        {
+            "ven_ids": [setup.ven_id],
+            "signal_name": "ELECTRICITY_PRICE",
+            "signal_type": "price",
+            "market_context": "http://flexvpp.org/market/prices",
+            "intervals": [
+                {
+                    "start": _iso(hour + timedelta(hours=h)),
+                    "duration_seconds": 3600,
+                    "value": 0.05 if 2 <= h < 5 else 0.35,
+                }
+                for h in range(12)
+            ],
+        },
+    )
+    agent = setup.agent
+    plan = await until(lambda: agent.core.local_plan.power_kw.get("evse-1"), 60, "the local plan")
+    assert len(plan) == 96 and sum(i.value for i in plan) > 0
+
+
+async def _optional(vtn: VtnServer, path: str) -> Any:
+    """The resource, or None while the VTN answers 409 (nothing received yet)."""
+    try:
+        return await vtn.api("GET", path)
+    except AssertionError as exc:
+        if ": 409 " in str(exc):
+            return None
+        raise
 
 
 async def _registered(vtn: VtnServer, ven_id: str) -> bool:
@@ -229,3 +273,17 @@ async def test_vtn_outage_is_buffered_and_backfilled_without_gap_or_duplicate(se
         ]
     assert [t for t in received if t < cutoff] == measured  # every measurement arrived once, in order
     assert len(measured) >= 10, (cutoff, measured[:3], len(received), agent.buffer.pending_count())
+
+
+async def test_devices_that_appear_later_are_offered_and_reported(
+    tmp_path: Path, mosquitto: Mosquitto
+) -> None:
+    rig = Setup(tmp_path, mosquitto)
+    try:
+        await rig.start(home_first=False)  # the gateway boots before the devices
+        assert rig.agent is not None
+        await until(lambda: _registered(rig.vtn, rig.ven_id), 30, "registration")
+        rig.home.start()
+        await until(lambda: rig.telemetry("meter-1.power"), 60, "meter telemetry after the devices appeared")
+    finally:
+        await rig.stop()

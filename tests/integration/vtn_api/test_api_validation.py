@@ -185,3 +185,13 @@ async def test_unknown_paths_and_methods_are_json_errors(api: CheckedApi) -> Non
     assert wrong_method.status == 405
     assert wrong_method.json["error"] == "method_not_allowed"
     assert "GET" in wrong_method.headers["Allow"]
+
+
+async def test_an_oversized_body_is_413_and_nothing_is_stored(
+    api: CheckedApi, settings: Any, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    padding = "x" * settings.max_body_bytes
+    reply = await api.post("/vens", json={"ven_name": "a", "site_id": "s", "pad": padding})
+    assert reply.status == 413
+    assert reply.json["error"] == "request_entity_too_large"
+    assert await _count(sessions, Ven) == 0

@@ -280,3 +280,20 @@ def test_sessions_without_a_whole_slot_get_nothing(scenario: Callable[..., Doc],
         ("ev_shortfall", "smart", 1.0),
         ("ev_shortfall", "boost", 1.0),
     }
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_a_solver_failure_raises_solve_failed(scenario: Callable[..., Doc], solver: str) -> None:
+    import pyomo.environ as pyo
+
+    from flexmodel.errors import SolveFailed
+    from flexmodel.model import build_model
+    from flexmodel.solve import solve_lexicographic
+
+    [problem] = prepare_sites(parse_scenario(scenario()))
+    model = build_model(problem)
+    # The planner's model is always feasible (overrun slack); force infeasibility from outside.
+    model.impossible = pyo.Constraint(expr=model.grid_import_kw[0] <= -1.0)
+    with pytest.raises(SolveFailed) as info:
+        solve_lexicographic(model, problem, SolverOptions(solver=solver), mip=False)
+    assert info.value.problem_id == "home-001" and "infeasible" in info.value.condition.lower()

@@ -10,6 +10,7 @@ from flexmodel.flexreport import (
     FIELDS,
     FlexReportInvalid,
     availability_windows,
+    points_from_values,
     points_to_site,
     site_to_points,
 )
@@ -82,6 +83,15 @@ def test_round_trip_gives_a_valid_scenario_site() -> None:
         }
     )
     assert scenario.sites[0].site_id == "home-001"
+
+
+def test_from_stored_values() -> None:
+    rows = [
+        (p.r_id, i.start, i.duration, i.value) for p in site_to_points(SITE, START, RES) for i in p.intervals
+    ]
+    back = points_to_site("home-001", points_from_values(reversed(rows)), START, RES, 96)
+    assert back["evs"][0]["max_power_kw"] == 11.0 and back["pv"]["curtailable"] is True
+    assert back["pv"]["forecast_kw"] == pytest.approx(SITE["pv"]["forecast_kw"])  # type: ignore[index]
 
 
 def test_resampling_onto_a_later_grid() -> None:

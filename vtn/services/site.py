@@ -1,0 +1,170 @@
+"""A VEN's site as the aggregator plans it: its plan-format entry, and its devices' status.
+
+The agent sends its home's flexibility as the x-SITE_FLEXIBILITY report, a complete snapshot
+each time (docs/openadr-mapping.md); the VTN keeps only the latest one (vtn/services/reports.py)
+and turns it back into the site's entry of plan-format.md with flexmodel.flexreport, checked
+with flexmodel.scenario's `Site` model. TELEMETRY_STATUS values stay in the time series; the
+status is the newest value of each rID.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from flexmodel.flexreport import (
+    REPORT_NAME as FLEX_REPORT_NAME,
+)
+from flexmodel.flexreport import (
+    FlexReportInvalid,
+    SeriesGrid,
+    points_from_values,
+    points_to_site,
+    series_grid,
+)
+from flexmodel.scenario import Site
+from vtn.db.tables import ReportValue, Ven, as_utc
+from vtn.db.uow import UnitOfWork
+from vtn.errors import Conflict, NotFound
+
+Sessions = async_sessionmaker[AsyncSession]
+
+STATUS_REPORT_NAME = "TELEMETRY_STATUS"
+# TELEMETRY_STATUS rIDs are `{device}.{field}` (docs/openadr-mapping.md).
+STATUS_FIELDS = ("online", "manual_override", "soc", "plugged_in")
+
+
+class NoFlexibilityYet(Conflict):
+    """The VEN exists but has sent no (usable) flexibility report: nothing to plan with yet."""
+
+
+@dataclass(frozen=True, slots=True)
+class SiteFlexibility:
+    """The site's current plan-format entry on the grid it is valid for."""
+
+    ven_id: str
+    site_id: str
+    received_at: datetime
+    start: datetime
+    resolution_minutes: int
+    horizon_slots: int
+    site: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceStatus:
+    """The newest TELEMETRY_STATUS values of one device (None: not reported for it)."""
+
+    device_id: str
+    updated_at: datetime
+    online: bool | None = None
+    manual_override: bool | None = None
+    soc_percent: float | None = None  # None also when the device reports -1 (no car)
+    plugged_in: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SiteStatus:
+    ven_id: str
+    site_id: str
+    updated_at: datetime
+    devices: tuple[DeviceStatus, ...]
+
+
+async def _ven(uow: UnitOfWork, ven_id: str, site_id: str | None) -> Ven:
+    """The VEN; NotFound also when a customer's `site_id` is not the VEN's (hides its existence)."""
+    ven = await uow.vens.get(ven_id)
+    if ven is None or (site_id is not None and ven.site_id != site_id):
+        raise NotFound("VEN", ven_id)
+    return ven
+
+
+def _current_grid(grid: SeriesGrid, now: datetime) -> SeriesGrid:
+    """The snapshot's slots from the one holding `now` to its end (all of them before it starts)."""
+    if now >= grid.end:
+        raise NoFlexibilityYet(
+            f"the latest flexibility report covers until {grid.end.isoformat()}, which is past"
+        )
+    skipped = max(0, int((now - grid.start) / grid.resolution))
+    return SeriesGrid(grid.start + skipped * grid.resolution, grid.resolution, grid.slots - skipped)
+
+
+def rebuild_site(site_id: str, rows: list[ReportValue], now: datetime) -> tuple[SeriesGrid, dict[str, Any]]:
+    """The validated plan-format entry from the stored snapshot; NoFlexibilityYet if unusable."""
+    samples = []
+    for row in rows:
+        dtstart = as_utc(row.dtstart)
+        assert dtstart is not None
+        samples.append((row.r_id, dtstart, timedelta(seconds=row.duration_seconds), row.value))
+    try:
+        points = points_from_values(samples)
+        grid = _current_grid(series_grid(points), now)
+        entry = points_to_site(site_id, points, grid.start, grid.resolution, grid.slots)
+        Site.model_validate(entry)
+    except FlexReportInvalid as exc:
+        raise NoFlexibilityYet(f"the latest flexibility report is unusable: {exc}") from exc
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise NoFlexibilityYet(
+            f"the latest flexibility report is not a valid site entry: {problems}"
+        ) from exc
+    return grid, entry
+
+
+async def site_flexibility(
+    sessions: Sessions, ven_id: str, now: datetime, site_id: str | None = None
+) -> SiteFlexibility:
+    """NotFound (unknown VEN, or not `site_id`'s); NoFlexibilityYet (409) before a usable report."""
+    async with UnitOfWork(sessions) as uow:
+        ven = await _ven(uow, ven_id, site_id)
+        rows = list(await uow.reports.values_of(ven_id, FLEX_REPORT_NAME))
+    if not rows:
+        raise NoFlexibilityYet(f"VEN {ven_id!r} has sent no {FLEX_REPORT_NAME} report yet")
+    grid, entry = rebuild_site(ven.site_id, rows, now)
+    received_at = max(as_utc(r.received_at) or now for r in rows)
+    return SiteFlexibility(
+        ven_id=ven_id,
+        site_id=ven.site_id,
+        received_at=received_at,
+        start=grid.start,
+        resolution_minutes=int(grid.resolution.total_seconds() // 60),
+        horizon_slots=grid.slots,
+        site=entry,
+    )
+
+
+async def get_site_entry(sessions: Sessions, ven_id: str, now: datetime) -> dict[str, Any]:
+    """The site's current plan-format entry (a `sites[]` element). NotFound, NoFlexibilityYet."""
+    return (await site_flexibility(sessions, ven_id, now)).site
+
+
+def _device_statuses(rows: list[ReportValue]) -> tuple[DeviceStatus, ...]:
+    found: dict[str, dict[str, Any]] = {}
+    for row in rows:  # ordered by id: a later row of the same rID and time wins
+        device, _, name = row.r_id.rpartition(".")
+        if not device or name not in STATUS_FIELDS:
+            continue
+        at = as_utc(row.dtstart)
+        fields = found.setdefault(device, {"device_id": device, "updated_at": at})
+        fields["updated_at"] = max(fields["updated_at"], at)
+        if name == "soc":
+            fields["soc_percent"] = None if row.value < 0 else row.value
+        else:
+            fields[name] = row.value >= 0.5
+    return tuple(DeviceStatus(**found[d]) for d in sorted(found))
+
+
+async def site_status(sessions: Sessions, ven_id: str, site_id: str | None = None) -> SiteStatus:
+    """The newest TELEMETRY_STATUS value per device and field. NotFound; NoFlexibilityYet-like
+    Conflict (409) when no status report has arrived."""
+    async with UnitOfWork(sessions) as uow:
+        ven = await _ven(uow, ven_id, site_id)
+        rows = list(await uow.reports.latest_values(ven_id, STATUS_REPORT_NAME))
+    devices = _device_statuses(rows)
+    if not devices:
+        raise Conflict(f"VEN {ven_id!r} has sent no {STATUS_REPORT_NAME} report yet")
+    return SiteStatus(ven_id, ven.site_id, max(d.updated_at for d in devices), devices)

@@ -1,0 +1,222 @@
+"""Mutual TLS for the VTN: the server's ssl context and the client certificate of each message.
+
+OpenADR 2.0b names two TLS 1.2 suites, TLS_RSA_WITH_AES_128_CBC_SHA256 and
+TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256. Python 3.10+ drops RSA key exchange from its default
+cipher list, so the list is set here explicitly: modern AEAD suites first (the server's order
+wins), the two OpenADR suites after them, TLS 1.3 as OpenSSL offers it. Each OpenADR suite needs
+a server key of its own type, so the VTN takes a second (cert, key) pair of the other type.
+
+The client certificate's OpenADR fingerprint (openleadr's format: the last 10 bytes of the
+SHA-256 of the DER, colon-separated upper-case hex) is bound to the provisioned VEN
+(`vens.fingerprint`) and checked on every message. Behind a TLS-terminating proxy the verified
+client certificate comes from a header (nginx `$ssl_client_escaped_cert`), but only when the
+TCP peer is one of the configured proxy addresses; from anyone else the header is ignored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import ipaddress
+import logging
+import ssl
+import time
+from collections.abc import Callable, Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import unquote
+
+if TYPE_CHECKING:
+    from aiohttp import web
+    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+    from vtn.settings import VtnSettings
+
+log = logging.getLogger(__name__)
+
+OPENADR_RSA_SUITE = "AES128-SHA256"  # TLS_RSA_WITH_AES_128_CBC_SHA256
+OPENADR_ECDSA_SUITE = "ECDHE-ECDSA-AES128-SHA256"  # TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256
+CIPHERS = f"ECDHE+AESGCM:ECDHE+CHACHA20:{OPENADR_ECDSA_SUITE}:{OPENADR_RSA_SUITE}"
+
+# The provisioned fingerprints are re-read this often, so a change made through the REST API or
+# by another worker takes effect within this time without a database read per message.
+FINGERPRINT_REFRESH_SECONDS = 10.0
+_MAX_NEGATIVE = 100_000  # unknown VEN ids/names remembered until the next refresh (bounded memory)
+
+
+class TlsConfigError(Exception):
+    """A certificate, key or CA file cannot be used; the message names the file."""
+
+
+def fingerprint_from_der(der: bytes) -> str:
+    digest = hashlib.sha256(der).hexdigest().upper()
+    return ":".join(digest[i : i + 2] for i in range(44, 64, 2))
+
+
+@lru_cache(maxsize=16_384)  # a proxy sends the same certificate on every request of a VEN
+def fingerprint_from_pem(pem: str) -> str:
+    """The fingerprint of a PEM certificate; ValueError if it is not one."""
+    return fingerprint_from_der(ssl.PEM_cert_to_DER_cert(pem.strip() + "\n"))
+
+
+def server_ssl_context(cert_files: Sequence[tuple[Path, Path]], ca_file: Path | None) -> ssl.SSLContext:
+    """TLS 1.2+ with the OpenADR suites; a client certificate signed by `ca_file` is required."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.set_ciphers(CIPHERS)
+    context.options |= ssl.OP_CIPHER_SERVER_PREFERENCE
+    for cert_file, key_file in cert_files:
+        try:
+            context.load_cert_chain(cert_file, key_file)
+        except (OSError, ssl.SSLError) as exc:
+            raise TlsConfigError(f"cannot use certificate {cert_file} with key {key_file}: {exc}") from exc
+    if ca_file is not None:
+        try:
+            context.load_verify_locations(cafile=ca_file)
+        except (OSError, ssl.SSLError) as exc:
+            raise TlsConfigError(f"cannot use CA file {ca_file}: {exc}") from exc
+        context.verify_mode = ssl.CERT_REQUIRED
+    return context
+
+
+def settings_ssl_context(settings: VtnSettings) -> ssl.SSLContext | None:
+    """The VTN's ssl context from its settings, or None when it serves plain HTTP."""
+    if settings.tls_cert_file is None or settings.tls_key_file is None:
+        return None
+    pairs = [(settings.tls_cert_file, settings.tls_key_file)]
+    if settings.tls_extra_cert_file is not None and settings.tls_extra_key_file is not None:
+        pairs.append((settings.tls_extra_cert_file, settings.tls_extra_key_file))
+    if settings.tls_ca_file is None:
+        log.warning("TLS without tls_ca_file: VENs are not asked for a client certificate")
+    return server_ssl_context(pairs, settings.tls_ca_file)
+
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_networks(addresses: Sequence[str]) -> tuple[Network, ...]:
+    """Addresses or CIDR networks; ValueError naming the bad entry."""
+    networks = []
+    for address in addresses:
+        try:
+            networks.append(ipaddress.ip_network(address.strip(), strict=False))
+        except ValueError as exc:
+            raise ValueError(f"trusted_proxy_addresses: {address!r} is not an IP address or network") from exc
+    return tuple(networks)
+
+
+class ClientCertificates:
+    """Who presented which certificate, and which fingerprint each VEN was provisioned with."""
+
+    def __init__(
+        self,
+        trusted_proxies: Sequence[str] = (),
+        header: str = "X-SSL-Client-Cert",
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.trusted_proxies = parse_networks(trusted_proxies)
+        self.header = header
+        self._clock = clock
+        self._by_id: dict[str, str | None] = {}
+        self._by_name: dict[str, str | None] = {}
+        self._unknown: set[tuple[str, str]] = set()
+        self._loaded_at = -float("inf")
+        self._lock = asyncio.Lock()
+
+    # -- what the VEN presented --------------------------------------------------------------
+    def presented(self, request: web.Request) -> str | None:
+        """The fingerprint of the request's verified client certificate, if it has one."""
+        transport = request.transport
+        if transport is None:
+            return None
+        if self._from_trusted_proxy(transport.get_extra_info("peername")):
+            return self._from_header(request.headers.get(self.header))
+        ssl_object = transport.get_extra_info("ssl_object")
+        if ssl_object is None:
+            return None
+        der = ssl_object.getpeercert(binary_form=True)
+        return fingerprint_from_der(der) if der else None
+
+    def _from_trusted_proxy(self, peername: object) -> bool:
+        if not self.trusted_proxies or not isinstance(peername, tuple) or not peername:
+            return False
+        try:
+            address = ipaddress.ip_address(peername[0])
+        except ValueError:
+            return False
+        return any(address in network for network in self.trusted_proxies)
+
+    def _from_header(self, value: str | None) -> str | None:
+        if not value or value == "-":  # the proxy saw no client certificate
+            return None
+        try:
+            return fingerprint_from_pem(unquote(value))
+        except ValueError:
+            log.warning("the %s header from a trusted proxy holds no PEM certificate", self.header)
+            return None
+
+    # -- what the VEN was provisioned with ---------------------------------------------------
+    async def provisioned(
+        self, sessions: async_sessionmaker[AsyncSession], ven_id: str | None, ven_name: str | None
+    ) -> str | None:
+        """The fingerprint provisioned for the VEN (by venID, else venName); None if none or unknown."""
+        if self._clock() - self._loaded_at > FINGERPRINT_REFRESH_SECONDS:
+            await self._reload(sessions)
+        kind, key = ("id", ven_id) if ven_id else ("name", ven_name or "")
+        table = self._by_id if kind == "id" else self._by_name
+        if key in table:
+            return table[key]
+        if (kind, key) in self._unknown:
+            return None
+        return await self._load_one(sessions, kind, key)
+
+    async def _reload(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        from sqlalchemy import select
+
+        from vtn.db.tables import Ven
+
+        async with self._lock:
+            if self._clock() - self._loaded_at <= FINGERPRINT_REFRESH_SECONDS:
+                return  # another request reloaded while this one waited
+            async with sessions() as session:
+                rows = (await session.execute(select(Ven.ven_id, Ven.ven_name, Ven.fingerprint))).all()
+            self._by_id = {row.ven_id: row.fingerprint for row in rows}
+            self._by_name = {row.ven_name: row.fingerprint for row in rows}
+            self._unknown = set()
+            self._loaded_at = self._clock()
+
+    async def _load_one(self, sessions: async_sessionmaker[AsyncSession], kind: str, key: str) -> str | None:
+        """A VEN provisioned since the last reload (or an unknown one, remembered as such)."""
+        from sqlalchemy import select
+
+        from vtn.db.tables import Ven
+
+        column = Ven.ven_id if kind == "id" else Ven.ven_name
+        async with sessions() as session:
+            row = (
+                await session.execute(select(Ven.ven_id, Ven.ven_name, Ven.fingerprint).where(column == key))
+            ).first()
+        if row is None:
+            if len(self._unknown) >= _MAX_NEGATIVE:
+                self._unknown.clear()
+            self._unknown.add((kind, key))
+            return None
+        self._by_id[row.ven_id] = row.fingerprint
+        self._by_name[row.ven_name] = row.fingerprint
+        fingerprint: str | None = row.fingerprint
+        return fingerprint
+
+
+def check_fingerprint(provisioned: str | None, presented: str | None) -> str | None:
+    """Why the presented certificate may not act for the VEN, or None when it may.
+
+    A VEN provisioned without a fingerprint is authenticated by the CA alone.
+    """
+    if not provisioned:
+        return None
+    if presented is None:
+        return "this VEN must present the client certificate it was provisioned with"
+    if presented.upper() != provisioned.strip().upper():
+        return "the client certificate does not match the VEN's provisioned fingerprint"
+    return None
