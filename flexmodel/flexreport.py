@@ -96,7 +96,8 @@ class ReportPoint:
 
     @property
     def field(self) -> str:
-        return self.r_id.split(".", 1)[1]
+        # Split at the last dot: field names have none, device ids (ev_id) may.
+        return self.r_id.rpartition(".")[2]
 
 
 @dataclass(frozen=True, slots=True)
@@ -290,7 +291,7 @@ def points_from_values(values: Iterable[tuple[str, datetime, timedelta, float]])
         grouped.setdefault(r_id, []).append(PointInterval(start, duration, value))
     points = []
     for r_id in sorted(grouped):
-        resource, dot, name = r_id.partition(".")
+        resource, dot, name = r_id.rpartition(".")
         spec = FIELDS.get((_kind(resource), name)) if dot else None
         if spec is None:
             raise FlexReportInvalid(f"{r_id}: not a field of {REPORT_NAME}")

@@ -39,7 +39,8 @@ def solve_site(problem: SiteProblem, options: SolverOptions) -> SitePlan:
     Why this is exact: the model with binaries in a subset S of the slots is a relaxation of the
     model with binaries everywhere (the MILP). When its optimum does both things in no slot, it
     is feasible for the MILP, so it is optimal for the MILP too. S only grows, so this ends
-    after at most n_slots rounds; in practice one or two.
+    after at most n_slots rounds. To save rounds, the first MILP round also covers the slots
+    where doing both can pay (`_risky_slots`); that changes the number of rounds, not the answer.
     """
     started = time.perf_counter()
     grid_slots: set[int] = set()
@@ -55,6 +56,10 @@ def solve_site(problem: SiteProblem, options: SolverOptions) -> SitePlan:
         log.debug(
             "%s: the answer does both in %s / %s; adding binaries", problem.site_id, new_grid, new_battery
         )
+        if not (grid_slots or battery_slots):
+            risky_grid, risky_battery = _risky_slots(problem)
+            new_grid |= risky_grid if new_grid else set()
+            new_battery |= risky_battery if new_battery else set()
         grid_slots |= new_grid
         battery_slots |= new_battery
     needed_binaries = bool(grid_slots or battery_slots)
@@ -63,7 +68,7 @@ def solve_site(problem: SiteProblem, options: SolverOptions) -> SitePlan:
     gap = result.gap
     if found:
         status = PlanStatus.BEST_EFFORT
-    elif gap is not None and gap > GAP_OPTIMAL:
+    elif not result.proven or (gap is not None and gap > GAP_OPTIMAL):
         status = PlanStatus.FEASIBLE
     else:
         status = PlanStatus.OPTIMAL
@@ -82,6 +87,16 @@ def solve_site(problem: SiteProblem, options: SolverOptions) -> SitePlan:
         gap=gap if status is PlanStatus.FEASIBLE else None,
         solve_seconds=time.perf_counter() - started,
     )
+
+
+def _risky_slots(p: SiteProblem) -> tuple[set[int], set[int]]:
+    """Slots where simultaneous import and export (export earns more than import costs) or
+    simultaneous charge and discharge (burning energy: import or export price below zero) pays."""
+    buy = p.import_price_eur_per_kwh + p.imbalance_eur_per_kwh
+    sell = p.export_price_eur_per_kwh + p.imbalance_eur_per_kwh
+    grid = {int(t) for t in np.flatnonzero(sell > buy)}
+    battery = {int(t) for t in np.flatnonzero((buy < 0) | (sell < 0))} if p.battery is not None else set()
+    return grid, battery
 
 
 def _floats(values: np.ndarray) -> list[float]:

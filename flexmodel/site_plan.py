@@ -129,7 +129,10 @@ def net_grid(flows: SiteFlows, p: SiteProblem) -> SiteFlows:
     the exclusivity the MILP would impose: no binaries needed for that slot.
     """
     overlap = np.minimum(flows.grid_import_kw, flows.grid_export_kw)
-    overlap = np.where(p.import_price_eur_per_kwh >= p.export_price_eur_per_kwh, overlap, 0.0)
+    # Also cancel overlaps below BOTH_KW whatever the prices (solver noise, worth < 1e-6 EUR), so
+    # that a plan never shows import and export in one slot, not even by a hair.
+    cancel = (p.import_price_eur_per_kwh >= p.export_price_eur_per_kwh) | (overlap <= BOTH_KW)
+    overlap = np.where(cancel, overlap, 0.0)
     if not (overlap > 0).any():
         return flows
     return SiteFlows(

@@ -50,6 +50,7 @@ class SolveResult:
     condition: str
     objective: float
     gap: float | None  # relative MIP gap of the last solve; None for an LP
+    proven: bool = True  # False: stopped at the time limit with a feasible answer
 
 
 def make_solver(options: SolverOptions) -> object:
@@ -82,14 +83,25 @@ def _gap(results: SolverResults, objective: float) -> float | None:
 
 
 def solve(m: pyo.ConcreteModel, solver: object, problem_id: str, *, mip: bool) -> SolveResult:
-    """Solve the model's active objective; raise SolveFailed unless the answer is optimal."""
+    """Solve the model's active objective and load the answer.
+
+    Optimal: proven. Time limit with a feasible answer: loaded, proven=False (the plan says
+    `feasible` with its gap). Anything else raises SolveFailed naming the condition.
+    """
     results = solver.solve(m, load_solutions=False)  # type: ignore[attr-defined]
     condition = results.solver.termination_condition
-    if condition != TerminationCondition.optimal:
+    proven = condition == TerminationCondition.optimal
+    # glpsol stopped by --tmlim with an integer answer reports "feasible"; appsi maxTimeLimit.
+    if not proven and condition not in (TerminationCondition.maxTimeLimit, TerminationCondition.feasible):
         raise SolveFailed(problem_id, str(condition))
-    m.solutions.load_from(results)
+    try:
+        m.solutions.load_from(results)
+    except (ValueError, RuntimeError, KeyError) as exc:  # a time limit before any feasible answer
+        raise SolveFailed(problem_id, f"{condition} without a feasible answer") from exc
+    if not proven and len(results.solution) == 0:
+        raise SolveFailed(problem_id, f"{condition} without a feasible answer")
     objective = float(pyo.value(next(m.component_data_objects(pyo.Objective, active=True))))
-    return SolveResult(str(condition), objective, _gap(results, objective) if mip else None)
+    return SolveResult(str(condition), objective, _gap(results, objective) if mip else None, proven)
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,12 +186,15 @@ def solve_lexicographic(
     if all(attained):
         return result
     log.debug("%s: weighted solve missed a priority level; solving the levels in sequence", p.site_id)
+    proven = True
     for level, at_ideal in zip(levels, attained, strict=True):
         if at_ideal and all(attained[: levels.index(level)]):
             _fix_level(m, level, level.ideal, ATTAINED_TOL)
             continue
         _objective(m, getattr(m, level.name), maximise=level.maximise)
-        value = solve(m, solver, p.site_id, mip=mip).objective
-        _fix_level(m, level, value)
+        level_result = solve(m, solver, p.site_id, mip=mip)
+        proven = proven and level_result.proven
+        _fix_level(m, level, level_result.objective)
     _objective(m, m.level_cost_eur)
-    return solve(m, solver, p.site_id, mip=mip)
+    last = solve(m, solver, p.site_id, mip=mip)
+    return SolveResult(last.condition, last.objective, last.gap, proven and last.proven)

@@ -59,8 +59,49 @@ def _check(args: argparse.Namespace) -> date:
         raise UsageError(f"--date: {args.date!r} is not a date of the form YYYY-MM-DD") from None
 
 
-def _peak_memory_mb() -> tuple[float, float]:
-    """Peak resident memory [MB] of this process and of the largest finished child (Linux: KiB)."""
+class _MemorySampler:
+    """Peak resident memory [MB] of this process plus all its descendants, sampled in a thread.
+
+    The pool's workers are children of the fork server, not of this process, so
+    getrusage(RUSAGE_CHILDREN) does not see them; psutil walks the whole process tree.
+    """
+
+    def __init__(self, interval_s: float = 0.2) -> None:
+        import threading
+
+        self.peak_mb = 0.0
+        self._interval_s = interval_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="memory-sampler", daemon=True)
+
+    def _sample(self) -> float:
+        import psutil
+
+        me = psutil.Process()
+        total = me.memory_info().rss
+        for child in me.children(recursive=True):
+            try:
+                total += child.memory_info().rss
+            except psutil.Error:
+                continue  # ended between listing and reading
+        return float(total) / 2**20
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak_mb = max(self.peak_mb, self._sample())
+            self._stop.wait(self._interval_s)
+
+    def __enter__(self) -> _MemorySampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def _rusage_mb() -> tuple[float, float]:
+    """Peak RSS [MB] of this process and of its largest waited-for child (Linux reports KiB)."""
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
     return own, child
@@ -129,20 +170,31 @@ def _bench_plan(args: argparse.Namespace) -> int:
     print(f"workers: {args.workers}")
     highs_plans = None
     if args.solver in ("highs", "both"):
-        highs_plans, wall = _run(problems, "highs", args.workers)
+        with _MemorySampler() as memory:
+            highs_plans, wall = _run(problems, "highs", args.workers)
         _report("highs (array path)", highs_plans, wall, len(problems))
+        print(
+            f"highs (array path): peak memory, this process and its workers together: {memory.peak_mb:.0f} MB"
+        )
     if args.solver in ("glpk", "both"):
         subset = problems if args.glpk_homes == 0 else problems[: args.glpk_homes]
-        glpk_plans, wall = _run(subset, "glpk", args.workers)
+        with _MemorySampler() as memory:
+            glpk_plans, wall = _run(subset, "glpk", args.workers)
         _report("glpk (Pyomo path)", glpk_plans, wall, len(problems))
+        print(
+            f"glpk (Pyomo path): peak memory, this process and its workers together: {memory.peak_mb:.0f} MB"
+        )
         if highs_plans is not None:
-            worst = max(
-                abs(g.objective_eur - h.objective_eur) / max(1.0, abs(h.objective_eur))
-                for g, h in zip(glpk_plans, highs_plans, strict=False)
-            )
-            print(
-                f"glpk vs highs: largest relative objective difference {worst:.2e} on {len(glpk_plans)} homes"
-            )
-    own, child = _peak_memory_mb()
-    print(f"peak memory: {own + child:.0f} MB (this process {own:.0f} MB + largest worker {child:.0f} MB)")
+            _compare(glpk_plans, highs_plans)
+    own, child = _rusage_mb()
+    print(f"getrusage peak RSS: this process {own:.0f} MB, largest waited-for child {child:.0f} MB")
+    print(f"load average after the run: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     return 0
+
+
+def _compare(glpk_plans: list[Any], highs_plans: list[Any]) -> None:
+    worst = max(
+        abs(g.objective_eur - h.objective_eur) / max(1.0, abs(h.objective_eur))
+        for g, h in zip(glpk_plans, highs_plans, strict=False)
+    )
+    print(f"glpk vs highs: largest relative objective difference {worst:.2e} on {len(glpk_plans)} homes")

@@ -221,7 +221,7 @@ def _print(
         f"memory per home: {agents_rss / homes:.1f} MB RSS (agent + devices); "
         f"VTN {rss.get('vtn', 0.0):.0f} MB, broker {rss.get('mosquitto', 0.0):.0f} MB"
     )
-    print(f"telemetry points stored by the VTN for the first home: {points}")
+    print(f"report values (usage, status, flexibility) the VTN stored for the first home: {points}")
     if per_home > 0:
         by_cpu = int(0.8 * cores / per_home)
         by_mem = int(psutil.virtual_memory().available / 1e6 / max(agents_rss / homes, 1e-3))
@@ -272,8 +272,8 @@ async def _worker(
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     await stop.wait()
     await asyncio.gather(*(a.stop() for a in agents), return_exceptions=True)
-    for home in homes:
-        home.stop()
+    # each stop joins a few threads: stop the homes side by side, not one after the other
+    await asyncio.gather(*(asyncio.to_thread(home.stop) for home in homes))
 
 
 def _worker_main(argv: list[str]) -> int:

@@ -42,7 +42,6 @@ CIPHERS = f"ECDHE+AESGCM:ECDHE+CHACHA20:{OPENADR_ECDSA_SUITE}:{OPENADR_RSA_SUITE
 # The provisioned fingerprints are re-read this often, so a change made through the REST API or
 # by another worker takes effect within this time without a database read per message.
 FINGERPRINT_REFRESH_SECONDS = 10.0
-_MAX_NEGATIVE = 100_000  # unknown VEN ids/names remembered until the next refresh (bounded memory)
 
 
 class TlsConfigError(Exception):
@@ -120,7 +119,6 @@ class ClientCertificates:
         self._clock = clock
         self._by_id: dict[str, str | None] = {}
         self._by_name: dict[str, str | None] = {}
-        self._unknown: set[tuple[str, str]] = set()
         self._loaded_at = -float("inf")
         self._lock = asyncio.Lock()
 
@@ -167,8 +165,7 @@ class ClientCertificates:
         table = self._by_id if kind == "id" else self._by_name
         if key in table:
             return table[key]
-        if (kind, key) in self._unknown:
-            return None
+        # Not remembered when unknown: a VEN provisioned a moment later must be checked at once.
         return await self._load_one(sessions, kind, key)
 
     async def _reload(self, sessions: async_sessionmaker[AsyncSession]) -> None:
@@ -183,11 +180,10 @@ class ClientCertificates:
                 rows = (await session.execute(select(Ven.ven_id, Ven.ven_name, Ven.fingerprint))).all()
             self._by_id = {row.ven_id: row.fingerprint for row in rows}
             self._by_name = {row.ven_name: row.fingerprint for row in rows}
-            self._unknown = set()
             self._loaded_at = self._clock()
 
     async def _load_one(self, sessions: async_sessionmaker[AsyncSession], kind: str, key: str) -> str | None:
-        """A VEN provisioned since the last reload (or an unknown one, remembered as such)."""
+        """A VEN provisioned since the last reload, or None for an unknown one."""
         from sqlalchemy import select
 
         from vtn.db.tables import Ven
@@ -198,9 +194,6 @@ class ClientCertificates:
                 await session.execute(select(Ven.ven_id, Ven.ven_name, Ven.fingerprint).where(column == key))
             ).first()
         if row is None:
-            if len(self._unknown) >= _MAX_NEGATIVE:
-                self._unknown.clear()
-            self._unknown.add((kind, key))
             return None
         self._by_id[row.ven_id] = row.fingerprint
         self._by_name[row.ven_name] = row.fingerprint

@@ -27,20 +27,16 @@ import highspy
 from flexmodel.fast.arrays import SiteVectors, constraint_matrix, site_vectors
 from flexmodel.fast.layout import Layout, StructureKey, layout_of, structure_key
 from flexmodel.fast.levels import HighsModel, LevelSolve, solve_levels
-from flexmodel.fast.milp import build_milp, slots_doing_both
+from flexmodel.fast.milp import BoolArray, build_milp, slots_doing_both
 from flexmodel.fast.result import flows_from_solution, site_plan
 from flexmodel.problem import SiteProblem
-from flexmodel.site_plan import SitePlan, net_grid
+from flexmodel.site_plan import SiteFlows, SitePlan, net_grid
 from flexmodel.solve import SolverOptions
 
 log = logging.getLogger(__name__)
 
 MAX_CACHED_STRUCTURES = 32
-MAX_MILP_ROUNDS = 20
-MIP_HEURISTICS_OFF = (
-    "mip_heuristic_run_rins",
-    "mip_heuristic_run_rens",
-)  # each round adds binaries; a site has 2·n_slots candidate slots at most
+MAX_MILP_ROUNDS = 20  # each round adds binaries; after this many, every slot gets them
 
 
 def new_highs(options: SolverOptions) -> highspy.Highs:
@@ -49,11 +45,6 @@ def new_highs(options: SolverOptions) -> highspy.Highs:
     # One thread per model: parallelism comes from planning many homes in many processes.
     highs.setOptionValue("threads", 1)
     highs.setOptionValue("mip_rel_gap", options.mip_rel_gap)
-    # A home's MILP nearly always closes its gap at the root node; the sub-MIP heuristics
-    # (RINS, RENS) cost more there than they save (about half the MILP time, measured on a
-    # negative-price day). Heuristics never change the optimum.
-    for heuristic in MIP_HEURISTICS_OFF:
-        highs.setOptionValue(heuristic, False)
     if options.time_limit_s is not None:
         highs.setOptionValue("time_limit", float(options.time_limit_s))
     return highs
@@ -112,14 +103,20 @@ class FastPlanner:
         result = self._solve_lp(p, v, layout)
         flows = net_grid(flows_from_solution(result.col_value, layout, p), p)
         grid_slots, battery_slots = slots_doing_both(flows)
-        needed_binaries = bool(grid_slots.any() or battery_slots.any())
-        if needed_binaries and p.battery is not None:
-            # Burning energy through battery losses pays where buying pays: give those slots
-            # binaries from the start, which saves most second and third MILP rounds.
-            battery_slots |= (p.import_price_eur_per_kwh + p.imbalance_eur_per_kwh) < 0.0
-        rounds = 0
-        while grid_slots.any() or battery_slots.any():
-            rounds += 1
+        binary_slots = 0
+        if grid_slots.any() or battery_slots.any():
+            if p.battery is not None:
+                # Burning energy through battery losses pays where buying pays: binaries on
+                # those slots from the start save most second and third MILP rounds.
+                battery_slots |= (p.import_price_eur_per_kwh + p.imbalance_eur_per_kwh) < 0.0
+            result, flows, binary_slots = self._solve_milp(p, v, layout, grid_slots, battery_slots)
+        return site_plan(p, flows, result.gap, binary_slots, time.perf_counter() - started)
+
+    def _solve_milp(
+        self, p: SiteProblem, v: SiteVectors, layout: Layout, grid_slots: BoolArray, battery_slots: BoolArray
+    ) -> tuple[LevelSolve, SiteFlows, int]:
+        """MILP rounds until no slot without binaries does both things (see the module doc)."""
+        for rounds in range(1, MAX_MILP_ROUNDS + 2):
             if rounds > MAX_MILP_ROUNDS:
                 grid_slots[:], battery_slots[:] = True, p.battery is not None
             log.debug(
@@ -139,8 +136,7 @@ class FastPlanner:
             if not (more_grid.any() or more_battery.any()):
                 break
             grid_slots, battery_slots = grid_slots | more_grid, battery_slots | more_battery
-        binary_slots = int(grid_slots.sum() + battery_slots.sum()) if needed_binaries else 0
-        return site_plan(p, flows, result.gap, binary_slots, time.perf_counter() - started)
+        return result, flows, int(grid_slots.sum() + battery_slots.sum())
 
 
 # One planner per thread and options: highspy objects must not be shared between threads

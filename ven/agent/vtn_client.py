@@ -141,7 +141,9 @@ class VenClient(OpenADRClient):  # type: ignore[misc]
         await self.register_reports(self.reports)
         await self.sync_events()
         await self._poll()
-        self.scheduler.add_job(self._poll, trigger="interval", seconds=self.poll_frequency.total_seconds())
+        # the VTN's oadrRequestedOadrPollFreq (10 s if it sent none), never above a day
+        seconds = self.poll_frequency.total_seconds() if self.poll_frequency else 10.0
+        self.scheduler.add_job(self._poll, trigger="interval", seconds=min(seconds, 86400.0))
         self.scheduler.start()
 
     async def _register_with_retry(self) -> None:

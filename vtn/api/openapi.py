@@ -24,6 +24,7 @@ ERROR_TEXT = {
     409: "Conflicts with stored state",
     413: "The body is larger than the VTN accepts",
     422: "Invalid input; `errors` names each field and the reason",
+    429: "Too many failed authentications from this address; retry after Retry-After seconds",
     503: "The database does not answer",
 }
 
@@ -115,7 +116,7 @@ def _responses(endpoint: Endpoint, keys: Keys) -> dict[str, Any]:
     responses[str(endpoint.status)] = success
     statuses = set(endpoint.errors)
     if endpoint.roles:
-        statuses |= {401, 403}
+        statuses |= {401, 403, 429}  # 429: vtn/api/ratelimit.py
     if endpoint.body is not None or endpoint.query is not None:
         statuses.add(422)
     if endpoint.body is not None:
@@ -130,6 +131,8 @@ def _responses(endpoint: Endpoint, keys: Keys) -> dict[str, Any]:
         }
         if status == 401:
             response["headers"] = {"WWW-Authenticate": {"schema": {"type": "string"}}}
+        if status == 429:
+            response["headers"] = {"Retry-After": {"schema": {"type": "string"}}}
         responses[str(status)] = response
     return responses
 

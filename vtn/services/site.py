@@ -16,9 +16,7 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from flexmodel.flexreport import (
-    REPORT_NAME as FLEX_REPORT_NAME,
-)
+from flexmodel.flexreport import REPORT_NAME as FLEX_REPORT_NAME
 from flexmodel.flexreport import (
     FlexReportInvalid,
     SeriesGrid,
@@ -159,8 +157,8 @@ def _device_statuses(rows: list[ReportValue]) -> tuple[DeviceStatus, ...]:
 
 
 async def site_status(sessions: Sessions, ven_id: str, site_id: str | None = None) -> SiteStatus:
-    """The newest TELEMETRY_STATUS value per device and field. NotFound; NoFlexibilityYet-like
-    Conflict (409) when no status report has arrived."""
+    """The newest TELEMETRY_STATUS value per device and field. NotFound (unknown VEN, or not
+    `site_id`'s); Conflict (409) before any status report has arrived."""
     async with UnitOfWork(sessions) as uow:
         ven = await _ven(uow, ven_id, site_id)
         rows = list(await uow.reports.latest_values(ven_id, STATUS_REPORT_NAME))

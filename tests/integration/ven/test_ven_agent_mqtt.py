@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 
+import pytest
 from ven_broker import Mosquitto, Recorder, wait_for
 
 from ven.agent.core import AgentCore, DispatchSettings, status_topic
@@ -16,6 +17,8 @@ from ven.messages import parse_ack
 from ven.simulators.ev_charger import CarSession, EvCharger
 from ven.simulators.home import HomeSpec
 from ven.simulators.run import mqtt_home
+
+pytestmark = pytest.mark.mqtt
 
 
 def test_agent_on_a_real_broker(mosquitto: Mosquitto) -> None:

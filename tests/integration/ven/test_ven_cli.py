@@ -16,6 +16,8 @@ import pytest
 from ven_broker import Mosquitto, Recorder, wait_for
 from vtn_server import VtnServer
 
+pytestmark = pytest.mark.mqtt
+
 FLEXVPP = [sys.executable, "-m", "flexvpp"]
 
 

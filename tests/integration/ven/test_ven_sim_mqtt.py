@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 
+import pytest
 from ven_broker import Mosquitto, Recorder, wait_for
 
 from ven.clock import AcceleratedClock
@@ -12,6 +13,8 @@ from ven.device_bus import BrokerAddress
 from ven.messages import parse_ack, parse_config, parse_telemetry
 from ven.simulators.home import HomeSpec
 from ven.simulators.run import mqtt_home
+
+pytestmark = pytest.mark.mqtt
 
 
 def test_home_on_real_broker_survives_bad_input_and_restart(mosquitto: Mosquitto) -> None:

@@ -68,7 +68,7 @@ async def test_the_openapi_document_is_valid_and_describes_every_route(api: Chec
             if endpoint.roles:
                 assert op["security"] == [{"bearerAuth": []}], (method, path)
                 assert op["x-roles"] == sorted(endpoint.roles), (method, path)
-                assert {"401", "403"} <= set(op["responses"]), (method, path)
+                assert {"401", "403", "429"} <= set(op["responses"]), (method, path)
             else:
                 assert op["security"] == [] and path in ("/health", "/openapi.json"), (method, path)
             assert str(endpoint.status) in op["responses"]

@@ -22,7 +22,9 @@ from vtn_api_client import API, CheckedApi
 
 @pytest.fixture
 async def vtn(db_url: str, aiohttp_client: Any) -> SiteVtn:
-    settings = VtnSettings(db_url=db_url, poll_interval_seconds=1, report_interval_seconds=60)
+    settings = VtnSettings.model_validate(
+        {"db_url": db_url, "poll_interval_seconds": 1, "report_interval_seconds": 60}
+    )
     app = create_app(settings)
     client = await aiohttp_client(app)
     token = await create_token(db_url, "operator", name="site tests")

@@ -3,6 +3,7 @@ templates + flexmodel.flexreport), sent to the VTN under test, replies checked a
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -131,7 +132,7 @@ async def update_report(
     report_request_id: str,
     specifier: str,
     name: str,
-    values: list[tuple[str, datetime, timedelta | None, float]],
+    values: Sequence[tuple[str, datetime, timedelta | None, float]],
 ) -> int:
     intervals = [
         objects.ReportInterval(

@@ -60,13 +60,15 @@ async def home(vtn: SiteVtn, tmp_path: Path) -> AsyncIterator[Home]:
     ev.plug_in(CarSession(now_s - 600, now_s + 8 * 3600, 30.0, 20.0))
     sim.start(thread=False)
     created = await vtn.api.call("POST", "/vens", json={"ven_name": f"ven-{site_id}", "site_id": site_id})
-    settings = AgentSettings(
-        vtn_url=vtn.openadr_url,
-        ven_name=f"ven-{site_id}",
-        site_id=site_id,
-        buffer_path=tmp_path / "agent.db",
-        validate_messages=True,
-        month_peak_kw=1.7,
+    settings = AgentSettings.model_validate(
+        {
+            "vtn_url": vtn.openadr_url,
+            "ven_name": f"ven-{site_id}",
+            "site_id": site_id,
+            "buffer_path": tmp_path / "agent.db",
+            "validate_messages": True,
+            "month_peak_kw": 1.7,
+        }
     )
     agent = HomeAgent(settings, bus=FakeBus(broker), clock=clock)
     agent.core.start()
@@ -114,7 +116,7 @@ def _whole_seconds(moment: str) -> datetime:
 async def test_agent_flexibility_status_and_telemetry_reach_the_rest_api(vtn: SiteVtn, home: Home) -> None:
     await report_everything(home)
     grid = Grid.at(home.clock.now())
-    built = home.agent.core.site_entry(grid)
+    built: dict[str, Any] = dict(home.agent.core.site_entry(grid))
     assert built.get("evs") and built.get("battery") and built.get("pv"), built
 
     # exactly the entry the agent built, on its grid
@@ -124,8 +126,8 @@ async def test_agent_flexibility_status_and_telemetry_reach_the_rest_api(vtn: Si
     assert reply.status == 200, reply.json
     skipped = int((datetime.fromisoformat(reply.json["start"]) - grid.start) / grid.resolution)
     assert skipped in (0, 1)
-    expected = {**built, "base_load_kw": list(built["base_load_kw"])[skipped:]}  # type: ignore[call-overload]
-    expected["pv"] = {**built["pv"], "forecast_kw": list(built["pv"]["forecast_kw"])[skipped:]}  # type: ignore[index]
+    expected = {**built, "base_load_kw": built["base_load_kw"][skipped:]}
+    expected["pv"] = {**built["pv"], "forecast_kw": built["pv"]["forecast_kw"][skipped:]}
     assert as_site(reply.json["site"]) == as_site(expected)
 
     status = await vtn.api.call("GET", f"/vens/{home.ven_id}/status")

@@ -297,3 +297,12 @@ def test_a_solver_failure_raises_solve_failed(scenario: Callable[..., Doc], solv
     with pytest.raises(SolveFailed) as info:
         solve_lexicographic(model, problem, SolverOptions(solver=solver), mip=False)
     assert info.value.problem_id == "home-001" and "infeasible" in info.value.condition.lower()
+
+
+def test_a_site_tariff_replaces_the_top_one_in_the_plan(scenario: Callable[..., Doc]) -> None:
+    doc = scenario(base_load_kw=[1.0] * 4)
+    own = {"import_eur_per_kwh": [1.0] * 4, "export_eur_per_kwh": [0.0] * 4}
+    doc["sites"].append(dict(doc["sites"][0], site_id="home-002", tariff=own))
+    first, second = _plan(doc, "highs").sites
+    assert first.cost_eur.energy == pytest.approx(0.25 * 1.0)
+    assert second.cost_eur.energy == pytest.approx(1.0 * 1.0) and second.cost_eur.capacity == 0.0
