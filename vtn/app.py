@@ -42,8 +42,14 @@ def create_app(settings: VtnSettings) -> web.Application:
 
     app = web.Application(client_max_size=settings.max_body_bytes)
     app[SETTINGS] = settings
+    from vtn.portfolio.clock import vtn_clock
+
+    simulated = vtn_clock(settings)
+    if simulated is not None:  # a simulated clock (demo, tests) drives OpenADR and the planner alike
+        app[CLOCK] = simulated
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_poll_cache)
+    app.cleanup_ctx.append(_portfolio_loop)
     app.add_subapp(settings.openadr_path, create_openadr_app(settings))
     app.add_subapp("/api/v1", create_api_app(settings))
     return app
@@ -88,3 +94,14 @@ async def _sync_poll_cache(cache: PollCache, sessions: async_sessionmaker[AsyncS
                 await prune_delivered(sessions, datetime.now(UTC) - OUTBOX_RETENTION)
         except Exception:  # the database may be briefly away; try again next round
             log.exception("poll cache sync failed")
+
+
+async def _portfolio_loop(app: web.Application) -> AsyncIterator[None]:
+    from vtn.portfolio.loop import PORTFOLIO, PortfolioLoop
+
+    clock = app.get(CLOCK) or (lambda: datetime.now(UTC))
+    loop = PortfolioLoop(app[SESSIONS], app[SETTINGS], clock)
+    await loop.start()
+    app[PORTFOLIO] = loop
+    yield
+    await loop.stop()

@@ -15,30 +15,24 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-import os
 import re
-import signal
-import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
+
+from vtn.bench_servers import BenchFailed, free_port, fresh_pg_database, subprocess_server
 
 log = logging.getLogger(__name__)
 
 XML = {"Content-Type": "application/xml"}
 OPENADR_PATH = "/OpenADR2/Simple/2.0b"
 _RESPONSE_CODE = re.compile(rb"responseCode>(\d{3})<")
-
-
-class BenchFailed(RuntimeError):
-    """The benchmark could not run (database unreachable, a server did not start, a VEN was refused)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,38 +161,70 @@ async def drain_polls(
     return sum(int(n) for n in await gather_bounded([drain(b) for b in bodies], limit))  # type: ignore[call-overload]
 
 
+@dataclass
+class PollSamples:
+    """Raw results of one or more polling phases against one server."""
+
+    latencies_s: list[float]
+    errors: int = 0
+    elapsed_s: float = 0.0
+
+    def summary(self, server: str) -> PollStats:
+        ordered = sorted(self.latencies_s)
+        return PollStats(
+            server=server,
+            requests=len(ordered),
+            errors=self.errors,
+            elapsed_s=self.elapsed_s,
+            p50_ms=_percentile(ordered, 0.50) * 1000,
+            p99_ms=_percentile(ordered, 0.99) * 1000,
+        )
+
+
 async def drive_polls(
-    session: aiohttp.ClientSession, server: str, base_url: str, bodies: Sequence[bytes], options: BenchOptions
-) -> PollStats:
+    session: aiohttp.ClientSession,
+    base_url: str,
+    bodies: Sequence[bytes],
+    seconds: float,
+    concurrency: int,
+    samples: PollSamples,
+) -> None:
     """Closed loop: `concurrency` workers poll round-robin over the VENs for `seconds`."""
     url = f"{base_url}{OPENADR_PATH}/OadrPoll"
-    latencies: list[float] = []
-    errors = 0
     turn = itertools.count()
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + options.seconds
+    deadline = loop.time() + seconds
 
     async def worker() -> None:
-        nonlocal errors
         while loop.time() < deadline:
             body = bodies[next(turn) % len(bodies)]
             started = time.perf_counter()
             status, answer = await post(session, url, body)
-            latencies.append(time.perf_counter() - started)
+            samples.latencies_s.append(time.perf_counter() - started)
             if not answer_is_ok(status, answer):
-                errors += 1
+                samples.errors += 1
 
     started = loop.time()
-    await asyncio.gather(*(worker() for _ in range(options.concurrency)))
-    elapsed = loop.time() - started
-    latencies.sort()
-    return PollStats(
-        server=server,
-        requests=len(latencies),
-        errors=errors,
-        elapsed_s=elapsed,
-        p50_ms=_percentile(latencies, 0.50) * 1000,
-        p99_ms=_percentile(latencies, 0.99) * 1000,
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    samples.elapsed_s += loop.time() - started
+
+
+async def compare(
+    session: aiohttp.ClientSession,
+    ours: tuple[str, Sequence[bytes]],
+    stock: tuple[str, Sequence[bytes]],
+    options: BenchOptions,
+) -> tuple[PollStats, PollStats]:
+    """Drive both in the order ours, stock, stock, ours (half the time each), so a load change on
+    the machine during the run (other processes) weighs on both alike."""
+    ours_samples, stock_samples = PollSamples([]), PollSamples([])
+    half = options.seconds / 2
+    for (url, bodies), samples in (
+        (ours, ours_samples), (stock, stock_samples), (stock, stock_samples), (ours, ours_samples)
+    ):  # fmt: skip
+        await drive_polls(session, url, bodies, half, options.concurrency, samples)
+    return ours_samples.summary("flexvpp vtn (PostgreSQL)"), stock_samples.summary(
+        "openleadr OpenADRServer (memory)"
     )
 
 
@@ -206,84 +232,6 @@ def _percentile(sorted_values: Sequence[float], q: float) -> float:
     if not sorted_values:
         return 0.0
     return sorted_values[min(len(sorted_values) - 1, int(q * len(sorted_values)))]
-
-
-# ---- servers ------------------------------------------------------------------------------------
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@asynccontextmanager
-async def subprocess_server(
-    name: str, argv: list[str], health_url: str, log_dir: Path, env: dict[str, str] | None = None
-) -> AsyncIterator[subprocess.Popen[bytes]]:
-    """Start a server process, wait until `health_url` answers (any HTTP status), stop it after."""
-    log_path = log_dir / f"{name}.log"
-    with log_path.open("wb") as log_file:
-        process = subprocess.Popen(
-            argv, stdout=log_file, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
-        )
-    try:
-        await _wait_answering(process, health_url, log_path)
-        yield process
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-
-async def _wait_answering(
-    process: subprocess.Popen[bytes], url: str, log_path: Path, timeout_s: float = 60
-) -> None:
-    deadline = time.monotonic() + timeout_s
-    async with aiohttp.ClientSession() as session:
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise BenchFailed(f"{process.args!r} exited with {process.returncode}; see {log_path}")
-            try:
-                async with session.get(url) as resp:
-                    await resp.read()
-                    return
-            except aiohttp.ClientError:
-                await asyncio.sleep(0.2)
-    raise BenchFailed(f"{process.args!r} did not answer {url} within {timeout_s}s; see {log_path}")
-
-
-@asynccontextmanager
-async def fresh_pg_database(admin_url: str) -> AsyncIterator[str]:
-    """CREATE a uniquely named database on the server of `admin_url`; DROP it afterwards."""
-    import asyncpg
-    from sqlalchemy.engine import make_url
-
-    name = f"flexvpp_bench_{uuid.uuid4().hex[:10]}"
-    admin = make_url(admin_url).set(drivername="postgresql")
-    dsn = admin.render_as_string(hide_password=False)
-    try:
-        connection = await asyncpg.connect(dsn)
-    except (OSError, asyncpg.PostgresError) as exc:
-        raise BenchFailed(f"cannot reach PostgreSQL at {admin.render_as_string()}: {exc}") from exc
-    try:
-        await connection.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await connection.close()
-    try:
-        yield admin.set(database=name).render_as_string(hide_password=False)
-    finally:
-        connection = await asyncpg.connect(dsn)
-        try:
-            await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await connection.close()
 
 
 # ---- the run ------------------------------------------------------------------------------------
@@ -294,7 +242,7 @@ async def run_bench(options: BenchOptions) -> BenchResult:
     names = [f"bench-ven-{i:05d}" for i in range(options.vens)]
     connector_limit = max(options.concurrency, 10)
     async with fresh_pg_database(options.pg_url) as db_url:
-        ours_port, stock_port = _free_port(), _free_port()
+        ours_port, stock_port = free_port(), free_port()
         ours_url, stock_url = f"http://127.0.0.1:{ours_port}", f"http://127.0.0.1:{stock_port}"
         ours_argv = [
             sys.executable,
@@ -321,10 +269,7 @@ async def run_bench(options: BenchOptions) -> BenchResult:
             drained = await drain_polls(session, ours_url, ours_polls, options.concurrency)
             drained += await drain_polls(session, stock_url, stock_polls, options.concurrency)
             log.info("registered %d VENs on each server; drained %d pending messages", len(names), drained)
-            ours = await drive_polls(session, "flexvpp vtn (PostgreSQL)", ours_url, ours_polls, options)
-            stock = await drive_polls(
-                session, "openleadr OpenADRServer (memory)", stock_url, stock_polls, options
-            )
+            ours, stock = await compare(session, (ours_url, ours_polls), (stock_url, stock_polls), options)
     kept = str(log_dir) if options.keep_logs else None
     if not options.keep_logs:
         for path in log_dir.iterdir():

@@ -57,9 +57,19 @@ def register(subparsers: Any) -> None:
 
 
 def _settings(args: argparse.Namespace, **extra: Any) -> Any:
+    from pydantic import ValidationError
+
+    from flexvpp.cli import UsageError
     from vtn.settings import load_settings
 
-    return load_settings(args.config, db_url=args.db_url, **extra)
+    try:
+        return load_settings(args.config, db_url=args.db_url, **extra)
+    except ValidationError as exc:  # a bad option, config file entry or environment variable
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg'].removeprefix('Value error, ')}"
+            for e in exc.errors()
+        )
+        raise UsageError(problems) from None
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -132,7 +142,10 @@ def _add_tls_options(serve: argparse.ArgumentParser) -> None:
     )
     tls.add_argument("--tls-key", action="append", type=Path, metavar="FILE", help="its private key (PEM)")
     tls.add_argument(
-        "--tls-ca", type=Path, metavar="FILE", help="CA of the VEN client certificates (required)"
+        "--tls-ca",
+        type=Path,
+        metavar="FILE",
+        help="CA of the VEN client certificates: with it, a client certificate is required",
     )
     tls.add_argument(
         "--trusted-proxy",

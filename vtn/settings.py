@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,24 @@ class VtnSettings(BaseSettings):
     # REST: a client address with this many failed authentications (401) within the window gets 429.
     auth_failure_limit: int = Field(10, ge=1, description="failed REST authentications allowed per window")
     auth_failure_window_seconds: float = Field(60.0, gt=0, description="window of auth_failure_limit")
+
+    # The aggregator's closed loop (vtn/portfolio): day-ahead run, re-planning, simulated clock.
+    dayahead_time: str | None = Field(
+        None, pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", description="daily planning run, HH:MM local"
+    )
+    timezone: str = Field("Europe/Brussels", description="the zone of dayahead_time")
+    portfolio_loop: bool = Field(True, description="watch VENs and re-plan on events (off: on demand only)")
+    replan_check_seconds: float = Field(5.0, gt=0, description="how often the loop looks for changes (real s)")
+    replan_every_minutes: float = Field(60.0, gt=0, description="rolling re-plan this often (VTN clock)")
+    deviation_tolerance_kw: float = Field(
+        3.0, gt=0, description="mean |measured - scheduled| net import that excludes a home"
+    )
+    offline_after_seconds: float = Field(60.0, gt=0, description="no poll for this long (real s): offline")
+    planner_solver: str = Field("highs", pattern="^(highs|glpk)$")
+    # A simulated clock for demos and tests: VTN time = clock_origin + (now - clock_anchor) * clock_speed.
+    clock_speed: float = Field(1.0, gt=0, description="VTN clock speed (1: real time)")
+    clock_origin: datetime | None = Field(None, description="the VTN time at clock_anchor")
+    clock_anchor: datetime | None = Field(None, description="the real time at which the VTN time is clock_origin")
 
     @field_validator("trusted_proxy_addresses")
     @classmethod

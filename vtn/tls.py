@@ -101,7 +101,7 @@ def parse_networks(addresses: Sequence[str]) -> tuple[Network, ...]:
         try:
             networks.append(ipaddress.ip_network(address.strip(), strict=False))
         except ValueError as exc:
-            raise ValueError(f"trusted_proxy_addresses: {address!r} is not an IP address or network") from exc
+            raise ValueError(f"{address!r} is not an IP address or network") from exc
     return tuple(networks)
 
 

@@ -6,7 +6,7 @@ They return ORM rows; services turn them into the plain dataclasses of vtn.servi
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
@@ -24,6 +24,7 @@ from vtn.db.tables import (
     ReportRequest,
     ReportValue,
     Ven,
+    as_utc,
 )
 
 
@@ -304,18 +305,26 @@ class ReportRepository:
             .all()
         )
 
-    async def latest_values(self, ven_id: str, report_name: str) -> Sequence[ReportValue]:
-        """The newest value (by dtstart) of each rID of one of the VEN's reports."""
+    async def latest_values(self, ven_id: str, report_name: str, window: timedelta) -> Sequence[ReportValue]:
+        """The newest value (by dtstart) of each rID of one of the VEN's reports, among the values
+        no older than `window` before its newest one (bounds the scan of a long history)."""
+        of_report = (ReportValue.ven_id == ven_id, ReportValue.report_name == report_name)
+        newest_time = as_utc(
+            await self.session.scalar(select(func.max(ReportValue.dtstart)).where(*of_report))
+        )
+        if newest_time is None:
+            return []
+        recent = (*of_report, ReportValue.dtstart >= newest_time - window)
         newest = (
             select(ReportValue.r_id, func.max(ReportValue.dtstart).label("dtstart"))
-            .where(ReportValue.ven_id == ven_id, ReportValue.report_name == report_name)
+            .where(*recent)
             .group_by(ReportValue.r_id)
             .subquery()
         )
         query = (
             select(ReportValue)
             .join(newest, (ReportValue.r_id == newest.c.r_id) & (ReportValue.dtstart == newest.c.dtstart))
-            .where(ReportValue.ven_id == ven_id, ReportValue.report_name == report_name)
+            .where(*recent)
             .order_by(ReportValue.r_id, ReportValue.id)
         )
         return (await self.session.execute(query)).scalars().all()

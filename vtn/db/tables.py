@@ -217,3 +217,81 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+
+
+# ---- The aggregator's closed loop (market inputs, planning runs, dispatch) --------------------
+
+
+class PriceSeries(Base):
+    """Day-ahead import/export prices [EUR/kWh] per slot from `start`; the newest covering a slot wins."""
+
+    __tablename__ = "price_series"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    start: Mapped[datetime]
+    resolution_minutes: Mapped[int] = mapped_column(Integer)
+    import_eur_per_kwh: Mapped[list[Any]]
+    export_eur_per_kwh: Mapped[list[Any]]
+    capacity_eur_per_kw_month: Mapped[float] = mapped_column(Float, default=0.0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ImbalanceSignal(Base):
+    """Imbalance prices [EUR/kWh] against a nominated portfolio net import [kW] per slot."""
+
+    __tablename__ = "imbalance_signals"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    start: Mapped[datetime]
+    resolution_minutes: Mapped[int] = mapped_column(Integer)
+    imbalance_eur_per_kwh: Mapped[list[Any]]
+    nominated_net_kw: Mapped[list[Any] | None]
+    reason: Mapped[str | None] = mapped_column(String(256))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PortfolioRequest(Base):
+    """A DR request: a cap or floor on the portfolio's net import [kW] over [start, end)."""
+
+    __tablename__ = "portfolio_requests"
+
+    request_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8))  # cap | floor
+    start: Mapped[datetime]
+    end: Mapped[datetime]
+    power_kw: Mapped[float] = mapped_column(Float)
+    reason: Mapped[str] = mapped_column(String(256))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    cancelled_at: Mapped[datetime | None]
+
+
+class PlanningRun(Base):
+    """One portfolio planning run: why it ran, what went in, what came out, how long it took."""
+
+    __tablename__ = "planning_runs"
+
+    run_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    trigger: Mapped[str] = mapped_column(String(64))
+    started_at: Mapped[datetime]
+    seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    status: Mapped[str] = mapped_column(String(16))
+    solver: Mapped[str] = mapped_column(String(64))
+    gap: Mapped[float | None] = mapped_column(Float)
+    message: Mapped[str | None] = mapped_column(Text)
+    inputs: Mapped[dict[str, Any]]
+    plan: Mapped[dict[str, Any] | None]
+    dispatch: Mapped[dict[str, Any] | None]
+
+
+class VenDispatch(Base):
+    """The LOAD_DISPATCH event that carries a VEN's current schedule (modified on every re-plan)."""
+
+    __tablename__ = "ven_dispatch"
+
+    ven_id: Mapped[str] = mapped_column(ForeignKey("vens.ven_id", ondelete="CASCADE"), primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(64))
+    run_id: Mapped[str] = mapped_column(String(64))
+    start: Mapped[datetime]
+    resolution_minutes: Mapped[int] = mapped_column(Integer)
+    setpoint_kw: Mapped[list[Any]]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -34,6 +34,8 @@ Sessions = async_sessionmaker[AsyncSession]
 STATUS_REPORT_NAME = "TELEMETRY_STATUS"
 # TELEMETRY_STATUS rIDs are `{device}.{field}` (docs/openadr-mapping.md).
 STATUS_FIELDS = ("online", "manual_override", "soc", "plugged_in")
+# A device whose last status is this much older than the VEN's newest one is gone from the status.
+STATUS_WINDOW = timedelta(days=1)
 
 
 class NoFlexibilityYet(Conflict):
@@ -161,7 +163,7 @@ async def site_status(sessions: Sessions, ven_id: str, site_id: str | None = Non
     `site_id`'s); Conflict (409) before any status report has arrived."""
     async with UnitOfWork(sessions) as uow:
         ven = await _ven(uow, ven_id, site_id)
-        rows = list(await uow.reports.latest_values(ven_id, STATUS_REPORT_NAME))
+        rows = list(await uow.reports.latest_values(ven_id, STATUS_REPORT_NAME, STATUS_WINDOW))
     devices = _device_statuses(rows)
     if not devices:
         raise Conflict(f"VEN {ven_id!r} has sent no {STATUS_REPORT_NAME} report yet")

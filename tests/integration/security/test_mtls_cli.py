@@ -162,12 +162,20 @@ async def test_vtn_serve_with_tls_options_negotiates_both_suites(
     [
         (["--tls-cert", "ca.pem"], "--tls-cert and --tls-key together"),
         (["--tls-cert", "missing.pem", "--tls-key", "ca.key"], "missing.pem does not exist"),
+        (
+            ["--trusted-proxy", "nonsense"],
+            "trusted_proxy_addresses: 'nonsense' is not an IP address or network",
+        ),
+        (
+            ["--trusted-proxy", "10.0.0.0/8", "--client-cert-header", ""],
+            "client_cert_header: String should have",
+        ),
     ],
 )
 def test_vtn_serve_refuses_bad_tls_options(
     pki_dir: Path, tmp_path: Path, extra: list[str], message: str
 ) -> None:
-    args = [a if a.startswith("--") else str(pki_dir / a) for a in extra]
+    args = [str(pki_dir / a) if a.endswith((".pem", ".key")) else a for a in extra]
     result = flexvpp("vtn", "serve", "--db", f"sqlite:///{tmp_path / 'x.db'}", "--migrate", *args)
     assert result.returncode == 2 and message in result.stderr
 

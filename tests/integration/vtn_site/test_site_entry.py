@@ -173,6 +173,20 @@ async def test_status_shows_the_newest_values_per_device(vtn: SiteVtn) -> None:
     # the values also stay in the time series
     telemetry = await vtn.api.call("GET", f"/vens/{ven_id}/telemetry")
     assert len([p for p in telemetry.json if p["report_name"] == "TELEMETRY_STATUS"]) == 8
+    # two days on, only the charger still reports: the battery drops out of the status
+    code = await update_report(
+        vtn,
+        ven_id,
+        requests[STATUS_SPECIFIER],
+        STATUS_SPECIFIER,
+        "TELEMETRY_STATUS",
+        [("evse-1.online", late + timedelta(days=2), None, 0.0)],
+    )
+    assert code == 200
+    later = (await vtn.api.call("GET", f"/vens/{ven_id}/status")).json
+    assert [(d["device_id"], d["online"], d["plugged_in"]) for d in later["devices"]] == [
+        ("evse-1", False, None)
+    ]
 
 
 async def test_errors_name_what_is_missing(vtn: SiteVtn) -> None:

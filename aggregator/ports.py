@@ -1,0 +1,67 @@
+"""What the closed loop needs from the outside world; the VTN implements these (vtn/portfolio)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol, TypeVar
+
+from aggregator.inputs import PlanningInputs
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    """One home's dispatched schedule: its net import setpoint [kW] per slot from `start`."""
+
+    ven_id: str
+    site_id: str
+    start: datetime
+    resolution: timedelta
+    setpoint_kw: tuple[float, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Dispatched:
+    ven_id: str
+    event_id: str
+    modification_number: int
+    action: str  # created | modified | failed
+    message: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    run_id: str
+    trigger: str
+    started_at: datetime
+    seconds: float
+    status: str
+    solver: str
+    gap: float | None
+    message: str | None
+    inputs: dict[str, Any]
+    plan: dict[str, Any] | None
+    dispatch: dict[str, Any] | None
+
+
+class LoopStore(Protocol):
+    async def load_inputs(self, now: datetime) -> PlanningInputs: ...
+
+    async def save_run(self, run: RunRecord) -> None: ...
+
+
+class Dispatcher(Protocol):
+    async def dispatch(self, schedule: Schedule, run_id: str, now: datetime) -> Dispatched: ...
+
+    async def release(self, ven_id: str, now: datetime) -> None:
+        """Stop steering a home (cancel its dispatch event), e.g. when it is excluded."""
+        ...
+
+
+class Executor(Protocol):
+    """Runs a blocking function off the event loop (a process or thread pool)."""
+
+    async def __call__(self, fn: Callable[..., T], *args: Any) -> T: ...

@@ -1,0 +1,131 @@
+"""The closed loop's use case: plan the portfolio, record the run, dispatch the schedules."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from dataclasses import asdict
+from datetime import datetime, timedelta
+from typing import Any
+
+from aggregator.inputs import PlanningInputs
+from aggregator.planner import plan_portfolio
+from aggregator.ports import Dispatched, Dispatcher, Executor, LoopStore, RunRecord, Schedule
+from aggregator.scenario_builder import RESOLUTION, BuiltScenario, NothingToPlan, build_scenario
+from flexmodel.scenario import Plan, PlanStatus, ScenarioInvalid, parse_scenario
+from flexmodel.solve import SolverOptions
+
+log = logging.getLogger(__name__)
+
+
+def _plan_blocking(scenario: dict[str, Any], solver: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Validate and plan in a worker; plain dicts cross the process boundary."""
+    plan, method = plan_portfolio(parse_scenario(scenario), SolverOptions(solver=solver))
+    return plan.model_dump(mode="json", exclude_none=True), method
+
+
+def schedules(built: BuiltScenario, plan: Plan) -> list[Schedule]:
+    """Each planned home's net import per slot, the setpoint its VEN is sent."""
+    start = datetime.fromisoformat(built.scenario["start"])
+    out = []
+    for home, site in zip(built.planned, plan.sites, strict=True):
+        net = tuple(round(g - e, 3) for g, e in zip(site.grid_import_kw, site.grid_export_kw, strict=True))
+        out.append(Schedule(home.ven_id, home.site_id, start, RESOLUTION, net))
+    return out
+
+
+def _inputs_summary(inputs: PlanningInputs, built: BuiltScenario | None) -> dict[str, Any]:
+    return {
+        "now": inputs.now.isoformat(),
+        "homes": [
+            {
+                "ven_id": h.ven_id,
+                "site_id": h.site_id,
+                "usable": h.site is not None,
+                "excluded": h.excluded_reason,
+            }
+            for h in inputs.homes
+        ],
+        "windows": [
+            {**asdict(w), "start": w.start.isoformat(), "end": w.end.isoformat()} for w in inputs.windows
+        ],
+        "imbalance": inputs.imbalance is not None,
+        "scenario": built.scenario if built is not None else None,
+        "fixed_kw": list(built.fixed_kw) if built is not None else None,
+    }
+
+
+async def run_planning(
+    store: LoopStore,
+    dispatcher: Dispatcher,
+    executor: Executor,
+    trigger: str,
+    now: datetime,
+    solver: str = "highs",
+) -> RunRecord:
+    """Plan the portfolio from the stored inputs as of `now`, dispatch, and record the run.
+
+    A run that cannot plan (no prices, no homes, an invalid scenario) is recorded with status
+    "error" and its message; nothing is dispatched then.
+    """
+    run_id = uuid.uuid4().hex
+    started = time.perf_counter()
+    inputs = await store.load_inputs(now)
+    built: BuiltScenario | None = None
+    try:
+        built = build_scenario(inputs)
+        plan_json, method = await executor(_plan_blocking, built.scenario, solver)
+    except (NothingToPlan, ScenarioInvalid) as exc:
+        record = _record(run_id, trigger, now, started, inputs, built, None, None, str(exc), solver)
+        await store.save_run(record)
+        return record
+    plan = Plan.model_validate(plan_json)
+    dispatched: list[Dispatched] = []
+    if plan.status is not PlanStatus.ERROR:
+        for home in built.fixed:
+            await dispatcher.release(home.ven_id, now)
+        for schedule in schedules(built, plan):
+            dispatched.append(await dispatcher.dispatch(schedule, run_id, now))
+    record = _record(
+        run_id, trigger, now, started, inputs, built, plan_json, dispatched, plan.message, solver
+    )
+    record = RunRecord(**{**asdict(record), "inputs": {**record.inputs, "method": method}})
+    await store.save_run(record)
+    log.info("planning run %s (%s): %s in %.2f s", run_id, trigger, record.status, record.seconds)
+    return record
+
+
+def _record(
+    run_id: str,
+    trigger: str,
+    now: datetime,
+    started: float,
+    inputs: PlanningInputs,
+    built: BuiltScenario | None,
+    plan: dict[str, Any] | None,
+    dispatched: list[Dispatched] | None,
+    message: str | None,
+    solver: str,
+) -> RunRecord:
+    return RunRecord(
+        run_id=run_id,
+        trigger=trigger,
+        started_at=now,
+        seconds=time.perf_counter() - started,
+        status=str(plan["status"]) if plan else "error",
+        solver=str(plan["solver"]["name"]) if plan else solver,
+        gap=plan.get("gap") if plan else None,
+        message=message,
+        inputs=_inputs_summary(inputs, built),
+        plan=plan,
+        dispatch={"vens": [asdict(d) for d in dispatched]} if dispatched is not None else None,
+    )
+
+
+def horizon_end(schedule: Schedule) -> datetime:
+    return schedule.start + len(schedule.setpoint_kw) * schedule.resolution
+
+
+def slots_between(start: datetime, end: datetime, resolution: timedelta) -> int:
+    return max(0, int((end - start) / resolution))

@@ -1,0 +1,317 @@
+"""`flexvpp demo`: the whole closed loop on one machine, one simulated day, one report.
+
+A private Mosquitto, the VTN on SQLite (in a temporary directory), N simulated homes with their
+agents (`flexvpp.demo_homes`, two processes), all on one accelerated clock. The market side is
+driven over the REST API with a `market` token: day-ahead prices, the day-ahead planning run
+(the VTN's own, at its configured time), an evening DR request that caps the portfolio, and an
+imbalance signal later in the evening. At the end the measured telemetry is turned into the
+summary table and the HTML report (flexvpp/demo_report.py).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+DAY_START = timedelta(hours=11)  # the reported day runs 11:00 -> 11:00 UTC (after the day-ahead run)
+CLOCK_START = timedelta(hours=9)  # the simulated clock starts here, so every home is up by 11:00
+DR_AT, DR_FROM, DR_TO = timedelta(hours=15), timedelta(hours=17), timedelta(hours=21)
+IMBALANCE_AT, IMBALANCE_FROM, IMBALANCE_TO = timedelta(hours=21, minutes=30), timedelta(hours=22), timedelta(hours=26)
+CAP_KW_PER_HOME = 0.8
+NOMINATED_KW_PER_HOME = 0.6
+IMBALANCE_EUR_PER_KWH = 0.25
+HOMES_PER_PROCESS = 10
+
+
+class DemoFailed(RuntimeError):
+    """A part of the demo did not come up; the message says which and where its log is."""
+
+
+@dataclass
+class Demo:
+    homes: int
+    out: Path
+    speed: float
+    prices_file: Path | None = None
+    pv_file: Path | None = None
+    broker_url: str | None = None
+    work: Path = Path()
+    day: datetime = datetime(2000, 1, 1, tzinfo=UTC)
+    origin: datetime = datetime(2000, 1, 1, tzinfo=UTC)
+    anchor_s: float = 0.0
+    vtn_base: str = ""
+    tokens: dict[str, str] = field(default_factory=dict)
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    vens: dict[str, str] = field(default_factory=dict)  # site_id -> ven_id
+    started: float = field(default_factory=time.monotonic)
+
+    # ---- time ---------------------------------------------------------------------------------
+    def sim_now(self) -> datetime:
+        return self.origin + timedelta(seconds=(time.time() - self.anchor_s) * self.speed)
+
+    def wait_until(self, moment: datetime) -> None:
+        while (left := (moment - self.sim_now()).total_seconds()) > 0:
+            time.sleep(min(left / self.speed, 2.0))
+            self.progress()
+
+    # ---- REST ---------------------------------------------------------------------------------
+    def api(self, method: str, path: str, body: Any = None, role: str = "market") -> Any:
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(
+            f"{self.vtn_base}/api/v1{path}",
+            data=data,
+            method=method,
+            headers={"Authorization": f"Bearer {self.tokens[role]}", "Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=120) as reply:
+                return json.loads(reply.read() or b"null")
+        except urllib.error.HTTPError as exc:
+            raise DemoFailed(f"{method} {path}: HTTP {exc.code} {exc.read()[:300]!r}") from exc
+
+    # ---- progress -----------------------------------------------------------------------------
+    _last_progress: float = 0.0
+
+    def say(self, text: str) -> None:
+        elapsed = time.monotonic() - self.started
+        clock = self.sim_now().strftime("%a %H:%M") if self.anchor_s else "--"
+        print(f"[{elapsed:5.0f} s | sim {clock}] {text}", file=sys.stderr, flush=True)
+
+    def progress(self) -> None:
+        if time.monotonic() - self._last_progress < 8.0:
+            return
+        self._last_progress = time.monotonic()
+        try:
+            vens = self.api("GET", "/vens", role="operator")
+            runs = self.api("GET", "/portfolio/runs")
+        except (DemoFailed, OSError) as exc:
+            self.say(f"(VTN busy: {exc})")
+            return
+        registered = sum(1 for v in vens if v.get("registered"))
+        last = runs[0] if runs else None
+        run_text = f"last: {last['trigger'][:48]} -> {last['status']} in {last['seconds']:.1f} s" if last else ""
+        self.say(f"{registered}/{self.homes} homes registered, {len(runs)} planning runs {run_text}")
+        for name, proc in self.processes.items():
+            if proc.poll() is not None:
+                raise DemoFailed(f"{name} stopped (exit {proc.returncode}); see {self.work / (name + '.log')}")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_port(port: int, what: str, proc: subprocess.Popen[bytes] | None, timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise DemoFailed(f"{what} exited with {proc.returncode}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise DemoFailed(f"{what} did not listen on port {port} within {timeout_s:.0f} s")
+
+
+def _log(demo: Demo, name: str) -> Any:
+    return open(demo.work / f"{name}.log", "wb")  # noqa: SIM115  (the child writes it until the end)
+
+
+def start_broker(demo: Demo) -> None:
+    if demo.broker_url is not None:
+        return
+    mosquitto = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if os.path.exists("/usr/sbin/mosquitto") else None)
+    if mosquitto is None:
+        raise DemoFailed("no MQTT broker: install mosquitto (apt install mosquitto) or pass --broker mqtt://HOST:PORT")
+    port = _free_port()
+    conf = demo.work / "mosquitto.conf"
+    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_connections -1\n")
+    proc = subprocess.Popen([mosquitto, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=_log(demo, "mosquitto"))
+    demo.processes["mosquitto"] = proc
+    _wait_port(port, "mosquitto", proc)
+    demo.broker_url = f"mqtt://127.0.0.1:{port}"
+
+
+def _flexvpp(*args: str) -> list[str]:
+    return [sys.executable, "-m", "flexvpp", *args]
+
+
+def start_vtn(demo: Demo) -> None:
+    db = f"sqlite:///{demo.work / 'vtn.db'}"
+    subprocess.run(_flexvpp("db", "upgrade", "--db", db), check=True, capture_output=True)
+    for role in ("operator", "market"):
+        made = subprocess.run(
+            _flexvpp("token", "create", "--db", db, "--role", role, "--name", f"demo-{role}"),
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        demo.tokens[role] = made.stdout.strip().splitlines()[-1]
+    port = _free_port()
+    config = demo.work / "vtn.toml"
+    config.write_text(
+        "[vtn]\n"
+        "poll_interval_seconds = 1\n"
+        "report_interval_seconds = 2\n"
+        f"clock_speed = {demo.speed}\n"
+        f'clock_origin = "{demo.origin.isoformat()}"\n'
+        f'clock_anchor = "{datetime.fromtimestamp(demo.anchor_s, UTC).isoformat()}"\n'
+        'dayahead_time = "11:00"\n'
+        'timezone = "UTC"\n'
+        "replan_check_seconds = 1.0\n"
+        "replan_every_minutes = 120\n"
+        "offline_after_seconds = 30\n"
+        "deviation_tolerance_kw = 4.0\n"
+        f"near_window_seconds = {int(3600 * 24)}\n"
+    )
+    proc = subprocess.Popen(
+        _flexvpp("vtn", "serve", "--db", db, "--port", str(port), "--config", str(config)),
+        stdout=subprocess.DEVNULL,
+        stderr=_log(demo, "vtn"),
+    )
+    demo.processes["vtn"] = proc
+    _wait_port(port, "the VTN", proc)
+    demo.vtn_base = f"http://127.0.0.1:{port}"
+
+
+def start_homes(demo: Demo) -> None:
+    sites = [f"home-{i + 1:03d}" for i in range(demo.homes)]
+    for site in sites:
+        ven = demo.api("POST", "/vens", {"ven_name": f"ven-{site}", "site_id": site}, role="operator")
+        demo.vens[site] = ven["ven_id"]
+    pv_json = None
+    if demo.pv_file is not None:
+        from flexvpp.demo_data import read_pv_shape
+
+        pv_json = demo.work / "pv.json"
+        pv_json.write_text(json.dumps(read_pv_shape(demo.pv_file)))
+    for first in range(0, demo.homes, HOMES_PER_PROCESS):
+        count = min(HOMES_PER_PROCESS, demo.homes - first)
+        args = [
+            sys.executable, "-m", "flexvpp.demo_homes",
+            "--first", str(first), "--count", str(count),
+            "--broker", str(demo.broker_url),
+            "--vtn-url", f"{demo.vtn_base}/OpenADR2/Simple/2.0b",
+            "--speed", str(demo.speed),
+            "--origin", str(demo.origin.timestamp()), "--anchor", str(demo.anchor_s),
+            "--dir", str(demo.work),
+        ]  # fmt: skip
+        if pv_json is not None:
+            args += ["--pv", str(pv_json)]
+        demo.processes[f"homes-{first}"] = subprocess.Popen(args, stderr=_log(demo, f"homes-{first}"))
+
+
+def stop_all(demo: Demo) -> None:
+    order = [n for n in demo.processes if n.startswith("homes-")] + ["vtn", "mosquitto"]
+    for name in order:
+        proc = demo.processes.get(name)
+        if proc is not None and proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def market_day(demo: Demo) -> dict[str, Any]:
+    """Prices before the day-ahead run; the DR request and the imbalance signal in the evening."""
+    from flexvpp.demo_data import generated_prices, read_prices
+
+    slots = 3 * 96
+    if demo.prices_file is not None:
+        prices = read_prices(demo.prices_file, demo.day, slots)
+    else:
+        prices = generated_prices(demo.day, slots)
+    demo.api("PUT", "/prices", prices)
+    demo.say("day-ahead prices in (PUT /api/v1/prices); the VTN plans the day at 11:00")
+    demo.wait_until(demo.day + DR_AT)
+    cap_kw = round(CAP_KW_PER_HOME * demo.homes, 1)
+    request = {
+        "kind": "cap",
+        "start": (demo.day + DR_FROM).isoformat(),
+        "end": (demo.day + DR_TO).isoformat(),
+        "power_kw": cap_kw,
+        "reason": "DSO congestion: evening cap",
+    }
+    demo.api("POST", "/portfolio/requests", request)
+    demo.say(f"DR request: cap the portfolio at {cap_kw} kW from 17:00 to 21:00 (POST /api/v1/portfolio/requests)")
+    demo.wait_until(demo.day + IMBALANCE_AT)
+    n = (IMBALANCE_TO - IMBALANCE_FROM) // timedelta(minutes=15)
+    imbalance = {
+        "start": (demo.day + IMBALANCE_FROM).isoformat(),
+        "resolution_minutes": 15,
+        "imbalance_eur_per_kwh": [IMBALANCE_EUR_PER_KWH] * n,
+        "nominated_net_kw": [round(NOMINATED_KW_PER_HOME * demo.homes, 1)] * n,
+        "reason": "system short: consumption above the nomination costs extra",
+    }
+    demo.api("PUT", "/imbalance", imbalance)
+    demo.say("imbalance signal: 22:00-02:00 above the nomination costs 0.25 EUR/kWh (PUT /api/v1/imbalance)")
+    return {"prices": prices, "request": request, "imbalance": imbalance}
+
+
+def run_demo(demo: Demo) -> int:
+    from flexvpp.demo_report import collect, write_report
+
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    demo.day = tomorrow
+    demo.origin = tomorrow + CLOCK_START
+    demo.out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="flexvpp-demo-") as tmp:
+        demo.work = Path(tmp)
+        try:
+            demo.say(f"starting: {demo.homes} homes, clock x{demo.speed:g}, work dir {tmp}")
+            start_broker(demo)
+            demo.anchor_s = time.time() + 3.0  # the simulated day begins once the VTN is up
+            start_vtn(demo)
+            demo.say(f"MQTT broker {demo.broker_url}, VTN {demo.vtn_base} (SQLite)")
+            start_homes(demo)
+            market = market_day(demo)
+            demo.wait_until(demo.day + DAY_START + timedelta(days=1))
+            demo.say("the simulated day is over; collecting telemetry")
+            time.sleep(4.0)  # the last telemetry reports
+            data = collect(demo, market)
+        except DemoFailed as exc:
+            print(f"flexvpp demo: {exc}", file=sys.stderr)
+            _keep_logs(demo)
+            return 1
+        finally:
+            stop_all(demo)
+        data.sessions = _sessions(demo.work)
+        report = write_report(data, demo.out)
+        _keep_logs(demo)
+    print(report.summary)
+    print(f"\nreport: {report.html_path}")
+    demo.say("done")
+    return 0
+
+
+def _sessions(work: Path) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for path in sorted(work.glob("sessions-*.json")):
+        out += json.loads(path.read_text())
+    return out
+
+
+def _keep_logs(demo: Demo) -> None:
+    logs = demo.out / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    for path in demo.work.glob("*.log"):
+        shutil.copy(path, logs / path.name)

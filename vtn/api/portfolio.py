@@ -1,0 +1,218 @@
+"""REST routes of the aggregator's closed loop: market inputs, planning runs, schedules.
+
+Market inputs (prices, imbalance, DR requests) admit `market` and `operator` tokens; a new DR
+request or imbalance signal triggers a re-plan of the remaining horizon (vtn/portfolio/loop.py).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from vtn.api import portfolio_schemas as ps
+from vtn.api.endpoints import OPERATOR, Call
+from vtn.api.routes import ROUTES
+from vtn.api.tokens import Role
+from vtn.db.tables import ImbalanceSignal, PortfolioRequest, PriceSeries, VenDispatch, as_utc
+from vtn.errors import NotFound
+from vtn.portfolio import store
+from vtn.portfolio.loop import PORTFOLIO, PortfolioLoop
+
+MARKET = OPERATOR | frozenset({Role.MARKET})
+
+
+def _loop(call: Call[Any, Any]) -> PortfolioLoop:
+    return call.request.config_dict[PORTFOLIO]
+
+
+def _now(call: Call[Any, Any]) -> datetime:
+    return _loop(call).clock()
+
+
+@ROUTES.route(
+    "PUT",
+    "/prices",
+    summary="Day-ahead import/export prices",
+    roles=MARKET,
+    body=ps.PricesIn,
+    response=ps.PricesOut,
+)
+async def put_prices(call: Call[ps.PricesIn, None]) -> Any:
+    """Replaces the current prices (slots after the given ones repeat the last day's shape)."""
+    body = call.body
+    row = await store.put_prices(
+        call.sessions,
+        PriceSeries(
+            start=body.start,
+            resolution_minutes=body.resolution_minutes,
+            import_eur_per_kwh=body.import_eur_per_kwh,
+            export_eur_per_kwh=body.export_eur_per_kwh,
+            capacity_eur_per_kw_month=body.capacity_eur_per_kw_month,
+            created_at=_now(call),
+        ),
+    )
+    return _prices_out(row)
+
+
+@ROUTES.route(
+    "GET", "/prices", summary="The current prices", roles=MARKET, response=ps.PricesOut, errors=(404,)
+)
+async def get_prices(call: Call[None, None]) -> Any:
+    row = await store.latest_prices(call.sessions)
+    if row is None:
+        raise NotFound("prices", "current")
+    return _prices_out(row)
+
+
+def _prices_out(row: PriceSeries) -> ps.PricesOut:
+    start = as_utc(row.start)
+    assert start is not None
+    return ps.PricesOut(
+        id=row.id,
+        start=start,
+        resolution_minutes=row.resolution_minutes,
+        import_eur_per_kwh=row.import_eur_per_kwh,
+        export_eur_per_kwh=row.export_eur_per_kwh,
+        capacity_eur_per_kw_month=row.capacity_eur_per_kw_month,
+        end=start + timedelta(minutes=row.resolution_minutes * len(row.import_eur_per_kwh)),
+    )
+
+
+@ROUTES.route(
+    "PUT",
+    "/imbalance",
+    summary="Imbalance prices against a nominated profile (re-plans)",
+    roles=MARKET,
+    body=ps.ImbalanceIn,
+    response=ps.ImbalanceOut,
+)
+async def put_imbalance(call: Call[ps.ImbalanceIn, None]) -> Any:
+    body = call.body
+    row = await store.put_imbalance(
+        call.sessions,
+        ImbalanceSignal(
+            start=body.start,
+            resolution_minutes=body.resolution_minutes,
+            imbalance_eur_per_kwh=body.imbalance_eur_per_kwh,
+            nominated_net_kw=body.nominated_net_kw,
+            reason=body.reason,
+            created_at=_now(call),
+        ),
+    )
+    _loop(call).trigger(f"imbalance signal {row.id}")
+    return ps.ImbalanceOut(
+        id=row.id, start=body.start, slots=len(body.imbalance_eur_per_kwh), replan="queued"
+    )
+
+
+@ROUTES.route(
+    "POST",
+    "/portfolio/requests",
+    summary="A DR request: cap or floor the portfolio's net import (re-plans)",
+    roles=MARKET,
+    body=ps.RequestIn,
+    response=ps.RequestOut,
+    status=201,
+)
+async def create_request(call: Call[ps.RequestIn, None]) -> Any:
+    body = call.body
+    row = await store.add_request(
+        call.sessions,
+        PortfolioRequest(
+            request_id="",
+            kind=body.kind.value,
+            start=body.start,
+            end=body.end,
+            power_kw=body.power_kw,
+            reason=body.reason,
+            created_at=_now(call),
+        ),
+    )
+    _loop(call).trigger(f"DR request {row.request_id} ({body.reason})")
+    return _request_out(row)
+
+
+@ROUTES.route("GET", "/portfolio/requests", summary="DR requests", roles=MARKET, response=list[ps.RequestOut])
+async def list_requests(call: Call[None, None]) -> Any:
+    return [_request_out(r) for r in await store.list_requests(call.sessions)]
+
+
+@ROUTES.route(
+    "DELETE",
+    "/portfolio/requests/{request_id}",
+    summary="Cancel a DR request (re-plans)",
+    roles=MARKET,
+    response=ps.RequestOut,
+    errors=(404, 409),
+)
+async def cancel_request(call: Call[None, None]) -> Any:
+    row = await store.cancel_request(call.sessions, call.path["request_id"], _now(call))
+    _loop(call).trigger(f"DR request {row.request_id} cancelled")
+    return _request_out(row)
+
+
+def _request_out(row: PortfolioRequest) -> ps.RequestOut:
+    return ps.RequestOut(
+        request_id=row.request_id,
+        kind=ps.WindowKindIn(row.kind),
+        start=as_utc(row.start),  # type: ignore[arg-type]
+        end=as_utc(row.end),  # type: ignore[arg-type]
+        power_kw=row.power_kw,
+        reason=row.reason,
+        created_at=as_utc(row.created_at),  # type: ignore[arg-type]
+        cancelled_at=as_utc(row.cancelled_at),
+    )
+
+
+@ROUTES.route(
+    "POST",
+    "/portfolio/plan",
+    summary="Plan the portfolio now and dispatch the schedules",
+    roles=MARKET,
+    response=ps.RunOut,
+)
+async def plan_now(call: Call[None, None]) -> Any:
+    """Runs in the request (the solver works in a process pool); the run is recorded either way."""
+    record = await _loop(call).run_now("on demand")
+    return ps.RunOut.model_validate(record, from_attributes=True)
+
+
+@ROUTES.route(
+    "GET", "/portfolio/plan", summary="The latest plan", roles=MARKET, response=ps.RunDetail, errors=(404,)
+)
+async def get_plan(call: Call[None, None]) -> Any:
+    return ps.RunDetail.model_validate(await store.latest_planned_run(call.sessions), from_attributes=True)
+
+
+@ROUTES.route(
+    "GET", "/portfolio/runs", summary="Planning runs, newest first", roles=MARKET, response=list[ps.RunOut]
+)
+async def list_runs(call: Call[None, None]) -> Any:
+    return [ps.RunOut.model_validate(r, from_attributes=True) for r in await store.list_runs(call.sessions)]
+
+
+@ROUTES.route(
+    "GET",
+    "/portfolio/runs/{run_id}",
+    summary="One planning run: inputs, plan, dispatch",
+    roles=MARKET,
+    response=ps.RunDetail,
+    errors=(404,),
+)
+async def get_run(call: Call[None, None]) -> Any:
+    return ps.RunDetail.model_validate(
+        await store.get_run(call.sessions, call.path["run_id"]), from_attributes=True
+    )
+
+
+@ROUTES.route(
+    "GET",
+    "/vens/{ven_id}/schedule",
+    summary="The schedule last dispatched to a VEN",
+    roles=MARKET,
+    response=ps.ScheduleOut,
+    errors=(404, 409),
+)
+async def ven_schedule(call: Call[None, None]) -> Any:
+    row: VenDispatch = await store.ven_schedule(call.sessions, call.path["ven_id"])
+    return ps.ScheduleOut.model_validate(row, from_attributes=True)

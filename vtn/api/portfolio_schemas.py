@@ -1,0 +1,161 @@
+"""Bodies of the closed loop's REST routes (vtn/api/portfolio.py)."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
+
+from vtn.db.tables import as_utc
+
+MAX_SLOTS = 2000
+
+
+def _finite(values: list[float]) -> list[float]:
+    for i, value in enumerate(values):
+        if not math.isfinite(value):
+            raise ValueError(f"[{i}] must be a finite number")
+    return values
+
+
+Curve = Annotated[list[float], Field(min_length=1, max_length=MAX_SLOTS), AfterValidator(_finite)]
+Kw = Annotated[float, Field(allow_inf_nan=False, ge=-1e6, le=1e6)]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PricesIn(_In):
+    start: AwareDatetime
+    resolution_minutes: int = Field(15, ge=1, le=1440)
+    import_eur_per_kwh: Curve
+    export_eur_per_kwh: Curve | None = None
+    capacity_eur_per_kw_month: float = Field(0.0, ge=0, le=1000, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _same_length(self) -> PricesIn:
+        if self.export_eur_per_kwh is None:
+            self.export_eur_per_kwh = [0.0] * len(self.import_eur_per_kwh)
+        elif len(self.export_eur_per_kwh) != len(self.import_eur_per_kwh):
+            raise ValueError(
+                f"export_eur_per_kwh: has {len(self.export_eur_per_kwh)} values, "
+                f"import_eur_per_kwh has {len(self.import_eur_per_kwh)}"
+            )
+        return self
+
+
+class PricesOut(BaseModel):
+    id: int
+    start: datetime
+    end: datetime
+    resolution_minutes: int
+    import_eur_per_kwh: list[float]
+    export_eur_per_kwh: list[float]
+    capacity_eur_per_kw_month: float
+
+
+class ImbalanceIn(_In):
+    start: AwareDatetime
+    resolution_minutes: int = Field(15, ge=1, le=1440)
+    imbalance_eur_per_kwh: Curve
+    nominated_net_kw: Curve | None = None
+    reason: str | None = Field(None, max_length=256)
+
+    @model_validator(mode="after")
+    def _same_length(self) -> ImbalanceIn:
+        if self.nominated_net_kw is not None and len(self.nominated_net_kw) != len(
+            self.imbalance_eur_per_kwh
+        ):
+            raise ValueError("nominated_net_kw: must have as many values as imbalance_eur_per_kwh")
+        return self
+
+
+class ImbalanceOut(BaseModel):
+    id: int
+    start: datetime
+    slots: int
+    replan: str
+
+
+class WindowKindIn(StrEnum):
+    CAP = "cap"
+    FLOOR = "floor"
+
+
+class RequestIn(_In):
+    kind: WindowKindIn
+    start: AwareDatetime
+    end: AwareDatetime
+    power_kw: Kw
+    reason: str = Field(min_length=1, max_length=256, pattern=r"^[^\x00-\x1f\x7f]+$")
+
+    @field_validator("end")
+    @classmethod
+    def _after_start(cls, end: datetime, info: Any) -> datetime:
+        start = info.data.get("start")
+        if start is not None and end <= start:
+            raise ValueError("must be after start")
+        return end
+
+
+class RequestOut(BaseModel):
+    request_id: str
+    kind: WindowKindIn
+    start: datetime
+    end: datetime
+    power_kw: float
+    reason: str
+    created_at: datetime
+    cancelled_at: datetime | None
+
+
+class RunOut(BaseModel):
+    run_id: str
+    trigger: str
+    started_at: datetime
+    seconds: float
+    status: str
+    solver: str
+    gap: float | None
+    message: str | None
+
+    @field_validator("started_at")
+    @classmethod
+    def _utc(cls, value: datetime) -> datetime:
+        out = as_utc(value)
+        assert out is not None
+        return out
+
+
+class RunDetail(RunOut):
+    inputs: dict[str, Any]
+    plan: dict[str, Any] | None
+    dispatch: dict[str, Any] | None
+
+
+class ScheduleOut(BaseModel):
+    ven_id: str
+    event_id: str
+    run_id: str
+    start: datetime
+    resolution_minutes: int
+    setpoint_kw: list[float]
+
+    @field_validator("start")
+    @classmethod
+    def _utc(cls, value: datetime) -> datetime:
+        out = as_utc(value)
+        assert out is not None
+        return out

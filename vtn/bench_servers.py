@@ -1,0 +1,93 @@
+"""Processes and databases for `flexvpp bench vtn`: each started for the run and cleaned up after."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import aiohttp
+
+
+class BenchFailed(RuntimeError):
+    """The benchmark could not run (database unreachable, a server did not start, a VEN was refused)."""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@asynccontextmanager
+async def subprocess_server(
+    name: str, argv: list[str], health_url: str, log_dir: Path, env: dict[str, str] | None = None
+) -> AsyncIterator[subprocess.Popen[bytes]]:
+    """Start a server process, wait until `health_url` answers (any HTTP status), stop it after."""
+    log_path = log_dir / f"{name}.log"
+    with log_path.open("wb") as log_file:
+        process = subprocess.Popen(
+            argv, stdout=log_file, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
+        )
+    try:
+        await _wait_answering(process, health_url, log_path)
+        yield process
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+async def _wait_answering(
+    process: subprocess.Popen[bytes], url: str, log_path: Path, timeout_s: float = 60
+) -> None:
+    deadline = time.monotonic() + timeout_s
+    async with aiohttp.ClientSession() as session:
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise BenchFailed(f"{process.args!r} exited with {process.returncode}; see {log_path}")
+            try:
+                async with session.get(url) as resp:
+                    await resp.read()
+                    return
+            except aiohttp.ClientError:
+                await asyncio.sleep(0.2)
+    raise BenchFailed(f"{process.args!r} did not answer {url} within {timeout_s}s; see {log_path}")
+
+
+@asynccontextmanager
+async def fresh_pg_database(admin_url: str) -> AsyncIterator[str]:
+    """CREATE a uniquely named database on the server of `admin_url`; DROP it afterwards."""
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    name = f"flexvpp_bench_{uuid.uuid4().hex[:10]}"
+    admin = make_url(admin_url).set(drivername="postgresql")
+    dsn = admin.render_as_string(hide_password=False)
+    try:
+        connection = await asyncpg.connect(dsn)
+    except (OSError, asyncpg.PostgresError) as exc:
+        raise BenchFailed(f"cannot reach PostgreSQL at {admin.render_as_string()}: {exc}") from exc
+    try:
+        await connection.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await connection.close()
+    try:
+        yield admin.set(database=name).render_as_string(hide_password=False)
+    finally:
+        connection = await asyncpg.connect(dsn)
+        try:
+            await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await connection.close()

@@ -1,0 +1,148 @@
+"""The closed loop's background work: serial planning runs, the day-ahead run, re-plan triggers.
+
+Every run goes through one queue and one worker task, so runs never overlap; triggers that
+arrive while a run is going are folded into the next run. Solving happens in a process pool
+(`run_in_executor`), so the event loop keeps serving OpenADR polls meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures as cf
+import contextlib
+import logging
+import multiprocessing
+from collections.abc import Callable
+from datetime import UTC, datetime, time, timedelta
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from aggregator.ports import RunRecord
+from aggregator.services import run_planning
+from vtn.portfolio.dispatch import EventDispatcher
+from vtn.portfolio.store import DbLoopStore, Exclusion
+from vtn.portfolio.watch import Finding, look
+from vtn.settings import VtnSettings
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+Sessions = async_sessionmaker[AsyncSession]
+
+
+class PortfolioLoop:
+    def __init__(self, sessions: Sessions, settings: VtnSettings, clock: Callable[[], datetime]) -> None:
+        self.sessions = sessions
+        self.settings = settings
+        self.clock = clock
+        self.exclusions: dict[str, Exclusion] = {}
+        self._pending: list[str] = []
+        self._wake = asyncio.Event()
+        self._lock = asyncio.Lock()
+        self._pool: cf.ProcessPoolExecutor | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._last_dayahead: datetime | None = None
+        self.last_run: RunRecord | None = None
+        self._last_run_at: datetime | None = None
+        self._last_evs: frozenset[tuple[str, str]] | None = None
+
+    # ---- lifecycle ---------------------------------------------------------------------------
+    async def start(self) -> None:
+        self._pool = cf.ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+        self._tasks = [asyncio.create_task(self._worker(), name="portfolio-runs")]
+        if self.settings.portfolio_loop:
+            self._tasks.append(asyncio.create_task(self._watch(), name="portfolio-watch"))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+
+    async def _execute(self, fn: Callable[..., T], *args: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, fn, *args)
+
+    # ---- runs --------------------------------------------------------------------------------
+    async def run_now(self, trigger: str) -> RunRecord:
+        """Plan and dispatch now (waits for a run already going)."""
+        async with self._lock:
+            now = self.clock()
+            store = DbLoopStore(self.sessions, self.exclusions)
+            dispatcher = EventDispatcher(self.sessions, self.settings.near_window_seconds)
+            record = await run_planning(
+                store, dispatcher, self._execute, trigger, now, self.settings.planner_solver
+            )
+            self.last_run, self._last_run_at = record, now
+            evs = record.inputs.get("scenario") or {}
+            self._last_evs = frozenset(
+                (s["site_id"], e["ev_id"]) for s in evs.get("sites", []) for e in s.get("evs") or []
+            )
+            return record
+
+    def trigger(self, reason: str) -> None:
+        """Ask for a re-plan soon (folded with other triggers)."""
+        self._pending.append(reason)
+        self._wake.set()
+
+    async def _worker(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            reasons, self._pending = self._pending, []
+            if not reasons:
+                continue
+            try:
+                await self.run_now("; ".join(dict.fromkeys(reasons)))
+            except Exception:  # a failed run is logged; the loop keeps serving
+                log.exception("planning run failed")
+
+    # ---- the watcher -------------------------------------------------------------------------
+    async def _watch(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.replan_check_seconds)
+            try:
+                await self._check()
+            except Exception:
+                log.exception("portfolio watch failed")
+
+    def _dayahead_due(self, now: datetime) -> bool:
+        if self.settings.dayahead_time is None:
+            return False
+        zone = ZoneInfo(self.settings.timezone)
+        local = now.astimezone(zone)
+        hour, minute = (int(x) for x in self.settings.dayahead_time.split(":"))
+        due = datetime.combine(local.date(), time(hour, minute), zone).astimezone(UTC)
+        if now < due or (self._last_dayahead is not None and self._last_dayahead >= due):
+            return False
+        self._last_dayahead = now
+        return True
+
+    async def _check(self) -> None:
+        now = self.clock()
+        if self._dayahead_due(now):
+            self.trigger("day-ahead")
+            return
+        if self.last_run is None or self._last_run_at is None:
+            return
+        findings = await look(self, now)
+        for finding in findings:
+            self._apply(finding)
+        if findings:
+            self.trigger("; ".join(f.reason for f in findings))
+        elif now - self._last_run_at >= timedelta(minutes=self.settings.replan_every_minutes):
+            self.trigger("rolling re-plan")
+
+    def _apply(self, finding: Finding) -> None:
+        if finding.exclusion is not None:
+            self.exclusions[finding.ven_id] = finding.exclusion
+        elif finding.include_again:
+            self.exclusions.pop(finding.ven_id, None)
+
+
+PORTFOLIO = web.AppKey("portfolio", PortfolioLoop)

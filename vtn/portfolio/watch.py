@@ -1,0 +1,112 @@
+"""What makes the loop re-plan: cars arriving or leaving, and homes that stop following.
+
+A home is excluded from steering (its expected load held fixed, the others pick up the slack)
+when it opts out of its dispatch event, stops polling, or its measured net import strays from
+its schedule by more than `deviation_tolerance_kw` on average over the last half hour.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+
+from vtn import services
+from vtn.db.tables import Ven, VenDispatch, as_utc
+from vtn.errors import Conflict, NotFound
+from vtn.portfolio.store import Exclusion
+from vtn.services.site import site_flexibility
+
+if TYPE_CHECKING:
+    from vtn.portfolio.loop import PortfolioLoop
+
+DEVIATION_WINDOW = timedelta(minutes=30)
+MIN_SAMPLES = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    ven_id: str
+    reason: str
+    exclusion: Exclusion | None = None
+    include_again: bool = False
+
+
+async def look(loop: PortfolioLoop, now: datetime) -> list[Finding]:
+    async with loop.sessions() as session:
+        vens = list(await session.scalars(select(Ven).where(Ven.registration_id.is_not(None))))
+        dispatch = {d.ven_id: d for d in await session.scalars(select(VenDispatch))}
+    findings: list[Finding] = []
+    evs: set[tuple[str, str]] = set()
+    for ven in vens:
+        if ven.ven_id in loop.exclusions:
+            continue
+        finding = await _check_ven(loop, ven, dispatch.get(ven.ven_id), now)
+        if finding is not None:
+            findings.append(finding)
+        try:
+            site = (await site_flexibility(loop.sessions, ven.ven_id, now)).site
+        except Conflict:
+            continue
+        evs |= {(ven.site_id, e["ev_id"]) for e in site.get("evs") or []}
+    if loop._last_evs is not None and evs != loop._last_evs:
+        findings.append(Finding("", "flexibility changed (an EV arrived or left)"))
+    return findings
+
+
+async def _check_ven(loop: PortfolioLoop, ven: Ven, row: VenDispatch | None, now: datetime) -> Finding | None:
+    last_poll = as_utc(ven.last_poll_at)
+    if last_poll is not None and datetime.now(UTC) - last_poll > timedelta(
+        seconds=loop.settings.offline_after_seconds
+    ):
+        return Finding(
+            ven.ven_id, f"{ven.ven_id} offline", Exclusion("offline", await _measured_kw(loop, ven, now))
+        )
+    if row is None:
+        return None
+    try:
+        event = await services.get_event(loop.sessions, row.event_id, now)
+    except NotFound:
+        return None
+    if event.responses.get(ven.ven_id) == "optOut":
+        return Finding(
+            ven.ven_id, f"{ven.ven_id} opted out", Exclusion("opted out", await _measured_kw(loop, ven, now))
+        )
+    deviation = await _deviation_kw(loop, ven, row, now)
+    if deviation is not None and deviation > loop.settings.deviation_tolerance_kw:
+        return Finding(
+            ven.ven_id,
+            f"{ven.ven_id} deviates {deviation:.1f} kW from its schedule",
+            Exclusion("deviates from its schedule", await _measured_kw(loop, ven, now)),
+        )
+    return None
+
+
+async def _meter_samples(loop: PortfolioLoop, ven_id: str, now: datetime) -> list[tuple[datetime, float]]:
+    points = await services.query_telemetry(loop.sessions, ven_id, now - DEVIATION_WINDOW, now)
+    return [
+        (p.dtstart, p.value / 1000.0)
+        for p in points
+        if p.r_id.startswith("meter") and p.r_id.endswith(".power")
+    ]
+
+
+async def _measured_kw(loop: PortfolioLoop, ven: Ven, now: datetime) -> float:
+    samples = await _meter_samples(loop, ven.ven_id, now)
+    return sum(v for _, v in samples) / len(samples) if samples else 0.0
+
+
+async def _deviation_kw(loop: PortfolioLoop, ven: Ven, row: VenDispatch, now: datetime) -> float | None:
+    start = as_utc(row.start)
+    assert start is not None
+    resolution = timedelta(minutes=row.resolution_minutes)
+    gaps = []
+    for at, measured in await _meter_samples(loop, ven.ven_id, now):
+        slot = int((at - start) / resolution)
+        if at >= start and slot < len(row.setpoint_kw):
+            gaps.append(abs(measured - float(row.setpoint_kw[slot])))
+    if len(gaps) < MIN_SAMPLES:
+        return None
+    return sum(gaps) / len(gaps)
