@@ -6,7 +6,8 @@ from vtn/bench_stock.py. Each gets the same number of distinct registered VENs (
 provisioned over REST, then oadrCreatePartyRegistration; on the stock one: registration only),
 then, in one run, each is driven for the same time by the same closed-loop load generator:
 `concurrency` workers, each sending oadrPoll for the next VEN in turn as soon as its previous
-answer arrived. Polls that carry a pending message are drained before the clock starts, so
+answer arrived (in the order ours, stock, stock, ours, so drifting machine load cancels out).
+Polls that carry a pending message are drained before the clock starts, so
 both servers answer the steady-state case: an empty oadrResponse.
 """
 

@@ -55,7 +55,8 @@ def _bench_vtn(args: argparse.Namespace) -> int:
     import asyncio
     import sys
 
-    from vtn.bench import BenchFailed, BenchOptions, format_result, run_bench
+    from vtn.bench import BenchOptions, format_result, run_bench
+    from vtn.bench_servers import BenchFailed
 
     options = BenchOptions(
         vens=args.vens,
