@@ -135,11 +135,31 @@ def _portfolio_violations(plan: Plan, portfolio: PortfolioProblem) -> list[Viola
     return found
 
 
-def plan_portfolio(
-    scenario: Scenario, options: SolverOptions, runner: SiteRunner | None = None
-) -> tuple[Plan, dict[str, Any]]:
-    """(the plan, facts about the method) for a validated scenario; status "error" on failure."""
+def _joint(scenario: Scenario, options: SolverOptions, method: str) -> tuple[Plan, dict[str, Any]]:
+    """The portfolio package's exact joint model or column generation (with its proven gap)."""
+    from flexmodel.portfolio.planner import Method
+    from flexmodel.portfolio.planner import plan_portfolio as plan_jointly
+
     started = time.perf_counter()
+    try:
+        plan = plan_jointly(scenario, options, Method(method))
+    except PlanningError as exc:
+        return error_plan(str(exc), options.solver, time.perf_counter() - started), {"method": method}
+    return plan, {"method": method if method != "auto" else "joint or decomposition (by size)"}
+
+
+def plan_portfolio(
+    scenario: Scenario, options: SolverOptions, method: str = "auto", runner: SiteRunner | None = None
+) -> tuple[Plan, dict[str, Any]]:
+    """(the plan, facts about the method) for a validated scenario; status "error" on failure.
+
+    Without caps or floors the homes are independent and each is planned on its own (the
+    imbalance term is separable). With them, `method` "auto", "joint" or "decomposition" uses
+    flexmodel.portfolio; "coordination" the fast price coordination above.
+    """
+    started = time.perf_counter()
+    if method != "coordination" and prepare_portfolio(scenario).has_caps_or_floors:
+        return _joint(scenario, options, method)
     portfolio = prepare_portfolio(scenario)
     run = runner or _default_runner
     try:
@@ -152,7 +172,7 @@ def plan_portfolio(
     except PlanningError as exc:
         return error_plan(str(exc), options.solver, time.perf_counter() - started), {"method": "error"}
     plan = assemble_plan(plans, portfolio, options.solver, time.perf_counter() - started)
-    method = {
+    facts: dict[str, Any] = {
         "method": "price-coordination" if portfolio.has_caps_or_floors else "per-site",
         "rounds": rounds,
     }
@@ -170,4 +190,4 @@ def plan_portfolio(
                 "portfolio": plan.portfolio.model_copy(update={"violations": violations}),
             }
         )
-    return plan, method
+    return plan, facts

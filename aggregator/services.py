@@ -19,19 +19,23 @@ from flexmodel.solve import SolverOptions
 log = logging.getLogger(__name__)
 
 
-def _plan_blocking(scenario: dict[str, Any], solver: str) -> tuple[dict[str, Any], dict[str, Any]]:
+def _plan_blocking(scenario: dict[str, Any], solver: str, method: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """Validate and plan in a worker; plain dicts cross the process boundary."""
-    plan, method = plan_portfolio(parse_scenario(scenario), SolverOptions(solver=solver))
-    return plan.model_dump(mode="json", exclude_none=True), method
+    plan, facts = plan_portfolio(parse_scenario(scenario), SolverOptions(solver=solver), method)
+    return plan.model_dump(mode="json", exclude_none=True), facts
 
 
-def schedules(built: BuiltScenario, plan: Plan) -> list[Schedule]:
-    """Each planned home's net import per slot, the setpoint its VEN is sent."""
+def schedules(built: BuiltScenario, plan: Plan, target: str = "site") -> list[Schedule]:
+    """Each planned home's setpoint per slot: its net import (target "site"), or the summed
+    power of its EV chargers (target "ev", for agents that steer the charger with the event)."""
     start = datetime.fromisoformat(built.scenario["start"])
     out = []
     for home, site in zip(built.planned, plan.sites, strict=True):
-        net = tuple(round(g - e, 3) for g, e in zip(site.grid_import_kw, site.grid_export_kw, strict=True))
-        out.append(Schedule(home.ven_id, home.site_id, start, RESOLUTION, net))
+        if target == "ev":
+            values = [sum(kw) for kw in zip(*site.ev_kw.values(), strict=True)] or [0.0] * len(site.grid_import_kw)
+        else:
+            values = [g - e for g, e in zip(site.grid_import_kw, site.grid_export_kw, strict=True)]
+        out.append(Schedule(home.ven_id, home.site_id, start, RESOLUTION, tuple(round(v, 3) for v in values)))
     return out
 
 
@@ -63,6 +67,8 @@ async def run_planning(
     trigger: str,
     now: datetime,
     solver: str = "highs",
+    method: str = "auto",
+    target: str = "site",
 ) -> RunRecord:
     """Plan the portfolio from the stored inputs as of `now`, dispatch, and record the run.
 
@@ -75,7 +81,7 @@ async def run_planning(
     built: BuiltScenario | None = None
     try:
         built = build_scenario(inputs)
-        plan_json, method = await executor(_plan_blocking, built.scenario, solver)
+        plan_json, facts = await executor(_plan_blocking, built.scenario, solver, method)
     except (NothingToPlan, ScenarioInvalid) as exc:
         record = _record(run_id, trigger, now, started, inputs, built, None, None, str(exc), solver)
         await store.save_run(record)
@@ -85,12 +91,12 @@ async def run_planning(
     if plan.status is not PlanStatus.ERROR:
         for home in built.fixed:
             await dispatcher.release(home.ven_id, now)
-        for schedule in schedules(built, plan):
+        for schedule in schedules(built, plan, target):
             dispatched.append(await dispatcher.dispatch(schedule, run_id, now))
     record = _record(
         run_id, trigger, now, started, inputs, built, plan_json, dispatched, plan.message, solver
     )
-    record = RunRecord(**{**asdict(record), "inputs": {**record.inputs, "method": method}})
+    record = RunRecord(**{**asdict(record), "inputs": {**record.inputs, "method": facts, "target": target}})
     await store.save_run(record)
     log.info("planning run %s (%s): %s in %.2f s", run_id, trigger, record.status, record.seconds)
     return record

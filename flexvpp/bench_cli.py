@@ -10,7 +10,13 @@ import importlib
 from typing import Any
 
 # Modules that add `flexvpp bench <name>` subcommands, in --help order.
-BENCH_MODULES = ("vtn.bench_cli", "ven.bench_cli", "flexvpp.bench_plan", "flexvpp.bench_portfolio")
+BENCH_MODULES = (
+    "vtn.bench_cli",
+    "vtn.loadbench_cli",
+    "ven.bench_cli",
+    "flexvpp.bench_plan",
+    "flexvpp.bench_portfolio",
+)
 
 
 def register(subparsers: Any) -> None:

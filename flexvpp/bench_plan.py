@@ -70,6 +70,7 @@ class _MemorySampler:
         import threading
 
         self.peak_mb = 0.0
+        self._cpu_s: dict[int, float] = {}  # per descendant process: CPU seconds last seen
         self._interval_s = interval_s
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="memory-sampler", daemon=True)
@@ -82,9 +83,16 @@ class _MemorySampler:
         for child in me.children(recursive=True):
             try:
                 total += child.memory_info().rss
+                times = child.cpu_times()
+                self._cpu_s[child.pid] = times.user + times.system
             except psutil.Error:
                 continue  # ended between listing and reading
         return float(total) / 2**20
+
+    @property
+    def worker_cpu_s(self) -> float:
+        """CPU seconds the worker processes used (as last sampled): independent of other load."""
+        return sum(self._cpu_s.values())
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -190,6 +198,16 @@ def _bench_plan(args: argparse.Namespace) -> int:
     print(f"getrusage peak RSS: this process {own:.0f} MB, largest waited-for child {child:.0f} MB")
     print(f"load average after the run: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     return 0
+
+
+def _report_resources(label: str, memory: _MemorySampler, homes: int) -> None:
+    print(f"{label}: peak memory, this process and its workers together: {memory.peak_mb:.0f} MB")
+    if memory.worker_cpu_s > 0.0:
+        cpu = memory.worker_cpu_s
+        per_home_ms = cpu / homes * 1000
+        print(
+            f"{label}: worker CPU time {cpu:.1f} s = {per_home_ms:.2f} ms CPU per home (independent of load)"
+        )
 
 
 def _compare(glpk_plans: list[Any], highs_plans: list[Any]) -> None:

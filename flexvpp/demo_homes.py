@@ -102,6 +102,9 @@ async def _run(a: argparse.Namespace) -> None:
                 "command_ttl_s": 4 * a.dispatch_s,
                 "replan_every_s": 10 * 86400,
                 "housekeeping_every": 2,
+                # The VTN's schedules steer the charger (dispatch_target "ev"); the battery keeps
+                # to self-consumption, which covers the house in the evening.
+                "dispatch_device": "evse-1",
             }
         )
         agents.append(HomeAgent(settings, clock=clock))

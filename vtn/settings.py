@@ -64,6 +64,17 @@ class VtnSettings(BaseSettings):
     )
     offline_after_seconds: float = Field(60.0, gt=0, description="no poll for this long (real s): offline")
     planner_solver: str = Field("highs", pattern="^(highs|glpk)$")
+    planner_method: str = Field(
+        "auto",
+        pattern="^(auto|joint|decomposition|coordination)$",
+        description="portfolio caps/floors: exact joint / column generation (auto: by size) or fast price coordination",
+    )
+    dispatch_target: str = Field(
+        "site",
+        pattern="^(site|ev)$",
+        description="what LOAD_DISPATCH setpoints steer: the site's net import, or the EV charger's power "
+        "(the agents' dispatch_device must then name the charger)",
+    )
     # A simulated clock for demos and tests: VTN time = clock_origin + (now - clock_anchor) * clock_speed.
     clock_speed: float = Field(1.0, gt=0, description="VTN clock speed (1: real time)")
     clock_origin: datetime | None = Field(None, description="the VTN time at clock_anchor")

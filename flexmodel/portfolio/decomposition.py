@@ -39,7 +39,8 @@ import numpy as np
 
 from flexmodel.portfolio.joint import _price_scale, solve_joint
 from flexmodel.portfolio.master import IntArray, MasterLp, MasterSolution
-from flexmodel.portfolio.pricing import PricedBatch, Pricer
+from flexmodel.errors import SolveFailed
+from flexmodel.portfolio.pricing import Pricer
 from flexmodel.portfolio.result import objective_eur, portfolio_violations
 from flexmodel.problem import FloatArray, PortfolioProblem, SiteProblem
 from flexmodel.site_plan import SitePlan
@@ -47,7 +48,6 @@ from flexmodel.solve import SolverOptions
 
 log = logging.getLogger(__name__)
 
-SAME_PLAN_KW = 1e-6  # a re-planned home whose net import differs more than this is re-coordinated
 MAX_JOINT_HOMES = 400  # more mixed homes than this: the coordination step plans them in groups
 
 
@@ -56,7 +56,6 @@ class DecompositionOptions:
     target_gap: float = 0.002  # stop when (master - bound)/|master| is below this
     max_iterations: int = 60
     time_limit_s: float | None = None
-    smoothing: float = 0.5  # Wentges: price with α·best duals + (1-α)·current (stabilises π)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,21 +72,6 @@ class DecompositionResult:
 
 
 Progress = Callable[[int, float, float], None]  # iteration, master value, best bound
-
-
-@dataclass(slots=True)
-class _Columns:
-    home: list[int]
-    origin: list[int]  # which multipliers (row of the history) produced the column
-    net: list[FloatArray]
-    cost: list[float]
-
-
-def _collect(batches: list[PricedBatch]) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
-    net = np.concatenate([b.net_kw for b in batches])
-    return net, np.concatenate([b.cost_eur for b in batches]), np.concatenate(
-        [b.priced_eur for b in batches]
-    ), np.concatenate([b.lower_eur for b in batches])
 
 
 def _net_sum(plans: list[SitePlan]) -> FloatArray:
@@ -116,66 +100,51 @@ class ColumnGeneration:
         self.options, self.dw = options, dw
         self.penalty = 1e2 * _price_scale(problems)
         self.master = MasterLp(portfolio, len(problems), self.penalty)
-        self.history: list[FloatArray] = []
-        self.columns = _Columns([], [], [], [])
+        self.plans: list[SitePlan] = []  # one per master column (after the slacks), in order
         self.best_bound = -np.inf
-        self.best_pi: FloatArray = np.zeros(portfolio.n_slots)
         self.constant = _nomination_constant(portfolio)
 
-    def _price(self, pi: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
-        self.history.append(pi)
-        choice = np.full(len(self.problems), len(self.history) - 1, dtype=np.int64)
-        return _collect(self.pricer.price(np.array(self.history), choice, want_plans=False))
-
-    def _add(self, homes: IntArray, net: FloatArray, cost: FloatArray) -> None:
-        self.master.add_columns(homes, net, cost)
-        origin = len(self.history) - 1
-        for j, i in enumerate(homes):
-            self.columns.home.append(int(i))
-            self.columns.origin.append(origin)
-            self.columns.net.append(net[j])
-            self.columns.cost.append(float(cost[j]))
-
-    def _bound(self, lower: FloatArray, sol: MasterSolution | None) -> float:
+    def _round(self, pi: FloatArray, sol: MasterSolution | None) -> tuple[float, int]:
+        """Price every home; add the new columns; return (Lagrangian bound, columns added)."""
+        duals = sol.convexity_dual_eur if sol is not None else None
+        batches = self.pricer.price(pi, duals)
+        lower = sum(float(b.lower_eur.sum()) for b in batches)
+        added = 0
+        for b in batches:
+            self.master.add_columns(b.new_homes, b.new_net_kw, b.new_cost_eur)
+            self.plans.extend(b.new_plans)
+            added += len(b.new_homes)
         coupling = sol.coupling_value_eur if sol is not None else 0.0
-        return float(lower.sum()) + coupling + self.constant
+        return lower + coupling + self.constant, added
 
     def run(self, progress: Progress | None = None) -> DecompositionResult:
         started = time.perf_counter()
-        net, cost, _priced, lower = self._price(np.zeros(self.portfolio.n_slots))
-        self._add(np.arange(len(self.problems)), net, cost)
-        uncoupled_bound = float(lower.sum()) + self.constant  # the relaxation without coupling
-        self.best_bound = uncoupled_bound
+        # Round 0 (π = 0): the homes alone. Its bound ignores the coupling, a valid relaxation.
+        self.best_bound, _ = self._round(np.zeros(self.portfolio.n_slots), None)
         iterations, sol = 0, self.master.solve()
         while iterations < self.dw.max_iterations:
-            iterations += 1
             master_value = sol.value_eur + self.constant
-            if self._converged(master_value, sol) or self._out_of_time(started):
+            if self._converged(master_value) or self._out_of_time(started):
                 break
-            pi = sol.multipliers_kw
-            net, cost, priced, lower = self._price(pi)
-            bound = self._bound(lower, sol)
+            iterations += 1
+            bound, added = self._round(sol.multipliers_kw, sol)
             self.best_bound = max(self.best_bound, bound)
-            reduced = priced - sol.convexity_dual_eur
-            new = np.flatnonzero(reduced < -1e-9 * np.maximum(1.0, np.abs(priced)))
             log.info(
                 "column generation %d: master %.4f, bound %.4f (best %.4f), %d new columns",
-                iterations, master_value, bound, self.best_bound, len(new),
+                iterations, master_value, bound, self.best_bound, added,
             )
             if progress is not None:
                 progress(iterations, master_value, self.best_bound)
-            if len(new) == 0:
+            if added == 0:
                 # No column prices out: the master's value is the Lagrangian bound itself.
                 self.best_bound = max(self.best_bound, master_value)
                 break
-            self._add(new.astype(np.int64), net[new], cost[new])
             sol = self.master.solve()
         return self._recover(sol, iterations, started)
 
-    def _converged(self, master_value: float, sol: MasterSolution) -> bool:
-        if not np.isfinite(self.best_bound):
-            return False
-        return (master_value - self.best_bound) <= self.dw.target_gap * max(1e-9, abs(master_value))
+    def _converged(self, master_value: float) -> bool:
+        gap = master_value - self.best_bound
+        return bool(gap <= self.dw.target_gap * max(1e-9, abs(master_value)))
 
     def _out_of_time(self, started: float) -> bool:
         limit = self.dw.time_limit_s
@@ -183,27 +152,18 @@ class ColumnGeneration:
 
     def _recover(self, sol: MasterSolution, iterations: int, started: float) -> DecompositionResult:
         """Fix the homes the master gives one plan; re-plan the mixed ones jointly."""
-        n_homes = len(self.problems)
         weights = sol.weights
-        best_col = np.full(n_homes, -1, dtype=np.int64)
-        best_w = np.zeros(n_homes)
-        homes = np.array(self.columns.home, dtype=np.int64)
+        homes = np.array(self.master.column_home, dtype=np.int64)
+        best_w = np.zeros(len(self.problems))
+        chosen: list[SitePlan | None] = [None] * len(self.problems)
         for c in np.flatnonzero(weights > 1e-9):
             i = homes[c]
             if weights[c] > best_w[i]:
-                best_w[i], best_col[i] = weights[c], c
-        single = best_w >= 1.0 - 1e-7
-        # Re-plan every home against the multipliers that produced its chosen column, and keep
-        # the answer when it is that column (LPs with ties may answer with another vertex).
-        choice = np.array([self.columns.origin[c] for c in best_col], dtype=np.int64)
-        batches = self.pricer.price(np.array(self.history), choice, want_plans=True)
-        plans: list[SitePlan] = [p for b in batches for p in (b.plans or [])]
-        for i in np.flatnonzero(single):
-            column_net = self.columns.net[best_col[i]]
-            answer = plans[i].flows.grid_import_kw - plans[i].flows.grid_export_kw
-            if np.abs(answer - column_net).max() > SAME_PLAN_KW:
-                single[i] = False
-        mixed = np.flatnonzero(~single)
+                best_w[i], chosen[i] = weights[c], self.plans[c]
+        plans = [p for p in chosen if p is not None]
+        if len(plans) != len(self.problems):
+            raise SolveFailed("portfolio master", "a home has no plan with positive weight")
+        mixed = np.flatnonzero(best_w < 1.0 - 1e-7)
         if len(mixed):
             self._coordinate(plans, mixed)
         return self._result(plans, sol, iterations, len(mixed), started)
@@ -232,7 +192,7 @@ class ColumnGeneration:
             bound_eur=self.best_bound,
             gap=gap,
             iterations=iterations,
-            columns=len(self.columns.home),
+            columns=len(self.plans),
             mixed_homes=mixed,
             violation_kwh=violation,
             seconds=time.perf_counter() - started,

@@ -40,14 +40,15 @@ CHUNKS_PER_WORKER = 4
 
 @dataclass(frozen=True, slots=True)
 class PricedBatch:
-    """One round's answers for homes start..stop-1."""
+    """One round's answers for homes start..stop-1; the new columns come back whole."""
 
     start: int
-    net_kw: FloatArray  # shape (homes, n_slots): g - e of each home's answer
-    cost_eur: FloatArray  # each answer's cost under the real prices (site total + imbalance share)
-    priced_eur: FloatArray  # cost + Σ π·net: the value the home minimised
-    lower_eur: FloatArray  # a proven lower bound on that minimum (MILP gap deducted)
-    plans: list[SitePlan] | None  # the answers themselves, when asked for
+    priced_eur: FloatArray  # per home: cost + Σ π·net, the value the home minimised
+    lower_eur: FloatArray  # per home: a proven lower bound on that minimum (MILP gap deducted)
+    new_homes: IntArray  # global indices of the homes whose answer prices out (a new column)
+    new_net_kw: FloatArray  # shape (len(new_homes), n_slots): their g - e
+    new_cost_eur: FloatArray  # their cost under the real prices (site total + imbalance share)
+    new_plans: list[SitePlan]  # their answers, as they would be reported under the real prices
 
 
 def priced_problem(p: SiteProblem, multiplier_kw: FloatArray) -> SiteProblem:
@@ -64,38 +65,55 @@ def _lower(plan: SitePlan, value: float) -> float:
     return value - gap * max(1.0, abs(value))
 
 
+def reduced_cost_tolerance(priced_eur: float) -> float:
+    """A column enters the master only when it improves on it by more than solver noise."""
+    return 1e-9 * max(1.0, abs(priced_eur))
+
+
 def price_range(
     problems: Sequence[SiteProblem],
     start: int,
     multipliers_kw: FloatArray,
-    choice: IntArray,
+    convexity_dual_eur: FloatArray | None,
     options: SolverOptions,
-    want_plans: bool,
 ) -> PricedBatch:
-    """Plan homes problems[0..] (global index start..) against multipliers_kw[choice[j]]."""
+    """Plan homes start.. against the multipliers; keep the answers whose reduced cost
+    (priced - the home's convexity dual) is negative, or every answer when no duals are given."""
     from flexmodel.fast import process_planner
 
     planner = process_planner(options)
-    k, n = len(problems), multipliers_kw.shape[1]
-    net, cost, priced, lower = np.zeros((k, n)), np.zeros(k), np.zeros(k), np.zeros(k)
+    k = len(problems)
+    priced, lower = np.zeros(k), np.zeros(k)
+    new: list[int] = []
+    nets: list[FloatArray] = []
+    costs: list[float] = []
     plans: list[SitePlan] = []
     for j, p in enumerate(problems):
-        pi = multipliers_kw[choice[j]]
-        plan = planner.solve(priced_problem(p, pi))
+        plan = planner.solve(priced_problem(p, multipliers_kw))
         x = plan.flows.grid_import_kw - plan.flows.grid_export_kw
-        net[j] = x
-        cost[j] = plan.cost.total_eur + float(np.dot(p.imbalance_eur_per_kwh, x) * p.dt_h)
-        priced[j] = cost[j] + float(np.dot(pi, x))
+        cost = plan.cost.total_eur + float(np.dot(p.imbalance_eur_per_kwh, x) * p.dt_h)
+        priced[j] = cost + float(np.dot(multipliers_kw, x))
         lower[j] = _lower(plan, priced[j])
-        if want_plans:
-            # The plan as the home would report it under its real prices.
-            plans.append(dataclasses.replace(plan, imbalance_eur=cost[j] - plan.cost.total_eur))
-    return PricedBatch(start, net, cost, priced, lower, plans if want_plans else None)
+        if convexity_dual_eur is None or priced[j] - convexity_dual_eur[j] < -reduced_cost_tolerance(priced[j]):
+            new.append(start + j)
+            nets.append(x)
+            costs.append(cost)
+            plans.append(dataclasses.replace(plan, imbalance_eur=cost - plan.cost.total_eur))
+    n = len(multipliers_kw)
+    return PricedBatch(
+        start,
+        priced,
+        lower,
+        np.array(new, dtype=np.int64),
+        np.array(nets) if nets else np.zeros((0, n)),
+        np.array(costs),
+        plans,
+    )
 
 
 class Pricer(Protocol):
-    def price(self, multipliers_kw: FloatArray, choice: IntArray, want_plans: bool) -> list[PricedBatch]:
-        """Every home planned against multipliers_kw[choice[home]], batches in home order."""
+    def price(self, multipliers_kw: FloatArray, convexity_dual_eur: FloatArray | None) -> list[PricedBatch]:
+        """Every home planned against the multipliers, batches in home order."""
 
     def close(self) -> None: ...
 
@@ -104,8 +122,8 @@ class InProcessPricer:
     def __init__(self, problems: Sequence[SiteProblem], options: SolverOptions) -> None:
         self.problems, self.options = list(problems), options
 
-    def price(self, multipliers_kw: FloatArray, choice: IntArray, want_plans: bool) -> list[PricedBatch]:
-        return [price_range(self.problems, 0, multipliers_kw, choice, self.options, want_plans)]
+    def price(self, multipliers_kw: FloatArray, convexity_dual_eur: FloatArray | None) -> list[PricedBatch]:
+        return [price_range(self.problems, 0, multipliers_kw, convexity_dual_eur, self.options)]
 
     def close(self) -> None:
         return None
@@ -121,9 +139,13 @@ def _init_worker(problems: list[SiteProblem]) -> None:
 
 
 def _price_slice(
-    start: int, stop: int, multipliers_kw: FloatArray, choice: IntArray, options: SolverOptions, want: bool
+    start: int, stop: int, multipliers_kw: FloatArray, convexity_dual_eur: FloatArray | None, options: SolverOptions
 ) -> PricedBatch:
-    return price_range(_WORKER_PROBLEMS[start:stop], start, multipliers_kw, choice, options, want)
+    return price_range(_WORKER_PROBLEMS[start:stop], start, multipliers_kw, convexity_dual_eur, options)
+
+
+def _part(values: FloatArray | None, a: int, b: int) -> FloatArray | None:
+    return None if values is None else values[a:b]
 
 
 def _bounds(n: int, workers: int) -> list[tuple[int, int]]:
@@ -141,9 +163,9 @@ class PoolPricer:
             max_workers=workers, mp_context=context, initializer=_init_worker, initargs=(list(problems),)
         )
 
-    def price(self, multipliers_kw: FloatArray, choice: IntArray, want_plans: bool) -> list[PricedBatch]:
+    def price(self, multipliers_kw: FloatArray, convexity_dual_eur: FloatArray | None) -> list[PricedBatch]:
         futures = [
-            self.pool.submit(_price_slice, a, b, multipliers_kw, choice[a:b], self.options, want_plans)
+            self.pool.submit(_price_slice, a, b, multipliers_kw, _part(convexity_dual_eur, a, b), self.options)
             for a, b in self.ranges
         ]
         return [f.result() for f in futures]
@@ -161,10 +183,10 @@ class DaskPricer:
         self.ranges = _bounds(len(problems), threads)
         self.chunks = [client.scatter(list(problems[a:b])) for a, b in self.ranges]
 
-    def price(self, multipliers_kw: FloatArray, choice: IntArray, want_plans: bool) -> list[PricedBatch]:
+    def price(self, multipliers_kw: FloatArray, convexity_dual_eur: FloatArray | None) -> list[PricedBatch]:
         futures = [
             self.client.submit(
-                price_range, chunk, a, multipliers_kw, choice[a:b], self.options, want_plans, pure=False
+                price_range, chunk, a, multipliers_kw, _part(convexity_dual_eur, a, b), self.options, pure=False
             )
             for chunk, (a, b) in zip(self.chunks, self.ranges, strict=True)
         ]

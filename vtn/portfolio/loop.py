@@ -76,7 +76,14 @@ class PortfolioLoop:
             store = DbLoopStore(self.sessions, self.exclusions)
             dispatcher = EventDispatcher(self.sessions, self.settings.near_window_seconds)
             record = await run_planning(
-                store, dispatcher, self._execute, trigger, now, self.settings.planner_solver
+                store,
+                dispatcher,
+                self._execute,
+                trigger,
+                now,
+                self.settings.planner_solver,
+                self.settings.planner_method,
+                self.settings.dispatch_target,
             )
             self.last_run, self._last_run_at = record, now
             evs = record.inputs.get("scenario") or {}

@@ -84,12 +84,14 @@ async def _check_ven(loop: PortfolioLoop, ven: Ven, row: VenDispatch | None, now
     return None
 
 
-async def _meter_samples(loop: PortfolioLoop, ven_id: str, now: datetime) -> list[tuple[datetime, float]]:
+async def _meter_samples(
+    loop: PortfolioLoop, ven_id: str, now: datetime, device: str = "meter"
+) -> list[tuple[datetime, float]]:
     points = await services.query_telemetry(loop.sessions, ven_id, now - DEVIATION_WINDOW, now)
     return [
         (p.dtstart, p.value / 1000.0)
         for p in points
-        if p.r_id.startswith("meter") and p.r_id.endswith(".power")
+        if p.r_id.startswith(device) and p.r_id.endswith(".power")
     ]
 
 
@@ -103,7 +105,9 @@ async def _deviation_kw(loop: PortfolioLoop, ven: Ven, row: VenDispatch, now: da
     assert start is not None
     resolution = timedelta(minutes=row.resolution_minutes)
     gaps = []
-    for at, measured in await _meter_samples(loop, ven.ven_id, now):
+    # The schedule steers the site's net import (the meter) or the EV charger's power.
+    device = "evse" if loop.settings.dispatch_target == "ev" else "meter"
+    for at, measured in await _meter_samples(loop, ven.ven_id, now, device):
         slot = int((at - start) / resolution)
         if at >= start and slot < len(row.setpoint_kw):
             gaps.append(abs(measured - float(row.setpoint_kw[slot])))

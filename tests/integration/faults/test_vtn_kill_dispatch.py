@@ -1,0 +1,147 @@
+"""The VTN is SIGKILLed while events are being dispatched: after the restart each VEN gets each
+event once, with the right modificationNumber (no duplicate delivery, nothing lost).
+
+VENs poll continuously; events are created, modified and cancelled over REST around the kill.
+The truth afterwards is the VTN's own event list (an operation cut by the kill may or may not
+have happened; either way every VEN must end up knowing exactly what the VTN knows).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from fault_rig import VtnProcess
+from openleadr.messaging import create_message, parse_message
+from sim_vens import provision
+
+pytestmark = [pytest.mark.slow]
+VENS = 12
+EVENTS_BEFORE, EVENTS_AFTER = 6, 4
+
+
+class PollingVen:
+    """Polls until stopped; records every distribute as [(event_id, modificationNumber, status)]."""
+
+    def __init__(self, vtn: VtnProcess, ven_id: str) -> None:
+        self.vtn, self.ven_id = vtn, ven_id
+        self.body = create_message("oadrPoll", ven_id=ven_id).encode()
+        self.distributes: list[list[tuple[str, int, str]]] = []
+        self.stopped = False
+
+    async def run(self, session: aiohttp.ClientSession) -> None:
+        while not self.stopped:
+            try:
+                async with session.post(
+                    f"{self.vtn.openadr}/OadrPoll", data=self.body, headers={"Content-Type": "application/xml"}
+                ) as reply:
+                    body = await reply.read()
+            except (aiohttp.ClientError, OSError, TimeoutError):
+                await asyncio.sleep(0.2)  # the VTN is down: try again, as a VEN does
+                continue
+            if reply.status == 200:
+                kind, payload = parse_message(body)
+                if kind == "oadrDistributeEvent":
+                    self.distributes.append(
+                        [
+                            (
+                                e["event_descriptor"]["event_id"],
+                                int(e["event_descriptor"]["modification_number"]),
+                                str(e["event_descriptor"]["event_status"]),
+                            )
+                            for e in payload.get("events", [])
+                        ]
+                    )
+                    continue  # more may be waiting
+            await asyncio.sleep(0.05)
+
+    def check(self, truth: dict[str, int]) -> None:
+        known: dict[str, int] = {}
+        for number, distribute in enumerate(self.distributes):
+            new = [(e, m) for e, m, _ in distribute if known.get(e) != m]
+            assert new, f"{self.ven_id}: distribute #{number} carries nothing new (a duplicate): {distribute}"
+            for event_id, modification, _ in distribute:
+                assert modification >= known.get(event_id, -1), f"{event_id}: modificationNumber went back"
+                known[event_id] = modification
+        assert known == truth, f"{self.ven_id} knows {known}, the VTN has {truth}"
+
+
+class Operator:
+    """REST calls that retry while the VTN is down (an operation cut by the kill is not repeated)."""
+
+    def __init__(self, vtn: VtnProcess, token: str) -> None:
+        self.vtn, self.headers = vtn, {"Authorization": f"Bearer {token}"}
+
+    async def call(self, session: aiohttp.ClientSession, method: str, path: str, body: Any = None) -> Any:
+        for _ in range(600):
+            try:
+                async with session.request(
+                    method, f"{self.vtn.base}/api/v1{path}", json=body, headers=self.headers
+                ) as reply:
+                    data = await reply.json()
+                    assert reply.status < 300, (method, path, reply.status, data)
+                    return data
+            except (aiohttp.ClientError, OSError):
+                await asyncio.sleep(0.1)
+        raise AssertionError(f"{method} {path}: the VTN never answered")
+
+
+def event_body(ven_ids: list[str], number: int) -> dict[str, Any]:
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=2, minutes=10 * number)
+    return {
+        "ven_ids": ven_ids,
+        "signal_name": "LOAD_DISPATCH",
+        "signal_type": "setpoint",
+        "intervals": [{"start": start.isoformat(), "duration_seconds": 300, "value": float(number)}],
+    }
+
+
+async def test_killed_vtn_delivers_each_event_once_after_restart(empty_db_url: str, tmp_path: Path) -> None:
+    from vtn.api.tokens import create_token
+    from vtn.loadbench_ven import SimVen, VenSim, WorkerPlan, WorkerResult
+
+    names = [f"kill-{i}" for i in range(VENS)]
+    ven_ids = await provision(empty_db_url, names)
+    token = await create_token(empty_db_url, "operator", name="fault test")
+    vtn = VtnProcess(empty_db_url, tmp_path)
+    await vtn.start()
+    operator = Operator(vtn, token)
+    vens = [PollingVen(vtn, v) for v in ven_ids]
+    plan = WorkerPlan(vtn.base, (), None, 1, 1, 0)
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
+        result = WorkerResult()
+        for i, (name, ven_id) in enumerate(zip(names, ven_ids, strict=True)):
+            await VenSim(SimVen(i, name, ven_id), plan, False, result).setup(session)  # registers
+        pollers = [asyncio.create_task(v.run(session)) for v in vens]
+        try:
+            created = []
+            for number in range(EVENTS_BEFORE):
+                created.append(await operator.call(session, "POST", "/events", event_body(ven_ids, number)))
+            await operator.call(session, "PATCH", f"/events/{created[0]['event_id']}", {"priority": 1})
+            # kill while the VENs are being handed these distributes
+            await asyncio.sleep(0.05)
+            vtn.kill()
+            await vtn.start()
+            for number in range(EVENTS_BEFORE, EVENTS_BEFORE + EVENTS_AFTER):
+                await operator.call(session, "POST", "/events", event_body(ven_ids, number))
+            await operator.call(session, "DELETE", f"/events/{created[1]['event_id']}")
+            await operator.call(session, "PATCH", f"/events/{created[2]['event_id']}", {"priority": 2})
+            truth = {e["event_id"]: e["modification_number"] for e in await operator.call(session, "GET", "/events")}
+            await asyncio.sleep(3.0)  # every VEN polls several times more
+        finally:
+            for ven in vens:
+                ven.stopped = True
+            await asyncio.gather(*pollers)
+            vtn.stop()
+    assert len(truth) == EVENTS_BEFORE + EVENTS_AFTER
+    problems = []
+    for ven in vens:
+        try:
+            ven.check(truth)
+        except AssertionError as exc:
+            problems.append(f"{exc}\n  distributes: {ven.distributes}")
+    assert not problems, f"{len(problems)} of {VENS} VENs:\n" + "\n".join(problems)

@@ -1,0 +1,331 @@
+"""`flexvpp bench load`: thousands of simulated VENs against our VTN on PostgreSQL.
+
+The VTN runs as a subprocess (`flexvpp vtn serve`) on a fresh PostgreSQL database that is dropped
+afterwards; with TLS, `vtn.certs` makes a test CA, the VTN's RSA and ECDSA certificates and one
+ECDSA client certificate per VEN (ECDSA: 5,000 RSA keys would take minutes to generate), and each
+VEN is provisioned with its fingerprint. The VENs are simulated by worker processes
+(vtn/loadbench_ven.py). The figures cover the measurement window only (after every VEN
+registered); the stored-versus-sent check covers every value, including the final flush.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from vtn.bench_servers import BenchFailed, free_port, fresh_pg_database
+from vtn.loadbench_ven import SimVen, WorkerPlan, WorkerResult, worker_main
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class LoadOptions:
+    vens: int = 5000
+    minutes: float = 10.0
+    poll_s: float = 10.0
+    telemetry_s: float = 60.0
+    pg_url: str = "postgresql://postgres@127.0.0.1:5432/postgres"
+    tls: bool = False
+    workers: int = 2
+    keep_logs: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class LoadResult:
+    vens_ready: int
+    window_s: float
+    polls: int
+    poll_p50_ms: float
+    poll_p99_ms: float
+    reports: int
+    report_p50_ms: float
+    report_p99_ms: float
+    poll_errors: int
+    report_errors: int
+    setup_errors: list[str]
+    unexpected_messages: int
+    values_sent: int
+    values_stored: int
+    values_missing: int
+    values_wrong: int
+    unflushed: int
+    vtn_cpu_mean_pct: float
+    vtn_cpu_max_pct: float
+    vtn_rss_max_mb: float
+    loadavg_before: tuple[float, float, float]
+    loadavg_after: tuple[float, float, float]
+    log_dir: str | None
+
+    @property
+    def ok(self) -> bool:
+        return (
+            not self.setup_errors
+            and self.values_missing == 0
+            and self.values_wrong == 0
+            and self.values_sent == self.values_stored
+        )
+
+
+def _percentile_ms(values: Sequence[float], q: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+
+def _make_certs(directory: Path, names: list[str]) -> tuple[list[Any], list[Any]]:
+    from vtn.certs import KeyType, init_certificates
+
+    return init_certificates(directory, names, KeyType.ECDSA)
+
+
+async def _provision(db_url: str, names: list[str], fingerprints: list[str | None]) -> list[str]:
+    """Provision every VEN straight through the service layer (before the VTN starts)."""
+    from sqlalchemy.ext.asyncio import async_sessionmaker
+
+    from vtn.db.engine import create_engine
+    from vtn.services import provision_ven
+
+    engine = create_engine(db_url)
+    sessions = async_sessionmaker(engine, expire_on_commit=False)
+    try:
+        ids = []
+        for name, fingerprint in zip(names, fingerprints, strict=True):
+            info = await provision_ven(sessions, name, site_id=f"site-{name}", fingerprint=fingerprint)
+            ids.append(info.ven_id)
+        return ids
+    finally:
+        await engine.dispose()
+
+
+async def _stored_values(db_url: str) -> dict[tuple[str, str], list[float]]:
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    dsn = make_url(db_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    connection = await asyncpg.connect(dsn)
+    try:
+        rows = await connection.fetch(
+            "SELECT ven_id, dtstart, value FROM report_values WHERE report_name = 'TELEMETRY_USAGE'"
+        )
+    finally:
+        await connection.close()
+    stored: dict[tuple[str, str], list[float]] = {}
+    for row in rows:
+        dtstart = row["dtstart"]
+        if dtstart.tzinfo is None:  # stored as naive UTC
+            from datetime import UTC
+
+            dtstart = dtstart.replace(tzinfo=UTC)
+        stored.setdefault((row["ven_id"], dtstart.isoformat()), []).append(float(row["value"]))
+    return stored
+
+
+class _VtnMonitor:
+    """CPU and memory of the VTN process, sampled once a second during the window."""
+
+    def __init__(self, pid: int) -> None:
+        import psutil
+
+        self.process = psutil.Process(pid)
+        self.cpu: list[float] = []
+        self.rss_mb: list[float] = []
+        self.process.cpu_percent(None)
+
+    async def run(self) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            self.cpu.append(self.process.cpu_percent(None))
+            self.rss_mb.append(self.process.memory_info().rss / 1e6)
+
+
+@asynccontextmanager
+async def vtn_process(argv: list[str], port: int, log_path: Path) -> AsyncIterator[subprocess.Popen[bytes]]:
+    """Start the VTN, wait until its port accepts connections (TLS or not), SIGTERM it after."""
+    with log_path.open("wb") as log_file:
+        process = subprocess.Popen(argv, stdout=log_file, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if process.poll() is not None:
+                raise BenchFailed(f"the VTN exited with {process.returncode}; see {log_path}")
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise BenchFailed(f"the VTN did not listen on {port}; see {log_path}") from None
+                await asyncio.sleep(0.2)
+        yield process
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def _vtn_argv(db_url: str, port: int, cert_dir: Path | None) -> list[str]:
+    argv = [sys.executable, "-m", "flexvpp", "vtn", "serve", "--db", db_url, "--port", str(port)]
+    if cert_dir is not None:
+        for kind in ("rsa", "ecdsa"):
+            argv += ["--tls-cert", str(cert_dir / f"vtn-{kind}.pem"), "--tls-key", str(cert_dir / f"vtn-{kind}.key")]
+        argv += ["--tls-ca", str(cert_dir / "ca.pem")]
+    return argv
+
+
+async def _run_workers(plans: list[WorkerPlan], monitor: _VtnMonitor, duration_s: float) -> tuple[list[WorkerResult], int, float]:
+    context = multiprocessing.get_context("spawn")
+    ready, results = context.Queue(), context.Queue()
+    go = context.Event()
+    start_wall = context.Value("d", 0.0)
+    processes = [
+        context.Process(target=worker_main, args=(plan, ready, go, start_wall, results), daemon=True)
+        for plan in plans
+    ]
+    for process in processes:
+        process.start()
+    try:
+        vens_ready = 0
+        for _ in processes:
+            vens_ready += int(await asyncio.to_thread(ready.get, True, 3600))
+        log.info("%d VENs registered; measuring for %.0f s", vens_ready, duration_s)
+        start_wall.value = time.time() + 2.0
+        go.set()
+        await asyncio.sleep(2.0)
+        sampler = asyncio.create_task(monitor.run())
+        await asyncio.sleep(duration_s)
+        sampler.cancel()
+        collected = [await asyncio.to_thread(results.get, True, 600) for _ in processes]
+    finally:
+        for process in processes:
+            process.join(timeout=10)
+            if process.is_alive():
+                process.kill()
+    failures = [r for r in collected if not isinstance(r, WorkerResult)]
+    if failures:
+        raise BenchFailed("; ".join(str(f) for f in failures))
+    return collected, vens_ready, duration_s
+
+
+def _summarise(results: list[WorkerResult], stored: dict[tuple[str, str], list[float]], **extra: Any) -> LoadResult:
+    polls = [x for r in results for x in r.poll_latencies_s]
+    reports = [x for r in results for x in r.report_latencies_s]
+    sent = {(ven, at): value for r in results for ven, at, value in r.sent}
+    missing = sum(1 for key in sent if key not in stored)
+    wrong = sum(1 for key, value in sent.items() if key in stored and stored[key] != [value])
+    monitor: _VtnMonitor = extra.pop("monitor")
+    return LoadResult(
+        polls=len(polls),
+        poll_p50_ms=_percentile_ms(polls, 0.5),
+        poll_p99_ms=_percentile_ms(polls, 0.99),
+        reports=len(reports),
+        report_p50_ms=_percentile_ms(reports, 0.5),
+        report_p99_ms=_percentile_ms(reports, 0.99),
+        poll_errors=sum(r.poll_errors for r in results),
+        report_errors=sum(r.report_errors for r in results),
+        setup_errors=[e for r in results for e in r.setup_errors],
+        unexpected_messages=sum(r.unexpected_messages for r in results),
+        values_sent=len(sent),
+        values_stored=sum(len(v) for v in stored.values()),
+        values_missing=missing,
+        values_wrong=wrong,
+        unflushed=sum(r.unflushed for r in results),
+        vtn_cpu_mean_pct=sum(monitor.cpu) / len(monitor.cpu) if monitor.cpu else 0.0,
+        vtn_cpu_max_pct=max(monitor.cpu, default=0.0),
+        vtn_rss_max_mb=max(monitor.rss_mb, default=0.0),
+        **extra,
+    )
+
+
+async def run_load(options: LoadOptions) -> LoadResult:
+    from vtn.db.migrate import upgrade
+
+    work = Path(tempfile.mkdtemp(prefix="flexvpp-load-"))
+    names = [f"load-ven-{i:05d}" for i in range(options.vens)]
+    cert_dir = work / "certs" if options.tls else None
+    fingerprints: list[str | None] = [None] * len(names)
+    certs: list[Any] = []
+    if cert_dir is not None:
+        _, certs = await asyncio.to_thread(_make_certs, cert_dir, names)
+        fingerprints = [c.fingerprint for c in certs]
+    loadavg_before = os.getloadavg()
+    async with fresh_pg_database(options.pg_url) as db_url:
+        await asyncio.to_thread(upgrade, db_url)
+        ven_ids = await _provision(db_url, names, fingerprints)
+        port = free_port()
+        scheme = "https" if options.tls else "http"
+        base_url = f"{scheme}://127.0.0.1:{port}"
+        async with vtn_process(_vtn_argv(db_url, port, cert_dir), port, work / "vtn.log") as process:
+            sims = [
+                SimVen(i, name, ven_id, *((str(certs[i].cert_path), str(certs[i].key_path)) if certs else (None, None)))
+                for i, (name, ven_id) in enumerate(zip(names, ven_ids, strict=True))
+            ]
+            plans = [
+                WorkerPlan(
+                    base_url=base_url,
+                    vens=tuple(sims[w :: options.workers]),
+                    ca_file=str(cert_dir / "ca.pem") if cert_dir else None,
+                    poll_s=options.poll_s,
+                    telemetry_s=options.telemetry_s,
+                    duration_s=options.minutes * 60,
+                )
+                for w in range(options.workers)
+            ]
+            monitor = _VtnMonitor(process.pid)
+            results, vens_ready, window = await _run_workers(plans, monitor, options.minutes * 60)
+        stored = await _stored_values(db_url)
+    summary = _summarise(
+        results, stored, monitor=monitor, vens_ready=vens_ready, window_s=window,
+        loadavg_before=loadavg_before, loadavg_after=os.getloadavg(),
+        log_dir=str(work) if options.keep_logs else None,
+    )  # fmt: skip
+    if not options.keep_logs:
+        import shutil
+
+        shutil.rmtree(work, ignore_errors=True)
+    return summary
+
+
+def format_load(result: LoadResult, options: LoadOptions) -> str:
+    transport = "HTTPS, mutual TLS (one ECDSA client certificate per VEN)" if options.tls else "plain HTTP"
+    lines = [
+        f"{result.vens_ready}/{options.vens} simulated VENs over {transport}; poll every {options.poll_s:g} s, "
+        f"telemetry every {options.telemetry_s:g} s; {result.window_s / 60:g} min window; "
+        f"{options.workers} load processes",
+        f"oadrPoll:         {result.polls} ({result.polls / result.window_s:.1f}/s)  p50 {result.poll_p50_ms:.1f} ms  "
+        f"p99 {result.poll_p99_ms:.1f} ms  errors {result.poll_errors}",
+        f"oadrUpdateReport: {result.reports} ({result.reports / result.window_s:.1f}/s)  "
+        f"p50 {result.report_p50_ms:.1f} ms  p99 {result.report_p99_ms:.1f} ms  errors {result.report_errors}",
+        f"report values:    sent {result.values_sent}  stored {result.values_stored}  missing "
+        f"{result.values_missing}  wrong/duplicated {result.values_wrong}  unflushed {result.unflushed}",
+        f"VTN process:      CPU mean {result.vtn_cpu_mean_pct:.0f} %  max {result.vtn_cpu_max_pct:.0f} % "
+        f"(100 % = one core)  RSS max {result.vtn_rss_max_mb:.0f} MB",
+        "load average:     before {:.2f} {:.2f} {:.2f}  after {:.2f} {:.2f} {:.2f}".format(
+            *result.loadavg_before, *result.loadavg_after
+        ),
+    ]
+    if result.unexpected_messages:
+        lines.append(f"polls that carried a message: {result.unexpected_messages}")
+    if result.setup_errors:
+        lines.append(f"VENs that failed to set up: {len(result.setup_errors)}; first: {result.setup_errors[0]}")
+    lines.append("result: " + ("OK" if result.ok else "FAILED (lost, duplicated or wrong report values)"))
+    if result.log_dir:
+        lines.append(f"VTN log: {result.log_dir}/vtn.log")
+    return "\n".join(lines)
