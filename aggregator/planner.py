@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 FloatArray = npt.NDArray[np.float64]
 SiteRunner = Callable[[list[SiteProblem], SolverOptions], list[SitePlan]]
 
-MAX_ROUNDS = 10
+MAX_ROUNDS = 15
 TOLERANCE_KW = 0.05
 STEP_EUR_PER_KWH_PER_KW = 0.02  # first price step per kW of violation, per site
 

@@ -46,9 +46,11 @@ def _cut(values: list[float], offset: int, slots: int) -> list[float]:
     return [float(v) for v in values[offset : offset + slots]]
 
 
-def _site_on_grid(home: Home, start: datetime, slots: int) -> dict[str, Any]:
+def _site_on_grid(home: Home, start: datetime, slots: int, batteries: bool) -> dict[str, Any]:
     assert home.site is not None
     site = dict(home.site)
+    if not batteries:
+        site.pop("battery", None)
     offset = int((start - (home.grid_start or start)) / RESOLUTION)
     site["base_load_kw"] = _cut(site["base_load_kw"], offset, slots)
     if site.get("pv") is not None:
@@ -58,7 +60,17 @@ def _site_on_grid(home: Home, start: datetime, slots: int) -> dict[str, Any]:
 
 
 def _series(series: Series, start: datetime, slots: int) -> list[float]:
+    """Prices on the planning grid; past the series' end the daily shape repeats."""
     return [series.at_time_of_day(start + t * RESOLUTION + RESOLUTION / 2) for t in range(slots)]
+
+
+def _signal(series: Series, start: datetime, slots: int, default: float = 0.0) -> list[float]:
+    """An imbalance signal on the planning grid: `default` outside the signal's own slots."""
+    out = []
+    for t in range(slots):
+        value = series.at(start + t * RESOLUTION + RESOLUTION / 2)
+        out.append(default if value is None else value)
+    return out
 
 
 def _bounds(inputs: PlanningInputs, start: datetime, slots: int, kind: WindowKind) -> list[float | None]:
@@ -94,18 +106,22 @@ def _portfolio(inputs: PlanningInputs, start: datetime, slots: int, fixed_kw: li
     if any(f is not None for f in floors):
         portfolio["net_import_floor_kw"] = floors
     if inputs.imbalance is not None:
-        portfolio["imbalance_eur_per_kwh"] = _series(inputs.imbalance.imbalance_eur_per_kwh, start, slots)
+        portfolio["imbalance_eur_per_kwh"] = _signal(inputs.imbalance.imbalance_eur_per_kwh, start, slots)
         nominated = inputs.imbalance.nominated_net_kw
         portfolio["nominated_net_kw"] = (
-            [n - f for n, f in zip(_series(nominated, start, slots), fixed_kw, strict=False)]
+            [n - f for n, f in zip(_signal(nominated, start, slots), fixed_kw, strict=False)]
             if nominated
             else [0.0] * slots
         )
     return portfolio
 
 
-def build_scenario(inputs: PlanningInputs) -> BuiltScenario:
-    """The portfolio's scenario from the current slot to the end of the shortest site entry."""
+def build_scenario(inputs: PlanningInputs, batteries: bool = True) -> BuiltScenario:
+    """The portfolio's scenario from the current slot to the end of the shortest site entry.
+
+    `batteries` False leaves the homes' batteries out: when the schedules steer only the EV
+    chargers, a battery keeps to its own self-consumption and the plan must not count on it.
+    """
     if inputs.prices is None:
         raise NothingToPlan("no day-ahead prices: PUT /api/v1/prices first")
     start = slot_start(inputs.now)
@@ -131,7 +147,7 @@ def build_scenario(inputs: PlanningInputs) -> BuiltScenario:
             "export_eur_per_kwh": _series(prices.export_eur_per_kwh, start, slots),
             "capacity_eur_per_kw_month": prices.capacity_eur_per_kw_month,
         },
-        "sites": [_site_on_grid(h, start, slots) for h in planned],
+        "sites": [_site_on_grid(h, start, slots, batteries) for h in planned],
     }
     portfolio = _portfolio(inputs, start, slots, fixed_kw)
     if portfolio:

@@ -80,7 +80,7 @@ async def run_planning(
     inputs = await store.load_inputs(now)
     built: BuiltScenario | None = None
     try:
-        built = build_scenario(inputs)
+        built = build_scenario(inputs, batteries=target != "ev")
         plan_json, facts = await executor(_plan_blocking, built.scenario, solver, method)
     except (NothingToPlan, ScenarioInvalid) as exc:
         record = _record(run_id, trigger, now, started, inputs, built, None, None, str(exc), solver)

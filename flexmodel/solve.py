@@ -31,8 +31,10 @@ from flexmodel.scenario import EvMode
 log = logging.getLogger(__name__)
 
 # Slack when fixing a solved level before optimising the next (relative, at least 1 kWh/EUR
-# scale): tight, as the answer that found the level's optimum satisfies its own bound.
-LEVEL_TOL = 1e-9
+# scale). Not tighter: the answer that found the level's optimum meets its constraints only to
+# the solver's feasibility tolerance (~1e-7), and a bound that close made glpsol's simplex cycle
+# ("numerical instability") on a best-effort site. 1e-6 kWh is far below any metered quantity.
+LEVEL_TOL = 1e-6
 # A level within this of its ideal counts as attaining it (solver noise is well below).
 ATTAINED_TOL = 1e-7
 SOLVERS = {"highs": "appsi_highs", "glpk": "glpk"}
@@ -189,7 +191,7 @@ def solve_lexicographic(
     proven = True
     for level, at_ideal in zip(levels, attained, strict=True):
         if at_ideal and all(attained[: levels.index(level)]):
-            _fix_level(m, level, level.ideal, ATTAINED_TOL)
+            _fix_level(m, level, level.ideal)
             continue
         _objective(m, getattr(m, level.name), maximise=level.maximise)
         level_result = solve(m, solver, p.site_id, mip=mip)

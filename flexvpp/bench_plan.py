@@ -95,6 +95,10 @@ class _MemorySampler:
         return sum(self._cpu_s.values())
 
     def _run(self) -> None:
+        try:
+            import psutil  # noqa: F401  (in the dev extra; without it, only getrusage is printed)
+        except ImportError:
+            return
         while not self._stop.is_set():
             self.peak_mb = max(self.peak_mb, self._sample())
             self._stop.wait(self._interval_s)
@@ -201,6 +205,9 @@ def _bench_plan(args: argparse.Namespace) -> int:
 
 
 def _report_resources(label: str, memory: _MemorySampler, homes: int) -> None:
+    if memory.peak_mb == 0.0:
+        print(f"{label}: peak memory of the workers unknown (install psutil)")
+        return
     print(f"{label}: peak memory, this process and its workers together: {memory.peak_mb:.0f} MB")
     if memory.worker_cpu_s > 0.0:
         cpu = memory.worker_cpu_s

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import os
 import re
 import sys
 import tempfile
@@ -53,10 +54,18 @@ class PollStats:
     elapsed_s: float
     p50_ms: float
     p99_ms: float
+    cpu_s: float | None = None  # CPU time the server process used while driven (None: not on Linux)
 
     @property
     def requests_per_s(self) -> float:
         return self.requests / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+    @property
+    def cpu_us_per_request(self) -> float | None:
+        """Server CPU per poll: unlike req/s, it does not depend on how busy the machine is."""
+        if self.cpu_s is None or not self.requests:
+            return None
+        return self.cpu_s / self.requests * 1e6
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +178,7 @@ class PollSamples:
     latencies_s: list[float]
     errors: int = 0
     elapsed_s: float = 0.0
+    cpu_s: float | None = 0.0
 
     def summary(self, server: str) -> PollStats:
         ordered = sorted(self.latencies_s)
@@ -179,7 +189,17 @@ class PollSamples:
             elapsed_s=self.elapsed_s,
             p50_ms=_percentile(ordered, 0.50) * 1000,
             p99_ms=_percentile(ordered, 0.99) * 1000,
+            cpu_s=self.cpu_s,
         )
+
+
+def process_cpu_s(pid: int) -> float | None:
+    """User + system CPU seconds of a running process (Linux /proc; None elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def drive_polls(
@@ -210,20 +230,32 @@ async def drive_polls(
     samples.elapsed_s += loop.time() - started
 
 
+@dataclass(frozen=True, slots=True)
+class Target:
+    """A server under test: its base URL, its process id and one oadrPoll body per VEN."""
+
+    url: str
+    pid: int
+    bodies: Sequence[bytes]
+
+
 async def compare(
-    session: aiohttp.ClientSession,
-    ours: tuple[str, Sequence[bytes]],
-    stock: tuple[str, Sequence[bytes]],
-    options: BenchOptions,
+    session: aiohttp.ClientSession, ours: Target, stock: Target, options: BenchOptions
 ) -> tuple[PollStats, PollStats]:
     """Drive both in the order ours, stock, stock, ours (half the time each), so a load change on
     the machine during the run (other processes) weighs on both alike."""
     ours_samples, stock_samples = PollSamples([]), PollSamples([])
     half = options.seconds / 2
-    for (url, bodies), samples in (
+    for target, samples in (
         (ours, ours_samples), (stock, stock_samples), (stock, stock_samples), (ours, ours_samples)
     ):  # fmt: skip
-        await drive_polls(session, url, bodies, half, options.concurrency, samples)
+        cpu_before = process_cpu_s(target.pid)
+        await drive_polls(session, target.url, target.bodies, half, options.concurrency, samples)
+        cpu_after = process_cpu_s(target.pid)
+        if cpu_before is None or cpu_after is None or samples.cpu_s is None:
+            samples.cpu_s = None
+        else:
+            samples.cpu_s += cpu_after - cpu_before
     return ours_samples.summary("flexvpp vtn (PostgreSQL)"), stock_samples.summary(
         "openleadr OpenADRServer (memory)"
     )
@@ -259,8 +291,10 @@ async def run_bench(options: BenchOptions) -> BenchResult:
         ]
         stock_argv = [sys.executable, "-m", "vtn.bench_stock", "--port", str(stock_port)]
         async with (
-            subprocess_server("ours", ours_argv, f"{ours_url}/api/v1/health", log_dir),
-            subprocess_server("stock", stock_argv, f"{stock_url}{OPENADR_PATH}/OadrPoll", log_dir),
+            subprocess_server("ours", ours_argv, f"{ours_url}/api/v1/health", log_dir) as ours_process,
+            subprocess_server(
+                "stock", stock_argv, f"{stock_url}{OPENADR_PATH}/OadrPoll", log_dir
+            ) as stock_process,
             aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=connector_limit)) as session,
         ):
             ours_ids = await _prepare_ours(session, ours_url, db_url, names, options)
@@ -270,7 +304,12 @@ async def run_bench(options: BenchOptions) -> BenchResult:
             drained = await drain_polls(session, ours_url, ours_polls, options.concurrency)
             drained += await drain_polls(session, stock_url, stock_polls, options.concurrency)
             log.info("registered %d VENs on each server; drained %d pending messages", len(names), drained)
-            ours, stock = await compare(session, (ours_url, ours_polls), (stock_url, stock_polls), options)
+            ours, stock = await compare(
+                session,
+                Target(ours_url, ours_process.pid, ours_polls),
+                Target(stock_url, stock_process.pid, stock_polls),
+                options,
+            )
     kept = str(log_dir) if options.keep_logs else None
     if not options.keep_logs:
         for path in log_dir.iterdir():
@@ -310,17 +349,25 @@ def format_result(result: BenchResult, seconds: float) -> str:
     lines = [
         f"oadrPoll from {result.vens} distinct registered VENs, {result.concurrency} concurrent, "
         f"{seconds:g} s per server",
-        f"{'server':<34}{'requests':>10}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}",
+        f"{'server':<34}{'requests':>10}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}"
+        f"{'CPU us/req':>12}",
     ]
     for stats in (result.ours, result.stock):
+        cpu = stats.cpu_us_per_request
         lines.append(
             f"{stats.server:<34}{stats.requests:>10}{stats.requests_per_s:>10.0f}{stats.p50_ms:>10.2f}"
-            f"{stats.p99_ms:>10.2f}{stats.errors:>8}"
+            f"{stats.p99_ms:>10.2f}{stats.errors:>8}{'n/a' if cpu is None else f'{cpu:.0f}':>12}"
         )
     lines.append(
         f"ratio ours/stock: throughput {result.throughput_ratio:.2f}x (target >= 1.0), "
         f"p99 latency {result.p99_ratio:.2f}x (lower is better)"
     )
+    ours_cpu, stock_cpu = result.ours.cpu_us_per_request, result.stock.cpu_us_per_request
+    if ours_cpu and stock_cpu:
+        lines.append(
+            f"server CPU per poll ours/stock: {ours_cpu / stock_cpu:.2f}x (lower is better; independent "
+            "of other load on the machine)"
+        )
     if result.log_dir:
         lines.append(f"server logs: {result.log_dir}")
     return "\n".join(lines)

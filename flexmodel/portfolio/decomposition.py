@@ -37,9 +37,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from flexmodel.errors import SolveFailed
 from flexmodel.portfolio.joint import _price_scale, solve_joint
 from flexmodel.portfolio.master import IntArray, MasterLp, MasterSolution
-from flexmodel.errors import SolveFailed
 from flexmodel.portfolio.pricing import Pricer
 from flexmodel.portfolio.result import objective_eur, portfolio_violations
 from flexmodel.problem import FloatArray, PortfolioProblem, SiteProblem
@@ -131,7 +131,11 @@ class ColumnGeneration:
             self.best_bound = max(self.best_bound, bound)
             log.info(
                 "column generation %d: master %.4f, bound %.4f (best %.4f), %d new columns",
-                iterations, master_value, bound, self.best_bound, added,
+                iterations,
+                master_value,
+                bound,
+                self.best_bound,
+                added,
             )
             if progress is not None:
                 progress(iterations, master_value, self.best_bound)

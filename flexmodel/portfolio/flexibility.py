@@ -77,13 +77,17 @@ def _model(
         net_import_floor_kw=np.full(portfolio.n_slots, np.nan),
     )
     m, _ = build_joint_model(problems, free, exclusive)
-    planned = sum((p.flows.grid_import_kw - p.flows.grid_export_kw for p in plans), np.zeros(portfolio.n_slots))
+    planned = sum(
+        (p.flows.grid_import_kw - p.flows.grid_export_kw for p in plans), np.zeros(portfolio.n_slots)
+    )
     upper, lower = _guarded(portfolio, planned)
     m.guard_cap = pyo.Constraint(
-        [int(t) for t in np.flatnonzero(np.isfinite(upper))], rule=lambda m, t: m.net_kw[t] <= float(upper[t]) + 1e-7
+        [int(t) for t in np.flatnonzero(np.isfinite(upper))],
+        rule=lambda m, t: m.net_kw[t] <= float(upper[t]) + 1e-7,
     )
     m.guard_floor = pyo.Constraint(
-        [int(t) for t in np.flatnonzero(np.isfinite(lower))], rule=lambda m, t: m.net_kw[t] >= float(lower[t]) - 1e-7
+        [int(t) for t in np.flatnonzero(np.isfinite(lower))],
+        rule=lambda m, t: m.net_kw[t] >= float(lower[t]) - 1e-7,
     )
     over, short = _levels_of(plans, problems)
     m.keep_overrun = pyo.Constraint(expr=m.level_overrun_kwh <= over + LEVEL_SLACK)
@@ -102,7 +106,9 @@ def _solve_hour(m: pyo.ConcreteModel, slots: range, sign: float, solver: object,
     m.deviation = pyo.Constraint(
         list(slots),
         rule=lambda m, t: (
-            m.net_kw[t] <= float(planned[t]) - m.r_kw if sign < 0 else m.net_kw[t] >= float(planned[t]) + m.r_kw
+            m.net_kw[t] <= float(planned[t]) - m.r_kw
+            if sign < 0
+            else m.net_kw[t] >= float(planned[t]) + m.r_kw
         ),
     )
     return float(solve(m, solver, "flexibility", mip=mip).objective)

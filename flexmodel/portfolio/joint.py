@@ -96,17 +96,23 @@ def add_site_block(
 def _add_coupling(m: pyo.ConcreteModel, portfolio: PortfolioProblem, background_kw: FloatArray) -> None:
     cap, floor = portfolio.net_import_cap_kw, portfolio.net_import_floor_kw
     m.CAPPED = pyo.Set(initialize=[int(t) for t in np.flatnonzero(np.isfinite(cap))], doc="Slots with a cap")
-    m.FLOORED = pyo.Set(initialize=[int(t) for t in np.flatnonzero(np.isfinite(floor))], doc="Slots with a floor")
+    m.FLOORED = pyo.Set(
+        initialize=[int(t) for t in np.flatnonzero(np.isfinite(floor))], doc="Slots with a floor"
+    )
     m.net_kw = pyo.Expression(
         m.T,
-        rule=lambda m, t: sum(m.site[i].grid_import_kw[t] - m.site[i].grid_export_kw[t] for i in m.SITES)
-        + float(background_kw[t]),
+        rule=lambda m, t: (
+            sum(m.site[i].grid_import_kw[t] - m.site[i].grid_export_kw[t] for i in m.SITES)
+            + float(background_kw[t])
+        ),
         doc="Σ_sites (g_t - e_t) [kW]",
     )
     m.cap_over_kw = pyo.Var(m.CAPPED, domain=pyo.NonNegativeReals, doc="net import above the cap [kW]")
     m.floor_under_kw = pyo.Var(m.FLOORED, domain=pyo.NonNegativeReals, doc="net import below the floor [kW]")
     m.cap = pyo.Constraint(m.CAPPED, rule=lambda m, t: m.net_kw[t] - m.cap_over_kw[t] <= float(cap[t]))
-    m.floor = pyo.Constraint(m.FLOORED, rule=lambda m, t: m.net_kw[t] + m.floor_under_kw[t] >= float(floor[t]))
+    m.floor = pyo.Constraint(
+        m.FLOORED, rule=lambda m, t: m.net_kw[t] + m.floor_under_kw[t] >= float(floor[t])
+    )
 
 
 def _price_scale(problems: list[SiteProblem]) -> float:
@@ -139,7 +145,9 @@ def build_joint_model(
     _add_coupling(m, portfolio, background)
     dt = portfolio.dt_h
     m.level_overrun_kwh = pyo.Expression(expr=sum(m.site[i].level_overrun_kwh for i in m.SITES))
-    m.level_smart_shortfall_kwh = pyo.Expression(expr=sum(m.site[i].level_smart_shortfall_kwh for i in m.SITES))
+    m.level_smart_shortfall_kwh = pyo.Expression(
+        expr=sum(m.site[i].level_smart_shortfall_kwh for i in m.SITES)
+    )
     m.level_portfolio_kwh = pyo.Expression(
         expr=sum(dt * m.cap_over_kw[t] for t in m.CAPPED) + sum(dt * m.floor_under_kw[t] for t in m.FLOORED)
     )
@@ -151,7 +159,9 @@ def build_joint_model(
         JointLevel("level_overrun_kwh", False, 0.0, 1e4 * scale),
         JointLevel("level_smart_shortfall_kwh", False, 0.0, 1e3 * scale),
         JointLevel("level_portfolio_kwh", False, 0.0, 1e2 * scale),
-        JointLevel("level_solar_energy_kwh", True, sum(solar_energy_bound_kwh(p) for p in problems), 10 * scale),
+        JointLevel(
+            "level_solar_energy_kwh", True, sum(solar_energy_bound_kwh(p) for p in problems), 10 * scale
+        ),
     ]
     return m, levels
 
@@ -173,7 +183,9 @@ def _attained(m: pyo.ConcreteModel, level: JointLevel) -> bool:
     return value >= level.ideal - tol if level.maximise else value <= level.ideal + tol
 
 
-def solve_levels(m: pyo.ConcreteModel, levels: list[JointLevel], options: SolverOptions, *, mip: bool) -> tuple[float | None, bool]:
+def solve_levels(
+    m: pyo.ConcreteModel, levels: list[JointLevel], options: SolverOptions, *, mip: bool
+) -> tuple[float | None, bool]:
     """Optimise the joint levels in priority order; leaves the answer in m. Returns (gap, proven)."""
     solver = make_solver(options)
     _set_objective(m, m.level_cost_eur + sum(lv.weight * _distance(m, lv) for lv in levels))
@@ -193,7 +205,10 @@ def solve_levels(m: pyo.ConcreteModel, levels: list[JointLevel], options: Solver
             value = level_result.objective
         tol = (LEVEL_TOL if value != level.ideal else ATTAINED_TOL) * max(1.0, abs(value))
         expr = getattr(m, level.name)
-        m.add_component(f"fix_{level.name}", pyo.Constraint(expr=expr >= value - tol if level.maximise else expr <= value + tol))
+        m.add_component(
+            f"fix_{level.name}",
+            pyo.Constraint(expr=expr >= value - tol if level.maximise else expr <= value + tol),
+        )
     _set_objective(m, m.level_cost_eur)
     last = solve(m, solver, "portfolio", mip=mip)
     return last.gap, proven and last.proven

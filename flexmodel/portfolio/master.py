@@ -46,8 +46,12 @@ class MasterLp:
         h.setOptionValue("output_flag", False)
         h.setOptionValue("threads", 1)
         inf = highspy.kHighsInf
-        lower = np.concatenate([np.full(len(self.capped), -inf), self.rhs[len(self.capped) :], np.ones(homes)])
-        upper = np.concatenate([self.rhs[: len(self.capped)], np.full(len(self.floored), inf), np.ones(homes)])
+        lower = np.concatenate(
+            [np.full(len(self.capped), -inf), self.rhs[len(self.capped) :], np.ones(homes)]
+        )
+        upper = np.concatenate(
+            [self.rhs[: len(self.capped)], np.full(len(self.floored), inf), np.ones(homes)]
+        )
         h.addRows(len(lower), lower, upper, 0, np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0))
         # Violation slacks: -1 in a cap row, +1 in a floor row.
         m = self.n_coupling
@@ -85,7 +89,14 @@ class MasterLp:
         value[:, m] = 1.0
         starts = np.arange(k, dtype=np.int32) * (m + 1)
         self.highs.addCols(
-            k, cost_eur, np.zeros(k), np.full(k, highspy.kHighsInf), k * (m + 1), starts, index.ravel(), value.ravel()
+            k,
+            cost_eur,
+            np.zeros(k),
+            np.full(k, highspy.kHighsInf),
+            k * (m + 1),
+            starts,
+            index.ravel(),
+            value.ravel(),
         )
         self.column_home.extend(int(i) for i in homes)
 

@@ -10,15 +10,22 @@ from __future__ import annotations
 
 import enum
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from flexmodel.errors import PlanningError
-from flexmodel.portfolio.decomposition import ColumnGeneration, DecompositionOptions, DecompositionResult, Progress
+from flexmodel.portfolio.decomposition import (
+    ColumnGeneration,
+    DecompositionOptions,
+    DecompositionResult,
+    Progress,
+)
 from flexmodel.portfolio.joint import solve_joint
 from flexmodel.portfolio.pricing import DaskPricer, InProcessPricer, PoolPricer, Pricer
 from flexmodel.portfolio.result import portfolio_plan
 from flexmodel.problem import PortfolioProblem, SiteProblem, prepare_portfolio, prepare_sites
 from flexmodel.scenario import Plan, Scenario
+from flexmodel.site_plan import SitePlan
 from flexmodel.solve import SolverOptions
 
 JOINT_MAX_HOMES = 50
@@ -74,9 +81,60 @@ def decompose(
         raise DecompositionNeedsHighs(options.solver)
     pricer = make_pricer(problems, options, workers, cluster)
     try:
-        return ColumnGeneration(problems, portfolio, pricer, options, dw or DecompositionOptions()).run(progress)
+        return ColumnGeneration(problems, portfolio, pricer, options, dw or DecompositionOptions()).run(
+            progress
+        )
     finally:
         pricer.close()
+
+
+@dataclass(frozen=True, slots=True)
+class PortfolioSolution:
+    """The plan plus what it was made of (for flexibility and for the record)."""
+
+    plan: Plan
+    site_plans: list[SitePlan]
+    problems: list[SiteProblem]
+    portfolio: PortfolioProblem
+    method: Method
+    decomposition: DecompositionResult | None
+
+
+def solve_portfolio(
+    scenario: Scenario,
+    options: SolverOptions,
+    method: Method = Method.AUTO,
+    workers: int = 1,
+    cluster: str | Any | None = None,
+    dw: DecompositionOptions | None = None,
+) -> PortfolioSolution:
+    """Plan a scenario whose portfolio block couples the sites (raises PlanningError)."""
+    started = time.perf_counter()
+    problems = prepare_sites(scenario)
+    portfolio = prepare_portfolio(scenario)
+    if method is Method.AUTO:
+        method = Method.JOINT if len(problems) <= JOINT_MAX_HOMES else Method.DECOMPOSITION
+    if method is Method.JOINT:
+        joint = solve_joint(problems, portfolio, options)
+        gap = joint.gap if not joint.proven or (joint.gap or 0.0) > 0 else None
+        plan = portfolio_plan(
+            joint.plans, portfolio, solver=options.solver, seconds=time.perf_counter() - started, gap=gap
+        )
+        return PortfolioSolution(plan, joint.plans, problems, portfolio, method, None)
+    result = decompose(problems, portfolio, options, dw, workers, cluster)
+    message = (
+        f"column generation: {result.iterations} iterations, {result.columns} plans, "
+        f"{result.mixed_homes} homes coordinated jointly, bound {result.bound_eur:.6f} EUR"
+    )
+    plan = portfolio_plan(
+        result.plans,
+        portfolio,
+        solver=options.solver,
+        seconds=time.perf_counter() - started,
+        gap=result.gap,
+        message=message,
+    )
+    return PortfolioSolution(plan, result.plans, problems, portfolio, method, result)
 
 
 def plan_portfolio(
@@ -87,28 +145,5 @@ def plan_portfolio(
     cluster: str | Any | None = None,
     dw: DecompositionOptions | None = None,
 ) -> Plan:
-    """Plan a scenario whose portfolio block couples the sites (raises PlanningError)."""
-    started = time.perf_counter()
-    problems = prepare_sites(scenario)
-    portfolio = prepare_portfolio(scenario)
-    if method is Method.AUTO:
-        method = Method.JOINT if len(problems) <= JOINT_MAX_HOMES else Method.DECOMPOSITION
-    if method is Method.JOINT:
-        joint = solve_joint(problems, portfolio, options)
-        gap = joint.gap if not joint.proven or (joint.gap or 0.0) > 0 else None
-        return portfolio_plan(
-            joint.plans, portfolio, solver=options.solver, seconds=time.perf_counter() - started, gap=gap
-        )
-    result = decompose(problems, portfolio, options, dw, workers, cluster)
-    message = (
-        f"column generation: {result.iterations} iterations, {result.columns} plans, "
-        f"{result.mixed_homes} homes coordinated jointly, bound {result.bound_eur:.6f} EUR"
-    )
-    return portfolio_plan(
-        result.plans,
-        portfolio,
-        solver=options.solver,
-        seconds=time.perf_counter() - started,
-        gap=result.gap,
-        message=message,
-    )
+    """The spec's Plan of solve_portfolio (raises PlanningError)."""
+    return solve_portfolio(scenario, options, method, workers, cluster, dw).plan

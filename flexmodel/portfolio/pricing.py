@@ -94,7 +94,9 @@ def price_range(
         cost = plan.cost.total_eur + float(np.dot(p.imbalance_eur_per_kwh, x) * p.dt_h)
         priced[j] = cost + float(np.dot(multipliers_kw, x))
         lower[j] = _lower(plan, priced[j])
-        if convexity_dual_eur is None or priced[j] - convexity_dual_eur[j] < -reduced_cost_tolerance(priced[j]):
+        if convexity_dual_eur is None or priced[j] - convexity_dual_eur[j] < -reduced_cost_tolerance(
+            priced[j]
+        ):
             new.append(start + j)
             nets.append(x)
             costs.append(cost)
@@ -139,7 +141,11 @@ def _init_worker(problems: list[SiteProblem]) -> None:
 
 
 def _price_slice(
-    start: int, stop: int, multipliers_kw: FloatArray, convexity_dual_eur: FloatArray | None, options: SolverOptions
+    start: int,
+    stop: int,
+    multipliers_kw: FloatArray,
+    convexity_dual_eur: FloatArray | None,
+    options: SolverOptions,
 ) -> PricedBatch:
     return price_range(_WORKER_PROBLEMS[start:stop], start, multipliers_kw, convexity_dual_eur, options)
 
@@ -165,7 +171,9 @@ class PoolPricer:
 
     def price(self, multipliers_kw: FloatArray, convexity_dual_eur: FloatArray | None) -> list[PricedBatch]:
         futures = [
-            self.pool.submit(_price_slice, a, b, multipliers_kw, _part(convexity_dual_eur, a, b), self.options)
+            self.pool.submit(
+                _price_slice, a, b, multipliers_kw, _part(convexity_dual_eur, a, b), self.options
+            )
             for a, b in self.ranges
         ]
         return [f.result() for f in futures]
@@ -186,7 +194,13 @@ class DaskPricer:
     def price(self, multipliers_kw: FloatArray, convexity_dual_eur: FloatArray | None) -> list[PricedBatch]:
         futures = [
             self.client.submit(
-                price_range, chunk, a, multipliers_kw, _part(convexity_dual_eur, a, b), self.options, pure=False
+                price_range,
+                chunk,
+                a,
+                multipliers_kw,
+                _part(convexity_dual_eur, a, b),
+                self.options,
+                pure=False,
             )
             for chunk, (a, b) in zip(self.chunks, self.ranges, strict=True)
         ]

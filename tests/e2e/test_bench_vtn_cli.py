@@ -34,12 +34,14 @@ def test_bench_vtn_prints_throughput_latency_and_ratio() -> None:
     rows = {line.split("  ")[0]: line for line in lines[2:4]}
     assert set(rows) == {"flexvpp vtn (PostgreSQL)", "openleadr OpenADRServer (memory)"}
     for row in rows.values():
-        requests, per_s, p50, p99, errors = row.split()[-5:]
+        requests, per_s, p50, p99, errors, cpu_us = row.split()[-6:]
         assert int(requests) > 0 and float(per_s) > 0 and 0 < float(p50) <= float(p99)
         assert errors == "0"
+        assert float(cpu_us) > 0  # the server's CPU per poll, read from /proc
     assert re.match(
         r"ratio ours/stock: throughput \d+\.\d\dx \(target >= 1\.0\), p99 latency \d+\.\d\dx", lines[4]
     )
+    assert re.match(r"server CPU per poll ours/stock: \d+\.\d\dx", lines[5])
     # The benchmark database was dropped.
     assert bench_databases() - before == set()
 

@@ -91,6 +91,24 @@ class OutboxRepository:
             query = query.with_for_update(skip_locked=True)
         return (await self.session.execute(query)).scalar_one_or_none()
 
+    async def claim(self, message: OutboxMessage, now: datetime) -> bool:
+        """Mark `message` delivered if it still is not, then re-read it; False if it went out meanwhile.
+
+        The conditional UPDATE takes the write lock first (SQLite has no SELECT ... FOR UPDATE), so
+        the payload read after it includes any fold (`merge_payload`) committed before, and a fold
+        attempted after it finds the message delivered and queues a new one.
+        """
+        result = await self.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == message.id, OutboxMessage.delivered_at.is_(None))
+            .values(delivered_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if not result.rowcount:  # type: ignore[attr-defined]
+            return False
+        await self.session.refresh(message)
+        return True
+
     async def last_pending(self, ven_id: str) -> OutboxMessage | None:
         query = self._pending(ven_id).order_by(OutboxMessage.id.desc()).limit(1)
         return (await self.session.execute(query)).scalar_one_or_none()

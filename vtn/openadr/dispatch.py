@@ -17,6 +17,7 @@ from vtn.app import CLOCK, POLL_CACHE, SESSIONS, SETTINGS
 from vtn.errors import Unauthorized, VtnError
 from vtn.openadr import codes
 from vtn.openadr.context import Context, Handler, message_ven_id
+from vtn.openadr.limits import check_lengths
 from vtn.openadr.render import render, response
 from vtn.openadr.xml import MalformedMessage, parse_payload, text
 from vtn.services.poll_cache import PollCache
@@ -102,6 +103,7 @@ def service_handler(
         ctx = Context(settings, sessions, cache, now, message, ven_id, fingerprint)
         try:
             handler = handlers.get(message_type) or _generic(message_type, service)
+            check_lengths(message)
             await _check_certificate(certificates, ctx)
             await _authorise(ctx, message_type)
             reply = await handler(ctx)

@@ -70,7 +70,8 @@ async def take_next(
             if message is None:
                 await uow.commit()
                 return None
-            message.delivered_at = now
+            if not await uow.outbox.claim(message, now):  # another worker delivered it
+                continue
             delivery = await _build(
                 uow, ven_id, message.message_type, dict(message.payload), now, near_window_seconds
             )

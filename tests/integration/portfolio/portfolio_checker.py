@@ -19,7 +19,9 @@ def portfolio_violations(scn: dict[str, Any], net: np.ndarray) -> dict[str, floa
     out = {}
     caps = port.get("net_import_cap_kw")
     if caps:
-        out["net_import_cap"] = sum(max(0.0, x - c) for x, c in zip(net, caps, strict=True) if c is not None) * dt_h
+        out["net_import_cap"] = (
+            sum(max(0.0, x - c) for x, c in zip(net, caps, strict=True) if c is not None) * dt_h
+        )
     floors = port.get("net_import_floor_kw")
     if floors:
         out["net_import_floor"] = (
@@ -42,7 +44,9 @@ def check_portfolio_plan(scn: dict[str, Any], plan: dict[str, Any]) -> dict[str,
     imbalance = 0.0
     if port.get("imbalance_eur_per_kwh"):
         nominated = np.array(port.get("nominated_net_kw") or np.zeros(n))
-        imbalance = float(np.dot(port["imbalance_eur_per_kwh"], net - nominated) * scn["resolution_minutes"] / 60)
+        imbalance = float(
+            np.dot(port["imbalance_eur_per_kwh"], net - nominated) * scn["resolution_minutes"] / 60
+        )
     _close(plan["portfolio"]["imbalance_eur"], imbalance, "imbalance")
     _close(plan["objective_eur"], sum(s["cost_eur"]["total"] for s in plan["sites"]) + imbalance, "objective")
     expected = {k: v for k, v in portfolio_violations(scn, net).items() if v > TOL}
