@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 FloatArray = npt.NDArray[np.float64]
 SiteRunner = Callable[[list[SiteProblem], SolverOptions], list[SitePlan]]
 
-MAX_ROUNDS = 15
+MAX_ROUNDS = 10
 TOLERANCE_KW = 0.05
 STEP_EUR_PER_KWH_PER_KW = 0.02  # first price step per kW of violation, per site
 
@@ -90,29 +90,44 @@ def _average(plans: list[SitePlan], problem: SiteProblem) -> SitePlan:
     )
 
 
+def _flexible(problem: SiteProblem) -> bool:
+    """Whether a price on net import can change the site's plan (an EV or battery to move)."""
+    return bool(problem.optimised_evs) or problem.battery is not None
+
+
 def coordinate(
     problems: list[SiteProblem], portfolio: PortfolioProblem, options: SolverOptions, runner: SiteRunner
 ) -> tuple[list[SitePlan], int]:
     """Per-site plans whose sum respects the caps/floors as well as prices can make it."""
     n = portfolio.n_slots
     lam = np.zeros(n)
+    plans = runner(problems, options)
+    # Only sites with something to move are planned again; the others' plans cannot change.
+    movable = [i for i, p in enumerate(problems) if _flexible(p)]
     history: list[list[SitePlan]] = []
     candidates: list[tuple[float, list[SitePlan]]] = []
     step = STEP_EUR_PER_KWH_PER_KW
-    rounds = 0
-    for rounds in range(1, MAX_ROUNDS + 1):
-        plans = runner(_with_price(problems, lam), options)
-        if rounds > 1:
-            history.append(plans)
-        mean = [_average([h[i] for h in history], p) for i, p in enumerate(problems)] if history else plans
+    rounds = 1
+    while True:
+        mean = plans
+        if history:
+            mean = list(plans)
+            for i in movable:
+                mean[i] = _average([h[i] for h in history], problems[i])
         for option in (plans, mean):
             over, under = _excess(_net(option, n), portfolio)
             candidates.append((float((over + under).sum()), option))
         over, under = _excess(_net(plans, n), portfolio)
-        if min(c[0] for c in candidates) <= TOLERANCE_KW:
+        if min(c[0] for c in candidates) <= TOLERANCE_KW or rounds >= MAX_ROUNDS or not movable:
             break
         # Raise the price where over the cap, lower it where under the floor.
         lam = lam + step * (over - under)
+        replanned = runner(_with_price([problems[i] for i in movable], lam), options)
+        plans = list(plans)
+        for i, plan in zip(movable, replanned, strict=True):
+            plans[i] = plan
+        history.append(plans)
+        rounds += 1
     best = min(candidates, key=lambda c: c[0])[1]
     # Report the sites' costs without the coordination price: they pay their own tariff.
     return [_restore(plan, p) for plan, p in zip(best, problems, strict=True)], rounds

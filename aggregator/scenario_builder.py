@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -43,7 +44,10 @@ def _entry_slots(home: Home, start: datetime) -> int:
 
 
 def _cut(values: list[float], offset: int, slots: int) -> list[float]:
-    return [float(v) for v in values[offset : offset + slots]]
+    """The entry's values on the planning grid. Its last value stands in past its end (a stale
+    report), its first before its start (an agent whose clock runs a little ahead)."""
+    last = len(values) - 1
+    return [float(values[min(max(offset + t, 0), last)]) for t in range(slots)]
 
 
 def _site_on_grid(home: Home, start: datetime, slots: int, batteries: bool) -> dict[str, Any]:
@@ -90,7 +94,8 @@ def _bounds(inputs: PlanningInputs, start: datetime, slots: int, kind: WindowKin
 def _portfolio(inputs: PlanningInputs, start: datetime, slots: int, fixed_kw: list[float]) -> dict[str, Any]:
     """Caps and floors apply to the whole portfolio: the fixed homes' load takes its share first."""
     caps = [
-        None if c is None else c - f for c, f in zip(_bounds(inputs, start, slots, WindowKind.CAP), fixed_kw, strict=False)
+        None if c is None else c - f
+        for c, f in zip(_bounds(inputs, start, slots, WindowKind.CAP), fixed_kw, strict=False)
     ]
     floors = [
         None if c is None else c - f
@@ -131,7 +136,8 @@ def build_scenario(inputs: PlanningInputs, batteries: bool = True) -> BuiltScena
     skipped = tuple(h for h in inputs.homes if h not in usable and h.fixed_kw is None)
     if not planned:
         raise NothingToPlan("no registered home has sent a usable flexibility report yet")
-    slots = min(MAX_SLOTS, *(_entry_slots(h, start) for h in planned))
+    # The longest entry sets the horizon: one home with a stale report must not shorten everyone's.
+    slots = min(MAX_SLOTS, max(_entry_slots(h, start) for h in planned))
     fixed_kw = [0.0] * slots
     for home in fixed:
         assert home.fixed_kw is not None
@@ -157,3 +163,25 @@ def build_scenario(inputs: PlanningInputs, batteries: bool = True) -> BuiltScena
 
 def finite_or_none(value: float) -> float | None:
     return value if math.isfinite(value) else None
+
+
+SITE_PROBLEM = re.compile(r"^sites\[(\d+)\]")
+
+
+def without_sites(built: BuiltScenario, messages: list[str]) -> BuiltScenario | None:
+    """The scenario without the sites that `messages` (a ScenarioInvalid's) blame; None when a
+    problem is not a site's, or no site would be left."""
+    bad = set()
+    for message in messages:
+        match = SITE_PROBLEM.match(message)
+        if match is None:
+            return None
+        bad.add(int(match.group(1)))
+    keep = [i for i in range(len(built.planned)) if i not in bad]
+    if not keep:
+        return None
+    scenario = {**built.scenario, "sites": [built.scenario["sites"][i] for i in keep]}
+    skipped = built.skipped + tuple(built.planned[i] for i in sorted(bad))
+    return BuiltScenario(
+        scenario, tuple(built.planned[i] for i in keep), built.fixed, skipped, built.fixed_kw
+    )

@@ -12,14 +12,22 @@ from typing import Any
 from aggregator.inputs import PlanningInputs
 from aggregator.planner import plan_portfolio
 from aggregator.ports import Dispatched, Dispatcher, Executor, LoopStore, RunRecord, Schedule
-from aggregator.scenario_builder import RESOLUTION, BuiltScenario, NothingToPlan, build_scenario
+from aggregator.scenario_builder import (
+    RESOLUTION,
+    BuiltScenario,
+    NothingToPlan,
+    build_scenario,
+    without_sites,
+)
 from flexmodel.scenario import Plan, PlanStatus, ScenarioInvalid, parse_scenario
 from flexmodel.solve import SolverOptions
 
 log = logging.getLogger(__name__)
 
 
-def _plan_blocking(scenario: dict[str, Any], solver: str, method: str) -> tuple[dict[str, Any], dict[str, Any]]:
+def _plan_blocking(
+    scenario: dict[str, Any], solver: str, method: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """Validate and plan in a worker; plain dicts cross the process boundary."""
     plan, facts = plan_portfolio(parse_scenario(scenario), SolverOptions(solver=solver), method)
     return plan.model_dump(mode="json", exclude_none=True), facts
@@ -32,7 +40,9 @@ def schedules(built: BuiltScenario, plan: Plan, target: str = "site") -> list[Sc
     out = []
     for home, site in zip(built.planned, plan.sites, strict=True):
         if target == "ev":
-            values = [sum(kw) for kw in zip(*site.ev_kw.values(), strict=True)] or [0.0] * len(site.grid_import_kw)
+            values = [sum(kw) for kw in zip(*site.ev_kw.values(), strict=True)] or [0.0] * len(
+                site.grid_import_kw
+            )
         else:
             values = [g - e for g, e in zip(site.grid_import_kw, site.grid_export_kw, strict=True)]
         out.append(Schedule(home.ven_id, home.site_id, start, RESOLUTION, tuple(round(v, 3) for v in values)))
@@ -46,7 +56,7 @@ def _inputs_summary(inputs: PlanningInputs, built: BuiltScenario | None) -> dict
             {
                 "ven_id": h.ven_id,
                 "site_id": h.site_id,
-                "usable": h.site is not None,
+                "usable": h.site is not None and (built is None or h not in built.skipped),
                 "excluded": h.excluded_reason,
             }
             for h in inputs.homes
@@ -81,6 +91,12 @@ async def run_planning(
     built: BuiltScenario | None = None
     try:
         built = build_scenario(inputs, batteries=target != "ev")
+        try:
+            parse_scenario(built.scenario)
+        except ScenarioInvalid as exc:
+            # One home's bad entry must not stop the others: plan without it (it is recorded).
+            log.warning("planning without invalid site entries: %s", exc)
+            built = without_sites(built, exc.messages) or built
         plan_json, facts = await executor(_plan_blocking, built.scenario, solver, method)
     except (NothingToPlan, ScenarioInvalid) as exc:
         record = _record(run_id, trigger, now, started, inputs, built, None, None, str(exc), solver)

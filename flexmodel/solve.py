@@ -11,7 +11,8 @@ energy (maximised), cost. How they are met exactly:
    weighted value is its cost, and ours minimises the weighted value. This is the common case and
    costs one solve.
 2. Otherwise, sequential solves: optimise each level not already at its ideal, then fix it (to
-   within LEVEL_TOL) before the next, and minimise cost last.
+   within LEVEL_TOL) before the next, and minimise cost last. The fixed levels stay in the later
+   objectives with their weights, so the later solves do not spend the LEVEL_TOL slack.
 """
 
 from __future__ import annotations
@@ -154,6 +155,12 @@ def _distance(m: pyo.ConcreteModel, level: _Level) -> Any:
     return level.ideal - expr if level.maximise else expr - level.ideal
 
 
+def _pull(m: pyo.ConcreteModel, fixed: list[_Level], weights: dict[str, float]) -> Any:
+    """Weighted distances of the fixed levels: keeps each at its optimum rather than letting the
+    next objective use the LEVEL_TOL slack of its fixing constraint."""
+    return sum(weights[lv.name] * _distance(m, lv) for lv in fixed)
+
+
 def _objective(m: pyo.ConcreteModel, expr: object, *, maximise: bool = False) -> None:
     if hasattr(m, "objective"):
         m.del_component(m.objective)
@@ -189,14 +196,18 @@ def solve_lexicographic(
         return result
     log.debug("%s: weighted solve missed a priority level; solving the levels in sequence", p.site_id)
     proven = True
+    fixed: list[_Level] = []
     for level, at_ideal in zip(levels, attained, strict=True):
         if at_ideal and all(attained[: levels.index(level)]):
             _fix_level(m, level, level.ideal)
+            fixed.append(level)
             continue
-        _objective(m, getattr(m, level.name), maximise=level.maximise)
+        sign = -1.0 if level.maximise else 1.0
+        _objective(m, sign * getattr(m, level.name) + _pull(m, fixed, weights))
         level_result = solve(m, solver, p.site_id, mip=mip)
         proven = proven and level_result.proven
-        _fix_level(m, level, level_result.objective)
-    _objective(m, m.level_cost_eur)
+        _fix_level(m, level, float(pyo.value(getattr(m, level.name))))
+        fixed.append(level)
+    _objective(m, m.level_cost_eur + _pull(m, fixed, weights))
     last = solve(m, solver, p.site_id, mip=mip)
     return SolveResult(last.condition, last.objective, last.gap, proven and last.proven)

@@ -155,7 +155,8 @@ def _report(
         print(f"decomposition: proven gap {gap:.4%} (target <= {target_gap:.1%}: {met})")
     print(
         f"decomposition: {result.iterations} iterations, {result.columns} home plans generated, "
-        f"{result.mixed_homes} homes coordinated jointly at the end"
+        f"{result.mixed_homes} homes coordinated jointly at the end; {result.fixed_homes} homes "
+        "cannot move where the cap is and were planned once"
     )
     print(f"decomposition: objective {result.primal_eur:.4f} EUR, lower bound {result.bound_eur:.4f} EUR")
     print(f"decomposition: cap violation {result.violation_kwh:.6f} kWh")

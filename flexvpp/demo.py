@@ -32,8 +32,11 @@ log = logging.getLogger(__name__)
 DAY_START = timedelta(hours=11)  # the reported day runs 11:00 -> 11:00 UTC (after the day-ahead run)
 CLOCK_START = timedelta(hours=10)  # STARTUP_S after launch: homes have reported by 11:00
 DR_AT, DR_FROM, DR_TO = timedelta(hours=15), timedelta(hours=17), timedelta(hours=21)
-IMBALANCE_AT, IMBALANCE_FROM, IMBALANCE_TO = timedelta(hours=21, minutes=30), timedelta(hours=22), timedelta(hours=26)
-CAP_KW_PER_HOME = 0.8
+IMBALANCE_AT, IMBALANCE_FROM, IMBALANCE_TO = (
+    timedelta(hours=21, minutes=30),
+    timedelta(hours=22),
+    timedelta(hours=26),
+)
 NOMINATED_KW_PER_HOME = 0.6
 IMBALANCE_EUR_PER_KWH = 0.25
 HOMES_PER_PROCESS = 10
@@ -53,6 +56,9 @@ class Demo:
     pv_file: Path | None = None
     broker_url: str | None = None
     method: str = "coordination"
+    db_url: str | None = None  # default: SQLite in the work directory
+    cap_kw_per_home: float = 1.5
+    result: Any = None  # (DemoData, Figures) once the report is written
     work: Path = Path()
     day: datetime = datetime(2000, 1, 1, tzinfo=UTC)
     origin: datetime = datetime(2000, 1, 1, tzinfo=UTC)
@@ -107,11 +113,15 @@ class Demo:
             return
         registered = sum(1 for v in vens if v.get("registered"))
         last = runs[0] if runs else None
-        run_text = f"last: {last['trigger'][:48]} -> {last['status']} in {last['seconds']:.1f} s" if last else ""
+        run_text = (
+            f"last: {last['trigger'][:48]} -> {last['status']} in {last['seconds']:.1f} s" if last else ""
+        )
         self.say(f"{registered}/{self.homes} homes registered, {len(runs)} planning runs {run_text}")
         for name, proc in self.processes.items():
             if proc.poll() is not None:
-                raise DemoFailed(f"{name} stopped (exit {proc.returncode}); see {self.work / (name + '.log')}")
+                raise DemoFailed(
+                    f"{name} stopped (exit {proc.returncode}); see {self.work / (name + '.log')}"
+                )
 
 
 def _free_port() -> int:
@@ -134,19 +144,27 @@ def _wait_port(port: int, what: str, proc: subprocess.Popen[bytes] | None, timeo
 
 
 def _log(demo: Demo, name: str) -> Any:
-    return open(demo.work / f"{name}.log", "wb")  # noqa: SIM115  (the child writes it until the end)
+    return open(demo.work / f"{name}.log", "wb")
 
 
 def start_broker(demo: Demo) -> None:
     if demo.broker_url is not None:
         return
-    mosquitto = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if os.path.exists("/usr/sbin/mosquitto") else None)
+    mosquitto = shutil.which("mosquitto") or (
+        "/usr/sbin/mosquitto" if os.path.exists("/usr/sbin/mosquitto") else None
+    )
     if mosquitto is None:
-        raise DemoFailed("no MQTT broker: install mosquitto (apt install mosquitto) or pass --broker mqtt://HOST:PORT")
+        raise DemoFailed(
+            "no MQTT broker: install mosquitto (apt install mosquitto) or pass --broker mqtt://HOST:PORT"
+        )
     port = _free_port()
     conf = demo.work / "mosquitto.conf"
-    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_connections -1\n")
-    proc = subprocess.Popen([mosquitto, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=_log(demo, "mosquitto"))
+    conf.write_text(
+        f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_connections -1\n"
+    )
+    proc = subprocess.Popen(
+        [mosquitto, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=_log(demo, "mosquitto")
+    )
     demo.processes["mosquitto"] = proc
     _wait_port(port, "mosquitto", proc)
     demo.broker_url = f"mqtt://127.0.0.1:{port}"
@@ -162,7 +180,7 @@ def start_vtn(demo: Demo) -> None:
     from vtn.api.tokens import create_token
     from vtn.db.migrate import upgrade
 
-    db = f"sqlite:///{demo.work / 'vtn.db'}"
+    db = demo.db_url or f"sqlite:///{demo.work / 'vtn.db'}"
     upgrade(db)  # in this process: a second interpreter start costs seconds on a busy machine
     for role in ("operator", "market"):
         demo.tokens[role] = asyncio.run(create_token(db, role=role, name=f"demo-{role}"))
@@ -171,19 +189,19 @@ def start_vtn(demo: Demo) -> None:
     config.write_text(
         "[vtn]\n"
         "poll_interval_seconds = 1\n"
-        "report_interval_seconds = 2\n"
+        "report_interval_seconds = 5\n"
         f"clock_speed = {demo.speed}\n"
         f'clock_origin = "{demo.origin.isoformat()}"\n'
         f'clock_anchor = "{datetime.fromtimestamp(demo.anchor_s, UTC).isoformat()}"\n'
         'dayahead_time = "11:00"\n'
         'timezone = "UTC"\n'
-        "replan_check_seconds = 1.0\n"
+        "replan_check_seconds = 2.0\n"
         "replan_every_minutes = 120\n"
         "offline_after_seconds = 30\n"
         "deviation_tolerance_kw = 4.0\n"
         f'planner_method = "{demo.method}"\n'
         'dispatch_target = "ev"\n'
-        f"near_window_seconds = {int(3600 * 24)}\n"
+        f"near_window_seconds = {(3600 * 24)}\n"
     )
     proc = subprocess.Popen(
         _flexvpp("vtn", "serve", "--db", db, "--port", str(port), "--config", str(config)),
@@ -249,9 +267,11 @@ def market_day(demo: Demo) -> dict[str, Any]:
     if not any(r["status"] != "error" for r in demo.api("GET", "/portfolio/runs")):
         # The homes came up late on a busy machine: plan on demand once they have reported.
         run = demo.api("POST", "/portfolio/plan")
-        demo.say(f"on-demand plan (POST /api/v1/portfolio/plan): {run['status']} {run.get('message') or ''}")
+        demo.say(
+            f"on-demand plan (POST /api/v1/portfolio/plan): {run['status']} {(run['message'] or '')[:200]}"
+        )
     demo.wait_until(demo.day + DR_AT)
-    cap_kw = round(CAP_KW_PER_HOME * demo.homes, 1)
+    cap_kw = round(demo.cap_kw_per_home * demo.homes, 1)
     request = {
         "kind": "cap",
         "start": (demo.day + DR_FROM).isoformat(),
@@ -260,7 +280,9 @@ def market_day(demo: Demo) -> dict[str, Any]:
         "reason": "DSO congestion: evening cap",
     }
     demo.api("POST", "/portfolio/requests", request)
-    demo.say(f"DR request: cap the portfolio at {cap_kw} kW from 17:00 to 21:00 (POST /api/v1/portfolio/requests)")
+    demo.say(
+        f"DR request: cap the portfolio at {cap_kw} kW from 17:00 to 21:00 (POST /api/v1/portfolio/requests)"
+    )
     demo.wait_until(demo.day + IMBALANCE_AT)
     n = (IMBALANCE_TO - IMBALANCE_FROM) // timedelta(minutes=15)
     imbalance = {
@@ -300,12 +322,15 @@ def run_demo(demo: Demo) -> int:
         except DemoFailed as exc:
             print(f"flexvpp demo: {exc}", file=sys.stderr)
             _keep_logs(demo)
+            stop_all(demo)
+            _keep_db(demo)
             return 1
         finally:
             stop_all(demo)
         data.sessions = _sessions(demo.work)
-        shutil.copy(demo.work / "vtn.db", demo.out / "vtn.db")  # every run, input and plan, to inspect
+        _keep_db(demo)
         report = write_report(data, demo.out)
+        demo.result = (data, report.figures)
         _keep_logs(demo)
     print(report.summary)
     print(f"\nreport: {report.html_path}")
@@ -318,6 +343,12 @@ def _sessions(work: Path) -> list[dict[str, Any]]:
     for path in sorted(work.glob("sessions-*.json")):
         out += json.loads(path.read_text())
     return out
+
+
+def _keep_db(demo: Demo) -> None:
+    """The SQLite database holds every run's inputs and plan: keep it beside the report."""
+    if demo.db_url is None and (demo.work / "vtn.db").exists():
+        shutil.copy(demo.work / "vtn.db", demo.out / "vtn.db")
 
 
 def _keep_logs(demo: Demo) -> None:

@@ -16,11 +16,19 @@ def register(subparsers: Any) -> None:
         "imbalance signal; print a summary and write an HTML report.",
     )
     demo.add_argument("--homes", type=int, default=20, help="simulated homes (default 20)")
-    demo.add_argument("--out", type=Path, default=Path("flexvpp-demo"), help="report folder (default ./flexvpp-demo)")
+    demo.add_argument(
+        "--out", type=Path, default=Path("flexvpp-demo"), help="report folder (default ./flexvpp-demo)"
+    )
     demo.add_argument("--prices", type=Path, help="day-ahead prices: JSON (PUT /api/v1/prices body) or CSV")
-    demo.add_argument("--pv", type=Path, help="PV output per kW peak by quarter hour of the day (CSV or JSON)")
-    demo.add_argument("--speed", type=float, default=900.0, help="simulated seconds per real second (default 900)")
-    demo.add_argument("--broker", help="use this MQTT broker (mqtt://host:port) instead of a private Mosquitto")
+    demo.add_argument(
+        "--pv", type=Path, help="PV output per kW peak by quarter hour of the day (CSV or JSON)"
+    )
+    demo.add_argument(
+        "--speed", type=float, default=900.0, help="simulated seconds per real second (default 900)"
+    )
+    demo.add_argument(
+        "--broker", help="use this MQTT broker (mqtt://host:port) instead of a private Mosquitto"
+    )
     demo.set_defaults(handler=_demo)
 
 

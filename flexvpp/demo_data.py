@@ -34,7 +34,10 @@ def spot_eur_per_kwh(hour: float, rng: random.Random) -> float:
 def generated_prices(start: datetime, slots: int, seed: int = 3) -> dict[str, Any]:
     """The PUT /api/v1/prices body for `slots` quarter hours from `start`."""
     rng = random.Random(seed)
-    spot = [spot_eur_per_kwh(((start + t * SLOT).hour * 60 + (start + t * SLOT).minute) / 60.0, rng) for t in range(slots)]
+    spot = [
+        spot_eur_per_kwh(((start + t * SLOT).hour * 60 + (start + t * SLOT).minute) / 60.0, rng)
+        for t in range(slots)
+    ]
     return {
         "start": start.isoformat(),
         "resolution_minutes": 15,

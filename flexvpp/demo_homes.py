@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import signal
@@ -72,9 +73,8 @@ async def _run(a: argparse.Namespace) -> None:
     from ven.device_bus import BrokerAddress
     from ven.settings import AgentSettings
     from ven.simulators.ev_charger import EvCharger
-    from ven.simulators.home import build_devices
+    from ven.simulators.home import SimulatedHome, build_devices
     from ven.simulators.pv_inverter import PvInverter
-    from ven.simulators.home import SimulatedHome
 
     clock = AnchoredClock(a.speed, a.origin, a.anchor)
     broker = BrokerAddress.parse(a.broker)
@@ -118,11 +118,8 @@ async def _run(a: argparse.Namespace) -> None:
     while not stop.is_set():
         _note_sessions(homes, sessions, EvCharger)
         out.write_text(json.dumps(list(sessions.values())))
-        with_timeout = asyncio.wait_for(stop.wait(), timeout=0.25)
-        try:
-            await with_timeout
-        except TimeoutError:
-            pass
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=0.1)
     _note_sessions(homes, sessions, EvCharger)
     out.write_text(json.dumps(list(sessions.values())))
     await asyncio.gather(*(agent.stop() for agent in agents), return_exceptions=True)

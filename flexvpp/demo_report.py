@@ -40,6 +40,7 @@ class DemoData:
 class Report:
     summary: str
     html_path: Path
+    figures: Any = None
 
 
 def _slot_average_kw(points: list[tuple[float, float]], edges_s: np.ndarray) -> np.ndarray:
@@ -54,7 +55,9 @@ def _slot_average_kw(points: list[tuple[float, float]], edges_s: np.ndarray) -> 
 
 def _counter(points: list[dict[str, Any]], r_id: str) -> list[tuple[float, float]]:
     rows = sorted(
-        (datetime.fromisoformat(p["dtstart"]).timestamp(), float(p["value"])) for p in points if p["r_id"] == r_id
+        (datetime.fromisoformat(p["dtstart"]).timestamp(), float(p["value"]))
+        for p in points
+        if p["r_id"] == r_id
     )
     return rows
 
@@ -74,7 +77,10 @@ def collect(demo: Any, market: dict[str, Any]) -> DemoData:
         exp = _slot_average_kw(_counter(points, "meter-1.energy_export"), edges)
         meter[site] = imp - np.nan_to_num(exp)
         ev[site] = np.nan_to_num(_slot_average_kw(_counter(points, "evse-1.energy_import"), edges))
-    runs = [demo.api("GET", f"/portfolio/runs/{r['run_id']}") for r in reversed(demo.api("GET", "/portfolio/runs"))]
+    runs = [
+        demo.api("GET", f"/portfolio/runs/{r['run_id']}")
+        for r in reversed(demo.api("GET", "/portfolio/runs"))
+    ]
     return DemoData(start, slots, list(demo.vens), market, meter, ev, runs)
 
 
@@ -168,7 +174,9 @@ def _costs(data: DemoData, nets: dict[str, np.ndarray]) -> tuple[float, float, f
 
 def analyse(data: DemoData) -> Figures:
     measured = {s: data.meter_kw[s] for s in data.homes}
-    baseline = {s: np.nan_to_num(data.meter_kw[s]) - data.ev_kw[s] + baseline_ev_kw(data, s) for s in data.homes}
+    baseline = {
+        s: np.nan_to_num(data.meter_kw[s]) - data.ev_kw[s] + baseline_ev_kw(data, s) for s in data.homes
+    }
     total = np.nansum(np.array(list(measured.values())), axis=0)
     total_base = np.sum(np.array(list(baseline.values())), axis=0)
     request = data.market["request"]
@@ -182,7 +190,9 @@ def analyse(data: DemoData) -> Figures:
     for s in sorted(data.sessions, key=lambda x: x["site_id"]):
         if not data.day_start.timestamp() <= s["arrival_s"] < data.day_start.timestamp() + data.slots * 900:
             continue
-        ev_rows.append((s["site_id"], s["target_kwh"], s["delivered_kwh"], s["delivered_kwh"] >= s["target_kwh"] - 0.1))
+        ev_rows.append(
+            (s["site_id"], s["target_kwh"], s["delivered_kwh"], s["delivered_kwh"] >= s["target_kwh"] - 0.1)
+        )
     requested = np.where(cap_mask, np.maximum(0.0, total_base - cap), 0.0)
     delivered = np.where(cap_mask, total_base - total, 0.0)
     over = np.where(cap_mask, np.maximum(0.0, total - cap), 0.0)
@@ -207,15 +217,19 @@ def analyse(data: DemoData) -> Figures:
 def summary_table(data: DemoData, f: Figures) -> str:
     met = sum(1 for r in f.ev_rows if r[3])
     plans = [r for r in data.runs if r["status"] != "error"]
+    triggers = ", ".join(sorted({r["trigger"].split(" (")[0][:28] for r in data.runs}))[:70]
+    dr = f.dr
     rows = [
         ("homes", f"{len(data.homes)}", ""),
-        ("planning runs", f"{len(data.runs)} ({len(plans)} planned)", ", ".join(sorted({r['trigger'].split(' (')[0][:28] for r in data.runs}))[:70]),
+        ("planning runs", f"{len(data.runs)} ({len(plans)} planned)", triggers),
         ("EVs at target", f"{met}/{len(f.ev_rows)}", "delivered >= target - 0.1 kWh"),
         ("cost (energy + capacity) EUR", f"{f.cost_eur[0]:.2f}", f"baseline {f.cost_eur[1]:.2f}"),
         ("sum of home peaks kW", f"{f.sum_peaks_kw[0]:.1f}", f"baseline {f.sum_peaks_kw[1]:.1f}"),
         ("portfolio peak kW", f"{f.portfolio_peak_kw[0]:.1f}", f"baseline {f.portfolio_peak_kw[1]:.1f}"),
-        ("DR cap kW (17-21 h)", f"{f.dr['cap_kw']:.1f}", f"measured max {f.dr['max_measured_kw']:.1f}, baseline max {f.dr['baseline_max_kw']:.1f}"),
-        ("DR kWh requested / delivered", f"{f.dr['requested_kwh']:.1f} / {f.dr['delivered_kwh']:.1f}", f"over the cap {f.dr['over_cap_kwh']:.2f} kWh"),
+        ("DR cap kW (17-21 h)", f"{dr['cap_kw']:.1f}",
+         f"measured max {dr['max_measured_kw']:.1f}, baseline max {dr['baseline_max_kw']:.1f}"),
+        ("DR kWh requested / delivered", f"{dr['requested_kwh']:.1f} / {dr['delivered_kwh']:.1f}",
+         f"over the cap {dr['over_cap_kwh']:.2f} kWh"),
     ]  # fmt: skip
     width = max(len(r[0]) for r in rows)
     lines = [f"{'':{width}}  {'controlled':>14}  vs", "-" * (width + 40)]
@@ -236,12 +250,18 @@ def plots(data: DemoData, f: Figures, out: Path) -> dict[str, str]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    hours = np.array([(m - data.day_start).total_seconds() / 3600 + data.day_start.hour for m in data.times()])
+    hours = np.array(
+        [(m - data.day_start).total_seconds() / 3600 + data.day_start.hour for m in data.times()]
+    )
     images = {}
     fig, ax = plt.subplots(figsize=(11, 4.2))
-    ax.step(hours, f.baseline_kw, where="post", color="0.6", label="uncontrolled baseline (EVs charge on arrival)")
+    ax.step(
+        hours, f.baseline_kw, where="post", color="0.6", label="uncontrolled baseline (EVs charge on arrival)"
+    )
     ax.step(hours, f.dayahead_kw, where="post", color="tab:green", ls=":", label="day-ahead plan")
-    ax.step(hours, f.plan_kw, where="post", color="tab:blue", ls="--", label="plan as dispatched (after re-plans)")
+    ax.step(
+        hours, f.plan_kw, where="post", color="tab:blue", ls="--", label="plan as dispatched (after re-plans)"
+    )
     ax.step(hours, f.measured_kw, where="post", color="black", lw=1.6, label="measured (meters' telemetry)")
     ax.step(hours, f.cap_kw, where="post", color="tab:red", lw=2.5, label="DR cap")
     ax.fill_between(hours, 0, 1, where=f.imbalance_mask, step="post", color="orange", alpha=0.15,
@@ -254,7 +274,13 @@ def plots(data: DemoData, f: Figures, out: Path) -> dict[str, str]:
     fig, ax = plt.subplots(figsize=(11, 3.6))
     x = np.arange(len(f.ev_rows))
     ax.bar(x - 0.2, [r[1] for r in f.ev_rows], 0.4, color="0.7", label="target")
-    ax.bar(x + 0.2, [r[2] for r in f.ev_rows], 0.4, color=["tab:green" if r[3] else "tab:red" for r in f.ev_rows], label="delivered")
+    ax.bar(
+        x + 0.2,
+        [r[2] for r in f.ev_rows],
+        0.4,
+        color=["tab:green" if r[3] else "tab:red" for r in f.ev_rows],
+        label="delivered",
+    )
     ax.set_xticks(x, [r[0].removeprefix("home-") for r in f.ev_rows], fontsize=7)
     ax.set_ylabel("EV energy [kWh]"), ax.set_xlabel("home"), ax.legend(fontsize=8)
     images["ev_energy"] = _png(fig, out, "ev_energy")
@@ -306,15 +332,16 @@ def write_report(data: DemoData, out: Path) -> Report:
     )
     html = (
         "<!doctype html><html><head><meta charset='utf-8'><title>flexvpp demo</title>"
-        "<style>body{font-family:sans-serif;max-width:1100px;margin:auto}pre{background:#f4f4f4;padding:1em}"
-        "td,th{padding:2px 8px;border-bottom:1px solid #ddd;font-size:13px}img{max-width:100%}</style></head><body>"
+        "<style>body{font-family:sans-serif;max-width:1100px;margin:auto}"
+        "pre{background:#f4f4f4;padding:1em}td,th{padding:2px 8px;border-bottom:1px solid #ddd;"
+        "font-size:13px}img{max-width:100%}</style></head><body>"
         f"<h1>flexvpp demo: {len(data.homes)} homes, {data.day_start:%Y-%m-%d %H:%M} UTC + 24 h</h1>"
-        f"<pre>{_esc(summary)}</pre>{figures}<h2>Planning runs</h2><table><tr><th>sim time</th><th>trigger</th>"
-        f"<th>status</th><th>s</th><th>method</th></tr>{runs}</table></body></html>"
+        f"<pre>{_esc(summary)}</pre>{figures}<h2>Planning runs</h2><table><tr><th>sim time</th>"
+        f"<th>trigger</th><th>status</th><th>s</th><th>method</th></tr>{runs}</table></body></html>"
     )
     path = out / "report.html"
     path.write_text(html)
-    return Report(summary, path)
+    return Report(summary, path, f)
 
 
 def _esc(text: str) -> str:

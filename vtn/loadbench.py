@@ -185,12 +185,19 @@ def _vtn_argv(db_url: str, port: int, cert_dir: Path | None) -> list[str]:
     argv = [sys.executable, "-m", "flexvpp", "vtn", "serve", "--db", db_url, "--port", str(port)]
     if cert_dir is not None:
         for kind in ("rsa", "ecdsa"):
-            argv += ["--tls-cert", str(cert_dir / f"vtn-{kind}.pem"), "--tls-key", str(cert_dir / f"vtn-{kind}.key")]
+            argv += [
+                "--tls-cert",
+                str(cert_dir / f"vtn-{kind}.pem"),
+                "--tls-key",
+                str(cert_dir / f"vtn-{kind}.key"),
+            ]
         argv += ["--tls-ca", str(cert_dir / "ca.pem")]
     return argv
 
 
-async def _run_workers(plans: list[WorkerPlan], monitor: _VtnMonitor, duration_s: float) -> tuple[list[WorkerResult], int, float]:
+async def _run_workers(
+    plans: list[WorkerPlan], monitor: _VtnMonitor, duration_s: float
+) -> tuple[list[WorkerResult], int, float]:
     context = multiprocessing.get_context("spawn")
     ready, results = context.Queue(), context.Queue()
     go = context.Event()
@@ -224,7 +231,9 @@ async def _run_workers(plans: list[WorkerPlan], monitor: _VtnMonitor, duration_s
     return collected, vens_ready, duration_s
 
 
-def _summarise(results: list[WorkerResult], stored: dict[tuple[str, str], list[float]], **extra: Any) -> LoadResult:
+def _summarise(
+    results: list[WorkerResult], stored: dict[tuple[str, str], list[float]], **extra: Any
+) -> LoadResult:
     polls = [x for r in results for x in r.poll_latencies_s]
     reports = [x for r in results for x in r.report_latencies_s]
     sent = {(ven, at): value for r in results for ven, at, value in r.sent}
@@ -274,7 +283,12 @@ async def run_load(options: LoadOptions) -> LoadResult:
         base_url = f"{scheme}://127.0.0.1:{port}"
         async with vtn_process(_vtn_argv(db_url, port, cert_dir), port, work / "vtn.log") as process:
             sims = [
-                SimVen(i, name, ven_id, *((str(certs[i].cert_path), str(certs[i].key_path)) if certs else (None, None)))
+                SimVen(
+                    i,
+                    name,
+                    ven_id,
+                    *((str(certs[i].cert_path), str(certs[i].key_path)) if certs else (None, None)),
+                )
                 for i, (name, ven_id) in enumerate(zip(names, ven_ids, strict=True))
             ]
             plans = [
@@ -306,15 +320,17 @@ async def run_load(options: LoadOptions) -> LoadResult:
 def format_load(result: LoadResult, options: LoadOptions) -> str:
     transport = "HTTPS, mutual TLS (one ECDSA client certificate per VEN)" if options.tls else "plain HTTP"
     lines = [
-        f"{result.vens_ready}/{options.vens} simulated VENs over {transport}; poll every {options.poll_s:g} s, "
-        f"telemetry every {options.telemetry_s:g} s; {result.window_s / 60:g} min window; "
-        f"{options.workers} load processes",
-        f"oadrPoll:         {result.polls} ({result.polls / result.window_s:.1f}/s)  p50 {result.poll_p50_ms:.1f} ms  "
-        f"p99 {result.poll_p99_ms:.1f} ms  errors {result.poll_errors}",
+        f"{result.vens_ready}/{options.vens} simulated VENs over {transport}; "
+        f"poll every {options.poll_s:g} s, telemetry every {options.telemetry_s:g} s; "
+        f"{result.window_s / 60:g} min window; {options.workers} load processes",
+        f"oadrPoll:         {result.polls} ({result.polls / result.window_s:.1f}/s)  "
+        f"p50 {result.poll_p50_ms:.1f} ms  p99 {result.poll_p99_ms:.1f} ms  errors {result.poll_errors}",
         f"oadrUpdateReport: {result.reports} ({result.reports / result.window_s:.1f}/s)  "
-        f"p50 {result.report_p50_ms:.1f} ms  p99 {result.report_p99_ms:.1f} ms  errors {result.report_errors}",
-        f"report values:    sent {result.values_sent}  stored {result.values_stored}  missing "
-        f"{result.values_missing}  wrong/duplicated {result.values_wrong}  unflushed {result.unflushed}",
+        f"p50 {result.report_p50_ms:.1f} ms  p99 {result.report_p99_ms:.1f} ms  "
+        f"errors {result.report_errors}",
+        f"report values:    sent {result.values_sent}  stored {result.values_stored}  "
+        f"missing {result.values_missing}  wrong/duplicated {result.values_wrong}  "
+        f"unflushed {result.unflushed}",
         f"VTN process:      CPU mean {result.vtn_cpu_mean_pct:.0f} %  max {result.vtn_cpu_max_pct:.0f} % "
         f"(100 % = one core)  RSS max {result.vtn_rss_max_mb:.0f} MB",
         "load average:     before {:.2f} {:.2f} {:.2f}  after {:.2f} {:.2f} {:.2f}".format(
@@ -324,7 +340,9 @@ def format_load(result: LoadResult, options: LoadOptions) -> str:
     if result.unexpected_messages:
         lines.append(f"polls that carried a message: {result.unexpected_messages}")
     if result.setup_errors:
-        lines.append(f"VENs that failed to set up: {len(result.setup_errors)}; first: {result.setup_errors[0]}")
+        lines.append(
+            f"VENs that failed to set up: {len(result.setup_errors)}; first: {result.setup_errors[0]}"
+        )
     lines.append("result: " + ("OK" if result.ok else "FAILED (lost, duplicated or wrong report values)"))
     if result.log_dir:
         lines.append(f"VTN log: {result.log_dir}/vtn.log")

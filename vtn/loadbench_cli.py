@@ -24,7 +24,9 @@ def register(bench_subparsers: Any) -> None:
     load.add_argument(
         "--telemetry-s", type=_positive_float, default=60.0, help="telemetry period per VEN (default 60)"
     )
-    load.add_argument("--workers", type=_positive_int, default=2, help="load-generating processes (default 2)")
+    load.add_argument(
+        "--workers", type=_positive_int, default=2, help="load-generating processes (default 2)"
+    )
     load.add_argument(
         "--pg-url",
         default="postgresql://postgres@127.0.0.1:5432/postgres",

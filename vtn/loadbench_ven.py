@@ -86,7 +86,9 @@ def _message_type(body: bytes) -> str | None:
 class VenSim:
     """One simulated VEN's state and its OpenADR exchanges."""
 
-    def __init__(self, ven: SimVen, plan: WorkerPlan, ssl_ctx: ssl.SSLContext | bool, result: WorkerResult) -> None:
+    def __init__(
+        self, ven: SimVen, plan: WorkerPlan, ssl_ctx: ssl.SSLContext | bool, result: WorkerResult
+    ) -> None:
         from openleadr.messaging import create_message
 
         self.ven, self.plan, self.ssl, self.result = ven, plan, ssl_ctx, result
@@ -200,7 +202,9 @@ def _ssl_context(ca_file: str | None, ven: SimVen) -> ssl.SSLContext | bool:
     return context
 
 
-async def _run_ven(sim: VenSim, session: aiohttp.ClientSession, start: float, end: float, rng: random.Random) -> None:
+async def _run_ven(
+    sim: VenSim, session: aiohttp.ClientSession, start: float, end: float, rng: random.Random
+) -> None:
     """Open loop: poll every poll_s and report every telemetry_s, each at this VEN's own phase."""
     loop = asyncio.get_running_loop()
     plan = sim.plan
@@ -237,7 +241,6 @@ async def run_worker(plan: WorkerPlan, ready: Any, go: Any, start_wall: Any) -> 
     result = WorkerResult()
     connector = aiohttp.TCPConnector(limit=0, limit_per_host=0, keepalive_timeout=60)
     timeout = aiohttp.ClientTimeout(total=60)
-    rng = random.Random(plan.vens[0].index if plan.vens else 0)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
         sims = [VenSim(v, plan, _ssl_context(plan.ca_file, v), result) for v in plan.vens]
         semaphore = asyncio.Semaphore(plan.setup_concurrency)
@@ -257,9 +260,10 @@ async def run_worker(plan: WorkerPlan, ready: Any, go: Any, start_wall: Any) -> 
         loop = asyncio.get_running_loop()
         start = loop.time() + (start_wall.value - time.time())
         end = start + plan.duration_s
-        await asyncio.gather(*(_run_ven(s, session, start, end, random.Random(s.ven.index)) for s in ready_sims))
+        await asyncio.gather(
+            *(_run_ven(s, session, start, end, random.Random(s.ven.index)) for s in ready_sims)
+        )
         await asyncio.gather(*(_flush(s, session) for s in ready_sims))
-    del rng
     return result
 
 

@@ -40,7 +40,7 @@ import numpy as np
 from flexmodel.errors import SolveFailed
 from flexmodel.portfolio.joint import _price_scale, solve_joint
 from flexmodel.portfolio.master import IntArray, MasterLp, MasterSolution
-from flexmodel.portfolio.pricing import Pricer
+from flexmodel.portfolio.pricing import Pricer, fixed_where_coupled
 from flexmodel.portfolio.result import objective_eur, portfolio_violations
 from flexmodel.problem import FloatArray, PortfolioProblem, SiteProblem
 from flexmodel.site_plan import SitePlan
@@ -67,6 +67,7 @@ class DecompositionResult:
     iterations: int
     columns: int
     mixed_homes: int
+    fixed_homes: int  # homes whose net import in the coupled slots cannot change (priced once)
     violation_kwh: float
     seconds: float
 
@@ -103,12 +104,23 @@ class ColumnGeneration:
         self.plans: list[SitePlan] = []  # one per master column (after the slacks), in order
         self.best_bound = -np.inf
         self.constant = _nomination_constant(portfolio)
+        coupled = np.isfinite(portfolio.net_import_cap_kw) | np.isfinite(portfolio.net_import_floor_kw)
+        self.fixed = np.array([fixed_where_coupled(p, coupled) for p in problems], dtype=bool)
+        self.fixed_net: FloatArray = np.zeros((0, portfolio.n_slots))
+        self.fixed_lower: FloatArray = np.zeros(0)
+        self.round0_lower: FloatArray = np.zeros(len(problems))
 
     def _round(self, pi: FloatArray, sol: MasterSolution | None) -> tuple[float, int]:
         """Price every home; add the new columns; return (Lagrangian bound, columns added)."""
         duals = sol.convexity_dual_eur if sol is not None else None
-        batches = self.pricer.price(pi, duals)
-        lower = sum(float(b.lower_eur.sum()) for b in batches)
+        skip = self.fixed if sol is not None else None
+        batches = self.pricer.price(pi, duals, skip)
+        lower = sum(float(np.nansum(b.lower_eur)) for b in batches)
+        if sol is None:
+            self.round0_lower = np.concatenate([b.lower_eur for b in batches])
+        if skip is not None:
+            # Homes fixed where coupled: min (cost + π·net) = their round-0 bound + π·net.
+            lower += float(self.fixed_lower.sum() + (self.fixed_net @ pi).sum())
         added = 0
         for b in batches:
             self.master.add_columns(b.new_homes, b.new_net_kw, b.new_cost_eur)
@@ -121,6 +133,12 @@ class ColumnGeneration:
         started = time.perf_counter()
         # Round 0 (π = 0): the homes alone. Its bound ignores the coupling, a valid relaxation.
         self.best_bound, _ = self._round(np.zeros(self.portfolio.n_slots), None)
+        # Round 0 gave one column per home, in home order: keep what the fixed homes need.
+        fixed = np.flatnonzero(self.fixed)
+        self.fixed_net = np.array(
+            [self.plans[i].flows.grid_import_kw - self.plans[i].flows.grid_export_kw for i in fixed]
+        ).reshape(len(fixed), self.portfolio.n_slots)
+        self.fixed_lower = self.round0_lower[fixed]
         iterations, sol = 0, self.master.solve()
         while iterations < self.dw.max_iterations:
             master_value = sol.value_eur + self.constant
@@ -198,6 +216,7 @@ class ColumnGeneration:
             iterations=iterations,
             columns=len(self.plans),
             mixed_homes=mixed,
+            fixed_homes=int(self.fixed.sum()),
             violation_kwh=violation,
             seconds=time.perf_counter() - started,
         )

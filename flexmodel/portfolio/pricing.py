@@ -65,6 +65,18 @@ def _lower(plan: SitePlan, value: float) -> float:
     return value - gap * max(1.0, abs(value))
 
 
+def fixed_where_coupled(p: SiteProblem, coupled: NDArray[np.bool_]) -> bool:
+    """True when the home's net import in the coupled slots is the same in every plan: no
+    battery, no smart or solar EV that may charge there, no curtailable PV producing there.
+    Then π·net is a constant of the home, its answer never changes, and it need not be priced
+    again: min_x (cost + π·net) = min_x cost + π·net."""
+    if p.battery is not None:
+        return False
+    if any((ev.charge_mask & coupled).any() for ev in p.optimised_evs):
+        return False
+    return not (p.pv_curtailable and bool((p.pv_kw[coupled] > 0.0).any()))
+
+
 def reduced_cost_tolerance(priced_eur: float) -> float:
     """A column enters the master only when it improves on it by more than solver noise."""
     return 1e-9 * max(1.0, abs(priced_eur))
@@ -76,9 +88,11 @@ def price_range(
     multipliers_kw: FloatArray,
     convexity_dual_eur: FloatArray | None,
     options: SolverOptions,
+    skip: NDArray[np.bool_] | None = None,
 ) -> PricedBatch:
     """Plan homes start.. against the multipliers; keep the answers whose reduced cost
-    (priced - the home's convexity dual) is negative, or every answer when no duals are given."""
+    (priced - the home's convexity dual) is negative, or every answer when no duals are given.
+    Homes marked in `skip` are not planned (their priced and lower values are NaN)."""
     from flexmodel.fast import process_planner
 
     planner = process_planner(options)
@@ -89,6 +103,9 @@ def price_range(
     costs: list[float] = []
     plans: list[SitePlan] = []
     for j, p in enumerate(problems):
+        if skip is not None and skip[j]:
+            priced[j] = lower[j] = np.nan
+            continue
         plan = planner.solve(priced_problem(p, multipliers_kw))
         x = plan.flows.grid_import_kw - plan.flows.grid_export_kw
         cost = plan.cost.total_eur + float(np.dot(p.imbalance_eur_per_kwh, x) * p.dt_h)
@@ -114,8 +131,13 @@ def price_range(
 
 
 class Pricer(Protocol):
-    def price(self, multipliers_kw: FloatArray, convexity_dual_eur: FloatArray | None) -> list[PricedBatch]:
-        """Every home planned against the multipliers, batches in home order."""
+    def price(
+        self,
+        multipliers_kw: FloatArray,
+        convexity_dual_eur: FloatArray | None,
+        skip: NDArray[np.bool_] | None,
+    ) -> list[PricedBatch]:
+        """Every home but the skipped ones planned against the multipliers, in home order."""
 
     def close(self) -> None: ...
 
@@ -124,8 +146,13 @@ class InProcessPricer:
     def __init__(self, problems: Sequence[SiteProblem], options: SolverOptions) -> None:
         self.problems, self.options = list(problems), options
 
-    def price(self, multipliers_kw: FloatArray, convexity_dual_eur: FloatArray | None) -> list[PricedBatch]:
-        return [price_range(self.problems, 0, multipliers_kw, convexity_dual_eur, self.options)]
+    def price(
+        self,
+        multipliers_kw: FloatArray,
+        convexity_dual_eur: FloatArray | None,
+        skip: NDArray[np.bool_] | None,
+    ) -> list[PricedBatch]:
+        return [price_range(self.problems, 0, multipliers_kw, convexity_dual_eur, self.options, skip)]
 
     def close(self) -> None:
         return None
@@ -146,11 +173,14 @@ def _price_slice(
     multipliers_kw: FloatArray,
     convexity_dual_eur: FloatArray | None,
     options: SolverOptions,
+    skip: NDArray[np.bool_] | None,
 ) -> PricedBatch:
-    return price_range(_WORKER_PROBLEMS[start:stop], start, multipliers_kw, convexity_dual_eur, options)
+    problems = _WORKER_PROBLEMS[start:stop]
+    return price_range(problems, start, multipliers_kw, convexity_dual_eur, options, skip)
 
 
-def _part(values: FloatArray | None, a: int, b: int) -> FloatArray | None:
+def _part(values: Any, a: int, b: int) -> Any:
+    """values[a:b], or None for None (a slice of a per-home array for one chunk)."""
     return None if values is None else values[a:b]
 
 
@@ -169,10 +199,21 @@ class PoolPricer:
             max_workers=workers, mp_context=context, initializer=_init_worker, initargs=(list(problems),)
         )
 
-    def price(self, multipliers_kw: FloatArray, convexity_dual_eur: FloatArray | None) -> list[PricedBatch]:
+    def price(
+        self,
+        multipliers_kw: FloatArray,
+        convexity_dual_eur: FloatArray | None,
+        skip: NDArray[np.bool_] | None,
+    ) -> list[PricedBatch]:
         futures = [
             self.pool.submit(
-                _price_slice, a, b, multipliers_kw, _part(convexity_dual_eur, a, b), self.options
+                _price_slice,
+                a,
+                b,
+                multipliers_kw,
+                _part(convexity_dual_eur, a, b),
+                self.options,
+                _part(skip, a, b),
             )
             for a, b in self.ranges
         ]
@@ -191,7 +232,12 @@ class DaskPricer:
         self.ranges = _bounds(len(problems), threads)
         self.chunks = [client.scatter(list(problems[a:b])) for a, b in self.ranges]
 
-    def price(self, multipliers_kw: FloatArray, convexity_dual_eur: FloatArray | None) -> list[PricedBatch]:
+    def price(
+        self,
+        multipliers_kw: FloatArray,
+        convexity_dual_eur: FloatArray | None,
+        skip: NDArray[np.bool_] | None,
+    ) -> list[PricedBatch]:
         futures = [
             self.client.submit(
                 price_range,
@@ -200,6 +246,7 @@ class DaskPricer:
                 multipliers_kw,
                 _part(convexity_dual_eur, a, b),
                 self.options,
+                _part(skip, a, b),
                 pure=False,
             )
             for chunk, (a, b) in zip(self.chunks, self.ranges, strict=True)

@@ -51,6 +51,7 @@ class PortfolioLoop:
     # ---- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:
         self._pool = cf.ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+        self._pool.submit(_warm_up)  # import the planner now, not in the first run
         self._tasks = [asyncio.create_task(self._worker(), name="portfolio-runs")]
         if self.settings.portfolio_loop:
             self._tasks.append(asyncio.create_task(self._watch(), name="portfolio-watch"))
@@ -150,6 +151,11 @@ class PortfolioLoop:
             self.exclusions[finding.ven_id] = finding.exclusion
         elif finding.include_again:
             self.exclusions.pop(finding.ven_id, None)
+
+
+def _warm_up() -> None:
+    import aggregator.services
+    import flexmodel.fast  # noqa: F401
 
 
 PORTFOLIO = web.AppKey("portfolio", PortfolioLoop)

@@ -13,16 +13,17 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
+from flexmodel.flexreport import REPORT_NAME as FLEX_REPORT_NAME
 from vtn import services
-from vtn.db.tables import Ven, VenDispatch, as_utc
-from vtn.errors import Conflict, NotFound
+from vtn.db.tables import ReportValue, Ven, VenDispatch, as_utc
+from vtn.errors import NotFound
 from vtn.portfolio.store import Exclusion
-from vtn.services.site import site_flexibility
 
 if TYPE_CHECKING:
     from vtn.portfolio.loop import PortfolioLoop
 
 DEVIATION_WINDOW = timedelta(minutes=30)
+EV_NEED = ".energy_needed_kwh"  # the rID of a car's energy need (docs/openadr-mapping.md)
 MIN_SAMPLES = 3
 
 
@@ -38,19 +39,21 @@ async def look(loop: PortfolioLoop, now: datetime) -> list[Finding]:
     async with loop.sessions() as session:
         vens = list(await session.scalars(select(Ven).where(Ven.registration_id.is_not(None))))
         dispatch = {d.ven_id: d for d in await session.scalars(select(VenDispatch))}
+        # Which cars each home's latest flexibility snapshot holds (one cheap query, no rebuild).
+        needs = await session.execute(
+            select(ReportValue.ven_id, ReportValue.r_id)
+            .where(ReportValue.report_name == FLEX_REPORT_NAME, ReportValue.r_id.like(f"%{EV_NEED}"))
+            .distinct()
+        )
+    site_of = {v.ven_id: v.site_id for v in vens}
+    evs = {(site_of[v], r.removesuffix(EV_NEED)) for v, r in needs if v in site_of}
     findings: list[Finding] = []
-    evs: set[tuple[str, str]] = set()
     for ven in vens:
         if ven.ven_id in loop.exclusions:
             continue
         finding = await _check_ven(loop, ven, dispatch.get(ven.ven_id), now)
         if finding is not None:
             findings.append(finding)
-        try:
-            site = (await site_flexibility(loop.sessions, ven.ven_id, now)).site
-        except Conflict:
-            continue
-        evs |= {(ven.site_id, e["ev_id"]) for e in site.get("evs") or []}
     if loop._last_evs is not None and evs != loop._last_evs:
         findings.append(Finding("", "flexibility changed (an EV arrived or left)"))
     return findings

@@ -56,16 +56,27 @@ async def test_prices_round_trip_for_market_and_operator(client: Any, db_url: st
         (
             "/portfolio/requests",
             "POST",
-            {"kind": "cap", "start": START.isoformat(), "end": START.isoformat(), "power_kw": 5, "reason": "x"},
+            {
+                "kind": "cap",
+                "start": START.isoformat(),
+                "end": START.isoformat(),
+                "power_kw": 5,
+                "reason": "x",
+            },
             "end",
         ),
         (
             "/portfolio/requests",
             "POST",
-            {"kind": "ceiling", "start": START.isoformat(), "end": "2026-03-11T00:00:00+00:00", "power_kw": 5,
-             "reason": "x"},
+            {
+                "kind": "ceiling",
+                "start": START.isoformat(),
+                "end": "2026-03-11T00:00:00+00:00",
+                "power_kw": 5,
+                "reason": "x",
+            },
             "kind",
-        ),  # fmt: skip
+        ),
         (
             "/imbalance",
             "PUT",
@@ -77,7 +88,9 @@ async def test_prices_round_trip_for_market_and_operator(client: Any, db_url: st
 async def test_invalid_input_is_422_naming_the_field(
     client: Any, db_url: str, path: str, method: str, body: dict[str, Any], field: str
 ) -> None:
-    async with client.request(method, f"{API}{path}", json=body, headers=await _headers(db_url, "market")) as r:
+    async with client.request(
+        method, f"{API}{path}", json=body, headers=await _headers(db_url, "market")
+    ) as r:
         assert r.status == 422
         assert field in await r.text()
 

@@ -13,8 +13,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parents[1] / "ven"))  # ven_broker: the private Mosquitto
 
-from fault_rig import PgCluster  # noqa: E402
-from ven_broker import mosquitto  # noqa: E402, F401  (a fixture)
+from fault_rig import PgCluster
+from ven_broker import mosquitto  # noqa: F401  (a fixture)
 
 
 @pytest.fixture

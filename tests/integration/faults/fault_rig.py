@@ -46,7 +46,9 @@ class PgCluster:
             command = [shutil.which("runuser") or "/sbin/runuser", "-u", "postgres", "--", *command]
         done = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=120)
         if done.returncode != 0:
-            raise RuntimeError(f"{argv[0]} failed ({done.returncode}): {done.stderr.decode(errors='replace')}")
+            raise RuntimeError(
+                f"{argv[0]} failed ({done.returncode}): {done.stderr.decode(errors='replace')}"
+            )
 
     def init(self) -> None:
         self._run("initdb", "-D", str(self.dir), "-U", "postgres", "--auth=trust", "--no-sync")
@@ -95,7 +97,9 @@ class VtnProcess:
         raise AssertionError("the VTN did not start")
 
     def log_text(self) -> str:
-        return "\n".join(p.read_text(errors="replace")[-3000:] for p in sorted(self.log_dir.glob("vtn-*.log")))
+        return "\n".join(
+            p.read_text(errors="replace")[-3000:] for p in sorted(self.log_dir.glob("vtn-*.log"))
+        )
 
     def kill(self) -> None:
         """SIGKILL: no shutdown handler runs, as in a crash or an OOM kill."""

@@ -1,4 +1,4 @@
-"""Simulated VENs for the fault tests (the load benchmark's, vtn/loadbench_ven.py) and checks of what the VTN stored."""
+"""Simulated VENs for the fault tests (the load benchmark's) and checks of what the VTN stored."""
 
 from __future__ import annotations
 
@@ -32,7 +32,9 @@ class Fleet:
     """A few VENs that register, then sample + report + poll in rounds."""
 
     def __init__(self, base_url: str, names: list[str], ven_ids: list[str]) -> None:
-        self.plan = WorkerPlan(base_url=base_url, vens=(), ca_file=None, poll_s=1, telemetry_s=1, duration_s=0)
+        self.plan = WorkerPlan(
+            base_url=base_url, vens=(), ca_file=None, poll_s=1, telemetry_s=1, duration_s=0
+        )
         self.result = WorkerResult()
         vens = [SimVen(i, n, v) for i, (n, v) in enumerate(zip(names, ven_ids, strict=True))]
         self.sims = [VenSim(v, self.plan, False, self.result) for v in vens]

@@ -15,7 +15,9 @@ pytestmark = [pytest.mark.mqtt, pytest.mark.slow]
 R_ID = "meter-1.power"
 
 
-async def test_agent_and_devices_reconnect_after_a_broker_restart(tmp_path: Path, mosquitto: Mosquitto) -> None:
+async def test_agent_and_devices_reconnect_after_a_broker_restart(
+    tmp_path: Path, mosquitto: Mosquitto
+) -> None:
     rig = HomeRig(tmp_path, mosquitto)
     try:
         agent = await rig.start()
@@ -26,7 +28,9 @@ async def test_agent_and_devices_reconnect_after_a_broker_restart(tmp_path: Path
         mosquitto.start()
         restarted_at = time.time()
         await until(
-            lambda: [t for t, _ in rig.stored(R_ID) if t > restarted_at + 1], 60, "telemetry after the restart"
+            lambda: [t for t, _ in rig.stored(R_ID) if t > restarted_at + 1],
+            60,
+            "telemetry after the restart",
         )
         start = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=3)
         await rig.vtn.api(

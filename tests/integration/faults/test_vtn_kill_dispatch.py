@@ -37,7 +37,9 @@ class PollingVen:
         while not self.stopped:
             try:
                 async with session.post(
-                    f"{self.vtn.openadr}/OadrPoll", data=self.body, headers={"Content-Type": "application/xml"}
+                    f"{self.vtn.openadr}/OadrPoll",
+                    data=self.body,
+                    headers={"Content-Type": "application/xml"},
                 ) as reply:
                     body = await reply.read()
             except (aiohttp.ClientError, OSError, TimeoutError):
@@ -130,7 +132,10 @@ async def test_killed_vtn_delivers_each_event_once_after_restart(empty_db_url: s
                 await operator.call(session, "POST", "/events", event_body(ven_ids, number))
             await operator.call(session, "DELETE", f"/events/{created[1]['event_id']}")
             await operator.call(session, "PATCH", f"/events/{created[2]['event_id']}", {"priority": 2})
-            truth = {e["event_id"]: e["modification_number"] for e in await operator.call(session, "GET", "/events")}
+            truth = {
+                e["event_id"]: e["modification_number"]
+                for e in await operator.call(session, "GET", "/events")
+            }
             await asyncio.sleep(3.0)  # every VEN polls several times more
         finally:
             for ven in vens:

@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from vtn.app import CLOCK, SESSIONS, create_app
 from vtn.db import tables
+from vtn.portfolio.loop import PORTFOLIO
 from vtn.settings import VtnSettings
 
 T = TypeVar("T")
@@ -73,7 +74,33 @@ class LiveVtn:
         self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
 
     def snapshot(self) -> dict[str, list[tuple[Any, ...]]]:
-        return self.run(_snapshot(self.sessions))
+        """All stored rows, once the re-planning queued by earlier accepted requests is done."""
+        assert self.app is not None
+        return self.run(_settled_snapshot(self.app))
+
+
+async def _settled_snapshot(app: web.Application) -> dict[str, list[tuple[Any, ...]]]:
+    await _settle(app)
+    return await _snapshot(app[SESSIONS])
+
+
+async def _settle(app: web.Application, timeout_s: float = 60) -> None:
+    """Wait until the portfolio loop has no run going or queued.
+
+    An accepted price, imbalance or DR request queues a re-plan that writes planning_runs (and
+    dispatches events) a moment later; without waiting, that write would be blamed on whatever
+    request came next. The loop has no public "idle" flag, so its queue and lock are read here.
+    """
+    portfolio = app.get(PORTFOLIO)
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while portfolio is not None:
+        await asyncio.sleep(0)
+        busy = portfolio._pending or portfolio._wake.is_set() or portfolio._lock.locked()
+        if not busy:
+            return
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"the portfolio loop is still busy after {timeout_s} s")
+        await asyncio.sleep(0.02)
 
 
 async def _snapshot(sessions: Any) -> dict[str, list[tuple[Any, ...]]]:

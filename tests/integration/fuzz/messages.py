@@ -91,8 +91,14 @@ def _create_opt(s: VenState) -> dict[str, Any]:
 
 
 def _event_opt(s: VenState) -> dict[str, Any]:
-    return {**_create_opt(s), "opt_id": "fz-event-opt", "opt_type": "optIn", "vavailability": None,
-            "event_id": s.event_id, "modification_number": 0}  # fmt: skip
+    return {
+        **_create_opt(s),
+        "opt_id": "fz-event-opt",
+        "opt_type": "optIn",
+        "vavailability": None,
+        "event_id": s.event_id,
+        "modification_number": 0,
+    }
 
 
 BUILDERS: dict[str, tuple[str, str, Any]] = {
@@ -126,20 +132,29 @@ BUILDERS: dict[str, tuple[str, str, Any]] = {
     "created_report": (
         "EiReport",
         "oadrCreatedReport",
-        lambda s: {"ven_id": s.ven_id, "response": OK,
-                   "pending_reports": [{"report_request_id": s.report_request_id}]},  # fmt: skip
+        lambda s: {
+            "ven_id": s.ven_id,
+            "response": OK,
+            "pending_reports": [{"report_request_id": s.report_request_id}],
+        },
     ),
     "canceled_report": (
         "EiReport",
         "oadrCanceledReport",
-        lambda s: {"ven_id": s.ven_id, "response": OK,
-                   "pending_reports": [{"report_request_id": s.report_request_id}]},  # fmt: skip
+        lambda s: {
+            "ven_id": s.ven_id,
+            "response": OK,
+            "pending_reports": [{"report_request_id": s.report_request_id}],
+        },
     ),
     "update_report": ("EiReport", "oadrUpdateReport", _update_report),
     "create_opt": ("EiOpt", "oadrCreateOpt", _create_opt),
     "create_event_opt": ("EiOpt", "oadrCreateOpt", _event_opt),
-    "cancel_opt": ("EiOpt", "oadrCancelOpt", lambda s: {"request_id": "fz-co", "ven_id": s.ven_id,
-                                                        "opt_id": s.opt_id}),  # fmt: skip
+    "cancel_opt": (
+        "EiOpt",
+        "oadrCancelOpt",
+        lambda s: {"request_id": "fz-co", "ven_id": s.ven_id, "opt_id": s.opt_id},
+    ),
 }
 
 

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
-
 from typing import Any
 
 import requests
 from lxml import etree
 from sqlalchemy import select
-from vtn_openadr.harness import OPENADR, T0, FakeClock
+from vtn_openadr.harness import OPENADR, FakeClock
 from vtn_openadr.test_events import spec
 
 from vtn.db import tables
@@ -132,10 +131,9 @@ async def _read_state(sessions: Any, ven_id: str) -> tuple[str | None, list[str]
         ).all()
         opts = (
             await session.scalars(
-                select(tables.Opt.opt_id).where(tables.Opt.ven_id == ven_id, tables.Opt.cancelled_at.is_(None))
+                select(tables.Opt.opt_id).where(
+                    tables.Opt.ven_id == ven_id, tables.Opt.cancelled_at.is_(None)
+                )
             )
         ).all()
     return registration_id, list(request_ids), set(opts)
-
-
-

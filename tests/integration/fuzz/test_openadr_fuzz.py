@@ -9,6 +9,7 @@ message (HTTP error or an OpenADR error code) changes no stored row.
 from __future__ import annotations
 
 import logging
+import os
 
 import pytest
 from hypothesis import HealthCheck, event, given, settings
@@ -24,7 +25,7 @@ SERVICES = sorted({service for service, _, _ in BUILDERS.values()})
 # 200 answers the message; the rest are the documented transport refusals (docs/vtn.md).
 TRANSPORT_STATUSES = {200, 400, 413, 415}
 # Bounded so that both backends together stay well under a minute on the 2-core machine.
-EXAMPLES = int(__import__('os').environ.get('FZ_N', 150))
+EXAMPLES = int(os.environ.get("FLEXVPP_FUZZ_OPENADR_EXAMPLES", 150))
 
 
 def _check_no_server_errors(caplog: pytest.LogCaptureFixture) -> None:
@@ -49,7 +50,11 @@ def test_every_seed_is_a_valid_accepted_message(fuzz_target: FuzzTarget) -> None
 )
 @given(name=st.sampled_from(sorted(BUILDERS)), recipe=recipes(), elsewhere=st.sampled_from([None, *SERVICES]))
 def test_mutated_messages_are_answered_and_refusals_store_nothing(
-    fuzz_target: FuzzTarget, caplog: pytest.LogCaptureFixture, name: str, recipe: list[Op], elsewhere: str | None
+    fuzz_target: FuzzTarget,
+    caplog: pytest.LogCaptureFixture,
+    name: str,
+    recipe: list[Op],
+    elsewhere: str | None,
 ) -> None:
     service, seed = build(name, fuzz_target.state())
     body = apply(recipe, seed)

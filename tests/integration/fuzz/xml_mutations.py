@@ -121,7 +121,8 @@ def _tree_op(root: Any, op: Op) -> None:
         local = etree.QName(el).localname
         el.tag = f"{{{op.value}}}{local}" if op.value else local
     elif op.kind == "child":
-        etree.SubElement(el, etree.QName(el).namespace and f"{{{etree.QName(el).namespace}}}{op.value}" or op.value)
+        namespace = etree.QName(el).namespace
+        etree.SubElement(el, f"{{{namespace}}}{op.value}" if namespace else op.value)
     elif op.kind == "attribute":
         el.set("fuzz", op.value)
     elif op.kind == "empty":

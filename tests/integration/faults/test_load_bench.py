@@ -1,0 +1,38 @@
+"""`flexvpp bench load` end to end at a tiny size: it runs over mutual TLS, prints its figures,
+and its stored-versus-sent check holds (the figures themselves are for the closing note)."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]
+# the server tests/conftest.py uses (the benchmark makes and drops its own database on it)
+PG_ADMIN_URL = os.environ.get("FLEXVPP_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def test_bench_load_runs_small_over_tls_and_loses_nothing() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "flexvpp", "bench", "load", "--vens", "6", "--minutes", "0.15",
+         "--poll-s", "1", "--telemetry-s", "2", "--tls", "--pg-url", PG_ADMIN_URL],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = done.stdout
+    assert "6/6 simulated VENs over HTTPS, mutual TLS" in out
+    sent, stored = map(int, re.search(r"sent (\d+)\s+stored (\d+)", out).groups())  # type: ignore[union-attr]
+    assert sent == stored and sent >= 6 * 3, out
+    polls = int(re.search(r"oadrPoll:\s+(\d+)", out).group(1))  # type: ignore[union-attr]
+    assert polls >= 6 * 5 and "errors 0" in out, out
+    assert "result: OK" in out
+
+
+def test_bench_load_refuses_bad_arguments() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "flexvpp", "bench", "load", "--vens", "0"], capture_output=True, text=True
+    )
+    assert done.returncode == 2 and "--vens" in done.stderr and "positive" in done.stderr
