@@ -33,16 +33,22 @@ def _plan_blocking(
     return plan.model_dump(mode="json", exclude_none=True), facts
 
 
-def schedules(built: BuiltScenario, plan: Plan, target: str = "site") -> list[Schedule]:
+def schedules(built: BuiltScenario, plan: Plan, target: str = "site") -> list[Schedule | str]:
     """Each planned home's setpoint per slot: its net import (target "site"), or the summed
-    power of its EV chargers (target "ev", for agents that steer the charger with the event)."""
+    power of its EV chargers (target "ev", for agents that steer the charger with the event).
+
+    With target "ev" a home whose plan holds no car gets no schedule (its VEN id instead): a
+    schedule of zeros would hold back a car that arrives before the next plan, while without
+    one the agent's own policy keeps the car's promise until the next plan includes it.
+    """
     start = datetime.fromisoformat(built.scenario["start"])
-    out = []
+    out: list[Schedule | str] = []
     for home, site in zip(built.planned, plan.sites, strict=True):
         if target == "ev":
-            values = [sum(kw) for kw in zip(*site.ev_kw.values(), strict=True)] or [0.0] * len(
-                site.grid_import_kw
-            )
+            if not site.ev_kw:
+                out.append(home.ven_id)
+                continue
+            values = [sum(kw) for kw in zip(*site.ev_kw.values(), strict=True)]
         else:
             values = [g - e for g, e in zip(site.grid_import_kw, site.grid_export_kw, strict=True)]
         out.append(Schedule(home.ven_id, home.site_id, start, RESOLUTION, tuple(round(v, 3) for v in values)))
@@ -88,6 +94,7 @@ async def run_planning(
     run_id = uuid.uuid4().hex
     started = time.perf_counter()
     inputs = await store.load_inputs(now)
+    timings = {"inputs_s": time.perf_counter() - started}
     built: BuiltScenario | None = None
     try:
         built = build_scenario(inputs, batteries=target != "ev")
@@ -97,22 +104,34 @@ async def run_planning(
             # One home's bad entry must not stop the others: plan without it (it is recorded).
             log.warning("planning without invalid site entries: %s", exc)
             built = without_sites(built, exc.messages) or built
+        solve_started = time.perf_counter()
         plan_json, facts = await executor(_plan_blocking, built.scenario, solver, method)
+        timings["solve_s"] = time.perf_counter() - solve_started
     except (NothingToPlan, ScenarioInvalid) as exc:
         record = _record(run_id, trigger, now, started, inputs, built, None, None, str(exc), solver)
         await store.save_run(record)
         return record
     plan = Plan.model_validate(plan_json)
     dispatched: list[Dispatched] = []
+    dispatch_started = time.perf_counter()
     if plan.status is not PlanStatus.ERROR:
         for home in built.fixed:
             await dispatcher.release(home.ven_id, now)
         for schedule in schedules(built, plan, target):
-            dispatched.append(await dispatcher.dispatch(schedule, run_id, now))
+            if isinstance(schedule, str):
+                await dispatcher.release(schedule, now)
+            else:
+                dispatched.append(await dispatcher.dispatch(schedule, run_id, now))
+    timings["dispatch_s"] = time.perf_counter() - dispatch_started
     record = _record(
         run_id, trigger, now, started, inputs, built, plan_json, dispatched, plan.message, solver
     )
-    record = RunRecord(**{**asdict(record), "inputs": {**record.inputs, "method": facts, "target": target}})
+    record = RunRecord(
+        **{
+            **asdict(record),
+            "inputs": {**record.inputs, "method": facts, "target": target, "timings": timings},
+        }
+    )
     await store.save_run(record)
     log.info("planning run %s (%s): %s in %.2f s", run_id, trigger, record.status, record.seconds)
     return record

@@ -185,17 +185,13 @@ def _bench_plan(args: argparse.Namespace) -> int:
         with _MemorySampler() as memory:
             highs_plans, wall = _run(problems, "highs", args.workers)
         _report("highs (array path)", highs_plans, wall, len(problems))
-        print(
-            f"highs (array path): peak memory, this process and its workers together: {memory.peak_mb:.0f} MB"
-        )
+        _report_resources("highs (array path)", memory, len(highs_plans))
     if args.solver in ("glpk", "both"):
         subset = problems if args.glpk_homes == 0 else problems[: args.glpk_homes]
         with _MemorySampler() as memory:
             glpk_plans, wall = _run(subset, "glpk", args.workers)
         _report("glpk (Pyomo path)", glpk_plans, wall, len(problems))
-        print(
-            f"glpk (Pyomo path): peak memory, this process and its workers together: {memory.peak_mb:.0f} MB"
-        )
+        _report_resources("glpk (Pyomo path)", memory, len(glpk_plans))
         if highs_plans is not None:
             _compare(glpk_plans, highs_plans)
     own, child = _rusage_mb()

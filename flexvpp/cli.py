@@ -19,7 +19,14 @@ from flexvpp import __version__
 Handler = Callable[[argparse.Namespace], int]
 
 # Modules that add subcommands, in the order they appear in --help.
-COMMAND_MODULES = ("vtn.cli", "ven.cli", "flexmodel.cli", "aggregator.cli", "flexvpp.bench_cli", "flexvpp.demo_cli")
+COMMAND_MODULES = (
+    "vtn.cli",
+    "ven.cli",
+    "flexmodel.cli",
+    "aggregator.cli",
+    "flexvpp.bench_cli",
+    "flexvpp.demo_cli",
+)
 
 
 class UsageError(Exception):

@@ -31,9 +31,11 @@ log = logging.getLogger(__name__)
 
 DAY_START = timedelta(hours=11)  # the reported day runs 11:00 -> 11:00 UTC (after the day-ahead run)
 CLOCK_START = timedelta(hours=10)  # STARTUP_S after launch: homes have reported by 11:00
-DR_AT, DR_FROM, DR_TO = timedelta(hours=15), timedelta(hours=17), timedelta(hours=21)
+# The DSO announces the evening cap in the late morning; the imbalance signal comes in the afternoon
+# for the night (hours ahead, so a busy machine's slower runs still land before the windows).
+DR_AT, DR_FROM, DR_TO = timedelta(hours=12), timedelta(hours=17), timedelta(hours=21)
 IMBALANCE_AT, IMBALANCE_FROM, IMBALANCE_TO = (
-    timedelta(hours=21, minutes=30),
+    timedelta(hours=16),
     timedelta(hours=22),
     timedelta(hours=26),
 )
@@ -263,13 +265,6 @@ def market_day(demo: Demo) -> dict[str, Any]:
         prices = generated_prices(demo.day, slots)
     demo.api("PUT", "/prices", prices)
     demo.say("day-ahead prices in (PUT /api/v1/prices); the VTN plans the day at 11:00")
-    demo.wait_until(demo.day + DAY_START + timedelta(minutes=20))
-    if not any(r["status"] != "error" for r in demo.api("GET", "/portfolio/runs")):
-        # The homes came up late on a busy machine: plan on demand once they have reported.
-        run = demo.api("POST", "/portfolio/plan")
-        demo.say(
-            f"on-demand plan (POST /api/v1/portfolio/plan): {run['status']} {(run['message'] or '')[:200]}"
-        )
     demo.wait_until(demo.day + DR_AT)
     cap_kw = round(demo.cap_kw_per_home * demo.homes, 1)
     request = {

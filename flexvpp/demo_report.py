@@ -50,7 +50,8 @@ def _slot_average_kw(points: list[tuple[float, float]], edges_s: np.ndarray) -> 
     t = np.array([p[0] for p in points])
     wh = np.array([p[1] for p in points])
     at_edges = np.interp(edges_s, t, wh, left=np.nan, right=np.nan)
-    return np.diff(at_edges) / 1000.0 / DT_H
+    average: np.ndarray = np.diff(at_edges) / 1000.0 / DT_H
+    return average
 
 
 def _counter(points: list[dict[str, Any]], r_id: str) -> list[tuple[float, float]]:
@@ -266,8 +267,10 @@ def plots(data: DemoData, f: Figures, out: Path) -> dict[str, str]:
     ax.step(hours, f.cap_kw, where="post", color="tab:red", lw=2.5, label="DR cap")
     ax.fill_between(hours, 0, 1, where=f.imbalance_mask, step="post", color="orange", alpha=0.15,
                     transform=ax.get_xaxis_transform(), label="imbalance signal")  # fmt: skip
-    ax.set_xlabel("hour (UTC, from 11:00)"), ax.set_ylabel("portfolio net import [kW]")
-    ax.legend(fontsize=8, loc="upper left"), ax.grid(alpha=0.3)
+    ax.set_xlabel("hour (UTC, from 11:00)")
+    ax.set_ylabel("portfolio net import [kW]")
+    ax.legend(fontsize=8, loc="upper left")
+    ax.grid(alpha=0.3)
     images["net_import"] = _png(fig, out, "net_import")
     plt.close(fig)
 
@@ -306,7 +309,10 @@ def plots(data: DemoData, f: Figures, out: Path) -> dict[str, str]:
     ax.step(hours, requested, where="post", color="tab:red", label="requested: baseline above the cap")
     ax.step(hours, delivered, where="post", color="black", label="delivered: baseline - measured")
     ax.set_xlim(hours[mask].min() - 1 if mask.any() else 0, hours[mask].max() + 1.25 if mask.any() else 24)
-    ax.set_ylabel("DR [kW]"), ax.set_xlabel("hour (UTC)"), ax.legend(fontsize=8), ax.grid(alpha=0.3)
+    ax.set_ylabel("DR [kW]")
+    ax.set_xlabel("hour (UTC)")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
     images["dr"] = _png(fig, out, "dr")
     plt.close(fig)
     return images

@@ -62,7 +62,7 @@ def make_pricer(
                 client = distributed.Client(cluster, timeout=20, set_as_default=False)  # type: ignore[no-untyped-call]
             except (OSError, TimeoutError) as exc:
                 raise ClusterUnavailable(f"cannot reach the dask scheduler at {cluster}: {exc}") from exc
-        return DaskPricer(problems, options, client)
+        return DaskPricer(problems, options, client, owns_client=isinstance(cluster, str))
     if workers > 1:
         return PoolPricer(problems, options, workers)
     return InProcessPricer(problems, options)
@@ -113,7 +113,9 @@ def solve_portfolio(
     problems = prepare_sites(scenario)
     portfolio = prepare_portfolio(scenario)
     if method is Method.AUTO:
-        method = Method.JOINT if len(problems) <= JOINT_MAX_HOMES else Method.DECOMPOSITION
+        # The decomposition prices homes on the HiGHS array path; GLPK plans jointly at any size.
+        small = len(problems) <= JOINT_MAX_HOMES or options.solver != "highs"
+        method = Method.JOINT if small else Method.DECOMPOSITION
     if method is Method.JOINT:
         joint = solve_joint(problems, portfolio, options)
         gap = joint.gap if not joint.proven or (joint.gap or 0.0) > 0 else None

@@ -226,8 +226,10 @@ class PoolPricer:
 class DaskPricer:
     """The same rounds on a dask.distributed cluster; the homes are scattered once."""
 
-    def __init__(self, problems: Sequence[SiteProblem], options: SolverOptions, client: Any) -> None:
-        self.options, self.client = options, client
+    def __init__(
+        self, problems: Sequence[SiteProblem], options: SolverOptions, client: Any, owns_client: bool = False
+    ) -> None:
+        self.options, self.client, self.owns_client = options, client, owns_client
         threads = max(1, sum(w.get("nthreads", 1) for w in client.scheduler_info()["workers"].values()))
         self.ranges = _bounds(len(problems), threads)
         self.chunks = [client.scatter(list(problems[a:b])) for a, b in self.ranges]
@@ -255,3 +257,5 @@ class DaskPricer:
 
     def close(self) -> None:
         self.client.cancel(self.chunks)
+        if self.owns_client:  # a client opened for this plan from an address
+            self.client.close()

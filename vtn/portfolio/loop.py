@@ -29,6 +29,7 @@ from vtn.settings import VtnSettings
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+RETRY_AFTER = timedelta(minutes=15)  # VTN clock
 Sessions = async_sessionmaker[AsyncSession]
 
 
@@ -138,6 +139,11 @@ class PortfolioLoop:
             return
         if self.last_run is None or self._last_run_at is None:
             return
+        if self.last_run.status == "error" and self.last_run.trigger.startswith("day-ahead"):
+            # Nothing to plan yet (no home had reported, no prices): try again a little later.
+            if now - self._last_run_at >= RETRY_AFTER:
+                self.trigger("day-ahead (retry)")
+            return
         findings = await look(self, now)
         for finding in findings:
             self._apply(finding)
@@ -154,7 +160,6 @@ class PortfolioLoop:
 
 
 def _warm_up() -> None:
-    import aggregator.services
     import flexmodel.fast  # noqa: F401
 
 

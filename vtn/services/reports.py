@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from flexmodel.flexreport import REPORT_NAME as FLEX_REPORT_NAME
 from vtn.db.tables import ReportRegistration, ReportRequest
 from vtn.db.uow import UnitOfWork
-from vtn.errors import NotFound
+from vtn.errors import InvalidInput, NotFound
 from vtn.services import outbox
 from vtn.services.poll_cache import notify_pending
 from vtn.services.vens import new_id
@@ -121,6 +121,7 @@ async def register_reports(
     Requests made for the previous offer are retired: the VEN registers again only when it
     forgot them. Returns the new requests, to be carried in oadrRegisteredReport.
     """
+    _check_unique_specifiers(offered)
     async with UnitOfWork(sessions) as uow:
         registrations = [
             ReportRegistration(
@@ -140,6 +141,15 @@ async def register_reports(
             uow.reports.add_request(request)
         await uow.commit()
     return report_requests_payload(requests)
+
+
+def _check_unique_specifiers(offered: Sequence[OfferedReport]) -> None:
+    """Two reports under one reportSpecifierID cannot both be stored (found by the fuzzer: a 500)."""
+    seen: set[str] = set()
+    for report in offered:
+        if report.report_specifier_id in seen:
+            raise InvalidInput("reportSpecifierID", f"{report.report_specifier_id!r} is offered twice")
+        seen.add(report.report_specifier_id)
 
 
 def _description_json(d: ReportDescription) -> dict[str, Any]:

@@ -77,7 +77,8 @@ def test_prices_and_a_dr_cap_reach_the_devices_and_the_meters_respect_the_cap(
             by_event[t.event_id] for t in rows["targets"] if t.ven_id == ven_id and t.event_id in by_event
         ]
         assert mine and all(e.signal_name == "LOAD_DISPATCH" and e.signal_type == "setpoint" for e in mine)
-        assert len(mine) <= 2  # a second one only once the first has run to its end
+        # one event per car session (the schedule steers the charger), far fewer than the runs
+        assert len(mine) <= 3 < len(rows["runs"])
         assert max(e.modification_number for e in mine) >= 2  # modified, not replaced
         answers = [r for r in rows["responses"] if r.ven_id == ven_id]
         assert answers and all(a.opt_type == "optIn" for a in answers)

@@ -71,7 +71,9 @@ def test_joint_without_binding_coupling_equals_the_sites_planned_alone(shared_da
     capped = _with_limits(scn, cap={t: 1000.0 for t in EVENING})
     joint = _plan(capped, Method.JOINT)
     check_portfolio_plan(capped, joint)
-    assert joint["objective_eur"] == pytest.approx(alone["objective_eur"], rel=1e-7, abs=1e-7)
+    # Within 1e-6 relative (the tolerance the issue sets between solvers): the lexicographic
+    # levels are fixed with a small tolerance, summed over the sites in the joint model.
+    assert joint["objective_eur"] == pytest.approx(alone["objective_eur"], rel=1e-6, abs=1e-6)
 
 
 @pytest.mark.parametrize("workers", [1, 2])
@@ -139,3 +141,15 @@ def _shortfalls(plan: dict[str, Any]) -> dict[str, float]:
     return {
         v["ev_id"]: v["kwh"] for s in plan["sites"] for v in s["violations"] if v["kind"] == "ev_shortfall"
     }
+
+
+def test_joint_plan_with_glpk_agrees_with_highs(shared_data: Path) -> None:
+    scn = _scenario(shared_data, WINTER, homes=3, ev_modes=("smart",))
+    capped = _with_limits(scn, cap={t: 8.0 for t in EVENING})
+    plans = {}
+    for solver in ("highs", "glpk"):
+        plan = plan_portfolio(parse_scenario(capped), SolverOptions(solver=solver), Method.AUTO)
+        plans[solver] = json.loads(plan.to_json())
+        check_portfolio_plan(capped, plans[solver])
+    assert plans["glpk"]["objective_eur"] == pytest.approx(plans["highs"]["objective_eur"], rel=1e-6)
+    assert plans["glpk"]["status"] == plans["highs"]["status"]
