@@ -9,7 +9,7 @@ from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any
 
-from aggregator.inputs import PlanningInputs
+from aggregator.inputs import Home, PlanningInputs
 from aggregator.planner import plan_portfolio
 from aggregator.ports import Dispatched, Dispatcher, Executor, LoopStore, RunRecord, Schedule
 from aggregator.scenario_builder import (
@@ -33,20 +33,30 @@ def _plan_blocking(
     return plan.model_dump(mode="json", exclude_none=True), facts
 
 
+def _capped_zeros(built: BuiltScenario, start: datetime, home: Home) -> Schedule | str:
+    """A car-less home under target "ev": zeros over the capped slots only (a car arriving
+    there waits for the next plan instead of adding to the capped load); elsewhere no schedule,
+    so a car arriving before the next plan follows the agent's own promise policy."""
+    caps = (built.scenario.get("portfolio") or {}).get("net_import_cap_kw") or []
+    capped = [t for t, cap in enumerate(caps) if cap is not None]
+    if not capped:
+        return home.ven_id
+    first, last = capped[0], capped[-1]
+    return Schedule(
+        home.ven_id, home.site_id, start + first * RESOLUTION, RESOLUTION, (0.0,) * (last - first + 1)
+    )
+
+
 def schedules(built: BuiltScenario, plan: Plan, target: str = "site") -> list[Schedule | str]:
     """Each planned home's setpoint per slot: its net import (target "site"), or the summed
     power of its EV chargers (target "ev", for agents that steer the charger with the event).
-
-    With target "ev" a home whose plan holds no car gets no schedule (its VEN id instead): a
-    schedule of zeros would hold back a car that arrives before the next plan, while without
-    one the agent's own policy keeps the car's promise until the next plan includes it.
-    """
+    A VEN id instead of a schedule: release the home (see `_capped_zeros`)."""
     start = datetime.fromisoformat(built.scenario["start"])
     out: list[Schedule | str] = []
     for home, site in zip(built.planned, plan.sites, strict=True):
         if target == "ev":
             if not site.ev_kw:
-                out.append(home.ven_id)
+                out.append(_capped_zeros(built, start, home))
                 continue
             values = [sum(kw) for kw in zip(*site.ev_kw.values(), strict=True)]
         else:

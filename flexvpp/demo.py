@@ -191,7 +191,7 @@ def start_vtn(demo: Demo) -> None:
     config.write_text(
         "[vtn]\n"
         "poll_interval_seconds = 1\n"
-        "report_interval_seconds = 5\n"
+        "report_interval_seconds = 3\n"
         f"clock_speed = {demo.speed}\n"
         f'clock_origin = "{demo.origin.isoformat()}"\n'
         f'clock_anchor = "{datetime.fromtimestamp(demo.anchor_s, UTC).isoformat()}"\n'
@@ -307,7 +307,8 @@ def run_demo(demo: Demo) -> int:
             # The clock reaches CLOCK_START when the VTN and the homes are expected to be up.
             demo.anchor_s = time.time() + STARTUP_S
             start_vtn(demo)
-            demo.say(f"MQTT broker {demo.broker_url}, VTN {demo.vtn_base} (SQLite)")
+            database = "PostgreSQL" if (demo.db_url or "").startswith("postgresql") else "SQLite"
+            demo.say(f"MQTT broker {demo.broker_url}, VTN {demo.vtn_base} ({database})")
             start_homes(demo)
             market = market_day(demo)
             demo.wait_until(demo.day + DAY_START + timedelta(days=1))

@@ -14,6 +14,7 @@ import asyncio
 import logging
 import multiprocessing
 import os
+import queue
 import signal
 import socket
 import subprocess
@@ -48,6 +49,7 @@ class LoadOptions:
 class LoadResult:
     vens_ready: int
     window_s: float
+    setup_s: float
     polls: int
     poll_p50_ms: float
     poll_p99_ms: float
@@ -208,10 +210,12 @@ async def _run_workers(
     ]
     for process in processes:
         process.start()
+    setup_started = time.monotonic()
     try:
         vens_ready = 0
         for _ in processes:
             vens_ready += int(await asyncio.to_thread(ready.get, True, 3600))
+        setup_s = time.monotonic() - setup_started
         log.info("%d VENs registered; measuring for %.0f s", vens_ready, duration_s)
         start_wall.value = time.time() + 2.0
         go.set()
@@ -219,7 +223,10 @@ async def _run_workers(
         sampler = asyncio.create_task(monitor.run())
         await asyncio.sleep(duration_s)
         sampler.cancel()
-        collected = [await asyncio.to_thread(results.get, True, 600) for _ in processes]
+        try:
+            collected = [await asyncio.to_thread(results.get, True, 900) for _ in processes]
+        except queue.Empty:
+            raise BenchFailed("the load processes did not finish (the VTN stopped answering?)") from None
     finally:
         for process in processes:
             process.join(timeout=10)
@@ -228,7 +235,7 @@ async def _run_workers(
     failures = [r for r in collected if not isinstance(r, WorkerResult)]
     if failures:
         raise BenchFailed("; ".join(str(f) for f in failures))
-    return collected, vens_ready, duration_s
+    return collected, vens_ready, setup_s
 
 
 def _summarise(
@@ -303,10 +310,11 @@ async def run_load(options: LoadOptions) -> LoadResult:
                 for w in range(options.workers)
             ]
             monitor = _VtnMonitor(process.pid)
-            results, vens_ready, window = await _run_workers(plans, monitor, options.minutes * 60)
+            results, vens_ready, setup_s = await _run_workers(plans, monitor, options.minutes * 60)
         stored = await _stored_values(db_url)
     summary = _summarise(
-        results, stored, monitor=monitor, vens_ready=vens_ready, window_s=window,
+        results, stored, monitor=monitor, vens_ready=vens_ready, setup_s=setup_s,
+        window_s=options.minutes * 60,
         loadavg_before=loadavg_before, loadavg_after=os.getloadavg(),
         log_dir=str(work) if options.keep_logs else None,
     )  # fmt: skip
@@ -322,7 +330,8 @@ def format_load(result: LoadResult, options: LoadOptions) -> str:
     lines = [
         f"{result.vens_ready}/{options.vens} simulated VENs over {transport}; "
         f"poll every {options.poll_s:g} s, telemetry every {options.telemetry_s:g} s; "
-        f"{result.window_s / 60:g} min window; {options.workers} load processes",
+        f"{result.window_s / 60:g} min window; {options.workers} load processes; "
+        f"setting up (registration etc.) took {result.setup_s:.0f} s",
         f"oadrPoll:         {result.polls} ({result.polls / result.window_s:.1f}/s)  "
         f"p50 {result.poll_p50_ms:.1f} ms  p99 {result.poll_p99_ms:.1f} ms  errors {result.poll_errors}",
         f"oadrUpdateReport: {result.reports} ({result.reports / result.window_s:.1f}/s)  "

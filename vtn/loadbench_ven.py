@@ -240,7 +240,7 @@ async def run_worker(plan: WorkerPlan, ready: Any, go: Any, start_wall: Any) -> 
     """Set every VEN up, report ready, wait for `go`, run until the common end, flush, return."""
     result = WorkerResult()
     connector = aiohttp.TCPConnector(limit=0, limit_per_host=0, keepalive_timeout=60)
-    timeout = aiohttp.ClientTimeout(total=60)
+    timeout = aiohttp.ClientTimeout(total=30)  # a longer wait counts as an error
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
         sims = [VenSim(v, plan, _ssl_context(plan.ca_file, v), result) for v in plan.vens]
         semaphore = asyncio.Semaphore(plan.setup_concurrency)

@@ -56,6 +56,7 @@ class DecompositionOptions:
     target_gap: float = 0.002  # stop when (master - bound)/|master| is below this
     max_iterations: int = 60
     time_limit_s: float | None = None
+    smoothing: float = 0.5  # Wentges alpha: price at alpha·(best-bound duals) + (1-alpha)·(master duals)
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,11 +111,14 @@ class ColumnGeneration:
         self.fixed_lower: FloatArray = np.zeros(0)
         self.round0_lower: FloatArray = np.zeros(len(problems))
 
-    def _round(self, pi: FloatArray, sol: MasterSolution | None) -> tuple[float, int]:
-        """Price every home; add the new columns; return (Lagrangian bound, columns added)."""
+    def _round(self, y: FloatArray, sol: MasterSolution | None) -> tuple[float, int]:
+        """Price every home at the duals y; add the columns that improve the master (reduced
+        cost at the master's own duals); return (the Lagrangian bound at y, columns added)."""
+        pi = self.master.multipliers(y)
         duals = sol.convexity_dual_eur if sol is not None else None
         skip = self.fixed if sol is not None else None
-        batches = self.pricer.price(pi, duals, skip)
+        test = sol.multipliers_kw if sol is not None else None
+        batches = self.pricer.price(pi, duals, skip, test)
         lower = sum(float(np.nansum(b.lower_eur)) for b in batches)
         if sol is None:
             self.round0_lower = np.concatenate([b.lower_eur for b in batches])
@@ -126,13 +130,13 @@ class ColumnGeneration:
             self.master.add_columns(b.new_homes, b.new_net_kw, b.new_cost_eur)
             self.plans.extend(b.new_plans)
             added += len(b.new_homes)
-        coupling = sol.coupling_value_eur if sol is not None else 0.0
-        return lower + coupling + self.constant, added
+        return lower + float(np.dot(y, self.master.rhs)) + self.constant, added
 
     def run(self, progress: Progress | None = None) -> DecompositionResult:
         started = time.perf_counter()
         # Round 0 (π = 0): the homes alone. Its bound ignores the coupling, a valid relaxation.
-        self.best_bound, _ = self._round(np.zeros(self.portfolio.n_slots), None)
+        best_y = np.zeros(self.master.n_coupling)
+        self.best_bound, _ = self._round(best_y, None)
         # Round 0 gave one column per home, in home order: keep what the fixed homes need.
         fixed = np.flatnonzero(self.fixed)
         self.fixed_net = np.array(
@@ -140,13 +144,18 @@ class ColumnGeneration:
         ).reshape(len(fixed), self.portfolio.n_slots)
         self.fixed_lower = self.round0_lower[fixed]
         iterations, sol = 0, self.master.solve()
+        alpha = self.dw.smoothing
         while iterations < self.dw.max_iterations:
             master_value = sol.value_eur + self.constant
             if self._converged(master_value) or self._out_of_time(started):
                 break
             iterations += 1
-            bound, added = self._round(sol.multipliers_kw, sol)
-            self.best_bound = max(self.best_bound, bound)
+            # Wentges smoothing: price between the best-bound duals and the master's, which keeps
+            # the multipliers from swinging between extremes and lifts the bound sooner.
+            y = alpha * best_y + (1.0 - alpha) * sol.coupling_dual
+            bound, added = self._round(y, sol)
+            if bound > self.best_bound:
+                self.best_bound, best_y = bound, y
             log.info(
                 "column generation %d: master %.4f, bound %.4f (best %.4f), %d new columns",
                 iterations,
@@ -158,9 +167,12 @@ class ColumnGeneration:
             if progress is not None:
                 progress(iterations, master_value, self.best_bound)
             if added == 0:
-                # No column prices out: the master's value is the Lagrangian bound itself.
-                self.best_bound = max(self.best_bound, master_value)
-                break
+                if alpha == 0.0:
+                    # No column prices out at the master's duals: its value is the bound itself.
+                    self.best_bound = max(self.best_bound, master_value)
+                    break
+                alpha = 0.0  # a smoothed point found nothing: price at the master's duals
+                continue
             sol = self.master.solve()
         return self._recover(sol, iterations, started)
 

@@ -28,6 +28,7 @@ class MasterSolution:
     multipliers_kw: FloatArray  # π_t per slot [EUR/kW]: what a kW of net import costs the master
     convexity_dual_eur: FloatArray  # one per home
     coupling_value_eur: float  # Σ_rows dual·rhs of the coupling rows (the bound's constant)
+    coupling_dual: FloatArray  # the coupling rows' duals (<= 0 on caps, >= 0 on floors)
     violation_kwh: float
 
 
@@ -100,6 +101,12 @@ class MasterLp:
         )
         self.column_home.extend(int(i) for i in homes)
 
+    def multipliers(self, coupling_dual: FloatArray) -> FloatArray:
+        """π_t per slot [EUR/kW] from the coupling rows' duals."""
+        pi = np.zeros(self.n)
+        np.add.at(pi, np.concatenate([self.capped, self.floored]), -coupling_dual)
+        return pi
+
     def solve(self) -> MasterSolution:
         h = self.highs
         h.run()
@@ -116,8 +123,7 @@ class MasterLp:
         )
         # HiGHS: reduced cost = c - Aᵀy. A kW of net import in a coupled slot adds -y to a column's
         # reduced cost: that is the multiplier the homes see.
-        pi = np.zeros(self.n)
-        np.add.at(pi, np.concatenate([self.capped, self.floored]), -coupling_dual)
+        pi = self.multipliers(coupling_dual)
         slack = col[: self.n_slack]
         return MasterSolution(
             value_eur=float(h.getInfo().objective_function_value),
@@ -125,5 +131,6 @@ class MasterLp:
             multipliers_kw=pi,
             convexity_dual_eur=dual[m:],
             coupling_value_eur=float(np.dot(coupling_dual, self.rhs)),
+            coupling_dual=coupling_dual,
             violation_kwh=float(slack.sum() * self.dt_h),
         )

@@ -89,10 +89,13 @@ def price_range(
     convexity_dual_eur: FloatArray | None,
     options: SolverOptions,
     skip: NDArray[np.bool_] | None = None,
+    test_multipliers_kw: FloatArray | None = None,
 ) -> PricedBatch:
     """Plan homes start.. against the multipliers; keep the answers whose reduced cost
     (priced - the home's convexity dual) is negative, or every answer when no duals are given.
-    Homes marked in `skip` are not planned (their priced and lower values are NaN)."""
+    Homes marked in `skip` are not planned (their priced and lower values are NaN). The reduced
+    cost is taken at `test_multipliers_kw` (the master's own) when given: the homes are then
+    planned at a smoothed point but a column enters only if it improves the master."""
     from flexmodel.fast import process_planner
 
     planner = process_planner(options)
@@ -111,9 +114,8 @@ def price_range(
         cost = plan.cost.total_eur + float(np.dot(p.imbalance_eur_per_kwh, x) * p.dt_h)
         priced[j] = cost + float(np.dot(multipliers_kw, x))
         lower[j] = _lower(plan, priced[j])
-        if convexity_dual_eur is None or priced[j] - convexity_dual_eur[j] < -reduced_cost_tolerance(
-            priced[j]
-        ):
+        test = priced[j] if test_multipliers_kw is None else cost + float(np.dot(test_multipliers_kw, x))
+        if convexity_dual_eur is None or test - convexity_dual_eur[j] < -reduced_cost_tolerance(test):
             new.append(start + j)
             nets.append(x)
             costs.append(cost)
@@ -136,6 +138,7 @@ class Pricer(Protocol):
         multipliers_kw: FloatArray,
         convexity_dual_eur: FloatArray | None,
         skip: NDArray[np.bool_] | None,
+        test_multipliers_kw: FloatArray | None = None,
     ) -> list[PricedBatch]:
         """Every home but the skipped ones planned against the multipliers, in home order."""
 
@@ -151,8 +154,13 @@ class InProcessPricer:
         multipliers_kw: FloatArray,
         convexity_dual_eur: FloatArray | None,
         skip: NDArray[np.bool_] | None,
+        test_multipliers_kw: FloatArray | None = None,
     ) -> list[PricedBatch]:
-        return [price_range(self.problems, 0, multipliers_kw, convexity_dual_eur, self.options, skip)]
+        return [
+            price_range(
+                self.problems, 0, multipliers_kw, convexity_dual_eur, self.options, skip, test_multipliers_kw
+            )
+        ]
 
     def close(self) -> None:
         return None
@@ -174,9 +182,12 @@ def _price_slice(
     convexity_dual_eur: FloatArray | None,
     options: SolverOptions,
     skip: NDArray[np.bool_] | None,
+    test_multipliers_kw: FloatArray | None,
 ) -> PricedBatch:
     problems = _WORKER_PROBLEMS[start:stop]
-    return price_range(problems, start, multipliers_kw, convexity_dual_eur, options, skip)
+    return price_range(
+        problems, start, multipliers_kw, convexity_dual_eur, options, skip, test_multipliers_kw
+    )
 
 
 def _part(values: Any, a: int, b: int) -> Any:
@@ -204,6 +215,7 @@ class PoolPricer:
         multipliers_kw: FloatArray,
         convexity_dual_eur: FloatArray | None,
         skip: NDArray[np.bool_] | None,
+        test_multipliers_kw: FloatArray | None = None,
     ) -> list[PricedBatch]:
         futures = [
             self.pool.submit(
@@ -214,6 +226,7 @@ class PoolPricer:
                 _part(convexity_dual_eur, a, b),
                 self.options,
                 _part(skip, a, b),
+                test_multipliers_kw,
             )
             for a, b in self.ranges
         ]
@@ -239,6 +252,7 @@ class DaskPricer:
         multipliers_kw: FloatArray,
         convexity_dual_eur: FloatArray | None,
         skip: NDArray[np.bool_] | None,
+        test_multipliers_kw: FloatArray | None = None,
     ) -> list[PricedBatch]:
         futures = [
             self.client.submit(
@@ -249,6 +263,7 @@ class DaskPricer:
                 _part(convexity_dual_eur, a, b),
                 self.options,
                 _part(skip, a, b),
+                test_multipliers_kw,
                 pure=False,
             )
             for chunk, (a, b) in zip(self.chunks, self.ranges, strict=True)

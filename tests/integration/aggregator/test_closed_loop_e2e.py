@@ -69,7 +69,7 @@ def test_prices_and_a_dr_cap_reach_the_devices_and_the_meters_respect_the_cap(
     )
 
     # Each home got its schedule as one LOAD_DISPATCH event that re-plans modified.
-    vens = {d.ven_id for d in rows["dispatch"]}
+    vens = {t.ven_id for t in rows["targets"] if t.event_id in {e.event_id for e in rows["events"]}}
     assert len(vens) == HOMES
     by_event = {e.event_id: e for e in rows["events"]}
     for ven_id in vens:

@@ -73,6 +73,7 @@ def _run_operation(
     live: LiveVtn, operation: Any, mode: GenerationMode, headers: dict[str, str], token_id: int
 ) -> None:
     http = requests.Session()
+    last: dict[str, Any] = {}
 
     @settings(
         max_examples=EXAMPLES,
@@ -84,15 +85,13 @@ def _run_operation(
     def run(case: Any) -> None:
         # Revoking the test's own token would turn the rest of the run into 401s.
         assume(str((case.path_parameters or {}).get("token_id")) != str(token_id))
-        before = live.snapshot()
+        before = last.pop("snapshot", None) or live.snapshot()
         response = case.call(base_url=f"{live.url}{API}", session=http, headers=headers)
         case.validate_response(response, headers=headers)
         if 400 <= response.status_code < 500:
-            assert not changed_tables(before, live.snapshot()), (
-                case.method,
-                case.formatted_path,
-                response.text,
-            )
+            after = live.snapshot()
+            assert not changed_tables(before, after), (case.method, case.formatted_path, response.text)
+            last["snapshot"] = after  # a refusal changed nothing: it is the next request's "before"
 
     try:
         run()
