@@ -12,6 +12,7 @@ TLS client certificate (so its own connection) when TLS is on.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import re
@@ -228,6 +229,15 @@ async def _run_ven(
             next_poll += plan.poll_s
 
 
+async def _keep_warm(sim: VenSim, session: aiohttp.ClientSession, poll_s: float) -> None:
+    """Poll every poll_s until cancelled, recording nothing (the window has not started)."""
+    await asyncio.sleep(random.Random(sim.ven.index).uniform(0, poll_s))
+    while True:
+        with contextlib.suppress(aiohttp.ClientError, TimeoutError, OSError):
+            await sim.post(session, "OadrPoll", sim.poll_body)
+        await asyncio.sleep(poll_s)
+
+
 async def _flush(sim: VenSim, session: aiohttp.ClientSession) -> None:
     for attempt in range(FLUSH_ATTEMPTS):
         if await sim.send_pending(session, record=False):
@@ -244,11 +254,16 @@ async def run_worker(plan: WorkerPlan, ready: Any, go: Any, start_wall: Any) -> 
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
         sims = [VenSim(v, plan, _ssl_context(plan.ca_file, v), result) for v in plan.vens]
         semaphore = asyncio.Semaphore(plan.setup_concurrency)
+        warm: list[asyncio.Task[None]] = []
 
         async def setup(sim: VenSim) -> VenSim | None:
             async with semaphore:
                 try:
                     await sim.setup(session)
+                    # Real VENs keep their (TLS) connection alive by polling; without this, the
+                    # connections of VENs set up early would time out while the rest are set up
+                    # and all would reconnect at the start at once.
+                    warm.append(asyncio.create_task(_keep_warm(sim, session, plan.poll_s)))
                     return sim
                 except (VenRefused, aiohttp.ClientError, TimeoutError, OSError) as exc:
                     result.setup_errors.append(str(exc)[:300])
@@ -257,6 +272,9 @@ async def run_worker(plan: WorkerPlan, ready: Any, go: Any, start_wall: Any) -> 
         ready_sims = [s for s in await asyncio.gather(*(setup(s) for s in sims)) if s is not None]
         ready.put(len(ready_sims))
         await asyncio.to_thread(go.wait)
+        for task in warm:
+            task.cancel()
+        await asyncio.gather(*warm, return_exceptions=True)
         loop = asyncio.get_running_loop()
         start = loop.time() + (start_wall.value - time.time())
         end = start + plan.duration_s

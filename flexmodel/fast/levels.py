@@ -3,7 +3,8 @@
 The priority levels, their ideal values, the weights of the first (weighted) solve and the
 tolerance used when fixing a level are taken from flexmodel.solve itself, so both paths run
 the same procedure: one weighted solve; if a higher level misses its ideal, optimise the levels
-in order, fixing each (within LEVEL_TOL) by the bounds of its level row, then minimise cost.
+in order, fixing each (within LEVEL_TOL) by the bounds of its level row, then minimise cost;
+the fixed levels stay in the later objectives with their weights, as flexmodel.solve's `_pull`.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from flexmodel.errors import SolveFailed
 from flexmodel.fast.arrays import SiteVectors
 from flexmodel.fast.layout import Layout
 from flexmodel.problem import FloatArray, SiteProblem
-from flexmodel.solve import LEVEL_TOL, _Level, _levels, _weights
+from flexmodel.solve import ATTAINED_TOL, LEVEL_TOL, _Level, _levels, _weights
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +93,7 @@ class _LevelRows:
         return -vector if level.maximise else vector
 
     def attained(self, level: _Level, x: FloatArray) -> bool:
-        tol = LEVEL_TOL * max(1.0, abs(level.ideal))
+        tol = ATTAINED_TOL * max(1.0, abs(level.ideal))
         value = self.value(level, x)
         return value >= level.ideal - tol if level.maximise else value <= level.ideal + tol
 
@@ -133,14 +134,17 @@ def solve_levels(model: HighsModel, p: SiteProblem, v: SiteVectors) -> LevelSolv
     attained = [rows.attained(lv, x) for lv in levels]
     if all(attained):
         return LevelSolve(x, model.mip_gap(), solves)
+    # As flexmodel.solve does: the fixed levels stay in the later objectives with their weights
+    # (distance from the ideal), so the later solves do not spend the LEVEL_TOL slack.
+    pull, pull_offset = np.zeros(model.n_cols), 0.0
     for i, level in enumerate(levels):
-        if attained[i] and all(attained[:i]):
-            rows.fix(level, level.ideal)
-            continue
-        model.set_costs(rows.objective(level), _ideal_offset(level, v))
-        x = model.run(p.site_id)
-        solves += 1
-        rows.fix(level, rows.value(level, x))
-    model.set_costs(cost)
+        if not (attained[i] and all(attained[:i])):
+            model.set_costs(rows.objective(level) + pull, _ideal_offset(level, v) + pull_offset)
+            x = model.run(p.site_id)
+            solves += 1
+        rows.fix(level, level.ideal if attained[i] and all(attained[:i]) else rows.value(level, x))
+        pull = pull + weights[level.name] * rows.objective(level)
+        pull_offset += weights[level.name] * _ideal_offset(level, v)
+    model.set_costs(cost + pull, pull_offset)
     x = model.run(p.site_id)
     return LevelSolve(x, model.mip_gap(), solves + 1)

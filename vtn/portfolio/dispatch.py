@@ -6,6 +6,7 @@ import contextlib
 import logging
 from datetime import datetime
 
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aggregator.ports import Dispatched, Schedule
@@ -45,10 +46,15 @@ class EventDispatcher:
             current = await session.get(VenDispatch, schedule.ven_id)
         try:
             info, action = await self._modify_or_create(current, schedule, intervals, now)
-        except (Conflict, InvalidInput, NotFound) as exc:
+        except (Conflict, InvalidInput, NotFound, OperationalError) as exc:
+            # One home's failure (a locked SQLite, a conflicting event) must not stop the others;
+            # the run records it and the loop dispatches again soon.
             log.warning("dispatch to %s failed: %s", schedule.ven_id, exc)
-            return Dispatched(schedule.ven_id, "", 0, "failed", str(exc))
-        await self._remember(schedule, run_id, info.event_id, now)
+            return Dispatched(schedule.ven_id, "", 0, "failed", str(exc)[:300])
+        try:
+            await self._remember(schedule, run_id, info.event_id, now)
+        except OperationalError as exc:
+            log.warning("could not record the dispatch to %s: %s", schedule.ven_id, exc)
         return Dispatched(schedule.ven_id, info.event_id, info.modification_number, action)
 
     async def _modify_or_create(

@@ -30,6 +30,7 @@ from vtn.settings import VtnSettings
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 RETRY_AFTER = timedelta(minutes=15)  # VTN clock
+RETRY_PAUSE_S = 1.0  # real seconds before a failed run or dispatch is tried again
 Sessions = async_sessionmaker[AsyncSession]
 
 
@@ -107,9 +108,16 @@ class PortfolioLoop:
             if not reasons:
                 continue
             try:
-                await self.run_now("; ".join(dict.fromkeys(reasons)))
-            except Exception:  # a failed run is logged; the loop keeps serving
-                log.exception("planning run failed")
+                record = await self.run_now("; ".join(dict.fromkeys(reasons)))
+            except Exception:  # a failed run is logged and tried again; the loop keeps serving
+                log.exception("planning run failed; trying again")
+                await asyncio.sleep(RETRY_PAUSE_S)
+                self.trigger("retry: " + "; ".join(dict.fromkeys(reasons))[:200])
+                continue
+            failed = [d for d in (record.dispatch or {}).get("vens", []) if d["action"] == "failed"]
+            if failed:
+                await asyncio.sleep(RETRY_PAUSE_S)
+                self.trigger(f"retry: dispatch to {len(failed)} VEN(s) failed")
 
     # ---- the watcher -------------------------------------------------------------------------
     async def _watch(self) -> None:
