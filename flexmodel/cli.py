@@ -23,6 +23,12 @@ def register(subparsers: Any) -> None:
     plan.add_argument("--solver", choices=["highs", "glpk"], default="highs", help="LP/MILP solver")
     plan.add_argument("--workers", type=int, default=1, metavar="N", help="worker processes (default 1)")
     plan.add_argument("--cluster", metavar="ADDR", help="dask.distributed scheduler, tcp://HOST:PORT")
+    plan.add_argument(
+        "--portfolio-method",
+        choices=["auto", "joint", "decomposition"],
+        default="auto",
+        help="with portfolio caps/floors: exact joint model, column generation, or by size (default auto)",
+    )
     plan.set_defaults(handler=_plan)
 
 
@@ -90,7 +96,14 @@ def _plan(args: argparse.Namespace) -> int:
             print(f"  {message}", file=sys.stderr)
         return 2
     options = SolverOptions(solver=args.solver)
-    plan = plan_scenario(scenario, options, runner=_runner(args, len(scenario.sites)))
+    plan = plan_scenario(
+        scenario,
+        options,
+        runner=_runner(args, len(scenario.sites)),
+        workers=args.workers,
+        cluster=args.cluster,
+        portfolio_method=args.portfolio_method,
+    )
     out = plan.to_json()
     if args.output is not None:
         args.output.write_text(out + "\n", encoding="utf-8")

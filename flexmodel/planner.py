@@ -172,18 +172,28 @@ def solve_sites_sequentially(problems: list[SiteProblem], options: SolverOptions
 
 
 def plan_scenario(
-    scenario: Scenario, options: SolverOptions, runner: SiteRunner = solve_sites_sequentially
+    scenario: Scenario,
+    options: SolverOptions,
+    runner: SiteRunner = solve_sites_sequentially,
+    *,
+    workers: int = 1,
+    cluster: str | None = None,
+    portfolio_method: str = "auto",
 ) -> Plan:
     """Plan every site of a validated scenario. Returns status "error" instead of raising for
-    requests that cannot be planned (portfolio caps/floors: joint planning is not built yet)."""
+    requests that cannot be planned. Portfolio caps/floors couple the sites: those scenarios are
+    planned jointly by flexmodel.portfolio (exact joint model for small portfolios, column
+    generation with a proven gap above; `workers`/`cluster` run its per-home pricing)."""
     started = time.perf_counter()
     portfolio = prepare_portfolio(scenario)
     if portfolio.has_caps_or_floors:
-        return error_plan(
-            "joint portfolio planning (net_import_cap_kw / net_import_floor_kw) is not implemented yet; "
-            "remove the caps and floors to plan the sites independently",
-            options.solver,
-        )
+        from flexmodel.portfolio.planner import Method, plan_portfolio  # imports this module
+
+        try:
+            method = Method(portfolio_method)
+            return plan_portfolio(scenario, options, method, workers=workers, cluster=cluster)
+        except PlanningError as exc:
+            return error_plan(str(exc), options.solver, time.perf_counter() - started)
     try:
         plans = runner(prepare_sites(scenario), options)
     except PlanningError as exc:

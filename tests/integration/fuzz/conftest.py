@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 
 import pytest
 from vtn_openadr.harness import FakeClock
+from vtn_openadr.test_events import spec
 
+from vtn.api.tokens import create_token
+from vtn.services import create_event, provision_ven
 from vtn.settings import VtnSettings
 
 from .live import LiveVtn
 from .target import FuzzTarget
+
+TOKEN_NAME = "schemathesis"
 
 
 def fuzz_settings(db_url: str) -> VtnSettings:
@@ -28,3 +34,15 @@ def fuzz_target(db_url: str) -> Iterator[FuzzTarget]:
         target.setup()
         yield target
         target.http.close()
+
+
+@pytest.fixture
+def rest_vtn(db_url: str) -> Iterator[tuple[LiveVtn, str]]:
+    token = asyncio.run(create_token(db_url, "operator", name=TOKEN_NAME))
+    # No rate limit here: every generated request carries the token, and a 429 would hide the API.
+    settings_ = fuzz_settings(db_url).model_copy(update={"auth_failure_limit": 1_000_000})
+    clock = FakeClock()
+    with LiveVtn(settings_, clock) as live:
+        ven = live.run(provision_ven(live.sessions, "schemathesis-ven", site_id="st-site"))
+        live.run(create_event(live.sessions, spec([ven.ven_id], 7200), clock.now))
+        yield live, token

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import requests
 from lxml import etree
 
+from .live import LiveVtn
 from .messages import build
 from .target import FuzzTarget
 
@@ -32,3 +34,24 @@ def test_a_report_offered_twice_under_one_specifier_is_refused(fuzz_target: Fuzz
     assert (answer.status, answer.message_type, answer.code) == (200, "oadrRegisteredReport", 454)
     assert b"reportSpecifierID" in answer.body
     assert fuzz_target.live.snapshot() == before
+
+
+def test_a_dr_request_in_year_one_is_a_422(rest_vtn: tuple[LiveVtn, str]) -> None:
+    """schemathesis: a start of 0001-01-01T00:00:00+03:01 (year 0 in UTC) was a 500 on PostgreSQL."""
+    live, token = rest_vtn
+    before = live.snapshot()
+    reply = requests.post(
+        f"{live.url}/api/v1/portfolio/requests",
+        headers={"Authorization": f"Bearer {token}"},
+        json={
+            "kind": "cap",
+            "power_kw": 0.0,
+            "reason": "r",
+            "start": "0001-01-01T00:00:00+03:01",
+            "end": "2030-01-01T00:00:00Z",
+        },
+        timeout=30,
+    )
+    assert reply.status_code == 422, reply.text
+    assert reply.json()["errors"][0]["field"] == "start"
+    assert live.snapshot() == before

@@ -9,10 +9,8 @@ the generated IDs something to hit.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -23,14 +21,10 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.config import SchemathesisConfig
 from sqlalchemy import select
-from vtn_openadr.harness import FakeClock
-from vtn_openadr.test_events import spec
 
-from vtn.api.tokens import create_token
 from vtn.db import tables
-from vtn.services import create_event, provision_ven
 
-from .conftest import fuzz_settings
+from .conftest import TOKEN_NAME
 from .live import LiveVtn, changed_tables
 
 # Examples per operation and generation mode: 28 operations x 2 modes x this, per backend.
@@ -47,19 +41,6 @@ CONFIG = SchemathesisConfig.from_dict(
 )
 EXAMPLES = int(os.environ.get("FLEXVPP_FUZZ_REST_EXAMPLES", 8))
 API = "/api/v1"
-TOKEN_NAME = "schemathesis"
-
-
-@pytest.fixture
-def rest_vtn(db_url: str) -> Iterator[tuple[LiveVtn, str]]:
-    token = asyncio.run(create_token(db_url, "operator", name=TOKEN_NAME))
-    # No rate limit here: every generated request carries the token, and a 429 would hide the API.
-    settings_ = fuzz_settings(db_url).model_copy(update={"auth_failure_limit": 1_000_000})
-    clock = FakeClock()
-    with LiveVtn(settings_, clock) as live:
-        ven = live.run(provision_ven(live.sessions, "schemathesis-ven", site_id="st-site"))
-        live.run(create_event(live.sessions, spec([ven.ven_id], 7200), clock.now))
-        yield live, token
 
 
 async def _token_id(sessions: Any) -> int:

@@ -93,12 +93,15 @@ def test_unreadable_file_and_bad_arguments_exit_2(tmp_path: Path) -> None:
     assert empty.returncode == 2 and "start: Field required" in empty.stderr
 
 
-def test_portfolio_caps_give_an_error_plan(tmp_path: Path, real_scenario: dict[str, Any]) -> None:
+def test_portfolio_caps_are_planned_jointly(tmp_path: Path, real_scenario: dict[str, Any]) -> None:
     doc = dict(real_scenario, portfolio={"net_import_cap_kw": [10.0] * 96})
-    done = _run(_write(tmp_path, doc))
-    assert done.returncode == 1
+    done = _run(_write(tmp_path, doc), "--portfolio-method", "joint")
+    assert done.returncode == 0, done.stderr
     plan = json.loads(done.stdout)
-    assert plan["status"] == "error" and "not implemented yet" in plan["message"]
+    assert plan["status"] in ("optimal", "feasible", "best_effort")
+    over = sum(max(0.0, x - 10.0) for x in plan["portfolio"]["net_import_kw"]) * 0.25
+    reported = sum(v["kwh"] for v in plan["portfolio"].get("violations", []) if v["kind"] == "net_import_cap")
+    assert abs(over - reported) < 1e-5
 
 
 def test_many_sites_show_progress_on_stderr(tmp_path: Path) -> None:

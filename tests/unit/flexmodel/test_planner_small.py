@@ -217,12 +217,14 @@ def test_no_battery_reports_zero_soc(scenario: Callable[..., Doc]) -> None:
     assert site.battery_soc_kwh == [0.0] * 5 and site.battery_kw == [0.0] * 4
 
 
-def test_portfolio_caps_are_not_planned_yet(scenario: Callable[..., Doc]) -> None:
+def test_portfolio_caps_are_planned_jointly(scenario: Callable[..., Doc]) -> None:
     doc = scenario()
     doc["portfolio"] = {"net_import_cap_kw": [None, 1.0, None, None]}
     plan = _plan(doc, "highs")
-    assert plan.status is PlanStatus.ERROR and plan.message is not None
-    assert "joint portfolio planning" in plan.message
+    assert plan.status is not PlanStatus.ERROR and plan.portfolio is not None
+    over = max(0.0, plan.portfolio.net_import_kw[1] - 1.0) * DT
+    reported = sum(v.kwh for v in plan.portfolio.violations if v.kind == "net_import_cap")
+    assert reported == pytest.approx(over, abs=1e-6)
 
 
 def test_imbalance_without_caps_is_planned(scenario: Callable[..., Doc]) -> None:
