@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,13 +36,45 @@ def empty_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-@pytest.fixture
-def db_url(empty_db_url: str) -> str:
-    """A database migrated to the newest revision, on each backend."""
+@pytest.fixture(scope="session")
+def migrated_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """One migrated database per backend, made once: tests get copies, not a migration each.
+
+    A PostgreSQL template copy (CREATE DATABASE ... TEMPLATE) and a file copy for SQLite take
+    milliseconds; running Alembic for each of hundreds of database tests took most of the suite.
+    """
     from vtn.db.migrate import upgrade
 
-    upgrade(empty_db_url)
-    return empty_db_url
+    templates: dict[str, str] = {}
+    sqlite_file = tmp_path_factory.mktemp("template") / "template.db"
+    upgrade(f"sqlite:///{sqlite_file}")
+    templates["sqlite"] = str(sqlite_file)
+    pg_name = f"flexvpp_tmpl_{uuid.uuid4().hex[:12]}"
+    _pg_admin(f'CREATE DATABASE "{pg_name}"')
+    try:
+        upgrade(f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{pg_name}")
+        templates["postgresql"] = pg_name
+        yield templates
+    finally:
+        _pg_admin(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_url(
+    request: pytest.FixtureRequest, tmp_path: Path, migrated_templates: dict[str, str]
+) -> Iterator[str]:
+    """A fresh database migrated to the newest revision, on each backend."""
+    if request.param == "sqlite":
+        target = tmp_path / "vtn.db"
+        shutil.copyfile(migrated_templates["sqlite"], target)
+        yield f"sqlite:///{target}"
+        return
+    name = f"flexvpp_t_{uuid.uuid4().hex[:12]}"
+    _pg_admin(f'CREATE DATABASE "{name}" TEMPLATE "{migrated_templates["postgresql"]}"')
+    try:
+        yield f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
+    finally:
+        _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="session")
