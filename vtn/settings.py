@@ -57,7 +57,9 @@ class VtnSettings(BaseSettings):
     )
     timezone: str = Field("Europe/Brussels", description="the zone of dayahead_time")
     portfolio_loop: bool = Field(True, description="watch VENs and re-plan on events (off: on demand only)")
-    replan_check_seconds: float = Field(5.0, gt=0, description="how often the loop looks for changes (real s)")
+    replan_check_seconds: float = Field(
+        5.0, gt=0, description="how often the loop looks for changes (real s)"
+    )
     replan_every_minutes: float = Field(60.0, gt=0, description="rolling re-plan this often (VTN clock)")
     deviation_tolerance_kw: float = Field(
         3.0, gt=0, description="mean |measured - scheduled| net import that excludes a home"
@@ -67,7 +69,8 @@ class VtnSettings(BaseSettings):
     planner_method: str = Field(
         "auto",
         pattern="^(auto|joint|decomposition|coordination)$",
-        description="portfolio caps/floors: exact joint / column generation (auto: by size) or fast price coordination",
+        description="portfolio caps/floors: exact joint / column generation (auto: by size) "
+        "or fast price coordination",
     )
     dispatch_target: str = Field(
         "site",
@@ -78,7 +81,9 @@ class VtnSettings(BaseSettings):
     # A simulated clock for demos and tests: VTN time = clock_origin + (now - clock_anchor) * clock_speed.
     clock_speed: float = Field(1.0, gt=0, description="VTN clock speed (1: real time)")
     clock_origin: datetime | None = Field(None, description="the VTN time at clock_anchor")
-    clock_anchor: datetime | None = Field(None, description="the real time at which the VTN time is clock_origin")
+    clock_anchor: datetime | None = Field(
+        None, description="the real time at which the VTN time is clock_origin"
+    )
 
     @field_validator("trusted_proxy_addresses")
     @classmethod
