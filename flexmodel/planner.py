@@ -24,12 +24,10 @@ from flexmodel.scenario import (
     SolverInfo,
     Violation,
 )
-from flexmodel.site_plan import SitePlan, ev_energy, net_battery, net_grid, read_flows, site_cost, violations
+from flexmodel.site_plan import SitePlan, net_battery, net_grid, plan_from_flows, read_flows
 from flexmodel.solve import SolverOptions, solve_lexicographic
 
 log = logging.getLogger(__name__)
-
-GAP_OPTIMAL = 1e-6  # a MIP answer within this relative gap counts as proven optimal
 
 
 def solve_site(problem: SiteProblem, options: SolverOptions) -> SitePlan:
@@ -62,29 +60,12 @@ def solve_site(problem: SiteProblem, options: SolverOptions) -> SitePlan:
             new_battery |= risky_battery if new_battery else set()
         grid_slots |= new_grid
         battery_slots |= new_battery
-    needed_binaries = bool(grid_slots or battery_slots)
-    energy = ev_energy(flows, problem)
-    found = violations(flows, problem, energy)
-    gap = result.gap
-    if found:
-        status = PlanStatus.BEST_EFFORT
-    elif not result.proven or (gap is not None and gap > GAP_OPTIMAL):
-        status = PlanStatus.FEASIBLE
-    else:
-        status = PlanStatus.OPTIMAL
-    imbalance = float(np.dot(problem.imbalance_eur_per_kwh, flows.grid_import_kw - flows.grid_export_kw))
-    return SitePlan(
-        site_id=problem.site_id,
-        status=status,
-        flows=flows,
-        ev_energy_kwh=energy,
-        peak_kw=float(flows.grid_import_kw.max(initial=0.0)),
-        cost=site_cost(flows, problem),
-        imbalance_eur=imbalance * problem.dt_h,
-        violations=found,
-        needed_binaries=needed_binaries,
+    return plan_from_flows(
+        flows,
+        problem,
         binary_slots=len(grid_slots) + len(battery_slots),
-        gap=gap if status is PlanStatus.FEASIBLE else None,
+        proven=result.proven,
+        gap=result.gap,
         solve_seconds=time.perf_counter() - started,
     )
 

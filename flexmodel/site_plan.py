@@ -215,3 +215,45 @@ def violations(flows: SiteFlows, p: SiteProblem, energy: dict[str, float]) -> tu
         if ev.mode is not EvMode.SOLAR and shortfall > VIOLATION_KWH:
             found.append(SiteViolation("ev_shortfall", shortfall, ev.ev_id))
     return tuple(found)
+
+
+GAP_OPTIMAL = 1e-6  # a MIP answer within this relative gap counts as proven optimal
+
+
+def plan_from_flows(
+    flows: SiteFlows,
+    p: SiteProblem,
+    *,
+    binary_slots: int = 0,
+    proven: bool = True,
+    gap: float | None = None,
+    solve_seconds: float = 0.0,
+) -> SitePlan:
+    """The site's plan from its (netted) flows: costs, EV energy, violations and the status.
+
+    One place for every solver path (Pyomo, the highspy arrays, the joint portfolio model), so
+    they cannot disagree on how a status or a cost is derived.
+    """
+    energy = ev_energy(flows, p)
+    found = violations(flows, p, energy)
+    if found:
+        status = PlanStatus.BEST_EFFORT
+    elif not proven or (gap is not None and gap > GAP_OPTIMAL):
+        status = PlanStatus.FEASIBLE
+    else:
+        status = PlanStatus.OPTIMAL
+    imbalance = float(np.dot(p.imbalance_eur_per_kwh, flows.grid_import_kw - flows.grid_export_kw))
+    return SitePlan(
+        site_id=p.site_id,
+        status=status,
+        flows=flows,
+        ev_energy_kwh=energy,
+        peak_kw=float(flows.grid_import_kw.max(initial=0.0)),
+        cost=site_cost(flows, p),
+        imbalance_eur=imbalance * p.dt_h,
+        violations=found,
+        needed_binaries=binary_slots > 0,
+        binary_slots=binary_slots,
+        gap=gap if status is PlanStatus.FEASIBLE else None,
+        solve_seconds=solve_seconds,
+    )

@@ -9,10 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 from flexmodel.fast.layout import Layout
-from flexmodel.planner import GAP_OPTIMAL
 from flexmodel.problem import FloatArray, SiteProblem
-from flexmodel.scenario import PlanStatus
-from flexmodel.site_plan import ZERO_KW, SiteFlows, SitePlan, ev_energy, site_cost, violations
+from flexmodel.site_plan import ZERO_KW, SiteFlows, SitePlan, plan_from_flows
 
 
 def _clean(values: FloatArray) -> FloatArray:
@@ -52,26 +50,4 @@ def flows_from_solution(x: FloatArray, layout: Layout, p: SiteProblem) -> SiteFl
 def site_plan(
     p: SiteProblem, flows: SiteFlows, gap: float | None, binary_slots: int, seconds: float
 ) -> SitePlan:
-    energy = ev_energy(flows, p)
-    found = violations(flows, p, energy)
-    if found:
-        status = PlanStatus.BEST_EFFORT
-    elif gap is not None and gap > GAP_OPTIMAL:
-        status = PlanStatus.FEASIBLE
-    else:
-        status = PlanStatus.OPTIMAL
-    imbalance = float(np.dot(p.imbalance_eur_per_kwh, flows.grid_import_kw - flows.grid_export_kw))
-    return SitePlan(
-        site_id=p.site_id,
-        status=status,
-        flows=flows,
-        ev_energy_kwh=energy,
-        peak_kw=float(flows.grid_import_kw.max(initial=0.0)),
-        cost=site_cost(flows, p),
-        imbalance_eur=imbalance * p.dt_h,
-        violations=found,
-        needed_binaries=binary_slots > 0,
-        binary_slots=binary_slots,
-        gap=gap if status is PlanStatus.FEASIBLE else None,
-        solve_seconds=seconds,
-    )
+    return plan_from_flows(flows, p, binary_slots=binary_slots, gap=gap, solve_seconds=seconds)

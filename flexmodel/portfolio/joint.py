@@ -40,7 +40,7 @@ from flexmodel.model.grid import add_balance, add_grid
 from flexmodel.model.objective import add_levels
 from flexmodel.model.pv import add_pv
 from flexmodel.problem import FloatArray, PortfolioProblem, SiteProblem
-from flexmodel.site_plan import SitePlan, ev_energy, net_grid, read_flows, site_cost, violations
+from flexmodel.site_plan import SitePlan, net_grid, plan_from_flows, read_flows
 from flexmodel.solve import ATTAINED_TOL, LEVEL_TOL, SolverOptions, make_solver, solar_energy_bound_kwh, solve
 
 log = logging.getLogger(__name__)
@@ -215,27 +215,9 @@ def solve_levels(
 
 
 def _site_plan(p: SiteProblem, b: pyo.Block, gap: float | None, binary_slots: int) -> SitePlan:
-    from flexmodel.scenario import PlanStatus
 
     flows = net_grid(read_flows(b, p), p)
-    energy = ev_energy(flows, p)
-    found = violations(flows, p, energy)
-    status = PlanStatus.BEST_EFFORT if found else PlanStatus.OPTIMAL
-    imbalance = float(np.dot(p.imbalance_eur_per_kwh, flows.grid_import_kw - flows.grid_export_kw))
-    return SitePlan(
-        site_id=p.site_id,
-        status=status,
-        flows=flows,
-        ev_energy_kwh=energy,
-        peak_kw=float(flows.grid_import_kw.max(initial=0.0)),
-        cost=site_cost(flows, p),
-        imbalance_eur=imbalance * p.dt_h,
-        violations=found,
-        needed_binaries=binary_slots > 0,
-        binary_slots=binary_slots,
-        gap=None,
-        solve_seconds=0.0,
-    )
+    return plan_from_flows(flows, p, binary_slots=binary_slots)
 
 
 def solve_joint(
