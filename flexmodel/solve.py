@@ -26,18 +26,11 @@ import pyomo.environ as pyo
 from pyomo.opt import SolverResults, TerminationCondition
 
 from flexmodel.errors import SolveFailed, SolverUnavailable
+from flexmodel.priorities import ATTAINED_TOL, LEVEL_TOL, Level, level_weights, priority_levels
 from flexmodel.problem import SiteProblem
-from flexmodel.scenario import EvMode
 
 log = logging.getLogger(__name__)
 
-# Slack when fixing a solved level before optimising the next (relative, at least 1 kWh/EUR
-# scale). Not tighter: the answer that found the level's optimum meets its constraints only to
-# the solver's feasibility tolerance (~1e-7), and a bound that close made glpsol's simplex cycle
-# ("numerical instability") on a best-effort site. 1e-6 kWh is far below any metered quantity.
-LEVEL_TOL = 1e-6
-# A level within this of its ideal counts as attaining it (solver noise is well below).
-ATTAINED_TOL = 1e-7
 SOLVERS = {"highs": "appsi_highs", "glpk": "glpk"}
 
 
@@ -107,55 +100,13 @@ def solve(m: pyo.ConcreteModel, solver: object, problem_id: str, *, mip: bool) -
     return SolveResult(str(condition), objective, _gap(results, objective) if mip else None, proven)
 
 
-@dataclass(frozen=True, slots=True)
-class _Level:
-    name: str  # the model's Expression
-    maximise: bool
-    ideal: float  # a bound no plan can beat: attaining it proves the level optimal
-
-
-def solar_energy_bound_kwh(p: SiteProblem) -> float:
-    """Σ over solar EVs of min(needed, η·Δ·Σ_window min(max_power, surplus_t)): an upper bound."""
-    surplus = p.solar_surplus_kw
-    total = 0.0
-    for ev in p.optimised_evs:
-        if ev.mode is EvMode.SOLAR:
-            window = surplus[ev.first_slot : ev.stop_slot]
-            reach = ev.efficiency * p.dt_h * float(sum(min(ev.max_power_kw, s) for s in window))
-            total += min(ev.energy_needed_kwh, reach)
-    return total
-
-
-def _levels(p: SiteProblem) -> list[_Level]:
-    levels = [_Level("level_overrun_kwh", False, 0.0)]
-    modes = {ev.mode for ev in p.optimised_evs}
-    if EvMode.SMART in modes:
-        levels.append(_Level("level_smart_shortfall_kwh", False, 0.0))
-    if EvMode.SOLAR in modes:
-        levels.append(_Level("level_solar_energy_kwh", True, solar_energy_bound_kwh(p)))
-    return levels
-
-
-def _weights(p: SiteProblem) -> dict[str, float]:
-    """Weights per level [EUR/kWh], each well above what a kWh can change at the levels below."""
-    price = float(abs(p.import_price_eur_per_kwh).max() + abs(p.export_price_eur_per_kwh).max())
-    price += 2 * float(abs(p.imbalance_eur_per_kwh).max())
-    min_eff = min([ev.efficiency for ev in p.evs] + [1.0])
-    per_kwh = (price + p.capacity_eur_per_kw_month / p.dt_h) / min_eff + 1.0
-    return {
-        "level_overrun_kwh": 1000.0 * per_kwh,
-        "level_smart_shortfall_kwh": 100.0 * per_kwh,
-        "level_solar_energy_kwh": 10.0 * per_kwh,
-    }
-
-
-def _distance(m: pyo.ConcreteModel, level: _Level) -> Any:
+def _distance(m: pyo.ConcreteModel, level: Level) -> Any:
     """How far the level is from its ideal (>= 0 for every plan)."""
     expr = getattr(m, level.name)
     return level.ideal - expr if level.maximise else expr - level.ideal
 
 
-def _pull(m: pyo.ConcreteModel, fixed: list[_Level], weights: dict[str, float]) -> Any:
+def _pull(m: pyo.ConcreteModel, fixed: list[Level], weights: dict[str, float]) -> Any:
     """Weighted distances of the fixed levels: keeps each at its optimum rather than letting the
     next objective use the LEVEL_TOL slack of its fixing constraint."""
     return sum(weights[lv.name] * _distance(m, lv) for lv in fixed)
@@ -167,14 +118,14 @@ def _objective(m: pyo.ConcreteModel, expr: object, *, maximise: bool = False) ->
     m.objective = pyo.Objective(expr=expr, sense=pyo.maximize if maximise else pyo.minimize)
 
 
-def _fix_level(m: pyo.ConcreteModel, level: _Level, value: float, tol_rel: float = LEVEL_TOL) -> None:
+def _fix_level(m: pyo.ConcreteModel, level: Level, value: float, tol_rel: float = LEVEL_TOL) -> None:
     expr = getattr(m, level.name)
     tol = tol_rel * max(1.0, abs(value))
     constraint = expr >= value - tol if level.maximise else expr <= value + tol
     m.add_component(f"fix_{level.name}", pyo.Constraint(expr=constraint))
 
 
-def _attained(m: pyo.ConcreteModel, level: _Level) -> bool:
+def _attained(m: pyo.ConcreteModel, level: Level) -> bool:
     value = float(pyo.value(getattr(m, level.name)))
     tol = ATTAINED_TOL * max(1.0, abs(level.ideal))
     return value >= level.ideal - tol if level.maximise else value <= level.ideal + tol
@@ -185,8 +136,8 @@ def solve_lexicographic(
 ) -> SolveResult:
     """Optimise the levels in priority order (see the module docstring); leaves the answer in m."""
     solver = make_solver(options)
-    levels = _levels(p)
-    weights = _weights(p)
+    levels = priority_levels(p)
+    weights = level_weights(p)
     # Each level enters as its distance from its ideal, so the weighted objective is close to the
     # cost at the answer and a relative MIP gap means the same as in the final cost solve.
     _objective(m, m.level_cost_eur + sum(weights[lv.name] * _distance(m, lv) for lv in levels))
@@ -196,7 +147,7 @@ def solve_lexicographic(
         return result
     log.debug("%s: weighted solve missed a priority level; solving the levels in sequence", p.site_id)
     proven = True
-    fixed: list[_Level] = []
+    fixed: list[Level] = []
     for level, at_ideal in zip(levels, attained, strict=True):
         if at_ideal and all(attained[: levels.index(level)]):
             _fix_level(m, level, level.ideal)

@@ -1,7 +1,7 @@
 """The lexicographic solve of flexmodel.solve, on a highspy object instead of a Pyomo model.
 
 The priority levels, their ideal values, the weights of the first (weighted) solve and the
-tolerance used when fixing a level are taken from flexmodel.solve itself, so both paths run
+tolerance used when fixing a level come from flexmodel.priorities, as for the Pyomo path, so both run
 the same procedure: one weighted solve; if a higher level misses its ideal, optimise the levels
 in order, fixing each (within LEVEL_TOL) by the bounds of its level row, then minimise cost;
 the fixed levels stay in the later objectives with their weights, as flexmodel.solve's `_pull`.
@@ -17,8 +17,8 @@ import numpy as np
 from flexmodel.errors import SolveFailed
 from flexmodel.fast.arrays import SiteVectors
 from flexmodel.fast.layout import Layout
+from flexmodel.priorities import ATTAINED_TOL, LEVEL_TOL, Level, level_weights, priority_levels
 from flexmodel.problem import FloatArray, SiteProblem
-from flexmodel.solve import ATTAINED_TOL, LEVEL_TOL, _Level, _levels, _weights
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +71,7 @@ def _pad(vector: FloatArray, n_cols: int) -> FloatArray:
     return np.concatenate([vector, np.zeros(n_cols - len(vector))])
 
 
-class _LevelRows:
+class LevelRows:
     """Value, objective and fixing of each priority level in terms of the LP's arrays."""
 
     def __init__(self, model: HighsModel, v: SiteVectors) -> None:
@@ -84,20 +84,20 @@ class _LevelRows:
             "level_solar_energy_kwh": _pad(v.solar_energy, n),
         }
 
-    def value(self, level: _Level, x: FloatArray) -> float:
+    def value(self, level: Level, x: FloatArray) -> float:
         value = float(self.vectors[level.name] @ x)
         return value + self.v.smart_need_kwh if level.name == "level_smart_shortfall_kwh" else value
 
-    def objective(self, level: _Level) -> FloatArray:
+    def objective(self, level: Level) -> FloatArray:
         vector = self.vectors[level.name]
         return -vector if level.maximise else vector
 
-    def attained(self, level: _Level, x: FloatArray) -> bool:
+    def attained(self, level: Level, x: FloatArray) -> bool:
         tol = ATTAINED_TOL * max(1.0, abs(level.ideal))
         value = self.value(level, x)
         return value >= level.ideal - tol if level.maximise else value <= level.ideal + tol
 
-    def fix(self, level: _Level, value: float) -> None:
+    def fix(self, level: Level, value: float) -> None:
         tol = LEVEL_TOL * max(1.0, abs(value))
         layout = self.model.layout
         if level.name == "level_overrun_kwh":
@@ -109,7 +109,7 @@ class _LevelRows:
             self.model.set_row_bounds(layout.r_level_solar, value - tol, np.inf)
 
 
-def _ideal_offset(level: _Level, v: SiteVectors) -> float:
+def _ideal_offset(level: Level, v: SiteVectors) -> float:
     """The constant that turns a level's objective vector into its distance from the ideal."""
     if level.name == "level_smart_shortfall_kwh":
         return v.smart_need_kwh  # shortfall = need - energy; ideal 0
@@ -118,9 +118,9 @@ def _ideal_offset(level: _Level, v: SiteVectors) -> float:
 
 def solve_levels(model: HighsModel, p: SiteProblem, v: SiteVectors) -> LevelSolve:
     """Optimise the priority levels in order, as flexmodel.solve.solve_lexicographic does."""
-    levels = _levels(p)
-    weights = _weights(p)
-    rows = _LevelRows(model, v)
+    levels = priority_levels(p)
+    weights = level_weights(p)
+    rows = LevelRows(model, v)
     cost = _pad(v.cost, model.n_cols)
     weighted = cost + sum((weights[lv.name] * rows.objective(lv) for lv in levels), np.zeros(model.n_cols))
     # The offset makes the weighted objective equal the cost when every level is at its ideal,

@@ -39,9 +39,10 @@ from flexmodel.model.ev import add_evs
 from flexmodel.model.grid import add_balance, add_grid
 from flexmodel.model.objective import add_levels
 from flexmodel.model.pv import add_pv
+from flexmodel.priorities import ATTAINED_TOL, LEVEL_TOL, solar_energy_bound_kwh
 from flexmodel.problem import FloatArray, PortfolioProblem, SiteProblem
 from flexmodel.site_plan import SitePlan, net_grid, plan_from_flows, read_flows
-from flexmodel.solve import ATTAINED_TOL, LEVEL_TOL, SolverOptions, make_solver, solar_energy_bound_kwh, solve
+from flexmodel.solve import SolverOptions, make_solver, solve
 
 log = logging.getLogger(__name__)
 
