@@ -100,16 +100,21 @@ def solve(m: pyo.ConcreteModel, solver: object, problem_id: str, *, mip: bool) -
     return SolveResult(str(condition), objective, _gap(results, objective) if mip else None, proven)
 
 
-def _distance(m: pyo.ConcreteModel, level: Level) -> Any:
-    """How far the level is from its ideal (>= 0 for every plan)."""
+def _distance(m: pyo.ConcreteModel, level: Level, target: float) -> Any:
+    """How far the level is from `target` on its bad side (>= 0 for every plan when `target` is
+    its ideal, or the optimum it was fixed at)."""
     expr = getattr(m, level.name)
-    return level.ideal - expr if level.maximise else expr - level.ideal
+    return target - expr if level.maximise else expr - target
 
 
-def _pull(m: pyo.ConcreteModel, fixed: list[Level], weights: dict[str, float]) -> Any:
-    """Weighted distances of the fixed levels: keeps each at its optimum rather than letting the
-    next objective use the LEVEL_TOL slack of its fixing constraint."""
-    return sum(weights[lv.name] * _distance(m, lv) for lv in fixed)
+def _pull(m: pyo.ConcreteModel, fixed: list[tuple[Level, float]], weights: dict[str, float]) -> Any:
+    """Weighted distances of the fixed levels from the values they were fixed at: keeps each at
+    its optimum rather than letting the next objective use the LEVEL_TOL slack of its fixing
+    constraint. Measured from the fixed value, not the ideal, so the pull is about 0 at the
+    answer and the objective stays about the cost: a level missed by 12 kWh would otherwise add
+    thousands of euros of constant, and a solver's relative tolerances (GLPK's tol_obj, a relative
+    MIP gap) would then allow errors of millieuros in the cost."""
+    return sum(weights[lv.name] * _distance(m, lv, value) for lv, value in fixed)
 
 
 def _objective(m: pyo.ConcreteModel, expr: object, *, maximise: bool = False) -> None:
@@ -140,25 +145,26 @@ def solve_lexicographic(
     weights = level_weights(p)
     # Each level enters as its distance from its ideal, so the weighted objective is close to the
     # cost at the answer and a relative MIP gap means the same as in the final cost solve.
-    _objective(m, m.level_cost_eur + sum(weights[lv.name] * _distance(m, lv) for lv in levels))
+    _objective(m, m.level_cost_eur + sum(weights[lv.name] * _distance(m, lv, lv.ideal) for lv in levels))
     result = solve(m, solver, p.site_id, mip=mip)
     attained = [_attained(m, lv) for lv in levels]
     if all(attained):
         return result
     log.debug("%s: weighted solve missed a priority level; solving the levels in sequence", p.site_id)
     proven = True
-    fixed: list[Level] = []
+    fixed: list[tuple[Level, float]] = []
     for level, at_ideal in zip(levels, attained, strict=True):
         if at_ideal and all(attained[: levels.index(level)]):
             _fix_level(m, level, level.ideal)
-            fixed.append(level)
+            fixed.append((level, level.ideal))
             continue
         sign = -1.0 if level.maximise else 1.0
         _objective(m, sign * getattr(m, level.name) + _pull(m, fixed, weights))
         level_result = solve(m, solver, p.site_id, mip=mip)
         proven = proven and level_result.proven
-        _fix_level(m, level, float(pyo.value(getattr(m, level.name))))
-        fixed.append(level)
+        value = float(pyo.value(getattr(m, level.name)))
+        _fix_level(m, level, value)
+        fixed.append((level, value))
     _objective(m, m.level_cost_eur + _pull(m, fixed, weights))
     last = solve(m, solver, p.site_id, mip=mip)
     return SolveResult(last.condition, last.objective, last.gap, proven and last.proven)

@@ -109,11 +109,12 @@ class LevelRows:
             self.model.set_row_bounds(layout.r_level_solar, value - tol, np.inf)
 
 
-def _ideal_offset(level: Level, v: SiteVectors) -> float:
-    """The constant that turns a level's objective vector into its distance from the ideal."""
+def _offset(level: Level, v: SiteVectors, target: float) -> float:
+    """The constant that turns a level's objective vector into its distance from `target` (its
+    ideal, or the value it was fixed at: flexmodel.solve's `_distance`)."""
     if level.name == "level_smart_shortfall_kwh":
-        return v.smart_need_kwh  # shortfall = need - energy; ideal 0
-    return level.ideal if level.maximise else -level.ideal
+        return v.smart_need_kwh - target  # shortfall = need - energy
+    return target if level.maximise else -target
 
 
 def solve_levels(model: HighsModel, p: SiteProblem, v: SiteVectors) -> LevelSolve:
@@ -127,7 +128,7 @@ def solve_levels(model: HighsModel, p: SiteProblem, v: SiteVectors) -> LevelSolv
     # instead of cost minus thousands of euros of level weights. A MILP's relative gap is
     # measured against this value: without the offset, mip_rel_gap would allow errors of
     # millieuros in the cost, and two runs could return different answers.
-    offset = sum(weights[lv.name] * _ideal_offset(lv, v) for lv in levels)
+    offset = sum(weights[lv.name] * _offset(lv, v, lv.ideal) for lv in levels)
     model.set_costs(weighted, offset)
     x = model.run(p.site_id)
     solves = 1
@@ -135,16 +136,18 @@ def solve_levels(model: HighsModel, p: SiteProblem, v: SiteVectors) -> LevelSolv
     if all(attained):
         return LevelSolve(x, model.mip_gap(), solves)
     # As flexmodel.solve does: the fixed levels stay in the later objectives with their weights
-    # (distance from the ideal), so the later solves do not spend the LEVEL_TOL slack.
+    # (distance from the value each was fixed at), so the later solves do not spend the
+    # LEVEL_TOL slack, and the objective stays about the cost.
     pull, pull_offset = np.zeros(model.n_cols), 0.0
     for i, level in enumerate(levels):
         if not (attained[i] and all(attained[:i])):
-            model.set_costs(rows.objective(level) + pull, _ideal_offset(level, v) + pull_offset)
+            model.set_costs(rows.objective(level) + pull, _offset(level, v, level.ideal) + pull_offset)
             x = model.run(p.site_id)
             solves += 1
-        rows.fix(level, level.ideal if attained[i] and all(attained[:i]) else rows.value(level, x))
+        value = level.ideal if attained[i] and all(attained[:i]) else rows.value(level, x)
+        rows.fix(level, value)
         pull = pull + weights[level.name] * rows.objective(level)
-        pull_offset += weights[level.name] * _ideal_offset(level, v)
+        pull_offset += weights[level.name] * _offset(level, v, value)
     model.set_costs(cost + pull, pull_offset)
     x = model.run(p.site_id)
     return LevelSolve(x, model.mip_gap(), solves + 1)
