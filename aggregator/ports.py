@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
@@ -28,7 +28,7 @@ class Dispatched:
     ven_id: str
     event_id: str
     modification_number: int
-    action: str  # created | modified | failed
+    action: str  # created | modified | unchanged (already has this schedule) | failed
     message: str = ""
 
 
@@ -54,7 +54,12 @@ class LoopStore(Protocol):
 
 
 class Dispatcher(Protocol):
-    async def dispatch(self, schedule: Schedule, run_id: str, now: datetime) -> Dispatched: ...
+    async def dispatch_all(
+        self, schedules: Sequence[Schedule], run_id: str, now: datetime
+    ) -> list[Dispatched]:
+        """A run's schedules, one result per schedule in their order (one home's failure is its
+        result, not an exception)."""
+        ...
 
     async def release(self, ven_id: str, now: datetime) -> None:
         """Stop steering a home (cancel its dispatch event), e.g. when it is excluded."""

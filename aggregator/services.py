@@ -127,11 +127,13 @@ async def run_planning(
     if plan.status is not PlanStatus.ERROR:
         for home in built.fixed:
             await dispatcher.release(home.ven_id, now)
+        steered: list[Schedule] = []
         for schedule in schedules(built, plan, target):
             if isinstance(schedule, str):
                 await dispatcher.release(schedule, now)
             else:
-                dispatched.append(await dispatcher.dispatch(schedule, run_id, now))
+                steered.append(schedule)
+        dispatched = await dispatcher.dispatch_all(steered, run_id, now)
     timings["dispatch_s"] = time.perf_counter() - dispatch_started
     record = _record(
         run_id, trigger, now, started, inputs, built, plan_json, dispatched, plan.message, solver

@@ -57,7 +57,7 @@ class Demo:
     prices_file: Path | None = None
     pv_file: Path | None = None
     broker_url: str | None = None
-    method: str = "coordination"
+    method: str = "decomposition"
     db_url: str | None = None  # default: SQLite in the work directory
     cap_kw_per_home: float = 1.5
     result: Any = None  # (DemoData, Figures) once the report is written
@@ -197,7 +197,7 @@ def start_vtn(demo: Demo) -> None:
         f'clock_anchor = "{datetime.fromtimestamp(demo.anchor_s, UTC).isoformat()}"\n'
         'dayahead_time = "11:00"\n'
         'timezone = "UTC"\n'
-        "replan_check_seconds = 2.0\n"
+        "replan_check_seconds = 1.0\n"
         "replan_every_minutes = 120\n"
         "offline_after_seconds = 30\n"
         "deviation_tolerance_kw = 4.0\n"

@@ -52,6 +52,18 @@ class FilePv:
         return self._at(now_s)
 
 
+# A command must outlive the agent's pauses, which are real time: on a busy machine an agent's
+# step can come late by a second or more, and at x900 that is a quarter of an hour of simulated
+# time. A charger whose command lapsed falls back to its own mode (full power), which is what
+# broke the evening cap in earlier demos.
+COMMAND_TTL_REAL_S = 5.0
+
+
+def command_ttl_s(dispatch_s: float, speed: float) -> float:
+    """valid_until - now [simulated s]: four dispatch periods, and at least 5 s of real time."""
+    return max(4 * dispatch_s, COMMAND_TTL_REAL_S * speed)
+
+
 def home_spec(site: str, index: int, telemetry_s: float) -> Any:
     from ven.simulators.home import HomeSpec
 
@@ -99,7 +111,7 @@ async def _run(a: argparse.Namespace) -> None:
                 "buffer_path": Path(a.dir) / f"{site}.db",
                 "discovery_wait_s": 3,
                 "dispatch_period_s": a.dispatch_s,
-                "command_ttl_s": 4 * a.dispatch_s,
+                "command_ttl_s": command_ttl_s(a.dispatch_s, a.speed),
                 "replan_every_s": 10 * 86400,
                 "housekeeping_every": 2,
                 # The VTN's schedules steer the charger (dispatch_target "ev"); the battery keeps

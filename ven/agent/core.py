@@ -259,6 +259,25 @@ class AgentCore:
         return changes
 
     # --- control ------------------------------------------------------------------------------
+    def next_change_s(self, now_s: float) -> float | None:
+        """The next moment after `now_s` at which an event's or the local plan's value changes
+        (an interval starts or ends), so the control loop can step right then."""
+        with self._lock:
+            edges = [
+                edge
+                for event in self.events()
+                if not event.cancelled
+                for interval in event.intervals
+                for edge in (interval.start_s, interval.end_s)
+            ]
+            edges += [
+                edge
+                for intervals in self.local_plan.power_kw.values()
+                for interval in intervals
+                for edge in (interval.start_s, interval.end_s)
+            ]
+        return min((e for e in edges if e > now_s), default=None)
+
     def snapshot(self) -> HomeSnapshot:
         return replace(self.registry.snapshot(self.clock.now()), house_kw=self._house_kw)
 
@@ -269,7 +288,7 @@ class AgentCore:
             events = [e for e in self.events() if e.event_id not in self.opted_out()]
             planned = self.local_plan.at(snapshot.now_s)
         base = local_setpoints(snapshot, limits, planned)
-        wanted, active = apply_events(snapshot, events, base)
+        wanted, active = apply_events(snapshot, events, base, self.dispatch.period_s)
         safe = enforce(wanted, snapshot, limits, self.dispatch.period_s)
         for note in safe.notes:
             log.info("safety: %s", note)

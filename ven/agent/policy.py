@@ -21,6 +21,8 @@ SIMPLE levels (the shed policy; the EV's promise is kept at every level):
 LOAD_DISPATCH (kW): `setpoint` with a device in the event's targets is that device's
 power; without a device target it is the site's net import, reached with the battery and
 the EV around the local policy. `delta` shifts the site's current import by the value.
+The battery is asked only for what its state of charge can hold until the next step (an
+empty battery cannot discharge, a full one cannot charge); the EVs take up the rest.
 """
 
 from __future__ import annotations
@@ -158,7 +160,30 @@ def _is_power(snapshot: HomeSnapshot, device_id: str) -> bool:
     return view is not None and view.config.control(ControlName.POWER_KW) is not None
 
 
-def dispatch_setpoints(event: DrEvent, value_kw: float, snapshot: HomeSnapshot, base: Setpoints) -> Setpoints:
+def battery_range_kw(view: DeviceView, period_h: float) -> tuple[float, float]:
+    """(lowest, highest) power [kW, + = charging] the battery can hold for `period_h`.
+
+    Its power limits, narrowed by the energy above its minimum SoC (discharge, after the
+    discharge losses) and the room below its capacity (charge, before the charge losses).
+    Without a SoC reading, the power limits alone."""
+    config = view.config
+    lo = -config.param_float("max_discharge_kw", 0.0)
+    hi = config.param_float("max_charge_kw", 0.0)
+    capacity = config.param_float("capacity_kwh", 0.0)
+    stored_wh, soc_pct = view.reading("stored_energy"), view.reading("soc")
+    if capacity <= 0 or (stored_wh is None and soc_pct is None) or period_h <= 0:
+        return lo, hi
+    soc = stored_wh / 1000.0 if stored_wh is not None else capacity * (soc_pct or 0.0) / 100.0
+    stock_kwh = max(0.0, soc - config.param_float("min_soc_kwh", 0.0))
+    room_kwh = max(0.0, capacity - soc)
+    lo = max(lo, -stock_kwh * config.param_float("discharge_efficiency", 1.0) / period_h)
+    hi = min(hi, room_kwh / (config.param_float("charge_efficiency", 1.0) * period_h))
+    return lo, hi
+
+
+def dispatch_setpoints(
+    event: DrEvent, value_kw: float, snapshot: HomeSnapshot, base: Setpoints, period_h: float = 1 / 60
+) -> Setpoints:
     out = dict(base)
     targets = [d for d in event.resource_ids if d in snapshot.devices]
     if targets:
@@ -169,11 +194,12 @@ def dispatch_setpoints(event: DrEvent, value_kw: float, snapshot: HomeSnapshot, 
     site_kw = value_kw
     if event.signal_type == SignalType.DELTA:
         site_kw = (snapshot.meter_kw or 0.0) + value_kw
-    return _site_target(site_kw, snapshot, out)
+    return _site_target(site_kw, snapshot, out, period_h)
 
 
-def _site_target(site_kw: float, snapshot: HomeSnapshot, out: Setpoints) -> Setpoints:
-    """Reach a site net import with the battery first, then the EV, around the local policy."""
+def _site_target(site_kw: float, snapshot: HomeSnapshot, out: Setpoints, period_h: float) -> Setpoints:
+    """Reach a site net import with the battery first, as far as its SoC allows until the next
+    step (`period_h`), then the EV, around the local policy."""
     evs = [(v, ev_need(v, snapshot.now_s)) for v in snapshot.of_type(DeviceType.EV_CHARGER)]
     evs_ok = [(v, n) for v, n in evs if n is not None and not v.overridden]
     batteries = [b for b in snapshot.of_type(DeviceType.BATTERY) if not b.overridden]
@@ -183,8 +209,7 @@ def _site_target(site_kw: float, snapshot: HomeSnapshot, out: Setpoints) -> Setp
     ev_kw = {v.device_id: float(out.get(v.device_id, n.flat_kw)) for v, n in evs_ok}
     rest = need_kw - sum(ev_kw.values())
     for battery in batteries:
-        lo = -battery.config.param_float("max_discharge_kw", 0.0)
-        hi = battery.config.param_float("max_charge_kw", 0.0)
+        lo, hi = battery_range_kw(battery, period_h)
         out[battery.device_id] = min(hi, max(lo, rest))
         rest -= float(out[battery.device_id])
     for view, need in evs_ok:  # the EVs absorb what the battery could not, within their limits
@@ -219,9 +244,10 @@ def blend(base: Setpoints, target: Setpoints, fraction: float) -> Setpoints:
 
 
 def apply_events(
-    snapshot: HomeSnapshot, events: list[DrEvent], base: Setpoints
+    snapshot: HomeSnapshot, events: list[DrEvent], base: Setpoints, period_s: float = 60.0
 ) -> tuple[Setpoints, list[str]]:
-    """Apply the active events, lowest rank first, so the highest priority has the last word."""
+    """Apply the active events, lowest rank first, so the highest priority has the last word.
+    `period_s`: the setpoints hold this long (until the agent's next step)."""
     out = dict(base)
     active: list[str] = []
     now = snapshot.now_s
@@ -236,7 +262,7 @@ def apply_events(
             pause_h = max(0.0, event.end_s - now) / 3600.0
             target = simple_setpoints(round(value), snapshot, out, pause_h)
         elif event.signal_name == SignalName.LOAD_DISPATCH:
-            target = dispatch_setpoints(event, value, snapshot, out)
+            target = dispatch_setpoints(event, value, snapshot, out, period_s / 3600.0)
         else:
             continue  # prices act through the local plan
         if fraction < 1.0:  # a ramp starts from what a device does now when the agent set nothing

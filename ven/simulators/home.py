@@ -38,6 +38,7 @@ from ven.simulators.smart_plug import SmartPlug
 log = logging.getLogger(__name__)
 
 MAX_STEP_S = 5.0
+MAX_LATE_READINGS = 4  # a tick later than this many telemetry intervals publishes only the last ones
 BusFactory = Callable[[str], DeviceBus]
 
 
@@ -187,17 +188,24 @@ class SimulatedHome:
                 log.exception("home %s: step failed", self.site_id)
 
     def tick(self) -> None:
-        """Advance the physics to the clock's now; publish what changed and due telemetry."""
+        """Advance the physics to the clock's now; publish what changed and due telemetry.
+
+        Telemetry is read at each interval's edge (the physics is advanced to the edge first),
+        as a meter's quarter-hour register is, however late the tick comes: energy per slot
+        from the counters is then exact, not interpolated across an edge."""
         now = self.clock.now()
+        interval = self.spec.telemetry_interval_s
         with self.lock:
+            slot = int(now // interval)
+            for edge_slot in range(max(self._telemetry_slot + 1, slot - MAX_LATE_READINGS + 1), slot + 1):
+                edge = edge_slot * interval
+                self._physics(edge)
+                for client in self.clients.values():
+                    client.publish_telemetry(edge)
+            self._telemetry_slot = slot
             self._physics(now)
             for client in self.clients.values():
                 client.publish_state()
-            slot = int(now // self.spec.telemetry_interval_s)
-            if slot != self._telemetry_slot:
-                self._telemetry_slot = slot
-                for client in self.clients.values():
-                    client.publish_telemetry(now)
 
     def _physics(self, now_s: float) -> None:
         while self._sim_s < now_s - 1e-9:

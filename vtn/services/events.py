@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from vtn.db.tables import Event, EventResponse, Opt, as_utc
 from vtn.db.uow import UnitOfWork
-from vtn.errors import Conflict, NotFound
+from vtn.errors import Conflict, NotFound, VtnError
 from vtn.services import outbox
 from vtn.services.event_rules import (
     DEFAULT_NEAR_WINDOW_SECONDS,
@@ -216,6 +216,87 @@ async def modify_event(
         infos = await load_infos(uow, [event], now, near_window_seconds)
     notify_pending(sessions, notified)
     return infos[0]
+
+
+async def modify_events(
+    sessions: Sessions,
+    patches: Sequence[tuple[str, EventPatch]],
+    now: datetime,
+    near_window_seconds: int = DEFAULT_NEAR_WINDOW_SECONDS,
+) -> list[EventInfo | VtnError]:
+    """`modify_event` for several events in one transaction and one commit (a planning run
+    re-dispatching every home: one commit per event cost a run seconds on a busy SQLite).
+
+    Each patch is checked and applied in order, as successive `modify_event` calls would be; one
+    that cannot be applied comes back as its error (NotFound, Conflict, InvalidInput), in its
+    place, and the others are still applied."""
+    out: list[str | VtnError] = []  # the eventID when applied
+    changed: list[Event] = []
+    notified: list[str] = []
+    ids = [event_id for event_id, _ in patches]
+    async with UnitOfWork(sessions) as uow:
+        events = {e.event_id: e for e in await uow.events.get_many(ids)}
+        targets = await uow.events.targets(ids)
+        ven_ids = sorted({v for vens in targets.values() for v in vens})
+        known = await uow.vens.existing_ids(ven_ids)
+        contexts = {e.market_context for e in events.values()}
+        live = {c: await uow.events.live_for_vens(ven_ids, c) for c in contexts}
+        for event_id, patch in patches:
+            try:
+                event = _changeable(events.get(event_id), event_id, now)
+                old_vens = targets.get(event_id, [])
+                spec = validate_spec(_patched_spec(event, old_vens, patch), now)
+                if set(spec.ven_ids) - set(old_vens) or spec.market_context != event.market_context:
+                    await _check_vens_and_overlap(uow, spec, event_id)  # new targets: as modify_event
+                else:
+                    _check_overlap(spec, event_id, known, live[event.market_context])
+            except VtnError as exc:
+                out.append(exc)
+                continue
+            _apply_spec(event, spec)
+            event.modification_number += 1
+            event.modified_at = now
+            dropped = [v for v in old_vens if v not in spec.ven_ids]
+            if dropped or list(spec.ven_ids) != list(old_vens):
+                await uow.events.set_targets(event_id, spec.ven_ids)
+            await outbox.queue_distribute(uow, spec.ven_ids, now)
+            await outbox.queue_distribute(uow, dropped, now, cancelled_event_ids=[event_id])
+            notified += [*spec.ven_ids, *dropped]
+            changed.append(event)
+            out.append(event_id)
+        await uow.commit()
+        infos = {i.event_id: i for i in await load_infos(uow, changed, now, near_window_seconds)}
+    if notified:
+        notify_pending(sessions, sorted(set(notified)))
+    return [infos[x] if isinstance(x, str) else x for x in out]
+
+
+def _changeable(event: Event | None, event_id: str, now: datetime) -> Event:
+    if event is None:
+        raise NotFound("event", event_id)
+    if event.cancelled:
+        raise Conflict(f"event {event_id} is cancelled")
+    if event_status(event_timing(event), now) == EventStatus.COMPLETED:
+        raise Conflict(f"event {event_id} is completed")
+    return event
+
+
+def _check_overlap(
+    spec: EventSpec, event_id: str, known: set[str], live: Sequence[tuple[Event, str]]
+) -> None:
+    """`_check_vens_and_overlap` on rows already loaded (the session's rows, so the events
+    modified before in the same transaction are seen with their new times)."""
+    for ven_id in spec.ven_ids:
+        if ven_id not in known:
+            raise NotFound("VEN", ven_id)
+    timing = spec_timing(spec)
+    for other, ven_id in live:
+        mine = ven_id in spec.ven_ids and other.event_id != event_id and not other.cancelled
+        if mine and overlaps(timing, event_timing(other)):
+            raise Conflict(
+                f"event {other.event_id} already covers VEN {ven_id} in market context "
+                f"{spec.market_context} at an overlapping time"
+            )
 
 
 async def cancel_event(

@@ -19,6 +19,7 @@ import pytest
 from sqlalchemy import select
 
 from flexvpp.demo import Demo, run_demo
+from flexvpp.demo_homes import home_spec
 from vtn.db.engine import create_engine
 from vtn.db.tables import Event, EventResponse, EventTarget, PlanningRun, VenDispatch
 from vtn.portfolio.dispatch import MARKET_CONTEXT
@@ -27,10 +28,23 @@ pytestmark = [pytest.mark.mqtt, pytest.mark.slow]
 
 HOMES = 3
 CAP_KW_PER_HOME = 1.5
-# Energy above the cap allowed over the whole window: a car's arrival reaches the VTN with the
-# flexibility report (seconds of real time = tens of simulated minutes), and base load and PV are
-# noisy around their forecast. Charging on arrival puts tens of kWh above it.
-CAP_TOLERANCE_KWH = 0.5
+SPEED = 1200.0
+# Energy above the cap allowed over the whole window, and why it is not zero. The measurement
+# itself is exact: the meters read their counters at the quarter-hour edges (ven/simulators/
+# home.py), so per-slot energy needs no interpolation across an edge. Cars arriving in the
+# window add nothing: from the DR request on, a car-less home's charger has zeros over the
+# capped slots until a re-plan gives its car a schedule. What remains is time: the agent steps
+# at an interval's edge (ven/agent/runner.py), but its step and the command's way to the
+# charger take real time, and the clock runs SPEED times faster. At an edge where the chargers'
+# setpoints fall while the portfolio is planned at the cap (the largest fall is at the window's
+# start, when the plan has the cars charging up to 17:00), every charger can run on at up to
+# full power for that lag. Allowing REAL_LAG_S of real lag at one such edge:
+#   sum(max_kw) * REAL_LAG_S * SPEED / 3600 = (11 + 7.4 + 11) kW * 60 s = 0.49 kWh.
+# Measured after the fixes above: 0.00 kWh (3 homes, x1200); 0.10 kWh in the 20-home demo.
+# (Charging on arrival puts tens of kWh above the cap, as the last assert shows.)
+REAL_LAG_S = 0.05
+CHARGERS_MAX_KW = sum(home_spec(f"home-{i + 1:03d}", i, 900.0).ev_max_kw or 0.0 for i in range(HOMES))
+CAP_TOLERANCE_KWH = CHARGERS_MAX_KW * REAL_LAG_S * SPEED / 3600.0
 
 
 async def _rows(db_url: str) -> dict[str, Any]:
@@ -56,7 +70,7 @@ def test_prices_and_a_dr_cap_reach_the_devices_and_the_meters_respect_the_cap(
     if not db_url.startswith("postgresql"):
         pytest.skip("the end-to-end run uses PostgreSQL (the SQLite path is the demo's)")
     demo = Demo(
-        HOMES, tmp_path / "out", speed=1200.0, broker_url=mosquitto.url, db_url=db_url,
+        HOMES, tmp_path / "out", speed=SPEED, broker_url=mosquitto.url, db_url=db_url,
         cap_kw_per_home=CAP_KW_PER_HOME,
     )  # fmt: skip
     assert run_demo(demo) == 0
@@ -66,9 +80,7 @@ def test_prices_and_a_dr_cap_reach_the_devices_and_the_meters_respect_the_cap(
     # Market inputs went in over REST and were planned: the DR request triggered a run.
     triggers = [r.trigger for r in rows["runs"]]
     assert any("DR request" in t for t in triggers), triggers
-    assert any(
-        r.status != "error" and "price-coordination" in str(r.inputs.get("method")) for r in rows["runs"]
-    )
+    assert any(r.status != "error" and "decomposition" in str(r.inputs.get("method")) for r in rows["runs"])
 
     # Each home got its schedule as one LOAD_DISPATCH event that re-plans modified.
     vens = {t.ven_id for t in rows["targets"] if t.event_id in {e.event_id for e in rows["events"]}}

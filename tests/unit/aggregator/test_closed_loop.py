@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -112,9 +112,11 @@ class FakeDispatcher:
         self.sent: list[Schedule] = []
         self.released: list[str] = []
 
-    async def dispatch(self, schedule: Schedule, run_id: str, now: datetime) -> Dispatched:
-        self.sent.append(schedule)
-        return Dispatched(schedule.ven_id, f"ev-{schedule.ven_id}", 0, "created")
+    async def dispatch_all(
+        self, schedules: Sequence[Schedule], run_id: str, now: datetime
+    ) -> list[Dispatched]:
+        self.sent += schedules
+        return [Dispatched(s.ven_id, f"ev-{s.ven_id}", 0, "created") for s in schedules]
 
     async def release(self, ven_id: str, now: datetime) -> None:
         self.released.append(ven_id)

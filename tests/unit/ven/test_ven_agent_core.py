@@ -9,7 +9,7 @@ from ven_rig import SITE, T0, Rig, dispatch
 
 from ven.agent.events import DrEvent, EventInterval, OptType
 from ven.agent.policy import local_setpoints
-from ven.messages import parse_set
+from ven.messages import SetCommand, parse_set
 
 
 def test_discovery_and_bad_input_ignored() -> None:
@@ -120,3 +120,33 @@ def test_site_setpoint_and_simple_levels() -> None:
     assert sp["plug-1"] is False and sp["hp-1"] == pytest.approx(19.0)
     assert sp["evse-1"] == pytest.approx(0.0)  # 10 h left: the promise needs nothing during the hour
     assert rig.home.device("plug-1").power_kw == 0.0
+
+
+def test_site_setpoint_with_an_empty_battery_is_met_by_the_ev() -> None:
+    rig = Rig(battery_kwh=10.0)
+    battery = rig.home.device("battery-1")
+    battery.soc_kwh = battery.min_soc_kwh  # type: ignore[attr-defined]
+    rig.advance(60)  # the agent sees the empty battery in its telemetry
+    # House 3 kW, car 20 kWh in 10 h (~2.1 kW flat): a site setpoint of 3 kW asks the steered
+    # devices for 0 kW net, which the empty battery cannot give by discharging.
+    rig.core.set_event(dispatch("site-empty", rig.clock.now(), 30, 3.0))
+    rig.advance(300)
+    assert rig.last.setpoints["battery-1"] == pytest.approx(0.0)
+    assert rig.ev.power_kw == pytest.approx(0.0, abs=0.05)
+    assert rig.home.meter.power_kw == pytest.approx(3.0, abs=0.3)
+
+
+def test_site_setpoint_uses_only_what_the_battery_holds() -> None:
+    rig = Rig(battery_kwh=10.0)
+    battery = rig.home.device("battery-1")
+    battery.soc_kwh = battery.min_soc_kwh + 0.02  # type: ignore[attr-defined]  # 20 Wh above its floor
+    hold = SetCommand(command_id="hold", ts=rig.clock.now(), valid_until=rig.clock.now() + 600, power_kw=0.0)
+    battery.handle_set(hold, rig.clock.now())  # kept from self-consumption until the agent steers it
+    rig.advance(60, step=False)
+    rig.core.set_event(dispatch("site-low", rig.clock.now(), 30, 3.0))
+    rig.advance(60)
+    # The steered devices must draw 0 kW net; 20 Wh * 0.95 lasts the 60 s step at 1.14 kW, so the
+    # battery gives that and the car's ~2.1 kW goes down by the rest instead of the battery's 2.1.
+    setpoints = rig.last.setpoints
+    assert setpoints["battery-1"] == pytest.approx(-1.14, abs=0.01)
+    assert float(setpoints["evse-1"]) + float(setpoints["battery-1"]) == pytest.approx(0.0, abs=0.05)

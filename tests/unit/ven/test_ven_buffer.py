@@ -42,3 +42,16 @@ def test_a_failing_sender_keeps_the_samples(tmp_path: Path) -> None:
         raise ConnectionError("VTN unreachable")
 
     assert buf.flush(boom) == 0 and buf.pending_count() == 1
+
+
+def test_add_many_stores_one_message_at_once_without_duplicates(tmp_path: Path) -> None:
+    path = tmp_path / "many.db"
+    buf = TelemetryBuffer(path)
+    message = [("meter-1.power", 60.0, 1.5), ("meter-1.energy_import", 60.0, 12.0)]
+    assert buf.add_many(message) == 2
+    assert buf.add_many([*message, ("meter-1.power", 120.0, 1.6)]) == 1  # only the new one
+    assert buf.add_many([]) == 0
+    buf.mark_sent(buf.pending(2))
+    buf.close()
+    again = TelemetryBuffer(path)  # committed: there after a restart
+    assert [(s.r_id, s.ts) for s in again.pending()] == [("meter-1.power", 120.0)]
