@@ -30,6 +30,10 @@ def register(subparsers: Any) -> None:
     run.add_argument("--tls-cert", type=Path, metavar="FILE", help="client certificate for mutual TLS (PEM)")
     run.add_argument("--tls-key", type=Path, metavar="FILE", help="its private key (PEM)")
     run.add_argument("--tls-ca", type=Path, metavar="FILE", help="CA of the VTN's certificate (PEM)")
+    run.add_argument(
+        "--sign", action="store_true", default=None, help="sign OpenADR messages with the --tls-key"
+    )
+    run.add_argument("--vtn-fingerprint", metavar="FP", help="accept only replies signed by this certificate")
     run.set_defaults(handler=_run)
 
     sim = ven_sub.add_parser(
@@ -96,6 +100,8 @@ def _run(args: argparse.Namespace) -> int:
             tls_cert_file=args.tls_cert,
             tls_key_file=args.tls_key,
             tls_ca_file=args.tls_ca,
+            sign_messages=args.sign,
+            vtn_fingerprint=args.vtn_fingerprint,
         )
     except SettingsError as exc:
         raise UsageError(str(exc)) from None

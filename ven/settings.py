@@ -49,12 +49,21 @@ class AgentSettings(BaseSettings):
     tls_cert_file: Path | None = Field(None, description="client certificate (PEM)")
     tls_key_file: Path | None = Field(None, description="private key of tls_cert_file (PEM)")
     tls_ca_file: Path | None = Field(None, description="CA that signed the VTN's server certificate")
+    # XML signatures: sign every OpenADR message with the TLS client certificate's key.
+    sign_messages: bool = Field(False, description="sign OpenADR messages (needs the tls_* files)")
+    vtn_fingerprint: str | None = Field(
+        None,
+        pattern=r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){9}$",
+        description="the VTN signing certificate's fingerprint: its replies must be signed with it",
+    )
 
     @model_validator(mode="after")
     def _tls_files(self) -> AgentSettings:
         given = [self.tls_cert_file is not None, self.tls_key_file is not None, self.tls_ca_file is not None]
         if any(given) and not all(given):
             raise ValueError("tls_cert_file, tls_key_file and tls_ca_file must be given together")
+        if self.sign_messages and self.tls_cert_file is None:
+            raise ValueError("sign_messages needs tls_cert_file and tls_key_file (the signing key)")
         return self
 
 

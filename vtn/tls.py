@@ -16,6 +16,7 @@ TCP peer is one of the configured proxy addresses; from anyone else the header i
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import ipaddress
 import logging
@@ -24,7 +25,7 @@ import time
 from collections.abc import Callable, Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import unquote
 
 if TYPE_CHECKING:
@@ -105,8 +106,15 @@ def parse_networks(addresses: Sequence[str]) -> tuple[Network, ...]:
     return tuple(networks)
 
 
+class Provisioned(NamedTuple):
+    """What a VEN was provisioned with that authenticates it."""
+
+    fingerprint: str | None
+    xml_signatures: str | None  # required | optional | off; None: the VTN's setting
+
+
 class ClientCertificates:
-    """Who presented which certificate, and which fingerprint each VEN was provisioned with."""
+    """Who presented which certificate, and what each VEN was provisioned with (fingerprint, signing)."""
 
     def __init__(
         self,
@@ -117,10 +125,11 @@ class ClientCertificates:
         self.trusted_proxies = parse_networks(trusted_proxies)
         self.header = header
         self._clock = clock
-        self._by_id: dict[str, str | None] = {}
-        self._by_name: dict[str, str | None] = {}
+        self._by_id: dict[str, Provisioned] = {}
+        self._by_name: dict[str, Provisioned] = {}
         self._loaded_at = -float("inf")
         self._lock = asyncio.Lock()
+        self._refreshing: asyncio.Task[None] | None = None
 
     # -- what the VEN presented --------------------------------------------------------------
     def presented(self, request: web.Request) -> str | None:
@@ -159,8 +168,18 @@ class ClientCertificates:
         self, sessions: async_sessionmaker[AsyncSession], ven_id: str | None, ven_name: str | None
     ) -> str | None:
         """The fingerprint provisioned for the VEN (by venID, else venName); None if none or unknown."""
+        record = await self.provisioned_record(sessions, ven_id, ven_name)
+        return record.fingerprint if record is not None else None
+
+    async def provisioned_record(
+        self, sessions: async_sessionmaker[AsyncSession], ven_id: str | None, ven_name: str | None
+    ) -> Provisioned | None:
+        """What the VEN (by venID, else venName) was provisioned with; None for an unknown VEN."""
         if self._clock() - self._loaded_at > FINGERPRINT_REFRESH_SECONDS:
-            await self._reload(sessions)
+            if self._loaded_at == -float("inf"):
+                await self._reload(sessions)  # the first message: nothing to serve yet
+            else:
+                self._refresh_in_background(sessions)
         kind, key = ("id", ven_id) if ven_id else ("name", ven_name or "")
         table = self._by_id if kind == "id" else self._by_name
         if key in table:
@@ -168,21 +187,40 @@ class ClientCertificates:
         # Not remembered when unknown: a VEN provisioned a moment later must be checked at once.
         return await self._load_one(sessions, kind, key)
 
+    def _refresh_in_background(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        """Reload in one background task and keep serving what is loaded meanwhile.
+
+        Awaiting the reload here made every message of a busy VTN queue behind it, and when the
+        database pool was drained by a burst of reports the reload waited for a connection while
+        all polls waited for the reload: they all timed out. A change is now seen within
+        FINGERPRINT_REFRESH_SECONDS plus one reload; a VEN that is not in memory is still read
+        from the database at once (`_load_one`)."""
+        if self._refreshing is not None and not self._refreshing.done():
+            return
+        self._refreshing = asyncio.get_running_loop().create_task(self._reload(sessions))
+        self._refreshing.add_done_callback(_log_reload_failure)
+
+    async def settle(self) -> None:
+        """Wait for a background reload in progress (for tests and orderly shutdown)."""
+        if self._refreshing is not None:
+            with contextlib.suppress(Exception):
+                await self._refreshing
+
     async def _reload(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         from sqlalchemy import select
-
-        from vtn.db.tables import Ven
 
         async with self._lock:
             if self._clock() - self._loaded_at <= FINGERPRINT_REFRESH_SECONDS:
                 return  # another request reloaded while this one waited
             async with sessions() as session:
-                rows = (await session.execute(select(Ven.ven_id, Ven.ven_name, Ven.fingerprint))).all()
-            self._by_id = {row.ven_id: row.fingerprint for row in rows}
-            self._by_name = {row.ven_name: row.fingerprint for row in rows}
+                rows = (await session.execute(select(*_provisioning_columns()))).all()
+            self._by_id = {row.ven_id: Provisioned(row.fingerprint, row.xml_signatures) for row in rows}
+            self._by_name = {row.ven_name: Provisioned(row.fingerprint, row.xml_signatures) for row in rows}
             self._loaded_at = self._clock()
 
-    async def _load_one(self, sessions: async_sessionmaker[AsyncSession], kind: str, key: str) -> str | None:
+    async def _load_one(
+        self, sessions: async_sessionmaker[AsyncSession], kind: str, key: str
+    ) -> Provisioned | None:
         """A VEN provisioned since the last reload, or None for an unknown one."""
         from sqlalchemy import select
 
@@ -190,15 +228,26 @@ class ClientCertificates:
 
         column = Ven.ven_id if kind == "id" else Ven.ven_name
         async with sessions() as session:
-            row = (
-                await session.execute(select(Ven.ven_id, Ven.ven_name, Ven.fingerprint).where(column == key))
-            ).first()
+            row = (await session.execute(select(*_provisioning_columns()).where(column == key))).first()
         if row is None:
             return None
-        self._by_id[row.ven_id] = row.fingerprint
-        self._by_name[row.ven_name] = row.fingerprint
-        fingerprint: str | None = row.fingerprint
-        return fingerprint
+        record = Provisioned(row.fingerprint, row.xml_signatures)
+        self._by_id[row.ven_id] = record
+        self._by_name[row.ven_name] = record
+        return record
+
+
+def _log_reload_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        # The last loaded provisioning stays in force; the next message past the interval retries.
+        log.warning("reloading the provisioned fingerprints failed: %s", task.exception())
+
+
+def _provisioning_columns() -> tuple[Any, ...]:
+    """The `vens` columns the per-message checks need (imported late: the module needs no DB)."""
+    from vtn.db.tables import Ven
+
+    return (Ven.ven_id, Ven.ven_name, Ven.fingerprint, Ven.xml_signatures)
 
 
 def check_fingerprint(provisioned: str | None, presented: str | None) -> str | None:

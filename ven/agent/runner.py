@@ -28,6 +28,8 @@ from ven.settings import AgentSettings
 
 log = logging.getLogger(__name__)
 
+EDGE_MARGIN_REAL_S = 0.001  # step just after an interval's edge, inside the new interval
+
 
 def _tls_files(settings: AgentSettings) -> tuple[str, str, str] | None:
     if settings.tls_cert_file is None or settings.tls_key_file is None or settings.tls_ca_file is None:
@@ -72,6 +74,8 @@ class HomeAgent:
             settings.vtn_url,
             validate_outgoing=settings.validate_messages,
             tls=_tls_files(settings),
+            sign=settings.sign_messages,
+            vtn_fingerprint=settings.vtn_fingerprint,
         )
         self._tasks: list[asyncio.Task[None]] = []
         self._offered: frozenset[str] = frozenset()
@@ -80,9 +84,9 @@ class HomeAgent:
         self._windows: object = None
 
     def _buffer(self, device_id: str, measurements: list[Measurement]) -> None:
-        for m in measurements:
-            if m.name in USAGE_SENSORS:
-                self.buffer.add(f"{device_id}.{m.name}", m.time_s, m.value)
+        self.buffer.add_many(
+            (f"{device_id}.{m.name}", m.time_s, m.value) for m in measurements if m.name in USAGE_SENSORS
+        )
 
     async def start(self) -> None:
         self.core.start()
@@ -125,7 +129,16 @@ class HomeAgent:
             except Exception:  # one failed step must not end the agent
                 log.exception("control step failed")
             count += 1
-            await asyncio.sleep(period_real_s)
+            await asyncio.sleep(self._pause_real_s(period_real_s))
+
+    def _pause_real_s(self, period_real_s: float) -> float:
+        """Until the next step: one period, or less when a schedule's value changes sooner (a
+        setpoint that changes at 17:00 is then followed from 17:00, not up to a period later)."""
+        now = self.clock.now()
+        edge = self.core.next_change_s(now)
+        if edge is None:
+            return period_real_s
+        return min(period_real_s, max(0.0, (edge - now) / self.clock.speed) + EDGE_MARGIN_REAL_S)
 
     async def _replan_if_due(self) -> None:
         prices = tuple(self.core.prices)
@@ -154,6 +167,7 @@ class HomeAgent:
         if windows != self._windows:  # a car arrived or left: tell the VTN its availability
             self._windows = windows
             await self.client.send_availability()
+            await self.client.send_flexibility_now()  # and its need, for the re-plan
         self.buffer.prune(self.clock.now())
 
 

@@ -20,11 +20,12 @@ import logging
 from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 from openleadr import OpenADRClient, enums, objects, utils
-from openleadr.messaging import parse_message, validate_xml_schema
+from openleadr.messaging import parse_message, validate_xml_schema, validate_xml_signature
 
 from flexmodel.flexreport import REPORT_NAME as FLEX_REPORT_NAME
 from flexmodel.flexreport import availability_windows
@@ -42,6 +43,7 @@ from ven.agent.openadr_mapping import (
     status_values,
     usage_points,
 )
+from ven.agent.signing import MessageSigner
 from ven.agent.site_entry import Grid
 from ven.clock import to_datetime
 
@@ -69,10 +71,16 @@ class VenClient(OpenADRClient):  # type: ignore[misc]
         batch: int = 500,
         validate_outgoing: bool = False,
         tls: tuple[str, str, str] | None = None,
+        sign: bool = False,
+        vtn_fingerprint: str | None = None,
     ) -> None:
         # tls = (client certificate, its key, CA of the VTN): openleadr then makes the TLS context
-        # (mutual TLS with the VTN); signatures stay off, the TLS client certificate authenticates.
+        # (mutual TLS with the VTN). With `sign`, every message is also signed with that key
+        # (XML signature; the key is parsed once, see ven/agent/signing.py). With
+        # `vtn_fingerprint`, a reply not signed by the VTN's certificate is dropped.
         cert, key, ca_file = tls if tls is not None else (None, None, None)
+        if sign and (cert is None or key is None):
+            raise ValueError("signing needs the TLS client certificate and key")
         super().__init__(
             ven_name=ven_name,
             vtn_url=vtn_url,
@@ -82,7 +90,10 @@ class VenClient(OpenADRClient):  # type: ignore[misc]
             cert=cert,
             key=key,
             ca_file=ca_file,
+            vtn_fingerprint=vtn_fingerprint,
         )
+        if sign and cert is not None and key is not None:
+            self._create_message = MessageSigner(Path(cert), Path(key)).create_message
         self.core = core
         self.buffer = buffer
         self.retry_max_s = retry_max_s
@@ -126,7 +137,9 @@ class VenClient(OpenADRClient):  # type: ignore[misc]
         if not content:
             return None, {}
         try:
-            validate_xml_schema(content)
+            tree = validate_xml_schema(content)
+            if self.vtn_fingerprint:  # signed by the VTN's certificate, fresh, nonce not seen
+                validate_xml_signature(tree, cert_fingerprint=self.vtn_fingerprint)
             message_type, payload = parse_message(content)
         except Exception as exc:  # lxml and openleadr raise several types for a bad message
             log.warning("VTN's answer to %s failed validation: %s", service, exc)
@@ -260,6 +273,16 @@ class VenClient(OpenADRClient):  # type: ignore[misc]
             for i in p.intervals
         ]
         return await self._send_report(report_request_id, FLEX_SPECIFIER, FLEX_REPORT_NAME, values)
+
+    async def send_flexibility_now(self) -> bool:
+        """The flexibility report outside its schedule, for every live request of it.
+
+        Sent when a car arrives or leaves: the VTN re-plans on the new snapshot, and waiting for
+        the next scheduled report would leave the car on the local policy (or the capped zeros)
+        for up to a reporting interval. False when no request is live or a send failed."""
+        requests = [r for r in self.report_requests if r.get("report_specifier_id") == FLEX_SPECIFIER]
+        sent = [await self.send_flexibility(r["report_request_id"], set(r["r_ids"])) for r in requests]
+        return bool(sent) and all(sent)
 
     async def _send_report(
         self,

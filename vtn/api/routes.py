@@ -63,7 +63,9 @@ async def openapi(call: Call[None, None]) -> dict[str, Any]:
 async def create_ven(call: Call[s.VenCreate, None]) -> Any:
     """The VEN may then register over OpenADR with this ven_name (and fingerprint, if given)."""
     body = call.body
-    return await services.provision_ven(call.sessions, body.ven_name, body.site_id, body.fingerprint)
+    return await services.provision_ven(
+        call.sessions, body.ven_name, body.site_id, body.fingerprint, body.xml_signatures
+    )
 
 
 @ROUTES.route("GET", "/vens", summary="List VENs", roles=OPERATOR, response=list[s.VenOut])
@@ -81,6 +83,29 @@ async def list_vens(call: Call[None, None]) -> Any:
 )
 async def get_ven(call: Call[None, None]) -> Any:
     return await services.get_ven(call.sessions, call.path["ven_id"], call.now, _poll_interval(call))
+
+
+@ROUTES.route(
+    "PATCH",
+    "/vens/{ven_id}",
+    summary="Change a VEN's certificate fingerprint or signature policy",
+    roles=OPERATOR,
+    body=s.VenPatch,
+    response=s.VenOut,
+    errors=(404,),
+)
+async def update_ven(call: Call[s.VenPatch, None]) -> Any:
+    """Only the fields given change (null clears); the OpenADR side sees the change within 10 s."""
+    body = call.body
+    given = body.model_fields_set
+    return await services.update_ven(
+        call.sessions,
+        call.path["ven_id"],
+        call.now,
+        fingerprint=body.fingerprint if "fingerprint" in given else services.UNCHANGED,
+        xml_signatures=body.xml_signatures if "xml_signatures" in given else services.UNCHANGED,
+        poll_interval_seconds=_poll_interval(call),
+    )
 
 
 @ROUTES.route(

@@ -144,12 +144,27 @@ class _Response(BaseModel):
 # ---- VENs ---------------------------------------------------------------------------------------
 
 
+SignaturePolicy = Literal["required", "optional", "off"]
+_SIGNATURES = (
+    "must this VEN sign its OpenADR messages: required, optional (verified when present) or off "
+    "(not verified); null follows the VTN's xml_signatures setting"
+)
+
+
 class VenCreate(_Request):
     """Pre-provision a VEN: its venID is fixed now, and it may register with this ven_name."""
 
     ven_name: Name
     site_id: Name
     fingerprint: Fingerprint | None = Field(None, description="the VEN certificate's fingerprint")
+    xml_signatures: SignaturePolicy | None = Field(None, description=_SIGNATURES)
+
+
+class VenPatch(_Request):
+    """How the VEN authenticates. Omitted: unchanged; null: cleared (no fingerprint; the VTN's policy)."""
+
+    fingerprint: Fingerprint | None = Field(None, description="the VEN certificate's fingerprint")
+    xml_signatures: SignaturePolicy | None = Field(None, description=_SIGNATURES)
 
 
 class VenOut(_Response):
@@ -157,6 +172,7 @@ class VenOut(_Response):
     ven_name: str
     site_id: str
     fingerprint: str | None
+    xml_signatures: str | None = Field(None, description="the VEN's signature policy (null: the VTN's)")
     registration_id: str | None
     registered: bool
     registered_at: datetime | None

@@ -68,7 +68,9 @@ class Ven(Base):
     profile_name: Mapped[str | None] = mapped_column(String(8))
     transport_name: Mapped[str | None] = mapped_column(String(16))
     report_only: Mapped[bool] = mapped_column(Boolean, default=False)
-    xml_signature: Mapped[bool] = mapped_column(Boolean, default=False)
+    xml_signature: Mapped[bool] = mapped_column(Boolean, default=False)  # what the VEN said at registration
+    # Must this VEN sign its messages: required | optional | off; None = the VTN's xml_signatures setting.
+    xml_signatures: Mapped[str | None] = mapped_column(String(8))
     http_pull_model: Mapped[bool] = mapped_column(Boolean, default=True)
     last_poll_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -201,6 +203,21 @@ class ReportValue(Base):
     dtstart: Mapped[datetime]
     duration_seconds: Mapped[int] = mapped_column(Integer, default=0)
     value: Mapped[float] = mapped_column(Float)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SignatureNonce(Base):
+    """A ReplayProtect nonce already accepted in a signed message; shared by every VTN process.
+
+    The primary key makes claiming a nonce atomic across processes. Rows whose `signed_at` has
+    left the replay window are pruned (a replay of them is refused by its timestamp anyway).
+    """
+
+    __tablename__ = "signature_nonces"
+
+    nonce: Mapped[str] = mapped_column(String(128), primary_key=True)
+    ven_id: Mapped[str | None] = mapped_column(String(64))
+    signed_at: Mapped[datetime] = mapped_column(index=True)
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -6,7 +6,8 @@ from aiohttp import web
 
 from vtn.db.tables import utcnow
 from vtn.openadr import ei_event, ei_opt, ei_register_party, ei_report, oadr_poll
-from vtn.openadr.dispatch import CLIENT_CERTIFICATES, service_handler
+from vtn.openadr.dispatch import CLIENT_CERTIFICATES, SIGNATURES, service_handler
+from vtn.openadr.signature import Signatures
 from vtn.settings import VtnSettings
 from vtn.tls import ClientCertificates
 
@@ -25,6 +26,7 @@ def create_openadr_app(settings: VtnSettings) -> web.Application:
     app[CLIENT_CERTIFICATES] = ClientCertificates(
         settings.trusted_proxy_addresses, settings.client_cert_header
     )
+    app[SIGNATURES] = Signatures.from_settings(settings)  # the signing key is loaded here, once
     for service, handlers in SERVICES.items():
         app.router.add_post(f"/{service}", service_handler(service, handlers, utcnow))  # type: ignore[arg-type]
     return app

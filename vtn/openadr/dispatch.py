@@ -3,6 +3,11 @@
 Transport errors (wrong Content-Type, oversized or malformed body) get an HTTP error status
 with an oadrResponse body naming the problem. Protocol errors get HTTP 200 and the OpenADR
 reply type for the message, carrying the response code (452, 463, ...).
+
+Authentication, on every message and before any handler runs: the client certificate must be
+the VEN's provisioned one (vtn/tls.py), and the XML signature must be valid, fresh and not a
+replay as the VEN's signature policy says (vtn/openadr/signature.py); either failure is 463.
+Replies to a VEN that signs are signed.
 """
 
 from __future__ import annotations
@@ -19,10 +24,11 @@ from vtn.openadr import codes
 from vtn.openadr.context import Context, Handler, message_ven_id
 from vtn.openadr.limits import check_lengths
 from vtn.openadr.render import render, response
+from vtn.openadr.signature import SignaturePolicy, SignatureRefused, Signatures, signature_element
 from vtn.openadr.xml import MalformedMessage, parse_payload, text
 from vtn.services.poll_cache import PollCache
 from vtn.services.registration import check_registered
-from vtn.tls import ClientCertificates, check_fingerprint
+from vtn.tls import ClientCertificates, Provisioned, check_fingerprint
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +39,8 @@ OPEN_MESSAGES = frozenset(
 )
 # The client certificates of the connection and the provisioned fingerprints (vtn/tls.py).
 CLIENT_CERTIFICATES = web.AppKey("client_certificates", ClientCertificates)
+# The signature policy, the replay window's nonce store and the VTN's signing key.
+SIGNATURES = web.AppKey("signatures", Signatures)
 
 
 def _transport_error(status: int, code: int, description: str) -> web.Response:
@@ -57,16 +65,39 @@ async def _read_body(request: web.Request, max_bytes: int) -> bytes | web.Respon
     return body
 
 
-async def _check_certificate(certificates: ClientCertificates | None, ctx: Context) -> None:
-    """On every message: a VEN provisioned with a fingerprint must present that certificate (463)."""
+async def _check_certificate(certificates: ClientCertificates | None, ctx: Context) -> Provisioned | None:
+    """On every message: a VEN provisioned with a fingerprint must present that certificate (463).
+
+    A VEN provisioned without one is refused too when `ven_fingerprint_required` (the default
+    when client certificates are required): the CA alone would let any VEN's certificate act for it.
+
+    Returns what the VEN was provisioned with (None: an unknown VEN, or no VEN named).
+    """
     ven_name = None if ctx.ven_id else text(ctx.message, "oadr:oadrVenName")
     if certificates is None or not (ctx.ven_id or ven_name):
-        return
-    provisioned = await certificates.provisioned(ctx.sessions, ctx.ven_id, ven_name)
-    problem = check_fingerprint(provisioned, ctx.tls_fingerprint)
+        return None
+    provisioned = await certificates.provisioned_record(ctx.sessions, ctx.ven_id, ven_name)
+    problem = check_fingerprint(provisioned.fingerprint if provisioned else None, ctx.tls_fingerprint)
+    if provisioned is not None and not provisioned.fingerprint and ctx.settings.ven_fingerprint_required:
+        problem = "this VEN was provisioned without a certificate fingerprint, which this VTN requires"
     if problem is not None:
         log.warning("refused a message for VEN %s: %s", ctx.ven_id or ven_name, problem)
         raise Unauthorized(problem)
+    return provisioned
+
+
+async def _check_signature(
+    signatures: Signatures, ctx: Context, policy: SignaturePolicy, provisioned: Provisioned | None
+) -> None:
+    """The XML signature, as the VEN's policy says: checked against the VEN's certificate (463)."""
+    root = ctx.message.getparent().getparent()  # oadrPayload / oadrSignedObject / message
+    expected = (provisioned.fingerprint if provisioned else None) or ctx.tls_fingerprint
+    try:
+        await signatures.check(ctx.sessions, root, policy, expected, ctx.ven_id)
+    except SignatureRefused as err:
+        who = ctx.ven_id or text(ctx.message, "oadr:oadrVenName") or "(unnamed)"
+        log.warning("refused a message for VEN %s: %s", who, err)
+        raise Unauthorized(str(err)) from None
 
 
 async def _authorise(ctx: Context, message_type: str) -> None:
@@ -101,10 +132,15 @@ def service_handler(
         certificates = request.config_dict.get(CLIENT_CERTIFICATES)
         fingerprint = certificates.presented(request) if certificates else _tls_fingerprint(request)
         ctx = Context(settings, sessions, cache, now, message, ven_id, fingerprint)
+        signatures: Signatures = request.config_dict[SIGNATURES]
+        signed = signature_element(message.getparent().getparent()) is not None
+        policy = signatures.default
         try:
             handler = handlers.get(message_type) or _generic(message_type, service)
             check_lengths(message)
-            await _check_certificate(certificates, ctx)
+            provisioned = await _check_certificate(certificates, ctx)
+            policy = signatures.policy(provisioned.xml_signatures if provisioned else None)
+            await _check_signature(signatures, ctx, policy, provisioned)
             await _authorise(ctx, message_type)
             reply = await handler(ctx)
         except VtnError as err:
@@ -121,6 +157,10 @@ def service_handler(
             log.exception("%s %s failed", service, message_type)
             return _transport_error(500, 469, "the VTN failed to handle this message")
         data = reply if isinstance(reply, bytes) else reply.encode("utf-8")
+        # A VEN that signs (or must) gets signed replies: openleadr's client then verifies them.
+        sign = policy is SignaturePolicy.REQUIRED or (signed and policy is not SignaturePolicy.OFF)
+        if sign and signatures.signer is not None:
+            data = signatures.signer.sign(data)
         return web.Response(body=data, content_type=XML)
 
     return handle

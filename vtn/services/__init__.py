@@ -20,14 +20,17 @@ from vtn.services.types import (
     VenInfo,
 )
 from vtn.services.vens import (
+    UNCHANGED,
     cancel_ven_registration,
     get_ven,
     list_vens,
     provision_ven,
     request_reregistration,
+    update_ven,
 )
 
 __all__ = [
+    "UNCHANGED",
     "EventInfo",
     "EventPatch",
     "EventSpec",
@@ -52,4 +55,5 @@ __all__ = [
     "query_telemetry",
     "request_reregistration",
     "request_telemetry",
+    "update_ven",
 ]

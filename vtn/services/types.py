@@ -32,6 +32,7 @@ class VenInfo:
     registered_at: datetime | None
     last_poll_at: datetime | None
     online: bool  # polled within 3 poll intervals
+    xml_signatures: str | None = None  # required | optional | off; None: the VTN's setting
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -18,6 +19,7 @@ from vtn.services.types import VenInfo
 Sessions = async_sessionmaker[AsyncSession]
 
 DEFAULT_POLL_INTERVAL_SECONDS = 10
+SIGNATURE_POLICIES = ("required", "optional", "off")  # vens.xml_signatures (vtn/openadr/signature.py)
 ONLINE_POLL_INTERVALS = 3  # a VEN that missed three polls in a row counts as offline
 
 
@@ -40,6 +42,7 @@ def ven_info(ven: Ven, now: datetime, poll_interval_seconds: int, unsaved_poll: 
         registered_at=as_utc(ven.registered_at),
         last_poll_at=last_poll,
         online=last_poll is not None and now - last_poll <= window,
+        xml_signatures=ven.xml_signatures,
     )
 
 
@@ -52,24 +55,77 @@ def _check_name(field: str, value: str, max_length: int) -> str:
     return value
 
 
+def _check_signatures(value: str | None) -> str | None:
+    if value is not None and value not in SIGNATURE_POLICIES:
+        raise InvalidInput("xml_signatures", f"must be one of {', '.join(SIGNATURE_POLICIES)} (or null)")
+    return value
+
+
 async def provision_ven(
-    sessions: Sessions, ven_name: str, site_id: str, fingerprint: str | None = None
+    sessions: Sessions,
+    ven_name: str,
+    site_id: str,
+    fingerprint: str | None = None,
+    xml_signatures: str | None = None,
 ) -> VenInfo:
-    """Pre-provision a VEN; its venID is fixed now. Conflict if ven_name exists."""
+    """Pre-provision a VEN; its venID is fixed now. Conflict if ven_name exists.
+
+    `xml_signatures` (required | optional | off) is this VEN's signature policy; None follows
+    the VTN's `xml_signatures` setting.
+    """
     ven_name = _check_name("ven_name", ven_name, 128)
     site_id = _check_name("site_id", site_id, 128)
     if fingerprint is not None:
         fingerprint = _check_name("fingerprint", fingerprint, 128)
+    xml_signatures = _check_signatures(xml_signatures)
     async with UnitOfWork(sessions) as uow:
         if await uow.vens.by_name(ven_name) is not None:
             raise Conflict(f"a VEN named {ven_name!r} already exists")
-        ven = Ven(ven_id=new_id(), ven_name=ven_name, site_id=site_id, fingerprint=fingerprint)
+        ven = Ven(
+            ven_id=new_id(),
+            ven_name=ven_name,
+            site_id=site_id,
+            fingerprint=fingerprint,
+            xml_signatures=xml_signatures,
+        )
         uow.vens.add(ven)
         try:
             await uow.commit()
         except IntegrityError as err:  # a concurrent request took the name
             raise Conflict(f"a VEN named {ven_name!r} already exists") from err
     return ven_info(ven, ven.created_at, DEFAULT_POLL_INTERVAL_SECONDS, None)
+
+
+UNCHANGED: Any = object()
+
+
+async def update_ven(
+    sessions: Sessions,
+    ven_id: str,
+    now: datetime,
+    fingerprint: str | None = UNCHANGED,
+    xml_signatures: str | None = UNCHANGED,
+    poll_interval_seconds: int = DEFAULT_POLL_INTERVAL_SECONDS,
+) -> VenInfo:
+    """Change how a VEN authenticates (None clears; UNCHANGED keeps). NotFound if no such VEN.
+
+    The OpenADR side reads these through a cache refreshed every 10 s (vtn/tls.py).
+    """
+    if fingerprint is not UNCHANGED and fingerprint is not None:
+        fingerprint = _check_name("fingerprint", fingerprint, 128)
+    if xml_signatures is not UNCHANGED:
+        xml_signatures = _check_signatures(xml_signatures)
+    cache = cache_for(sessions)
+    async with UnitOfWork(sessions) as uow:
+        ven = await uow.vens.get(ven_id)
+        if ven is None:
+            raise NotFound("VEN", ven_id)
+        if fingerprint is not UNCHANGED:
+            ven.fingerprint = fingerprint
+        if xml_signatures is not UNCHANGED:
+            ven.xml_signatures = xml_signatures
+        await uow.commit()
+    return ven_info(ven, now, poll_interval_seconds, cache.last_poll(ven_id) if cache else None)
 
 
 async def list_vens(
