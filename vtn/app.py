@@ -9,8 +9,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -18,6 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from vtn.db.engine import create_engine
 from vtn.services.poll_cache import PollCache, attach_cache, detach_cache
 from vtn.settings import VtnSettings
+
+if TYPE_CHECKING:
+    from vtn.server import Worker
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +31,8 @@ SESSIONS = web.AppKey("sessions", async_sessionmaker[AsyncSession])
 POLL_CACHE = web.AppKey("poll_cache", PollCache)
 # The time source of the OpenADR side; tests put a fixed clock here (tz-aware UTC).
 CLOCK: web.AppKey[Callable[[], datetime]] = web.AppKey("clock")
+# Which worker process this is (vtn/server.py); worker 0 runs the once-only background jobs.
+WORKER: web.AppKey[Worker] = web.AppKey("worker")
 
 # How often unsaved poll times are written and the cache re-reads the database (for a second worker).
 POLL_CACHE_SYNC_SECONDS = 2.0
@@ -35,13 +41,17 @@ OUTBOX_RETENTION = timedelta(days=7)
 OUTBOX_PRUNE_EVERY = 1800  # sync rounds
 
 
-def create_app(settings: VtnSettings) -> web.Application:
-    """Build the VTN application. Nothing connects until the app starts."""
+def create_app(settings: VtnSettings, worker: Worker | None = None) -> web.Application:
+    """Build the VTN application (of `worker`; default: the only one). Nothing connects until it starts."""
     from vtn.api import create_api_app
     from vtn.openadr import create_openadr_app
+    from vtn.server import Worker
 
     app = web.Application(client_max_size=settings.max_body_bytes)
     app[SETTINGS] = settings
+    app[WORKER] = worker = worker or Worker()
+    if worker.count > 1:  # which worker answered (tests, debugging); nothing to add for one
+        app.on_response_prepare.append(_worker_header(str(worker.index)))
     from vtn.portfolio.clock import vtn_clock
 
     simulated = vtn_clock(settings)
@@ -49,10 +59,20 @@ def create_app(settings: VtnSettings) -> web.Application:
         app[CLOCK] = simulated
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_poll_cache)
+    app.cleanup_ctx.append(_report_writer)
     app.cleanup_ctx.append(_portfolio_loop)
     app.add_subapp(settings.openadr_path, create_openadr_app(settings))
     app.add_subapp("/api/v1", create_api_app(settings))
     return app
+
+
+def _worker_header(
+    index: str,
+) -> Callable[[web.Request, web.StreamResponse], Awaitable[None]]:
+    async def add(_request: web.Request, response: web.StreamResponse) -> None:
+        response.headers["X-VTN-Worker"] = index
+
+    return add
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
@@ -69,7 +89,8 @@ async def _poll_cache(app: web.Application) -> AsyncIterator[None]:
     await cache.reload(sessions)
     attach_cache(sessions, cache)
     app[POLL_CACHE] = cache
-    task = asyncio.create_task(_sync_poll_cache(cache, sessions), name="poll-cache-sync")
+    primary = app[WORKER].primary
+    task = asyncio.create_task(_sync_poll_cache(cache, sessions, primary), name="poll-cache-sync")
     yield
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
@@ -80,7 +101,25 @@ async def _poll_cache(app: web.Application) -> AsyncIterator[None]:
         detach_cache(sessions)
 
 
-async def _sync_poll_cache(cache: PollCache, sessions: async_sessionmaker[AsyncSession]) -> None:
+async def _report_writer(app: web.Application) -> AsyncIterator[None]:
+    """oadrUpdateReport values are written in group commits (vtn/services/report_writer.py)."""
+    from vtn.services.report_writer import ReportWriter, attach_writer, detach_writer
+
+    sessions = app[SESSIONS]
+    writer = ReportWriter(sessions)
+    await writer.start()
+    attach_writer(sessions, writer)
+    yield
+    try:
+        await writer.stop()
+    finally:
+        detach_writer(sessions)
+
+
+async def _sync_poll_cache(
+    cache: PollCache, sessions: async_sessionmaker[AsyncSession], primary: bool = True
+) -> None:
+    """Every worker saves its own poll times and re-reads the database; the primary alone prunes."""
     from vtn.services.outbox import prune_delivered
 
     rounds = 0
@@ -90,18 +129,31 @@ async def _sync_poll_cache(cache: PollCache, sessions: async_sessionmaker[AsyncS
         try:
             await cache.flush_polls(sessions)
             await cache.reload(sessions)
-            if rounds % OUTBOX_PRUNE_EVERY == 0:
+            if primary and rounds % OUTBOX_PRUNE_EVERY == 0:
                 await prune_delivered(sessions, datetime.now(UTC) - OUTBOX_RETENTION)
         except Exception:  # the database may be briefly away; try again next round
             log.exception("poll cache sync failed")
 
 
 async def _portfolio_loop(app: web.Application) -> AsyncIterator[None]:
+    """The closed loop runs in the primary worker only; another worker forwards to it."""
     from vtn.portfolio.loop import PORTFOLIO, PortfolioLoop
+    from vtn.portfolio.remote import RemotePortfolio, serve_primary
 
     clock = app.get(CLOCK) or (lambda: datetime.now(UTC))
-    loop = PortfolioLoop(app[SESSIONS], app[SETTINGS], clock)
+    worker = app[WORKER]
+    loop: PortfolioLoop
+    if worker.primary:
+        loop = PortfolioLoop(app[SESSIONS], app[SETTINGS], clock)
+    else:
+        assert worker.control_path is not None
+        loop = RemotePortfolio(app[SESSIONS], app[SETTINGS], clock, worker.control_path)
     await loop.start()
     app[PORTFOLIO] = loop
+    control = None
+    if worker.primary and worker.control_path is not None:
+        control = await serve_primary(loop, worker.control_path)
     yield
+    if control is not None:
+        await control.cleanup()
     await loop.stop()

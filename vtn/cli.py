@@ -27,6 +27,17 @@ def register(subparsers: Any) -> None:
     serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to listen on (default 8080)")
     serve.add_argument("--migrate", action="store_true", help="upgrade the database schema before serving")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="worker processes sharing the port (SO_REUSEPORT), each with its own event loop "
+        "(default 1); worker 0 alone runs the planning loop and other background jobs",
+    )
+    serve.add_argument(
+        "--access-log", action="store_true", default=None, help="log every HTTP request (costs CPU)"
+    )
     _add_tls_options(serve)
     serve.set_defaults(handler=_serve)
 
@@ -76,10 +87,15 @@ def _serve(args: argparse.Namespace) -> int:
     import logging
     import sys
 
+    from flexvpp.cli import UsageError
     from vtn.db.migrate import SchemaOutOfDate, check_up_to_date, upgrade
     from vtn.server import run_server
 
-    settings = _settings(args, host=args.host, port=args.port, **_tls_overrides(args))
+    if not 1 <= args.workers <= 256:
+        raise UsageError(f"--workers must be between 1 and 256, not {args.workers}")
+    settings = _settings(
+        args, host=args.host, port=args.port, access_log=args.access_log, **_tls_overrides(args)
+    )
     if args.migrate:
         upgrade(settings.db_url)
     try:
@@ -91,8 +107,8 @@ def _serve(args: argparse.Namespace) -> int:
     from vtn.tls import TlsConfigError
 
     try:
-        run_server(settings)
-    except TlsConfigError as exc:
+        run_server(settings, workers=args.workers)
+    except (TlsConfigError, OSError) as exc:
         print(f"flexvpp vtn serve: {exc}", file=sys.stderr)
         return 1
     return 0

@@ -11,6 +11,7 @@ registered); the stored-versus-sent check covers every value, including the fina
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import multiprocessing
 import os
@@ -23,7 +24,7 @@ import tempfile
 import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +42,8 @@ class LoadOptions:
     telemetry_s: float = 60.0
     pg_url: str = "postgresql://postgres@127.0.0.1:5432/postgres"
     tls: bool = False
-    workers: int = 2
+    workers: int = 2  # load-generating processes
+    vtn_workers: int = field(default_factory=lambda: os.cpu_count() or 1)  # `vtn serve --workers`
     keep_logs: bool = False
 
 
@@ -68,6 +70,7 @@ class LoadResult:
     vtn_cpu_mean_pct: float
     vtn_cpu_max_pct: float
     vtn_rss_max_mb: float
+    load_cpu_mean_pct: float
     loadavg_before: tuple[float, float, float]
     loadavg_after: tuple[float, float, float]
     log_dir: str | None
@@ -138,21 +141,63 @@ async def _stored_values(db_url: str) -> dict[tuple[str, str], list[float]]:
 
 
 class _VtnMonitor:
-    """CPU and memory of the VTN process, sampled once a second during the window."""
+    """CPU and memory of the VTN (the process and its workers, summed) and CPU of the load
+    processes, sampled once a second during the window."""
 
-    def __init__(self, pid: int) -> None:
+    def __init__(self, pid: int, load_pids: Sequence[int] = ()) -> None:
         import psutil
 
         self.process = psutil.Process(pid)
+        self.load = [psutil.Process(p) for p in load_pids]
         self.cpu: list[float] = []
         self.rss_mb: list[float] = []
-        self.process.cpu_percent(None)
+        self.load_cpu: list[float] = []
+        self._times: dict[int, float] = {}
+        self._known: dict[int, Any] = {}  # every VTN process seen (a worker may be restarted)
+
+    def _cpu_seconds(self, processes: Sequence[Any]) -> float:
+        import psutil
+
+        total = 0.0
+        for process in processes:
+            try:
+                times = process.cpu_times()
+                self._times[process.pid] = times.user + times.system
+            except psutil.Error:
+                pass  # gone: keep its last figure
+            total += self._times.get(process.pid, 0.0)
+        return total
+
+    def _tree(self) -> list[Any]:
+        import psutil
+
+        try:
+            return [self.process, *self.process.children(recursive=True)]
+        except psutil.Error:
+            return [self.process]
+
+    def _sample(self) -> tuple[float, float, float]:
+        import psutil
+
+        tree = self._tree()
+        rss = 0.0
+        for process in tree:
+            with contextlib.suppress(psutil.Error):
+                rss += process.memory_info().rss / 1e6
+        self._known.update((p.pid, p) for p in tree)
+        return self._cpu_seconds(list(self._known.values())), self._cpu_seconds(self.load), rss
 
     async def run(self) -> None:
+        vtn_before, load_before, _ = self._sample()
+        at = time.monotonic()
         while True:
             await asyncio.sleep(1.0)
-            self.cpu.append(self.process.cpu_percent(None))
-            self.rss_mb.append(self.process.memory_info().rss / 1e6)
+            vtn, load, rss = self._sample()
+            now = time.monotonic()
+            self.cpu.append((vtn - vtn_before) / (now - at) * 100)
+            self.load_cpu.append((load - load_before) / (now - at) * 100)
+            self.rss_mb.append(rss)
+            vtn_before, load_before, at = vtn, load, now
 
 
 @asynccontextmanager
@@ -183,8 +228,9 @@ async def vtn_process(argv: list[str], port: int, log_path: Path) -> AsyncIterat
                 process.wait()
 
 
-def _vtn_argv(db_url: str, port: int, cert_dir: Path | None) -> list[str]:
+def _vtn_argv(db_url: str, port: int, cert_dir: Path | None, workers: int = 1) -> list[str]:
     argv = [sys.executable, "-m", "flexvpp", "vtn", "serve", "--db", db_url, "--port", str(port)]
+    argv += ["--workers", str(workers)]
     if cert_dir is not None:
         for kind in ("rsa", "ecdsa"):
             argv += [
@@ -198,8 +244,8 @@ def _vtn_argv(db_url: str, port: int, cert_dir: Path | None) -> list[str]:
 
 
 async def _run_workers(
-    plans: list[WorkerPlan], monitor: _VtnMonitor, duration_s: float
-) -> tuple[list[WorkerResult], int, float]:
+    plans: list[WorkerPlan], vtn_pid: int, duration_s: float
+) -> tuple[list[WorkerResult], int, float, _VtnMonitor]:
     context = multiprocessing.get_context("spawn")
     ready, results = context.Queue(), context.Queue()
     go = context.Event()
@@ -220,6 +266,7 @@ async def _run_workers(
         start_wall.value = time.time() + 2.0
         go.set()
         await asyncio.sleep(2.0)
+        monitor = _VtnMonitor(vtn_pid, [p.pid for p in processes if p.pid is not None])
         sampler = asyncio.create_task(monitor.run())
         await asyncio.sleep(duration_s)
         sampler.cancel()
@@ -235,7 +282,7 @@ async def _run_workers(
     failures = [r for r in collected if not isinstance(r, WorkerResult)]
     if failures:
         raise BenchFailed("; ".join(str(f) for f in failures))
-    return collected, vens_ready, setup_s
+    return collected, vens_ready, setup_s, monitor
 
 
 def _summarise(
@@ -266,6 +313,7 @@ def _summarise(
         vtn_cpu_mean_pct=sum(monitor.cpu) / len(monitor.cpu) if monitor.cpu else 0.0,
         vtn_cpu_max_pct=max(monitor.cpu, default=0.0),
         vtn_rss_max_mb=max(monitor.rss_mb, default=0.0),
+        load_cpu_mean_pct=sum(monitor.load_cpu) / len(monitor.load_cpu) if monitor.load_cpu else 0.0,
         **extra,
     )
 
@@ -288,7 +336,8 @@ async def run_load(options: LoadOptions) -> LoadResult:
         port = free_port()
         scheme = "https" if options.tls else "http"
         base_url = f"{scheme}://127.0.0.1:{port}"
-        async with vtn_process(_vtn_argv(db_url, port, cert_dir), port, work / "vtn.log") as process:
+        argv = _vtn_argv(db_url, port, cert_dir, options.vtn_workers)
+        async with vtn_process(argv, port, work / "vtn.log") as process:
             sims = [
                 SimVen(
                     i,
@@ -309,8 +358,9 @@ async def run_load(options: LoadOptions) -> LoadResult:
                 )
                 for w in range(options.workers)
             ]
-            monitor = _VtnMonitor(process.pid)
-            results, vens_ready, setup_s = await _run_workers(plans, monitor, options.minutes * 60)
+            results, vens_ready, setup_s, monitor = await _run_workers(
+                plans, process.pid, options.minutes * 60
+            )
         stored = await _stored_values(db_url)
     summary = _summarise(
         results, stored, monitor=monitor, vens_ready=vens_ready, setup_s=setup_s,
@@ -330,7 +380,8 @@ def format_load(result: LoadResult, options: LoadOptions) -> str:
     lines = [
         f"{result.vens_ready}/{options.vens} simulated VENs over {transport}; "
         f"poll every {options.poll_s:g} s, telemetry every {options.telemetry_s:g} s; "
-        f"{result.window_s / 60:g} min window; {options.workers} load processes; "
+        f"{result.window_s / 60:g} min window; VTN workers {options.vtn_workers}; "
+        f"{options.workers} load processes; "
         f"setting up (registration etc.) took {result.setup_s:.0f} s",
         f"oadrPoll:         {result.polls} ({result.polls / result.window_s:.1f}/s)  "
         f"p50 {result.poll_p50_ms:.1f} ms  p99 {result.poll_p99_ms:.1f} ms  errors {result.poll_errors}",
@@ -340,8 +391,9 @@ def format_load(result: LoadResult, options: LoadOptions) -> str:
         f"report values:    sent {result.values_sent}  stored {result.values_stored}  "
         f"missing {result.values_missing}  wrong/duplicated {result.values_wrong}  "
         f"unflushed {result.unflushed}",
-        f"VTN process:      CPU mean {result.vtn_cpu_mean_pct:.0f} %  max {result.vtn_cpu_max_pct:.0f} % "
-        f"(100 % = one core)  RSS max {result.vtn_rss_max_mb:.0f} MB",
+        f"VTN processes:    CPU mean {result.vtn_cpu_mean_pct:.0f} %  max {result.vtn_cpu_max_pct:.0f} % "
+        f"(100 % = one core)  RSS max {result.vtn_rss_max_mb:.0f} MB (all workers)",
+        f"load processes:   CPU mean {result.load_cpu_mean_pct:.0f} %",
         "load average:     before {:.2f} {:.2f} {:.2f}  after {:.2f} {:.2f} {:.2f}".format(
             *result.loadavg_before, *result.loadavg_after
         ),

@@ -28,6 +28,12 @@ def register(bench_subparsers: Any) -> None:
         "--workers", type=_positive_int, default=2, help="load-generating processes (default 2)"
     )
     load.add_argument(
+        "--vtn-workers",
+        type=_positive_int,
+        default=None,
+        help="VTN worker processes (`vtn serve --workers`; default: the CPU count)",
+    )
+    load.add_argument(
         "--pg-url",
         default="postgresql://postgres@127.0.0.1:5432/postgres",
         help="PostgreSQL server to create the benchmark database on (any existing database on it)",
@@ -40,6 +46,7 @@ def register(bench_subparsers: Any) -> None:
 def _bench_load(args: argparse.Namespace) -> int:
     import asyncio
     import logging
+    import os
     import sys
 
     from vtn.bench_servers import BenchFailed
@@ -49,6 +56,7 @@ def _bench_load(args: argparse.Namespace) -> int:
     options = LoadOptions(
         vens=args.vens, minutes=args.minutes, poll_s=args.poll_s, telemetry_s=args.telemetry_s,
         pg_url=args.pg_url, tls=args.tls, workers=args.workers, keep_logs=args.keep_logs,
+        vtn_workers=args.vtn_workers or os.cpu_count() or 1,
     )  # fmt: skip
     try:
         result = asyncio.run(run_load(options))

@@ -34,6 +34,7 @@ _CODE = re.compile(rb"responseCode>(\d{3})<")
 _REQUEST_ID = re.compile(rb"reportRequestID>([^<]+)<")
 _TYPE = re.compile(rb"<oadr:(oadr\w+)[ >]")
 FLUSH_ATTEMPTS = 10
+SETUP_ATTEMPTS = 3  # a setup step that times out or loses its connection is tried again
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,16 +259,23 @@ async def run_worker(plan: WorkerPlan, ready: Any, go: Any, start_wall: Any) -> 
 
         async def setup(sim: VenSim) -> VenSim | None:
             async with semaphore:
-                try:
-                    await sim.setup(session)
-                    # Real VENs keep their (TLS) connection alive by polling; without this, the
-                    # connections of VENs set up early would time out while the rest are set up
-                    # and all would reconnect at the start at once.
-                    warm.append(asyncio.create_task(_keep_warm(sim, session, plan.poll_s)))
-                    return sim
-                except (VenRefused, aiohttp.ClientError, TimeoutError, OSError) as exc:
-                    result.setup_errors.append(str(exc)[:300])
-                    return None
+                for attempt in range(SETUP_ATTEMPTS):  # a real VEN retries its registration
+                    try:
+                        await sim.setup(session)
+                        break
+                    except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+                        if attempt == SETUP_ATTEMPTS - 1:
+                            result.setup_errors.append(f"{sim.ven.ven_name}: {exc!r}"[:300])
+                            return None
+                        await asyncio.sleep(2.0 * (attempt + 1))
+                    except VenRefused as exc:
+                        result.setup_errors.append(str(exc)[:300])
+                        return None
+                # Real VENs keep their (TLS) connection alive by polling; without this, the
+                # connections of VENs set up early would time out while the rest are set up
+                # and all would reconnect at the start at once.
+                warm.append(asyncio.create_task(_keep_warm(sim, session, plan.poll_s)))
+                return sim
 
         ready_sims = [s for s in await asyncio.gather(*(setup(s) for s in sims)) if s is not None]
         ready.put(len(ready_sims))

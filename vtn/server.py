@@ -1,26 +1,158 @@
-"""Run the VTN until interrupted."""
+"""Run the VTN until interrupted: one process, or N worker processes sharing the port.
+
+With `workers > 1` the parent reserves the port (bound with SO_REUSEPORT, never listening) and
+spawns N workers; each binds the same port with SO_REUSEPORT (the kernel spreads connections over
+them), runs its own event loop, database engine, poll cache and fingerprint cache. Worker 0 is
+the primary: it alone runs the portfolio loop (planning runs, day-ahead, re-plan watch) and the
+outbox sweep; the others forward planning triggers and on-demand runs to it over a Unix socket
+(vtn/portfolio/remote.py). A worker that dies is started again; SIGTERM/SIGINT stop them all.
+"""
 
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import os
+import signal
+import socket
+import tempfile
+import time
+from dataclasses import dataclass
+from multiprocessing.connection import wait
+from pathlib import Path
+from typing import Any
 
 from aiohttp import web
+from aiohttp.log import access_logger
 
-from vtn.app import create_app
 from vtn.settings import VtnSettings
 from vtn.tls import settings_ssl_context
 
 log = logging.getLogger(__name__)
 
+RESTART_PAUSE_S = 1.0  # before a worker that died is started again
+STOP_TIMEOUT_S = 30.0
 
-def run_server(settings: VtnSettings) -> None:
+
+@dataclass(frozen=True, slots=True)
+class Worker:
+    """Which worker this process is: index 0 of `count` is the primary (runs background jobs)."""
+
+    index: int = 0
+    count: int = 1
+    control_path: str | None = None  # the primary's Unix socket for forwarded planning calls
+
+    @property
+    def primary(self) -> bool:
+        return self.index == 0
+
+
+def run_server(settings: VtnSettings, workers: int = 1) -> None:
     """Serve until interrupted; TLS (mutual with tls_ca_file) when tls_cert_file is set.
 
-    Raises vtn.tls.TlsConfigError when a certificate, key or CA file cannot be used.
+    Raises vtn.tls.TlsConfigError when a certificate, key or CA file cannot be used, and
+    ValueError for a worker count below 1.
     """
-    ssl_context = settings_ssl_context(settings)
+    if workers < 1:
+        raise ValueError(f"workers must be at least 1, not {workers}")
+    ssl_context = settings_ssl_context(settings)  # fails here, once, on a bad file
     scheme = "https" if ssl_context is not None else "http"
-    log.info("VTN %s on %s://%s:%d", settings.vtn_id, scheme, settings.host, settings.port)
+    if workers == 1:
+        log.info("VTN %s on %s://%s:%d", settings.vtn_id, scheme, settings.host, settings.port)
+        _serve(settings, Worker(), ssl_context, reuse_port=False)
+        return
+    with _ReservedPort(settings.host, settings.port) as port, tempfile.TemporaryDirectory() as tmp:
+        settings = settings.model_copy(update={"port": port})
+        log.info("VTN %s on %s://%s:%d, %d workers", settings.vtn_id, scheme, settings.host, port, workers)
+        _supervise(settings, workers, str(Path(tmp) / "primary.sock"))
+
+
+def _serve(settings: VtnSettings, worker: Worker, ssl_context: Any, reuse_port: bool) -> None:
+    from vtn.app import create_app
+
     web.run_app(
-        create_app(settings), host=settings.host, port=settings.port, ssl_context=ssl_context, print=None
+        create_app(settings, worker),
+        host=settings.host,
+        port=settings.port,
+        ssl_context=ssl_context,
+        reuse_port=reuse_port or None,
+        access_log=access_logger if settings.access_log else None,
+        print=None,
     )
+
+
+class _ReservedPort:
+    """Bind host:port with SO_REUSEPORT without listening: holds the port (and picks one for
+    port 0) for the workers, receives no connections itself."""
+
+    def __init__(self, host: str, port: int) -> None:
+        if not hasattr(socket, "SO_REUSEPORT"):
+            raise OSError("several workers need SO_REUSEPORT, which this platform lacks")
+        info = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        self.sock = socket.socket(info[0], socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        self.address = info[4]
+
+    def __enter__(self) -> int:
+        try:
+            self.sock.bind(self.address)
+        except OSError:
+            self.sock.close()
+            raise
+        port: int = self.sock.getsockname()[1]
+        return port
+
+    def __exit__(self, *exc: object) -> None:
+        self.sock.close()
+
+
+def _worker_main(settings: VtnSettings, worker: Worker) -> None:
+    """Entry point of a worker process (multiprocessing, spawn)."""
+    logging.basicConfig(
+        level=logging.INFO, format=f"%(asctime)s %(levelname)s [w{worker.index}] %(name)s: %(message)s"
+    )
+    _serve(settings, worker, settings_ssl_context(settings), reuse_port=True)
+
+
+def _supervise(settings: VtnSettings, count: int, control_path: str) -> None:
+    context = multiprocessing.get_context("spawn")
+    stopping = False
+
+    def start(index: int) -> Any:
+        process = context.Process(
+            target=_worker_main,
+            args=(settings, Worker(index, count, control_path)),
+            name=f"vtn-worker-{index}",
+        )
+        process.start()
+        return process
+
+    def stop(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+        for process in processes:
+            if process.is_alive() and process.pid is not None:
+                os.kill(process.pid, signal.SIGTERM)
+
+    processes = [start(i) for i in range(count)]
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        while not stopping:
+            wait([p.sentinel for p in processes], timeout=1.0)
+            for index, process in enumerate(processes):
+                if process.is_alive() or stopping:
+                    continue
+                log.error("VTN worker %d exited with %s; starting it again", index, process.exitcode)
+                time.sleep(RESTART_PAUSE_S)
+                if not stopping:
+                    processes[index] = start(index)
+    finally:
+        deadline = time.monotonic() + STOP_TIMEOUT_S
+        for process in processes:
+            process.join(timeout=max(0.0, deadline - time.monotonic()))
+            if process.is_alive():
+                process.kill()
+                process.join()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

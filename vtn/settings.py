@@ -26,6 +26,7 @@ class VtnSettings(BaseSettings):
     poll_interval_seconds: int = Field(10, ge=1, description="oadrRequestedOadrPollFreq sent to VENs")
     report_interval_seconds: int = Field(60, ge=1, description="granularity of requested telemetry")
     max_body_bytes: int = Field(1_000_000, ge=1024, description="largest accepted request body")
+    access_log: bool = Field(False, description="log every HTTP request (aiohttp's access log; costs CPU)")
     near_window_seconds: int = Field(
         3600, ge=0, description="an event is 'near' this long before its start (or within its ramp-up)"
     )
@@ -45,6 +46,34 @@ class VtnSettings(BaseSettings):
         "X-SSL-Client-Cert",
         min_length=1,
         description="header with the proxy-verified client cert (URL-encoded PEM)",
+    )
+
+    require_ven_fingerprint: bool | None = Field(
+        None,
+        description="refuse (463) a VEN provisioned without a certificate fingerprint; default: "
+        "when client certificates are required (tls_ca_file or trusted_proxy_addresses set)",
+    )
+
+    # XML signatures (vtn/openadr/signature.py). Per VEN `xml_signatures` (POST/PATCH /api/v1/vens)
+    # overrides the VTN-wide default below.
+    xml_signatures: str = Field(
+        "optional",
+        pattern="^(required|optional|off)$",
+        description="VENs must sign (required), signatures are verified when present (optional), "
+        "or ignored (off); a VEN's own setting overrides this",
+    )
+    xml_signature_max_skew_seconds: int = Field(
+        300,
+        ge=1,
+        le=86_400,
+        description="replay window: a signed message's ReplayProtect timestamp may differ this much "
+        "from the VTN's clock (either way); its nonce is refused a second time within it",
+    )
+    xml_signing_cert_file: Path | None = Field(
+        None, description="certificate the VTN signs its replies with (default: tls_cert_file)"
+    )
+    xml_signing_key_file: Path | None = Field(
+        None, description="private key of xml_signing_cert_file (default: tls_key_file)"
     )
 
     # REST: a client address with this many failed authentications (401) within the window gets 429.
@@ -85,6 +114,13 @@ class VtnSettings(BaseSettings):
         None, description="the real time at which the VTN time is clock_origin"
     )
 
+    @property
+    def ven_fingerprint_required(self) -> bool:
+        """Is a VEN without a provisioned fingerprint refused (not trusted on the CA alone)?"""
+        if self.require_ven_fingerprint is not None:
+            return self.require_ven_fingerprint
+        return self.tls_ca_file is not None or bool(self.trusted_proxy_addresses)
+
     @field_validator("trusted_proxy_addresses")
     @classmethod
     def _networks(cls, value: list[str]) -> list[str]:
@@ -101,6 +137,8 @@ class VtnSettings(BaseSettings):
         ):
             if (cert is None) != (key is None):
                 raise ValueError(f"{name} and its key file must be given together")
+        if (self.xml_signing_cert_file is None) != (self.xml_signing_key_file is None):
+            raise ValueError("xml_signing_cert_file and xml_signing_key_file must be given together")
         if self.tls_cert_file is None and (self.tls_extra_cert_file or self.tls_ca_file):
             raise ValueError("tls_extra_cert_file and tls_ca_file need tls_cert_file")
         return self

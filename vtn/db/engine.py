@@ -20,7 +20,9 @@ def async_url(url: str) -> str:
 
 def create_engine(url: str) -> AsyncEngine:
     """An async engine; SQLite gets WAL, foreign keys and a busy timeout so two processes can share it."""
-    engine = create_async_engine(async_url(url), pool_pre_ping=True)
+    # No pool_pre_ping (a round trip per checkout): a connection found dead (the database
+    # restarted) fails its request and invalidates the whole pool, so the next ones reconnect.
+    engine = create_async_engine(async_url(url))
     if engine.dialect.name == "sqlite":
 
         @event.listens_for(engine.sync_engine, "connect")

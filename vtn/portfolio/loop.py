@@ -53,7 +53,8 @@ class PortfolioLoop:
     # ---- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:
         self._pool = cf.ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
-        self._pool.submit(_warm_up)  # import the planner now, not in the first run
+        # Import the planner now, not in the first run (seconds on a busy machine).
+        self._pool.submit(_warm_up, self.settings.planner_method)
         self._tasks = [asyncio.create_task(self._worker(), name="portfolio-runs")]
         if self.settings.portfolio_loop:
             self._tasks.append(asyncio.create_task(self._watch(), name="portfolio-watch"))
@@ -167,8 +168,11 @@ class PortfolioLoop:
             self.exclusions.pop(finding.ven_id, None)
 
 
-def _warm_up() -> None:
-    import flexmodel.fast  # noqa: F401
+def _warm_up(method: str) -> None:
+    import flexmodel.fast
+
+    if method != "coordination":  # the joint model (Pyomo) also settles the decomposition's mixed homes
+        import flexmodel.portfolio.planner  # noqa: F401
 
 
 PORTFOLIO = web.AppKey("portfolio", PortfolioLoop)

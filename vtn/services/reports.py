@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -16,6 +16,9 @@ from vtn.errors import InvalidInput, NotFound
 from vtn.services import outbox
 from vtn.services.poll_cache import notify_pending
 from vtn.services.vens import new_id
+
+if TYPE_CHECKING:
+    from vtn.services.report_writer import ReportWriter
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -248,7 +251,18 @@ async def store_report_values(
     sessions: Sessions, ven_id: str, reports: Sequence[IncomingReport], now: datetime
 ) -> int:
     """Store oadrUpdateReport values; values already stored are skipped. 452 (NotFound) for an
-    unknown reportRequestID, in which case nothing of the message is stored. Returns the count offered."""
+    unknown reportRequestID, in which case nothing of the message is stored. Returns the count offered.
+
+    In the VTN process the values go through the group-commit writer (vtn/services/report_writer.py):
+    committed, with other VENs' reports, before this returns."""
+    from vtn.services.report_writer import writer_for
+
+    writer = writer_for(sessions)
+    if writer is not None:
+        batched = await _batched_rows(writer, ven_id, reports, now)
+        if batched is not None:
+            await writer.write(_dedupe(batched))
+            return len(batched)
     rows: list[dict[str, Any]] = []
     snapshot: list[dict[str, Any]] | None = None
     async with UnitOfWork(sessions) as uow:
@@ -275,6 +289,35 @@ async def store_report_values(
             await uow.reports.replace_values(ven_id, FLEX_REPORT_NAME, _dedupe(snapshot))
         await uow.commit()
     return len(rows) + len(snapshot or [])
+
+
+async def _batched_rows(
+    writer: ReportWriter, ven_id: str, reports: Sequence[IncomingReport], now: datetime
+) -> list[dict[str, Any]] | None:
+    """The rows of a message of plain (time series) reports, or None when it carries a
+    flexibility snapshot (which replaces rows: written in its own transaction)."""
+    rows: list[dict[str, Any]] = []
+    for report in reports:
+        owner = await writer.owner(report.report_request_id)
+        if owner is None or owner[0] != ven_id:
+            raise NotFound("reportRequestID", report.report_request_id)
+        request_name = owner[1]
+        if request_name == FLEX_REPORT_NAME:
+            return None
+        rows.extend(
+            {
+                "ven_id": ven_id,
+                "report_request_id": report.report_request_id,
+                "report_name": report.report_name or request_name,
+                "r_id": s.r_id,
+                "dtstart": s.dtstart,
+                "duration_seconds": s.duration_seconds,
+                "value": s.value,
+                "received_at": now,
+            }
+            for s in report.samples
+        )
+    return rows
 
 
 def _flex_rows(
