@@ -181,13 +181,7 @@ def _patched_spec(event: Event, ven_ids: Sequence[str], patch: EventPatch) -> Ev
 
 
 async def _get_changeable(uow: UnitOfWork, event_id: str, now: datetime) -> tuple[Event, list[str]]:
-    event = await uow.events.get(event_id)
-    if event is None:
-        raise NotFound("event", event_id)
-    if event.cancelled:
-        raise Conflict(f"event {event_id} is cancelled")
-    if event_status(event_timing(event), now) == EventStatus.COMPLETED:
-        raise Conflict(f"event {event_id} is completed")
+    event = _changeable(await uow.events.get(event_id), event_id, now)
     return event, (await uow.events.targets([event_id]))[event_id]
 
 

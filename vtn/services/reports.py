@@ -271,19 +271,8 @@ async def store_report_values(
             if request.report_name == FLEX_REPORT_NAME:
                 snapshot = _flex_rows(ven_id, request, report, now)
                 continue
-            for s in report.samples:
-                rows.append(
-                    {
-                        "ven_id": ven_id,
-                        "report_request_id": request.report_request_id,
-                        "report_name": report.report_name or request.report_name,
-                        "r_id": s.r_id,
-                        "dtstart": s.dtstart,
-                        "duration_seconds": s.duration_seconds,
-                        "value": s.value,
-                        "received_at": now,
-                    }
-                )
+            name = report.report_name or request.report_name
+            rows.extend(_value_rows(ven_id, request.report_request_id, name, report, now))
         await uow.reports.add_values(_dedupe(rows))
         if snapshot is not None:
             await uow.reports.replace_values(ven_id, FLEX_REPORT_NAME, _dedupe(snapshot))
@@ -304,19 +293,8 @@ async def _batched_rows(
         request_name = owner[1]
         if request_name == FLEX_REPORT_NAME:
             return None
-        rows.extend(
-            {
-                "ven_id": ven_id,
-                "report_request_id": report.report_request_id,
-                "report_name": report.report_name or request_name,
-                "r_id": s.r_id,
-                "dtstart": s.dtstart,
-                "duration_seconds": s.duration_seconds,
-                "value": s.value,
-                "received_at": now,
-            }
-            for s in report.samples
-        )
+        name = report.report_name or request_name
+        rows.extend(_value_rows(ven_id, report.report_request_id, name, report, now))
     return rows
 
 
@@ -325,11 +303,18 @@ def _flex_rows(
 ) -> list[dict[str, Any]]:
     """A flexibility report is a complete snapshot (the latest replaces the previous, and an EV
     that left has no points), so its values are stored under the request's plain report name."""
+    return _value_rows(ven_id, request.report_request_id, FLEX_REPORT_NAME, report, now)
+
+
+def _value_rows(
+    ven_id: str, request_id: str, report_name: str, report: IncomingReport, now: datetime
+) -> list[dict[str, Any]]:
+    """The `report_values` rows of one report's samples."""
     return [
         {
             "ven_id": ven_id,
-            "report_request_id": request.report_request_id,
-            "report_name": FLEX_REPORT_NAME,
+            "report_request_id": request_id,
+            "report_name": report_name,
             "r_id": s.r_id,
             "dtstart": s.dtstart,
             "duration_seconds": s.duration_seconds,
