@@ -72,7 +72,7 @@ def _runner(args: argparse.Namespace, n_sites: int) -> Any:
 
 
 def _plan(args: argparse.Namespace) -> int:
-    from flexvpp.cli import UsageError
+    from flexmodel.usage_error import UsageError
 
     if args.workers < 1:
         raise UsageError(f"--workers: {args.workers} must be at least 1")

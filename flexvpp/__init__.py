@@ -1,3 +1,6 @@
 """flexvpp: one command line over the four packages (vtn, ven, aggregator, flexmodel)."""
 
-__version__ = "0.1.0"
+from importlib.metadata import version
+
+# pyproject.toml's version, as installed; the product packages read it the same way.
+__version__ = version("flexvpp")

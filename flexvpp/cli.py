@@ -14,6 +14,8 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 
+# UsageError lives in flexmodel so product packages can raise it without importing flexvpp.
+from flexmodel.usage_error import UsageError as UsageError
 from flexvpp import __version__
 
 Handler = Callable[[argparse.Namespace], int]
@@ -24,13 +26,9 @@ COMMAND_MODULES = (
     "ven.cli",
     "flexmodel.cli",
     "aggregator.cli",
-    "flexvpp.bench_cli",
+    "flexvpp.bench.cli",
     "flexvpp.demo_cli",
 )
-
-
-class UsageError(Exception):
-    """A command-line argument is wrong; the message names it. Exit code 2."""
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -52,7 +52,7 @@ def register(subparsers: Any) -> None:
 
 
 def _check(args: argparse.Namespace) -> None:
-    from flexvpp.cli import UsageError
+    from flexmodel.usage_error import UsageError
 
     if getattr(args, "speed", 1.0) <= 0:
         raise UsageError(f"--speed {args.speed} must be positive")
@@ -68,7 +68,7 @@ def _check(args: argparse.Namespace) -> None:
 
 def _simulate(args: argparse.Namespace) -> int:
     _check(args)
-    from flexvpp.cli import UsageError
+    from flexmodel.usage_error import UsageError
 
     if args.telemetry_s <= 0 or args.import_limit_kw <= 0:
         raise UsageError("--telemetry-s and --import-limit-kw must be positive")
@@ -86,7 +86,7 @@ def _simulate(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     _check(args)
-    from flexvpp.cli import UsageError
+    from flexmodel.usage_error import UsageError
     from ven.settings import SettingsError, load_agent_settings
 
     try:

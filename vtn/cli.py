@@ -70,7 +70,7 @@ def register(subparsers: Any) -> None:
 def _settings(args: argparse.Namespace, **extra: Any) -> Any:
     from pydantic import ValidationError
 
-    from flexvpp.cli import UsageError
+    from flexmodel.usage_error import UsageError
     from vtn.settings import load_settings
 
     try:
@@ -87,7 +87,7 @@ def _serve(args: argparse.Namespace) -> int:
     import logging
     import sys
 
-    from flexvpp.cli import UsageError
+    from flexmodel.usage_error import UsageError
     from vtn.db.migrate import SchemaOutOfDate, check_up_to_date, upgrade
     from vtn.server import run_server
 
@@ -130,7 +130,7 @@ def _token_create(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     if args.role == "customer" and not args.site_id:
-        from flexvpp.cli import UsageError
+        from flexmodel.usage_error import UsageError
 
         raise UsageError("--site is required for a customer token")
     token = asyncio.run(
@@ -173,7 +173,7 @@ def _add_tls_options(serve: argparse.ArgumentParser) -> None:
 
 
 def _tls_overrides(args: argparse.Namespace) -> dict[str, Any]:
-    from flexvpp.cli import UsageError
+    from flexmodel.usage_error import UsageError
 
     certs, keys = args.tls_cert or [], args.tls_key or []
     if len(certs) != len(keys) or len(certs) > 2:
@@ -216,7 +216,7 @@ def register_certs(subparsers: Any) -> None:
 
 
 def _certs_init(args: argparse.Namespace) -> int:
-    from flexvpp.cli import UsageError
+    from flexmodel.usage_error import UsageError
     from vtn.certs import CertificateError, KeyType, init_certificates
 
     if args.vens is not None and not 0 <= args.vens <= 100_000:

@@ -6,12 +6,12 @@ into `components.schemas` unchanged.
 
 from __future__ import annotations
 
+from importlib.metadata import version
 from typing import Any
 
 from pydantic import BaseModel, TypeAdapter
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode, models_json_schema
 
-from flexvpp import __version__
 from vtn.api.endpoints import Endpoint
 from vtn.api.schemas import ErrorBody
 
@@ -36,7 +36,7 @@ def build_openapi(endpoints: list[Endpoint], base_path: str = "/api/v1") -> dict
         "openapi": "3.1.0",
         "info": {
             "title": "flexvpp VTN operator API",
-            "version": __version__,
+            "version": version("flexvpp"),  # the installed distribution's (pyproject)
             "description": "Operate the flexvpp VTN: provision VENs, run DR events, read telemetry and opts.",
         },
         "servers": [{"url": base_path}],

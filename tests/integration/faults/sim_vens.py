@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import aiohttp
 
-from vtn.loadbench_ven import SimVen, VenSim, WorkerPlan, WorkerResult
+from flexvpp.bench.load_ven import SimVen, VenSim, WorkerPlan, WorkerResult
 
 
 async def provision(db_url: str, names: list[str]) -> list[str]:

@@ -103,8 +103,8 @@ def event_body(ven_ids: list[str], number: int) -> dict[str, Any]:
 
 
 async def test_killed_vtn_delivers_each_event_once_after_restart(empty_db_url: str, tmp_path: Path) -> None:
+    from flexvpp.bench.load_ven import SimVen, VenSim, WorkerPlan, WorkerResult
     from vtn.api.tokens import create_token
-    from vtn.loadbench_ven import SimVen, VenSim, WorkerPlan, WorkerResult
 
     names = [f"kill-{i}" for i in range(VENS)]
     ven_ids = await provision(empty_db_url, names)

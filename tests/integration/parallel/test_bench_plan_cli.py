@@ -42,7 +42,7 @@ def test_bench_plan_reads_the_shared_data_and_extrapolates_glpk(
 
 
 def test_the_day_loader_reads_one_brussels_day(shared_data: Path) -> None:
-    from flexvpp.bench_data import load_day
+    from flexvpp.bench.data import load_day
 
     day = load_day(shared_data, date(2025, 5, 11))
     assert day.start.isoformat() == "2025-05-11T00:00:00+02:00"

@@ -8,12 +8,12 @@ from datetime import datetime, timedelta, timezone
 import numpy as np
 import pytest
 
-from flexmodel.bench import make_portfolio, synthetic_day
 from flexmodel.parallel import ClusterUnavailable, plan_sites
 from flexmodel.problem import SiteProblem, prepare_sites
 from flexmodel.scenario import parse_scenario
 from flexmodel.site_plan import SitePlan
 from flexmodel.solve import SolverOptions
+from flexvpp.bench.homes import make_portfolio, synthetic_day
 
 OPTIONS = SolverOptions(solver="highs")
 HOMES = 24

@@ -135,8 +135,8 @@ def test_glpk_agrees_on_a_best_effort_home_that_needs_binaries(shared_data: Path
     Measured from the level's ideal, that pull added ~3,500 EUR of constant to the objective and
     GLPK's relative tolerances then let the cost drift by 8e-4 EUR (6e-5 relative); measured from
     the value the level was fixed at, both solvers agree to rounding."""
-    from flexmodel.bench import make_portfolio
-    from flexvpp.bench_data import load_day
+    from flexvpp.bench.data import load_day
+    from flexvpp.bench.homes import make_portfolio
 
     day = load_day(shared_data, datetime(2025, 5, 11).date())
     problems = prepare_sites(parse_scenario(make_portfolio(day, 47, seed=1)))

@@ -23,8 +23,8 @@ import pytest
 from openleadr.messaging import create_message
 from sqlalchemy import func, select
 
+from flexvpp.bench.servers import free_port
 from vtn.app import SESSIONS, create_app
-from vtn.bench_servers import free_port
 from vtn.db.tables import PlanningRun
 from vtn.portfolio.loop import PORTFOLIO, PortfolioLoop
 from vtn.portfolio.remote import RemotePortfolio
@@ -98,7 +98,7 @@ async def _post(session: aiohttp.ClientSession, base: str, service: str, body: s
 async def test_two_workers_share_the_port_and_see_each_others_registrations(
     db_url: str, two_workers: str
 ) -> None:
-    from vtn.loadbench import _provision
+    from flexvpp.bench.load import _provision
 
     base = two_workers
     [ven_id] = await _provision(db_url, ["ven-two-workers"], [None])

@@ -14,13 +14,13 @@ import numpy as np
 import pytest
 from fast_cases import cases
 
-from flexmodel.bench import make_portfolio, synthetic_day
 from flexmodel.fast import FastPlanner
 from flexmodel.planner import solve_site
 from flexmodel.problem import SiteProblem, prepare_sites
 from flexmodel.scenario import EvMode, parse_scenario
 from flexmodel.site_plan import SitePlan
 from flexmodel.solve import SolverOptions
+from flexvpp.bench.homes import make_portfolio, synthetic_day
 
 REL = 1e-6
 TOL_KW = 1e-5

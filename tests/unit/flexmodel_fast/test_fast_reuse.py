@@ -8,13 +8,13 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from fast_cases import battery, scenario, site
 
-from flexmodel.bench import make_portfolio, synthetic_day
 from flexmodel.errors import SolveFailed
 from flexmodel.fast import FastPlanner
 from flexmodel.fast.layout import structure_key
 from flexmodel.problem import prepare_sites
 from flexmodel.scenario import parse_scenario
 from flexmodel.solve import SolverOptions
+from flexvpp.bench.homes import make_portfolio, synthetic_day
 
 OPTIONS = SolverOptions(solver="highs")
 

@@ -1,6 +1,6 @@
 """Read one day of the shared public data (../shared/data) for the planning benchmark.
 
-This is the I/O half of `flexvpp bench plan`; flexmodel.bench turns the arrays into a portfolio.
+This is the I/O half of `flexvpp bench plan`; flexvpp.bench.homes turns the arrays into a portfolio.
 Sources (see each folder's SOURCE.md): Belgian day-ahead prices (ENTSO-E, 15 min, UTC), Elia's
 day-ahead PV forecast for Belgium (load factor = forecast MW / monitored MWp), one Flemish
 household's Fluvius offtake (kWh per quarter-hour, local time), and Trondheim residential EV
@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from flexmodel.bench import SLOTS_PER_DAY, DayInputs, EvSessions, FloatArray
+from flexvpp.bench.homes import SLOTS_PER_DAY, DayInputs, EvSessions, FloatArray
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
 SLOT = timedelta(minutes=15)

@@ -1,6 +1,6 @@
 """The stock in-memory openleadr.OpenADRServer that `flexvpp bench vtn` compares ours with.
 
-Run as `python -m vtn.bench_stock --port P`. It registers any VEN that asks (venID derived
+Run as `python -m flexvpp.bench.stock_vtn --port P`. It registers any VEN that asks (venID derived
 from its venName), and its `ven_lookup` answers from the same in-memory dict, which is how
 openleadr's documentation wires a server. Nothing here is used by the product.
 """

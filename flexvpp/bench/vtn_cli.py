@@ -5,25 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive whole number, got {text!r}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = 0.0
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}")
-    return value
+from flexvpp.bench.args import positive_float, positive_int
 
 
 def register(bench_subparsers: Any) -> None:
@@ -36,12 +18,12 @@ def register(bench_subparsers: Any) -> None:
         "p50/p99 latency and the ratio ours/stock.",
     )
     vtn.add_argument(
-        "--vens", type=_positive_int, default=1000, help="distinct registered VENs (default 1000)"
+        "--vens", type=positive_int, default=1000, help="distinct registered VENs (default 1000)"
     )
     vtn.add_argument(
-        "--seconds", type=_positive_float, default=10.0, help="polling time per server (default 10)"
+        "--seconds", type=positive_float, default=10.0, help="polling time per server (default 10)"
     )
-    vtn.add_argument("--concurrency", type=_positive_int, default=50, help="requests in flight (default 50)")
+    vtn.add_argument("--concurrency", type=positive_int, default=50, help="requests in flight (default 50)")
     vtn.add_argument(
         "--pg-url",
         default="postgresql://postgres@127.0.0.1:5432/postgres",
@@ -55,8 +37,8 @@ def _bench_vtn(args: argparse.Namespace) -> int:
     import asyncio
     import sys
 
-    from vtn.bench import BenchOptions, format_result, run_bench
-    from vtn.bench_servers import BenchFailed
+    from flexvpp.bench.servers import BenchFailed
+    from flexvpp.bench.vtn import BenchOptions, format_result, run_bench
 
     options = BenchOptions(
         vens=args.vens,

@@ -2,7 +2,7 @@
 
 The bench starts its own Mosquitto and VTN (`flexvpp vtn serve`, SQLite in a temporary
 directory), pre-provisions the VENs over the REST API, then runs the homes in worker processes
-(`python -m ven.bench worker`: each process hosts many homes, every home = six device MQTT
+(`python -m flexvpp.bench.ven worker`: each process hosts many homes, every home = six device MQTT
 clients + one agent with its own OpenADR client). After the VENs have registered it measures
 CPU and memory of every process over a window and prints the figures per home, plus how many
 homes the machine's cores would carry at 80 % load (CPU-bound estimate) and in its free memory.
@@ -149,7 +149,7 @@ def run_bench(args: argparse.Namespace) -> int:
                     [
                         sys.executable,
                         "-m",
-                        "ven.bench",
+                        "flexvpp.bench.ven",
                         "worker",
                         "--first",
                         str(first),
@@ -277,7 +277,7 @@ async def _worker(
 
 
 def _worker_main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ven.bench worker")
+    parser = argparse.ArgumentParser(prog="python -m flexvpp.bench.ven worker")
     parser.add_argument("--first", type=int, required=True)
     parser.add_argument("--count", type=int, required=True)
     parser.add_argument("--broker", required=True)
@@ -293,4 +293,4 @@ def _worker_main(argv: list[str]) -> int:
 if __name__ == "__main__":
     if sys.argv[1:2] == ["worker"]:
         raise SystemExit(_worker_main(sys.argv[2:]))
-    raise SystemExit(f"usage: {os.path.basename(sys.executable)} -m ven.bench worker ...")
+    raise SystemExit(f"usage: {os.path.basename(sys.executable)} -m flexvpp.bench.ven worker ...")

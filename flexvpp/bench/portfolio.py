@@ -44,7 +44,7 @@ def register(bench_subparsers: Any) -> None:
 
 
 def _check(args: argparse.Namespace) -> date:
-    from flexvpp.cli import UsageError
+    from flexmodel.usage_error import UsageError
 
     if args.homes < 1:
         raise UsageError(f"--homes: {args.homes} must be at least 1")
@@ -70,8 +70,8 @@ def _target(homes: int) -> tuple[float, float]:
 
 
 def _document(args: argparse.Namespace, day: date) -> dict[str, Any]:
-    from flexmodel.bench import make_portfolio, synthetic_day
-    from flexvpp.bench_data import BenchDataError, load_day, local_midnight
+    from flexvpp.bench.data import BenchDataError, load_day, local_midnight
+    from flexvpp.bench.homes import make_portfolio, synthetic_day
 
     if args.data is None:
         inputs = synthetic_day(local_midnight(day), seed=args.seed)
@@ -79,7 +79,7 @@ def _document(args: argparse.Namespace, day: date) -> dict[str, Any]:
         try:
             inputs = load_day(args.data, day)
         except BenchDataError as exc:
-            from flexvpp.cli import UsageError
+            from flexmodel.usage_error import UsageError
 
             raise UsageError(f"--data: {exc}") from None
     print(f"portfolio: {args.homes} homes on {day.isoformat()} from {inputs.source}")
@@ -95,7 +95,7 @@ def _bench_portfolio(args: argparse.Namespace) -> int:
     from flexmodel.problem import prepare_portfolio, prepare_sites
     from flexmodel.scenario import parse_scenario
     from flexmodel.solve import SolverOptions
-    from flexvpp.bench_plan import _MemorySampler
+    from flexvpp.bench.plan import _MemorySampler
 
     day = _check(args)
     print(f"machine: {os.cpu_count()} CPUs, load average before the run {_load()}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from vtn.bench_cli import _positive_float, _positive_int
+from flexvpp.bench.args import positive_float, positive_int
 
 
 def register(bench_subparsers: Any) -> None:
@@ -18,18 +18,16 @@ def register(bench_subparsers: Any) -> None:
         "value every --telemetry-s for --minutes, and print polls/s, p50/p99 latency, errors, report "
         "values sent versus stored, the VTN's CPU and memory and the machine's load average.",
     )
-    load.add_argument("--vens", type=_positive_int, default=5000, help="simulated VENs (default 5000)")
-    load.add_argument("--minutes", type=_positive_float, default=10.0, help="measurement window (default 10)")
-    load.add_argument("--poll-s", type=_positive_float, default=10.0, help="poll period per VEN (default 10)")
+    load.add_argument("--vens", type=positive_int, default=5000, help="simulated VENs (default 5000)")
+    load.add_argument("--minutes", type=positive_float, default=10.0, help="measurement window (default 10)")
+    load.add_argument("--poll-s", type=positive_float, default=10.0, help="poll period per VEN (default 10)")
     load.add_argument(
-        "--telemetry-s", type=_positive_float, default=60.0, help="telemetry period per VEN (default 60)"
+        "--telemetry-s", type=positive_float, default=60.0, help="telemetry period per VEN (default 60)"
     )
-    load.add_argument(
-        "--workers", type=_positive_int, default=2, help="load-generating processes (default 2)"
-    )
+    load.add_argument("--workers", type=positive_int, default=2, help="load-generating processes (default 2)")
     load.add_argument(
         "--vtn-workers",
-        type=_positive_int,
+        type=positive_int,
         default=None,
         help="VTN worker processes (`vtn serve --workers`; default: the CPU count)",
     )
@@ -49,8 +47,8 @@ def _bench_load(args: argparse.Namespace) -> int:
     import os
     import sys
 
-    from vtn.bench_servers import BenchFailed
-    from vtn.loadbench import LoadOptions, format_load, run_load
+    from flexvpp.bench.load import LoadOptions, format_load, run_load
+    from flexvpp.bench.servers import BenchFailed
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     options = LoadOptions(

@@ -4,7 +4,7 @@ The VTN runs as a subprocess (`flexvpp vtn serve`) on a fresh PostgreSQL databas
 afterwards; with TLS, `vtn.certs` makes a test CA, the VTN's RSA and ECDSA certificates and one
 ECDSA client certificate per VEN (ECDSA: 5,000 RSA keys would take minutes to generate), and each
 VEN is provisioned with its fingerprint. The VENs are simulated by worker processes
-(vtn/loadbench_ven.py). The figures cover the measurement window only (after every VEN
+(flexvpp/bench/load_ven.py). The figures cover the measurement window only (after every VEN
 registered); the stored-versus-sent check covers every value, including the final flush.
 """
 
@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vtn.bench_servers import BenchFailed, free_port, fresh_pg_database
-from vtn.loadbench_ven import SimVen, WorkerPlan, WorkerResult, worker_main
+from flexvpp.bench.load_ven import SimVen, WorkerPlan, WorkerResult, worker_main
+from flexvpp.bench.servers import BenchFailed, free_port, fresh_pg_database
 
 log = logging.getLogger(__name__)
 

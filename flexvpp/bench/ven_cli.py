@@ -27,10 +27,10 @@ def register(bench_subparsers: Any) -> None:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from flexvpp.cli import UsageError
+    from flexmodel.usage_error import UsageError
 
     if args.homes < 1 or args.homes_per_process < 1 or args.seconds <= 0 or args.telemetry_s <= 0:
         raise UsageError("--homes, --homes-per-process, --seconds and --telemetry-s must be positive")
-    from ven.bench import run_bench
+    from flexvpp.bench.ven import run_bench
 
     return run_bench(args)

@@ -2,7 +2,7 @@
 
 Both servers run as subprocesses on this machine: ours (`flexvpp vtn serve`) on a fresh
 PostgreSQL database that is dropped afterwards, the stock in-memory `openleadr.OpenADRServer`
-from vtn/bench_stock.py. Each gets the same number of distinct registered VENs (on ours:
+from flexvpp/bench/stock_vtn.py. Each gets the same number of distinct registered VENs (on ours:
 provisioned over REST, then oadrCreatePartyRegistration; on the stock one: registration only),
 then, in one run, each is driven for the same time by the same closed-loop load generator:
 `concurrency` workers, each sending oadrPoll for the next VEN in turn as soon as its previous
@@ -28,7 +28,7 @@ from pathlib import Path
 
 import aiohttp
 
-from vtn.bench_servers import BenchFailed, free_port, fresh_pg_database, subprocess_server
+from flexvpp.bench.servers import BenchFailed, free_port, fresh_pg_database, subprocess_server
 
 log = logging.getLogger(__name__)
 
@@ -289,7 +289,7 @@ async def run_bench(options: BenchOptions) -> BenchResult:
             str(ours_port),
             "--migrate",
         ]
-        stock_argv = [sys.executable, "-m", "vtn.bench_stock", "--port", str(stock_port)]
+        stock_argv = [sys.executable, "-m", "flexvpp.bench.stock_vtn", "--port", str(stock_port)]
         async with (
             subprocess_server("ours", ours_argv, f"{ours_url}/api/v1/health", log_dir) as ours_process,
             subprocess_server(

@@ -43,7 +43,7 @@ def register(bench_subparsers: Any) -> None:
 
 
 def _check(args: argparse.Namespace) -> date:
-    from flexvpp.cli import UsageError
+    from flexmodel.usage_error import UsageError
 
     if args.homes < 1:
         raise UsageError(f"--homes: {args.homes} must be at least 1")
@@ -120,10 +120,10 @@ def _rusage_mb() -> tuple[float, float]:
 
 
 def _portfolio(args: argparse.Namespace, day: date) -> tuple[list[Any], str, float]:
-    from flexmodel.bench import make_portfolio, synthetic_day
     from flexmodel.problem import prepare_sites
     from flexmodel.scenario import parse_scenario
-    from flexvpp.bench_data import BenchDataError, load_day, local_midnight
+    from flexvpp.bench.data import BenchDataError, load_day, local_midnight
+    from flexvpp.bench.homes import make_portfolio, synthetic_day
 
     started = time.perf_counter()
     if args.data is None:
@@ -132,7 +132,7 @@ def _portfolio(args: argparse.Namespace, day: date) -> tuple[list[Any], str, flo
         try:
             inputs = load_day(args.data, day)
         except BenchDataError as exc:
-            from flexvpp.cli import UsageError
+            from flexmodel.usage_error import UsageError
 
             raise UsageError(f"--data: {exc}") from None
     scenario = parse_scenario(make_portfolio(inputs, args.homes, seed=args.seed))
