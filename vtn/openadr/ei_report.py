@@ -62,41 +62,67 @@ async def oadr_register_report(ctx: Context) -> str:
     )
 
 
-def _sample(interval: etree._Element) -> ReportSample | None:
+def _payloads(interval: etree._Element) -> tuple[list[ReportSample], list[str]]:
+    """Every oadrReportPayload of one interval (the XSD allows any number): the numeric ones as
+    samples, and the rIDs of the others (e.g. an oadrPayloadResourceStatus), which are not stored."""
     start = text(interval, "xcal:dtstart/xcal:date-time")
-    r_id = text(interval, "oadr:oadrReportPayload/ei:rID")
-    value = text(interval, "oadr:oadrReportPayload/ei:payloadFloat/ei:value")
-    if start is None or r_id is None:
-        raise InvalidInput("interval", "every report interval needs dtstart and rID")
-    if value is None:  # e.g. an oadrPayloadResourceStatus: not a number we can store
-        log.debug("skipping a non-numeric report payload for rID %s", r_id)
-        return None
+    payloads = interval.findall("oadr:oadrReportPayload", NS)
+    if start is None or not payloads:
+        raise InvalidInput("interval", "every report interval needs dtstart and an oadrReportPayload")
     try:
-        return ReportSample(
-            r_id, parse_datetime(start), _seconds(interval, "xcal:duration/xcal:duration") or 0, float(value)
-        )
+        dtstart = parse_datetime(start)
     except ValueError as err:
         raise InvalidInput("interval", str(err)) from err
+    duration_seconds = _seconds(interval, "xcal:duration/xcal:duration") or 0
+    samples, other = [], []
+    for payload in payloads:
+        r_id = text(payload, "ei:rID")
+        if r_id is None:
+            raise InvalidInput("interval", "every report payload needs an rID")
+        value = text(payload, "ei:payloadFloat/ei:value")
+        if value is None:
+            other.append(r_id)
+            continue
+        try:
+            samples.append(ReportSample(r_id, dtstart, duration_seconds, float(value)))
+        except ValueError as err:
+            raise InvalidInput("interval", str(err)) from err
+    return samples, other
 
 
 def _incoming(ctx: Context) -> list[IncomingReport]:
     found = []
     for report in ctx.message.findall("oadr:oadrReport", NS):
-        samples = [_sample(i) for i in report.findall("strm:intervals/ei:interval", NS)]
+        samples: list[ReportSample] = []
+        other: list[str] = []
+        for interval in report.findall("strm:intervals/ei:interval", NS):
+            numeric, rest = _payloads(interval)
+            samples.extend(numeric)
+            other.extend(rest)
         found.append(
             IncomingReport(
                 report_request_id=text(report, "ei:reportRequestID") or "",
                 report_name=text(report, "ei:reportName") or "",
-                samples=tuple(s for s in samples if s is not None),
+                samples=tuple(samples),
+                non_numeric_r_ids=tuple(other),
             )
         )
     return found
 
 
 async def oadr_update_report(ctx: Context) -> str:
+    """Every payload is stored, or the message is refused (452 for an rID its request did not ask
+    for, 454 for contradicting values). Non-numeric payloads are not stored yet: the answer is
+    200, naming their rIDs (docs/vtn.md, EiReport)."""
     ven_id = ctx.ven_id or ""
-    await reports.store_report_values(ctx.sessions, ven_id, _incoming(ctx), ctx.now)
-    return render("oadrUpdatedReport", response=response(200, "OK", ctx.request_id), ven_id=ven_id)
+    incoming = _incoming(ctx)
+    await reports.store_report_values(ctx.sessions, ven_id, incoming, ctx.now)
+    skipped = reports.non_numeric_r_ids(incoming)
+    description = "OK"
+    if skipped:
+        log.info("VEN %s: non-numeric report payloads not stored, rIDs %s", ven_id, skipped)
+        description = f"OK; not stored (non-numeric payloads): rID {reports.name_r_ids(skipped)}"
+    return render("oadrUpdatedReport", response=response(200, description, ctx.request_id), ven_id=ven_id)
 
 
 async def oadr_created_report(ctx: Context) -> str:

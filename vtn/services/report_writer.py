@@ -7,8 +7,8 @@ from three round trips and a commit to a share of one). When a batch fails, its 
 written one by one, so a bad message fails alone; a batch that lost its connection (the
 database restarted) is tried once more on a fresh one.
 
-Which VEN a reportRequestID belongs to is remembered (that pair never changes once stored), so
-a report needs no read either.
+Which VEN a reportRequestID belongs to, its report name and the rIDs it asked for are
+remembered (a stored request never changes), so a report needs no read either.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import logging
 import weakref
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -35,14 +36,25 @@ MAX_OWNERS = 200_000
 MAX_LOOKUP = 1000  # reportRequestIDs per owner query
 
 
+@dataclass(frozen=True, slots=True)
+class RequestOwner:
+    """What a report needs to know of its stored report request."""
+
+    ven_id: str
+    report_name: str
+    r_ids: frozenset[str]  # the rIDs the request asked for: a payload for another is refused
+
+
 class ReportWriter:
     def __init__(self, sessions: Sessions) -> None:
         self.sessions = sessions
         self._queue: list[tuple[list[dict[str, Any]], asyncio.Future[None]]] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._owners: dict[str, tuple[str, str]] = {}  # reportRequestID -> (venID, report name)
-        self._lookups: dict[str, asyncio.Future[tuple[str, str] | None]] = {}
+        self._owners: dict[str, RequestOwner] = {}  # by reportRequestID
+        # One frozenset per distinct rID list: VENs of one kind ask for the same rIDs.
+        self._r_id_sets: dict[frozenset[str], frozenset[str]] = {}
+        self._lookups: dict[str, asyncio.Future[RequestOwner | None]] = {}
         self._resolver: asyncio.Task[None] | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -65,8 +77,8 @@ class ReportWriter:
                     await task
 
     # -- the owner of a report request -------------------------------------------------------
-    async def owner(self, report_request_id: str) -> tuple[str, str] | None:
-        """(venID, report name) of a stored report request, or None when there is none.
+    async def owner(self, report_request_id: str) -> RequestOwner | None:
+        """The VEN, report name and rIDs of a stored report request, or None when there is none.
 
         Unknown IDs are looked up together, in one query at a time: thousands of VENs sending
         their first report at once must not take every pooled connection (the fingerprint
@@ -99,20 +111,35 @@ class ReportWriter:
                 if not future.done():  # not remembered when unknown: it may be created a moment later
                     future.set_result(found.get(report_request_id))
 
-    async def _load_owners(self, ids: list[str] | None) -> dict[str, tuple[str, str]]:
+    async def _load_owners(self, ids: list[str] | None) -> dict[str, RequestOwner]:
         """Owners of `ids` (None: of every live request), remembered from now on."""
-        query = select(ReportRequest.report_request_id, ReportRequest.ven_id, ReportRequest.report_name)
+        query = select(
+            ReportRequest.report_request_id,
+            ReportRequest.ven_id,
+            ReportRequest.report_name,
+            ReportRequest.r_ids,
+        )
         if ids is None:
             query = query.where(ReportRequest.cancelled_at.is_(None))
         else:
             query = query.where(ReportRequest.report_request_id.in_(ids))
         async with self.sessions() as session:
             rows = (await session.execute(query)).all()
-        found = {row.report_request_id: (row.ven_id, row.report_name) for row in rows}
-        if len(self._owners) + len(found) > MAX_OWNERS:
+        if len(self._owners) + len(rows) > MAX_OWNERS:
             self._owners.clear()
+            self._r_id_sets.clear()
+        found = {
+            row.report_request_id: RequestOwner(row.ven_id, row.report_name, self._shared(row.r_ids))
+            for row in rows
+        }
         self._owners.update(found)
         return found
+
+    def _shared(self, r_ids: list[Any]) -> frozenset[str]:
+        from vtn.services.reports import requested_r_ids
+
+        wanted = requested_r_ids(r_ids)
+        return self._r_id_sets.setdefault(wanted, wanted)
 
     # -- writing -----------------------------------------------------------------------------
     async def write(self, rows: list[dict[str, Any]]) -> None:

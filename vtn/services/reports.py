@@ -18,7 +18,7 @@ from vtn.services.poll_cache import notify_pending
 from vtn.services.vens import new_id
 
 if TYPE_CHECKING:
-    from vtn.services.report_writer import ReportWriter
+    from vtn.services.report_writer import ReportWriter, RequestOwner
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -56,11 +56,49 @@ class ReportSample:
 
 @dataclass(frozen=True, slots=True)
 class IncomingReport:
-    """One oadrReport of an oadrUpdateReport."""
+    """One oadrReport of an oadrUpdateReport: every payload of every interval."""
 
     report_request_id: str
     report_name: str
-    samples: tuple[ReportSample, ...]
+    samples: tuple[ReportSample, ...]  # the numeric (payloadFloat) payloads
+    # rIDs of payloads that are not numbers (e.g. oadrPayloadResourceStatus): checked, not stored
+    non_numeric_r_ids: tuple[str, ...] = ()
+
+
+class UnrequestedRID(NotFound):
+    """A report carries an rID its report request did not ask for (OpenADR 452 INVALID_ID)."""
+
+    def __init__(self, report_request_id: str, r_ids: Sequence[str]) -> None:
+        super().__init__("rID", r_ids[0])
+        self.args = (
+            f"rID {name_r_ids(r_ids)} not requested by reportRequestID {report_request_id!r}: "
+            "nothing of this message was stored",
+        )
+
+
+def name_r_ids(r_ids: Sequence[str], shown: int = 5) -> str:
+    """rIDs for a responseDescription: the first few, quoted, and how many more."""
+    named = ", ".join(repr(r) for r in r_ids[:shown])
+    return named if len(r_ids) <= shown else f"{named} and {len(r_ids) - shown} more"
+
+
+def non_numeric_r_ids(reports: Sequence[IncomingReport]) -> list[str]:
+    """The distinct rIDs of the payloads that were not stored because they are not numbers."""
+    return sorted({r for report in reports for r in report.non_numeric_r_ids})
+
+
+def requested_r_ids(r_ids: Sequence[Any]) -> frozenset[str]:
+    """The rIDs a report request asked for (its specifierPayloads), from `ReportRequest.r_ids`."""
+    return frozenset(str(entry["r_id"]) for entry in r_ids)
+
+
+def _check_requested(report: IncomingReport, requested: frozenset[str]) -> None:
+    """A payload for an rID the request did not ask for refuses the message (452) rather than be
+    stored under a request that does not describe it, or dropped unseen."""
+    offered = {s.r_id for s in report.samples} | set(report.non_numeric_r_ids)
+    unrequested = sorted(offered - requested)
+    if unrequested:
+        raise UnrequestedRID(report.report_request_id, unrequested)
 
 
 def _plain_name(report_name: str) -> str:
@@ -250,8 +288,11 @@ async def acknowledge_requests(
 async def store_report_values(
     sessions: Sessions, ven_id: str, reports: Sequence[IncomingReport], now: datetime
 ) -> int:
-    """Store oadrUpdateReport values; values already stored are skipped. 452 (NotFound) for an
-    unknown reportRequestID, in which case nothing of the message is stored. Returns the count offered.
+    """Store every numeric payload of an oadrUpdateReport; values already stored are skipped.
+
+    Nothing of the message is stored when it fails: 452 (NotFound) for an unknown or another
+    VEN's reportRequestID, or for an rID that request did not ask for (UnrequestedRID); 454
+    (InvalidInput) for two different values of one rID at one dtstart. Returns the count offered.
 
     In the VTN process the values go through the group-commit writer (vtn/services/report_writer.py):
     committed, with other VENs' reports, before this returns."""
@@ -261,21 +302,22 @@ async def store_report_values(
     if writer is not None:
         batched = await _batched_rows(writer, ven_id, reports, now)
         if batched is not None:
-            await writer.write(_dedupe(batched))
+            await writer.write(_dedupe(_check_consistent(batched)))
             return len(batched)
     rows: list[dict[str, Any]] = []
     snapshot: list[dict[str, Any]] | None = None
     async with UnitOfWork(sessions) as uow:
         for report in reports:
             request = await _own_request(uow, ven_id, report.report_request_id)
+            _check_requested(report, requested_r_ids(request.r_ids))
             if request.report_name == FLEX_REPORT_NAME:
                 snapshot = _flex_rows(ven_id, request, report, now)
                 continue
             name = report.report_name or request.report_name
             rows.extend(_value_rows(ven_id, request.report_request_id, name, report, now))
-        await uow.reports.add_values(_dedupe(rows))
+        await uow.reports.add_values(_dedupe(_check_consistent(rows)))
         if snapshot is not None:
-            await uow.reports.replace_values(ven_id, FLEX_REPORT_NAME, _dedupe(snapshot))
+            await uow.reports.replace_values(ven_id, FLEX_REPORT_NAME, _dedupe(_check_consistent(snapshot)))
         await uow.commit()
     return len(rows) + len(snapshot or [])
 
@@ -287,13 +329,13 @@ async def _batched_rows(
     flexibility snapshot (which replaces rows: written in its own transaction)."""
     rows: list[dict[str, Any]] = []
     for report in reports:
-        owner = await writer.owner(report.report_request_id)
-        if owner is None or owner[0] != ven_id:
+        owner: RequestOwner | None = await writer.owner(report.report_request_id)
+        if owner is None or owner.ven_id != ven_id:
             raise NotFound("reportRequestID", report.report_request_id)
-        request_name = owner[1]
-        if request_name == FLEX_REPORT_NAME:
+        _check_requested(report, owner.r_ids)
+        if owner.report_name == FLEX_REPORT_NAME:
             return None
-        name = report.report_name or request_name
+        name = report.report_name or owner.report_name
         rows.extend(_value_rows(ven_id, report.report_request_id, name, report, now))
     return rows
 
@@ -323,6 +365,23 @@ def _value_rows(
         }
         for s in report.samples
     ]
+
+
+def _check_consistent(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One message may repeat a sample (harmless) but not give one rID two values at one dtstart:
+    which one is right cannot be told, and keeping either would lose the other unseen (454)."""
+    seen: dict[tuple[Any, ...], tuple[float, int]] = {}
+    for row in rows:
+        key = (row["report_request_id"], row["r_id"], row["dtstart"])
+        value, duration = row["value"], row["duration_seconds"]
+        first = seen.setdefault(key, (value, duration))
+        same_value = first[0] == value or (first[0] != first[0] and value != value)  # NaN == NaN here
+        if not same_value or first[1] != duration:
+            raise InvalidInput(
+                "rID",
+                f"{row['r_id']!r} has two different values at {row['dtstart'].isoformat()} in one message",
+            )
+    return rows
 
 
 def _dedupe(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
