@@ -52,9 +52,9 @@ class PortfolioLoop:
 
     # ---- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:
-        self._pool = cf.ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
-        # Import the planner now, not in the first run (seconds on a busy machine).
-        self._pool.submit(_warm_up, self.settings.planner_method)
+        # No solver process yet: it is spawned by the first run (_execute). Most apps never plan
+        # (a secondary worker, a test, a VTN without homes), and a spawned process importing
+        # Pyomo and HiGHS costs seconds of CPU.
         self._tasks = [asyncio.create_task(self._worker(), name="portfolio-runs")]
         if self.settings.portfolio_loop:
             self._tasks.append(asyncio.create_task(self._watch(), name="portfolio-watch"))
@@ -66,9 +66,14 @@ class PortfolioLoop:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
+            _terminate(self._pool)
+            self._pool = None
 
     async def _execute(self, fn: Callable[..., T], *args: Any) -> T:
+        if self._pool is None:
+            self._pool = cf.ProcessPoolExecutor(
+                max_workers=1, mp_context=multiprocessing.get_context("spawn")
+            )
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._pool, fn, *args)
 
@@ -168,11 +173,20 @@ class PortfolioLoop:
             self.exclusions.pop(finding.ven_id, None)
 
 
-def _warm_up(method: str) -> None:
-    import flexmodel.fast
+def _terminate(pool: cf.ProcessPoolExecutor) -> None:
+    """Stop the solver process now, a run in progress included.
 
-    if method != "coordination":  # the joint model (Pyomo) also settles the decomposition's mixed homes
-        import flexmodel.portfolio.planner  # noqa: F401
+    `shutdown(wait=False)` alone leaves the process running its current call, and the interpreter
+    joins it at exit: a VTN stopped while its solver process was busy did not exit before the
+    call ended (in test_workers, `vtn serve --workers 2` took 30 s to stop: the planner's import,
+    then started with every app).
+    """
+    processes = list((getattr(pool, "_processes", None) or {}).values())  # CPython's executor
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        process.join(timeout=5)
 
 
 PORTFOLIO = web.AppKey("portfolio", PortfolioLoop)
