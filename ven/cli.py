@@ -18,13 +18,26 @@ def register(subparsers: Any) -> None:
     run = ven_sub.add_parser(
         "run",
         help="run the home agent",
-        description="Register with the VTN, discover the home's devices on the broker, report telemetry "
-        "and flexibility, and turn events into device commands.",
+        description="Register with the VTN, find the home's devices (MQTT devices on --broker, OCPP "
+        "chargers on --ocpp-listen, SunSpec devices at --sunspec; with none of these, the [ven] devices of "
+        "--config or the MQTT broker at 127.0.0.1:1883), report telemetry and flexibility, and turn events "
+        "into device commands. Device options on the command line replace the configured device list.",
     )
     run.add_argument("--vtn-url", required=True, metavar="URL", help="the VTN's OpenADR base URL")
     run.add_argument("--ven-name", required=True, metavar="NAME", help="this VEN's name at the VTN")
     run.add_argument("--site", dest="site_id", required=True, metavar="ID", help="the site id (topic prefix)")
-    run.add_argument("--broker", required=True, metavar="URL", help="MQTT broker, mqtt://host[:port]")
+    run.add_argument("--broker", metavar="URL", help="MQTT broker of the MQTT devices, mqtt://host[:port]")
+    run.add_argument(
+        "--ocpp-listen",
+        metavar="HOST:PORT",
+        help="serve OCPP 1.6J chargers at ws://HOST:PORT/{chargePointId} (subprotocol ocpp1.6)",
+    )
+    run.add_argument(
+        "--sunspec",
+        action="append",
+        metavar="HOST:PORT[/UNIT]",
+        help="poll a Modbus TCP SunSpec inverter or battery (repeatable; unit 1 by default)",
+    )
     run.add_argument("--config", type=Path, metavar="FILE", help="agent settings file (TOML or JSON)")
     run.add_argument("--speed", type=float, default=1.0, help="clock speed (match `ven simulate --speed`)")
     run.add_argument("--tls-cert", type=Path, metavar="FILE", help="client certificate for mutual TLS (PEM)")
@@ -60,10 +73,23 @@ def _check(args: argparse.Namespace) -> None:
         raise UsageError(f"--site {args.site_id!r} must be non-empty without '/', '+' or '#'")
     from ven.device_bus import BadBrokerUrl, BrokerAddress
 
+    if args.broker is None:
+        return
     try:
         BrokerAddress.parse(args.broker)
     except BadBrokerUrl as exc:
         raise UsageError(str(exc)) from None
+
+
+def _device_flags(args: argparse.Namespace) -> list[dict[str, Any]] | None:
+    """The device sources named on the command line (None: take the configured ones)."""
+    devices: list[dict[str, Any]] = []
+    if args.broker is not None:
+        devices.append({"kind": "mqtt", "broker_url": args.broker})
+    if args.ocpp_listen is not None:
+        devices.append({"kind": "ocpp", "listen": args.ocpp_listen})
+    devices += [{"kind": "sunspec", "address": address} for address in args.sunspec or []]
+    return devices or None
 
 
 def _simulate(args: argparse.Namespace) -> int:
@@ -96,6 +122,7 @@ def _run(args: argparse.Namespace) -> int:
             ven_name=args.ven_name,
             site_id=args.site_id,
             broker_url=args.broker,
+            devices=_device_flags(args),
             speed=args.speed,
             tls_cert_file=args.tls_cert,
             tls_key_file=args.tls_key,
@@ -106,5 +133,9 @@ def _run(args: argparse.Namespace) -> int:
     except SettingsError as exc:
         raise UsageError(str(exc)) from None
     from ven.agent.runner import run_agent
+    from ven.devices.factory import DeviceSetupError
 
-    return run_agent(settings)
+    try:
+        return run_agent(settings)
+    except DeviceSetupError as exc:
+        raise UsageError(str(exc)) from None

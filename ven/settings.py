@@ -10,6 +10,8 @@ from typing import Any
 from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ven.devices.config import DeviceEntry, MqttDevices
+
 
 class SettingsError(ValueError):
     """The agent's settings are wrong; the message names the setting."""
@@ -24,6 +26,9 @@ class AgentSettings(BaseSettings):
     ven_name: str = Field(min_length=1)
     site_id: str = Field(min_length=1, pattern=r"^[^/+#]+$")
     broker_url: str = "mqtt://127.0.0.1:1883"
+    # Where the devices are: mqtt, ocpp, sunspec (s2 to come) entries (ven.devices.config);
+    # none means the MQTT devices on broker_url.
+    devices: list[DeviceEntry] = Field(default_factory=list, description="device sources, one per entry")
     speed: float = Field(1.0, gt=0, description="clock speed; match `ven simulate --speed`")
     import_limit_kw: float = Field(9.2, gt=0)
     export_limit_kw: float = Field(10.0, ge=0)
@@ -56,6 +61,9 @@ class AgentSettings(BaseSettings):
         pattern=r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){9}$",
         description="the VTN signing certificate's fingerprint: its replies must be signed with it",
     )
+
+    def device_entries(self) -> list[DeviceEntry]:
+        return list(self.devices) or [MqttDevices(broker_url=self.broker_url)]
 
     @model_validator(mode="after")
     def _tls_files(self) -> AgentSettings:

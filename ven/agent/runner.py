@@ -22,7 +22,9 @@ from ven.agent.openadr_mapping import USAGE_SENSORS
 from ven.agent.policy import SiteLimits
 from ven.agent.vtn_client import VenClient
 from ven.clock import AcceleratedClock, Clock, WallClock
-from ven.device_bus import BrokerAddress, DeviceBus, MqttBus, Will
+from ven.device_bus import DeviceBus, Will
+from ven.devices.bus import DeviceRouter
+from ven.devices.factory import build_router
 from ven.messages import AgentStatus, DeviceType, Measurement, dumps
 from ven.settings import AgentSettings
 
@@ -44,9 +46,8 @@ class HomeAgent:
         self.settings = settings
         self.clock = clock or (WallClock() if settings.speed == 1.0 else AcceleratedClock(settings.speed))
         will = Will(status_topic(settings.site_id), dumps(AgentStatus(online=False)))
-        self.bus = bus or MqttBus(
-            BrokerAddress.parse(settings.broker_url), client_id=f"agent-{settings.site_id}", will=will
-        )
+        # The MQTT devices and the protocol adapters (OCPP, SunSpec) behind one DeviceBus.
+        self.bus = bus or build_router(settings.site_id, settings.device_entries(), self.clock, will)
         limits = SiteLimits(
             settings.import_limit_kw,
             settings.export_limit_kw,
@@ -89,6 +90,8 @@ class HomeAgent:
         )
 
     async def start(self) -> None:
+        if isinstance(self.bus, DeviceRouter):
+            await self.bus.open()  # the adapters' servers and polling, before the agent subscribes
         self.core.start()
         await self._wait_for_devices()
         self._offered = frozenset(self.core.snapshot().devices)
@@ -112,6 +115,8 @@ class HomeAgent:
                 await task
         await self.client.stop()
         self.core.stop()
+        if isinstance(self.bus, DeviceRouter):
+            await self.bus.close()
         self.buffer.close()
         self.events.close()
 

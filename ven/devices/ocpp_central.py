@@ -1,0 +1,180 @@
+"""The OCPP 1.6J central system: a WebSocket server where every charge point is a device.
+
+`ws://HOST:PORT/{chargePointId}` with subprotocol `ocpp1.6` (a charger configured with a base
+URL that has a path, e.g. `/ocpp/`, works too: the last path segment is the id). The device
+id is the chargePointId. A charger that connects again replaces its previous connection. A
+charger that is gone stays known to the agent with `online: false`: commands for it are
+rejected ("offline") and the agent's safety clip leaves it alone until it is back, when the
+last command still valid is sent again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import re
+import time
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.http11 import Request, Response
+
+from ven.clock import Clock
+from ven.devices.bus import DeviceLink
+from ven.devices.commands import Expiry, parse_command, reject_reason
+from ven.devices.config import DeviceSetupError, OcppChargers, parse_listen
+from ven.devices.ocpp_charger import ChargerSession
+from ven.messages import AGENT_DEVICE_ID, Ack, SetCommand
+
+log = logging.getLogger(__name__)
+
+SUBPROTOCOL = "ocpp1.6"
+_ID = re.compile(r"^[^/+#\s]{1,64}$")
+
+
+def charge_point_id(path: str) -> str | None:
+    """The last path segment, URL-decoded; None when it cannot be a device id."""
+    segments = [s for s in urlparse(path).path.split("/") if s]
+    if not segments:
+        return None
+    name = unquote(segments[-1])
+    return name if _ID.match(name) and name != AGENT_DEVICE_ID else None
+
+
+class OcppCentralSystem:
+    """A `DeviceAdapter` for every charge point that connects."""
+
+    def __init__(self, settings: OcppChargers, clock: Clock) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.name = f"ocpp {settings.listen}"
+        self.host, self.port = parse_listen(settings.listen)
+        self.sessions: dict[str, ChargerSession] = {}
+        self._last: dict[str, SetCommand] = {}  # the last accepted command per charger
+        self._expiry: dict[str, Expiry] = {}
+        self._link: DeviceLink | None = None
+        self._server: Server | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        # Transaction ids unique across restarts of the agent (seconds since 2020, counting up).
+        self._transaction_ids = itertools.count(int(time.time()) - 1_577_836_800)
+
+    # --- DeviceAdapter ------------------------------------------------------------------------
+    def owns(self, device_id: str) -> bool:
+        return device_id in self.sessions
+
+    def command(self, device_id: str, payload: bytes) -> None:
+        if self._loop is None:
+            return
+        self._loop.call_soon_threadsafe(self._spawn, self._execute(device_id, payload))
+
+    async def open(self, link: DeviceLink) -> None:
+        self._link = link
+        self._loop = asyncio.get_running_loop()
+        try:
+            self._server = await serve(
+                self._serve_charger,
+                self.host,
+                self.port,
+                subprotocols=[SUBPROTOCOL],  # type: ignore[list-item]
+                process_request=self._check_path,
+            )
+        except OSError as exc:
+            raise DeviceSetupError(f"ocpp: cannot listen on {self.settings.listen}: {exc}") from None
+        bound = self._server.sockets[0].getsockname()
+        self.port = int(bound[1])
+        log.info("OCPP 1.6J central system at ws://%s:%d/{chargePointId}", self.host, self.port)
+
+    async def close(self) -> None:
+        for expiry in self._expiry.values():
+            expiry.cancel()
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+        for task in list(self._tasks):
+            task.cancel()
+
+    # --- connections --------------------------------------------------------------------------
+    def _check_path(self, connection: ServerConnection, request: Request) -> Response | None:
+        if charge_point_id(request.path) is None:
+            log.warning(
+                "OCPP: refused %s: no valid chargePointId in %r", connection.remote_address, request.path
+            )
+            return connection.respond(HTTPStatus.NOT_FOUND, "expected ws://host:port/{chargePointId}\n")
+        return None
+
+    async def _serve_charger(self, connection: ServerConnection) -> None:
+        assert connection.request is not None and self._link is not None
+        cp_id = charge_point_id(connection.request.path)
+        assert cp_id is not None  # _check_path refused it otherwise
+        old = self.sessions.get(cp_id)
+        if old is not None and old.online:
+            log.warning("charger %s connected again; closing its previous connection", cp_id)
+            old.superseded = True
+            self._spawn(old._connection.close())
+        session = ChargerSession(
+            cp_id, connection, self.settings, self._link, self.clock, self._transaction_ids
+        )
+        if old is not None:  # what the agent knew survives a reconnect
+            session.transaction, session.energy_wh = old.transaction, old.energy_wh
+            session.connectors, session.plugged_since_s = dict(old.connectors), old.plugged_since_s
+            session.unit, session.vendor, session.model = old.unit, old.vendor, old.model
+        self.sessions[cp_id] = session
+        log.info("charger %s connected from %s", cp_id, connection.remote_address)
+        self._spawn(self._resume(session))
+        await session.serve()
+
+    async def _resume(self, session: ChargerSession) -> None:
+        """Once the charger is configured, send the last command again if it still holds."""
+        await session.configured.wait()
+        last = self._last.get(session.id)
+        if last is not None and last.valid_until > self.clock.now() and session.online:
+            reason = await session.set_power(float(last.value), last.valid_until)
+            if reason is not None:
+                log.warning("charger %s: the last command could not be sent again: %s", session.id, reason)
+
+    # --- commands -----------------------------------------------------------------------------
+    def _spawn(self, coroutine: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _execute(self, device_id: str, payload: bytes) -> None:
+        assert self._link is not None
+        session = self.sessions.get(device_id)
+        if session is None:
+            return
+        command, rejection = parse_command(device_id, payload)
+        if command is None:
+            if rejection is not None:
+                self._link.ack(device_id, rejection)
+            return
+        reason = reject_reason(session.device_config(), command, self.clock.now())
+        if reason is None:
+            try:
+                reason = await session.set_power(float(command.value), command.valid_until)
+            except Exception as exc:  # whatever the charger did, the agent gets an answer
+                log.exception("charger %s: SetChargingProfile failed", device_id)
+                reason = f"SetChargingProfile failed: {exc}"
+        if reason is None:
+            self._last[device_id] = command
+            self._expiry_for(session).hold(command.valid_until)
+        else:
+            log.warning("charger %s: command %s not applied: %s", device_id, command.command_id, reason)
+        self._link.ack(device_id, Ack(command_id=command.command_id, accepted=reason is None, reason=reason))
+
+    def _expiry_for(self, session: ChargerSession) -> Expiry:
+        cp_id = session.id
+        if cp_id not in self._expiry:
+
+            async def fallback() -> None:
+                self._last.pop(cp_id, None)
+                current = self.sessions.get(cp_id)
+                if current is not None and current.online:
+                    await current.clear_limit()
+
+            self._expiry[cp_id] = Expiry(self.clock, fallback, f"charger {cp_id}")
+        return self._expiry[cp_id]
