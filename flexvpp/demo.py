@@ -29,7 +29,6 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-DAY_START = timedelta(hours=11)  # the reported day runs 11:00 -> 11:00 UTC (after the day-ahead run)
 CLOCK_START = timedelta(hours=10)  # STARTUP_S after launch: homes have reported by 11:00
 # The DSO announces the evening cap in the late morning; the imbalance signal comes in the afternoon
 # for the night (hours ahead, so a busy machine's slower runs still land before the windows).
@@ -293,7 +292,7 @@ def market_day(demo: Demo) -> dict[str, Any]:
 
 
 def run_demo(demo: Demo) -> int:
-    from flexvpp.demo_report import collect, write_report
+    from flexvpp.demo_report import DAY_START, collect, write_report
 
     tomorrow = (datetime.now(UTC) + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
     demo.day = tomorrow

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+DAY_START = timedelta(hours=11)  # the reported day runs 11:00 -> 11:00 UTC (after the day-ahead run)
 SLOT = timedelta(minutes=15)
 DT_H = 0.25
 
@@ -64,8 +65,6 @@ def _counter(points: list[dict[str, Any]], r_id: str) -> list[tuple[float, float
 
 
 def collect(demo: Any, market: dict[str, Any]) -> DemoData:
-    from flexvpp.demo import DAY_START
-
     start = demo.day + DAY_START
     slots = 96
     edges = np.array([(start + t * SLOT).timestamp() for t in range(slots + 1)])

@@ -11,28 +11,22 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
 
 from aiohttp import web
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from vtn.api import create_api_app
 from vtn.db.engine import create_engine
+from vtn.keys import CLOCK, ENGINE, POLL_CACHE, SESSIONS, SETTINGS, WORKER
+from vtn.openadr import create_openadr_app
 from vtn.services.poll_cache import PollCache, attach_cache, detach_cache
 from vtn.settings import VtnSettings
-
-if TYPE_CHECKING:
-    from vtn.server import Worker
+from vtn.worker import Worker
 
 log = logging.getLogger(__name__)
 
-SETTINGS = web.AppKey("settings", VtnSettings)
-ENGINE = web.AppKey("engine", AsyncEngine)
-SESSIONS = web.AppKey("sessions", async_sessionmaker[AsyncSession])
-POLL_CACHE = web.AppKey("poll_cache", PollCache)
-# The time source of the OpenADR side; tests put a fixed clock here (tz-aware UTC).
-CLOCK: web.AppKey[Callable[[], datetime]] = web.AppKey("clock")
-# Which worker process this is (vtn/server.py); worker 0 runs the once-only background jobs.
-WORKER: web.AppKey[Worker] = web.AppKey("worker")
+# The keys live in vtn/keys.py (the handlers read them); tests and tools import them from here too.
+__all__ = ["CLOCK", "ENGINE", "POLL_CACHE", "SESSIONS", "SETTINGS", "WORKER", "create_app"]
 
 # How often unsaved poll times are written and the cache re-reads the database (for a second worker).
 POLL_CACHE_SYNC_SECONDS = 2.0
@@ -43,10 +37,6 @@ OUTBOX_PRUNE_EVERY = 1800  # sync rounds
 
 def create_app(settings: VtnSettings, worker: Worker | None = None) -> web.Application:
     """Build the VTN application (of `worker`; default: the only one). Nothing connects until it starts."""
-    from vtn.api import create_api_app
-    from vtn.openadr import create_openadr_app
-    from vtn.server import Worker
-
     app = web.Application(client_max_size=settings.max_body_bytes)
     app[SETTINGS] = settings
     app[WORKER] = worker = worker or Worker()

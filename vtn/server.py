@@ -17,7 +17,6 @@ import signal
 import socket
 import tempfile
 import time
-from dataclasses import dataclass
 from multiprocessing.connection import wait
 from pathlib import Path
 from typing import Any
@@ -27,24 +26,12 @@ from aiohttp.log import access_logger
 
 from vtn.settings import VtnSettings
 from vtn.tls import settings_ssl_context
+from vtn.worker import Worker
 
 log = logging.getLogger(__name__)
 
 RESTART_PAUSE_S = 1.0  # before a worker that died is started again
 STOP_TIMEOUT_S = 30.0
-
-
-@dataclass(frozen=True, slots=True)
-class Worker:
-    """Which worker this process is: index 0 of `count` is the primary (runs background jobs)."""
-
-    index: int = 0
-    count: int = 1
-    control_path: str | None = None  # the primary's Unix socket for forwarded planning calls
-
-    @property
-    def primary(self) -> bool:
-        return self.index == 0
 
 
 def run_server(settings: VtnSettings, workers: int = 1) -> None:

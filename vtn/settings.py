@@ -9,6 +9,8 @@ from typing import Any
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from vtn.networks import parse_networks
+
 DEFAULT_DB_URL = "sqlite:///./flexvpp.db"
 
 
@@ -124,8 +126,6 @@ class VtnSettings(BaseSettings):
     @field_validator("trusted_proxy_addresses")
     @classmethod
     def _networks(cls, value: list[str]) -> list[str]:
-        from vtn.tls import parse_networks
-
         parse_networks(value)  # raises ValueError naming the bad entry
         return value
 

@@ -28,6 +28,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import unquote
 
+from vtn.networks import parse_networks
+
 if TYPE_CHECKING:
     from aiohttp import web
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -90,20 +92,6 @@ def settings_ssl_context(settings: VtnSettings) -> ssl.SSLContext | None:
     if settings.tls_ca_file is None:
         log.warning("TLS without tls_ca_file: VENs are not asked for a client certificate")
     return server_ssl_context(pairs, settings.tls_ca_file)
-
-
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-
-def parse_networks(addresses: Sequence[str]) -> tuple[Network, ...]:
-    """Addresses or CIDR networks; ValueError naming the bad entry."""
-    networks = []
-    for address in addresses:
-        try:
-            networks.append(ipaddress.ip_network(address.strip(), strict=False))
-        except ValueError as exc:
-            raise ValueError(f"{address!r} is not an IP address or network") from exc
-    return tuple(networks)
 
 
 class Provisioned(NamedTuple):

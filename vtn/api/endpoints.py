@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from vtn.api.tokens import Principal, Role
 from vtn.errors import NotFound
+from vtn.keys import SESSIONS, SETTINGS
 from vtn.settings import VtnSettings
 
 B = TypeVar("B", bound=BaseModel | None)
@@ -46,14 +47,10 @@ class Call(Generic[B, Q]):
 
     @property
     def sessions(self) -> async_sessionmaker[AsyncSession]:
-        from vtn.app import SESSIONS
-
         return self.request.config_dict[SESSIONS]
 
     @property
     def settings(self) -> VtnSettings:
-        from vtn.app import SETTINGS
-
         return self.request.config_dict[SETTINGS]
 
 

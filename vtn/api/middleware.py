@@ -19,6 +19,7 @@ from vtn.api.endpoints import PRINCIPAL, RepeatedParameter, endpoint_of
 from vtn.api.schemas import ErrorBody, FieldError
 from vtn.api.tokens import TokenRejected, verify_token
 from vtn.errors import Conflict, InvalidInput, NotFound, Unauthorized, VtnError
+from vtn.keys import SESSIONS
 
 log = logging.getLogger(__name__)
 
@@ -121,8 +122,6 @@ async def auth_middleware(request: web.Request, handler: Next) -> web.StreamResp
             "a bearer token is required (Authorization: Bearer <token>)",
             headers={"WWW-Authenticate": REALM},
         )
-    from vtn.app import SESSIONS
-
     try:
         principal = await verify_token(request.config_dict[SESSIONS], token, datetime.now(UTC))
     except TokenRejected as exc:

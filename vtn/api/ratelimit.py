@@ -20,8 +20,8 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from vtn.networks import parse_networks
 from vtn.settings import VtnSettings
-from vtn.tls import parse_networks
 
 log = logging.getLogger(__name__)
 

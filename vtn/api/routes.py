@@ -18,6 +18,7 @@ from vtn.api import schemas as s
 from vtn.api.endpoints import OPERATOR, PRINCIPAL, PUBLIC, Call, RouteTable
 from vtn.api.tokens import Role
 from vtn.errors import InvalidInput, NotFound
+from vtn.keys import SETTINGS
 from vtn.services.site import site_flexibility, site_status
 
 ROUTES = RouteTable()
@@ -30,8 +31,6 @@ OPENAPI = web.AppKey("openapi", dict[str, Any])
 )
 async def health(call: Call[None, None]) -> s.Health:
     """Answers 200 when the VTN runs and its database answers."""
-    from vtn.app import SETTINGS
-
     try:
         async with call.sessions() as session:
             await session.execute(text("SELECT 1"))

@@ -18,8 +18,8 @@ from datetime import datetime
 
 from aiohttp import web
 
-from vtn.app import CLOCK, POLL_CACHE, SESSIONS, SETTINGS
 from vtn.errors import Unauthorized, VtnError
+from vtn.keys import CLOCK, POLL_CACHE, SESSIONS, SETTINGS
 from vtn.openadr import codes
 from vtn.openadr.context import Context, Handler, message_ven_id
 from vtn.openadr.limits import check_lengths

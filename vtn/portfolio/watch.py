@@ -7,9 +7,10 @@ its schedule by more than `deviation_tolerance_kw` on average over the last half
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy import select
 
@@ -20,7 +21,9 @@ from vtn.errors import NotFound
 from vtn.portfolio.store import Exclusion
 
 if TYPE_CHECKING:
-    from vtn.portfolio.loop import PortfolioLoop
+    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+    from vtn.settings import VtnSettings
 
 DEVIATION_WINDOW = timedelta(minutes=30)
 EV_NEED = ".energy_needed_kwh"  # the rID of a car's energy need (docs/openadr-mapping.md)
@@ -35,7 +38,24 @@ class Finding:
     include_again: bool = False
 
 
-async def look(loop: PortfolioLoop, now: datetime) -> list[Finding]:
+class WatchedLoop(Protocol):
+    """What the watch reads of the portfolio loop; vtn/portfolio/loop.py runs the watch (and
+    imports this module), so the watch names only what it needs of it."""
+
+    @property
+    def sessions(self) -> async_sessionmaker[AsyncSession]: ...
+
+    @property
+    def settings(self) -> VtnSettings: ...
+
+    @property
+    def exclusions(self) -> Mapping[str, Exclusion]: ...
+
+    @property
+    def _last_evs(self) -> frozenset[tuple[str, str]] | None: ...  # the (site, EV) pairs last planned
+
+
+async def look(loop: WatchedLoop, now: datetime) -> list[Finding]:
     async with loop.sessions() as session:
         vens = list(await session.scalars(select(Ven).where(Ven.registration_id.is_not(None))))
         dispatch = {d.ven_id: d for d in await session.scalars(select(VenDispatch))}
@@ -59,7 +79,7 @@ async def look(loop: PortfolioLoop, now: datetime) -> list[Finding]:
     return findings
 
 
-async def _check_ven(loop: PortfolioLoop, ven: Ven, row: VenDispatch | None, now: datetime) -> Finding | None:
+async def _check_ven(loop: WatchedLoop, ven: Ven, row: VenDispatch | None, now: datetime) -> Finding | None:
     last_poll = as_utc(ven.last_poll_at)
     if last_poll is not None and datetime.now(UTC) - last_poll > timedelta(
         seconds=loop.settings.offline_after_seconds
@@ -88,7 +108,7 @@ async def _check_ven(loop: PortfolioLoop, ven: Ven, row: VenDispatch | None, now
 
 
 async def _meter_samples(
-    loop: PortfolioLoop, ven_id: str, now: datetime, device: str = "meter"
+    loop: WatchedLoop, ven_id: str, now: datetime, device: str = "meter"
 ) -> list[tuple[datetime, float]]:
     points = await services.query_telemetry(loop.sessions, ven_id, now - DEVIATION_WINDOW, now)
     return [
@@ -98,12 +118,12 @@ async def _meter_samples(
     ]
 
 
-async def _measured_kw(loop: PortfolioLoop, ven: Ven, now: datetime) -> float:
+async def _measured_kw(loop: WatchedLoop, ven: Ven, now: datetime) -> float:
     samples = await _meter_samples(loop, ven.ven_id, now)
     return sum(v for _, v in samples) / len(samples) if samples else 0.0
 
 
-async def _deviation_kw(loop: PortfolioLoop, ven: Ven, row: VenDispatch, now: datetime) -> float | None:
+async def _deviation_kw(loop: WatchedLoop, ven: Ven, row: VenDispatch, now: datetime) -> float | None:
     start = as_utc(row.start)
     assert start is not None
     resolution = timedelta(minutes=row.resolution_minutes)

@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from vtn.db.tables import ReportRequest
 from vtn.db.uow import UnitOfWork
 from vtn.services.poll_cache import _engine_key
+from vtn.services.report_rows import dedupe, requested_r_ids
 
 log = logging.getLogger(__name__)
 
@@ -136,8 +137,6 @@ class ReportWriter:
         return found
 
     def _shared(self, r_ids: list[Any]) -> frozenset[str]:
-        from vtn.services.reports import requested_r_ids
-
         wanted = requested_r_ids(r_ids)
         return self._r_id_sets.setdefault(wanted, wanted)
 
@@ -186,12 +185,10 @@ class ReportWriter:
         return batch
 
     async def _insert(self, rows: list[dict[str, Any]]) -> None:
-        from vtn.services.reports import _dedupe
-
         for attempt in (1, 2):
             try:
                 async with UnitOfWork(self.sessions) as uow:
-                    await uow.reports.add_values(_dedupe(rows))
+                    await uow.reports.add_values(dedupe(rows))
                     await uow.commit()
                 return
             except DBAPIError as exc:

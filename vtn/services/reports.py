@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -15,10 +15,9 @@ from vtn.db.uow import UnitOfWork
 from vtn.errors import InvalidInput, NotFound
 from vtn.services import outbox
 from vtn.services.poll_cache import notify_pending
+from vtn.services.report_rows import dedupe, requested_r_ids
+from vtn.services.report_writer import ReportWriter, RequestOwner, writer_for
 from vtn.services.vens import new_id
-
-if TYPE_CHECKING:
-    from vtn.services.report_writer import ReportWriter, RequestOwner
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -85,11 +84,6 @@ def name_r_ids(r_ids: Sequence[str], shown: int = 5) -> str:
 def non_numeric_r_ids(reports: Sequence[IncomingReport]) -> list[str]:
     """The distinct rIDs of the payloads that were not stored because they are not numbers."""
     return sorted({r for report in reports for r in report.non_numeric_r_ids})
-
-
-def requested_r_ids(r_ids: Sequence[Any]) -> frozenset[str]:
-    """The rIDs a report request asked for (its specifierPayloads), from `ReportRequest.r_ids`."""
-    return frozenset(str(entry["r_id"]) for entry in r_ids)
 
 
 def _check_requested(report: IncomingReport, requested: frozenset[str]) -> None:
@@ -296,13 +290,11 @@ async def store_report_values(
 
     In the VTN process the values go through the group-commit writer (vtn/services/report_writer.py):
     committed, with other VENs' reports, before this returns."""
-    from vtn.services.report_writer import writer_for
-
     writer = writer_for(sessions)
     if writer is not None:
         batched = await _batched_rows(writer, ven_id, reports, now)
         if batched is not None:
-            await writer.write(_dedupe(_check_consistent(batched)))
+            await writer.write(dedupe(_check_consistent(batched)))
             return len(batched)
     rows: list[dict[str, Any]] = []
     snapshot: list[dict[str, Any]] | None = None
@@ -315,9 +307,9 @@ async def store_report_values(
                 continue
             name = report.report_name or request.report_name
             rows.extend(_value_rows(ven_id, request.report_request_id, name, report, now))
-        await uow.reports.add_values(_dedupe(_check_consistent(rows)))
+        await uow.reports.add_values(dedupe(_check_consistent(rows)))
         if snapshot is not None:
-            await uow.reports.replace_values(ven_id, FLEX_REPORT_NAME, _dedupe(_check_consistent(snapshot)))
+            await uow.reports.replace_values(ven_id, FLEX_REPORT_NAME, dedupe(_check_consistent(snapshot)))
         await uow.commit()
     return len(rows) + len(snapshot or [])
 
@@ -382,11 +374,3 @@ def _check_consistent(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 f"{row['r_id']!r} has two different values at {row['dtstart'].isoformat()} in one message",
             )
     return rows
-
-
-def _dedupe(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One row per sample key: a single INSERT may not hit the same key twice (PostgreSQL)."""
-    seen: dict[tuple[Any, ...], dict[str, Any]] = {}
-    for row in rows:
-        seen.setdefault((row["report_request_id"], row["r_id"], row["dtstart"]), row)
-    return list(seen.values())

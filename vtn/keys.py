@@ -1,0 +1,26 @@
+"""The VTN application's typed state (STYLE rule 4): the `web.AppKey`s vtn/app.py fills.
+
+The handlers of both sub-apps (vtn/openadr, vtn/api) read them through `request.config_dict`;
+they import this module, not vtn/app.py, because the app factory imports the handlers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from vtn.services.poll_cache import PollCache
+from vtn.settings import VtnSettings
+from vtn.worker import Worker
+
+SETTINGS = web.AppKey("settings", VtnSettings)
+ENGINE = web.AppKey("engine", AsyncEngine)
+SESSIONS = web.AppKey("sessions", async_sessionmaker[AsyncSession])
+POLL_CACHE = web.AppKey("poll_cache", PollCache)
+# The time source of the OpenADR side; tests put a fixed clock here (tz-aware UTC).
+CLOCK: web.AppKey[Callable[[], datetime]] = web.AppKey("clock")
+# Which worker process this is (vtn/server.py); worker 0 runs the once-only background jobs.
+WORKER = web.AppKey("worker", Worker)
