@@ -7,7 +7,11 @@
 4. The site's import limit: the predicted import (the house's own load + every commanded
    power + the measured power of what is not commanded) is kept at or under the limit by
    lowering EV power first, then battery charging. The export limit likewise lowers battery
-   discharge. What the agent commands never pushes the site past either limit.
+   discharge, then curtails PV inverters for what remains. What the agent commands never
+   pushes the site past either limit.
+5. A PV inverter curtailed while its output was capped (`state.curtail_percent` < 100) keeps
+   a cap of its output plus the room left under the export limit, so the cap follows the sun
+   and is lifted (no command: back to 100 %) once it would reach the nominal power.
 """
 
 from __future__ import annotations
@@ -115,4 +119,32 @@ def _hold_export_limit(
         out[view.device_id] = round(float(value) + cut, 3)
         excess -= cut
         notes.append(f"{view.device_id}: discharge clipped to {out[view.device_id]:g} kW (export limit)")
+    excess = _curtail_pv(out, snapshot, limits, excess, notes)
     return -limits.export_limit_kw - excess if predicted < -limits.export_limit_kw else predicted
+
+
+def _curtail_pv(
+    out: Setpoints, snapshot: HomeSnapshot, limits: SiteLimits, excess: float, notes: list[str]
+) -> float:
+    """Cap PV output by the export still above the limit (`excess` kW, negative: room left)."""
+    for view in snapshot.of_type(DeviceType.PV_INVERTER):
+        control = view.config.control(ControlName.CURTAIL_PERCENT)
+        nominal_kw = view.config.param_float("nominal_kw", 0.0)
+        state = view.state.model_extra or {} if view.state is not None else {}
+        capped = float(state.get("curtail_percent", 100.0)) < 100.0
+        if control is None or nominal_kw <= 0 or view.overridden or not view.online or view.device_id in out:
+            continue
+        if excess <= 1e-9 and not capped:
+            continue
+        output_kw = max(0.0, -view.power_kw)
+        allowed_kw = max(0.0, output_kw - excess)
+        if allowed_kw >= nominal_kw - 1e-9:
+            excess += nominal_kw - output_kw  # lifted: it may produce up to its nominal power
+            continue
+        percent = max(control.min or 0.0, 100.0 * allowed_kw / nominal_kw)
+        out[view.device_id] = round(percent, 1)
+        excess -= output_kw - allowed_kw
+        notes.append(
+            f"{view.device_id}: output capped at {percent:.1f} % (export limit {limits.export_limit_kw:g} kW)"
+        )
+    return max(0.0, excess)
