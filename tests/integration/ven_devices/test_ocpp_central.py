@@ -123,9 +123,11 @@ async def test_garbage_is_logged_and_the_central_system_stays_up(caplog: pytest.
             assert "currentTime" in (await answer(raw, "2"))[2]
         assert "charger CP-X: bad frame dropped" in caplog.text
         assert "charger CP-X: unknown message 'FlyToTheMoon'" in caplog.text
-        # no chargePointId in the URL: refused before the WebSocket opens
+        # no chargePointId in the URL, or no ocpp1.6 subprotocol: refused before the WebSocket opens
         with pytest.raises(Exception, match="404"):
             await connect(f"{_url(cs)}/", subprotocols=["ocpp1.6"])  # type: ignore[list-item]
+        with pytest.raises(Exception, match="400"):
+            await connect(f"{_url(cs)}/CP-Y")
         # another charger is unaffected
         async with RunningChargePoint(_url(cs), "CP-4"):
             await until(lambda: agent.device("CP-4") and agent.device("CP-4").reading("power"), what="CP-4")
