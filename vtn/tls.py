@@ -25,15 +25,16 @@ import time
 from collections.abc import Callable, Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 from urllib.parse import unquote
 
 from vtn.networks import parse_networks
 
 if TYPE_CHECKING:
     from aiohttp import web
-    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+    from aggregator.records import VenCredentials
+    from vtn.db.uow import Sessions
     from vtn.settings import VtnSettings
 
 log = logging.getLogger(__name__)
@@ -152,15 +153,13 @@ class ClientCertificates:
             return None
 
     # -- what the VEN was provisioned with ---------------------------------------------------
-    async def provisioned(
-        self, sessions: async_sessionmaker[AsyncSession], ven_id: str | None, ven_name: str | None
-    ) -> str | None:
+    async def provisioned(self, sessions: Sessions, ven_id: str | None, ven_name: str | None) -> str | None:
         """The fingerprint provisioned for the VEN (by venID, else venName); None if none or unknown."""
         record = await self.provisioned_record(sessions, ven_id, ven_name)
         return record.fingerprint if record is not None else None
 
     async def provisioned_record(
-        self, sessions: async_sessionmaker[AsyncSession], ven_id: str | None, ven_name: str | None
+        self, sessions: Sessions, ven_id: str | None, ven_name: str | None
     ) -> Provisioned | None:
         """What the VEN (by venID, else venName) was provisioned with; None for an unknown VEN."""
         if self._clock() - self._loaded_at > FINGERPRINT_REFRESH_SECONDS:
@@ -175,7 +174,7 @@ class ClientCertificates:
         # Not remembered when unknown: a VEN provisioned a moment later must be checked at once.
         return await self._load_one(sessions, kind, key)
 
-    def _refresh_in_background(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def _refresh_in_background(self, sessions: Sessions) -> None:
         """Reload in one background task and keep serving what is loaded meanwhile.
 
         Awaiting the reload here made every message of a busy VTN queue behind it, and when the
@@ -194,34 +193,32 @@ class ClientCertificates:
             with contextlib.suppress(Exception):
                 await self._refreshing
 
-    async def _reload(self, sessions: async_sessionmaker[AsyncSession]) -> None:
-        from sqlalchemy import select
+    async def _reload(self, sessions: Sessions) -> None:
+        from vtn.db.uow import UnitOfWork  # late: the TLS helpers need no database
 
         async with self._lock:
             if self._clock() - self._loaded_at <= FINGERPRINT_REFRESH_SECONDS:
                 return  # another request reloaded while this one waited
-            async with sessions() as session:
-                rows = (await session.execute(select(*_provisioning_columns()))).all()
-            self._by_id = {row.ven_id: Provisioned(row.fingerprint, row.xml_signatures) for row in rows}
-            self._by_name = {row.ven_name: Provisioned(row.fingerprint, row.xml_signatures) for row in rows}
+            async with UnitOfWork(sessions) as uow:
+                every = await uow.vens.credentials()
+            self._by_id = {c.ven_id: _provisioned(c) for c in every}
+            self._by_name = {c.ven_name: _provisioned(c) for c in every}
             self._loaded_at = self._clock()
 
-    async def _load_one(
-        self, sessions: async_sessionmaker[AsyncSession], kind: str, key: str
-    ) -> Provisioned | None:
+    async def _load_one(self, sessions: Sessions, kind: str, key: str) -> Provisioned | None:
         """A VEN provisioned since the last reload, or None for an unknown one."""
-        from sqlalchemy import select
+        from vtn.db.uow import UnitOfWork
 
-        from vtn.db.tables import Ven
-
-        column = Ven.ven_id if kind == "id" else Ven.ven_name
-        async with sessions() as session:
-            row = (await session.execute(select(*_provisioning_columns()).where(column == key))).first()
-        if row is None:
+        async with UnitOfWork(sessions) as uow:
+            if kind == "id":
+                found = await uow.vens.credentials_of(ven_id=key)
+            else:
+                found = await uow.vens.credentials_of(ven_name=key)
+        if found is None:
             return None
-        record = Provisioned(row.fingerprint, row.xml_signatures)
-        self._by_id[row.ven_id] = record
-        self._by_name[row.ven_name] = record
+        record = _provisioned(found)
+        self._by_id[found.ven_id] = record
+        self._by_name[found.ven_name] = record
         return record
 
 
@@ -231,11 +228,8 @@ def _log_reload_failure(task: asyncio.Task[None]) -> None:
         log.warning("reloading the provisioned fingerprints failed: %s", task.exception())
 
 
-def _provisioning_columns() -> tuple[Any, ...]:
-    """The `vens` columns the per-message checks need (imported late: the module needs no DB)."""
-    from vtn.db.tables import Ven
-
-    return (Ven.ven_id, Ven.ven_name, Ven.fingerprint, Ven.xml_signatures)
+def _provisioned(credentials: VenCredentials) -> Provisioned:
+    return Provisioned(credentials.fingerprint, credentials.xml_signatures)
 
 
 def check_fingerprint(provisioned: str | None, presented: str | None) -> str | None:

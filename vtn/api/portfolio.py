@@ -9,11 +9,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from aggregator.inputs import WindowKind
+from aggregator.records import PriceRecord, RequestRecord
 from vtn.api import portfolio_schemas as ps
 from vtn.api.endpoints import OPERATOR, Call
 from vtn.api.routes import ROUTES
 from vtn.api.tokens import Role
-from vtn.db.tables import ImbalanceSignal, PortfolioRequest, PriceSeries, VenDispatch, as_utc
 from vtn.errors import NotFound
 from vtn.portfolio import store
 from vtn.portfolio.loop import PORTFOLIO, PortfolioLoop
@@ -40,41 +41,38 @@ def _now(call: Call[Any, Any]) -> datetime:
 async def put_prices(call: Call[ps.PricesIn, None]) -> Any:
     """Replaces the current prices (slots after the given ones repeat the last day's shape)."""
     body = call.body
-    row = await store.put_prices(
+    assert body.export_eur_per_kwh is not None  # PricesIn fills it in
+    record = await store.put_prices(
         call.sessions,
-        PriceSeries(
-            start=body.start,
-            resolution_minutes=body.resolution_minutes,
-            import_eur_per_kwh=body.import_eur_per_kwh,
-            export_eur_per_kwh=body.export_eur_per_kwh,
-            capacity_eur_per_kw_month=body.capacity_eur_per_kw_month,
-            created_at=_now(call),
-        ),
+        start=body.start,
+        resolution_minutes=body.resolution_minutes,
+        import_eur_per_kwh=body.import_eur_per_kwh,
+        export_eur_per_kwh=body.export_eur_per_kwh,
+        capacity_eur_per_kw_month=body.capacity_eur_per_kw_month,
+        now=_now(call),
     )
-    return _prices_out(row)
+    return _prices_out(record)
 
 
 @ROUTES.route(
     "GET", "/prices", summary="The current prices", roles=MARKET, response=ps.PricesOut, errors=(404,)
 )
 async def get_prices(call: Call[None, None]) -> Any:
-    row = await store.latest_prices(call.sessions)
-    if row is None:
+    record = await store.latest_prices(call.sessions)
+    if record is None:
         raise NotFound("prices", "current")
-    return _prices_out(row)
+    return _prices_out(record)
 
 
-def _prices_out(row: PriceSeries) -> ps.PricesOut:
-    start = as_utc(row.start)
-    assert start is not None
+def _prices_out(record: PriceRecord) -> ps.PricesOut:
     return ps.PricesOut(
-        id=row.id,
-        start=start,
-        resolution_minutes=row.resolution_minutes,
-        import_eur_per_kwh=row.import_eur_per_kwh,
-        export_eur_per_kwh=row.export_eur_per_kwh,
-        capacity_eur_per_kw_month=row.capacity_eur_per_kw_month,
-        end=start + timedelta(minutes=row.resolution_minutes * len(row.import_eur_per_kwh)),
+        id=record.id,
+        start=record.start,
+        resolution_minutes=record.resolution_minutes,
+        import_eur_per_kwh=list(record.import_eur_per_kwh),
+        export_eur_per_kwh=list(record.export_eur_per_kwh),
+        capacity_eur_per_kw_month=record.capacity_eur_per_kw_month,
+        end=record.start + timedelta(minutes=record.resolution_minutes * len(record.import_eur_per_kwh)),
     )
 
 
@@ -88,20 +86,18 @@ def _prices_out(row: PriceSeries) -> ps.PricesOut:
 )
 async def put_imbalance(call: Call[ps.ImbalanceIn, None]) -> Any:
     body = call.body
-    row = await store.put_imbalance(
+    record = await store.put_imbalance(
         call.sessions,
-        ImbalanceSignal(
-            start=body.start,
-            resolution_minutes=body.resolution_minutes,
-            imbalance_eur_per_kwh=body.imbalance_eur_per_kwh,
-            nominated_net_kw=body.nominated_net_kw,
-            reason=body.reason,
-            created_at=_now(call),
-        ),
+        start=body.start,
+        resolution_minutes=body.resolution_minutes,
+        imbalance_eur_per_kwh=body.imbalance_eur_per_kwh,
+        nominated_net_kw=body.nominated_net_kw,
+        reason=body.reason,
+        now=_now(call),
     )
-    _loop(call).trigger(f"imbalance signal {row.id}")
+    _loop(call).trigger(f"imbalance signal {record.id}")
     return ps.ImbalanceOut(
-        id=row.id, start=body.start, slots=len(body.imbalance_eur_per_kwh), replan="queued"
+        id=record.id, start=body.start, slots=len(body.imbalance_eur_per_kwh), replan="queued"
     )
 
 
@@ -116,20 +112,17 @@ async def put_imbalance(call: Call[ps.ImbalanceIn, None]) -> Any:
 )
 async def create_request(call: Call[ps.RequestIn, None]) -> Any:
     body = call.body
-    row = await store.add_request(
+    record = await store.add_request(
         call.sessions,
-        PortfolioRequest(
-            request_id="",
-            kind=body.kind.value,
-            start=body.start,
-            end=body.end,
-            power_kw=body.power_kw,
-            reason=body.reason,
-            created_at=_now(call),
-        ),
+        kind=WindowKind(body.kind.value),
+        start=body.start,
+        end=body.end,
+        power_kw=body.power_kw,
+        reason=body.reason,
+        now=_now(call),
     )
-    _loop(call).trigger(f"DR request {row.request_id} ({body.reason})")
-    return _request_out(row)
+    _loop(call).trigger(f"DR request {record.request_id} ({body.reason})")
+    return _request_out(record)
 
 
 @ROUTES.route("GET", "/portfolio/requests", summary="DR requests", roles=MARKET, response=list[ps.RequestOut])
@@ -146,21 +139,21 @@ async def list_requests(call: Call[None, None]) -> Any:
     errors=(404, 409),
 )
 async def cancel_request(call: Call[None, None]) -> Any:
-    row = await store.cancel_request(call.sessions, call.path["request_id"], _now(call))
-    _loop(call).trigger(f"DR request {row.request_id} cancelled")
-    return _request_out(row)
+    record = await store.cancel_request(call.sessions, call.path["request_id"], _now(call))
+    _loop(call).trigger(f"DR request {record.request_id} cancelled")
+    return _request_out(record)
 
 
-def _request_out(row: PortfolioRequest) -> ps.RequestOut:
+def _request_out(record: RequestRecord) -> ps.RequestOut:
     return ps.RequestOut(
-        request_id=row.request_id,
-        kind=ps.WindowKindIn(row.kind),
-        start=as_utc(row.start),  # type: ignore[arg-type]
-        end=as_utc(row.end),  # type: ignore[arg-type]
-        power_kw=row.power_kw,
-        reason=row.reason,
-        created_at=as_utc(row.created_at),  # type: ignore[arg-type]
-        cancelled_at=as_utc(row.cancelled_at),
+        request_id=record.request_id,
+        kind=ps.WindowKindIn(record.kind.value),
+        start=record.start,
+        end=record.end,
+        power_kw=record.power_kw,
+        reason=record.reason,
+        created_at=record.created_at,
+        cancelled_at=record.cancelled_at,
     )
 
 
@@ -214,5 +207,5 @@ async def get_run(call: Call[None, None]) -> Any:
     errors=(404, 409),
 )
 async def ven_schedule(call: Call[None, None]) -> Any:
-    row: VenDispatch = await store.ven_schedule(call.sessions, call.path["ven_id"])
-    return ps.ScheduleOut.model_validate(row, from_attributes=True)
+    record = await store.ven_schedule(call.sessions, call.path["ven_id"])
+    return ps.ScheduleOut.model_validate(record, from_attributes=True)

@@ -17,7 +17,6 @@ from pydantic import (
 )
 
 from vtn.api.schemas import UtcTime  # years 2000-2199: found by schemathesis (year 1 was a 500 on PG)
-from vtn.db.tables import as_utc
 
 MAX_SLOTS = 2000
 
@@ -131,13 +130,6 @@ class RunOut(BaseModel):
     gap: float | None
     message: str | None
 
-    @field_validator("started_at")
-    @classmethod
-    def _utc(cls, value: datetime) -> datetime:
-        out = as_utc(value)
-        assert out is not None
-        return out
-
 
 class RunDetail(RunOut):
     inputs: dict[str, Any]
@@ -152,10 +144,3 @@ class ScheduleOut(BaseModel):
     start: datetime
     resolution_minutes: int
     setpoint_kw: list[float]
-
-    @field_validator("start")
-    @classmethod
-    def _utc(cls, value: datetime) -> datetime:
-        out = as_utc(value)
-        assert out is not None
-        return out

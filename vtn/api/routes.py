@@ -10,13 +10,13 @@ from contextlib import contextmanager
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
 
 from vtn import services
 from vtn.api import schemas as s
 from vtn.api.endpoints import OPERATOR, PRINCIPAL, PUBLIC, Call, RouteTable
 from vtn.api.tokens import Role
+from vtn.db.errors import DatabaseError
+from vtn.db.uow import UnitOfWork
 from vtn.errors import InvalidInput, NotFound
 from vtn.keys import SETTINGS
 from vtn.services.site import site_flexibility, site_status
@@ -32,9 +32,9 @@ OPENAPI = web.AppKey("openapi", dict[str, Any])
 async def health(call: Call[None, None]) -> s.Health:
     """Answers 200 when the VTN runs and its database answers."""
     try:
-        async with call.sessions() as session:
-            await session.execute(text("SELECT 1"))
-    except (SQLAlchemyError, OSError) as exc:
+        async with UnitOfWork(call.sessions) as uow:
+            await uow.ping()
+    except (DatabaseError, OSError) as exc:
         raise web.HTTPServiceUnavailable(text=f"database unavailable: {exc.__class__.__name__}") from exc
     return s.Health(status="ok", vtn_id=call.request.config_dict[SETTINGS].vtn_id)
 

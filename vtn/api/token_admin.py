@@ -7,58 +7,43 @@ Neither the tokens nor their hashes are ever returned or logged.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from aggregator.records import TokenRecord
 from vtn.api.endpoints import OPERATOR, Call
 from vtn.api.routes import ROUTES
-from vtn.db.tables import ApiToken, as_utc
+from vtn.db.engine import open_database
+from vtn.db.uow import Sessions, UnitOfWork
 from vtn.errors import NotFound
 
 log = logging.getLogger(__name__)
-Sessions = async_sessionmaker[AsyncSession]
 
-
-@dataclass(frozen=True, slots=True)
-class TokenInfo:
-    id: int
-    role: str
-    name: str | None
-    site_id: str | None
-    created_at: datetime
-    expires_at: datetime | None
-    revoked_at: datetime | None
-
-
-def _info(row: ApiToken) -> TokenInfo:
-    created = as_utc(row.created_at)
-    assert created is not None  # the column is NOT NULL
-    return TokenInfo(
-        row.id, row.role, row.name, row.site_id, created, as_utc(row.expires_at), as_utc(row.revoked_at)
-    )
+TokenInfo = TokenRecord  # a token's metadata, as listed and revoked here
 
 
 async def list_tokens(sessions: Sessions) -> list[TokenInfo]:
-    async with sessions() as session:
-        rows = (await session.scalars(select(ApiToken).order_by(ApiToken.id))).all()
-        return [_info(row) for row in rows]
+    async with UnitOfWork(sessions) as uow:
+        return await uow.tokens.all()
 
 
 async def revoke_token_id(sessions: Sessions, token_id: int, now: datetime) -> TokenInfo:
     """Revoke the token (idempotent: an already revoked one keeps its time). NotFound if no such id."""
-    async with sessions() as session:
-        row = await session.get(ApiToken, token_id)
-        if row is None:
+    async with UnitOfWork(sessions) as uow:
+        token = await uow.tokens.get(token_id)
+        if token is None:
             raise NotFound("token", str(token_id))
-        if row.revoked_at is None:
-            row.revoked_at = now
-            await session.commit()
-            log.info("token %d (%s) revoked", row.id, row.role)
-        return _info(row)
+        if token.revoked_at is not None:
+            return token
+        if not await uow.tokens.revoke(token_id, now):  # revoked meanwhile: report that time
+            token = await uow.tokens.get(token_id)
+            assert token is not None  # tokens are never deleted
+            return token
+        await uow.commit()
+    log.info("token %d (%s) revoked", token.id, token.role)
+    return replace(token, revoked_at=now)
 
 
 def parse_token_id(value: str) -> int:
@@ -102,22 +87,10 @@ async def revoke_api_token(call: Call[None, None]) -> TokenInfo:
 
 
 async def cli_list(db_url: str) -> list[TokenInfo]:
-    from vtn.db.engine import create_engine
-
-    engine = create_engine(db_url)
-    try:
-        return await list_tokens(async_sessionmaker(engine, expire_on_commit=False))
-    finally:
-        await engine.dispose()
+    async with open_database(db_url) as sessions:
+        return await list_tokens(sessions)
 
 
 async def cli_revoke(db_url: str, token_id: int) -> TokenInfo:
-    from vtn.db.engine import create_engine
-
-    engine = create_engine(db_url)
-    try:
-        return await revoke_token_id(
-            async_sessionmaker(engine, expire_on_commit=False), token_id, datetime.now(UTC)
-        )
-    finally:
-        await engine.dispose()
+    async with open_database(db_url) as sessions:
+        return await revoke_token_id(sessions, token_id, datetime.now(UTC))

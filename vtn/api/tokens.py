@@ -12,11 +12,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
-from vtn.db.engine import create_engine
-from vtn.db.tables import ApiToken, as_utc
+from vtn.db.engine import open_database
+from vtn.db.uow import Sessions, UnitOfWork
 
 TOKEN_PREFIX = "fvp_"
 
@@ -52,7 +49,7 @@ def new_token() -> str:
 
 
 async def insert_token(
-    sessions: async_sessionmaker[AsyncSession],
+    sessions: Sessions,
     role: Role | str,
     name: str | None = None,
     site_id: str | None = None,
@@ -66,18 +63,9 @@ async def insert_token(
     created = now or datetime.now(UTC)
     expires = created + timedelta(days=expires_days) if expires_days is not None else None
     token = new_token()
-    async with sessions() as session:
-        session.add(
-            ApiToken(
-                token_hash=hash_token(token),
-                role=role.value,
-                name=name,
-                site_id=site_id,
-                created_at=created,
-                expires_at=expires,
-            )
-        )
-        await session.commit()
+    async with UnitOfWork(sessions) as uow:
+        await uow.tokens.add(hash_token(token), role.value, name, site_id, created, expires)
+        await uow.commit()
     return token
 
 
@@ -89,38 +77,29 @@ async def create_token(
     expires_days: float | None = None,
 ) -> str:
     """`flexvpp token create`: open the database, store a new token's hash, return the token."""
-    engine = create_engine(db_url)
-    try:
-        sessions = async_sessionmaker(engine, expire_on_commit=False)
+    async with open_database(db_url) as sessions:
         return await insert_token(sessions, role, name=name, site_id=site_id, expires_days=expires_days)
-    finally:
-        await engine.dispose()
 
 
-async def verify_token(sessions: async_sessionmaker[AsyncSession], token: str, now: datetime) -> Principal:
+async def verify_token(sessions: Sessions, token: str, now: datetime) -> Principal:
     """The principal a token stands for; TokenRejected if unknown, expired or revoked."""
     # Reject garbage before touching the database (also keeps NUL bytes away from PostgreSQL).
     if not token.startswith(TOKEN_PREFIX) or len(token) > 128 or not token.isascii():
         raise TokenRejected("unknown token")
-    async with sessions() as session:
-        row = await session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token)))
-    if row is None:
+    async with UnitOfWork(sessions) as uow:
+        record = await uow.tokens.by_hash(hash_token(token))
+    if record is None:
         raise TokenRejected("unknown token")
-    if row.revoked_at is not None:
+    if record.revoked_at is not None:
         raise TokenRejected("token revoked")
-    expires_at = as_utc(row.expires_at)
-    if expires_at is not None and expires_at <= now:
+    if record.expires_at is not None and record.expires_at <= now:
         raise TokenRejected("token expired")
-    return Principal(token_id=row.id, role=Role(row.role), name=row.name, site_id=row.site_id)
+    return Principal(token_id=record.id, role=Role(record.role), name=record.name, site_id=record.site_id)
 
 
-async def revoke_token(sessions: async_sessionmaker[AsyncSession], token: str, now: datetime) -> bool:
+async def revoke_token(sessions: Sessions, token: str, now: datetime) -> bool:
     """Mark a token revoked; False if no such (unrevoked) token."""
-    async with sessions() as session:
-        result = await session.execute(
-            update(ApiToken)
-            .where(ApiToken.token_hash == hash_token(token), ApiToken.revoked_at.is_(None))
-            .values(revoked_at=now)
-        )
-        await session.commit()
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    async with UnitOfWork(sessions) as uow:
+        revoked = await uow.tokens.revoke_by_hash(hash_token(token), now)
+        await uow.commit()
+    return revoked

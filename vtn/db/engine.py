@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 
 def async_url(url: str) -> str:
@@ -34,3 +37,18 @@ def create_engine(url: str) -> AsyncEngine:
             cursor.close()
 
     return engine
+
+
+def sessions_for(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """The session factory units of work open (rows stay readable after a commit)."""
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+@asynccontextmanager
+async def open_database(url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """A session factory on `url` for one command (CLI), its engine disposed afterwards."""
+    engine = create_engine(url)
+    try:
+        yield sessions_for(engine)
+    finally:
+        await engine.dispose()

@@ -1,11 +1,11 @@
-"""Repositories: the only code that writes SQL. Each wraps the unit of work's session.
+"""The outbox and report repositories. Each wraps the unit of work's session.
 
-They return ORM rows; services turn them into the plain dataclasses of vtn.services.types.
+They still return ORM rows (the other aggregates moved to vtn/db/repos/, which return records).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -14,16 +14,13 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from aggregator.records import ReportValueRecord
+from vtn.db.repos import utc
 from vtn.db.tables import (
-    Event,
-    EventResponse,
-    EventTarget,
-    Opt,
     OutboxMessage,
     ReportRegistration,
     ReportRequest,
     ReportValue,
-    Ven,
     as_utc,
 )
 
@@ -32,40 +29,29 @@ def _dialect(session: AsyncSession) -> str:
     return session.get_bind().dialect.name
 
 
-class VenRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+_VALUE_COLUMNS = (
+    ReportValue.ven_id,
+    ReportValue.report_request_id,
+    ReportValue.report_name,
+    ReportValue.r_id,
+    ReportValue.dtstart,
+    ReportValue.duration_seconds,
+    ReportValue.value,
+    ReportValue.received_at,
+)
 
-    async def get(self, ven_id: str) -> Ven | None:
-        return await self.session.get(Ven, ven_id)
 
-    async def by_name(self, ven_name: str) -> Ven | None:
-        result = await self.session.execute(select(Ven).where(Ven.ven_name == ven_name))
-        return result.scalar_one_or_none()
-
-    def add(self, ven: Ven) -> None:
-        self.session.add(ven)
-
-    async def all(self) -> Sequence[Ven]:
-        return (await self.session.execute(select(Ven).order_by(Ven.created_at, Ven.ven_id))).scalars().all()
-
-    async def existing_ids(self, ven_ids: Iterable[str]) -> set[str]:
-        wanted = list(ven_ids)
-        rows = await self.session.execute(select(Ven.ven_id).where(Ven.ven_id.in_(wanted)))
-        return set(rows.scalars().all())
-
-    async def registrations(self) -> dict[str, str]:
-        """venID -> registrationID of every registered VEN."""
-        rows = await self.session.execute(
-            select(Ven.ven_id, Ven.registration_id).where(Ven.registration_id.is_not(None))
-        )
-        return {ven_id: reg_id for ven_id, reg_id in rows.all() if reg_id is not None}
-
-    async def set_last_poll(self, polls: dict[str, datetime]) -> None:
-        """One executemany UPDATE by primary key for the whole batch."""
-        if polls:
-            rows = [{"ven_id": ven_id, "last_poll_at": at} for ven_id, at in polls.items()]
-            await self.session.execute(update(Ven), rows)
+def _value(row: ReportValue) -> ReportValueRecord:
+    return ReportValueRecord(
+        row.ven_id,
+        row.report_request_id,
+        row.report_name,
+        row.r_id,
+        utc(row.dtstart),
+        row.duration_seconds,
+        row.value,
+        utc(row.received_at),
+    )
 
 
 class OutboxRepository:
@@ -159,113 +145,6 @@ class OutboxRepository:
         )
 
 
-class EventRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    async def get(self, event_id: str) -> Event | None:
-        return await self.session.get(Event, event_id)
-
-    def add(self, event: Event) -> None:
-        self.session.add(event)
-
-    async def set_targets(self, event_id: str, ven_ids: Iterable[str]) -> None:
-        await self.session.execute(delete(EventTarget).where(EventTarget.event_id == event_id))
-        for ven_id in ven_ids:
-            self.session.add(EventTarget(event_id=event_id, ven_id=ven_id))
-
-    async def targets(self, event_ids: Sequence[str]) -> dict[str, list[str]]:
-        rows = await self.session.execute(
-            select(EventTarget.event_id, EventTarget.ven_id)
-            .where(EventTarget.event_id.in_(list(event_ids)))
-            .order_by(EventTarget.ven_id)
-        )
-        found: dict[str, list[str]] = {event_id: [] for event_id in event_ids}
-        for event_id, ven_id in rows.all():
-            found[event_id].append(ven_id)
-        return found
-
-    async def all(self) -> Sequence[Event]:
-        return (
-            (await self.session.execute(select(Event).order_by(Event.dtstart, Event.event_id)))
-            .scalars()
-            .all()
-        )
-
-    async def live_for_ven(self, ven_id: str) -> Sequence[Event]:
-        """Events targeting the VEN that are not cancelled."""
-        query = (
-            select(Event)
-            .join(EventTarget, EventTarget.event_id == Event.event_id)
-            .where(EventTarget.ven_id == ven_id, Event.cancelled.is_(False))
-        )
-        return (await self.session.execute(query)).scalars().all()
-
-    async def get_many(self, event_ids: Sequence[str]) -> Sequence[Event]:
-        if not event_ids:
-            return []
-        query = select(Event).where(Event.event_id.in_(list(event_ids)))
-        return (await self.session.execute(query)).scalars().all()
-
-    async def live_for_vens(self, ven_ids: Sequence[str], market_context: str) -> Sequence[tuple[Event, str]]:
-        query = (
-            select(Event, EventTarget.ven_id)
-            .join(EventTarget, EventTarget.event_id == Event.event_id)
-            .where(
-                EventTarget.ven_id.in_(list(ven_ids)),
-                Event.market_context == market_context,
-                Event.cancelled.is_(False),
-            )
-        )
-        return [(event, ven_id) for event, ven_id in (await self.session.execute(query)).all()]
-
-    async def responses(self, event_ids: Sequence[str]) -> Sequence[EventResponse]:
-        query = select(EventResponse).where(EventResponse.event_id.in_(list(event_ids)))
-        return (await self.session.execute(query)).scalars().all()
-
-    async def record_response(
-        self, ven_id: str, event_id: str, modification_number: int, opt_type: str, code: str, now: datetime
-    ) -> None:
-        key = (ven_id, event_id, modification_number)
-        row = await self.session.get(EventResponse, key)
-        if row is None:
-            self.session.add(
-                EventResponse(
-                    ven_id=ven_id,
-                    event_id=event_id,
-                    modification_number=modification_number,
-                    opt_type=opt_type,
-                    response_code=code,
-                    received_at=now,
-                )
-            )
-        else:
-            row.opt_type, row.response_code, row.received_at = opt_type, code, now
-
-
-class OptRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    async def get(self, ven_id: str, opt_id: str) -> Opt | None:
-        return await self.session.get(Opt, (ven_id, opt_id))
-
-    def add(self, opt: Opt) -> None:
-        self.session.add(opt)
-
-    async def for_ven(self, ven_id: str) -> Sequence[Opt]:
-        query = select(Opt).where(Opt.ven_id == ven_id).order_by(Opt.created_at, Opt.opt_id)
-        return (await self.session.execute(query)).scalars().all()
-
-    async def live_for_events(self, event_ids: Sequence[str]) -> Sequence[Opt]:
-        query = (
-            select(Opt)
-            .where(Opt.event_id.in_(list(event_ids)), Opt.cancelled_at.is_(None))
-            .order_by(Opt.created_at)
-        )
-        return (await self.session.execute(query)).scalars().all()
-
-
 class ReportRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -314,17 +193,45 @@ class ReportRepository:
         )
         await self.add_values(rows)
 
-    async def values_of(self, ven_id: str, report_name: str) -> Sequence[ReportValue]:
+    async def cancel_live_requests(self, ven_id: str, now: datetime) -> None:
+        """Cancel every live report request of the VEN (its registration ended)."""
+        await self.session.execute(
+            update(ReportRequest)
+            .where(ReportRequest.ven_id == ven_id, ReportRequest.cancelled_at.is_(None))
+            .values(cancelled_at=now)
+        )
+
+    async def r_ids_ending(self, report_name: str, suffix: str) -> set[tuple[str, str]]:
+        """(venID, rID) of the stored values of `report_name` whose rID ends with `suffix`."""
+        query = (
+            select(ReportValue.ven_id, ReportValue.r_id)
+            .where(ReportValue.report_name == report_name, ReportValue.r_id.endswith(suffix, autoescape=True))
+            .distinct()
+        )
+        return {(ven_id, r_id) for ven_id, r_id in (await self.session.execute(query)).all()}
+
+    async def values_named(self, report_name: str) -> list[ReportValueRecord]:
+        """Every stored value of every VEN's reports named `report_name` (e.g. after a load run).
+
+        Columns, not rows: tens of thousands of values are read without an ORM object each."""
+        query = select(*_VALUE_COLUMNS).where(ReportValue.report_name == report_name)
+        return [
+            ReportValueRecord(ven_id, request_id, name, r_id, utc(dtstart), seconds, value, utc(received_at))
+            for ven_id, request_id, name, r_id, dtstart, seconds, value, received_at in (
+                await self.session.execute(query)
+            ).all()
+        ]
+
+    async def values_of(self, ven_id: str, report_name: str) -> list[ReportValueRecord]:
         query = select(ReportValue).where(
             ReportValue.ven_id == ven_id, ReportValue.report_name == report_name
         )
-        return (
-            (await self.session.execute(query.order_by(ReportValue.r_id, ReportValue.dtstart)))
-            .scalars()
-            .all()
-        )
+        query = query.order_by(ReportValue.r_id, ReportValue.dtstart)
+        return [_value(row) for row in await self.session.scalars(query)]
 
-    async def latest_values(self, ven_id: str, report_name: str, window: timedelta) -> Sequence[ReportValue]:
+    async def latest_values(
+        self, ven_id: str, report_name: str, window: timedelta
+    ) -> list[ReportValueRecord]:
         """The newest value (by dtstart) of each rID of one of the VEN's reports, among the values
         no older than `window` before its newest one (bounds the scan of a long history)."""
         of_report = (ReportValue.ven_id == ven_id, ReportValue.report_name == report_name)
@@ -346,15 +253,15 @@ class ReportRepository:
             .where(*recent)
             .order_by(ReportValue.r_id, ReportValue.id)
         )
-        return (await self.session.execute(query)).scalars().all()
+        return [_value(row) for row in await self.session.scalars(query)]
 
     async def values(
         self, ven_id: str, since: datetime | None, until: datetime | None
-    ) -> Sequence[ReportValue]:
+    ) -> list[ReportValueRecord]:
         query = select(ReportValue).where(ReportValue.ven_id == ven_id)
         if since is not None:
             query = query.where(ReportValue.dtstart >= since)
         if until is not None:
             query = query.where(ReportValue.dtstart < until)
         query = query.order_by(ReportValue.dtstart, ReportValue.r_id, ReportValue.id)
-        return (await self.session.execute(query)).scalars().all()
+        return [_value(row) for row in await self.session.scalars(query)]

@@ -4,15 +4,25 @@ from __future__ import annotations
 
 from types import TracebackType
 
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from vtn.db.repositories import (
-    EventRepository,
-    OptRepository,
-    OutboxRepository,
-    ReportRepository,
-    VenRepository,
+from vtn.db.repos.events import EventRepository
+from vtn.db.repos.nonces import NonceRepository
+from vtn.db.repos.opts import OptRepository
+from vtn.db.repos.portfolio import (
+    DispatchRepository,
+    ImbalanceRepository,
+    PriceRepository,
+    RequestRepository,
+    RunRepository,
 )
+from vtn.db.repos.tokens import TokenRepository
+from vtn.db.repos.vens import VenRepository
+from vtn.db.repositories import OutboxRepository, ReportRepository
+
+# What services and edges hold to open units of work (typed here, so they need no SQLAlchemy import).
+Sessions = async_sessionmaker[AsyncSession]
 
 
 class UnitOfWork:
@@ -30,6 +40,13 @@ class UnitOfWork:
         self.events = EventRepository(session)
         self.opts = OptRepository(session)
         self.reports = ReportRepository(session)
+        self.tokens = TokenRepository(session)
+        self.nonces = NonceRepository(session)
+        self.prices = PriceRepository(session)
+        self.imbalance = ImbalanceRepository(session)
+        self.requests = RequestRepository(session)
+        self.runs = RunRepository(session)
+        self.dispatches = DispatchRepository(session)
         return self
 
     async def __aexit__(
@@ -56,3 +73,7 @@ class UnitOfWork:
 
     async def flush(self) -> None:
         await self.session.flush()
+
+    async def ping(self) -> None:
+        """One round trip to the database; raises vtn.db.errors.DatabaseError when it does not answer."""
+        await self.session.execute(text("SELECT 1"))

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from lxml import etree
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from vtn.db.uow import Sessions
 from vtn.openadr.xml import text
 from vtn.services.poll_cache import PollCache
 from vtn.settings import VtnSettings
@@ -17,7 +17,7 @@ from vtn.settings import VtnSettings
 @dataclass(frozen=True, slots=True)
 class Context:
     settings: VtnSettings
-    sessions: async_sessionmaker[AsyncSession]
+    sessions: Sessions
     cache: PollCache
     now: datetime
     message: etree._Element

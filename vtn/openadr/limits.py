@@ -8,35 +8,28 @@ store it silently. So an over-long value is refused up front as INVALID_DATA, na
 from __future__ import annotations
 
 from lxml import etree
-from sqlalchemy import String
 
-from vtn.db import tables
+from vtn.db.lengths import string_length
 from vtn.errors import InvalidInput
 
+# OpenADR element -> the (table, column) its value is stored in or looked up by.
 _COLUMNS = {
-    "venID": tables.Ven.ven_id,
-    "venName": tables.Ven.ven_name,
-    "registrationID": tables.Ven.registration_id,
-    "eventID": tables.Event.event_id,
-    "optID": tables.Opt.opt_id,
-    "optReason": tables.Opt.opt_reason,
-    "optType": tables.Opt.opt_type,
-    "marketContext": tables.Opt.market_context,
-    "reportRequestID": tables.ReportRequest.report_request_id,
-    "reportSpecifierID": tables.ReportRegistration.report_specifier_id,
-    "reportName": tables.ReportRegistration.report_name,
-    "rID": tables.ReportValue.r_id,
-    "responseCode": tables.EventResponse.response_code,
+    "venID": ("vens", "ven_id"),
+    "venName": ("vens", "ven_name"),
+    "registrationID": ("vens", "registration_id"),
+    "eventID": ("events", "event_id"),
+    "optID": ("opts", "opt_id"),
+    "optReason": ("opts", "opt_reason"),
+    "optType": ("opts", "opt_type"),
+    "marketContext": ("opts", "market_context"),
+    "reportRequestID": ("report_requests", "report_request_id"),
+    "reportSpecifierID": ("report_registrations", "report_specifier_id"),
+    "reportName": ("report_registrations", "report_name"),
+    "rID": ("report_values", "r_id"),
+    "responseCode": ("event_responses", "response_code"),
 }
 
-
-def _length(column: object) -> int:
-    kind = column.type  # type: ignore[attr-defined]
-    assert isinstance(kind, String) and kind.length, f"{column} has no length"
-    return int(kind.length)
-
-
-MAX_LENGTHS: dict[str, int] = {name: _length(column) for name, column in _COLUMNS.items()}
+MAX_LENGTHS: dict[str, int] = {name: string_length(*column) for name, column in _COLUMNS.items()}
 
 
 def check_lengths(message: etree._Element) -> None:

@@ -45,8 +45,7 @@ from vtn.openadr.xml import NS, OADR
 from vtn.tls import TlsConfigError, fingerprint_from_der
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
+    from vtn.db.uow import Sessions
     from vtn.settings import VtnSettings
 
 log = logging.getLogger(__name__)
@@ -208,54 +207,18 @@ class NonceStore:
         self._pruned_at = -float("inf")
 
     async def claim(
-        self,
-        sessions: async_sessionmaker[AsyncSession],
-        signed: VerifiedSignature,
-        ven_id: str | None,
-        now: datetime,
+        self, sessions: Sessions, signed: VerifiedSignature, ven_id: str | None, now: datetime
     ) -> bool:
         """True if the nonce is new (and is now recorded); False if it was seen before."""
-        from sqlalchemy import delete
+        from vtn.db.uow import UnitOfWork
 
-        from vtn.db.tables import SignatureNonce
-
-        values = {"nonce": signed.nonce, "ven_id": ven_id, "signed_at": signed.signed_at, "received_at": now}
-        async with sessions() as session:
-            claimed = await _insert_new(session, values)
+        async with UnitOfWork(sessions) as uow:
+            claimed = await uow.nonces.claim(signed.nonce, ven_id, signed.signed_at, now)
             if self._monotonic() - self._pruned_at >= self.prune_every_seconds:
                 self._pruned_at = self._monotonic()
-                await session.execute(
-                    delete(SignatureNonce).where(SignatureNonce.signed_at < now - self.window)
-                )
-            await session.commit()
+                await uow.nonces.prune(now - self.window)
+            await uow.commit()
         return claimed
-
-
-async def _insert_new(session: AsyncSession, values: dict[str, Any]) -> bool:
-    """INSERT the nonce unless it is there (one statement, atomic); True if it was inserted."""
-    from sqlalchemy import insert
-    from sqlalchemy.dialects import postgresql, sqlite
-    from sqlalchemy.exc import IntegrityError
-
-    from vtn.db.tables import SignatureNonce
-
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        result = await session.execute(
-            postgresql.insert(SignatureNonce).values(**values).on_conflict_do_nothing()
-        )
-    elif dialect == "sqlite":
-        result = await session.execute(
-            sqlite.insert(SignatureNonce).values(**values).on_conflict_do_nothing()
-        )
-    else:  # another database: the primary key still decides
-        try:
-            await session.execute(insert(SignatureNonce).values(**values))
-        except IntegrityError:
-            await session.rollback()
-            return False
-        return True
-    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
 # ---- signing the VTN's replies --------------------------------------------------------------
@@ -359,7 +322,7 @@ class Signatures:
 
     async def check(
         self,
-        sessions: async_sessionmaker[AsyncSession],
+        sessions: Sessions,
         root: etree._Element,
         policy: SignaturePolicy,
         expected_fingerprint: str | None,

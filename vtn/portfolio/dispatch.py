@@ -7,19 +7,16 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
-from sqlalchemy.exc import OperationalError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
 from aggregator.ports import Dispatched, Schedule
+from aggregator.records import DispatchRecord, EventRecord
 from vtn import services
-from vtn.db.tables import Event, VenDispatch, as_utc
+from vtn.db.errors import DatabaseBusy
+from vtn.db.uow import Sessions, UnitOfWork
 from vtn.errors import Conflict, InvalidInput, NotFound
 from vtn.services.events import modify_events
 
 log = logging.getLogger(__name__)
 
-Sessions = async_sessionmaker[AsyncSession]
 MARKET_CONTEXT = "http://flexvpp.org/market/portfolio"
 
 
@@ -34,10 +31,9 @@ def _intervals(schedule: Schedule, now: datetime) -> tuple[services.IntervalSpec
     return tuple(out)
 
 
-def _same_schedule(current: VenDispatch, intervals: tuple[services.IntervalSpec, ...]) -> bool:
+def _same_schedule(current: DispatchRecord, intervals: tuple[services.IntervalSpec, ...]) -> bool:
     """Whether the schedule dispatched before holds exactly these intervals from the first on."""
-    start = as_utc(current.start)
-    assert start is not None
+    start = current.start
     step = timedelta(minutes=current.resolution_minutes)
     if not intervals or any(i.duration_seconds != step.total_seconds() for i in intervals):
         return False
@@ -57,11 +53,6 @@ _Create = tuple[Schedule, Intervals]
 _SENT = ("created", "modified")
 
 
-async def _rows(session: AsyncSession, ven_ids: list[str]) -> dict[str, VenDispatch]:
-    query = select(VenDispatch).where(VenDispatch.ven_id.in_(ven_ids))
-    return {r.ven_id: r for r in await session.scalars(query)}
-
-
 def _dispatched(schedule: Schedule, info: services.EventInfo, action: str) -> Dispatched:
     return Dispatched(schedule.ven_id, info.event_id, info.modification_number, action)
 
@@ -73,20 +64,21 @@ def _failed(schedule: Schedule, exc: Exception) -> Dispatched:
     return Dispatched(schedule.ven_id, "", 0, "failed", str(exc)[:300])
 
 
-def _live(event: Event, now: datetime) -> bool:
+def _live(event: EventRecord, now: datetime) -> bool:
     """Not cancelled and not over."""
-    start = as_utc(event.dtstart)
-    assert start is not None
-    return not event.cancelled and start + timedelta(seconds=event.duration_seconds) > now
+    return not event.cancelled and event.dtstart + timedelta(seconds=event.duration_seconds) > now
 
 
-def _fill(row: VenDispatch, schedule: Schedule, run_id: str, event_id: str, now: datetime) -> None:
-    row.event_id = event_id
-    row.run_id = run_id
-    row.start = schedule.start
-    row.resolution_minutes = int(schedule.resolution.total_seconds() // 60)
-    row.setpoint_kw = list(schedule.setpoint_kw)
-    row.updated_at = now
+def _record(schedule: Schedule, run_id: str, event_id: str, now: datetime) -> DispatchRecord:
+    return DispatchRecord(
+        ven_id=schedule.ven_id,
+        event_id=event_id,
+        run_id=run_id,
+        start=schedule.start,
+        resolution_minutes=int(schedule.resolution.total_seconds() // 60),
+        setpoint_kw=tuple(schedule.setpoint_kw),
+        updated_at=now,
+    )
 
 
 class EventDispatcher:
@@ -115,15 +107,15 @@ class EventDispatcher:
                 done[schedule.ven_id] = _failed(schedule, answer)
         for schedule, intervals in create:
             try:
-                info, action = await self._modify_or_create(None, schedule, intervals, now)
-            except (Conflict, InvalidInput, NotFound, OperationalError) as exc:
+                info = await self._create(schedule, intervals, now)
+            except (Conflict, InvalidInput, NotFound, DatabaseBusy) as exc:
                 done[schedule.ven_id] = _failed(schedule, exc)
                 continue
-            done[schedule.ven_id] = _dispatched(schedule, info, action)
+            done[schedule.ven_id] = _dispatched(schedule, info, "created")
         sent = [(s, done[s.ven_id].event_id) for s in schedules if done[s.ven_id].action in _SENT]
         try:
             await self._remember(sent, run_id, now)
-        except OperationalError as exc:
+        except DatabaseBusy as exc:
             log.warning("could not record the dispatch of run %s: %s", run_id, exc)
         return [done[s.ven_id] for s in schedules]
 
@@ -131,10 +123,9 @@ class EventDispatcher:
         self, schedules: Sequence[Schedule], now: datetime
     ) -> tuple[dict[str, Dispatched], list[_Modify], list[_Create]]:
         """(results already known, events to modify, homes without a dispatch event)."""
-        async with self._sessions() as session:
-            rows = await _rows(session, [s.ven_id for s in schedules])
-            query = select(Event).where(Event.event_id.in_([r.event_id for r in rows.values()]))
-            events = {e.event_id: e for e in await session.scalars(query)}
+        async with UnitOfWork(self._sessions) as uow:
+            rows = await uow.dispatches.of_vens([s.ven_id for s in schedules])
+            events = {e.event_id: e for e in await uow.events.get_many([r.event_id for r in rows.values()])}
         done: dict[str, Dispatched] = {}
         modify: list[_Modify] = []
         create: list[_Create] = []
@@ -168,37 +159,21 @@ class EventDispatcher:
             answers: list[services.EventInfo | Exception] = list(
                 await modify_events(self._sessions, patches, now, self._near)
             )
-        except OperationalError as exc:  # a locked SQLite: the run records it, the loop retries
+        except DatabaseBusy as exc:  # a locked SQLite: the run records it, the loop retries
             answers = [exc] * len(modify)
         return [(s, iv, answer) for (s, iv, _), answer in zip(modify, answers, strict=True)]
 
     async def _remember(self, sent: list[tuple[Schedule, str]], run_id: str, now: datetime) -> None:
         if not sent:
             return
-        async with self._sessions() as session:
-            rows = await _rows(session, [s.ven_id for s, _ in sent])
-            for schedule, event_id in sent:
-                row = rows.get(schedule.ven_id)
-                if row is None:
-                    row = VenDispatch(ven_id=schedule.ven_id)
-                    session.add(row)
-                _fill(row, schedule, run_id, event_id, now)
-            await session.commit()
+        async with UnitOfWork(self._sessions) as uow:
+            await uow.dispatches.save([_record(s, run_id, event_id, now) for s, event_id in sent])
+            await uow.commit()
 
-    async def _modify_or_create(
-        self,
-        current: VenDispatch | None,
-        schedule: Schedule,
-        intervals: tuple[services.IntervalSpec, ...],
-        now: datetime,
-    ) -> tuple[services.EventInfo, str]:
-        if current is not None:
-            try:
-                patch = services.EventPatch(intervals=intervals)
-                info = await services.modify_event(self._sessions, current.event_id, patch, now, self._near)
-                return info, "modified"
-            except (Conflict, NotFound):  # cancelled or over: the home gets a fresh event
-                pass
+    async def _create(
+        self, schedule: Schedule, intervals: tuple[services.IntervalSpec, ...], now: datetime
+    ) -> services.EventInfo:
+        """A new dispatch event for a home without a live one."""
         spec = services.EventSpec(
             ven_ids=(schedule.ven_id,),
             signal_name="LOAD_DISPATCH",
@@ -210,15 +185,13 @@ class EventDispatcher:
             response_required="always",
             start_after_seconds=0,
         )
-        return await services.create_event(self._sessions, spec, now, self._near), "created"
+        return await services.create_event(self._sessions, spec, now, self._near)
 
     async def release(self, ven_id: str, now: datetime) -> None:
-        async with self._sessions() as session:
-            row = await session.get(VenDispatch, ven_id)
-            if row is None:
+        async with UnitOfWork(self._sessions) as uow:
+            removed = await uow.dispatches.remove(ven_id)
+            if removed is None:
                 return
-            event_id = row.event_id
-            await session.delete(row)
-            await session.commit()
+            await uow.commit()
         with contextlib.suppress(Conflict, NotFound):
-            await services.cancel_event(self._sessions, event_id, now, self._near)
+            await services.cancel_event(self._sessions, removed.event_id, now, self._near)

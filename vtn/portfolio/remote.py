@@ -54,8 +54,7 @@ class RemotePortfolio(PortfolioLoop):
         from vtn.portfolio import store
 
         answer = await self._post("/run", {"trigger": trigger}, timeout=RUN_TIMEOUT_S)
-        row = await store.get_run(self.sessions, answer["run_id"])
-        return row  # type: ignore[return-value]  # the stored run has RunRecord's attributes
+        return await store.get_run(self.sessions, answer["run_id"])
 
     async def _post(self, path: str, body: dict[str, str], timeout: float = 30.0) -> dict[str, Any]:
         assert self._session is not None, "RemotePortfolio used before start()"

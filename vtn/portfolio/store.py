@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
-
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aggregator.inputs import (
     Home,
@@ -21,19 +16,18 @@ from aggregator.inputs import (
     WindowKind,
 )
 from aggregator.ports import RunRecord
-from vtn.db.tables import (
-    ImbalanceSignal,
-    PlanningRun,
-    PortfolioRequest,
-    PriceSeries,
-    Ven,
-    VenDispatch,
-    as_utc,
+from aggregator.records import (
+    DispatchRecord,
+    ImbalanceRecord,
+    PriceRecord,
+    RequestRecord,
+    VenRecord,
 )
+from vtn.db.uow import Sessions, UnitOfWork
 from vtn.errors import Conflict, NotFound
 from vtn.services.site import site_flexibility
 
-Sessions = async_sessionmaker[AsyncSession]
+RUNS_LISTED = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,109 +38,125 @@ class Exclusion:
     fixed_kw: float
 
 
-def _utc(value: datetime | None) -> datetime:
-    out = as_utc(value)
-    assert out is not None
-    return out
-
-
 # ---- writes from the REST API --------------------------------------------------------------
 
 
-async def put_prices(sessions: Sessions, row: PriceSeries) -> PriceSeries:
-    async with sessions() as session:
-        session.add(row)
-        await session.commit()
-        await session.refresh(row)
-    return row
+async def put_prices(
+    sessions: Sessions,
+    start: datetime,
+    resolution_minutes: int,
+    import_eur_per_kwh: Sequence[float],
+    export_eur_per_kwh: Sequence[float],
+    capacity_eur_per_kw_month: float,
+    now: datetime,
+) -> PriceRecord:
+    """Store new prices; from now on they are the current ones."""
+    async with UnitOfWork(sessions) as uow:
+        record = await uow.prices.add(
+            start, resolution_minutes, import_eur_per_kwh, export_eur_per_kwh, capacity_eur_per_kw_month, now
+        )
+        await uow.commit()
+    return record
 
 
-async def put_imbalance(sessions: Sessions, row: ImbalanceSignal) -> ImbalanceSignal:
-    async with sessions() as session:
-        session.add(row)
-        await session.commit()
-        await session.refresh(row)
-    return row
+async def put_imbalance(
+    sessions: Sessions,
+    start: datetime,
+    resolution_minutes: int,
+    imbalance_eur_per_kwh: Sequence[float],
+    nominated_net_kw: Sequence[float] | None,
+    reason: str | None,
+    now: datetime,
+) -> ImbalanceRecord:
+    async with UnitOfWork(sessions) as uow:
+        record = await uow.imbalance.add(
+            start, resolution_minutes, imbalance_eur_per_kwh, nominated_net_kw, reason, now
+        )
+        await uow.commit()
+    return record
 
 
-async def add_request(sessions: Sessions, row: PortfolioRequest) -> PortfolioRequest:
-    row.request_id = row.request_id or uuid.uuid4().hex
-    async with sessions() as session:
-        session.add(row)
-        await session.commit()
-    return row
+async def add_request(
+    sessions: Sessions,
+    kind: WindowKind,
+    start: datetime,
+    end: datetime,
+    power_kw: float,
+    reason: str,
+    now: datetime,
+) -> RequestRecord:
+    """Store a new DR request under a fresh requestID."""
+    async with UnitOfWork(sessions) as uow:
+        record = await uow.requests.add(kind, start, end, power_kw, reason, now)
+        await uow.commit()
+    return record
 
 
-async def list_requests(sessions: Sessions) -> list[PortfolioRequest]:
-    async with sessions() as session:
-        rows = await session.scalars(select(PortfolioRequest).order_by(PortfolioRequest.created_at))
-        return list(rows)
+async def list_requests(sessions: Sessions) -> list[RequestRecord]:
+    async with UnitOfWork(sessions) as uow:
+        return await uow.requests.all()
 
 
-async def cancel_request(sessions: Sessions, request_id: str, now: datetime) -> PortfolioRequest:
-    async with sessions() as session:
-        row = await session.get(PortfolioRequest, request_id)
-        if row is None:
+async def cancel_request(sessions: Sessions, request_id: str, now: datetime) -> RequestRecord:
+    """NotFound for an unknown request; Conflict if it is already cancelled."""
+    async with UnitOfWork(sessions) as uow:
+        current = await uow.requests.get(request_id)
+        if current is None:
             raise NotFound("request", request_id)
-        if row.cancelled_at is not None:
+        if current.cancelled_at is not None:
             raise Conflict(f"request {request_id} is already cancelled")
-        row.cancelled_at = now
-        await session.commit()
-    return row
+        record = await uow.requests.cancel(request_id, now)
+        await uow.commit()
+    assert record is not None
+    return record
 
 
-async def latest_prices(sessions: Sessions) -> PriceSeries | None:
-    async with sessions() as session:
-        return await session.scalar(select(PriceSeries).order_by(PriceSeries.id.desc()).limit(1))
+async def latest_prices(sessions: Sessions) -> PriceRecord | None:
+    async with UnitOfWork(sessions) as uow:
+        return await uow.prices.latest()
 
 
-async def latest_imbalance(sessions: Sessions) -> ImbalanceSignal | None:
-    async with sessions() as session:
-        return await session.scalar(select(ImbalanceSignal).order_by(ImbalanceSignal.id.desc()).limit(1))
+async def latest_imbalance(sessions: Sessions) -> ImbalanceRecord | None:
+    async with UnitOfWork(sessions) as uow:
+        return await uow.imbalance.latest()
 
 
 # ---- runs and schedules -------------------------------------------------------------------
 
 
-async def list_runs(sessions: Sessions, limit: int = 100) -> list[PlanningRun]:
-    async with sessions() as session:
-        rows = await session.scalars(select(PlanningRun).order_by(PlanningRun.started_at.desc()).limit(limit))
-        return list(rows)
+async def list_runs(sessions: Sessions, limit: int = RUNS_LISTED) -> list[RunRecord]:
+    async with UnitOfWork(sessions) as uow:
+        return await uow.runs.newest(limit)
 
 
-async def get_run(sessions: Sessions, run_id: str) -> PlanningRun:
-    async with sessions() as session:
-        row = await session.get(PlanningRun, run_id)
-    if row is None:
+async def get_run(sessions: Sessions, run_id: str) -> RunRecord:
+    async with UnitOfWork(sessions) as uow:
+        run = await uow.runs.get(run_id)
+    if run is None:
         raise NotFound("run", run_id)
-    return row
+    return run
 
 
-async def latest_planned_run(sessions: Sessions) -> PlanningRun:
-    async with sessions() as session:
-        row = await session.scalar(
-            select(PlanningRun)
-            .where(PlanningRun.status != "error")
-            .order_by(PlanningRun.started_at.desc(), PlanningRun.seconds.desc())
-            .limit(1)
-        )
-    if row is None:
+async def latest_planned_run(sessions: Sessions) -> RunRecord:
+    async with UnitOfWork(sessions) as uow:
+        run = await uow.runs.latest_planned()
+    if run is None:
         raise NotFound("plan", "latest")
-    return row
+    return run
 
 
-async def ven_schedule(sessions: Sessions, ven_id: str) -> VenDispatch:
-    async with sessions() as session:
-        if await session.get(Ven, ven_id) is None:
+async def ven_schedule(sessions: Sessions, ven_id: str) -> DispatchRecord:
+    async with UnitOfWork(sessions) as uow:
+        if not await uow.vens.existing_ids([ven_id]):
             raise NotFound("VEN", ven_id)
-        row = await session.get(VenDispatch, ven_id)
-    if row is None:
+        dispatch = await uow.dispatches.get(ven_id)
+    if dispatch is None:
         raise Conflict(f"VEN {ven_id!r} has no schedule yet: no planning run has dispatched to it")
-    return row
+    return dispatch
 
 
-def _series(start: datetime, resolution_minutes: int, values: list[Any]) -> Series:
-    return Series(_utc(start), timedelta(minutes=resolution_minutes), tuple(float(v) for v in values))
+def _series(start: datetime, resolution_minutes: int, values: Sequence[float]) -> Series:
+    return Series(start, timedelta(minutes=resolution_minutes), tuple(values))
 
 
 class DbLoopStore:
@@ -157,15 +167,11 @@ class DbLoopStore:
         self._exclusions = exclusions or {}
 
     async def load_inputs(self, now: datetime) -> PlanningInputs:
-        async with self._sessions() as session:
-            prices = await session.scalar(select(PriceSeries).order_by(PriceSeries.id.desc()).limit(1))
-            imbalance = await session.scalar(
-                select(ImbalanceSignal).order_by(ImbalanceSignal.id.desc()).limit(1)
-            )
-            requests = list(
-                await session.scalars(select(PortfolioRequest).where(PortfolioRequest.cancelled_at.is_(None)))
-            )
-            vens = list(await session.scalars(select(Ven).where(Ven.registration_id.is_not(None))))
+        async with UnitOfWork(self._sessions) as uow:
+            prices = await uow.prices.latest()
+            imbalance = await uow.imbalance.latest()
+            requests = await uow.requests.live()
+            vens = await uow.vens.registered()
         homes = [await self._home(v, now) for v in sorted(vens, key=lambda v: v.site_id)]
         return PlanningInputs(
             now=now,
@@ -173,15 +179,13 @@ class DbLoopStore:
             prices=_prices(prices),
             imbalance=_imbalance(imbalance),
             windows=tuple(
-                PortfolioWindow(
-                    r.request_id, WindowKind(r.kind), _utc(r.start), _utc(r.end), r.power_kw, r.reason
-                )
+                PortfolioWindow(r.request_id, r.kind, r.start, r.end, r.power_kw, r.reason)
                 for r in requests
-                if _utc(r.end) > now
+                if r.end > now
             ),
         )
 
-    async def _home(self, ven: Ven, now: datetime) -> Home:
+    async def _home(self, ven: VenRecord, now: datetime) -> Home:
         excluded = self._exclusions.get(ven.ven_id)
         if excluded is not None:
             return Home(
@@ -198,40 +202,26 @@ class DbLoopStore:
         return Home(ven.ven_id, ven.site_id, flex.site, grid_start=flex.start)
 
     async def save_run(self, run: RunRecord) -> None:
-        async with self._sessions() as session:
-            session.add(
-                PlanningRun(
-                    run_id=run.run_id,
-                    trigger=run.trigger[:64],
-                    started_at=run.started_at,
-                    seconds=run.seconds,
-                    status=run.status,
-                    solver=run.solver,
-                    gap=run.gap,
-                    message=run.message,
-                    inputs=run.inputs,
-                    plan=run.plan,
-                    dispatch=run.dispatch,
-                )
-            )
-            await session.commit()
+        async with UnitOfWork(self._sessions) as uow:
+            uow.runs.add(run)
+            await uow.commit()
 
 
-def _prices(row: PriceSeries | None) -> Prices | None:
-    if row is None:
+def _prices(record: PriceRecord | None) -> Prices | None:
+    if record is None:
         return None
     return Prices(
-        _series(row.start, row.resolution_minutes, row.import_eur_per_kwh),
-        _series(row.start, row.resolution_minutes, row.export_eur_per_kwh),
-        row.capacity_eur_per_kw_month,
+        _series(record.start, record.resolution_minutes, record.import_eur_per_kwh),
+        _series(record.start, record.resolution_minutes, record.export_eur_per_kwh),
+        record.capacity_eur_per_kw_month,
     )
 
 
-def _imbalance(row: ImbalanceSignal | None) -> Imbalance | None:
-    if row is None:
+def _imbalance(record: ImbalanceRecord | None) -> Imbalance | None:
+    if record is None:
         return None
-    nominated = row.nominated_net_kw
+    nominated = record.nominated_net_kw
     return Imbalance(
-        _series(row.start, row.resolution_minutes, row.imbalance_eur_per_kwh),
-        _series(row.start, row.resolution_minutes, nominated) if nominated else None,
+        _series(record.start, record.resolution_minutes, record.imbalance_eur_per_kwh),
+        _series(record.start, record.resolution_minutes, nominated) if nominated else None,
     )

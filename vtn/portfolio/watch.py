@@ -12,17 +12,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
-from sqlalchemy import select
-
+from aggregator.records import DispatchRecord, VenRecord
 from flexmodel.flexreport import REPORT_NAME as FLEX_REPORT_NAME
 from vtn import services
-from vtn.db.tables import ReportValue, Ven, VenDispatch, as_utc
+from vtn.db.uow import UnitOfWork
 from vtn.errors import NotFound
 from vtn.portfolio.store import Exclusion
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
+    from vtn.db.uow import Sessions
     from vtn.settings import VtnSettings
 
 DEVIATION_WINDOW = timedelta(minutes=30)
@@ -43,7 +41,7 @@ class WatchedLoop(Protocol):
     imports this module), so the watch names only what it needs of it."""
 
     @property
-    def sessions(self) -> async_sessionmaker[AsyncSession]: ...
+    def sessions(self) -> Sessions: ...
 
     @property
     def settings(self) -> VtnSettings: ...
@@ -56,15 +54,11 @@ class WatchedLoop(Protocol):
 
 
 async def look(loop: WatchedLoop, now: datetime) -> list[Finding]:
-    async with loop.sessions() as session:
-        vens = list(await session.scalars(select(Ven).where(Ven.registration_id.is_not(None))))
-        dispatch = {d.ven_id: d for d in await session.scalars(select(VenDispatch))}
+    async with UnitOfWork(loop.sessions) as uow:
+        vens = await uow.vens.registered()
+        dispatch = await uow.dispatches.all()
         # Which cars each home's latest flexibility snapshot holds (one cheap query, no rebuild).
-        needs = await session.execute(
-            select(ReportValue.ven_id, ReportValue.r_id)
-            .where(ReportValue.report_name == FLEX_REPORT_NAME, ReportValue.r_id.like(f"%{EV_NEED}"))
-            .distinct()
-        )
+        needs = await uow.reports.r_ids_ending(FLEX_REPORT_NAME, EV_NEED)
     site_of = {v.ven_id: v.site_id for v in vens}
     evs = {(site_of[v], r.removesuffix(EV_NEED)) for v, r in needs if v in site_of}
     findings: list[Finding] = []
@@ -79,8 +73,10 @@ async def look(loop: WatchedLoop, now: datetime) -> list[Finding]:
     return findings
 
 
-async def _check_ven(loop: WatchedLoop, ven: Ven, row: VenDispatch | None, now: datetime) -> Finding | None:
-    last_poll = as_utc(ven.last_poll_at)
+async def _check_ven(
+    loop: WatchedLoop, ven: VenRecord, row: DispatchRecord | None, now: datetime
+) -> Finding | None:
+    last_poll = ven.last_poll_at
     if last_poll is not None and datetime.now(UTC) - last_poll > timedelta(
         seconds=loop.settings.offline_after_seconds
     ):
@@ -118,14 +114,15 @@ async def _meter_samples(
     ]
 
 
-async def _measured_kw(loop: WatchedLoop, ven: Ven, now: datetime) -> float:
+async def _measured_kw(loop: WatchedLoop, ven: VenRecord, now: datetime) -> float:
     samples = await _meter_samples(loop, ven.ven_id, now)
     return sum(v for _, v in samples) / len(samples) if samples else 0.0
 
 
-async def _deviation_kw(loop: WatchedLoop, ven: Ven, row: VenDispatch, now: datetime) -> float | None:
-    start = as_utc(row.start)
-    assert start is not None
+async def _deviation_kw(
+    loop: WatchedLoop, ven: VenRecord, row: DispatchRecord, now: datetime
+) -> float | None:
+    start = row.start
     resolution = timedelta(minutes=row.resolution_minutes)
     gaps = []
     # The schedule steers the site's net import (the meter) or the EV charger's power.

@@ -6,14 +6,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
-from vtn.db.tables import Event, as_utc
-from vtn.db.uow import UnitOfWork
+from aggregator.records import EventRecord
+from vtn.db.uow import Sessions, UnitOfWork
 from vtn.errors import InvalidInput, NotFound
 from vtn.services import outbox
-
-Sessions = async_sessionmaker[AsyncSession]
 
 OPT_TYPES = ("optIn", "optOut")
 
@@ -54,11 +50,11 @@ async def record_event_responses(
         await uow.commit()
 
 
-async def _check_told_cancelled(uow: UnitOfWork, ven_id: str, event: Event, answer: EventAnswer) -> None:
+async def _check_told_cancelled(
+    uow: UnitOfWork, ven_id: str, event: EventRecord, answer: EventAnswer
+) -> None:
     """A VEN no longer targeted may only answer the cancellation it was delivered (else 452)."""
-    since = as_utc(event.created_at)
-    assert since is not None
-    told = await outbox.told_cancelled(uow, ven_id, event.event_id, since)
+    told = await outbox.told_cancelled(uow, ven_id, event.event_id, event.created_at)
     if not told:
         raise NotFound("event", answer.event_id)
     if answer.modification_number not in told:

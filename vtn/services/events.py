@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
-from vtn.db.tables import Event, EventResponse, Opt, as_utc
-from vtn.db.uow import UnitOfWork
+from aggregator.records import EventRecord, EventResponseRecord, OptRecord
+from vtn.db.uow import Sessions, UnitOfWork
 from vtn.errors import Conflict, NotFound, VtnError
 from vtn.services import outbox
 from vtn.services.event_rules import (
@@ -21,32 +20,16 @@ from vtn.services.event_rules import (
     validate_spec,
 )
 from vtn.services.poll_cache import notify_pending
-from vtn.services.types import EventInfo, EventPatch, EventSpec, EventStatus, IntervalSpec
+from vtn.services.types import EventInfo, EventPatch, EventSpec, EventStatus
 from vtn.services.vens import new_id
 
-Sessions = async_sessionmaker[AsyncSession]
 
-
-def event_timing(event: Event) -> Timing:
-    start = as_utc(event.dtstart)
-    assert start is not None
-    return Timing(
-        start,
-        start + timedelta(seconds=event.duration_seconds),
-        timedelta(seconds=event.ramp_up_seconds),
-        event.cancelled,
-    )
-
-
-def event_intervals(event: Event) -> tuple[IntervalSpec, ...]:
-    return tuple(
-        IntervalSpec(datetime.fromisoformat(i["start"]), int(i["duration_seconds"]), float(i["value"]))
-        for i in event.intervals
-    )
+def event_timing(event: EventRecord) -> Timing:
+    return Timing(event.dtstart, event.end, timedelta(seconds=event.ramp_up_seconds), event.cancelled)
 
 
 def effective_responses(
-    event: Event, responses: Sequence[EventResponse], opts: Sequence[Opt]
+    event: EventRecord, responses: Sequence[EventResponseRecord], opts: Sequence[OptRecord]
 ) -> dict[str, str]:
     """venID -> optIn/optOut for the event's current modification.
 
@@ -64,14 +47,12 @@ def effective_responses(
 
 
 def to_info(
-    event: Event,
+    event: EventRecord,
     ven_ids: Sequence[str],
     responses: dict[str, str],
     now: datetime,
     near_window_seconds: int = DEFAULT_NEAR_WINDOW_SECONDS,
 ) -> EventInfo:
-    created_at, modified_at = as_utc(event.created_at), as_utc(event.modified_at)
-    assert created_at is not None and modified_at is not None
     return EventInfo(
         event_id=event.event_id,
         modification_number=event.modification_number,
@@ -79,19 +60,21 @@ def to_info(
         ven_ids=tuple(ven_ids),
         signal_name=event.signal_name,
         signal_type=event.signal_type,
-        intervals=event_intervals(event),
+        intervals=event.intervals,
         market_context=event.market_context,
         priority=event.priority,
         ramp_up_seconds=event.ramp_up_seconds,
         response_required=event.response_required,
-        created_at=created_at,
-        modified_at=modified_at,
+        created_at=event.created_at,
+        modified_at=event.modified_at,
         responses={v: responses[v] for v in sorted(responses) if v in ven_ids},
         start_after_seconds=event.start_after_seconds,
     )
 
 
-async def load_infos(uow: UnitOfWork, events: Sequence[Event], now: datetime, near: int) -> list[EventInfo]:
+async def load_infos(
+    uow: UnitOfWork, events: Sequence[EventRecord], now: datetime, near: int
+) -> list[EventInfo]:
     ids = [e.event_id for e in events]
     if not ids:
         return []
@@ -103,21 +86,39 @@ async def load_infos(uow: UnitOfWork, events: Sequence[Event], now: datetime, ne
     ]
 
 
-def _apply_spec(event: Event, spec: EventSpec) -> None:
+def _spec_fields(spec: EventSpec) -> dict[str, Any]:
+    """What an event takes from its spec: signal, intervals, timing and options."""
     timing = spec_timing(spec)
-    event.market_context = spec.market_context or ""
-    event.signal_name = spec.signal_name
-    event.signal_type = spec.signal_type
-    event.intervals = [
-        {"start": i.start.isoformat(), "duration_seconds": i.duration_seconds, "value": i.value}
-        for i in spec.intervals
-    ]
-    event.dtstart = timing.start
-    event.duration_seconds = int((timing.end - timing.start).total_seconds())
-    event.priority = spec.priority
-    event.ramp_up_seconds = spec.ramp_up_seconds
-    event.start_after_seconds = spec.start_after_seconds
-    event.response_required = spec.response_required
+    return {
+        "market_context": spec.market_context or "",
+        "signal_name": spec.signal_name,
+        "signal_type": spec.signal_type,
+        "intervals": tuple(spec.intervals),
+        "dtstart": timing.start,
+        "duration_seconds": int((timing.end - timing.start).total_seconds()),
+        "priority": spec.priority,
+        "ramp_up_seconds": spec.ramp_up_seconds,
+        "start_after_seconds": spec.start_after_seconds,
+        "response_required": spec.response_required,
+    }
+
+
+def _new_event(spec: EventSpec, now: datetime) -> EventRecord:
+    return EventRecord(
+        event_id=new_id(),
+        modification_number=0,
+        signal_id=new_id(),
+        created_at=now,
+        modified_at=now,
+        **_spec_fields(spec),
+    )
+
+
+def _modified(event: EventRecord, spec: EventSpec, now: datetime) -> EventRecord:
+    """The event changed to `spec`, as its next modification."""
+    return dataclasses.replace(
+        event, modification_number=event.modification_number + 1, modified_at=now, **_spec_fields(spec)
+    )
 
 
 async def _check_vens_and_overlap(uow: UnitOfWork, spec: EventSpec, event_id: str | None) -> None:
@@ -141,16 +142,7 @@ async def create_event(
     spec = validate_spec(spec, now)
     async with UnitOfWork(sessions) as uow:
         await _check_vens_and_overlap(uow, spec, None)
-        event = Event(
-            event_id=new_id(),
-            modification_number=0,
-            signal_id=new_id(),
-            cancelled=False,
-            test_event=False,
-            created_at=now,
-            modified_at=now,
-        )
-        _apply_spec(event, spec)
+        event = _new_event(spec, now)
         uow.events.add(event)
         await uow.flush()
         await uow.events.set_targets(event.event_id, spec.ven_ids)
@@ -160,12 +152,12 @@ async def create_event(
     return to_info(event, spec.ven_ids, {}, now, near_window_seconds)
 
 
-def _patched_spec(event: Event, ven_ids: Sequence[str], patch: EventPatch) -> EventSpec:
+def _patched_spec(event: EventRecord, ven_ids: Sequence[str], patch: EventPatch) -> EventSpec:
     current = EventSpec(
         ven_ids=tuple(ven_ids),
         signal_name=event.signal_name,
         signal_type=event.signal_type,
-        intervals=event_intervals(event),
+        intervals=event.intervals,
         market_context=event.market_context,
         priority=event.priority,
         ramp_up_seconds=event.ramp_up_seconds,
@@ -180,7 +172,7 @@ def _patched_spec(event: Event, ven_ids: Sequence[str], patch: EventPatch) -> Ev
     return dataclasses.replace(current, **changes)
 
 
-async def _get_changeable(uow: UnitOfWork, event_id: str, now: datetime) -> tuple[Event, list[str]]:
+async def _get_changeable(uow: UnitOfWork, event_id: str, now: datetime) -> tuple[EventRecord, list[str]]:
     event = _changeable(await uow.events.get(event_id), event_id, now)
     return event, (await uow.events.targets([event_id]))[event_id]
 
@@ -197,9 +189,8 @@ async def modify_event(
         event, old_vens = await _get_changeable(uow, event_id, now)
         spec = validate_spec(_patched_spec(event, old_vens, patch), now)
         await _check_vens_and_overlap(uow, spec, event_id)
-        _apply_spec(event, spec)
-        event.modification_number += 1
-        event.modified_at = now
+        event = _modified(event, spec, now)
+        await uow.events.save(event)
         await uow.events.set_targets(event_id, spec.ven_ids)
         # VENs dropped from the target list learn of it as a cancellation of the event for them
         dropped = [v for v in old_vens if v not in spec.ven_ids]
@@ -225,7 +216,7 @@ async def modify_events(
     that cannot be applied comes back as its error (NotFound, Conflict, InvalidInput), in its
     place, and the others are still applied."""
     out: list[str | VtnError] = []  # the eventID when applied
-    changed: list[Event] = []
+    changed: dict[str, EventRecord] = {}  # as modified here: later patches see the new times
     notified: list[str] = []
     ids = [event_id for event_id, _ in patches]
     async with UnitOfWork(sessions) as uow:
@@ -243,29 +234,29 @@ async def modify_events(
                 if set(spec.ven_ids) - set(old_vens) or spec.market_context != event.market_context:
                     await _check_vens_and_overlap(uow, spec, event_id)  # new targets: as modify_event
                 else:
-                    _check_overlap(spec, event_id, known, live[event.market_context])
+                    _check_overlap(spec, event_id, known, live[event.market_context], changed)
             except VtnError as exc:
                 out.append(exc)
                 continue
-            _apply_spec(event, spec)
-            event.modification_number += 1
-            event.modified_at = now
+            event = events[event_id] = changed[event_id] = _modified(event, spec, now)
+            await uow.events.save(event)
             dropped = [v for v in old_vens if v not in spec.ven_ids]
             if dropped or list(spec.ven_ids) != list(old_vens):
                 await uow.events.set_targets(event_id, spec.ven_ids)
             await outbox.queue_distribute(uow, spec.ven_ids, now)
             await outbox.queue_distribute(uow, dropped, now, cancelled_event_ids=[event_id])
             notified += [*spec.ven_ids, *dropped]
-            changed.append(event)
             out.append(event_id)
         await uow.commit()
-        infos = {i.event_id: i for i in await load_infos(uow, changed, now, near_window_seconds)}
+        infos = {
+            i.event_id: i for i in await load_infos(uow, list(changed.values()), now, near_window_seconds)
+        }
     if notified:
         notify_pending(sessions, sorted(set(notified)))
     return [infos[x] if isinstance(x, str) else x for x in out]
 
 
-def _changeable(event: Event | None, event_id: str, now: datetime) -> Event:
+def _changeable(event: EventRecord | None, event_id: str, now: datetime) -> EventRecord:
     if event is None:
         raise NotFound("event", event_id)
     if event.cancelled:
@@ -276,15 +267,20 @@ def _changeable(event: Event | None, event_id: str, now: datetime) -> Event:
 
 
 def _check_overlap(
-    spec: EventSpec, event_id: str, known: set[str], live: Sequence[tuple[Event, str]]
+    spec: EventSpec,
+    event_id: str,
+    known: set[str],
+    live: Sequence[tuple[EventRecord, str]],
+    changed: Mapping[str, EventRecord],
 ) -> None:
-    """`_check_vens_and_overlap` on rows already loaded (the session's rows, so the events
-    modified before in the same transaction are seen with their new times)."""
+    """`_check_vens_and_overlap` on events already loaded, with the events modified before in the
+    same transaction (`changed`) seen with their new times."""
     for ven_id in spec.ven_ids:
         if ven_id not in known:
             raise NotFound("VEN", ven_id)
     timing = spec_timing(spec)
-    for other, ven_id in live:
+    for loaded, ven_id in live:
+        other = changed.get(loaded.event_id, loaded)
         mine = ven_id in spec.ven_ids and other.event_id != event_id and not other.cancelled
         if mine and overlaps(timing, event_timing(other)):
             raise Conflict(
@@ -302,9 +298,10 @@ async def cancel_event(
     """
     async with UnitOfWork(sessions) as uow:
         event, ven_ids = await _get_changeable(uow, event_id, now)
-        event.cancelled = True
-        event.modification_number += 1
-        event.modified_at = now
+        event = dataclasses.replace(
+            event, cancelled=True, modification_number=event.modification_number + 1, modified_at=now
+        )
+        await uow.events.save(event)
         await outbox.queue_distribute(uow, ven_ids, now, cancelled_event_ids=[event_id])
         await uow.commit()
         infos = await load_infos(uow, [event], now, near_window_seconds)

@@ -2,24 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
-from vtn.db.tables import Opt, as_utc
-from vtn.db.uow import UnitOfWork
+from aggregator.records import OptRecord
+from aggregator.records import OptWindow as OptWindow  # re-exported: the edges build NewOpt with it
+from vtn.db.uow import Sessions, UnitOfWork
 from vtn.errors import Conflict, NotFound
 from vtn.services.types import OptInfo
-
-Sessions = async_sessionmaker[AsyncSession]
-
-
-@dataclass(frozen=True, slots=True)
-class OptWindow:
-    start: datetime
-    duration_seconds: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,13 +26,8 @@ class NewOpt:
     windows: tuple[OptWindow, ...] = ()
 
 
-def to_info(opt: Opt) -> OptInfo:
-    created_at = as_utc(opt.created_at)
-    assert created_at is not None
-    windows = tuple(
-        {"start": datetime.fromisoformat(w["start"]), "duration_seconds": int(w["duration_seconds"])}
-        for w in opt.windows or []
-    )
+def to_info(opt: OptRecord) -> OptInfo:
+    windows = tuple({"start": w.start, "duration_seconds": w.duration_seconds} for w in opt.windows)
     return OptInfo(
         opt_id=opt.opt_id,
         opt_type=opt.opt_type,
@@ -50,10 +35,10 @@ def to_info(opt: Opt) -> OptInfo:
         market_context=opt.market_context,
         event_id=opt.event_id,
         modification_number=opt.modification_number,
-        resource_ids=tuple(opt.resource_ids or ()),
+        resource_ids=opt.resource_ids,
         windows=windows,
-        created_at=created_at,
-        cancelled_at=as_utc(opt.cancelled_at),
+        created_at=opt.created_at,
+        cancelled_at=opt.cancelled_at,
     )
 
 
@@ -63,10 +48,6 @@ async def list_opts(sessions: Sessions, ven_id: str) -> list[OptInfo]:
         if await uow.vens.get(ven_id) is None:
             raise NotFound("VEN", ven_id)
         return [to_info(o) for o in await uow.opts.for_ven(ven_id)]
-
-
-def _windows_json(windows: tuple[OptWindow, ...]) -> list[Any]:
-    return [{"start": w.start.isoformat(), "duration_seconds": w.duration_seconds} for w in windows]
 
 
 async def create_opt(sessions: Sessions, ven_id: str, new: NewOpt, now: datetime) -> OptInfo:
@@ -89,22 +70,22 @@ async def create_opt(sessions: Sessions, ven_id: str, new: NewOpt, now: datetime
                 and (existing.event_id == new.event_id)
             ):
                 if new.event_id is None and new.windows:
-                    existing.windows = _windows_json(new.windows)
-                    existing.resource_ids = list(new.resource_ids)
+                    existing = replace(existing, windows=new.windows, resource_ids=new.resource_ids)
+                    await uow.opts.save(existing)
                     await uow.commit()
                 return to_info(existing)
             raise Conflict(f"optID {new.opt_id} is already used")
-        opt = Opt(
+        opt = OptRecord(
             ven_id=ven_id,
             opt_id=new.opt_id,
             opt_type=new.opt_type,
             opt_reason=new.opt_reason,
+            created_at=now,
             market_context=new.market_context,
             event_id=new.event_id,
             modification_number=new.modification_number,
-            resource_ids=list(new.resource_ids),
-            windows=_windows_json(new.windows),
-            created_at=now,
+            resource_ids=tuple(new.resource_ids),
+            windows=tuple(new.windows),
         )
         uow.opts.add(opt)
         await uow.commit()
@@ -117,6 +98,7 @@ async def cancel_opt(sessions: Sessions, ven_id: str, opt_id: str, now: datetime
         opt = await uow.opts.get(ven_id, opt_id)
         if opt is None or opt.cancelled_at is not None:
             raise NotFound("opt", opt_id)
-        opt.cancelled_at = now
+        opt = replace(opt, cancelled_at=now)
+        await uow.opts.save(opt)
         await uow.commit()
         return to_info(opt)

@@ -6,19 +6,15 @@ or acts for another VEN (463); InvalidInput -> a profile or transport the VTN do
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
-from vtn.db.tables import Ven
-from vtn.db.uow import UnitOfWork
+from aggregator.records import VenRecord
+from vtn.db.uow import Sessions, UnitOfWork
 from vtn.errors import InvalidInput, NotFound, Unauthorized
 from vtn.services import outbox
 from vtn.services.poll_cache import notify_pending, notify_registration
 from vtn.services.vens import new_id
-
-Sessions = async_sessionmaker[AsyncSession]
 
 PROFILE_NAME = "2.0b"
 TRANSPORT_NAME = "simpleHttp"
@@ -54,7 +50,7 @@ def _check_offer(request: RegistrationRequest) -> None:
         raise InvalidInput("oadrHttpPullModel", "this VTN supports the pull model only")
 
 
-async def _find_ven(uow: UnitOfWork, request: RegistrationRequest) -> Ven:
+async def _find_ven(uow: UnitOfWork, request: RegistrationRequest) -> VenRecord:
     if request.ven_id:
         ven = await uow.vens.get(request.ven_id)
         if ven is None:
@@ -80,13 +76,17 @@ async def register_party(sessions: Sessions, request: RegistrationRequest, now: 
         if request.registration_id is not None and request.registration_id != ven.registration_id:
             raise NotFound("registration", request.registration_id)
         registration_id = request.registration_id or new_id()  # equal to the stored one, checked above
-        ven.registration_id = registration_id
-        ven.registered_at = now
-        ven.profile_name = request.profile_name
-        ven.transport_name = request.transport_name
-        ven.report_only = request.report_only
-        ven.xml_signature = request.xml_signature
-        ven.http_pull_model = request.http_pull_model
+        ven = replace(
+            ven,
+            registration_id=registration_id,
+            registered_at=now,
+            profile_name=request.profile_name,
+            transport_name=request.transport_name,
+            report_only=request.report_only,
+            xml_signature=request.xml_signature,
+            http_pull_model=request.http_pull_model,
+        )
+        await uow.vens.save(ven)
         uow.outbox.enqueue(ven.ven_id, outbox.REGISTER_REPORT, {}, now)
         await uow.commit()
     notify_registration(sessions, ven.ven_id, registration_id)
@@ -94,12 +94,10 @@ async def register_party(sessions: Sessions, request: RegistrationRequest, now: 
     return Registration(ven.ven_id, registration_id)
 
 
-async def end_registration(uow: UnitOfWork, ven: Ven, now: datetime) -> None:
+async def end_registration(uow: UnitOfWork, ven: VenRecord, now: datetime) -> None:
     """Forget the registration and everything tied to it (report requests, undelivered messages)."""
-    ven.registration_id = None
-    ven.registered_at = None
-    for request in await uow.reports.live_requests(ven.ven_id):
-        request.cancelled_at = now
+    await uow.vens.save(replace(ven, registration_id=None, registered_at=None))
+    await uow.reports.cancel_live_requests(ven.ven_id, now)
     await uow.outbox.discard_pending(ven.ven_id)
 
 

@@ -14,8 +14,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from aggregator.records import ReportValueRecord, VenRecord
 from flexmodel.flexreport import REPORT_NAME as FLEX_REPORT_NAME
 from flexmodel.flexreport import (
     FlexReportInvalid,
@@ -25,11 +25,8 @@ from flexmodel.flexreport import (
     series_grid,
 )
 from flexmodel.scenario import Site
-from vtn.db.tables import ReportValue, Ven, as_utc
-from vtn.db.uow import UnitOfWork
+from vtn.db.uow import Sessions, UnitOfWork
 from vtn.errors import Conflict, NotFound
-
-Sessions = async_sessionmaker[AsyncSession]
 
 STATUS_REPORT_NAME = "TELEMETRY_STATUS"
 # TELEMETRY_STATUS rIDs are `{device}.{field}` (docs/openadr-mapping.md).
@@ -75,7 +72,7 @@ class SiteStatus:
     devices: tuple[DeviceStatus, ...]
 
 
-async def _ven(uow: UnitOfWork, ven_id: str, site_id: str | None) -> Ven:
+async def _ven(uow: UnitOfWork, ven_id: str, site_id: str | None) -> VenRecord:
     """The VEN; NotFound also when a customer's `site_id` is not the VEN's (hides its existence)."""
     ven = await uow.vens.get(ven_id)
     if ven is None or (site_id is not None and ven.site_id != site_id):
@@ -93,13 +90,11 @@ def _current_grid(grid: SeriesGrid, now: datetime) -> SeriesGrid:
     return SeriesGrid(grid.start + skipped * grid.resolution, grid.resolution, grid.slots - skipped)
 
 
-def rebuild_site(site_id: str, rows: list[ReportValue], now: datetime) -> tuple[SeriesGrid, dict[str, Any]]:
+def rebuild_site(
+    site_id: str, rows: list[ReportValueRecord], now: datetime
+) -> tuple[SeriesGrid, dict[str, Any]]:
     """The validated plan-format entry from the stored snapshot; NoFlexibilityYet if unusable."""
-    samples = []
-    for row in rows:
-        dtstart = as_utc(row.dtstart)
-        assert dtstart is not None
-        samples.append((row.r_id, dtstart, timedelta(seconds=row.duration_seconds), row.value))
+    samples = [(row.r_id, row.dtstart, timedelta(seconds=row.duration_seconds), row.value) for row in rows]
     try:
         points = points_from_values(samples)
         grid = _current_grid(series_grid(points), now)
@@ -125,7 +120,7 @@ async def site_flexibility(
     if not rows:
         raise NoFlexibilityYet(f"VEN {ven_id!r} has sent no {FLEX_REPORT_NAME} report yet")
     grid, entry = rebuild_site(ven.site_id, rows, now)
-    received_at = max(as_utc(r.received_at) or now for r in rows)
+    received_at = max(r.received_at for r in rows)
     return SiteFlexibility(
         ven_id=ven_id,
         site_id=ven.site_id,
@@ -142,13 +137,13 @@ async def get_site_entry(sessions: Sessions, ven_id: str, now: datetime) -> dict
     return (await site_flexibility(sessions, ven_id, now)).site
 
 
-def _device_statuses(rows: list[ReportValue]) -> tuple[DeviceStatus, ...]:
+def _device_statuses(rows: list[ReportValueRecord]) -> tuple[DeviceStatus, ...]:
     found: dict[str, dict[str, Any]] = {}
     for row in rows:  # ordered by id: a later row of the same rID and time wins
         device, _, name = row.r_id.rpartition(".")
         if not device or name not in STATUS_FIELDS:
             continue
-        at = as_utc(row.dtstart)
+        at = row.dtstart
         fields = found.setdefault(device, {"device_id": device, "updated_at": at})
         fields["updated_at"] = max(fields["updated_at"], at)
         if name == "soc":

@@ -4,14 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
-from vtn.db.tables import as_utc
-from vtn.db.uow import UnitOfWork
+from vtn.db.uow import Sessions, UnitOfWork
 from vtn.errors import InvalidInput, NotFound
 from vtn.services.types import TelemetryPoint
-
-Sessions = async_sessionmaker[AsyncSession]
 
 
 async def query_telemetry(
@@ -26,14 +21,8 @@ async def query_telemetry(
     async with UnitOfWork(sessions) as uow:
         if await uow.vens.get(ven_id) is None:
             raise NotFound("VEN", ven_id)
-        rows = await uow.reports.values(ven_id, since, until)
-    points = []
-    for row in rows:
-        dtstart = as_utc(row.dtstart)
-        assert dtstart is not None
-        points.append(
-            TelemetryPoint(
-                row.report_request_id, row.report_name, row.r_id, dtstart, row.duration_seconds, row.value
-            )
-        )
-    return points
+        values = await uow.reports.values(ven_id, since, until)
+    return [
+        TelemetryPoint(v.report_request_id, v.report_name, v.r_id, v.dtstart, v.duration_seconds, v.value)
+        for v in values
+    ]

@@ -7,6 +7,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from aggregator.records import EventInterval
+
+IntervalSpec = EventInterval  # an event interval as given (REST, planner) and as stored
+
 
 class EventStatus(StrEnum):
     FAR = "far"
@@ -33,13 +37,6 @@ class VenInfo:
     last_poll_at: datetime | None
     online: bool  # polled within 3 poll intervals
     xml_signatures: str | None = None  # required | optional | off; None: the VTN's setting
-
-
-@dataclass(frozen=True, slots=True)
-class IntervalSpec:
-    start: datetime
-    duration_seconds: int
-    value: float
 
 
 @dataclass(frozen=True, slots=True)

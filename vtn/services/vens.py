@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
-from vtn.db.tables import Ven, as_utc
-from vtn.db.uow import UnitOfWork
+from aggregator.records import VenRecord
+from vtn.db.errors import DuplicateKey
+from vtn.db.uow import Sessions, UnitOfWork
 from vtn.errors import Conflict, InvalidInput, NotFound
 from vtn.services import outbox
 from vtn.services.poll_cache import cache_for, notify_pending
 from vtn.services.types import VenInfo
-
-Sessions = async_sessionmaker[AsyncSession]
 
 DEFAULT_POLL_INTERVAL_SECONDS = 10
 SIGNATURE_POLICIES = ("required", "optional", "off")  # vens.xml_signatures (vtn/openadr/signature.py)
@@ -27,8 +24,10 @@ def new_id() -> str:
     return uuid.uuid4().hex
 
 
-def ven_info(ven: Ven, now: datetime, poll_interval_seconds: int, unsaved_poll: datetime | None) -> VenInfo:
-    last_poll = as_utc(ven.last_poll_at)
+def ven_info(
+    ven: VenRecord, now: datetime, poll_interval_seconds: int, unsaved_poll: datetime | None
+) -> VenInfo:
+    last_poll = ven.last_poll_at
     if unsaved_poll is not None and (last_poll is None or unsaved_poll > last_poll):
         last_poll = unsaved_poll
     window = timedelta(seconds=ONLINE_POLL_INTERVALS * poll_interval_seconds)
@@ -39,7 +38,7 @@ def ven_info(ven: Ven, now: datetime, poll_interval_seconds: int, unsaved_poll: 
         fingerprint=ven.fingerprint,
         registration_id=ven.registration_id,
         registered=ven.registration_id is not None,
-        registered_at=as_utc(ven.registered_at),
+        registered_at=ven.registered_at,
         last_poll_at=last_poll,
         online=last_poll is not None and now - last_poll <= window,
         xml_signatures=ven.xml_signatures,
@@ -81,17 +80,18 @@ async def provision_ven(
     async with UnitOfWork(sessions) as uow:
         if await uow.vens.by_name(ven_name) is not None:
             raise Conflict(f"a VEN named {ven_name!r} already exists")
-        ven = Ven(
+        ven = VenRecord(
             ven_id=new_id(),
             ven_name=ven_name,
             site_id=site_id,
+            created_at=datetime.now(UTC),
             fingerprint=fingerprint,
             xml_signatures=xml_signatures,
         )
         uow.vens.add(ven)
         try:
             await uow.commit()
-        except IntegrityError as err:  # a concurrent request took the name
+        except DuplicateKey as err:  # a concurrent request took the name
             raise Conflict(f"a VEN named {ven_name!r} already exists") from err
     return ven_info(ven, ven.created_at, DEFAULT_POLL_INTERVAL_SECONDS, None)
 
@@ -121,9 +121,10 @@ async def update_ven(
         if ven is None:
             raise NotFound("VEN", ven_id)
         if fingerprint is not UNCHANGED:
-            ven.fingerprint = fingerprint
+            ven = replace(ven, fingerprint=fingerprint)
         if xml_signatures is not UNCHANGED:
-            ven.xml_signatures = xml_signatures
+            ven = replace(ven, xml_signatures=xml_signatures)
+        await uow.vens.save(ven)
         await uow.commit()
     return ven_info(ven, now, poll_interval_seconds, cache.last_poll(ven_id) if cache else None)
 
@@ -158,8 +159,6 @@ async def cancel_ven_registration(sessions: Sessions, ven_id: str, now: datetime
     The registration itself ends when the message is delivered (see services.registration).
     A VEN that is not registered gets nothing queued.
     """
-    from vtn.db.tables import utcnow
-
     async with UnitOfWork(sessions) as uow:
         ven = await uow.vens.get(ven_id)
         if ven is None:
@@ -170,7 +169,7 @@ async def cancel_ven_registration(sessions: Sessions, ven_id: str, now: datetime
             ven_id,
             outbox.CANCEL_PARTY_REGISTRATION,
             {"registration_id": ven.registration_id},
-            now or utcnow(),
+            now or datetime.now(UTC),
         )
         await uow.commit()
     notify_pending(sessions, [ven_id])

@@ -1,0 +1,52 @@
+"""Repositories per aggregate, reached through the unit of work (vtn/db/uow.py).
+
+Each takes the unit of work's session, writes the SQL, and returns plain records
+(aggregator/records.py), never ORM rows. A record changed by a service goes back with
+`save(record)`, which writes only the columns that differ from the record as this unit of work
+read it (as the ORM would for a changed row), so a column that another transaction wrote
+meanwhile, e.g. a VEN's last poll time, is not overwritten with the value read before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+from vtn.db.tables import Base, as_utc
+
+K = TypeVar("K")
+R = TypeVar("R")
+
+
+def utc(value: datetime | None) -> datetime:
+    """A NOT NULL time column as tz-aware UTC (SQLite hands it back naive)."""
+    out = as_utc(value)
+    assert out is not None, "a NOT NULL time column read as NULL"
+    return out
+
+
+class Seen(Generic[K, R]):
+    """The records a repository returned in this unit of work, as read (or as last saved), with
+    their rows (held, so a save finds its row without reading it again)."""
+
+    def __init__(self) -> None:
+        self._seen: dict[K, tuple[Base, R]] = {}
+
+    def remember(self, key: K, row: Base, record: R) -> R:
+        self._seen[key] = (row, record)
+        return record
+
+    def row(self, key: K) -> Base | None:
+        seen = self._seen.get(key)
+        return None if seen is None else seen[0]
+
+    def write_changes(self, key: K, row: Base, after: R, columns: Callable[[R], Mapping[str, Any]]) -> None:
+        """Set on `row` the columns of the fields of `after` that differ from the record as read;
+        every column when the record was not read here. `columns` maps a record to its columns."""
+        seen = self._seen.get(key)
+        values = columns(after)
+        for name in after.__dataclass_fields__:  # type: ignore[attr-defined]
+            if seen is None or getattr(seen[1], name) != getattr(after, name):
+                setattr(row, name, values[name])
+        self._seen[key] = (row, after)
