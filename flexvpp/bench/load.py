@@ -100,43 +100,27 @@ def _make_certs(directory: Path, names: list[str]) -> tuple[list[Any], list[Any]
 
 async def _provision(db_url: str, names: list[str], fingerprints: list[str | None]) -> list[str]:
     """Provision every VEN straight through the service layer (before the VTN starts)."""
-    from sqlalchemy.ext.asyncio import async_sessionmaker
-
-    from vtn.db.engine import create_engine
+    from vtn.db.engine import open_database
     from vtn.services import provision_ven
 
-    engine = create_engine(db_url)
-    sessions = async_sessionmaker(engine, expire_on_commit=False)
-    try:
+    async with open_database(db_url) as sessions:
         ids = []
         for name, fingerprint in zip(names, fingerprints, strict=True):
             info = await provision_ven(sessions, name, site_id=f"site-{name}", fingerprint=fingerprint)
             ids.append(info.ven_id)
         return ids
-    finally:
-        await engine.dispose()
 
 
 async def _stored_values(db_url: str) -> dict[tuple[str, str], list[float]]:
-    import asyncpg
-    from sqlalchemy.engine import make_url
+    """The stored TELEMETRY_USAGE values per (venID, dtstart in ISO)."""
+    from vtn.db.engine import open_database
+    from vtn.db.uow import UnitOfWork
 
-    dsn = make_url(db_url).set(drivername="postgresql").render_as_string(hide_password=False)
-    connection = await asyncpg.connect(dsn)
-    try:
-        rows = await connection.fetch(
-            "SELECT ven_id, dtstart, value FROM report_values WHERE report_name = 'TELEMETRY_USAGE'"
-        )
-    finally:
-        await connection.close()
+    async with open_database(db_url) as sessions, UnitOfWork(sessions) as uow:
+        values = await uow.reports.values_named("TELEMETRY_USAGE")
     stored: dict[tuple[str, str], list[float]] = {}
-    for row in rows:
-        dtstart = row["dtstart"]
-        if dtstart.tzinfo is None:  # stored as naive UTC
-            from datetime import UTC
-
-            dtstart = dtstart.replace(tzinfo=UTC)
-        stored.setdefault((row["ven_id"], dtstart.isoformat()), []).append(float(row["value"]))
+    for value in values:
+        stored.setdefault((value.ven_id, value.dtstart.isoformat()), []).append(value.value)
     return stored
 
 

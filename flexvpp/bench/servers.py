@@ -8,7 +8,6 @@ import signal
 import socket
 import subprocess
 import time
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -69,25 +68,10 @@ async def _wait_answering(
 @asynccontextmanager
 async def fresh_pg_database(admin_url: str) -> AsyncIterator[str]:
     """CREATE a uniquely named database on the server of `admin_url`; DROP it afterwards."""
-    import asyncpg
-    from sqlalchemy.engine import make_url
+    from vtn.db.admin import ServerUnreachable, scratch_postgres_database
 
-    name = f"flexvpp_bench_{uuid.uuid4().hex[:10]}"
-    admin = make_url(admin_url).set(drivername="postgresql")
-    dsn = admin.render_as_string(hide_password=False)
     try:
-        connection = await asyncpg.connect(dsn)
-    except (OSError, asyncpg.PostgresError) as exc:
-        raise BenchFailed(f"cannot reach PostgreSQL at {admin.render_as_string()}: {exc}") from exc
-    try:
-        await connection.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await connection.close()
-    try:
-        yield admin.set(database=name).render_as_string(hide_password=False)
-    finally:
-        connection = await asyncpg.connect(dsn)
-        try:
-            await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await connection.close()
+        async with scratch_postgres_database(admin_url, prefix="flexvpp_bench_") as db_url:
+            yield db_url
+    except ServerUnreachable as exc:
+        raise BenchFailed(str(exc)) from exc
