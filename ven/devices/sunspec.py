@@ -137,6 +137,7 @@ class SunspecAdapter:
                 f"models {sorted(models)}: neither an inverter (101-103) nor storage (124, 802)"
             )
         self.models, self.config = models, config
+        self.online = True  # it answered: commands may come before the first poll ends
         log.info(
             "sunspec %s at %s: %s, models %s", self.device_id, self.client, config.device_type, sorted(models)
         )

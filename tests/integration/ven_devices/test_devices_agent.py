@@ -66,7 +66,7 @@ async def test_an_event_steers_the_ocpp_charger_and_export_curtails_the_sunspec_
             await until(lambda: {"CP-1", "pv-1"} <= set(agent.core.snapshot().devices), what="both devices")
             await until(lambda: ocpp.sessions["CP-1"].configured.is_set(), what="the charger configured")
             now = time.time()
-            agent.core.set_event(_dispatch("e2e", "CP-1", [(now, 4.0, 6.9), (now + 4.0, 120.0, 0.0)]))
+            agent.core.set_event(_dispatch("e2e", "CP-1", [(now, 6.0, 6.9), (now + 6.0, 120.0, 0.0)]))
 
             # 6.9 kW on three phases at 230 V: 10 A per phase, and the charger measures it
             await until(lambda: cp.current_a == 10.0, what="the car at 10 A")
