@@ -69,12 +69,12 @@ async def test_an_event_steers_the_ocpp_charger_and_export_curtails_the_sunspec_
             agent.core.set_event(_dispatch("e2e", "CP-1", [(now, 6.0, 6.9), (now + 6.0, 120.0, 0.0)]))
 
             # 6.9 kW on three phases at 230 V: 10 A per phase, and the charger measures it
-            await until(lambda: cp.current_a == 10.0, what="the car at 10 A")
+            await until(lambda: cp.current_a == 10.0, timeout_s=15, what="the car at 10 A")
             await until(lambda: _reading(agent, "CP-1", "current") == 10.0, what="10 A in the agent")
             assert pv.written(123, 7) == []  # 6.9 kW of charging takes all 6 kW of sun: no export
             # then 0 kW: the car pauses, 6 kW of sun would be exported against a 1 kW limit
-            await until(lambda: cp.current_a == 0.0, what="the car paused")
-            await until(lambda: pv.written(123, 7), what="WMaxLim_Ena written")
+            await until(lambda: cp.current_a == 0.0, timeout_s=15, what="the car paused")
+            await until(lambda: pv.written(123, 7), timeout_s=15, what="WMaxLim_Ena written")
             await until(lambda: _reading(agent, "pv-1", "power") == -1000.0, what="PV output at 1 kW")
             assert pv.written(123, 3)[-1] == 125  # 1 kW of 8 kW = 12.5 % (WMaxLimPct_SF -1)
             profiles = [
