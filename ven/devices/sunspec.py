@@ -32,6 +32,7 @@ from ven.devices.bus import DeviceLink
 from ven.devices.commands import Expiry, parse_command, reject_reason
 from ven.devices.config import SunspecDevice
 from ven.devices.sunspec_client import DeviceUnreachable, ModelRef, SunspecClient, SunspecError
+from ven.devices.sunspec_describe import Description, describe_battery, describe_pv, first_number
 from ven.devices.sunspec_models import (
     BATTERY_BASE,
     COMMON,
@@ -49,7 +50,7 @@ from ven.devices.sunspec_models import (
     scale_factor,
     to_register,
 )
-from ven.messages import Ack, ControlName, ControlSpec, DeviceConfig, DeviceType, SensorSpec, SetCommand
+from ven.messages import Ack, DeviceConfig, DeviceType, SetCommand
 
 log = logging.getLogger(__name__)
 
@@ -126,16 +127,11 @@ class SunspecAdapter:
 
     async def _discover(self) -> None:
         models = await self.client.discover()
-        common = await self._read(models, COMMON)
-        inverter = next((m for m in INVERTERS if m in models), None)
-        if STORAGE in models or BATTERY_BASE in models:
-            config = await self._battery_config(models, common)
-        elif inverter is not None:
-            config = await self._pv_config(models, common)
-        else:
-            raise SunspecError(
-                f"models {sorted(models)}: neither an inverter (101-103) nor storage (124, 802)"
-            )
+        description = await self._describe(models, await self._read(models, COMMON))
+        for missing in description.missing:
+            self._report(missing, logging.WARNING)
+        config = description.config
+        self.discharge_ref_w, self.capacity_wh = description.discharge_ref_w, description.capacity_wh
         self.models, self.config = models, config
         self.online = True  # it answered: commands may come before the first poll ends
         log.info(
@@ -160,90 +156,27 @@ class SunspecAdapter:
                 self._report(f"model {model}: {problem}", logging.WARNING)
         return values
 
-    def _params(self, common: ModelValues | None) -> dict[str, Any]:
-        text = {} if common is None else common.values
-        return {
-            "protocol": "sunspec",
-            "vendor": str(text.get("Mn", "")),
-            "model": str(text.get("Md", "")),
-            "serial": str(text.get("SN", "")),
-        }
-
-    async def _pv_config(self, models: dict[int, ModelRef], common: ModelValues | None) -> DeviceConfig:
-        settings = await self._read(models, SETTINGS, ("WMax",))
-        nameplate = await self._read(models, NAMEPLATE, ("WRtg",))
-        nominal_w = _first(
-            settings and settings.number("WMax"),
-            nameplate and nameplate.number("WRtg"),
-            self.settings.nominal_kw and self.settings.nominal_kw * 1000.0,
-        )
-        if nominal_w is None:
-            self._report("nominal power unknown (no WMax/WRtg): set nominal_kw", logging.WARNING)
-        curtailable = CONTROLS in models
-        return DeviceConfig(
-            device_id=self.device_id,
-            device_type=DeviceType.PV_INVERTER,
-            sensors=[SensorSpec(name="power", unit="W"), SensorSpec(name="energy_export", unit="Wh")],
-            controls=[ControlSpec(name=ControlName.CURTAIL_PERCENT, min=0.0, max=100.0)]
-            if curtailable
-            else [],
-            params={
-                **self._params(common),
-                "nominal_kw": round((nominal_w or 0.0) / 1000.0, 3),
-                "curtailable": curtailable,
-            },
-        )
-
-    async def _battery_config(self, models: dict[int, ModelRef], common: ModelValues | None) -> DeviceConfig:
-        storage = await self._read(models, STORAGE)
-        nameplate = await self._read(models, NAMEPLATE, ("WHRtg", "MaxDisChaRte"))
-        base = await self._read(models, BATTERY_BASE, ("WHRtg", "SoC", "SoCRsvMin"))
-        charge_w = (storage and storage.number("WChaMax")) or 0.0
-        self.discharge_ref_w = _first(nameplate and nameplate.number("MaxDisChaRte"), charge_w) or 0.0
-        self.capacity_wh = (
-            _first(
-                nameplate and nameplate.number("WHRtg"),
-                base and base.number("WHRtg"),
-                self.settings.capacity_kwh and self.settings.capacity_kwh * 1000.0,
+    async def _describe(self, models: dict[int, ModelRef], common: ModelValues | None) -> Description:
+        if STORAGE in models or BATTERY_BASE in models:
+            return describe_battery(
+                self.device_id,
+                common,
+                await self._read(models, STORAGE),
+                await self._read(models, NAMEPLATE, ("WHRtg", "MaxDisChaRte")),
+                await self._read(models, BATTERY_BASE, ("WHRtg", "SoC", "SoCRsvMin")),
+                any(m in models for m in INVERTERS),
+                self.settings.capacity_kwh,
             )
-            or 0.0
-        )
-        if not self.capacity_wh:
-            self._report("battery capacity unknown (no WHRtg): set capacity_kwh", logging.WARNING)
-        reserve_pct = (
-            _first(storage and storage.number("MinRsvPct"), base and base.number("SoCRsvMin")) or 0.0
-        )
-        controllable = storage is not None and charge_w > 0 and self.discharge_ref_w > 0
-        sensors = [SensorSpec(name="soc", unit="%"), SensorSpec(name="stored_energy", unit="Wh")]
         if any(m in models for m in INVERTERS):
-            sensors = [
-                SensorSpec(name="power", unit="W"),
-                SensorSpec(name="energy_export", unit="Wh"),
-                *sensors,
-            ]
-        return DeviceConfig(
-            device_id=self.device_id,
-            device_type=DeviceType.BATTERY,
-            sensors=sensors,
-            controls=[
-                ControlSpec(
-                    name=ControlName.POWER_KW,
-                    min=-round(self.discharge_ref_w / 1000.0, 3),
-                    max=round(charge_w / 1000.0, 3),
-                )
-            ]
-            if controllable
-            else [],
-            params={
-                **self._params(common),
-                "capacity_kwh": round(self.capacity_wh / 1000.0, 3),
-                "min_soc_kwh": round(self.capacity_wh * reserve_pct / 100.0 / 1000.0, 3),
-                "max_charge_kw": round(charge_w / 1000.0, 3),
-                "max_discharge_kw": round(self.discharge_ref_w / 1000.0, 3),
-                "charge_efficiency": 1.0,
-                "discharge_efficiency": 1.0,
-            },
-        )
+            return describe_pv(
+                self.device_id,
+                common,
+                await self._read(models, SETTINGS, ("WMax",)),
+                await self._read(models, NAMEPLATE, ("WRtg",)),
+                CONTROLS in models,
+                self.settings.nominal_kw,
+            )
+        raise SunspecError(f"models {sorted(models)}: neither an inverter (101-103) nor storage (124, 802)")
 
     async def poll(self) -> None:
         """Read the device once; publish its telemetry and (when changed) its state."""
@@ -281,7 +214,7 @@ class SunspecAdapter:
         values: list[tuple[str, str, float]],
         state: dict[str, Any],
     ) -> None:
-        soc = _given(storage and storage.number("ChaState"), base and base.number("SoC"))
+        soc = first_number(storage and storage.number("ChaState"), base and base.number("SoC"))
         if soc is not None:
             values.append(("soc", "%", soc))
             if self.capacity_wh:
@@ -403,18 +336,6 @@ class SunspecAdapter:
         if self.models is None or model not in self.models:
             raise SunspecError(f"the device has no model {model}")
         return self.models[model]
-
-
-def _first(*candidates: float | Any | None) -> float | None:
-    """The first candidate that is a positive number."""
-    return next((float(c) for c in candidates if isinstance(c, int | float) and c > 0), None)
-
-
-def _given(*candidates: float | Any | None) -> float | None:
-    """The first candidate that is a number (0 included)."""
-    return next(
-        (float(c) for c in candidates if isinstance(c, int | float) and not isinstance(c, bool)), None
-    )
 
 
 def _curtail_percent(controls: ModelValues | None) -> float | None:
