@@ -124,11 +124,13 @@ class OcppCentralSystem:
             session.unit, session.vendor, session.model = old.unit, old.vendor, old.model
         self.sessions[cp_id] = session
         log.info("charger %s connected from %s", cp_id, connection.remote_address)
+        session.on_new_transaction = lambda: self._spawn(self._resume(session))
         self._spawn(self._resume(session))
         await session.serve()
 
     async def _resume(self, session: ChargerSession) -> None:
-        """Once the charger is configured, send the last command again if it still holds."""
+        """Once the charger is configured, send the last command again if it still holds (after
+        a reconnect, and for a new transaction)."""
         await session.configured.wait()
         last = self._last.get(session.id)
         if last is not None and last.valid_until > self.clock.now() and session.online:

@@ -120,6 +120,9 @@ class ChargerSession(ChargePoint):  # type: ignore[misc]
         self.vendor = ""
         self.model = ""
         self.configured = asyncio.Event()
+        # Called after a StartTransaction is answered: the agent's limit must follow the new
+        # transaction (a TxProfile names its transaction).
+        self.on_new_transaction: Callable[[], None] = lambda: None
         self._configuring: asyncio.Task[None] | None = None
 
     # --- the connection -----------------------------------------------------------------------
@@ -228,6 +231,10 @@ class ChargerSession(ChargePoint):  # type: ignore[misc]
         return call_result.StartTransaction(
             transaction_id=transaction_id, id_tag_info=dt.IdTagInfo(status=AuthorizationStatus.accepted)
         )
+
+    @after(Action.start_transaction)
+    def after_start_transaction(self, **_: Any) -> None:
+        self.on_new_transaction()
 
     @on(Action.stop_transaction)
     def on_stop_transaction(self, meter_stop: int, transaction_id: int, **_: Any) -> Any:

@@ -131,3 +131,26 @@ async def test_garbage_is_logged_and_the_central_system_stays_up(caplog: pytest.
         # another charger is unaffected
         async with RunningChargePoint(_url(cs), "CP-4"):
             await until(lambda: agent.device("CP-4") and agent.device("CP-4").reading("power"), what="CP-4")
+
+
+async def test_a_charger_that_reconnects_gets_the_last_valid_limit_again() -> None:
+    cs = central()
+    async with AgentSide([cs]) as agent:
+        async with RunningChargePoint(_url(cs), "CP-5") as first:
+            await until(lambda: cs.sessions["CP-5"].configured.is_set(), what="config")
+            assert (await agent.ack(agent.send("CP-5", ttl_s=120, power_kw=6.9))).accepted
+            assert (
+                first.received_profiles[-1]["charging_schedule"]["charging_schedule_period"][0]["limit"]
+                == 10.0
+            )
+        await until(lambda: not agent.device("CP-5").online, what="offline")  # type: ignore[union-attr]
+        async with RunningChargePoint(_url(cs), "CP-5") as second:  # a reboot: no profile any more
+            await until(
+                lambda: any(
+                    p.get("transaction_id") == second.transaction_id for p in second.received_profiles
+                ),
+                what="the limit sent again for the new transaction",
+            )
+            profile = second.received_profiles[-1]
+            assert profile["charging_schedule"]["charging_schedule_period"][0]["limit"] == 10.0
+            await until(lambda: second.current_a == 10.0, what="10 A after the reconnect")
