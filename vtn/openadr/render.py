@@ -6,6 +6,7 @@ a VEN chose (optIDs, requestIDs) come back in replies.
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -26,9 +27,20 @@ def _escape(value: Any) -> Any:
     return value
 
 
+# openleadr's templates write an absent venID as the text "None" (`<ei:venID>{{ ven_id }}</ei:venID>`)
+# or as an empty element. Wherever the VTN may have no venID to give (an error reply to a message
+# that named none, a transport error, a query before registration) venID is minOccurs 0: leave it out.
+_EMPTY_VEN_ID = re.compile(r"\s*<ei:venID\s*/>|\s*<ei:venID>\s*</ei:venID>")
+
+
 def render(message_type: str, **payload: Any) -> str:
-    """An oadrPayload document (unsigned) for `message_type`."""
+    """An oadrPayload document (unsigned) for `message_type`; without a `ven_id`, no venID element."""
+    no_ven_id = not payload.get("ven_id")
+    if no_ven_id:
+        payload["ven_id"] = ""
     document: str = create_message(message_type, disable_signature=True, **_escape(payload))
+    if no_ven_id:
+        document = _EMPTY_VEN_ID.sub("", document)
     return document
 
 
