@@ -25,6 +25,7 @@ from pydantic import (
 )
 
 from flexmodel.scenario import Site as PlanSite
+from vtn.services.signals import pair_problem
 
 # Printable text: no control characters (PostgreSQL refuses NUL; logs and XML dislike the rest).
 _PRINTABLE = r"^[^\x00-\x1f\x7f]+$"
@@ -214,6 +215,18 @@ def _contiguous(intervals: list[IntervalIn]) -> list[IntervalIn]:
     return intervals
 
 
+def _in_signal_table(signal_type: SignalType | None, info: ValidationInfo) -> SignalType | None:
+    """The (signal_name, signal_type) pair must be in the 2.0b signal table (vtn/services/signals.py).
+
+    A PATCH that changes one of the two is checked against the stored other by the service."""
+    signal_name = info.data.get("signal_name")
+    if signal_name is not None and signal_type is not None:
+        problem = pair_problem(str(signal_name), signal_type.value)
+        if problem is not None:
+            raise ValueError(problem)
+    return signal_type
+
+
 def _unique(ven_ids: list[str]) -> list[str]:
     if len(set(ven_ids)) != len(ven_ids):
         raise ValueError("must not repeat a VEN")
@@ -228,9 +241,10 @@ class EventCreate(_Request):
     """A DR event for one or more VENs; modificationNumber starts at 0.
 
     Rules beyond this schema (answered with 422 naming the field, or 409): the intervals follow
-    each other without gaps and end in the future; a SIMPLE signal takes the levels 0-3; every
-    VEN in ven_ids exists (422 on ven_ids); no VEN may have an overlapping event in the same
-    market context (409).
+    each other without gaps and end in the future; signal_type is one the OpenADR 2.0b signal
+    table allows for signal_name (an x- name takes any; the 422 names the pair and what the name
+    takes); a SIMPLE signal takes the levels 0-3; every VEN in ven_ids exists (422 on ven_ids);
+    no VEN may have an overlapping event in the same market context (409).
     """
 
     ven_ids: VenIds
@@ -245,6 +259,8 @@ class EventCreate(_Request):
     start_after_seconds: int = Field(0, ge=0, le=86400, description="randomisation window (startafter)")
     response_required: ResponseRequired = ResponseRequired.ALWAYS
 
+    check_signal_pair = field_validator("signal_type")(_in_signal_table)
+
 
 class EventPatch(_Request):
     """Fields to change (omitted or null: unchanged); the modificationNumber goes up by one."""
@@ -258,6 +274,8 @@ class EventPatch(_Request):
     ramp_up_seconds: int | None = Field(None, ge=0, le=86400)
     start_after_seconds: int | None = Field(None, ge=0, le=86400)
     response_required: ResponseRequired | None = None
+
+    check_signal_pair = field_validator("signal_type")(_in_signal_table)
 
 
 class EventOut(_Response):

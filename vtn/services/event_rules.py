@@ -8,41 +8,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from vtn.errors import InvalidInput
+from vtn.services.signals import SIGNAL_NAMES, SIGNAL_TYPES, pair_problem
 from vtn.services.types import EventSpec, EventStatus, IntervalSpec
 
 DEFAULT_MARKET_CONTEXT = "http://flexvpp.org/market/default"
 DEFAULT_NEAR_WINDOW_SECONDS = 3600
 
-SIGNAL_NAMES = frozenset(
-    {
-        "SIMPLE",
-        "simple",
-        "ELECTRICITY_PRICE",
-        "ENERGY_PRICE",
-        "DEMAND_CHARGE",
-        "BID_PRICE",
-        "BID_LOAD",
-        "BID_ENERGY",
-        "CHARGE_STATE",
-        "LOAD_DISPATCH",
-        "LOAD_CONTROL",
-    }
-)
-SIGNAL_TYPES = frozenset(
-    {
-        "delta",
-        "level",
-        "multiplier",
-        "price",
-        "priceMultiplier",
-        "priceRelative",
-        "setpoint",
-        "x-loadControlCapacity",
-        "x-loadControlLevelOffset",
-        "x-loadControlPercentOffset",
-        "x-loadControlSetpoint",
-    }
-)
 RESPONSE_REQUIRED = frozenset({"always", "never"})
 
 
@@ -133,6 +104,10 @@ def validate_spec(spec: EventSpec, now: datetime) -> EventSpec:
     ven_ids = _check_ven_ids(spec.ven_ids)
     _check_enum("signal_name", spec.signal_name, SIGNAL_NAMES, x_allowed=True)
     _check_enum("signal_type", spec.signal_type, SIGNAL_TYPES)
+    # Checked on the whole spec: a modification may change the name or the type alone.
+    problem = pair_problem(spec.signal_name, spec.signal_type)
+    if problem is not None:
+        raise InvalidInput("signal_type", problem)
     _check_enum("response_required", spec.response_required, RESPONSE_REQUIRED)
     for field in ("priority", "ramp_up_seconds", "start_after_seconds"):
         _check_non_negative(field, getattr(spec, field))

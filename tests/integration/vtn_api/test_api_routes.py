@@ -155,7 +155,8 @@ async def test_event_lifecycle_create_get_modify_cancel(
     assert got.status == 200 and got.json == event
     assert [e["event_id"] for e in (await api.get("/events")).json] == [event["event_id"]]
 
-    patched = await api.patch(f"/events/{event['event_id']}", json={"priority": 1, "signal_type": "setpoint"})
+    patch = {"priority": 1, "signal_name": "LOAD_DISPATCH", "signal_type": "setpoint"}
+    patched = await api.patch(f"/events/{event['event_id']}", json=patch)
     assert patched.status == 200, patched.json
     assert patched.json["modification_number"] == 1
     assert patched.json["priority"] == 1 and patched.json["signal_type"] == "setpoint"

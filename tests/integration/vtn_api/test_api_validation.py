@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from vtn_api_client import CheckedApi
 
-from vtn.db.tables import Event, Ven
+from vtn.db.tables import Event, OutboxMessage, Ven
 
 GOOD_EVENT: dict[str, Any] = {
     "ven_ids": ["ven-1"],
@@ -195,3 +195,57 @@ async def test_an_oversized_body_is_413_and_nothing_is_stored(
     assert reply.status == 413
     assert reply.json["error"] == "request_entity_too_large"
     assert await _count(sessions, Ven) == 0
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize(
+    ("signal_name", "signal_type", "takes"),
+    [
+        ("SIMPLE", "price", "SIMPLE takes level"),
+        ("simple", "setpoint", "simple takes level"),
+        ("ELECTRICITY_PRICE", "setpoint", "ELECTRICITY_PRICE takes price, priceMultiplier, priceRelative"),
+        ("BID_PRICE", "priceRelative", "BID_PRICE takes price"),
+        ("LOAD_CONTROL", "setpoint", "LOAD_CONTROL takes x-loadControlCapacity"),
+        ("LOAD_DISPATCH", "price", "LOAD_DISPATCH takes delta, level, multiplier, setpoint"),
+    ],
+)
+async def test_a_signal_pair_outside_the_2_0b_table_is_422_naming_it(
+    api: CheckedApi,
+    sessions: async_sessionmaker[AsyncSession],
+    signal_name: str,
+    signal_type: str,
+    takes: str,
+) -> None:
+    """Issue 16: SIMPLE with `price` was accepted and distributed; a VEN cannot read it."""
+    ven = await api.post("/vens", json={"ven_name": "ven-pair", "site_id": "site-pair"})
+    assert ven.status == 201, ven.json
+    body = _event(ven_ids=[ven.json["ven_id"]], signal_name=signal_name, signal_type=signal_type)
+    errors = _errors(await api.post("/events", json=body))
+    assert f"signalName {signal_name} with signalType {signal_type} is not in" in errors["signal_type"]
+    assert takes in errors["signal_type"]
+    assert await _count(sessions, Event) == 0
+    assert await _count(sessions, OutboxMessage) == 0
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+async def test_a_patch_leaving_the_2_0b_signal_table_is_422_and_changes_nothing(
+    api: CheckedApi, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    ven = await api.post("/vens", json={"ven_name": "ven-price", "site_id": "site-price"})
+    assert ven.status == 201, ven.json
+    body = _event(ven_ids=[ven.json["ven_id"]], signal_name="ELECTRICITY_PRICE", signal_type="price")
+    event = (await api.post("/events", json=body)).json
+    path = f"/events/{event['event_id']}"
+    outbox = await _count(sessions, OutboxMessage)
+    for patch, pair in [
+        ({"signal_type": "setpoint"}, "signalName ELECTRICITY_PRICE with signalType setpoint"),  # stored name
+        ({"signal_name": "SIMPLE"}, "signalName SIMPLE with signalType price"),  # stored type
+        ({"signal_name": "BID_LOAD", "signal_type": "price"}, "signalName BID_LOAD with signalType price"),
+    ]:
+        errors = _errors(await api.patch(path, json=patch))
+        assert pair in errors["signal_type"], (patch, errors)
+    unchanged = (await api.get(path)).json
+    assert (unchanged["modification_number"], unchanged["signal_type"]) == (0, "price")
+    assert await _count(sessions, OutboxMessage) == outbox
+    allowed = await api.patch(path, json={"signal_type": "priceRelative"})
+    assert allowed.status == 200 and allowed.json["modification_number"] == 1, allowed.json
