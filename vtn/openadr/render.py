@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -117,8 +117,16 @@ def distribute_event(
     return render("oadrDistributeEvent", **payload)
 
 
+def _utc(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)  # SQLite drops the zone
+
+
 def report_requests(requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Stored report requests (seconds) as openleadr's oadrReportRequest shape."""
+    """Stored report requests (seconds) as openleadr's oadrReportRequest shape.
+
+    Every request carries a reportInterval: from when the VTN made it, with a zero duration (no
+    end: reports go on until oadrCancelReport). Independent 2.0b VENs read the reporting period
+    from it, and some take a request without one for a single report."""
     return [
         {
             "report_request_id": r["report_request_id"],
@@ -126,6 +134,7 @@ def report_requests(requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "report_specifier_id": r["report_specifier_id"],
                 "granularity": timedelta(seconds=r["granularity_seconds"]),
                 "report_back_duration": timedelta(seconds=r["report_back_seconds"]),
+                "report_interval": {"dtstart": _utc(r["created_at"]), "duration": timedelta(0)},
                 "specifier_payloads": r["specifier_payloads"],
             },
         }
