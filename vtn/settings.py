@@ -29,6 +29,11 @@ class VtnSettings(BaseSettings):
     report_interval_seconds: int = Field(60, ge=1, description="granularity of requested telemetry")
     max_body_bytes: int = Field(1_000_000, ge=1024, description="largest accepted request body")
     access_log: bool = Field(False, description="log every HTTP request (aiohttp's access log; costs CPU)")
+    accept_unqualified_schema_version: bool = Field(
+        False,
+        description="accept an OpenADR payload whose only fault is a schemaVersion attribute without its "
+        "namespace (older VENs), with a warning; off: HTTP 400 like any schema-invalid payload",
+    )
     near_window_seconds: int = Field(
         3600, ge=0, description="an event is 'near' this long before its start (or within its ramp-up)"
     )

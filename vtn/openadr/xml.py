@@ -6,8 +6,11 @@ DOCTYPE is refused, which stops "billion laughs" and XXE), and huge trees are re
 
 from __future__ import annotations
 
+import copy
 import functools
+import logging
 import re
+from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -27,6 +30,8 @@ NS = {
 OADR = "{" + NS["oadr"] + "}"
 
 SCHEMA_PATH = Path(openleadr.__file__).parent / "schema" / "oadr_20b.xsd"
+
+log = logging.getLogger(__name__)
 
 
 class MalformedMessage(Exception):
@@ -65,6 +70,67 @@ def _validating_parser() -> etree.XMLParser:
     return _VALIDATING_PARSER
 
 
+_PLAIN_PARSER: etree.XMLParser | None = None
+
+
+def _plain_parser() -> etree.XMLParser:
+    """The hardened parser without the XSD (for the lenient second look below)."""
+    global _PLAIN_PARSER
+    if _PLAIN_PARSER is None:
+        _PLAIN_PARSER = _parser()
+    return _PLAIN_PARSER
+
+# Older VENs write `schemaVersion="2.0b"` without its namespace (on oadrPayload, oadrSignedObject
+# or the message), which the XSD refuses: it knows only ei:schemaVersion, on the message. With the
+# setting accept_unqualified_schema_version, vtn/openadr/__init__.py sets this for each request.
+ACCEPT_UNQUALIFIED_SCHEMA_VERSION: ContextVar[bool] = ContextVar(
+    "accept_unqualified_schema_version", default=False
+)
+_SCHEMA_VERSION = "schemaVersion"
+_EI_SCHEMA_VERSION = "{" + NS["ei"] + "}schemaVersion"
+
+
+def _signed_object(root: etree._Element) -> etree._Element | None:
+    signed = root[0] if len(root) else None  # the XSD allows a ds:Signature before it
+    if signed is not None and signed.tag != f"{OADR}oadrSignedObject":
+        signed = root.find(f"{OADR}oadrSignedObject")
+    return signed
+
+
+def _with_unqualified_schema_version(body: bytes) -> etree._Element | None:
+    """The payload as sent, when an unqualified schemaVersion is all the XSD refuses in it; else None.
+
+    The XSD checks a copy with the attribute moved to ei:schemaVersion on the message (so its value
+    is still checked) and dropped elsewhere. The original is returned: an XML signature covers
+    the message as the VEN sent it."""
+    try:
+        root = etree.fromstring(body, _plain_parser())
+    except etree.XMLSyntaxError:
+        return None
+    signed = _signed_object(root)
+    if signed is None or len(signed) == 0:
+        return None
+    fixed = copy.deepcopy(root)
+    fixed_signed = _signed_object(fixed)
+    assert fixed_signed is not None
+    carriers = [e for e in (fixed, fixed_signed, fixed_signed[0]) if _SCHEMA_VERSION in e.attrib]
+    if not carriers:
+        return None
+    for element in carriers:
+        value = element.attrib.pop(_SCHEMA_VERSION)
+        if element is fixed_signed[0] and _EI_SCHEMA_VERSION not in element.attrib:
+            element.set(_EI_SCHEMA_VERSION, value)
+    if not schema().validate(fixed):
+        return None
+    names = ", ".join(etree.QName(e).localname for e in carriers)
+    log.warning(
+        "accepted an unqualified schemaVersion on %s of a %s (accept_unqualified_schema_version)",
+        names,
+        etree.QName(signed[0]).localname,
+    )
+    return root
+
+
 def parse_payload(body: bytes) -> tuple[str, etree._Element]:
     """The message type (e.g. 'oadrPoll') and its element, from a schema-valid oadrPayload."""
     # Refuse declarations before the parser sees them: no entity is ever defined, let alone expanded.
@@ -73,12 +139,14 @@ def parse_payload(body: bytes) -> tuple[str, etree._Element]:
     try:
         root = etree.fromstring(body, _validating_parser())
     except etree.XMLSyntaxError as err:
-        raise MalformedMessage(f"not a well-formed, valid OpenADR 2.0b payload: {err}") from err
+        lenient = ACCEPT_UNQUALIFIED_SCHEMA_VERSION.get() and _SCHEMA_VERSION.encode() in body
+        found = _with_unqualified_schema_version(body) if lenient else None
+        if found is None:
+            raise MalformedMessage(f"not a well-formed, valid OpenADR 2.0b payload: {err}") from err
+        root = found
     if root.getroottree().docinfo.doctype:
         raise MalformedMessage("DOCTYPE declarations are not accepted")
-    signed = root[0] if len(root) else None  # the XSD allows a ds:Signature before it
-    if signed is not None and signed.tag != f"{OADR}oadrSignedObject":
-        signed = root.find(f"{OADR}oadrSignedObject")
+    signed = _signed_object(root)
     if signed is None or len(signed) == 0:
         raise MalformedMessage("the payload carries no oadrSignedObject")
     message = signed[0]
