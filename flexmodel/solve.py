@@ -58,6 +58,11 @@ def make_solver(options: SolverOptions) -> object:
         raise SolverUnavailable(options.solver)
     if options.solver == "highs":
         opt.options["mip_rel_gap"] = options.mip_rel_gap
+        # HiGHS keeps one thread scheduler per process, sized by the first solve; a later solve
+        # that asks for another size does not run ("Not Set"). The array path (flexmodel.fast)
+        # asks for one thread per model, so this path must too: the closed loop's solver process
+        # runs both (a joint plan, then homes on the array path) one after another.
+        opt.options["threads"] = 1
         if options.time_limit_s is not None:
             opt.options["time_limit"] = options.time_limit_s
     else:

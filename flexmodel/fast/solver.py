@@ -19,10 +19,14 @@ is a relaxation of that MILP: the same optimum as the Pyomo planner's, at a frac
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import sys
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Iterator
 
 import highspy
 
@@ -41,8 +45,40 @@ MAX_CACHED_STRUCTURES = 32
 MAX_MILP_ROUNDS = 20  # each round adds binaries; after this many, every slot gets them
 
 
+_FIRST_HIGHS = threading.Lock()
+_first_made = False
+
+
+@contextlib.contextmanager
+def _stdout_discarded() -> Iterator[None]:
+    """File descriptor 1 points at /dev/null meanwhile (C code writes there, not to sys.stdout)."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "wb") as devnull:
+            os.dup2(devnull.fileno(), 1)
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+def _highs() -> highspy.Highs:
+    """A Highs object. The process's first one prints HiGHS's banner to file descriptor 1 before
+    any option can silence it, and stdout is where `flexvpp plan` writes the plan (worker
+    processes share it), so that one is made with fd 1 discarded, as Pyomo's appsi_highs does."""
+    global _first_made
+    with _FIRST_HIGHS:  # fd 1 is process-wide: one thread swaps it, once
+        if not _first_made:
+            with _stdout_discarded():
+                highs = highspy.Highs()  # type: ignore[no-untyped-call]
+            _first_made = True
+            return highs
+    return highspy.Highs()  # type: ignore[no-untyped-call]
+
+
 def new_highs(options: SolverOptions, *, mip: bool = False) -> highspy.Highs:
-    highs = highspy.Highs()  # type: ignore[no-untyped-call]
+    highs = _highs()
     highs.setOptionValue("output_flag", False)
     # One thread per model: parallelism comes from planning many homes in many processes.
     highs.setOptionValue("threads", 1)
