@@ -1,37 +1,11 @@
-"""Errors raised by the VTN's service layer; the edges map them to HTTP status or OpenADR codes.
+"""The use cases' errors (aggregator/errors.py), under the names the VTN's modules import.
 
-REST: NotFound -> 404, Conflict -> 409, InvalidInput -> 422.
-OpenADR: see vtn/openadr/codes.py (NotFound -> 452 invalid ID, Unauthorized -> 463).
+The edges map them to HTTP status (vtn/api/middleware.py) or OpenADR codes (vtn/openadr/codes.py).
 """
 
 from __future__ import annotations
 
+from aggregator.errors import Conflict, InvalidInput, NotFound, Unauthorized
+from aggregator.errors import DomainError as VtnError
 
-class VtnError(Exception):
-    """Base of every error the service layer raises on purpose."""
-
-
-class NotFound(VtnError):
-    """The named object (VEN, event, opt, report request) does not exist."""
-
-    def __init__(self, kind: str, key: str) -> None:
-        super().__init__(f"{kind} {key!r} not found")
-        self.kind = kind
-        self.key = key
-
-
-class Conflict(VtnError):
-    """The request contradicts stored state (duplicate name, overlapping event, ...)."""
-
-
-class InvalidInput(VtnError):
-    """A field has a value the VTN cannot accept."""
-
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(f"{field}: {reason}")
-        self.field = field
-        self.reason = reason
-
-
-class Unauthorized(VtnError):
-    """A VEN acts for an identity it does not hold (OpenADR 463)."""
+__all__ = ["Conflict", "InvalidInput", "NotFound", "Unauthorized", "VtnError"]

@@ -11,6 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
+from aggregator.opts import list_opts
 from vtn import services
 from vtn.api import schemas as s
 from vtn.api.endpoints import OPERATOR, PRINCIPAL, PUBLIC, Call, RouteTable
@@ -149,7 +150,7 @@ async def ven_telemetry(call: Call[None, s.TelemetryQuery]) -> Any:
     errors=(404,),
 )
 async def ven_opts(call: Call[None, None]) -> Any:
-    return await services.list_opts(call.sessions, call.path["ven_id"])
+    return await list_opts(UnitOfWork(call.sessions), call.path["ven_id"])
 
 
 @ROUTES.route(

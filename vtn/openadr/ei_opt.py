@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from aggregator.opts import NewOpt, cancel_opt, create_opt
+from aggregator.records import OptWindow
+from vtn.db.uow import UnitOfWork
 from vtn.errors import InvalidInput
 from vtn.openadr.context import Context, Handler
 from vtn.openadr.render import render, response
 from vtn.openadr.xml import NS, parse_datetime, parse_seconds, text, texts
-from vtn.services import opts
-from vtn.services.opts import NewOpt, OptWindow
 
 AVAILABLE = "xcal:vavailability/xcal:components/xcal:available/xcal:properties"
 
@@ -42,13 +43,13 @@ def _new_opt(ctx: Context) -> NewOpt:
 
 
 async def oadr_create_opt(ctx: Context) -> str:
-    opt = await opts.create_opt(ctx.sessions, ctx.ven_id or "", _new_opt(ctx), ctx.now)
+    opt = await create_opt(UnitOfWork(ctx.sessions), ctx.ven_id or "", _new_opt(ctx), ctx.now)
     return render("oadrCreatedOpt", response=response(200, "OK", ctx.request_id), opt_id=opt.opt_id)
 
 
 async def oadr_cancel_opt(ctx: Context) -> str:
     opt_id = text(ctx.message, "ei:optID") or ""
-    await opts.cancel_opt(ctx.sessions, ctx.ven_id or "", opt_id, ctx.now)
+    await cancel_opt(UnitOfWork(ctx.sessions), ctx.ven_id or "", opt_id, ctx.now)
     return render("oadrCanceledOpt", response=response(200, "OK", ctx.request_id), opt_id=opt_id)
 
 

@@ -5,7 +5,6 @@ runs in one transaction, and raises vtn.errors.NotFound / Conflict / InvalidInpu
 """
 
 from vtn.services.events import cancel_event, create_event, get_event, list_events, modify_event
-from vtn.services.opts import list_opts
 from vtn.services.reports import cancel_report_request, list_report_requests, request_telemetry
 from vtn.services.telemetry import query_telemetry
 from vtn.services.types import (
@@ -14,7 +13,6 @@ from vtn.services.types import (
     EventSpec,
     EventStatus,
     IntervalSpec,
-    OptInfo,
     OptType,
     TelemetryPoint,
     VenInfo,
@@ -36,7 +34,6 @@ __all__ = [
     "EventSpec",
     "EventStatus",
     "IntervalSpec",
-    "OptInfo",
     "OptType",
     "TelemetryPoint",
     "VenInfo",
@@ -47,7 +44,6 @@ __all__ = [
     "get_event",
     "get_ven",
     "list_events",
-    "list_opts",
     "list_report_requests",
     "list_vens",
     "modify_event",

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
 
 from aggregator.records import EventInterval
 
@@ -95,17 +94,3 @@ class TelemetryPoint:
     dtstart: datetime
     duration_seconds: int
     value: float
-
-
-@dataclass(frozen=True, slots=True)
-class OptInfo:
-    opt_id: str
-    opt_type: str
-    opt_reason: str
-    market_context: str | None
-    event_id: str | None
-    modification_number: int | None
-    resource_ids: tuple[str, ...]
-    windows: tuple[dict[str, Any], ...]  # {"start": datetime, "duration_seconds": int}
-    created_at: datetime
-    cancelled_at: datetime | None

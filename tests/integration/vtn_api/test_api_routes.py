@@ -11,9 +11,11 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from vtn_api_client import CheckedApi
 
+from aggregator.opts import NewOpt, create_opt
+from aggregator.records import OptWindow
 from vtn.api.routes import ROUTES
 from vtn.db.tables import EventResponse, OutboxMessage, ReportValue, Ven
-from vtn.services.opts import NewOpt, OptWindow, create_opt
+from vtn.db.uow import UnitOfWork
 
 START = datetime(2030, 1, 1, 10, 0, tzinfo=UTC)
 
@@ -295,7 +297,7 @@ async def test_opts_lists_a_vens_eiopt_records(
     ven = await provision(api)
     assert (await api.get(f"/vens/{ven['ven_id']}/opts")).json == []
     await create_opt(
-        sessions,
+        UnitOfWork(sessions),
         ven["ven_id"],
         NewOpt("opt-1", "optOut", "x-schedule", resource_ids=("battery",), windows=(OptWindow(START, 3600),)),
         START,

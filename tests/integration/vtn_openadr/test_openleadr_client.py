@@ -16,7 +16,9 @@ import pytest
 from aiohttp import web
 from openleadr import OpenADRClient
 
+from aggregator.opts import list_opts
 from vtn.app import SESSIONS, create_app
+from vtn.db.uow import UnitOfWork
 from vtn.services import (
     EventPatch,
     EventSpec,
@@ -25,7 +27,6 @@ from vtn.services import (
     create_event,
     get_event,
     get_ven,
-    list_opts,
     modify_event,
     provision_ven,
     query_telemetry,
@@ -120,7 +121,7 @@ async def test_stock_client_full_cycle(server: tuple[str, Any]) -> None:
             modification_number=2,
         )
         assert opt_id
-        assert [o.opt_id for o in await list_opts(sessions, ven.ven_id)] == [opt_id]
+        assert [o.opt_id for o in await list_opts(UnitOfWork(sessions), ven.ven_id)] == [opt_id]
         assert (await get_ven(sessions, ven.ven_id, datetime.now(UTC))).online
     finally:
         await client.stop()

@@ -6,7 +6,9 @@ from datetime import timedelta
 
 from openleadr import objects
 
-from vtn.services import create_event, get_event, list_opts
+from aggregator.opts import list_opts
+from vtn.db.uow import UnitOfWork
+from vtn.services import create_event, get_event
 
 from .harness import T0, Reply, Vtn
 from .helpers import provision_and_register
@@ -49,7 +51,7 @@ async def test_availability_schedule_is_stored_and_cancelled(vtn: Vtn) -> None:
     )
     assert reply.message_type == "oadrCreatedOpt" and reply.code == 200
     assert reply.text("ei:optID") == "Opt-A"
-    [opt] = await list_opts(vtn.sessions, ven_id)
+    [opt] = await list_opts(UnitOfWork(vtn.sessions), ven_id)
     assert (opt.opt_id, opt.opt_type, opt.market_context, opt.resource_ids) == (
         "Opt-A",
         "optOut",
@@ -64,7 +66,7 @@ async def test_availability_schedule_is_stored_and_cancelled(vtn: Vtn) -> None:
     assert wrong_case.message_type == "oadrCanceledOpt" and wrong_case.code == 452
     done = await cancel_opt(vtn, ven_id, "Opt-A")
     assert done.code == 200 and done.text("ei:optID") == "Opt-A"
-    assert (await list_opts(vtn.sessions, ven_id))[0].cancelled_at == vtn.clock.now
+    assert (await list_opts(UnitOfWork(vtn.sessions), ven_id))[0].cancelled_at == vtn.clock.now
     again = await cancel_opt(vtn, ven_id, "Opt-A")
     assert again.code == 452
 
@@ -98,4 +100,4 @@ async def test_opt_for_unknown_event_is_452_and_not_stored(vtn: Vtn) -> None:
     ven_id, _ = await provision_and_register(vtn, "ven-o5")
     reply = await create_opt(vtn, ven_id, "o-x", "optIn", event_id="no-such-event", modification_number=0)
     assert reply.message_type == "oadrCreatedOpt" and reply.code == 452
-    assert await list_opts(vtn.sessions, ven_id) == []
+    assert await list_opts(UnitOfWork(vtn.sessions), ven_id) == []

@@ -1,15 +1,20 @@
-"""EiOpt: availability schedules and event-scoped opts sent by VENs."""
+"""EiOpt use cases: the availability schedules and event-scoped opts that VENs send.
+
+The pattern every use case follows: a function of a command (here `NewOpt`, or the IDs it acts
+on), a unit of work (aggregator/uow.py, passed in unentered) and the time (`now`, from the app's
+one clock). It opens the unit of work, works on records through the repository ports, commits
+explicitly, and returns plain values (`OptInfo`); it raises aggregator.errors for the edges to map.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
-from aggregator.records import OptRecord
-from aggregator.records import OptWindow as OptWindow  # re-exported: the edges build NewOpt with it
-from vtn.db.uow import Sessions, UnitOfWork
-from vtn.errors import Conflict, NotFound
-from vtn.services.types import OptInfo
+from aggregator.errors import Conflict, NotFound
+from aggregator.records import OptRecord, OptWindow
+from aggregator.uow import UnitOfWork
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +29,22 @@ class NewOpt:
     modification_number: int | None = None
     resource_ids: tuple[str, ...] = ()
     windows: tuple[OptWindow, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class OptInfo:
+    """An opt as the edges show it (the REST API's OptOut)."""
+
+    opt_id: str
+    opt_type: str
+    opt_reason: str
+    market_context: str | None
+    event_id: str | None
+    modification_number: int | None
+    resource_ids: tuple[str, ...]
+    windows: tuple[dict[str, Any], ...]  # {"start": datetime, "duration_seconds": int}
+    created_at: datetime
+    cancelled_at: datetime | None
 
 
 def to_info(opt: OptRecord) -> OptInfo:
@@ -42,22 +63,22 @@ def to_info(opt: OptRecord) -> OptInfo:
     )
 
 
-async def list_opts(sessions: Sessions, ven_id: str) -> list[OptInfo]:
+async def list_opts(uow: UnitOfWork, ven_id: str) -> list[OptInfo]:
     """NotFound if no such VEN."""
-    async with UnitOfWork(sessions) as uow:
+    async with uow:
         if await uow.vens.get(ven_id) is None:
             raise NotFound("VEN", ven_id)
         return [to_info(o) for o in await uow.opts.for_ven(ven_id)]
 
 
-async def create_opt(sessions: Sessions, ven_id: str, new: NewOpt, now: datetime) -> OptInfo:
+async def create_opt(uow: UnitOfWork, ven_id: str, new: NewOpt, now: datetime) -> OptInfo:
     """Store an opt. NotFound for an unknown VEN or event; Conflict if the optID is taken.
 
     Re-sending the same optID with the same content is accepted (a retried request); a live
     availability schedule re-sent under its optID with new windows is restated (the agent sends
     `avail-{device}` again whenever a car arrives or its departure changes).
     """
-    async with UnitOfWork(sessions) as uow:
+    async with uow:
         if await uow.vens.get(ven_id) is None:
             raise NotFound("VEN", ven_id)
         if new.event_id is not None and await uow.events.get(new.event_id) is None:
@@ -67,7 +88,7 @@ async def create_opt(sessions: Sessions, ven_id: str, new: NewOpt, now: datetime
             if (
                 existing.cancelled_at is None
                 and existing.opt_type == new.opt_type
-                and (existing.event_id == new.event_id)
+                and existing.event_id == new.event_id
             ):
                 if new.event_id is None and new.windows:
                     existing = replace(existing, windows=new.windows, resource_ids=new.resource_ids)
@@ -92,9 +113,9 @@ async def create_opt(sessions: Sessions, ven_id: str, new: NewOpt, now: datetime
         return to_info(opt)
 
 
-async def cancel_opt(sessions: Sessions, ven_id: str, opt_id: str, now: datetime) -> OptInfo:
+async def cancel_opt(uow: UnitOfWork, ven_id: str, opt_id: str, now: datetime) -> OptInfo:
     """Mark the opt cancelled. NotFound if the VEN has no live opt with this ID."""
-    async with UnitOfWork(sessions) as uow:
+    async with uow:
         opt = await uow.opts.get(ven_id, opt_id)
         if opt is None or opt.cancelled_at is not None:
             raise NotFound("opt", opt_id)

@@ -1,0 +1,38 @@
+"""The repositories the use cases need, as ports: one Protocol per repository.
+
+Each names only the methods some use case calls, and takes and returns records
+(aggregator/records.py), never ORM rows. vtn/db/repos implements them on SQLAlchemy;
+tests/unit/aggregator/fakes.py in memory. A new use case adds the methods it needs here.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from aggregator.records import EventRecord, OptRecord, VenRecord
+
+
+class VenRepository(Protocol):
+    async def get(self, ven_id: str) -> VenRecord | None: ...
+
+
+class EventRepository(Protocol):
+    async def get(self, event_id: str) -> EventRecord | None: ...
+
+
+class OptRepository(Protocol):
+    """EiOpt records, keyed by (VEN, optID): optIDs are the VEN's, unique per VEN."""
+
+    async def get(self, ven_id: str, opt_id: str) -> OptRecord | None: ...
+
+    def add(self, opt: OptRecord) -> None:
+        """A new opt, stored when the unit of work commits."""
+        ...
+
+    async def save(self, opt: OptRecord) -> None:
+        """An opt read in this unit of work, changed (the records are frozen: a replaced copy)."""
+        ...
+
+    async def for_ven(self, ven_id: str) -> list[OptRecord]:
+        """The VEN's opts, cancelled ones included, oldest first."""
+        ...

@@ -1,0 +1,41 @@
+"""The unit of work port: one transaction per use case, over the repositories.
+
+A use case receives the unit of work unentered and opens it itself (`async with uow:`); what it
+changed is stored only if it calls `commit()` before leaving the block, any other exit (an error
+raised, a return without commit) discards it. vtn/db/uow.py implements it on SQLAlchemy,
+tests/unit/aggregator/fakes.py in memory.
+
+The repositories are read-only properties so that an implementation may hold its own
+(more capable) repository classes: a property is covariant, a settable attribute would not be.
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Protocol, Self
+
+from aggregator.repositories import EventRepository, OptRepository, VenRepository
+
+
+class UnitOfWork(Protocol):
+    @property
+    def vens(self) -> VenRepository: ...
+
+    @property
+    def events(self) -> EventRepository: ...
+
+    @property
+    def opts(self) -> OptRepository: ...
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Discards whatever was not committed."""
+        ...
+
+    async def commit(self) -> None: ...
