@@ -16,6 +16,9 @@ from vtn.services.reports import IncomingReport, OfferedReport, ReportDescriptio
 
 log = logging.getLogger(__name__)
 
+# The reportSpecifierID of a METADATA report: asking for it asks for the other party's oadrRegisterReport.
+METADATA = "METADATA"
+
 
 def _seconds(element: etree._Element, path: str) -> int | None:
     value = text(element, path)
@@ -146,10 +149,18 @@ async def oadr_registered_report(ctx: Context) -> str:
 
 
 async def oadr_create_report(ctx: Context) -> str:
-    """A VEN asking the VTN for reports: the VTN offers none, so every request is unknown (452)."""
-    ids = texts(ctx.message, "oadr:oadrReportRequest/ei:reportRequestID")
-    description = "the VTN offers no reports" if ids else "OK"
-    code = 452 if ids else 200
+    """A VEN asking the VTN for reports. The VTN's METADATA offers none (docs/vtn.md, EiReport),
+    so the only report a VEN can ask for is the METADATA itself (reportSpecifierID METADATA):
+    the VTN sends its oadrRegisterReport again, through the outbox. Any other is 452, and then
+    nothing is queued."""
+    specifiers = texts(ctx.message, "oadr:oadrReportRequest/ei:reportSpecifier/ei:reportSpecifierID")
+    unknown = sorted({s for s in specifiers if s != METADATA})
+    code, description = 200, "OK"
+    if unknown:
+        code = 452
+        description = f"the VTN offers no report {reports.name_r_ids(unknown)}, only its METADATA"
+    elif specifiers:
+        await reports.resend_vtn_metadata(ctx.sessions, ctx.ven_id or "", ctx.now)
     return render(
         "oadrCreatedReport",
         response=response(code, description, ctx.request_id),
