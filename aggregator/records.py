@@ -139,7 +139,50 @@ class OptRecord:
     cancelled_at: datetime | None = None
 
 
-# ---- report values ------------------------------------------------------------------------------
+# ---- reports: what a VEN offers, what the VTN asked for, the values -----------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ReportRegistrationRecord:
+    """A report the VEN offers (one oadrReport of its oadrRegisterReport METADATA).
+
+    `descriptions`: one entry per rID, {"r_id", "report_type", "reading_type", "resource_id",
+    "units", "sampling": {"min_period_seconds", "max_period_seconds"}}."""
+
+    ven_id: str
+    report_specifier_id: str
+    report_name: str  # as sent, e.g. METADATA_TELEMETRY_USAGE
+    descriptions: tuple[dict[str, Any], ...]
+    created_at: datetime
+    report_request_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReportRequestRecord:
+    """A report the VTN asked a VEN for (oadrCreateReport).
+
+    `r_ids`: the specifierPayloads asked for, {"r_id", "reading_type"} each."""
+
+    report_request_id: str
+    ven_id: str
+    report_specifier_id: str
+    report_name: str
+    r_ids: tuple[dict[str, Any], ...]
+    granularity_seconds: int
+    report_back_seconds: int
+    created_at: datetime
+    acknowledged_at: datetime | None = None
+    cancelled_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReportRequestOwner:
+    """Who a report request belongs to and what it asked for (all a report's values need)."""
+
+    report_request_id: str
+    ven_id: str
+    report_name: str
+    r_ids: tuple[dict[str, Any], ...]
 
 
 @dataclass(frozen=True, slots=True)

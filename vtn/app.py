@@ -13,10 +13,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from vtn.api import create_api_app
-from vtn.db.engine import create_engine
+from vtn.db.engine import create_engine, sessions_for
+from vtn.db.uow import Sessions
 from vtn.keys import CLOCK, ENGINE, POLL_CACHE, SESSIONS, SETTINGS, WORKER
 from vtn.openadr import create_openadr_app
 from vtn.services.poll_cache import PollCache, attach_cache, detach_cache
@@ -68,7 +68,7 @@ def _worker_header(
 async def _database(app: web.Application) -> AsyncIterator[None]:
     engine = create_engine(app[SETTINGS].db_url)
     app[ENGINE] = engine
-    app[SESSIONS] = async_sessionmaker(engine, expire_on_commit=False)
+    app[SESSIONS] = sessions_for(engine)
     yield
     await engine.dispose()
 
@@ -106,9 +106,7 @@ async def _report_writer(app: web.Application) -> AsyncIterator[None]:
         detach_writer(sessions)
 
 
-async def _sync_poll_cache(
-    cache: PollCache, sessions: async_sessionmaker[AsyncSession], primary: bool = True
-) -> None:
+async def _sync_poll_cache(cache: PollCache, sessions: Sessions, primary: bool = True) -> None:
     """Every worker saves its own poll times and re-reads the database; the primary alone prunes."""
     from vtn.services.outbox import prune_delivered
 

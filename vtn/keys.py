@@ -10,15 +10,16 @@ from collections.abc import Callable
 from datetime import datetime
 
 from aiohttp import web
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from vtn.db.engine import Engine
+from vtn.db.uow import Sessions
 from vtn.services.poll_cache import PollCache
 from vtn.settings import VtnSettings
 from vtn.worker import Worker
 
 SETTINGS = web.AppKey("settings", VtnSettings)
-ENGINE = web.AppKey("engine", AsyncEngine)
-SESSIONS = web.AppKey("sessions", async_sessionmaker[AsyncSession])
+ENGINE = web.AppKey("engine", Engine)
+SESSIONS = web.AppKey("sessions", Sessions)
 POLL_CACHE = web.AppKey("poll_cache", PollCache)
 # The time source of the OpenADR side; tests put a fixed clock here (tz-aware UTC).
 CLOCK: web.AppKey[Callable[[], datetime]] = web.AppKey("clock")

@@ -9,6 +9,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+Engine = AsyncEngine  # the type callers hold an engine by (so they need no SQLAlchemy import)
+
 
 def async_url(url: str) -> str:
     """The same database with an asyncio driver (aiosqlite, asyncpg)."""

@@ -1,57 +1,23 @@
-"""The outbox and report repositories. Each wraps the unit of work's session.
-
-They still return ORM rows (the other aggregates moved to vtn/db/repos/, which return records).
+"""The outbox repository: it still returns ORM rows (the other aggregates, in vtn/db/repos/,
+return records). Wraps the unit of work's session.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from aggregator.records import ReportValueRecord
-from vtn.db.repos import utc
 from vtn.db.tables import (
     OutboxMessage,
-    ReportRegistration,
-    ReportRequest,
-    ReportValue,
-    as_utc,
 )
 
 
 def _dialect(session: AsyncSession) -> str:
     return session.get_bind().dialect.name
-
-
-_VALUE_COLUMNS = (
-    ReportValue.ven_id,
-    ReportValue.report_request_id,
-    ReportValue.report_name,
-    ReportValue.r_id,
-    ReportValue.dtstart,
-    ReportValue.duration_seconds,
-    ReportValue.value,
-    ReportValue.received_at,
-)
-
-
-def _value(row: ReportValue) -> ReportValueRecord:
-    return ReportValueRecord(
-        row.ven_id,
-        row.report_request_id,
-        row.report_name,
-        row.r_id,
-        utc(row.dtstart),
-        row.duration_seconds,
-        row.value,
-        utc(row.received_at),
-    )
 
 
 class OutboxRepository:
@@ -143,125 +109,3 @@ class OutboxRepository:
         await self.session.execute(
             delete(OutboxMessage).where(OutboxMessage.ven_id == ven_id, OutboxMessage.delivered_at.is_(None))
         )
-
-
-class ReportRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    async def replace_registrations(self, ven_id: str, registrations: Sequence[ReportRegistration]) -> None:
-        await self.session.execute(delete(ReportRegistration).where(ReportRegistration.ven_id == ven_id))
-        await self.session.flush()
-        self.session.add_all(registrations)
-
-    async def registrations(self, ven_id: str) -> Sequence[ReportRegistration]:
-        query = select(ReportRegistration).where(ReportRegistration.ven_id == ven_id)
-        return (await self.session.execute(query)).scalars().all()
-
-    def add_request(self, request: ReportRequest) -> None:
-        self.session.add(request)
-
-    async def get_request(self, report_request_id: str) -> ReportRequest | None:
-        return await self.session.get(ReportRequest, report_request_id)
-
-    async def live_requests(self, ven_id: str) -> Sequence[ReportRequest]:
-        query = (
-            select(ReportRequest)
-            .where(ReportRequest.ven_id == ven_id, ReportRequest.cancelled_at.is_(None))
-            .order_by(ReportRequest.created_at)
-        )
-        return (await self.session.execute(query)).scalars().all()
-
-    async def add_values(self, rows: Sequence[dict[str, Any]]) -> None:
-        """Insert report values; a (ven, request, rID, dtstart) already stored is skipped."""
-        if not rows:
-            return
-        dialect = _dialect(self.session)
-        insert = pg_insert if dialect == "postgresql" else sqlite_insert
-        statement = insert(ReportValue).on_conflict_do_nothing(
-            index_elements=["ven_id", "report_request_id", "r_id", "dtstart"]
-        )
-        # Rows as parameters (executemany), not as one VALUES clause: the statement is then the
-        # same for every report and compiled once (a 500-row VALUES clause took ~0.25 s of the
-        # event loop to compile, while the session held SQLite's write lock).
-        await self.session.execute(statement, list(rows))
-
-    async def replace_values(self, ven_id: str, report_name: str, rows: Sequence[dict[str, Any]]) -> None:
-        """Replace every stored value of one of the VEN's reports (a report sent as a snapshot)."""
-        await self.session.execute(
-            delete(ReportValue).where(ReportValue.ven_id == ven_id, ReportValue.report_name == report_name)
-        )
-        await self.add_values(rows)
-
-    async def cancel_live_requests(self, ven_id: str, now: datetime) -> None:
-        """Cancel every live report request of the VEN (its registration ended)."""
-        await self.session.execute(
-            update(ReportRequest)
-            .where(ReportRequest.ven_id == ven_id, ReportRequest.cancelled_at.is_(None))
-            .values(cancelled_at=now)
-        )
-
-    async def r_ids_ending(self, report_name: str, suffix: str) -> set[tuple[str, str]]:
-        """(venID, rID) of the stored values of `report_name` whose rID ends with `suffix`."""
-        query = (
-            select(ReportValue.ven_id, ReportValue.r_id)
-            .where(ReportValue.report_name == report_name, ReportValue.r_id.endswith(suffix, autoescape=True))
-            .distinct()
-        )
-        return {(ven_id, r_id) for ven_id, r_id in (await self.session.execute(query)).all()}
-
-    async def values_named(self, report_name: str) -> list[ReportValueRecord]:
-        """Every stored value of every VEN's reports named `report_name` (e.g. after a load run).
-
-        Columns, not rows: tens of thousands of values are read without an ORM object each."""
-        query = select(*_VALUE_COLUMNS).where(ReportValue.report_name == report_name)
-        return [
-            ReportValueRecord(ven_id, request_id, name, r_id, utc(dtstart), seconds, value, utc(received_at))
-            for ven_id, request_id, name, r_id, dtstart, seconds, value, received_at in (
-                await self.session.execute(query)
-            ).all()
-        ]
-
-    async def values_of(self, ven_id: str, report_name: str) -> list[ReportValueRecord]:
-        query = select(ReportValue).where(
-            ReportValue.ven_id == ven_id, ReportValue.report_name == report_name
-        )
-        query = query.order_by(ReportValue.r_id, ReportValue.dtstart)
-        return [_value(row) for row in await self.session.scalars(query)]
-
-    async def latest_values(
-        self, ven_id: str, report_name: str, window: timedelta
-    ) -> list[ReportValueRecord]:
-        """The newest value (by dtstart) of each rID of one of the VEN's reports, among the values
-        no older than `window` before its newest one (bounds the scan of a long history)."""
-        of_report = (ReportValue.ven_id == ven_id, ReportValue.report_name == report_name)
-        newest_time = as_utc(
-            await self.session.scalar(select(func.max(ReportValue.dtstart)).where(*of_report))
-        )
-        if newest_time is None:
-            return []
-        recent = (*of_report, ReportValue.dtstart >= newest_time - window)
-        newest = (
-            select(ReportValue.r_id, func.max(ReportValue.dtstart).label("dtstart"))
-            .where(*recent)
-            .group_by(ReportValue.r_id)
-            .subquery()
-        )
-        query = (
-            select(ReportValue)
-            .join(newest, (ReportValue.r_id == newest.c.r_id) & (ReportValue.dtstart == newest.c.dtstart))
-            .where(*recent)
-            .order_by(ReportValue.r_id, ReportValue.id)
-        )
-        return [_value(row) for row in await self.session.scalars(query)]
-
-    async def values(
-        self, ven_id: str, since: datetime | None, until: datetime | None
-    ) -> list[ReportValueRecord]:
-        query = select(ReportValue).where(ReportValue.ven_id == ven_id)
-        if since is not None:
-            query = query.where(ReportValue.dtstart >= since)
-        if until is not None:
-            query = query.where(ReportValue.dtstart < until)
-        query = query.order_by(ReportValue.dtstart, ReportValue.r_id, ReportValue.id)
-        return [_value(row) for row in await self.session.scalars(query)]

@@ -17,9 +17,10 @@ from vtn.db.repos.portfolio import (
     RequestRepository,
     RunRepository,
 )
+from vtn.db.repos.reports import ReportRepository
 from vtn.db.repos.tokens import TokenRepository
 from vtn.db.repos.vens import VenRepository
-from vtn.db.repositories import OutboxRepository, ReportRepository
+from vtn.db.repositories import OutboxRepository
 
 # What services and edges hold to open units of work (typed here, so they need no SQLAlchemy import).
 Sessions = async_sessionmaker[AsyncSession]

@@ -18,10 +18,10 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aggregator.ports import RunRecord
 from aggregator.services import run_planning
+from vtn.db.uow import Sessions
 from vtn.portfolio.dispatch import EventDispatcher
 from vtn.portfolio.store import DbLoopStore, Exclusion
 from vtn.portfolio.watch import Finding, look
@@ -31,7 +31,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 RETRY_AFTER = timedelta(minutes=15)  # VTN clock
 RETRY_PAUSE_S = 1.0  # real seconds before a failed run or dispatch is tried again
-Sessions = async_sessionmaker[AsyncSession]
 
 
 class PortfolioLoop:

@@ -18,7 +18,8 @@ import aiohttp
 from aiohttp import web
 
 from aggregator.ports import RunRecord
-from vtn.portfolio.loop import PortfolioLoop, Sessions
+from vtn.db.uow import Sessions
+from vtn.portfolio.loop import PortfolioLoop
 from vtn.settings import VtnSettings
 
 log = logging.getLogger(__name__)

@@ -17,21 +17,17 @@ import asyncio
 import contextlib
 import logging
 import weakref
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
-from vtn.db.tables import ReportRequest
-from vtn.db.uow import UnitOfWork
+from vtn.db.errors import DriverError
+from vtn.db.uow import Sessions, UnitOfWork
 from vtn.services.poll_cache import _engine_key
 from vtn.services.report_rows import dedupe, requested_r_ids
 
 log = logging.getLogger(__name__)
 
-Sessions = async_sessionmaker[AsyncSession]
 MAX_BATCH_ROWS = 2000  # 8 parameters a row: well under PostgreSQL's and SQLite's limits
 MAX_OWNERS = 200_000
 MAX_LOOKUP = 1000  # reportRequestIDs per owner query
@@ -114,18 +110,8 @@ class ReportWriter:
 
     async def _load_owners(self, ids: list[str] | None) -> dict[str, RequestOwner]:
         """Owners of `ids` (None: of every live request), remembered from now on."""
-        query = select(
-            ReportRequest.report_request_id,
-            ReportRequest.ven_id,
-            ReportRequest.report_name,
-            ReportRequest.r_ids,
-        )
-        if ids is None:
-            query = query.where(ReportRequest.cancelled_at.is_(None))
-        else:
-            query = query.where(ReportRequest.report_request_id.in_(ids))
-        async with self.sessions() as session:
-            rows = (await session.execute(query)).all()
+        async with UnitOfWork(self.sessions) as uow:
+            rows = await uow.reports.owners(ids)
         if len(self._owners) + len(rows) > MAX_OWNERS:
             self._owners.clear()
             self._r_id_sets.clear()
@@ -136,7 +122,7 @@ class ReportWriter:
         self._owners.update(found)
         return found
 
-    def _shared(self, r_ids: list[Any]) -> frozenset[str]:
+    def _shared(self, r_ids: Sequence[Any]) -> frozenset[str]:
         wanted = requested_r_ids(r_ids)
         return self._r_id_sets.setdefault(wanted, wanted)
 
@@ -191,7 +177,7 @@ class ReportWriter:
                     await uow.reports.add_values(dedupe(rows))
                     await uow.commit()
                 return
-            except DBAPIError as exc:
+            except DriverError as exc:
                 # A connection lost to a database restart is dropped from the pool (with every
                 # other pooled one); the insert is idempotent, so it is tried once more.
                 if attempt == 2 or not exc.connection_invalidated:

@@ -7,19 +7,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
+from aggregator.records import ReportRegistrationRecord, ReportRequestRecord
 from flexmodel.flexreport import REPORT_NAME as FLEX_REPORT_NAME
-from vtn.db.tables import ReportRegistration, ReportRequest
-from vtn.db.uow import UnitOfWork
+from vtn.db.uow import Sessions, UnitOfWork
 from vtn.errors import InvalidInput, NotFound
 from vtn.services import outbox
 from vtn.services.poll_cache import notify_pending
 from vtn.services.report_rows import dedupe, requested_r_ids
 from vtn.services.report_writer import ReportWriter, RequestOwner, writer_for
 from vtn.services.vens import new_id
-
-Sessions = async_sessionmaker[AsyncSession]
 
 # The reports the VTN asks every VEN for, periodically (the home's flexibility: docs/openadr-mapping.md).
 REQUESTED_REPORTS = ("TELEMETRY_USAGE", "TELEMETRY_STATUS", FLEX_REPORT_NAME)
@@ -111,7 +107,7 @@ def _granularity(descriptions: Sequence[ReportDescription], wanted_seconds: int)
     return max(low, min(wanted_seconds, high)) or wanted_seconds
 
 
-def report_requests_payload(requests: Sequence[ReportRequest]) -> list[dict[str, Any]]:
+def report_requests_payload(requests: Sequence[ReportRequestRecord]) -> list[dict[str, Any]]:
     """What renders an oadrReportRequest list (seconds, made timedeltas at rendering)."""
     return [
         {
@@ -119,8 +115,7 @@ def report_requests_payload(requests: Sequence[ReportRequest]) -> list[dict[str,
             "report_specifier_id": r.report_specifier_id,
             "granularity_seconds": r.granularity_seconds,
             "report_back_seconds": r.report_back_seconds,
-            "created_at": r.created_at,  # the request's reportInterval starts here
-            "specifier_payloads": r.r_ids,
+            "specifier_payloads": list(r.r_ids),
         }
         for r in requests
     ]
@@ -128,19 +123,19 @@ def report_requests_payload(requests: Sequence[ReportRequest]) -> list[dict[str,
 
 def _new_requests(
     ven_id: str, offered: Sequence[OfferedReport], granularity_seconds: int, now: datetime
-) -> list[ReportRequest]:
+) -> list[ReportRequestRecord]:
     requests = []
     for report in offered:
         if _plain_name(report.report_name) not in REQUESTED_REPORTS or not report.descriptions:
             continue
         granularity = _granularity(report.descriptions, granularity_seconds)
         requests.append(
-            ReportRequest(
+            ReportRequestRecord(
                 report_request_id=new_id(),
                 ven_id=ven_id,
                 report_specifier_id=report.report_specifier_id,
                 report_name=_plain_name(report.report_name),
-                r_ids=[{"r_id": d.r_id, "reading_type": d.reading_type} for d in report.descriptions],
+                r_ids=tuple({"r_id": d.r_id, "reading_type": d.reading_type} for d in report.descriptions),
                 granularity_seconds=granularity,
                 report_back_seconds=granularity,
                 created_at=now,
@@ -160,18 +155,17 @@ async def register_reports(
     _check_unique_specifiers(offered)
     async with UnitOfWork(sessions) as uow:
         registrations = [
-            ReportRegistration(
+            ReportRegistrationRecord(
                 ven_id=ven_id,
                 report_specifier_id=report.report_specifier_id,
                 report_name=report.report_name,
-                descriptions=[_description_json(d) for d in report.descriptions],
+                descriptions=tuple(_description_json(d) for d in report.descriptions),
                 created_at=now,
             )
             for report in offered
         ]
         await uow.reports.replace_registrations(ven_id, registrations)
-        for old in await uow.reports.live_requests(ven_id):
-            old.cancelled_at = now
+        await uow.reports.cancel_live_requests(ven_id, now)
         requests = _new_requests(ven_id, offered, granularity_seconds, now)
         for request in requests:
             uow.reports.add_request(request)
@@ -241,7 +235,7 @@ async def request_telemetry(
     return ids
 
 
-async def _own_request(uow: UnitOfWork, ven_id: str, report_request_id: str) -> ReportRequest:
+async def _own_request(uow: UnitOfWork, ven_id: str, report_request_id: str) -> ReportRequestRecord:
     request = await uow.reports.get_request(report_request_id)
     if request is None or request.ven_id != ven_id:
         raise NotFound("reportRequestID", report_request_id)
@@ -256,19 +250,8 @@ async def cancel_report_request(
         request = await _own_request(uow, ven_id, report_request_id)
         if request.cancelled_at is not None:
             raise NotFound("reportRequestID", report_request_id)
-        request.cancelled_at = now
+        await uow.reports.cancel_request(report_request_id, now)
         uow.outbox.enqueue(ven_id, outbox.CANCEL_REPORT, {"report_request_id": report_request_id}, now)
-        await uow.commit()
-    notify_pending(sessions, [ven_id])
-
-
-async def resend_vtn_metadata(sessions: Sessions, ven_id: str, now: datetime) -> None:
-    """Queue the VTN's METADATA (oadrRegisterReport) for the VEN again: it asked for it with an
-    oadrCreateReport for reportSpecifierID METADATA (2.0b's way to have it sent again)."""
-    async with UnitOfWork(sessions) as uow:
-        if await uow.vens.get(ven_id) is None:
-            raise NotFound("VEN", ven_id)
-        uow.outbox.enqueue(ven_id, outbox.REGISTER_REPORT, {}, now)
         await uow.commit()
     notify_pending(sessions, [ven_id])
 
@@ -287,7 +270,7 @@ async def acknowledge_requests(
         for report_request_id in report_request_ids:
             request = await _own_request(uow, ven_id, report_request_id)
             if request.acknowledged_at is None:
-                request.acknowledged_at = now
+                await uow.reports.acknowledge_request(report_request_id, now)
         await uow.commit()
 
 
@@ -345,7 +328,7 @@ async def _batched_rows(
 
 
 def _flex_rows(
-    ven_id: str, request: ReportRequest, report: IncomingReport, now: datetime
+    ven_id: str, request: ReportRequestRecord, report: IncomingReport, now: datetime
 ) -> list[dict[str, Any]]:
     """A flexibility report is a complete snapshot (the latest replaces the previous, and an EV
     that left has no points), so its values are stored under the request's plain report name."""
