@@ -256,6 +256,17 @@ async def cancel_report_request(
     notify_pending(sessions, [ven_id])
 
 
+async def resend_vtn_metadata(sessions: Sessions, ven_id: str, now: datetime) -> None:
+    """Queue the VTN's METADATA (oadrRegisterReport) for the VEN again: it asked for it with an
+    oadrCreateReport for reportSpecifierID METADATA (2.0b's way to have it sent again)."""
+    async with UnitOfWork(sessions) as uow:
+        if await uow.vens.get(ven_id) is None:
+            raise NotFound("VEN", ven_id)
+        uow.outbox.enqueue(ven_id, outbox.REGISTER_REPORT, {}, now)
+        await uow.commit()
+    notify_pending(sessions, [ven_id])
+
+
 async def list_report_requests(sessions: Sessions, ven_id: str) -> list[dict[str, Any]]:
     """The VEN's live report requests (for operators and tests)."""
     async with UnitOfWork(sessions) as uow:
