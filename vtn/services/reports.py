@@ -115,6 +115,7 @@ def report_requests_payload(requests: Sequence[ReportRequestRecord]) -> list[dic
             "report_specifier_id": r.report_specifier_id,
             "granularity_seconds": r.granularity_seconds,
             "report_back_seconds": r.report_back_seconds,
+            "created_at": r.created_at,  # the request's reportInterval starts here
             "specifier_payloads": list(r.r_ids),
         }
         for r in requests
