@@ -28,6 +28,9 @@ class VtnSettings(BaseSettings):
     poll_interval_seconds: int = Field(10, ge=1, description="oadrRequestedOadrPollFreq sent to VENs")
     report_interval_seconds: int = Field(60, ge=1, description="granularity of requested telemetry")
     max_body_bytes: int = Field(1_000_000, ge=1024, description="largest accepted request body")
+    body_timeout_seconds: float = Field(
+        30.0, gt=0, description="a request body must arrive whole within this long (else 408, then closed)"
+    )
     access_log: bool = Field(False, description="log every HTTP request (aiohttp's access log; costs CPU)")
     accept_unqualified_schema_version: bool = Field(
         False,

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from vtn.api.tokens import Principal, Role
 from vtn.errors import NotFound
 from vtn.keys import SESSIONS, SETTINGS
+from vtn.request_body import read_body
 from vtn.settings import VtnSettings
 
 B = TypeVar("B", bound=BaseModel | None)
@@ -145,7 +146,9 @@ def _aiohttp_handler(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[we
                 raise NotFound(name.removesuffix("_id"), value)
         body = None
         if endpoint.body is not None:
-            body = endpoint.body.model_validate_json(await request.read())
+            settings = request.config_dict[SETTINGS]
+            raw = await read_body(request, settings.max_body_bytes, settings.body_timeout_seconds)
+            body = endpoint.body.model_validate_json(raw)
         query = None
         if endpoint.query is not None:
             query = endpoint.query.model_validate(_single_valued(request))

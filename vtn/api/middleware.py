@@ -20,6 +20,7 @@ from vtn.api.schemas import ErrorBody, FieldError
 from vtn.api.tokens import TokenRejected, verify_token
 from vtn.errors import Conflict, InvalidInput, NotFound, Unauthorized, VtnError
 from vtn.keys import SESSIONS
+from vtn.request_body import BodyRefused, send_and_close
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +94,8 @@ async def errors_middleware(request: web.Request, handler: Next) -> web.StreamRe
         reason = "given more than once"
         errors = [FieldError(field=exc.name, reason=reason)]
         return error_response(422, "invalid_input", f"{exc.name}: {reason}", errors)
+    except BodyRefused as exc:  # too large, too slow or cut off: answer, then close (vtn/request_body.py)
+        return await send_and_close(request, error_response(exc.status, exc.error, str(exc)))
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

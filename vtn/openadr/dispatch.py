@@ -26,6 +26,7 @@ from vtn.openadr.limits import check_lengths
 from vtn.openadr.render import render, response
 from vtn.openadr.signature import SignaturePolicy, SignatureRefused, Signatures, signature_element
 from vtn.openadr.xml import MalformedMessage, parse_payload, text
+from vtn.request_body import BodyRefused, read_body, send_and_close
 from vtn.services.poll_cache import PollCache
 from vtn.services.registration import check_registered
 from vtn.tls import ClientCertificates, Provisioned, check_fingerprint
@@ -48,21 +49,17 @@ def _transport_error(status: int, code: int, description: str) -> web.Response:
     return web.Response(body=body.encode(), status=status, content_type=XML)
 
 
-async def _read_body(request: web.Request, max_bytes: int) -> bytes | web.Response:
+async def _read_body(request: web.Request, max_bytes: int, timeout_seconds: float) -> bytes | web.Response:
     content_type = request.headers.get("Content-Type", "")
     if not content_type.lower().startswith(XML):
         return _transport_error(
             415, codes.COMPLIANCE_ERROR, f"Content-Type must be {XML}, not {content_type!r}"
         )
-    if request.content_length is not None and request.content_length > max_bytes:
-        return _transport_error(413, codes.INVALID_DATA, f"the body is larger than {max_bytes} bytes")
     try:
-        body = await request.content.read(max_bytes + 1)
-    except (web.HTTPRequestEntityTooLarge, ValueError):
-        return _transport_error(413, codes.INVALID_DATA, f"the body is larger than {max_bytes} bytes")
-    if len(body) > max_bytes:
-        return _transport_error(413, codes.INVALID_DATA, f"the body is larger than {max_bytes} bytes")
-    return body
+        return await read_body(request, max_bytes, timeout_seconds)
+    except BodyRefused as refused:
+        refusal = _transport_error(refused.status, codes.INVALID_DATA, str(refused))
+        return await send_and_close(request, refusal)
 
 
 async def _check_certificate(certificates: ClientCertificates | None, ctx: Context) -> Provisioned | None:
@@ -117,7 +114,7 @@ def service_handler(
 ) -> Callable[[web.Request], object]:
     async def handle(request: web.Request) -> web.StreamResponse:
         settings = request.config_dict[SETTINGS]
-        body = await _read_body(request, settings.max_body_bytes)
+        body = await _read_body(request, settings.max_body_bytes, settings.body_timeout_seconds)
         if isinstance(body, web.Response):
             return body
         try:
