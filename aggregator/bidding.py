@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from flexmodel.errors import PlanningError
+from flexmodel.planner import plan_scenario
 from flexmodel.portfolio.flexibility import Flexibility, exact_flexibility, safe_flexibility
-from flexmodel.portfolio.planner import Method, solve_portfolio
-from flexmodel.scenario import Plan, Scenario
+from flexmodel.scenario import Plan, PlanStatus, Scenario
 from flexmodel.solve import SolverOptions
 
 EXACT_MAX_HOMES = 20
@@ -34,9 +35,12 @@ def plan_with_flexibility(
     workers: int = 1,
     exact_max_homes: int = EXACT_MAX_HOMES,
 ) -> BiddingView:
-    """Plan the scenario (joint or decomposition by size) and compute its flexibility per hour."""
-    solution = solve_portfolio(scenario, options, Method.AUTO, workers=workers)
-    exact = len(solution.problems) <= exact_max_homes
+    """Plan the scenario (flexmodel.planner.plan_scenario) and compute its flexibility per hour; raises
+    PlanningError when it cannot be planned."""
+    planned = plan_scenario(scenario, options, workers=workers)
+    if planned.plan.status is PlanStatus.ERROR:
+        raise PlanningError(planned.plan.message or "the scenario could not be planned")
+    exact = len(planned.problems) <= exact_max_homes
     compute = exact_flexibility if exact else safe_flexibility
-    flex = compute(solution.problems, solution.portfolio, solution.site_plans, options, None, hours)
-    return BiddingView(plan=solution.plan, flexibility=flex, exact=exact)
+    flex = compute(planned.problems, planned.portfolio, planned.site_plans, options, None, hours)
+    return BiddingView(plan=planned.plan, flexibility=flex, exact=exact)

@@ -10,7 +10,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from aggregator.inputs import Home, PlanningInputs
-from aggregator.planner import plan_portfolio
 from aggregator.ports import Dispatched, Dispatcher, Executor, LoopStore, RunRecord, Schedule
 from aggregator.scenario_builder import (
     RESOLUTION,
@@ -19,6 +18,7 @@ from aggregator.scenario_builder import (
     build_scenario,
     without_sites,
 )
+from flexmodel.planner import Method, plan_scenario
 from flexmodel.scenario import Plan, PlanStatus, ScenarioInvalid, parse_scenario
 from flexmodel.solve import SolverOptions
 
@@ -29,8 +29,8 @@ def _plan_blocking(
     scenario: dict[str, Any], solver: str, method: str
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Validate and plan in a worker; plain dicts cross the process boundary."""
-    plan, facts = plan_portfolio(parse_scenario(scenario), SolverOptions(solver=solver), method)
-    return plan.model_dump(mode="json", exclude_none=True), facts
+    planned = plan_scenario(parse_scenario(scenario), SolverOptions(solver=solver), method=Method(method))
+    return planned.plan.model_dump(mode="json", exclude_none=True), planned.facts()
 
 
 def _capped_zeros(built: BuiltScenario, start: datetime, home: Home) -> Schedule | str:

@@ -20,7 +20,3 @@ class SolveFailed(PlanningError):
         self.problem_id = problem_id
         self.condition = condition
         super().__init__(f"{problem_id}: the solver ended with {condition}")
-
-
-class PortfolioPlanningNotImplemented(PlanningError):
-    """Caps or floors on the portfolio's net import need joint planning (the aggregator's issue)."""

@@ -3,7 +3,7 @@
 Both run the same function, `plan_chunk`, on chunks of sites. Chunks keep the traffic between
 processes small (one message per few hundred homes, numpy arrays pickle compactly) and let each
 worker keep its HiGHS objects warm across the homes of a chunk (flexmodel.fast). HiGHS plans
-through the array path; GLPK through the Pyomo model (flexmodel.planner.solve_site).
+through the array path; GLPK through the Pyomo model (flexmodel.model.solver.solve_site).
 
     plans = plan_sites(problems, SolverOptions(), workers=2)                  # local processes
     plans = plan_sites(problems, SolverOptions(), cluster="tcp://host:8786")  # a dask cluster
@@ -18,11 +18,12 @@ import concurrent.futures as cf
 import logging
 import math
 import multiprocessing
-import re
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from flexmodel.errors import PlanningError
+from flexmodel.cluster import as_completed, connect, thread_count
+from flexmodel.fast import process_planner
+from flexmodel.model.solver import solve_site
 from flexmodel.problem import SiteProblem
 from flexmodel.site_plan import SitePlan
 from flexmodel.solve import SolverOptions
@@ -32,23 +33,14 @@ log = logging.getLogger(__name__)
 Progress = Callable[[int], None]
 MAX_CHUNK = 250  # sites per message: large enough to amortise IPC, small enough to balance load
 CHUNKS_PER_WORKER = 4  # at least this many chunks per worker, so a slow chunk does not idle others
-CLUSTER_ADDRESS = re.compile(r"^(tcp|tls)://[^\s:/]+:\d+$")
-CLUSTER_CONNECT_TIMEOUT_S = 20
-
-
-class ClusterUnavailable(PlanningError):
-    """The dask scheduler could not be reached, or its address is malformed."""
 
 
 def plan_chunk(problems: Sequence[SiteProblem], options: SolverOptions) -> list[SitePlan]:
-    """Plan a chunk of sites, one after another, in this process (or dask worker thread)."""
+    """Plan a chunk of sites, one after another, in this process (or dask worker thread):
+    HiGHS on the array path (one warm highspy object per structure), other solvers on Pyomo."""
     if options.solver == "highs":
-        from flexmodel.fast import process_planner
-
         planner = process_planner(options)
         return [planner.solve(p) for p in problems]
-    from flexmodel.planner import solve_site
-
     return [solve_site(p, options) for p in problems]
 
 
@@ -85,7 +77,7 @@ def plan_sites(
         return plans
     context = multiprocessing.get_context("forkserver")
     # Import the planner once in the fork server, not once per worker.
-    context.set_forkserver_preload(["flexmodel.fast", "flexmodel.planner"])
+    context.set_forkserver_preload(["flexmodel.parallel"])
     with cf.ProcessPoolExecutor(max_workers=min(workers, len(chunks)), mp_context=context) as pool:
         futures = [pool.submit(plan_chunk, chunk, options) for chunk in chunks]
         return _gather(futures, cf.as_completed(futures), progress)
@@ -106,26 +98,15 @@ def _gather(futures: list[Any], completed: Iterator[Any], progress: Progress | N
 def _on_cluster(
     problems: Sequence[SiteProblem], options: SolverOptions, address: str, progress: Progress | None
 ) -> list[SitePlan]:
-    if not CLUSTER_ADDRESS.match(address):
-        raise ClusterUnavailable(f"cluster address {address!r} is not of the form tcp://HOST:PORT")
-    import distributed
-
-    try:
-        client = distributed.Client(  # type: ignore[no-untyped-call]
-            address, timeout=CLUSTER_CONNECT_TIMEOUT_S, set_as_default=False
-        )
-    except (OSError, TimeoutError) as exc:
-        raise ClusterUnavailable(f"cannot reach the dask scheduler at {address}: {exc}") from exc
+    client = connect(address)
     with client:
-        workers = max(1, sum(info.get("nthreads", 1) for info in client.scheduler_info()["workers"].values()))
+        workers = thread_count(client)
         chunks = _chunks(problems, chunk_size(len(problems), workers))
         log.info(
             "planning %d sites in %d chunks on %s (%d threads)", len(problems), len(chunks), address, workers
         )
         futures = [client.submit(plan_chunk, chunk, options, pure=False) for chunk in chunks]
         try:
-            # as_completed needs the loop when the client is not the default one.
-            completed = distributed.as_completed(futures, loop=client.loop)  # type: ignore[no-untyped-call]
-            return _gather(futures, completed, progress)
+            return _gather(futures, as_completed(client, futures), progress)
         finally:
-            client.cancel(futures)  # type: ignore[no-untyped-call]
+            client.cancel(futures)

@@ -1,182 +1,157 @@
-"""Entry points: `solve_site` (one prepared site) and `plan_scenario` (a whole scenario).
+"""The one planning entry point: `plan_scenario` picks the formulation and plans.
 
-The CLI, the parallel runner and the aggregator all plan through these two functions.
+    planned = plan_scenario(scenario, SolverOptions())              # in this process
+    planned = plan_scenario(scenario, SolverOptions(), workers=4)   # on 4 local processes
+    planned = plan_scenario(scenario, SolverOptions(), cluster="tcp://host:8786")
+    planned.plan                                                    # the spec's Plan
+
+Requests that cannot be planned give a Plan with status "error" and its message, not an
+exception. Which formulation (`choose`, reported as `planned.formulation`):
+
+- Without caps or floors on the portfolio's net import the homes are independent (the
+  imbalance term is separable): each home alone, HiGHS on the array path (flexmodel.fast: one
+  warm highspy object per LP structure, a few ms a home), another solver (GLPK) on the Pyomo
+  model (flexmodel.model.solver); on `workers` processes or a dask `cluster` (flexmodel.parallel).
+- Caps or floors couple them. `Method.AUTO`: the exact joint model (flexmodel.portfolio.joint) up
+  to JOINT_MAX_HOMES homes, column generation with a proven gap above (decomposition: HiGHS
+  only, so GLPK plans jointly at any size). `Method.COORDINATION`: price coordination (fast,
+  no optimality proof).
+
+Every formulation reports through flexmodel.portfolio.result, so the portfolio's sums and
+violations are computed one way.
 """
 
 from __future__ import annotations
 
-import logging
+import enum
 import time
-from collections.abc import Callable, Iterable
-
-import numpy as np
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
 
 from flexmodel.errors import PlanningError
-from flexmodel.model import build_model
+from flexmodel.parallel import Progress, plan_sites
+from flexmodel.portfolio.coordination import coordinate
+from flexmodel.portfolio.decomposition import DecompositionOptions, DecompositionResult, decompose
+from flexmodel.portfolio.joint import solve_joint
+from flexmodel.portfolio.result import error_plan, portfolio_plan
 from flexmodel.problem import PortfolioProblem, SiteProblem, prepare_portfolio, prepare_sites
-from flexmodel.scenario import (
-    Plan,
-    PlanStatus,
-    PortfolioOut,
-    Scenario,
-    SiteCost,
-    SitePlanOut,
-    SolverInfo,
-    Violation,
-)
-from flexmodel.site_plan import SitePlan, net_battery, net_grid, plan_from_flows, read_flows
-from flexmodel.solve import SolverOptions, solve_lexicographic
+from flexmodel.scenario import Plan, Scenario
+from flexmodel.site_plan import SitePlan
+from flexmodel.solve import SolverOptions
 
-log = logging.getLogger(__name__)
+JOINT_MAX_HOMES = 50  # Method.AUTO: the exact joint model up to this many homes
 
 
-def solve_site(problem: SiteProblem, options: SolverOptions) -> SitePlan:
-    """Plan one site exactly: an LP, with binaries added only in the slots where the answer
-    imports and exports (or charges and discharges) at once, until no slot does.
+class Method(enum.StrEnum):
+    """How to plan a portfolio whose caps or floors couple the homes."""
 
-    Why this is exact: the model with binaries in a subset S of the slots is a relaxation of the
-    model with binaries everywhere (the MILP). When its optimum does both things in no slot, it
-    is feasible for the MILP, so it is optimal for the MILP too. S only grows, so this ends
-    after at most n_slots rounds. To save rounds, the first MILP round also covers the slots
-    where doing both can pay (`_risky_slots`); that changes the number of rounds, not the answer.
-    """
-    started = time.perf_counter()
-    grid_slots: set[int] = set()
-    battery_slots: set[int] = set()
-    while True:
-        model = build_model(problem, exclusive_grid_slots=grid_slots, exclusive_battery_slots=battery_slots)
-        result = solve_lexicographic(model, problem, options, mip=bool(grid_slots or battery_slots))
-        flows = net_grid(net_battery(read_flows(model, problem), problem), problem)
-        new_grid = flows.grid_both_slots() - grid_slots
-        new_battery = flows.battery_both_slots() - battery_slots
-        if not (new_grid or new_battery):
-            break
-        log.debug(
-            "%s: the answer does both in %s / %s; adding binaries", problem.site_id, new_grid, new_battery
-        )
-        if not (grid_slots or battery_slots):
-            risky_grid, risky_battery = _risky_slots(problem)
-            new_grid |= risky_grid if new_grid else set()
-            new_battery |= risky_battery if new_battery else set()
-        grid_slots |= new_grid
-        battery_slots |= new_battery
-    return plan_from_flows(
-        flows,
-        problem,
-        binary_slots=len(grid_slots) + len(battery_slots),
-        proven=result.proven,
-        gap=result.gap,
-        solve_seconds=time.perf_counter() - started,
-    )
+    AUTO = "auto"  # joint up to JOINT_MAX_HOMES homes (or with a solver other than HiGHS), else decomposition
+    JOINT = "joint"
+    DECOMPOSITION = "decomposition"
+    COORDINATION = "coordination"
 
 
-def _risky_slots(p: SiteProblem) -> tuple[set[int], set[int]]:
-    """Slots where simultaneous import and export (export earns more than import costs) or
-    simultaneous charge and discharge (burning energy: import or export price below zero) pays."""
-    buy = p.import_price_eur_per_kwh + p.imbalance_eur_per_kwh
-    sell = p.export_price_eur_per_kwh + p.imbalance_eur_per_kwh
-    grid = {int(t) for t in np.flatnonzero(sell > buy)}
-    battery = {int(t) for t in np.flatnonzero((buy < 0) | (sell < 0))} if p.battery is not None else set()
-    return grid, battery
+class Formulation(enum.StrEnum):
+    """What actually planned the scenario."""
+
+    HOMES_ARRAYS = "homes-arrays"  # independent homes, HiGHS through flexmodel.fast
+    HOMES_PYOMO = "homes-pyomo"  # independent homes, the Pyomo model (GLPK)
+    JOINT = "joint"
+    DECOMPOSITION = "decomposition"
+    COORDINATION = "coordination"
 
 
-def _floats(values: np.ndarray) -> list[float]:
-    return [float(v) for v in values]
+def choose(method: Method, solver: str, n_homes: int, coupled: bool) -> Formulation:
+    """The formulation for a scenario; see the module docstring."""
+    if not coupled:
+        return Formulation.HOMES_ARRAYS if solver == "highs" else Formulation.HOMES_PYOMO
+    if method is Method.AUTO:
+        small = n_homes <= JOINT_MAX_HOMES or solver != "highs"
+        return Formulation.JOINT if small else Formulation.DECOMPOSITION
+    return Formulation(method.value)
 
 
-def site_plan_out(plan: SitePlan) -> SitePlanOut:
-    f = plan.flows
-    return SitePlanOut(
-        site_id=plan.site_id,
-        status=plan.status,
-        grid_import_kw=_floats(f.grid_import_kw),
-        grid_export_kw=_floats(f.grid_export_kw),
-        pv_used_kw=_floats(f.pv_used_kw),
-        battery_kw=_floats(f.battery_kw),
-        battery_soc_kwh=_floats(f.battery_soc_kwh),
-        ev_kw={k: _floats(v) for k, v in f.ev_kw.items()},
-        ev_energy_kwh=dict(plan.ev_energy_kwh),
-        peak_kw=plan.peak_kw,
-        cost_eur=SiteCost(
-            energy=plan.cost.energy_eur,
-            export=plan.cost.export_eur,
-            capacity=plan.cost.capacity_eur,
-            total=plan.cost.total_eur,
-        ),
-        violations=[Violation(kind=v.kind, kwh=v.kwh, ev_id=v.ev_id) for v in plan.violations],
-        gap=plan.gap,
-    )
+@dataclass(frozen=True, slots=True)
+class Planned:
+    """The plan plus what it was made of (bidding computes flexibility from it; runs record it)."""
 
+    plan: Plan
+    formulation: Formulation
+    site_plans: list[SitePlan]  # in scenario order; empty when the plan is an error
+    problems: list[SiteProblem]
+    portfolio: PortfolioProblem
+    rounds: int | None = None  # price coordination's rounds
+    decomposition: DecompositionResult | None = None
 
-def _status(plans: Iterable[SitePlan]) -> PlanStatus:
-    statuses = {p.status for p in plans}
-    for status in (PlanStatus.BEST_EFFORT, PlanStatus.FEASIBLE):
-        if status in statuses:
-            return status
-    return PlanStatus.OPTIMAL
-
-
-def assemble_plan(plans: list[SitePlan], portfolio: PortfolioProblem, solver: str, seconds: float) -> Plan:
-    """The spec's Plan from solved sites (in scenario order): sums, imbalance, overall status."""
-    net = np.zeros(portfolio.n_slots)
-    for plan in plans:
-        net += plan.flows.grid_import_kw - plan.flows.grid_export_kw
-    deviation = net - portfolio.nominated_net_kw
-    imbalance = float(np.dot(portfolio.imbalance_eur_per_kwh, deviation) * portfolio.dt_h)
-    gaps = [p.gap for p in plans if p.gap is not None]
-    return Plan(
-        status=_status(plans),
-        objective_eur=sum(p.cost.total_eur for p in plans) + imbalance,
-        solver=SolverInfo(name=solver, seconds=seconds),
-        portfolio=PortfolioOut(net_import_kw=_floats(net), imbalance_eur=imbalance, violations=[]),
-        sites=[site_plan_out(p) for p in plans],
-        gap=max(gaps) if gaps else None,
-    )
-
-
-def error_plan(message: str, solver: str, seconds: float = 0.0) -> Plan:
-    return Plan(
-        status=PlanStatus.ERROR,
-        objective_eur=None,
-        solver=SolverInfo(name=solver, seconds=seconds),
-        portfolio=None,
-        sites=[],
-        message=message,
-    )
-
-
-SiteRunner = Callable[[list[SiteProblem], SolverOptions], list[SitePlan]]
-
-
-def solve_sites_sequentially(problems: list[SiteProblem], options: SolverOptions) -> list[SitePlan]:
-    return [solve_site(p, options) for p in problems]
+    def facts(self) -> dict[str, Any]:
+        """How the plan was made, for a run's record."""
+        out: dict[str, Any] = {"method": self.formulation.value}
+        if self.rounds is not None:
+            out["rounds"] = self.rounds
+        if self.decomposition is not None:
+            out["iterations"] = self.decomposition.iterations
+        return out
 
 
 def plan_scenario(
     scenario: Scenario,
-    options: SolverOptions,
-    runner: SiteRunner = solve_sites_sequentially,
+    options: SolverOptions | None = None,
     *,
+    method: Method = Method.AUTO,
     workers: int = 1,
-    cluster: str | None = None,
-    portfolio_method: str = "auto",
-) -> Plan:
-    """Plan every site of a validated scenario. Returns status "error" instead of raising for
-    requests that cannot be planned. Portfolio caps/floors couple the sites: those scenarios are
-    planned jointly by flexmodel.portfolio (exact joint model for small portfolios, column
-    generation with a proven gap above; `workers`/`cluster` run its per-home pricing)."""
-    started = time.perf_counter()
-    portfolio = prepare_portfolio(scenario)
-    if portfolio.has_caps_or_floors:
-        from flexmodel.portfolio.planner import Method, plan_portfolio  # imports this module
+    cluster: str | Any | None = None,
+    progress: Progress | None = None,
+    dw: DecompositionOptions | None = None,
+) -> Planned:
+    """Plan every site of a validated scenario (see the module docstring).
 
-        try:
-            method = Method(portfolio_method)
-            return plan_portfolio(scenario, options, method, workers=workers, cluster=cluster)
-        except PlanningError as exc:
-            return error_plan(str(exc), options.solver, time.perf_counter() - started)
+    `workers` local processes (1: this process) or a dask `cluster` (an address or, for the
+    decomposition, a Client) plan the homes; `progress(k)` is told of k more homes planned
+    (independent homes only); `dw` tunes the decomposition."""
+    options = options or SolverOptions()
+    started = time.perf_counter()
+    problems = prepare_sites(scenario)
+    portfolio = prepare_portfolio(scenario)
+    formulation = choose(method, options.solver, len(problems), portfolio.has_caps_or_floors)
     try:
-        plans = runner(prepare_sites(scenario), options)
+        return _plan(formulation, problems, portfolio, options, started, workers, cluster, progress, dw)
     except PlanningError as exc:
-        return error_plan(str(exc), options.solver, time.perf_counter() - started)
-    return assemble_plan(plans, portfolio, options.solver, time.perf_counter() - started)
+        failed = error_plan(str(exc), options.solver, time.perf_counter() - started)
+        return Planned(failed, formulation, [], problems, portfolio)
+
+
+def _plan(
+    formulation: Formulation,
+    problems: list[SiteProblem],
+    portfolio: PortfolioProblem,
+    options: SolverOptions,
+    started: float,
+    workers: int,
+    cluster: str | Any | None,
+    progress: Progress | None,
+    dw: DecompositionOptions | None,
+) -> Planned:
+    def done(plans: list[SitePlan], **kwargs: Any) -> Plan:
+        seconds = time.perf_counter() - started
+        return portfolio_plan(plans, portfolio, solver=options.solver, seconds=seconds, **kwargs)
+
+    if formulation in (Formulation.HOMES_ARRAYS, Formulation.HOMES_PYOMO):
+        plans = plan_sites(problems, options, workers, cluster, progress)
+        return Planned(done(plans), formulation, plans, problems, portfolio)
+    if formulation is Formulation.JOINT:
+        joint = solve_joint(problems, portfolio, options)
+        result = done(joint.plans, gap=joint.gap, proven=joint.proven)
+        return Planned(result, formulation, joint.plans, problems, portfolio)
+    if formulation is Formulation.COORDINATION:
+        runner = partial(plan_sites, workers=workers, cluster=cluster)
+        plans, rounds = coordinate(problems, portfolio, options, runner)
+        # Prices steer the sum but prove nothing: at best feasible.
+        return Planned(done(plans, proven=False), formulation, plans, problems, portfolio, rounds=rounds)
+    found = decompose(problems, portfolio, options, dw, workers, cluster)
+    message = (
+        f"column generation: {found.iterations} iterations, {found.columns} plans, "
+        f"{found.mixed_homes} homes coordinated jointly, bound {found.bound_eur:.6f} EUR"
+    )
+    result = done(found.plans, gap=found.gap, message=message)
+    return Planned(result, formulation, found.plans, problems, portfolio, decomposition=found)

@@ -364,9 +364,10 @@ class PortfolioOut(_Strict):
 
 class Plan(_Strict):
     status: PlanStatus
-    objective_eur: float | None
+    # None (and absent from the JSON, which leaves out None) in a plan with status error.
+    objective_eur: float | None = None
     solver: SolverInfo
-    portfolio: PortfolioOut | None
+    portfolio: PortfolioOut | None = None
     sites: list[SitePlanOut]
     message: str | None = None
     gap: float | None = None

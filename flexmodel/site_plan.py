@@ -12,7 +12,8 @@ import numpy as np
 import pyomo.environ as pyo
 
 from flexmodel.problem import FloatArray, SiteProblem
-from flexmodel.scenario import EvMode, PlanStatus
+from flexmodel.scenario import EvMode, PlanStatus, SitePlanOut, Violation
+from flexmodel.scenario import SiteCost as SiteCostOut
 
 ZERO_KW = 1e-9  # solver noise below this is written as 0
 BOTH_KW = 1e-6  # import and export (or charge and discharge) both above this: the LP did both
@@ -52,6 +53,11 @@ class SiteFlows:
     @property
     def battery_kw(self) -> FloatArray:
         return self.charge_kw - self.discharge_kw
+
+    @property
+    def net_import_kw(self) -> FloatArray:
+        """g - e: what the site adds to the portfolio's net import."""
+        return self.grid_import_kw - self.grid_export_kw
 
     def grid_both_slots(self) -> set[int]:
         """Slots that import and export at once."""
@@ -256,4 +262,33 @@ def plan_from_flows(
         binary_slots=binary_slots,
         gap=gap if status is PlanStatus.FEASIBLE else None,
         solve_seconds=solve_seconds,
+    )
+
+
+def _floats(values: FloatArray) -> list[float]:
+    return [float(v) for v in values]
+
+
+def site_plan_out(plan: SitePlan) -> SitePlanOut:
+    """The site's part of the spec's Plan."""
+    f = plan.flows
+    return SitePlanOut(
+        site_id=plan.site_id,
+        status=plan.status,
+        grid_import_kw=_floats(f.grid_import_kw),
+        grid_export_kw=_floats(f.grid_export_kw),
+        pv_used_kw=_floats(f.pv_used_kw),
+        battery_kw=_floats(f.battery_kw),
+        battery_soc_kwh=_floats(f.battery_soc_kwh),
+        ev_kw={k: _floats(v) for k, v in f.ev_kw.items()},
+        ev_energy_kwh=dict(plan.ev_energy_kwh),
+        peak_kw=plan.peak_kw,
+        cost_eur=SiteCostOut(
+            energy=plan.cost.energy_eur,
+            export=plan.cost.export_eur,
+            capacity=plan.cost.capacity_eur,
+            total=plan.cost.total_eur,
+        ),
+        violations=[Violation(kind=v.kind, kwh=v.kwh, ev_id=v.ev_id) for v in plan.violations],
+        gap=plan.gap,
     )

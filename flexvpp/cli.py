@@ -24,7 +24,7 @@ Handler = Callable[[argparse.Namespace], int]
 COMMAND_MODULES = (
     "vtn.cli",
     "ven.cli",
-    "flexmodel.cli",
+    "flexvpp.plan_cli",
     "aggregator.cli",
     "flexvpp.bench.cli",
     "flexvpp.demo_cli",

@@ -1,4 +1,4 @@
-"""From the LP's column values to the planner's `SitePlan`, as flexmodel.planner.solve_site does.
+"""From the LP's column values to the planner's `SitePlan`, as flexmodel.model.solver.solve_site does.
 
 Flows are cut out of the solution vector; costs, EV energies, violations and the status are
 computed by the same functions (flexmodel.site_plan) the Pyomo path uses.

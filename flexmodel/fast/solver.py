@@ -8,7 +8,7 @@ A home of a new structure gets a freshly built object; the least recently used o
 there are many. A home that needs binaries costs a MILP: tens to hundreds of milliseconds, and
 on a day of deeply negative prices a quarter of the homes need one, so they dominate the time.
 
-Exactness (the Pyomo planner's rules, flexmodel.planner.solve_site): the LP first; where its
+Exactness (the Pyomo planner's rules, flexmodel.model.solver.solve_site): the LP first; where its
 answer still imports and exports (after the free netting of flexmodel.site_plan.net_grid), or
 charges and discharges, in a slot, the home is solved again as a MILP. Binaries go only on the
 slots that did both; if the MILP's answer then does both in another slot, that slot gets
@@ -212,5 +212,5 @@ def process_planner(options: SolverOptions) -> FastPlanner:
 
 
 def solve_site_fast(problem: SiteProblem, options: SolverOptions) -> SitePlan:
-    """The array-path twin of flexmodel.planner.solve_site (HiGHS only)."""
+    """The array-path twin of flexmodel.model.solver.solve_site (HiGHS only)."""
     return process_planner(options).solve(problem)

@@ -11,7 +11,7 @@ the lexicographic solve in `flexmodel.solve` optimises in the spec's order of pr
     level_cost_eur           the spec's cost plus the separable imbalance term
 
 Binaries: grid import/export exclude each other in the slots `exclusive_grid_slots`, battery
-charge/discharge in `exclusive_battery_slots`; elsewhere the model is an LP (see planner.py for
+charge/discharge in `exclusive_battery_slots`; elsewhere the model is an LP (see solver.py for
 why adding them only where the LP's answer does both is still exact).
 """
 

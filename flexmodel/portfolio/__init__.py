@@ -4,6 +4,10 @@
   portfolios and as the reference the tests compare against;
 - `decomposition`: Dantzig-Wolfe column generation over the per-home planner (fast array path,
   in worker processes or on a dask cluster) with a proven Lagrangian bound, for large ones;
+- `coordination`: per-site plans steered by a price on net import (fast, no optimality proof);
 - `flexibility`: how many kW the portfolio can reduce or add per hour around its plan;
-- `result`: the spec's Plan for a portfolio (violations of caps and floors, status, gap).
+- `result`: the portfolio's sums (net import, cap and floor violations, imbalance) and the
+  spec's Plan, for every formulation (independent homes too).
+
+flexmodel.planner.plan_scenario picks among them.
 """

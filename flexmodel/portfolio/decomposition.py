@@ -34,14 +34,15 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from flexmodel.errors import SolveFailed
+from flexmodel.errors import PlanningError, SolveFailed
 from flexmodel.portfolio.joint import _price_scale, solve_joint
 from flexmodel.portfolio.master import IntArray, MasterLp, MasterSolution
-from flexmodel.portfolio.pricing import Pricer, fixed_where_coupled
-from flexmodel.portfolio.result import objective_eur, portfolio_violations
+from flexmodel.portfolio.pricing import Pricer, fixed_where_coupled, make_pricer
+from flexmodel.portfolio.result import net_import_kw, objective_eur, portfolio_violations
 from flexmodel.problem import FloatArray, PortfolioProblem, SiteProblem
 from flexmodel.site_plan import SitePlan
 from flexmodel.solve import SolverOptions
@@ -74,13 +75,6 @@ class DecompositionResult:
 
 
 Progress = Callable[[int, float, float], None]  # iteration, master value, best bound
-
-
-def _net_sum(plans: list[SitePlan]) -> FloatArray:
-    total: FloatArray = np.zeros(len(plans[0].flows.grid_import_kw)) if plans else np.zeros(0)
-    for p in plans:
-        total = total + p.flows.grid_import_kw - p.flows.grid_export_kw
-    return total
 
 
 def _nomination_constant(portfolio: PortfolioProblem) -> float:
@@ -139,9 +133,9 @@ class ColumnGeneration:
         self.best_bound, _ = self._round(best_y, None)
         # Round 0 gave one column per home, in home order: keep what the fixed homes need.
         fixed = np.flatnonzero(self.fixed)
-        self.fixed_net = np.array(
-            [self.plans[i].flows.grid_import_kw - self.plans[i].flows.grid_export_kw for i in fixed]
-        ).reshape(len(fixed), self.portfolio.n_slots)
+        self.fixed_net = np.array([self.plans[i].flows.net_import_kw for i in fixed]).reshape(
+            len(fixed), self.portfolio.n_slots
+        )
         self.fixed_lower = self.round0_lower[fixed]
         iterations, sol = 0, self.master.solve()
         alpha = self.dw.smoothing
@@ -206,7 +200,8 @@ class ColumnGeneration:
         """The exact joint plan of the mixed homes around every other home's fixed net import."""
         log.info("coordinating %d mixed homes jointly", len(mixed))
         for group in np.array_split(mixed, max(1, -(-len(mixed) // MAX_JOINT_HOMES))):
-            others = _net_sum(plans) - _net_sum([plans[i] for i in group])
+            n = self.portfolio.n_slots
+            others = net_import_kw(plans, n) - net_import_kw([plans[i] for i in group], n)
             joint = solve_joint([self.problems[i] for i in group], self.portfolio, self.options, others)
             for i, plan in zip(group, joint.plans, strict=True):
                 plans[i] = plan
@@ -215,10 +210,9 @@ class ColumnGeneration:
         self, plans: list[SitePlan], sol: MasterSolution, iterations: int, mixed: int, started: float
     ) -> DecompositionResult:
         primal = objective_eur(plans, self.portfolio)
-        net = _net_sum(plans)
-        violation = portfolio_violations(net, self.portfolio).total_kwh
+        found = portfolio_violations(net_import_kw(plans, self.portfolio.n_slots), self.portfolio)
         gap = None
-        if violation <= 1e-6:
+        if found.met:  # a best-effort plan claims no gap
             gap = max(0.0, primal - self.best_bound) / max(1e-9, abs(primal))
         return DecompositionResult(
             plans=plans,
@@ -229,6 +223,36 @@ class ColumnGeneration:
             columns=len(self.plans),
             mixed_homes=mixed,
             fixed_homes=int(self.fixed.sum()),
-            violation_kwh=violation,
+            violation_kwh=found.total_kwh,
             seconds=time.perf_counter() - started,
         )
+
+
+class DecompositionNeedsHighs(PlanningError):
+    def __init__(self, solver: str) -> None:
+        super().__init__(
+            f"the portfolio decomposition plans homes on the HiGHS array path; solver {solver!r} "
+            "is supported by the joint method only (method=joint)"
+        )
+
+
+def decompose(
+    problems: list[SiteProblem],
+    portfolio: PortfolioProblem,
+    options: SolverOptions,
+    dw: DecompositionOptions | None = None,
+    workers: int = 1,
+    cluster: str | Any | None = None,
+    progress: Progress | None = None,
+) -> DecompositionResult:
+    """Column generation with its pricing in this process (workers=1), in local worker
+    processes, or on a dask cluster (an address or a Client); raises PlanningError."""
+    if options.solver != "highs":
+        raise DecompositionNeedsHighs(options.solver)
+    pricer = make_pricer(problems, options, workers, cluster)
+    try:
+        return ColumnGeneration(problems, portfolio, pricer, options, dw or DecompositionOptions()).run(
+            progress
+        )
+    finally:
+        pricer.close()

@@ -28,6 +28,8 @@ from typing import Any, Protocol
 import numpy as np
 from numpy.typing import NDArray
 
+from flexmodel.cluster import connect, thread_count
+from flexmodel.fast import process_planner
 from flexmodel.problem import FloatArray, SiteProblem
 from flexmodel.scenario import PlanStatus
 from flexmodel.site_plan import SitePlan
@@ -96,8 +98,6 @@ def price_range(
     Homes marked in `skip` are not planned (their priced and lower values are NaN). The reduced
     cost is taken at `test_multipliers_kw` (the master's own) when given: the homes are then
     planned at a smoothed point but a column enters only if it improves the master."""
-    from flexmodel.fast import process_planner
-
     planner = process_planner(options)
     k = len(problems)
     priced, lower = np.zeros(k), np.zeros(k)
@@ -110,7 +110,7 @@ def price_range(
             priced[j] = lower[j] = np.nan
             continue
         plan = planner.solve(priced_problem(p, multipliers_kw))
-        x = plan.flows.grid_import_kw - plan.flows.grid_export_kw
+        x = plan.flows.net_import_kw
         cost = plan.cost.total_eur + float(np.dot(p.imbalance_eur_per_kwh, x) * p.dt_h)
         priced[j] = cost + float(np.dot(multipliers_kw, x))
         lower[j] = _lower(plan, priced[j])
@@ -243,8 +243,7 @@ class DaskPricer:
         self, problems: Sequence[SiteProblem], options: SolverOptions, client: Any, owns_client: bool = False
     ) -> None:
         self.options, self.client, self.owns_client = options, client, owns_client
-        threads = max(1, sum(w.get("nthreads", 1) for w in client.scheduler_info()["workers"].values()))
-        self.ranges = _bounds(len(problems), threads)
+        self.ranges = _bounds(len(problems), thread_count(client))
         self.chunks = [client.scatter(list(problems[a:b])) for a, b in self.ranges]
 
     def price(
@@ -274,3 +273,19 @@ class DaskPricer:
         self.client.cancel(self.chunks)
         if self.owns_client:  # a client opened for this plan from an address
             self.client.close()
+
+
+def make_pricer(
+    problems: Sequence[SiteProblem],
+    options: SolverOptions,
+    workers: int = 1,
+    cluster: str | Any | None = None,
+) -> Pricer:
+    """In-process, local worker processes, or a dask cluster (an address or a Client)."""
+    if isinstance(cluster, str):
+        return DaskPricer(problems, options, connect(cluster), owns_client=True)
+    if cluster is not None:
+        return DaskPricer(problems, options, cluster)
+    if workers > 1:
+        return PoolPricer(problems, options, workers)
+    return InProcessPricer(problems, options)

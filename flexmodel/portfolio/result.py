@@ -1,7 +1,11 @@
 """A portfolio's answer: the solved sites plus the coupling, turned into the spec's Plan.
 
-Violations of the portfolio's caps and floors are recomputed from the sites' arrays (never taken
-from the solver's slacks), so what the plan reports is what its numbers say.
+The one implementation of the portfolio's sums (net import, the excess over caps and under
+floors, the violation in kWh, the imbalance term, the objective) and of the tolerance below which
+a miss is solver noise: `VIOLATION_KWH`, the same as for a site's limits and EV targets. Every
+formulation (independent homes, joint model, column generation, price coordination) reports
+through `portfolio_plan`, so what a plan reports is recomputed from its arrays, never taken from
+a solver's slacks, and the same way whichever formulation made it.
 """
 
 from __future__ import annotations
@@ -10,12 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from flexmodel.planner import site_plan_out
 from flexmodel.problem import FloatArray, PortfolioProblem
 from flexmodel.scenario import Plan, PlanStatus, PortfolioOut, SolverInfo, Violation
-from flexmodel.site_plan import VIOLATION_KWH, SitePlan
-
-GAP_OPTIMAL = 1e-6  # a proven relative gap below this counts as optimal
+from flexmodel.site_plan import GAP_OPTIMAL, VIOLATION_KWH, SitePlan, site_plan_out
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,19 +28,39 @@ class PortfolioViolations:
     def total_kwh(self) -> float:
         return self.cap_kwh + self.floor_kwh
 
+    def reported(self) -> list[Violation]:
+        """The violations a plan reports: those above solver noise (VIOLATION_KWH)."""
+        found = []
+        if self.cap_kwh > VIOLATION_KWH:
+            found.append(Violation(kind="net_import_cap", kwh=self.cap_kwh))
+        if self.floor_kwh > VIOLATION_KWH:
+            found.append(Violation(kind="net_import_floor", kwh=self.floor_kwh))
+        return found
+
+    @property
+    def met(self) -> bool:
+        """Every cap and floor holds (to solver noise)."""
+        return not self.reported()
+
 
 def net_import_kw(plans: list[SitePlan], n_slots: int) -> FloatArray:
+    """Σ_sites (g_t - e_t) per slot [kW]."""
     net = np.zeros(n_slots)
     for plan in plans:
-        net += plan.flows.grid_import_kw - plan.flows.grid_export_kw
+        net += plan.flows.net_import_kw
     return net
 
 
-def portfolio_violations(net_kw: FloatArray, portfolio: PortfolioProblem) -> PortfolioViolations:
-    cap = portfolio.net_import_cap_kw
-    floor = portfolio.net_import_floor_kw
+def excess_kw(net_kw: FloatArray, portfolio: PortfolioProblem) -> tuple[FloatArray, FloatArray]:
+    """(over the cap, under the floor) per slot [kW], zero where no cap or floor is set."""
+    cap, floor = portfolio.net_import_cap_kw, portfolio.net_import_floor_kw
     over = np.where(np.isfinite(cap), np.maximum(0.0, net_kw - np.nan_to_num(cap)), 0.0)
     under = np.where(np.isfinite(floor), np.maximum(0.0, np.nan_to_num(floor) - net_kw), 0.0)
+    return over, under
+
+
+def portfolio_violations(net_kw: FloatArray, portfolio: PortfolioProblem) -> PortfolioViolations:
+    over, under = excess_kw(net_kw, portfolio)
     return PortfolioViolations(float(over.sum() * portfolio.dt_h), float(under.sum() * portfolio.dt_h))
 
 
@@ -60,24 +81,24 @@ def portfolio_plan(
     *,
     solver: str,
     seconds: float,
-    gap: float | None,
+    gap: float | None = None,
+    proven: bool = True,
     message: str | None = None,
 ) -> Plan:
-    """The spec's Plan. Status: best_effort when a site or the portfolio misses something;
-    else feasible when the proven gap exceeds GAP_OPTIMAL (gap reported); else optimal."""
+    """The spec's Plan from the solved sites (in scenario order).
+
+    Status: best_effort when a site or the portfolio misses something; else feasible when a site
+    is, when the formulation proves no optimum (`proven` False: price coordination, a time
+    limit), or when the proven gap (the sites' and the formulation's `gap`) exceeds GAP_OPTIMAL;
+    else optimal. The gap is reported unless the plan is optimal."""
     net = net_import_kw(plans, portfolio.n_slots)
-    found = portfolio_violations(net, portfolio)
-    violations = []
-    if found.cap_kwh > VIOLATION_KWH:
-        violations.append(Violation(kind="net_import_cap", kwh=found.cap_kwh))
-    if found.floor_kwh > VIOLATION_KWH:
-        violations.append(Violation(kind="net_import_floor", kwh=found.floor_kwh))
-    site_gaps = [p.gap for p in plans if p.gap is not None]
-    gaps = site_gaps + ([gap] if gap is not None else [])
+    violations = portfolio_violations(net, portfolio).reported()
+    gaps = [p.gap for p in plans if p.gap is not None] + ([gap] if gap is not None else [])
     worst_gap = max(gaps) if gaps else None
-    if violations or any(p.status is PlanStatus.BEST_EFFORT for p in plans):
+    statuses = {p.status for p in plans}
+    if violations or PlanStatus.BEST_EFFORT in statuses:
         status = PlanStatus.BEST_EFFORT
-    elif worst_gap is not None and worst_gap > GAP_OPTIMAL:
+    elif PlanStatus.FEASIBLE in statuses or not proven or (worst_gap or 0.0) > GAP_OPTIMAL:
         status = PlanStatus.FEASIBLE
     else:
         status = PlanStatus.OPTIMAL
@@ -91,5 +112,17 @@ def portfolio_plan(
         ),
         sites=[site_plan_out(p) for p in plans],
         gap=worst_gap if status is not PlanStatus.OPTIMAL else None,
+        message=message,
+    )
+
+
+def error_plan(message: str, solver: str, seconds: float = 0.0) -> Plan:
+    """The request could not be planned at all: status error with its message."""
+    return Plan(
+        status=PlanStatus.ERROR,
+        objective_eur=None,
+        solver=SolverInfo(name=solver, seconds=seconds),
+        portfolio=None,
+        sites=[],
         message=message,
     )

@@ -90,8 +90,7 @@ def _bench_portfolio(args: argparse.Namespace) -> int:
     import numpy as np
 
     from flexmodel.parallel import plan_sites
-    from flexmodel.portfolio.decomposition import DecompositionOptions
-    from flexmodel.portfolio.planner import decompose
+    from flexmodel.portfolio.decomposition import DecompositionOptions, decompose
     from flexmodel.problem import prepare_portfolio, prepare_sites
     from flexmodel.scenario import parse_scenario
     from flexmodel.solve import SolverOptions

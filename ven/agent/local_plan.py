@@ -73,7 +73,7 @@ def plan_home(
         scenario = parse_scenario(scenario_document(entry, grid, prices, tariff))
     except ScenarioInvalid as exc:
         raise LocalPlanFailed(f"the home's own entry is not a valid scenario: {exc}") from None
-    plan = plan_scenario(scenario, SolverOptions(solver="highs", time_limit_s=30.0))
+    plan = plan_scenario(scenario, SolverOptions(solver="highs", time_limit_s=30.0)).plan
     if plan.status == "error" or not plan.sites:
         raise LocalPlanFailed(f"local planning failed: {getattr(plan, 'message', plan.status)}")
     site = plan.sites[0]

@@ -8,7 +8,8 @@ from datetime import datetime, timedelta, timezone
 import numpy as np
 import pytest
 
-from flexmodel.parallel import ClusterUnavailable, plan_sites
+from flexmodel.cluster import ClusterUnavailable
+from flexmodel.parallel import plan_sites
 from flexmodel.problem import SiteProblem, prepare_sites
 from flexmodel.scenario import parse_scenario
 from flexmodel.site_plan import SitePlan
@@ -96,12 +97,12 @@ def test_an_unreachable_cluster_is_reported(
 ) -> None:
     import socket
 
-    import flexmodel.parallel
+    import flexmodel.cluster
 
     with socket.socket() as probe:  # a port nothing listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    monkeypatch.setattr(flexmodel.parallel, "CLUSTER_CONNECT_TIMEOUT_S", 2)
+    monkeypatch.setattr(flexmodel.cluster, "CLUSTER_CONNECT_TIMEOUT_S", 2)
     with pytest.raises(ClusterUnavailable, match="cannot reach"):
         plan_sites(problems[:1], OPTIONS, cluster=f"tcp://127.0.0.1:{port}")
 

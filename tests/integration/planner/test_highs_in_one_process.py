@@ -16,7 +16,7 @@ import sys
 
 SCRIPT = """
 from flexmodel.fast import FastPlanner
-from flexmodel.planner import solve_site
+from flexmodel.model.solver import solve_site
 from flexmodel.problem import prepare_sites
 from flexmodel.scenario import parse_scenario
 from flexmodel.solve import SolverOptions

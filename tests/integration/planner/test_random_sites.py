@@ -97,7 +97,7 @@ def test_random_site_is_planned_exactly(doc: dict[str, Any], solver: str) -> Non
         parsed = parse_scenario(doc)
     except ValueError:  # e.g. an unreachable final SoC: rejected up front, nothing to plan
         return
-    plan = json.loads(plan_scenario(parsed, SolverOptions(solver=solver)).to_json())
+    plan = json.loads(plan_scenario(parsed, SolverOptions(solver=solver)).plan.to_json())
     check_plan(doc, plan)
     assert plan["solver"]["name"] == solver
     ref = reference_site_cost(doc, doc["sites"][0])

@@ -13,7 +13,8 @@ from planner_checker import check_plan
 from planner_realdata import make_scenario, with_imbalance
 from planner_reference import reference_site_cost
 
-from flexmodel.planner import plan_scenario, solve_site
+from flexmodel.model.solver import solve_site
+from flexmodel.planner import plan_scenario
 from flexmodel.problem import prepare_sites
 from flexmodel.scenario import parse_scenario
 from flexmodel.solve import SolverOptions
@@ -34,7 +35,7 @@ def _scenario(shared_data: Path, day: str, **kwargs: Any) -> dict[str, Any]:
 
 
 def _plan(scn: dict[str, Any], solver: str = "highs") -> dict[str, Any]:
-    plan = plan_scenario(parse_scenario(scn), SolverOptions(solver=solver))
+    plan = plan_scenario(parse_scenario(scn), SolverOptions(solver=solver)).plan
     decoded: dict[str, Any] = json.loads(plan.to_json())
     return decoded
 

@@ -12,7 +12,7 @@ from planner_realdata import make_scenario
 from portfolio_checker import check_portfolio_plan
 
 from aggregator.bidding import plan_with_flexibility
-from flexmodel.portfolio.planner import Method, plan_portfolio
+from flexmodel.planner import Method, plan_scenario
 from flexmodel.scenario import parse_scenario
 from flexmodel.solve import SolverOptions
 
@@ -46,11 +46,12 @@ def test_decomposition_on_a_dask_local_cluster_matches_joint(shared_data: Path) 
     distributed = pytest.importorskip("distributed")
     scn = _capped(shared_data, homes=4, cap_kw=14.0)
     scenario = parse_scenario(scn)
-    joint = json.loads(plan_portfolio(scenario, HIGHS, Method.JOINT).to_json())
+    joint = json.loads(plan_scenario(scenario, HIGHS, method=Method.JOINT).plan.to_json())
     with distributed.LocalCluster(
         n_workers=1, threads_per_worker=2, processes=True, dashboard_address=None, scheduler_port=0
     ) as cluster:
-        plan = plan_portfolio(scenario, HIGHS, Method.DECOMPOSITION, cluster=cluster.scheduler_address)
+        address = cluster.scheduler_address
+        plan = plan_scenario(scenario, HIGHS, method=Method.DECOMPOSITION, cluster=address).plan
     decomposed = json.loads(plan.to_json())
     assert check_portfolio_plan(scn, joint) == {}, "this cap can be met"
     assert check_portfolio_plan(scn, decomposed) == {}

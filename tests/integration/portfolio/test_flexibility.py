@@ -13,9 +13,9 @@ import pytest
 from planner_realdata import make_scenario
 from portfolio_checker import check_portfolio_plan
 
+from flexmodel.planner import Method, plan_scenario
 from flexmodel.portfolio.flexibility import exact_flexibility, safe_flexibility
 from flexmodel.portfolio.joint import solve_joint
-from flexmodel.portfolio.planner import Method, plan_portfolio
 from flexmodel.problem import prepare_portfolio, prepare_sites
 from flexmodel.scenario import parse_scenario
 from flexmodel.solve import SolverOptions
@@ -62,7 +62,7 @@ def test_exact_flexibility_is_deliverable_and_the_most(shared_data: Path) -> Non
             assert value > 0.1, f"hour {hour}: no flexibility {sign}"
             # Delivering it: a cap (or floor) at planned -/+ r for the hour is met by the joint plan.
             ok = _limited(scn, hour, sign, planned, value - 1e-4)
-            plan = json.loads(plan_portfolio(parse_scenario(ok), HIGHS, Method.JOINT).to_json())
+            plan = json.loads(plan_scenario(parse_scenario(ok), HIGHS, method=Method.JOINT).plan.to_json())
             assert check_portfolio_plan(ok, plan) == {}, (
                 f"hour {hour} sign {sign}: {value} kW not deliverable"
             )
@@ -73,7 +73,8 @@ def test_exact_flexibility_is_deliverable_and_the_most(shared_data: Path) -> Non
                 continue
             # And no more: 0.2 kW beyond it cannot be met without a violation.
             too_much = _limited(scn, hour, sign, planned, value + 0.2)
-            plan = json.loads(plan_portfolio(parse_scenario(too_much), HIGHS, Method.JOINT).to_json())
+            too_much_plan = plan_scenario(parse_scenario(too_much), HIGHS, method=Method.JOINT).plan
+            plan = json.loads(too_much_plan.to_json())
             assert check_portfolio_plan(too_much, plan), f"hour {hour} sign {sign}: more than {value} kW met"
     safe = safe_flexibility(problems, portfolio, joint.plans, HIGHS, hours=HOURS)
     for hour in HOURS:

@@ -14,8 +14,7 @@ import pytest
 from planner_realdata import make_scenario, with_imbalance
 from portfolio_checker import check_portfolio_plan
 
-from flexmodel.planner import plan_scenario
-from flexmodel.portfolio.planner import Method, plan_portfolio
+from flexmodel.planner import Method, plan_scenario
 from flexmodel.scenario import parse_scenario
 from flexmodel.solve import SolverOptions
 
@@ -31,13 +30,13 @@ def _scenario(shared_data: Path, day: tuple[datetime, str], homes: int, **kwargs
 
 
 def _plan(scn: dict[str, Any], method: Method, workers: int = 1) -> dict[str, Any]:
-    plan = plan_portfolio(parse_scenario(scn), HIGHS, method, workers=workers)
+    plan = plan_scenario(parse_scenario(scn), HIGHS, method=method, workers=workers).plan
     decoded: dict[str, Any] = json.loads(plan.to_json())
     return decoded
 
 
 def _uncoupled_net(scn: dict[str, Any]) -> np.ndarray:
-    plan = plan_scenario(parse_scenario(scn), HIGHS)
+    plan = plan_scenario(parse_scenario(scn), HIGHS).plan
     assert plan.portfolio is not None
     return np.array(plan.portfolio.net_import_kw)
 
@@ -67,7 +66,7 @@ def _assert_decomposition_within_gap(joint: dict[str, Any], decomposed: dict[str
 
 def test_joint_without_binding_coupling_equals_the_sites_planned_alone(shared_data: Path) -> None:
     scn = _scenario(shared_data, WINTER, homes=4)
-    alone = json.loads(plan_scenario(parse_scenario(scn), HIGHS).to_json())
+    alone = json.loads(plan_scenario(parse_scenario(scn), HIGHS).plan.to_json())
     capped = _with_limits(scn, cap={t: 1000.0 for t in EVENING})
     joint = _plan(capped, Method.JOINT)
     check_portfolio_plan(capped, joint)
@@ -85,7 +84,7 @@ def test_evening_cap_decomposition_matches_joint(shared_data: Path, workers: int
     joint = _plan(capped, Method.JOINT)
     assert not check_portfolio_plan(capped, joint), "the cap can be met"
     assert max(joint["portfolio"]["net_import_kw"][t] for t in EVENING) <= cap + 1e-6
-    uncapped_cost = json.loads(plan_scenario(parse_scenario(scn), HIGHS).to_json())["objective_eur"]
+    uncapped_cost = plan_scenario(parse_scenario(scn), HIGHS).plan.objective_eur
     assert joint["objective_eur"] > uncapped_cost + 1e-3, "the cap binds: meeting it costs something"
     decomposed = _plan(capped, Method.DECOMPOSITION, workers=workers)
     assert not check_portfolio_plan(capped, decomposed)
@@ -132,7 +131,7 @@ def test_cap_that_cannot_be_met_is_best_effort_with_the_least_violation(shared_d
         found_joint["net_import_cap"], rel=1e-5, abs=1e-5
     )
     # EV targets come before the portfolio: every shortfall is what the home alone would have.
-    alone = json.loads(plan_scenario(parse_scenario(scn), HIGHS).to_json())
+    alone = json.loads(plan_scenario(parse_scenario(scn), HIGHS).plan.to_json())
     for plan in (joint, decomposed):
         assert _shortfalls(plan) == pytest.approx(_shortfalls(alone), abs=1e-5)
 
@@ -148,7 +147,7 @@ def test_joint_plan_with_glpk_agrees_with_highs(shared_data: Path) -> None:
     capped = _with_limits(scn, cap={t: 8.0 for t in EVENING})
     plans = {}
     for solver in ("highs", "glpk"):
-        plan = plan_portfolio(parse_scenario(capped), SolverOptions(solver=solver), Method.AUTO)
+        plan = plan_scenario(parse_scenario(capped), SolverOptions(solver=solver)).plan
         plans[solver] = json.loads(plan.to_json())
         check_portfolio_plan(capped, plans[solver])
     assert plans["glpk"]["objective_eur"] == pytest.approx(plans["highs"]["objective_eur"], rel=1e-6)

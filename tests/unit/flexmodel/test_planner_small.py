@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from flexmodel.errors import SolverUnavailable
-from flexmodel.planner import plan_scenario, solve_site
+from flexmodel.model.solver import solve_site
+from flexmodel.planner import plan_scenario
 from flexmodel.problem import prepare_sites
 from flexmodel.scenario import Plan, PlanStatus, parse_scenario
 from flexmodel.solve import SolverOptions
@@ -31,7 +32,7 @@ def _ev(**extra: Any) -> Doc:
 
 
 def _plan(doc: Doc, solver: str) -> Plan:
-    return plan_scenario(parse_scenario(doc), SolverOptions(solver=solver))
+    return plan_scenario(parse_scenario(doc), SolverOptions(solver=solver)).plan
 
 
 @pytest.mark.parametrize("solver", SOLVERS)
@@ -241,7 +242,7 @@ def test_unknown_solver(scenario: Callable[..., Doc]) -> None:
     [problem] = prepare_sites(parse_scenario(scenario()))
     with pytest.raises(SolverUnavailable):
         solve_site(problem, SolverOptions(solver="cplex"))
-    plan = plan_scenario(parse_scenario(scenario()), SolverOptions(solver="cplex"))
+    plan = plan_scenario(parse_scenario(scenario()), SolverOptions(solver="cplex")).plan
     assert plan.status is PlanStatus.ERROR and "cplex" in (plan.message or "")
 
 

@@ -1,4 +1,4 @@
-"""The array path (flexmodel.fast) and the Pyomo model (flexmodel.planner) solve the same model.
+"""The array path (flexmodel.fast) and the Pyomo path (flexmodel.model) solve the same model.
 
 Scenario by scenario and site by site, both plan with HiGHS and must agree on the objective
 (relative 1e-6), on every priority level (grid overrun, smart-EV shortfall, solar-EV energy),
@@ -15,7 +15,7 @@ import pytest
 from fast_cases import cases
 
 from flexmodel.fast import FastPlanner
-from flexmodel.planner import solve_site
+from flexmodel.model.solver import solve_site
 from flexmodel.problem import SiteProblem, prepare_sites
 from flexmodel.scenario import EvMode, parse_scenario
 from flexmodel.site_plan import SitePlan

@@ -1,13 +1,38 @@
-"""Subcommand `plan`: plan a scenario document. Standard library only at import."""
+"""Subcommand `plan`: plan a scenario document. Standard library only at import.
+
+By default the homes are planned on every core this process may use, HiGHS on the array path
+(flexmodel.planner picks the formulation). A scenario with few homes stays in this process:
+starting worker processes costs more than planning them (see `default_workers`).
+"""
 
 from __future__ import annotations
 
 import argparse
+import math
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
+from flexmodel.usage_error import UsageError
+
 PROGRESS_MIN_SITES = 50  # show a progress bar on stderr from this many sites
+# Homes per worker process below which another process does not pay: a worker takes about a
+# second to start (imports, fork server), the array path plans a home in a few milliseconds.
+MIN_HOMES_PER_WORKER = 250
+
+
+def available_cores() -> int:
+    """The CPUs this process may run on (its affinity mask), else the machine's count."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def default_workers(n_sites: int) -> int:
+    """Every core, but no more processes than the homes keep busy (1: plan in this process)."""
+    return max(1, min(available_cores(), math.ceil(n_sites / MIN_HOMES_PER_WORKER)))
 
 
 def register(subparsers: Any) -> None:
@@ -21,13 +46,19 @@ def register(subparsers: Any) -> None:
     plan.add_argument("scenario", type=Path, metavar="SCENARIO.json", help="the scenario document")
     plan.add_argument("-o", "--output", type=Path, metavar="PLAN.json", help="write the plan here")
     plan.add_argument("--solver", choices=["highs", "glpk"], default="highs", help="LP/MILP solver")
-    plan.add_argument("--workers", type=int, default=1, metavar="N", help="worker processes (default 1)")
+    plan.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="worker processes (default: one per usable core, fewer for a small scenario)",
+    )
     plan.add_argument("--cluster", metavar="ADDR", help="dask.distributed scheduler, tcp://HOST:PORT")
     plan.add_argument(
         "--portfolio-method",
-        choices=["auto", "joint", "decomposition"],
+        choices=["auto", "joint", "decomposition", "coordination"],
         default="auto",
-        help="with portfolio caps/floors: exact joint model, column generation, or by size (default auto)",
+        help="with portfolio caps/floors: exact joint model, column generation, price coordination, "
+        "or joint/column generation by size (default auto)",
     )
     plan.set_defaults(handler=_plan)
 
@@ -41,47 +72,15 @@ def _progress_bar(n_sites: int) -> Any:
     return tqdm(total=n_sites, desc="planning", unit="site", file=sys.stderr)
 
 
-def _runner(args: argparse.Namespace, n_sites: int) -> Any:
-    """The in-process runner (the Pyomo model, site by site) or the parallel one (flexmodel.parallel)."""
-
-    def run(problems: list[Any], options: Any) -> list[Any]:
-        bar = _progress_bar(n_sites)
-        try:
-            if args.workers > 1 or args.cluster:
-                from flexmodel.parallel import plan_sites
-
-                progress = bar.update if bar is not None else None
-                return list(
-                    plan_sites(
-                        problems, options, workers=args.workers, cluster=args.cluster, progress=progress
-                    )
-                )
-            from flexmodel.planner import solve_site
-
-            plans = []
-            for problem in problems:
-                plans.append(solve_site(problem, options))
-                if bar is not None:
-                    bar.update(1)
-            return plans
-        finally:
-            if bar is not None:
-                bar.close()
-
-    return run
-
-
 def _plan(args: argparse.Namespace) -> int:
-    from flexmodel.usage_error import UsageError
-
-    if args.workers < 1:
+    if args.workers is not None and args.workers < 1:
         raise UsageError(f"--workers: {args.workers} must be at least 1")
     try:
         text = args.scenario.read_bytes()
     except OSError as exc:
         raise UsageError(f"cannot read {args.scenario}: {exc.strerror or exc}") from None
 
-    from flexmodel.planner import plan_scenario
+    from flexmodel.planner import Method, plan_scenario
     from flexmodel.scenario import PlanStatus, ScenarioInvalid, parse_scenario
     from flexmodel.solve import SolverOptions
 
@@ -95,21 +94,26 @@ def _plan(args: argparse.Namespace) -> int:
         for message in exc.messages:
             print(f"  {message}", file=sys.stderr)
         return 2
-    options = SolverOptions(solver=args.solver)
-    plan = plan_scenario(
-        scenario,
-        options,
-        runner=_runner(args, len(scenario.sites)),
-        workers=args.workers,
-        cluster=args.cluster,
-        portfolio_method=args.portfolio_method,
-    )
-    out = plan.to_json()
+    n_sites = len(scenario.sites)
+    bar = _progress_bar(n_sites)
+    try:
+        planned = plan_scenario(
+            scenario,
+            SolverOptions(solver=args.solver),
+            method=Method(args.portfolio_method),
+            workers=args.workers or default_workers(n_sites),
+            cluster=args.cluster,
+            progress=bar.update if bar is not None else None,
+        )
+    finally:
+        if bar is not None:
+            bar.close()
+    out = planned.plan.to_json()
     if args.output is not None:
         args.output.write_text(out + "\n", encoding="utf-8")
     else:
         print(out)
-    if plan.status is PlanStatus.ERROR:
-        print(f"flexvpp plan: {plan.message}", file=sys.stderr)
+    if planned.plan.status is PlanStatus.ERROR:
+        print(f"flexvpp plan: {planned.plan.message}", file=sys.stderr)
         return 1
     return 0
