@@ -5,7 +5,8 @@ agents (`flexvpp.demo_homes`, two processes), all on one accelerated clock. The 
 driven over the REST API with a `market` token: day-ahead prices, the day-ahead planning run
 (the VTN's own, at its configured time), an evening DR request that caps the portfolio, and an
 imbalance signal later in the evening. At the end the measured telemetry is turned into the
-summary table and the HTML report (flexvpp/demo_report.py).
+summary table and the HTML report (flexvpp/demo_report.py). The exit status is 1 when no planning
+run planned or the VTN logged an error during the run (flexvpp/demo_check.py says why).
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ NOMINATED_KW_PER_HOME = 0.6
 IMBALANCE_EUR_PER_KWH = 0.25
 HOMES_PER_PROCESS = 10
 STARTUP_S = 20.0
+REGISTER_TIMEOUT_S = 600.0  # real s for every home to register, however busy the machine
 
 
 class DemoFailed(RuntimeError):
@@ -241,6 +243,39 @@ def start_homes(demo: Demo) -> None:
         demo.processes[f"homes-{first}"] = subprocess.Popen(args, stderr=_log(demo, f"homes-{first}"))
 
 
+def wait_for_homes(demo: Demo) -> None:
+    """Until every home's agent has registered with the VTN."""
+    deadline = time.monotonic() + REGISTER_TIMEOUT_S
+    registered = 0
+    while time.monotonic() < deadline:
+        demo.progress()  # also: a part that stopped ends the demo
+        try:
+            vens = demo.api("GET", "/vens", role="operator")
+        except (DemoFailed, OSError):
+            vens = []  # busy: ask again
+        registered = sum(1 for v in vens if v.get("registered"))
+        if registered >= demo.homes:
+            return
+        time.sleep(0.5)
+    raise DemoFailed(
+        f"{registered} of {demo.homes} homes registered within {REGISTER_TIMEOUT_S:.0f} s; "
+        f"see {demo.out / 'logs'}/homes-*.log"
+    )
+
+
+def skip_late_start(demo: Demo) -> None:
+    """A start-up slower than STARTUP_S (a busy machine, a fast clock) leaves the shared clock past
+    the day's start, maybe past the whole day: simulate the next day that is still ahead instead."""
+    late = demo.sim_now() - (demo.day + CLOCK_START)
+    if late <= timedelta(0):
+        return
+    demo.day += timedelta(days=late // timedelta(days=1) + 1)
+    demo.say(
+        f"start-up took {time.monotonic() - demo.started:.0f} s, more than the clock's {STARTUP_S:.0f} s: "
+        f"the simulated day is {demo.day:%a %d %b} instead"
+    )
+
+
 def stop_all(demo: Demo) -> None:
     order = [n for n in demo.processes if n.startswith("homes-")] + ["vtn", "mosquitto"]
     for name in order:
@@ -292,6 +327,7 @@ def market_day(demo: Demo) -> dict[str, Any]:
 
 
 def run_demo(demo: Demo) -> int:
+    from flexvpp.demo_check import failure, logged_errors
     from flexvpp.demo_report import DAY_START, collect, write_report
 
     tomorrow = (datetime.now(UTC) + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
@@ -309,11 +345,15 @@ def run_demo(demo: Demo) -> int:
             database = "PostgreSQL" if (demo.db_url or "").startswith("postgresql") else "SQLite"
             demo.say(f"MQTT broker {demo.broker_url}, VTN {demo.vtn_base} ({database})")
             start_homes(demo)
+            wait_for_homes(demo)
+            skip_late_start(demo)
             market = market_day(demo)
             demo.wait_until(demo.day + DAY_START + timedelta(days=1))
             demo.say("the simulated day is over; collecting telemetry")
             time.sleep(4.0)  # the last telemetry reports
             data = collect(demo, market)
+            # Read while the VTN runs: what it logs while being stopped is not the run's.
+            vtn_errors = logged_errors((demo.work / "vtn.log").read_text(errors="replace"))
         except DemoFailed as exc:
             print(f"flexvpp demo: {exc}", file=sys.stderr)
             _keep_logs(demo)
@@ -329,6 +369,10 @@ def run_demo(demo: Demo) -> int:
         _keep_logs(demo)
     print(report.summary)
     print(f"\nreport: {report.html_path}")
+    why = failure(data.runs, vtn_errors)
+    if why is not None:
+        print(f"flexvpp demo: failed: {why}; see {demo.out / 'logs' / 'vtn.log'}", file=sys.stderr)
+        return 1
     demo.say("done")
     return 0
 

@@ -13,7 +13,8 @@ def register(subparsers: Any) -> None:
         help="run the whole loop on one machine: VTN, broker, simulated homes, one day, a report",
         description="Start a private Mosquitto, the VTN on SQLite and N simulated homes with their agents; "
         "simulate one day on an accelerated clock with day-ahead prices, an evening DR cap and an "
-        "imbalance signal; print a summary and write an HTML report.",
+        "imbalance signal; print a summary and write an HTML report. Exit 1, saying why on stderr, when no "
+        "planning run succeeds or the VTN logs an error.",
     )
     demo.add_argument("--homes", type=int, default=20, help="simulated homes (default 20)")
     demo.add_argument(
