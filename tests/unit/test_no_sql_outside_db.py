@@ -44,8 +44,6 @@ PENDING: dict[str, str] = {
     "vtn/services/acknowledgement.py": "types its sessions with sqlalchemy; reads OutboxMessage rows",
     "vtn/openadr/__init__.py": "takes utcnow from vtn.db.tables",
     "vtn/openadr/acks.py": "takes utcnow from vtn.db.tables",
-    # Being changed to read request bodies with a deadline (issue 10):
-    "vtn/api/endpoints.py": "types Call.sessions with sqlalchemy",
 }
 
 

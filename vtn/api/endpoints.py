@@ -16,9 +16,9 @@ from typing import Any, Generic, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, TypeAdapter, ValidationError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from vtn.api.tokens import Principal, Role
+from vtn.db.uow import Sessions
 from vtn.errors import NotFound
 from vtn.keys import SESSIONS, SETTINGS
 from vtn.request_body import read_body
@@ -47,7 +47,7 @@ class Call(Generic[B, Q]):
     now: datetime
 
     @property
-    def sessions(self) -> async_sessionmaker[AsyncSession]:
+    def sessions(self) -> Sessions:
         return self.request.config_dict[SESSIONS]
 
     @property

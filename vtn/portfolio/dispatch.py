@@ -66,7 +66,7 @@ def _failed(schedule: Schedule, exc: Exception) -> Dispatched:
 
 def _live(event: EventRecord, now: datetime) -> bool:
     """Not cancelled and not over."""
-    return not event.cancelled and event.dtstart + timedelta(seconds=event.duration_seconds) > now
+    return not event.cancelled and event.end > now
 
 
 def _record(schedule: Schedule, run_id: str, event_id: str, now: datetime) -> DispatchRecord:

@@ -178,7 +178,8 @@ class RequestRepository:
         ]
 
     async def cancel(self, request_id: str, now: datetime) -> RequestRecord | None:
-        """Mark the request cancelled at `now` (it must be live); None if there is no such request."""
+        """Mark the request cancelled at `now`; None if there is no such request. The caller checks
+        that it is live (a cancelled one would get the new time)."""
         row = await self.session.get(PortfolioRequest, request_id)
         if row is None:
             return None
