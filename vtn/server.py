@@ -57,8 +57,10 @@ def run_server(settings: VtnSettings, workers: int = 1) -> None:
 def _serve(settings: VtnSettings, worker: Worker, ssl_context: Any, reuse_port: bool) -> None:
     from vtn.app import create_app
 
+    app = create_app(settings, worker)
+    app.on_startup.append(_warm_up_planner)  # after the app's cleanup contexts: the loop exists
     web.run_app(
-        create_app(settings, worker),
+        app,
         host=settings.host,
         port=settings.port,
         ssl_context=ssl_context,
@@ -66,6 +68,14 @@ def _serve(settings: VtnSettings, worker: Worker, ssl_context: Any, reuse_port: 
         access_log=access_logger if settings.access_log else None,
         print=None,
     )
+
+
+async def _warm_up_planner(app: web.Application) -> None:
+    """A served VTN plans: its solver process starts with it, not in the first run. (An app built
+    without serving it, as the tests do, starts one only if it plans.)"""
+    from vtn.portfolio.loop import PORTFOLIO
+
+    app[PORTFOLIO].warm_up()
 
 
 class _ReservedPort:

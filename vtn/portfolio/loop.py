@@ -51,9 +51,9 @@ class PortfolioLoop:
 
     # ---- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:
-        # No solver process yet: it is spawned by the first run (_execute). Most apps never plan
-        # (a secondary worker, a test, a VTN without homes), and a spawned process importing
-        # Pyomo and HiGHS costs seconds of CPU.
+        # No solver process yet: the first run spawns it (_execute), or warm_up() does. Most apps
+        # never plan (a secondary worker, a test, a VTN without homes), and a spawned process
+        # importing Pyomo and HiGHS costs seconds of CPU.
         self._tasks = [asyncio.create_task(self._worker(), name="portfolio-runs")]
         if self.settings.portfolio_loop:
             self._tasks.append(asyncio.create_task(self._watch(), name="portfolio-watch"))
@@ -68,13 +68,21 @@ class PortfolioLoop:
             _terminate(self._pool)
             self._pool = None
 
-    async def _execute(self, fn: Callable[..., T], *args: Any) -> T:
+    def warm_up(self) -> None:
+        """Spawn the solver process and import the planner in it now, not in the first run: that
+        takes seconds on a busy machine, an hour of the demo's accelerated clock. A served VTN's
+        primary worker does this at start (vtn/server.py)."""
+        self._solver().submit(_import_planner, self.settings.planner_method)
+
+    def _solver(self) -> cf.ProcessPoolExecutor:
         if self._pool is None:
-            self._pool = cf.ProcessPoolExecutor(
-                max_workers=1, mp_context=multiprocessing.get_context("spawn")
-            )
+            spawn = multiprocessing.get_context("spawn")
+            self._pool = cf.ProcessPoolExecutor(max_workers=1, mp_context=spawn)
+        return self._pool
+
+    async def _execute(self, fn: Callable[..., T], *args: Any) -> T:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, fn, *args)
+        return await loop.run_in_executor(self._solver(), fn, *args)
 
     # ---- runs --------------------------------------------------------------------------------
     async def run_now(self, trigger: str) -> RunRecord:
@@ -172,13 +180,21 @@ class PortfolioLoop:
             self.exclusions.pop(finding.ven_id, None)
 
 
+def _import_planner(method: str) -> None:
+    import flexmodel.fast  # the per-home array path (highspy, scipy)
+    import flexmodel.planner  # noqa: F401
+
+    if method != "coordination":  # the joint model (Pyomo) also settles the decomposition's mixed homes
+        import pyomo.environ  # noqa: F401
+
+
 def _terminate(pool: cf.ProcessPoolExecutor) -> None:
     """Stop the solver process now, a run in progress included.
 
     `shutdown(wait=False)` alone leaves the process running its current call, and the interpreter
     joins it at exit: a VTN stopped while its solver process was busy did not exit before the
-    call ended (in test_workers, `vtn serve --workers 2` took 30 s to stop: the planner's import,
-    then started with every app).
+    call ended (in test_workers, `vtn serve --workers 2` took 30 s to stop: the planner's import
+    at start).
     """
     processes = list((getattr(pool, "_processes", None) or {}).values())  # CPython's executor
     pool.shutdown(wait=False, cancel_futures=True)

@@ -45,6 +45,9 @@ class RemotePortfolio(PortfolioLoop):
         if self._session is not None:
             await self._session.close()
 
+    def warm_up(self) -> None:
+        """Nothing to warm: the primary worker plans."""
+
     def trigger(self, reason: str) -> None:
         """Ask the primary for a re-plan (in the background; logged if the primary is away)."""
         task = asyncio.get_running_loop().create_task(self._post("/trigger", {"reason": reason}))
