@@ -40,6 +40,16 @@ class VtnSettings(BaseSettings):
     near_window_seconds: int = Field(
         3600, ge=0, description="an event is 'near' this long before its start (or within its ramp-up)"
     )
+    # At-least-once outbox (docs/vtn.md, "The outbox and oadrPoll").
+    outbox_resend_seconds: float = Field(
+        5.0,
+        ge=0,
+        description="a message the VEN has not acknowledged goes out again on its first poll at least "
+        "this long (VTN clock) after the last send",
+    )
+    outbox_max_sends: int = Field(
+        10, ge=1, description="after this many sends without an acknowledgement the VTN gives up on a message"
+    )
     # Mutual TLS (vtn/tls.py). Without tls_cert_file the VTN serves plain HTTP (behind a proxy).
     tls_cert_file: Path | None = Field(None, description="server certificate (PEM, with its chain)")
     tls_key_file: Path | None = Field(None, description="private key of tls_cert_file")

@@ -10,6 +10,12 @@ What is changed from openleadr's client, and why:
   is backfilled without gap or duplicate), TELEMETRY_STATUS and the x-SITE_FLEXIBILITY report
   from the agent's current view. openleadr's queue worker drops a report whose send failed.
 - Events go to the agent core (one DrEvent per signal); the opt answer is the core's rule.
+- A message the VTN sends again (it delivers at least once: again on a later poll until we
+  answer it) is answered again without being applied again: `_on_event` answers a repeated
+  modificationNumber as before (openleadr's raised KeyError on a repeated cancellation and then
+  answered optOut to every event of the message) and ignores an older one (openleadr applied
+  it, rolling the event back); `create_report` keeps one reporting job per request (openleadr
+  added a second); `cancel_report` answers a request already cancelled (openleadr said nothing).
 """
 
 from __future__ import annotations
@@ -104,6 +110,8 @@ class VenClient(OpenADRClient):  # type: ignore[misc]
         self.validate_outgoing = validate_outgoing
         self.invalid_outgoing = 0
         self._stopping = False
+        # eventID -> (modificationNumber applied, our answer to it): a repeat is not applied again
+        self._applied: dict[str, tuple[int, str]] = {}
         self.add_handler("on_event", self._on_event_handler)
         self.add_handler("on_update_event", self._on_event_handler)
 
@@ -230,6 +238,36 @@ class VenClient(OpenADRClient):  # type: ignore[misc]
                 **common,
             )
 
+    async def create_report(self, response_payload: dict[str, Any]) -> None:
+        """openleadr's (it answers oadrCreatedReport), with one reporting job per request: the VTN
+        sends an oadrCreateReport again until our answer reaches it, and openleadr added a job
+        (so sent every report twice) for each copy."""
+        await super().create_report(response_payload)
+        seen: set[str] = set()
+        kept = []
+        for request in self.report_requests:
+            if request["report_request_id"] in seen:
+                job = request.get("job")
+                if job is not None:
+                    with contextlib.suppress(Exception):  # a job that already ended
+                        job.remove()
+                continue
+            seen.add(request["report_request_id"])
+            kept.append(request)
+        self.report_requests[:] = kept
+
+    async def cancel_report(self, payload: dict[str, Any]) -> None:
+        """openleadr's, and a request already cancelled is answered too: the VTN sends the
+        oadrCancelReport again until our oadrCanceledReport reaches it (openleadr said nothing)."""
+        if utils.find_by(self.report_requests, "report_request_id", payload["report_request_id"]):
+            await super().cancel_report(payload)
+            return
+        response = {"response_code": 200, "response_description": "OK", "request_id": payload["request_id"]}
+        message = self._create_message(
+            "oadrCanceledReport", response=response, pending_reports=[], ven_id=self.ven_id
+        )
+        await self._perform_request("EiReport", message)
+
     async def update_report(self, report_request_id: str) -> None:
         request = utils.find_by(self.report_requests, "report_request_id", report_request_id)
         if request is None:
@@ -318,6 +356,52 @@ class VenClient(OpenADRClient):  # type: ignore[misc]
         return ok
 
     # --- events and opts ----------------------------------------------------------------------
+    async def _on_event(self, message: dict[str, Any]) -> None:
+        """An oadrDistributeEvent (or the oadrRequestEvent answer): apply what is new, answer all.
+
+        Replaces openleadr's: the VTN sends a distribute again until we answer it, so a
+        modificationNumber already applied is answered as before and not applied again, and
+        one older than the applied one (a stale copy) is neither applied nor answered.
+        """
+        events = message.get("events") or []
+        answers = []
+        for event in events:
+            descriptor = event["event_descriptor"]
+            event_id, number = str(descriptor["event_id"]), int(descriptor.get("modification_number") or 0)
+            applied = self._applied.get(event_id)
+            if applied is not None and number < applied[0]:
+                log.info("ignoring modification %d of event %s: %d is applied", number, event_id, applied[0])
+                continue
+            if applied is not None and number == applied[0]:
+                opt = applied[1]  # a repeat: the same answer, nothing applied again
+            else:
+                opt = await self._apply_event(event)
+                self._applied[event_id] = (number, opt)
+            if event.get("response_required") == "always" and not _completed(event):
+                answers.append(_event_answer(event, opt, message.get("request_id")))
+        # The VTN sends every event that still matters; one it left out is over for us.
+        sent = {str(e["event_descriptor"]["event_id"]) for e in events}
+        self._applied = {k: v for k, v in self._applied.items() if k in sent}
+        if not answers:
+            return
+        lowercase_vtn = str(message.get("vtn_id") or "").islower()  # not allowed by OpenADR
+        response = {
+            "response_code": enums.STATUS_CODES.INVALID_ID if lowercase_vtn else 200,
+            "response_description": "ERROR" if lowercase_vtn else "OK",
+            "request_id": message.get("request_id"),
+        }
+        created = self._create_message(
+            "oadrCreatedEvent", response=response, event_responses=answers, ven_id=self.ven_id
+        )
+        await self._perform_request("EiEvent", created)
+
+    async def _apply_event(self, event: dict[str, Any]) -> str:
+        try:
+            return await self._on_event_handler(event)
+        except Exception:  # the core failed on it: we cannot follow it
+            log.exception("opting out of event %s", event["event_descriptor"].get("event_id"))
+            return OptType.OPT_OUT.value
+
     async def _on_event_handler(self, event: dict[str, Any]) -> str:
         try:
             signals = event_from_openleadr(event)
@@ -408,3 +492,26 @@ class VenClient(OpenADRClient):  # type: ignore[misc]
             )
             count += 1
         return count
+
+
+def _completed(event: dict[str, Any]) -> bool:
+    """Over by its active period (openleadr answers no completed event; a VTN expects none)."""
+    return bool(utils.determine_event_status(event["active_period"]) == "completed")
+
+
+def _event_answer(event: dict[str, Any], opt: str, request_id: str | None) -> dict[str, Any]:
+    """One eventResponse, as openleadr's client builds it (460 for a signal it does not know)."""
+    signals = event.get("event_signals") or []
+    if isinstance(signals, dict):
+        signals = signals.get("event_signals") or []
+    known = all(s.get("signal_name") in enums.SIGNAL_NAME.values for s in signals)
+    code = 200 if known else enums.STATUS_CODES.SIGNAL_NOT_SUPPORTED
+    descriptor = event["event_descriptor"]
+    return {
+        "response_code": code,
+        "response_description": "OK" if known else "ERROR",
+        "opt_type": opt,
+        "request_id": request_id,
+        "modification_number": descriptor.get("modification_number"),
+        "event_id": descriptor["event_id"],
+    }

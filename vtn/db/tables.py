@@ -77,7 +77,12 @@ class Ven(Base):
 
 
 class OutboxMessage(Base):
-    """A VTN-initiated message waiting for the VEN's next oadrPoll (delivered in id order)."""
+    """A VTN-initiated message for the VEN's polls (oldest first), delivered at least once.
+
+    It goes out in a poll reply (`sent_at`, `send_count`, the same `request_id` every time) and
+    again until the VEN acknowledges it (docs/vtn.md). `delivered_at` marks it done: acknowledged
+    (`acked_at`), no longer applicable, or given up after `outbox_max_sends` sends.
+    """
 
     __tablename__ = "outbox"
     __table_args__ = (Index("ix_outbox_pending", "ven_id", "delivered_at", "id"),)
@@ -88,6 +93,11 @@ class OutboxMessage(Base):
     payload: Mapped[dict[str, Any]]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     delivered_at: Mapped[datetime | None]
+    request_id: Mapped[str | None] = mapped_column(String(64))
+    sent_at: Mapped[datetime | None]  # the last time it went out
+    send_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    written_at: Mapped[datetime | None]  # the reply of the last send was written out whole
+    acked_at: Mapped[datetime | None]
 
 
 class Event(Base):

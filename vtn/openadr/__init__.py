@@ -7,18 +7,20 @@ from aiohttp.typedefs import Handler
 
 from vtn.db.tables import utcnow
 from vtn.openadr import ei_event, ei_opt, ei_register_party, ei_report, oadr_poll
+from vtn.openadr.acks import acknowledging, reply_written
 from vtn.openadr.dispatch import CLIENT_CERTIFICATES, SIGNATURES, service_handler
 from vtn.openadr.signature import Signatures
 from vtn.openadr.xml import ACCEPT_UNQUALIFIED_SCHEMA_VERSION
 from vtn.settings import VtnSettings
 from vtn.tls import ClientCertificates
 
+# A VEN's reply to a VTN-initiated message also acknowledges it (at-least-once outbox).
 SERVICES = {
-    "EiRegisterParty": ei_register_party.HANDLERS,
+    "EiRegisterParty": acknowledging(ei_register_party.HANDLERS),
     "OadrPoll": oadr_poll.HANDLERS,
     "EiEvent": ei_event.HANDLERS,
     "EiOpt": ei_opt.HANDLERS,
-    "EiReport": ei_report.HANDLERS,
+    "EiReport": acknowledging(ei_report.HANDLERS),
 }
 
 
@@ -34,7 +36,8 @@ async def _accept_unqualified_schema_version(request: web.Request, handler: Hand
 
 def create_openadr_app(settings: VtnSettings) -> web.Application:
     """Routes POST /<Service> for each OpenADR service; state comes from the parent app's keys."""
-    app = web.Application(client_max_size=settings.max_body_bytes)
+    # reply_written: a poll reply that nothing else acknowledges counts once written (vtn/openadr/acks.py)
+    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[reply_written])
     app[CLIENT_CERTIFICATES] = ClientCertificates(
         settings.trusted_proxy_addresses, settings.client_cert_header
     )

@@ -70,7 +70,8 @@ async def oadr_cancel_party_registration(ctx: Context) -> str:
 
 
 async def oadr_canceled_party_registration(ctx: Context) -> str:
-    """The VEN confirms a cancel the VTN sent; the registration already ended at delivery."""
+    """The VEN confirms a cancel the VTN sent: that acknowledges it, and the registration ends
+    (vtn/openadr/acks.py, around this handler)."""
     from vtn.db.uow import UnitOfWork
 
     ven_id = ctx.ven_id or ""

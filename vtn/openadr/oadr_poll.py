@@ -1,15 +1,20 @@
-"""OadrPoll: hand the VEN its oldest waiting outbox message, or an empty oadrResponse.
+"""OadrPoll: hand the VEN its next outbox message, or an empty oadrResponse.
 
 The empty answer is the common case and is served from memory: the poll cache knows which
-VENs have undelivered messages, and poll times are written to the database in batches.
+VENs have pending messages (and when an unacknowledged one is due again), and poll times are
+written to the database in batches. Delivery is at least once (vtn/services/acknowledgement.py).
 """
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from vtn.openadr.acks import after_reply_written
 from vtn.openadr.context import Context, Handler
 from vtn.openadr.render import EmptyResponse, distribute_event, new_request_id, render, report_requests
 from vtn.services import outbox
-from vtn.services.delivery import Delivery, take_next
+from vtn.services.acknowledgement import mark_written
+from vtn.services.delivery import Delivery, Redelivery, take_next
 
 _EMPTY = EmptyResponse()
 
@@ -19,18 +24,31 @@ async def oadr_poll(ctx: Context) -> str | bytes:
     cache = ctx.cache
     cache.record_poll(ven_id, ctx.now)
     generation = cache.pending_generation(ven_id)
-    if generation is None:
+    if generation is None or cache.nothing_due(ven_id, generation, ctx.now):
         return _EMPTY.for_ven(ven_id)
-    delivery = await take_next(ctx.sessions, ven_id, ctx.now, ctx.settings.near_window_seconds)
+    settings = ctx.settings
+    redelivery = Redelivery(settings.outbox_resend_seconds, settings.outbox_max_sends)
+    taken = await take_next(ctx.sessions, ven_id, ctx.now, settings.near_window_seconds, redelivery)
+    delivery = taken.delivery
     if delivery is None:
-        cache.clear_pending(ven_id, generation)
+        if taken.resend_at is None:
+            cache.clear_pending(ven_id, generation)
+        else:
+            cache.wait_until(ven_id, generation, taken.resend_at)
         return _EMPTY.for_ven(ven_id)
+    if delivery.written_acknowledges and delivery.message_id is not None:
+        message_id, send_count = delivery.message_id, delivery.send_count
+
+        async def written(at: datetime) -> None:
+            await mark_written(ctx.sessions, message_id, send_count, at)
+
+        after_reply_written(written)
     return render_delivery(ctx, ven_id, delivery)
 
 
 def render_delivery(ctx: Context, ven_id: str, delivery: Delivery) -> str:
     kind, payload = delivery.message_type, delivery.payload
-    request_id = new_request_id()
+    request_id = delivery.request_id or new_request_id()  # the same on every send of the message
     if kind == outbox.DISTRIBUTE_EVENT:
         return distribute_event(ctx.settings.vtn_id, ven_id, delivery.events, request_id)
     if kind == outbox.CREATE_REPORT:

@@ -1,32 +1,69 @@
-"""oadrPoll and oadrRequestEvent on stored state: the next outbox message, the events of a VEN."""
+"""oadrPoll and oadrRequestEvent on stored state: the next outbox message, the events of a VEN.
+
+Delivery is at least once (vtn/services/acknowledgement.py): a message that went out stays
+pending until the VEN acknowledges it. A poll sends the oldest pending message that never went
+out, or that went out at least `resend_seconds` ago and is still not acknowledged; one sent
+`max_sends` times without an acknowledgement is given up (logged). A message sent and not yet
+due again does not hold up the ones behind it.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime
+import logging
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from vtn.db.tables import OutboxMessage, as_utc
 from vtn.db.uow import UnitOfWork
 from vtn.services import outbox
+from vtn.services.acknowledgement import end_cancelled_registration, settle
 from vtn.services.event_rules import DEFAULT_NEAR_WINDOW_SECONDS, distribution_key
 from vtn.services.events import load_infos
 from vtn.services.poll_cache import notify_registration
-from vtn.services.registration import end_registration
 from vtn.services.reports import report_requests_payload
 from vtn.services.types import EventInfo, EventStatus
+from vtn.services.vens import new_id
+
+log = logging.getLogger(__name__)
 
 Sessions = async_sessionmaker[AsyncSession]
 
 
 @dataclass(frozen=True, slots=True)
+class Redelivery:
+    """How often a message the VEN has not acknowledged goes out again (VtnSettings.outbox_*)."""
+
+    resend_seconds: float = 5.0
+    max_sends: int = 10
+
+
+@dataclass(frozen=True, slots=True)
 class Delivery:
-    """One VTN-initiated message for a VEN: its type, the stored payload, and for a distribute its events."""
+    """One send of a VTN-initiated message: its type, payload, requestID, and for a distribute its events.
+
+    `written_acknowledges`: no reply will acknowledge this send, writing its reply out whole
+    does (with a later poll), so the poll reports the write (`acknowledgement.mark_written`).
+    """
 
     message_type: str
     payload: dict[str, Any]
     events: tuple[EventInfo, ...] = field(default_factory=tuple)
+    request_id: str | None = None
+    message_id: int | None = None
+    send_count: int = 0
+    written_acknowledges: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Taken:
+    """What a poll takes: a delivery, or None with when an unacknowledged message is due again
+    (`resend_at`; None when nothing at all is pending)."""
+
+    delivery: Delivery | None
+    resend_at: datetime | None = None
 
 
 async def events_for_ven(
@@ -45,7 +82,7 @@ async def events_for_ven(
     shown = []
     for info in infos:
         if info.event_id in extra_set:
-            info = _as_cancelled(info)
+            info = replace(info, status=EventStatus.CANCELLED)
         elif info.status == EventStatus.COMPLETED:
             continue
         shown.append(info)
@@ -53,68 +90,115 @@ async def events_for_ven(
     return tuple(shown)
 
 
-def _as_cancelled(info: EventInfo) -> EventInfo:
-    from dataclasses import replace
-
-    return replace(info, status=EventStatus.CANCELLED)
-
-
 async def take_next(
-    sessions: Sessions, ven_id: str, now: datetime, near_window_seconds: int = DEFAULT_NEAR_WINDOW_SECONDS
-) -> Delivery | None:
-    """Take the VEN's oldest undelivered message (marking it delivered), or None if there is none."""
+    sessions: Sessions,
+    ven_id: str,
+    now: datetime,
+    near_window_seconds: int = DEFAULT_NEAR_WINDOW_SECONDS,
+    redelivery: Redelivery = Redelivery(),
+) -> Taken:
+    """Send the VEN's next due message (counting the send), after finishing the acknowledged ones."""
     ended = False
+    delivery = None
+    sent_before = now - timedelta(seconds=redelivery.resend_seconds)
     async with UnitOfWork(sessions) as uow:
-        while True:
-            message = await uow.outbox.next_pending(ven_id)
-            if message is None:
-                await uow.commit()
-                return None
-            if not await uow.outbox.claim(message, now):  # another worker delivered it
+        await settle(uow, ven_id, now)
+        while (message := await uow.outbox.next_due(ven_id, sent_before)) is not None:
+            if message.send_count >= redelivery.max_sends:
+                ended = await _give_up(uow, message, now) or ended
                 continue
-            delivery = await _build(
-                uow, ven_id, message.message_type, dict(message.payload), now, near_window_seconds
-            )
-            if delivery is None:  # stale: skip it and look at the next one
+            if not await uow.outbox.claim(message, now, sent_before):  # another worker sent it
                 continue
-            if delivery.message_type == outbox.DISTRIBUTE_EVENT:
-                message.payload = {**message.payload, **_delivered_cancellations(delivery.events)}
-            if delivery.message_type == outbox.CANCEL_PARTY_REGISTRATION:
-                ven = await uow.vens.get(ven_id)
-                assert ven is not None
-                await end_registration(uow, ven, now)
-                ended = True
-            await uow.commit()
-            break
+            delivery = await _send(uow, message, now, near_window_seconds)
+            if delivery is not None:
+                break
+            await uow.outbox.finish(message.id, now, acknowledged=False)  # no longer applies
+        resend_at = None if delivery is not None else await _resend_at(uow, ven_id, now, redelivery)
+        await uow.commit()
     if ended:
         notify_registration(sessions, ven_id, None)
-    return delivery
+    return Taken(delivery, resend_at)
 
 
-def _delivered_cancellations(events: tuple[EventInfo, ...]) -> dict[str, dict[str, int]]:
-    """What the VEN was told is cancelled (event -> modificationNumber), kept on the delivered
-    message so that a VEN dropped from an event's targets may still answer that cancellation."""
-    told = {e.event_id: e.modification_number for e in events if e.status == EventStatus.CANCELLED}
-    return {outbox.DELIVERED_CANCELLATIONS: told} if told else {}
+async def _give_up(uow: UnitOfWork, message: OutboxMessage, now: datetime) -> bool:
+    """Stop sending a message the VEN never acknowledged; True if that ended its registration."""
+    await uow.outbox.finish(message.id, now, acknowledged=False)
+    log.warning(
+        "VEN %s did not acknowledge %s (outbox message %d) after %d sends: giving up on it",
+        message.ven_id,
+        message.message_type,
+        message.id,
+        message.send_count,
+    )
+    if message.message_type != outbox.CANCEL_PARTY_REGISTRATION:
+        return False
+    # The operator's decision stands: the registration ends without the VEN's word.
+    return await end_cancelled_registration(uow, message.ven_id, message.payload.get("registration_id"), now)
 
 
-async def _build(
-    uow: UnitOfWork, ven_id: str, message_type: str, payload: dict[str, Any], now: datetime, near: int
-) -> Delivery | None:
-    if message_type == outbox.DISTRIBUTE_EVENT:
-        events = await events_for_ven(uow, ven_id, now, near, payload.get("cancelled_event_ids", []))
-        return Delivery(message_type, payload, events)
-    if message_type == outbox.CANCEL_PARTY_REGISTRATION:
+async def _resend_at(uow: UnitOfWork, ven_id: str, now: datetime, redelivery: Redelivery) -> datetime | None:
+    """When the next of the VEN's pending messages may go out (now for one another worker holds)."""
+    pending = [*await uow.outbox.in_flight(ven_id), *await uow.outbox.unsent(ven_id)]
+    times = [
+        now if (sent := as_utc(m.sent_at)) is None else sent + timedelta(seconds=redelivery.resend_seconds)
+        for m in pending
+    ]
+    return min(times, default=None)
+
+
+async def _send(uow: UnitOfWork, message: OutboxMessage, now: datetime, near: int) -> Delivery | None:
+    """Render-ready content of this send and what will acknowledge it; None if it no longer applies."""
+    ven_id, kind, payload = message.ven_id, message.message_type, dict(message.payload)
+    message.request_id = message.request_id or new_id()  # the same on every send
+    if kind == outbox.DISTRIBUTE_EVENT:
+        # Absorb the VEN's other pending distributes before reading the events: this one,
+        # rendered now, carries all they would. An event change folding into one of them either
+        # committed before (its change is read below) or finds it done and queues a new one.
+        absorbed = await uow.outbox.absorb(ven_id, kind, message.id, now)
+        cancelled = set(payload.get("cancelled_event_ids", []))
+        for other in absorbed:
+            cancelled.update(other.get("cancelled_event_ids", []))
+        events = await events_for_ven(uow, ven_id, now, near, sorted(cancelled))
+        awaiting = {e.event_id: e.modification_number for e in events if e.response_required == "always"}
+        told = outbox.told(payload)
+        for e in events:
+            if e.status == EventStatus.CANCELLED:
+                told[e.event_id] = sorted({*told.get(e.event_id, []), e.modification_number})
+        message.payload = {
+            **payload,
+            "cancelled_event_ids": sorted(cancelled),
+            outbox.AWAITING_ANSWERS: awaiting,
+            outbox.DELIVERED_CANCELLATIONS: told,
+        }
+        return _delivery(message, message.payload, events, written_acknowledges=not awaiting)
+    if kind == outbox.CANCEL_PARTY_REGISTRATION:
         ven = await uow.vens.get(ven_id)
         if ven is None or ven.registration_id != payload.get("registration_id"):
             return None  # the VEN re-registered since; this cancel no longer applies
-    if message_type == outbox.CREATE_REPORT:
+    if kind == outbox.CREATE_REPORT:
         requests = [await uow.reports.get_request(i) for i in payload.get("report_request_ids", [])]
         live = [r for r in requests if r is not None and r.cancelled_at is None]
         if not live:
             return None
         payload = {**payload, "report_requests": report_requests_payload(live)}
-    return Delivery(message_type, payload)
+    return _delivery(message, payload, written_acknowledges=kind == outbox.REGISTER_REPORT)
+
+
+def _delivery(
+    message: OutboxMessage,
+    payload: dict[str, Any],
+    events: tuple[EventInfo, ...] = (),
+    written_acknowledges: bool = False,
+) -> Delivery:
+    return Delivery(
+        message.message_type,
+        payload,
+        events,
+        message.request_id,
+        message.id,
+        message.send_count,
+        written_acknowledges,
+    )
 
 
 async def request_events(

@@ -1,14 +1,19 @@
-"""The per-VEN outbox: VTN-initiated messages wait here for the VEN's next oadrPoll.
+"""The per-VEN outbox: VTN-initiated messages wait here for the VEN's polls.
 
-Payloads hold what rendering needs at delivery time. oadrDistributeEvent is rendered from
-the events as they are when the VEN polls (so it always carries every live event); its
-payload only names events cancelled since, which it must carry once more.
+Delivery is at least once (vtn/services/acknowledgement.py says when a message is acknowledged):
+a message that went out stays pending, and goes out again, until the VEN acknowledges it.
+
+Payloads hold what rendering needs at send time. oadrDistributeEvent is rendered from the
+events as they are when the VEN polls (so it always carries every live event); its payload
+names the events cancelled since, which it must carry once more, and after a send what that
+send asked the VEN to answer.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -20,14 +25,18 @@ CANCEL_REPORT = "oadrCancelReport"
 REGISTER_REPORT = "oadrRegisterReport"
 CANCEL_PARTY_REGISTRATION = "oadrCancelPartyRegistration"
 REQUEST_REREGISTRATION = "oadrRequestReregistration"
-# Set on a distribute when it is delivered: {eventID: modificationNumber} it carried as cancelled.
+# Set on a distribute when it goes out: {eventID: [modificationNumber, ...]} it carried as cancelled
+# (an int in messages sent before at-least-once delivery).
 DELIVERED_CANCELLATIONS = "delivered_cancellations"
+# Set on a distribute when it goes out: {eventID: modificationNumber} the VEN must answer.
+AWAITING_ANSWERS = "awaiting_answers"
 
 
 async def queue_distribute(
     uow: UnitOfWork, ven_ids: Iterable[str], now: datetime, cancelled_event_ids: Iterable[str] = ()
 ) -> None:
-    """Queue an oadrDistributeEvent for each VEN, folding into one still waiting at the queue's end."""
+    """Queue an oadrDistributeEvent for each VEN, folding into one at the queue's end that has not
+    gone out yet (one that went out may be acknowledged for what it carried then)."""
     cancelled = sorted(set(cancelled_event_ids))
     for ven_id in ven_ids:
         last = await uow.outbox.last_pending(ven_id)
@@ -38,19 +47,26 @@ async def queue_distribute(
         uow.outbox.enqueue(ven_id, DISTRIBUTE_EVENT, {"cancelled_event_ids": cancelled}, now)
 
 
+def told(payload: dict[str, Any]) -> dict[str, list[int]]:
+    """What the sends of a distribute carried as cancelled: eventID -> modificationNumbers."""
+    found: dict[str, list[int]] = {}
+    for event_id, numbers in (payload.get(DELIVERED_CANCELLATIONS) or {}).items():
+        values = numbers if isinstance(numbers, list) else [numbers]
+        found[event_id] = sorted({n for n in values if isinstance(n, int)})
+    return found
+
+
 async def told_cancelled(uow: UnitOfWork, ven_id: str, event_id: str, since: datetime) -> set[int]:
-    """The modificationNumbers of `event_id` that distributes delivered to the VEN since `since`
+    """The modificationNumbers of `event_id` that distributes sent to the VEN since `since`
     carried as cancelled (a VEN dropped from the targets is told so, and may answer)."""
-    told: set[int] = set()
-    for message in await uow.outbox.delivered_since(ven_id, DISTRIBUTE_EVENT, since):
-        number = (message.payload.get(DELIVERED_CANCELLATIONS) or {}).get(event_id)
-        if isinstance(number, int):
-            told.add(number)
-    return told
+    numbers: set[int] = set()
+    for message in await uow.outbox.sent_since(ven_id, DISTRIBUTE_EVENT, since):
+        numbers.update(told(message.payload).get(event_id, []))
+    return numbers
 
 
 async def prune_delivered(sessions: async_sessionmaker[AsyncSession], before: datetime) -> int:
-    """Delete messages delivered before `before` (the outbox keeps them a while for inspection)."""
+    """Delete messages done before `before` (the outbox keeps them a while for inspection)."""
     async with UnitOfWork(sessions) as uow:
         removed = await uow.outbox.prune_delivered(before)
         await uow.commit()

@@ -20,11 +20,17 @@ Sessions = async_sessionmaker[AsyncSession]
 
 
 class PollCache:
-    """Registrations and "has undelivered outbox messages" per VEN, plus unsaved poll times."""
+    """Registrations and "has pending outbox messages" per VEN, plus unsaved poll times.
+
+    A VEN stays pending while a message it was sent is not acknowledged (at-least-once delivery),
+    so its polls read the database until then (at most once per resend time while none is due).
+    """
 
     def __init__(self) -> None:
         self.registrations: dict[str, str] = {}  # venID -> registrationID
         self._pending: dict[str, int] = {}  # venID -> generation of the newest enqueue we know of
+        # venID -> (generation, time): only sent, unacknowledged messages wait, none due before then
+        self._resend_at: dict[str, tuple[int, datetime]] = {}
         self._generation = 0
         self._polls: dict[str, datetime] = {}
         self._registration_changes = 0  # bumped on every local change, so a reload never undoes one
@@ -42,6 +48,18 @@ class PollCache:
         """Forget the VEN's pending flag unless something was enqueued after `generation` was read."""
         if self._pending.get(ven_id) == generation:
             del self._pending[ven_id]
+            self._resend_at.pop(ven_id, None)
+
+    def wait_until(self, ven_id: str, generation: int, at: datetime) -> None:
+        """The VEN has messages sent and not yet acknowledged, none due again before `at`: polls
+        until then are empty without a database read, unless something is enqueued meanwhile.
+        (The VEN stays pending: a message is done only when acknowledged.)"""
+        if self._pending.get(ven_id) == generation:
+            self._resend_at[ven_id] = (generation, at)
+
+    def nothing_due(self, ven_id: str, generation: int, now: datetime) -> bool:
+        waiting = self._resend_at.get(ven_id)
+        return waiting is not None and waiting[0] == generation and now < waiting[1]
 
     # -- registrations ----------------------------------------------------
     def set_registration(self, ven_id: str, registration_id: str | None) -> None:

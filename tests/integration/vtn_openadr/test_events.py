@@ -257,7 +257,7 @@ async def test_every_signal_kind_renders_valid_and_intact(
     assert info.start_after_seconds == 300
 
 
-async def test_folding_never_writes_into_a_message_already_delivered(vtn: Vtn) -> None:
+async def test_folding_never_writes_into_a_message_already_sent(vtn: Vtn) -> None:
     from vtn.db.uow import UnitOfWork
     from vtn.services import outbox
 
@@ -272,7 +272,9 @@ async def test_folding_never_writes_into_a_message_already_delivered(vtn: Vtn) -
         await outbox.queue_distribute(uow, [ven_id], vtn.clock.now, cancelled_event_ids=["x"])
         await uow.commit()
     async with UnitOfWork(vtn.sessions) as uow:
-        pending = await uow.outbox.pending(ven_id)
-    assert [(m.message_type, m.payload) for m in pending] == [
+        unsent = await uow.outbox.unsent(ven_id)
+        [sent] = await uow.outbox.in_flight(ven_id)  # not acknowledged yet
+    assert [(m.message_type, m.payload) for m in unsent] == [
         (outbox.DISTRIBUTE_EVENT, {"cancelled_event_ids": ["x"]})
     ]
+    assert sent.id == waiting.id and "x" not in sent.payload["cancelled_event_ids"]
