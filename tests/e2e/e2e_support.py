@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import aiohttp
+from cli_in_process import CliResult, run_flexvpp
 from openleadr import OpenADRClient
 
 T = TypeVar("T")
@@ -28,14 +29,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def flexvpp(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "flexvpp", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, **(env or {})},
-    )
+def flexvpp(*args: str, env: dict[str, str] | None = None) -> CliResult:
+    """A command line other than the server's, in this process (tests/cli_in_process.py)."""
+    return run_flexvpp(*args, env=env)
 
 
 def create_operator_token(db_url: str) -> str:

@@ -2,32 +2,18 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from cli_in_process import run_flexvpp as flexvpp
 from sqlalchemy.engine import Connection
 
 from vtn.db.engine import create_engine
 from vtn.db.migrate import SchemaOutOfDate, check_up_to_date, head_revision
 from vtn.db.tables import Base
 from vtn.settings import load_settings
-
-
-def flexvpp(
-    *args: str, env: dict[str, str] | None = None, timeout: float = 60
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "flexvpp", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, **(env or {})},
-    )
 
 
 @pytest.mark.parametrize(

@@ -4,25 +4,18 @@ from __future__ import annotations
 
 import copy
 import json
-import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_in_process import CliResult, run_flexvpp
 from planner_checker import check_plan
 from planner_realdata import make_scenario
 
 
-def _run(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "flexvpp", "plan", *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+def _run(*args: str | Path) -> CliResult:
+    return run_flexvpp("plan", *map(str, args))
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""`flexvpp ven simulate` and `flexvpp ven run` as processes: bad arguments, a home, the agent's will."""
+"""`flexvpp ven simulate` and `flexvpp ven run`: bad arguments (in this process), a home and the
+agent's will (as processes: stopped by a signal, or killed)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from cli_in_process import run_flexvpp
 from ven_broker import Mosquitto, Recorder, wait_for
 from vtn_server import VtnServer
 
@@ -47,7 +49,7 @@ FLEXVPP = [sys.executable, "-m", "flexvpp"]
     ],
 )
 def test_bad_arguments_exit_2_naming_the_problem(args: list[str], needle: str) -> None:
-    done = subprocess.run([*FLEXVPP, *args], capture_output=True, text=True, timeout=60)
+    done = run_flexvpp(*args)
     assert done.returncode == 2 and needle in done.stderr
 
 
