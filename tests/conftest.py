@@ -1,4 +1,5 @@
-"""Shared fixtures. Database tests run once on SQLite and once on PostgreSQL (a fresh database each)."""
+"""Shared fixtures. Database tests run once on SQLite and once on PostgreSQL (a fresh database each),
+unless a `db_backends` marker names fewer backends (see pytest_generate_tests)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,37 @@ import pytest
 
 PG_ADMIN_URL = os.environ.get("FLEXVPP_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+BACKENDS = ("sqlite", "postgresql")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test that takes `db_url` or `empty_db_url` runs on each backend: on both by default, on
+    those a `@pytest.mark.db_backends(...)` marker names otherwise (the closest marker wins, so a
+    module may say "sqlite" and one of its tests both).
+
+    Both stay where the database is the point: repositories and the services' storage rules
+    (uniqueness, ordering, upserts, time zones), migrations, locking and concurrency, what the
+    fuzzers found to fail on PostgreSQL only, and the end-to-end paths. A test whose subject is
+    elsewhere (authorization, TLS, XML parsing, signatures) runs on SQLite.
+    """
+    if "db_backend" not in metafunc.fixturenames:
+        return
+    for mark in metafunc.definition.iter_markers("parametrize"):
+        names = mark.args[0] if isinstance(mark.args[0], str) else ",".join(mark.args[0])
+        if {"db_url", "empty_db_url"} & {name.strip() for name in names.split(",")}:
+            raise pytest.UsageError(
+                f"{metafunc.definition.nodeid}: choose backends with @pytest.mark.db_backends(...), "
+                "not by parametrizing db_url"
+            )
+    marker = metafunc.definition.get_closest_marker("db_backends")
+    names = marker.args if marker is not None else BACKENDS
+    unknown = set(names) - set(BACKENDS)
+    if unknown or not names:
+        raise pytest.UsageError(f"db_backends: expected some of {BACKENDS}, got {names}")
+    metafunc.parametrize(
+        "db_backend",
+        [pytest.param(name, marks=pytest.mark.postgres) if name == "postgresql" else name for name in names],
+    )
 
 
 def _pg_admin(sql: str) -> None:
@@ -21,10 +53,10 @@ def _pg_admin(sql: str) -> None:
         conn.execute(sql)  # type: ignore[arg-type]
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def empty_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+@pytest.fixture
+def empty_db_url(db_backend: str, tmp_path: Path) -> Iterator[str]:
     """The URL of an empty database, on each backend."""
-    if request.param == "sqlite":
+    if db_backend == "sqlite":
         yield f"sqlite:///{tmp_path / 'vtn.db'}"
         return
     name = f"flexvpp_t_{uuid.uuid4().hex[:12]}"
@@ -59,12 +91,10 @@ def migrated_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dic
         _pg_admin(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)')
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def db_url(
-    request: pytest.FixtureRequest, tmp_path: Path, migrated_templates: dict[str, str]
-) -> Iterator[str]:
+@pytest.fixture
+def db_url(db_backend: str, tmp_path: Path, migrated_templates: dict[str, str]) -> Iterator[str]:
     """A fresh database migrated to the newest revision, on each backend."""
-    if request.param == "sqlite":
+    if db_backend == "sqlite":
         target = tmp_path / "vtn.db"
         shutil.copyfile(migrated_templates["sqlite"], target)
         yield f"sqlite:///{target}"

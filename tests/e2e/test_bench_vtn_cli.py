@@ -12,7 +12,13 @@ import psycopg
 import pytest
 from e2e_support import flexvpp
 
-pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.timeout(300)]
+# bench_databases: see tests/integration/faults/test_load_bench.py (they must not overlap).
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.postgres,
+    pytest.mark.timeout(300),
+    pytest.mark.xdist_group("bench_databases"),
+]
 
 ADMIN_URL = os.environ.get("FLEXVPP_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 

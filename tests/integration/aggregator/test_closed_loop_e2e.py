@@ -10,12 +10,11 @@ the energy it asked for.
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_in_process import run_flexvpp
 from sqlalchemy import select
 
 from flexvpp.demo import Demo, run_demo
@@ -63,12 +62,10 @@ async def _rows(db_url: str) -> dict[str, Any]:
     return {"events": events, "targets": targets, "responses": responses, "runs": runs, "dispatch": dispatch}
 
 
-@pytest.mark.postgres
+@pytest.mark.db_backends("postgresql")  # the SQLite path is the demo's (the next test)
 def test_prices_and_a_dr_cap_reach_the_devices_and_the_meters_respect_the_cap(
     tmp_path: Path, mosquitto: Any, db_url: str
 ) -> None:
-    if not db_url.startswith("postgresql"):
-        pytest.skip("the end-to-end run uses PostgreSQL (the SQLite path is the demo's)")
     demo = Demo(
         HOMES, tmp_path / "out", speed=SPEED, broker_url=mosquitto.url, db_url=db_url,
         cap_kw_per_home=CAP_KW_PER_HOME,
@@ -110,12 +107,7 @@ def test_prices_and_a_dr_cap_reach_the_devices_and_the_meters_respect_the_cap(
 
 def test_demo_command_writes_its_report(tmp_path: Path) -> None:
     out = tmp_path / "report"
-    done = subprocess.run(
-        [sys.executable, "-m", "flexvpp", "demo", "--homes", "3", "--out", str(out), "--speed", "1200"],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    done = run_flexvpp("demo", "--homes", "3", "--out", str(out), "--speed", "1200")
     assert done.returncode == 0, done.stderr[-3000:]
     assert "EVs at target" in done.stdout and "report:" in done.stdout
     html = (out / "report.html").read_text()
@@ -128,10 +120,5 @@ def test_demo_rejects_bad_arguments(tmp_path: Path) -> None:
     bad_pv = tmp_path / "pv.csv"
     bad_pv.write_text("hour,kw_per_kwp\n0,5.0\n")
     for args, field in ((["--homes", "0"], "--homes"), (["--pv", str(bad_pv)], "--pv")):
-        done = subprocess.run(
-            [sys.executable, "-m", "flexvpp", "demo", *args, "--out", str(tmp_path / "x")],
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        done = run_flexvpp("demo", *args, "--out", str(tmp_path / "x"))
         assert done.returncode == 2 and field in done.stderr

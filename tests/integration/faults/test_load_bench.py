@@ -5,21 +5,21 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
 
 import pytest
+from cli_in_process import run_flexvpp
 
-pytestmark = [pytest.mark.postgres, pytest.mark.slow]
+# bench_databases: `bench load` and `bench vtn` make flexvpp_bench_* databases on the shared server,
+# and test_bench_vtn_cli checks that none is left behind: never at the same time (pytest-xdist).
+pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.xdist_group("bench_databases")]
 # the server tests/conftest.py uses (the benchmark makes and drops its own database on it)
 PG_ADMIN_URL = os.environ.get("FLEXVPP_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
 def test_bench_load_runs_small_over_tls_and_loses_nothing() -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "flexvpp", "bench", "load", "--vens", "6", "--minutes", "0.15",
-         "--poll-s", "1", "--telemetry-s", "2", "--tls", "--pg-url", PG_ADMIN_URL],
-        capture_output=True, text=True, timeout=300,
+    done = run_flexvpp(
+        "bench", "load", "--vens", "6", "--minutes", "0.15",
+        "--poll-s", "1", "--telemetry-s", "2", "--tls", "--pg-url", PG_ADMIN_URL,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
     out = done.stdout
@@ -32,7 +32,5 @@ def test_bench_load_runs_small_over_tls_and_loses_nothing() -> None:
 
 
 def test_bench_load_refuses_bad_arguments() -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "flexvpp", "bench", "load", "--vens", "0"], capture_output=True, text=True
-    )
+    done = run_flexvpp("bench", "load", "--vens", "0")
     assert done.returncode == 2 and "--vens" in done.stderr and "positive" in done.stderr

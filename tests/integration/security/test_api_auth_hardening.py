@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
-import subprocess
-import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -15,6 +12,7 @@ from typing import Any
 
 import pytest
 from aiohttp import web
+from cli_in_process import run_flexvpp as _flexvpp
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from vtn.api.ratelimit import LIMITER
@@ -22,6 +20,9 @@ from vtn.api.tokens import Role, insert_token
 from vtn.app import SESSIONS, create_app
 from vtn.services import provision_ven
 from vtn.settings import VtnSettings
+
+# Scopes, rate limits and logs, not the database: SQLite only (token rows: test_api_auth).
+pytestmark = pytest.mark.db_backends("sqlite")
 
 API = "/api/v1"
 
@@ -136,12 +137,6 @@ async def test_token_routes_are_documented_for_operators(api: Api) -> None:
     assert status == 200
     assert doc["paths"]["/tokens"]["get"]["x-roles"] == ["operator"]
     assert set(doc["paths"]["/tokens/{token_id}"]["delete"]["responses"]) >= {"200", "401", "403", "404"}
-
-
-def _flexvpp(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "flexvpp", *args], capture_output=True, text=True, timeout=120, env=os.environ
-    )
 
 
 @pytest.mark.slow

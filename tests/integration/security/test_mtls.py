@@ -17,6 +17,9 @@ from vtn.tls import OPENADR_ECDSA_SUITE, OPENADR_RSA_SUITE
 
 from .conftest import Pki, RunningVtn, StartVtn, client_context, register, send
 
+# TLS, not the database: SQLite only.
+pytestmark = pytest.mark.db_backends("sqlite")
+
 
 async def _provision(vtn: RunningVtn, pki: Pki, *names: str) -> dict[str, str]:
     """Provision each VEN with its certificate's fingerprint; name -> venID."""

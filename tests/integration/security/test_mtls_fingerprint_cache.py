@@ -13,6 +13,9 @@ from vtn.db.tables import Ven
 from vtn.services import provision_ven
 from vtn.tls import FINGERPRINT_REFRESH_SECONDS, ClientCertificates, check_fingerprint
 
+# TLS, not the database: SQLite only.
+pytestmark = pytest.mark.db_backends("sqlite")
+
 FP_A = "AA:BB:CC:DD:EE:FF:00:11:22:33"
 FP_B = "0A:0B:0C:0D:0E:0F:10:11:12:13"
 

@@ -13,6 +13,9 @@ from vtn.settings import VtnSettings
 
 from .conftest import Pki, StartVtn, client_context, register
 
+# TLS, not the database: SQLite only.
+pytestmark = pytest.mark.db_backends("sqlite")
+
 
 @pytest.mark.parametrize(("setting", "refused"), [(None, True), (False, False)], ids=["default", "off"])
 async def test_ven_without_fingerprint_under_mutual_tls(

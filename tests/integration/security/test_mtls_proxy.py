@@ -9,9 +9,14 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
+import pytest
+
 from vtn.services import provision_ven
 
 from .conftest import Pki, RunningVtn, StartVtn, client_context, register, send
+
+# TLS, not the database: SQLite only.
+pytestmark = pytest.mark.db_backends("sqlite")
 
 HEADER = "X-SSL-Client-Cert"
 

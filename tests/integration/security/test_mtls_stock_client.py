@@ -19,7 +19,8 @@ from vtn.services import EventSpec, IntervalSpec, create_event, get_event, provi
 
 from .conftest import OPENADR, Pki, StartVtn
 
-pytestmark = pytest.mark.slow
+# TLS, not the database: SQLite only.
+pytestmark = [pytest.mark.slow, pytest.mark.db_backends("sqlite")]
 
 
 async def wait_for(check: Callable[[], Awaitable[Any]], what: str, timeout_s: float = 30.0) -> Any:

@@ -15,6 +15,9 @@ from vtn.services import provision_ven
 
 from .conftest import OPENADR, Pki, StartVtn
 
+# TLS, not the database: SQLite only.
+pytestmark = pytest.mark.db_backends("sqlite")
+
 
 def _agent_client(url: str, tmp_path: Path, tls: tuple[str, str, str] | None) -> VenClient:
     # The core is not needed for registration; only the OpenADR transport is under test here.

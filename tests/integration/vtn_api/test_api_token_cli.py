@@ -2,26 +2,18 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from datetime import UTC, datetime
 
+import pytest
+from cli_in_process import run_flexvpp as flexvpp
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from vtn.api.tokens import Role, hash_token, verify_token
 from vtn.db.tables import ApiToken, as_utc
 
-
-def flexvpp(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "flexvpp", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=dict(os.environ),
-    )
+# The command line; the token rows are test_api_auth's on both backends.
+pytestmark = pytest.mark.db_backends("sqlite")
 
 
 async def test_token_create_prints_a_working_token_on_its_last_line(

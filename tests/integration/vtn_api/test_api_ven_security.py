@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 from vtn_api_client import CheckedApi
+
+# A VEN's authentication settings over REST (their columns are test_api_routes' on both).
+pytestmark = pytest.mark.db_backends("sqlite")
 
 
 async def test_signature_policy_is_set_at_provisioning_and_patched(api: CheckedApi) -> None:

@@ -13,6 +13,9 @@ from vtn.db import tables
 from .harness import Vtn, assert_valid
 from .helpers import poll, provision_and_register
 
+# The parser's refusals, before any query: SQLite only.
+pytestmark = pytest.mark.db_backends("sqlite")
+
 TABLES = [
     tables.Ven,
     tables.OutboxMessage,

@@ -40,7 +40,7 @@ def assert_intervals(reply: Reply, specifiers: set[str], made_at: object) -> Non
         assert parse_seconds(duration) == 0
 
 
-@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+@pytest.mark.db_backends("sqlite")
 async def test_report_requests_carry_a_report_interval(vtn: Vtn) -> None:
     ven_id, _ = await provision_and_register(vtn, "ven-ri")
     registered = await register_reports(vtn, ven_id)

@@ -18,6 +18,9 @@ from vtn.settings import VtnSettings
 from .harness import FakeClock, Vtn, assert_valid
 from .helpers import provision_and_register
 
+# The parser's namespace rule, before any query: SQLite only.
+pytestmark = pytest.mark.db_backends("sqlite")
+
 EI_SCHEMA_VERSION = "{" + NS["ei"] + "}schemaVersion"
 
 
@@ -53,7 +56,6 @@ async def _poll_body(vtn: Vtn) -> str:
     return body
 
 
-@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 @pytest.mark.parametrize("where", ["payload", "signed", "message"])
 async def test_strict_by_default(make_vtn: Callable[[bool], Any], where: str) -> None:
     vtn = await make_vtn(False)
@@ -64,7 +66,6 @@ async def test_strict_by_default(make_vtn: Callable[[bool], Any], where: str) ->
     assert "schemaVersion" in (reply.text("ei:eiResponse/ei:responseDescription") or "")
 
 
-@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 @pytest.mark.parametrize("where", ["payload", "signed", "message"])
 async def test_accepted_with_a_warning_when_set(
     make_vtn: Callable[[bool], Any], where: str, caplog: pytest.LogCaptureFixture
@@ -79,7 +80,6 @@ async def test_accepted_with_a_warning_when_set(
     assert any("unqualified schemaVersion" in r.getMessage() for r in caplog.records)
 
 
-@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 async def test_only_the_missing_namespace_is_forgiven(make_vtn: Callable[[bool], Any]) -> None:
     vtn = await make_vtn(True)
     body = await _poll_body(vtn)

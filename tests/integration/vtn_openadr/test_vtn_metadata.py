@@ -31,7 +31,7 @@ async def create_report(vtn: Vtn, ven_id: str, *specifiers: str) -> Reply:
     )
 
 
-@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+@pytest.mark.db_backends("sqlite")
 async def test_a_metadata_request_resends_the_vtns_register_report(vtn: Vtn) -> None:
     ven_id, _ = await provision_and_register(vtn, "ven-meta")
     reply = await create_report(vtn, ven_id, "METADATA")
@@ -43,7 +43,7 @@ async def test_a_metadata_request_resends_the_vtns_register_report(vtn: Vtn) -> 
     assert again.text("ei:venID") == ven_id
 
 
-@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+@pytest.mark.db_backends("sqlite")
 @pytest.mark.parametrize("specifiers", [("TELEMETRY_USAGE",), ("METADATA", "vtn-prices")])
 async def test_any_other_report_of_the_vtn_is_452_and_queues_nothing(
     vtn: Vtn, specifiers: tuple[str, ...]
