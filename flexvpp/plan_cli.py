@@ -17,9 +17,12 @@ from typing import Any
 from flexmodel.usage_error import UsageError
 
 PROGRESS_MIN_SITES = 50  # show a progress bar on stderr from this many sites
-# Homes per worker process below which another process does not pay: a worker takes about a
-# second to start (imports, fork server), the array path plans a home in a few milliseconds.
-MIN_HOMES_PER_WORKER = 250
+# Homes per worker process below which another process does not pay: starting the pool (the fork
+# server imports the planner: Pyomo, highspy, scipy) costs seconds, and the array path plans a
+# home in 2-20 ms of CPU (the most on days of negative prices, where a quarter of the homes need
+# a MILP). Measured on 2025-05-11's homes, 2 cores under load 3-5: 500 homes 9.0 s in one process
+# vs 11.4 s on 2 workers; 1000 homes 15.2 s vs 10.4 s.
+MIN_HOMES_PER_WORKER = 500
 
 
 def available_cores() -> int:
