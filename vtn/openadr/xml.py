@@ -80,6 +80,7 @@ def _plain_parser() -> etree.XMLParser:
         _PLAIN_PARSER = _parser()
     return _PLAIN_PARSER
 
+
 # Older VENs write `schemaVersion="2.0b"` without its namespace (on oadrPayload, oadrSignedObject
 # or the message), which the XSD refuses: it knows only ei:schemaVersion, on the message. With the
 # setting accept_unqualified_schema_version, vtn/openadr/__init__.py sets this for each request.
