@@ -9,26 +9,21 @@ the planner is imported at start-up, which the demo already reports.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_in_process import run_flexvpp
 
 pytestmark = [pytest.mark.mqtt, pytest.mark.slow]
 
 
 def test_the_demo_fails_and_says_why_when_no_planning_run_succeeds(tmp_path: Path, mosquitto: Any) -> None:
     out = tmp_path / "report"
-    done = subprocess.run(
-        [sys.executable, "-m", "flexvpp", "demo", "--homes", "1", "--speed", "5000", "--out", str(out),
-         "--broker", mosquitto.url],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={**os.environ, "PATH": str(tmp_path / "no-solvers"), "FLEXVPP_PLANNER_SOLVER": "glpk"},
+    # The command in this process (tests/cli_in_process.py); the VTN it starts inherits the PATH.
+    done = run_flexvpp(
+        "demo", "--homes", "1", "--speed", "5000", "--out", str(out), "--broker", mosquitto.url,
+        env={"PATH": str(tmp_path / "no-solvers"), "FLEXVPP_PLANNER_SOLVER": "glpk"},
     )  # fmt: skip
     assert done.returncode == 1, done.stderr[-3000:]
     last = done.stderr.strip().splitlines()[-1]

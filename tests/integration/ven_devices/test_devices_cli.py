@@ -1,4 +1,5 @@
-"""`flexvpp ven run` with OCPP and SunSpec devices and no MQTT broker, as a process."""
+"""`flexvpp ven run` with OCPP and SunSpec devices and no MQTT broker: as a process, its bad
+options in this process (tests/cli_in_process.py)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from cli_in_process import run_flexvpp
 from devices_rig import until
 from ocpp_peer import RunningChargePoint
 from sunspec_peer import free_port
@@ -34,8 +36,7 @@ def _config(tmp_path: Path, extra: str = "") -> Path:
 def test_bad_device_options_exit_2_naming_the_problem(
     tmp_path: Path, args: list[str], extra: str, needle: str
 ) -> None:
-    command = [*FLEXVPP, *RUN, "--config", str(_config(tmp_path, extra)), *args]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    done = run_flexvpp(*RUN, "--config", str(_config(tmp_path, extra)), *args)
     assert done.returncode == 2 and needle in done.stderr, done.stderr
 
 
