@@ -9,7 +9,10 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import hypothesis_profiles
 import pytest
+
+hypothesis_profiles.load()
 
 PG_ADMIN_URL = os.environ.get("FLEXVPP_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"

@@ -14,6 +14,7 @@ import os
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
+from hypothesis_profiles import examples
 from vtn_openadr.harness import assert_valid
 
 from .live import changed_tables
@@ -25,7 +26,7 @@ SERVICES = sorted({service for service, _, _ in BUILDERS.values()})
 # 200 answers the message; the rest are the documented transport refusals (docs/vtn.md).
 TRANSPORT_STATUSES = {200, 400, 413, 415}
 # Bounded so that both backends together stay well under a minute on the 2-core machine.
-EXAMPLES = int(os.environ.get("FLEXVPP_FUZZ_OPENADR_EXAMPLES", 150))
+EXAMPLES = int(os.environ.get("FLEXVPP_FUZZ_OPENADR_EXAMPLES", examples(150)))
 
 
 def _check_no_server_errors(caplog: pytest.LogCaptureFixture) -> None:

@@ -18,6 +18,7 @@ import requests
 import schemathesis
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis.errors import Unsatisfiable
+from hypothesis_profiles import examples
 from schemathesis import GenerationMode
 from schemathesis.config import SchemathesisConfig
 from sqlalchemy import select
@@ -39,7 +40,7 @@ CONFIG = SchemathesisConfig.from_dict(
         }
     }
 )
-EXAMPLES = int(os.environ.get("FLEXVPP_FUZZ_REST_EXAMPLES", 8))
+EXAMPLES = int(os.environ.get("FLEXVPP_FUZZ_REST_EXAMPLES", examples(8)))  # per operation and mode
 API = "/api/v1"
 
 
