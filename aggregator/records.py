@@ -61,6 +61,31 @@ class VenCredentials:
     xml_signatures: str | None  # required | optional | off; None: the VTN's setting
 
 
+# ---- the outbox ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRecord:
+    """A VTN-initiated message for the VEN's polls, delivered at least once (vtn/services/outbox.py).
+
+    Pending until `delivered_at` (done: acknowledged, no longer applicable, or given up); it goes
+    out in a poll reply (`sent_at`, `send_count`, the same `request_id` every time) and again
+    until the VEN acknowledges it (`acked_at`). `written_at`: the last send's reply was written
+    out whole."""
+
+    id: int
+    ven_id: str
+    message_type: str
+    payload: dict[str, Any]
+    created_at: datetime
+    delivered_at: datetime | None = None
+    request_id: str | None = None
+    sent_at: datetime | None = None
+    send_count: int = 0
+    written_at: datetime | None = None
+    acked_at: datetime | None = None
+
+
 # ---- DR events, the VENs' answers, their opts ---------------------------------------------------
 
 

@@ -7,7 +7,7 @@ they import this module, not vtn/app.py, because the app factory imports the han
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 
 from aiohttp import web
 
@@ -23,5 +23,12 @@ SESSIONS = web.AppKey("sessions", Sessions)
 POLL_CACHE = web.AppKey("poll_cache", PollCache)
 # The time source of the OpenADR side; tests put a fixed clock here (tz-aware UTC).
 CLOCK: web.AppKey[Callable[[], datetime]] = web.AppKey("clock")
+
+
+def utc_now() -> datetime:
+    """The wall clock (tz-aware UTC): the time source where no CLOCK is set."""
+    return datetime.now(UTC)
+
+
 # Which worker process this is (vtn/server.py); worker 0 runs the once-only background jobs.
 WORKER = web.AppKey("worker", Worker)

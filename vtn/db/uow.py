@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from vtn.db.repos.events import EventRepository
 from vtn.db.repos.nonces import NonceRepository
 from vtn.db.repos.opts import OptRepository
+from vtn.db.repos.outbox import OutboxRepository
 from vtn.db.repos.portfolio import (
     DispatchRepository,
     ImbalanceRepository,
@@ -20,7 +21,6 @@ from vtn.db.repos.portfolio import (
 from vtn.db.repos.reports import ReportRepository
 from vtn.db.repos.tokens import TokenRepository
 from vtn.db.repos.vens import VenRepository
-from vtn.db.repositories import OutboxRepository
 
 # What services and edges hold to open units of work (typed here, so they need no SQLAlchemy import).
 Sessions = async_sessionmaker[AsyncSession]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from vtn.db.tables import utcnow
+from vtn.keys import utc_now
 from vtn.openadr import ei_event, ei_opt, ei_register_party, ei_report, oadr_poll
 from vtn.openadr.acks import acknowledging, reply_written
 from vtn.openadr.dispatch import CLIENT_CERTIFICATES, SIGNATURES, service_handler
@@ -45,5 +45,5 @@ def create_openadr_app(settings: VtnSettings) -> web.Application:
     if settings.accept_unqualified_schema_version:
         app.middlewares.append(_accept_unqualified_schema_version)
     for service, handlers in SERVICES.items():
-        app.router.add_post(f"/{service}", service_handler(service, handlers, utcnow))  # type: ignore[arg-type]
+        app.router.add_post(f"/{service}", service_handler(service, handlers, utc_now))  # type: ignore[arg-type]
     return app

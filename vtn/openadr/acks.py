@@ -19,8 +19,7 @@ from datetime import datetime
 
 from aiohttp import web
 
-from vtn.db.tables import utcnow
-from vtn.keys import CLOCK
+from vtn.keys import CLOCK, utc_now
 from vtn.openadr.context import Context, Handler
 from vtn.openadr.xml import text
 from vtn.services.acknowledgement import ACTIONS, REPLIES, acknowledge
@@ -77,7 +76,7 @@ async def reply_written(
     except ConnectionError:
         log.info("the reply to %s was not written: the connection closed first", request.path)
         return response
-    at = request.config_dict.get(CLOCK, utcnow)()
+    at = request.config_dict.get(CLOCK, utc_now)()
     for callback in callbacks:
         try:
             await callback(at)

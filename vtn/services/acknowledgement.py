@@ -24,15 +24,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
-from vtn.db.tables import OutboxMessage, as_utc
-from vtn.db.uow import UnitOfWork
+from aggregator.records import OutboxRecord
+from vtn.db.uow import Sessions, UnitOfWork
 from vtn.services import outbox
 from vtn.services.poll_cache import notify_registration
 from vtn.services.registration import end_registration
-
-Sessions = async_sessionmaker[AsyncSession]
 
 # The VEN's reply -> the outbox message it acknowledges when it echoes that message's requestID.
 REPLIES = {
@@ -52,7 +48,7 @@ async def settle(uow: UnitOfWork, ven_id: str, now: datetime) -> None:
             await uow.outbox.finish(message.id, now, acknowledged=True)
 
 
-async def _acknowledged(uow: UnitOfWork, message: OutboxMessage, now: datetime) -> bool:
+async def _acknowledged(uow: UnitOfWork, message: OutboxRecord, now: datetime) -> bool:
     kind = message.message_type
     if kind == outbox.DISTRIBUTE_EVENT:
         awaiting = message.payload.get(outbox.AWAITING_ANSWERS) or {}
@@ -60,7 +56,7 @@ async def _acknowledged(uow: UnitOfWork, message: OutboxMessage, now: datetime) 
             return _written_before(message, now)
         return await _answered(uow, message.ven_id, awaiting, now)
     if kind == outbox.CREATE_REPORT:
-        states = await uow.outbox.request_states(message.payload.get("report_request_ids", []))
+        states = await uow.reports.request_states(message.payload.get("report_request_ids", []))
         live = [acknowledged for cancelled, acknowledged in states.values() if not cancelled]
         return bool(live) and all(live)
     if kind == outbox.REGISTER_REPORT:
@@ -68,16 +64,15 @@ async def _acknowledged(uow: UnitOfWork, message: OutboxMessage, now: datetime) 
     return False  # acknowledged by the VEN's reply or action only (`acknowledge`)
 
 
-def _written_before(message: OutboxMessage, now: datetime) -> bool:
+def _written_before(message: OutboxRecord, now: datetime) -> bool:
     """The last send's reply was written out whole before this poll arrived."""
-    written = as_utc(message.written_at)
-    return written is not None and written <= now
+    return message.written_at is not None and message.written_at <= now
 
 
 async def _answered(uow: UnitOfWork, ven_id: str, awaiting: dict[str, int], now: datetime) -> bool:
     # Columns only (no event rows in the session): a poll renders the events after this, fresh.
-    answered = await uow.outbox.answered(ven_id, list(awaiting))
-    windows = await uow.outbox.event_windows(list(awaiting))
+    answered = await uow.events.answered(ven_id, list(awaiting))
+    windows = await uow.events.windows(list(awaiting))
     for event_id, number in awaiting.items():
         if event_id not in windows:
             continue  # deleted

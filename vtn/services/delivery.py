@@ -14,10 +14,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
-from vtn.db.tables import OutboxMessage, as_utc
-from vtn.db.uow import UnitOfWork
+from aggregator.records import OutboxRecord
+from vtn.db.uow import Sessions, UnitOfWork
 from vtn.services import outbox
 from vtn.services.acknowledgement import end_cancelled_registration, settle
 from vtn.services.event_rules import DEFAULT_NEAR_WINDOW_SECONDS, distribution_key
@@ -28,8 +26,6 @@ from vtn.services.types import EventInfo, EventStatus
 from vtn.services.vens import new_id
 
 log = logging.getLogger(__name__)
-
-Sessions = async_sessionmaker[AsyncSession]
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,8 +103,10 @@ async def take_next(
             if message.send_count >= redelivery.max_sends:
                 ended = await _give_up(uow, message, now) or ended
                 continue
-            if not await uow.outbox.claim(message, now, sent_before):  # another worker sent it
+            claimed = await uow.outbox.claim(message.id, now, sent_before)
+            if claimed is None:  # another worker sent it
                 continue
+            message = claimed
             delivery = await _send(uow, message, now, near_window_seconds)
             if delivery is not None:
                 break
@@ -120,7 +118,7 @@ async def take_next(
     return Taken(delivery, resend_at)
 
 
-async def _give_up(uow: UnitOfWork, message: OutboxMessage, now: datetime) -> bool:
+async def _give_up(uow: UnitOfWork, message: OutboxRecord, now: datetime) -> bool:
     """Stop sending a message the VEN never acknowledged; True if that ended its registration."""
     await uow.outbox.finish(message.id, now, acknowledged=False)
     log.warning(
@@ -140,16 +138,18 @@ async def _resend_at(uow: UnitOfWork, ven_id: str, now: datetime, redelivery: Re
     """When the next of the VEN's pending messages may go out (now for one another worker holds)."""
     pending = [*await uow.outbox.in_flight(ven_id), *await uow.outbox.unsent(ven_id)]
     times = [
-        now if (sent := as_utc(m.sent_at)) is None else sent + timedelta(seconds=redelivery.resend_seconds)
+        now if m.sent_at is None else m.sent_at + timedelta(seconds=redelivery.resend_seconds)
         for m in pending
     ]
     return min(times, default=None)
 
 
-async def _send(uow: UnitOfWork, message: OutboxMessage, now: datetime, near: int) -> Delivery | None:
+async def _send(uow: UnitOfWork, message: OutboxRecord, now: datetime, near: int) -> Delivery | None:
     """Render-ready content of this send and what will acknowledge it; None if it no longer applies."""
     ven_id, kind, payload = message.ven_id, message.message_type, dict(message.payload)
-    message.request_id = message.request_id or new_id()  # the same on every send
+    if message.request_id is None:  # the same on every send
+        message = replace(message, request_id=new_id())
+        await uow.outbox.save(message)
     if kind == outbox.DISTRIBUTE_EVENT:
         # Absorb the VEN's other pending distributes before reading the events: this one,
         # rendered now, carries all they would. An event change folding into one of them either
@@ -164,12 +164,16 @@ async def _send(uow: UnitOfWork, message: OutboxMessage, now: datetime, near: in
         for e in events:
             if e.status == EventStatus.CANCELLED:
                 told[e.event_id] = sorted({*told.get(e.event_id, []), e.modification_number})
-        message.payload = {
-            **payload,
-            "cancelled_event_ids": sorted(cancelled),
-            outbox.AWAITING_ANSWERS: awaiting,
-            outbox.DELIVERED_CANCELLATIONS: told,
-        }
+        message = replace(
+            message,
+            payload={
+                **payload,
+                "cancelled_event_ids": sorted(cancelled),
+                outbox.AWAITING_ANSWERS: awaiting,
+                outbox.DELIVERED_CANCELLATIONS: told,
+            },
+        )
+        await uow.outbox.save(message)
         return _delivery(message, message.payload, events, written_acknowledges=not awaiting)
     if kind == outbox.CANCEL_PARTY_REGISTRATION:
         ven = await uow.vens.get(ven_id)
@@ -185,7 +189,7 @@ async def _send(uow: UnitOfWork, message: OutboxMessage, now: datetime, near: in
 
 
 def _delivery(
-    message: OutboxMessage,
+    message: OutboxRecord,
     payload: dict[str, Any],
     events: tuple[EventInfo, ...] = (),
     written_acknowledges: bool = False,

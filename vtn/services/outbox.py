@@ -15,9 +15,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
-from vtn.db.uow import UnitOfWork
+from vtn.db.uow import Sessions, UnitOfWork
 
 DISTRIBUTE_EVENT = "oadrDistributeEvent"
 CREATE_REPORT = "oadrCreateReport"
@@ -65,7 +63,7 @@ async def told_cancelled(uow: UnitOfWork, ven_id: str, event_id: str, since: dat
     return numbers
 
 
-async def prune_delivered(sessions: async_sessionmaker[AsyncSession], before: datetime) -> int:
+async def prune_delivered(sessions: Sessions, before: datetime) -> int:
     """Delete messages done before `before` (the outbox keeps them a while for inspection)."""
     async with UnitOfWork(sessions) as uow:
         removed = await uow.outbox.prune_delivered(before)

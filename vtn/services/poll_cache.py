@@ -12,11 +12,10 @@ import logging
 import weakref
 from datetime import datetime
 
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from vtn.db.engine import engine_key
+from vtn.db.uow import Sessions
 
 log = logging.getLogger(__name__)
-
-Sessions = async_sessionmaker[AsyncSession]
 
 
 class PollCache:
@@ -113,28 +112,21 @@ class PollCache:
 _CACHES: weakref.WeakKeyDictionary[object, PollCache] = weakref.WeakKeyDictionary()
 
 
-def _engine_key(sessions: Sessions) -> object | None:
-    bind = sessions.kw.get("bind")
-    if isinstance(bind, AsyncEngine):
-        return bind.sync_engine
-    return bind
-
-
 def attach_cache(sessions: Sessions, cache: PollCache) -> None:
     """Make `cache` the one services update when they write through `sessions`' engine."""
-    key = _engine_key(sessions)
+    key = engine_key(sessions)
     if key is not None:
         _CACHES[key] = cache
 
 
 def detach_cache(sessions: Sessions) -> None:
-    key = _engine_key(sessions)
+    key = engine_key(sessions)
     if key is not None:
         _CACHES.pop(key, None)
 
 
 def cache_for(sessions: Sessions) -> PollCache | None:
-    key = _engine_key(sessions)
+    key = engine_key(sessions)
     return None if key is None else _CACHES.get(key)
 
 

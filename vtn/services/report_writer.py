@@ -21,9 +21,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from vtn.db.engine import engine_key
 from vtn.db.errors import DriverError
 from vtn.db.uow import Sessions, UnitOfWork
-from vtn.services.poll_cache import _engine_key
 from vtn.services.report_rows import dedupe, requested_r_ids
 
 log = logging.getLogger(__name__)
@@ -188,17 +188,17 @@ _WRITERS: weakref.WeakKeyDictionary[object, ReportWriter] = weakref.WeakKeyDicti
 
 
 def attach_writer(sessions: Sessions, writer: ReportWriter) -> None:
-    key = _engine_key(sessions)
+    key = engine_key(sessions)
     if key is not None:
         _WRITERS[key] = writer
 
 
 def detach_writer(sessions: Sessions) -> None:
-    key = _engine_key(sessions)
+    key = engine_key(sessions)
     if key is not None:
         _WRITERS.pop(key, None)
 
 
 def writer_for(sessions: Sessions) -> ReportWriter | None:
-    key = _engine_key(sessions)
+    key = engine_key(sessions)
     return None if key is None else _WRITERS.get(key)

@@ -1,5 +1,5 @@
 """The closed loop's repositories (vtn/db/repos/portfolio.py) and the report reads and writes
-that the portfolio and site services use (vtn/db/repositories.py)."""
+that the portfolio and site services use (vtn/db/repos/reports.py)."""
 
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aggregator.records import EventInterval, EventRecord, EventResponseRecord
@@ -160,6 +160,28 @@ class EventRepository:
     async def responses(self, event_ids: Sequence[str]) -> list[EventResponseRecord]:
         query = select(EventResponse).where(EventResponse.event_id.in_(list(event_ids)))
         return [_response(row) for row in await self.session.scalars(query)]
+
+    async def answered(self, ven_id: str, event_ids: Sequence[str]) -> dict[str, int]:
+        """eventID -> the highest modificationNumber the VEN answered (oadrCreatedEvent)."""
+        if not event_ids:
+            return {}
+        query = (
+            select(EventResponse.event_id, func.max(EventResponse.modification_number))
+            .where(EventResponse.ven_id == ven_id, EventResponse.event_id.in_(list(event_ids)))
+            .group_by(EventResponse.event_id)
+        )
+        return {event_id: int(number) for event_id, number in (await self.session.execute(query)).all()}
+
+    async def windows(self, event_ids: Sequence[str]) -> dict[str, tuple[datetime, int]]:
+        """eventID -> (dtstart, duration in seconds). Columns only: no event row enters the
+        session, so the events a poll renders later in it are read fresh."""
+        if not event_ids:
+            return {}
+        query = select(Event.event_id, Event.dtstart, Event.duration_seconds).where(
+            Event.event_id.in_(list(event_ids))
+        )
+        rows = (await self.session.execute(query)).all()
+        return {event_id: (utc(start), int(duration)) for event_id, start, duration in rows}
 
     async def record_response(
         self, ven_id: str, event_id: str, modification_number: int, opt_type: str, code: str, now: datetime

@@ -147,6 +147,17 @@ class ReportRepository:
             .values({column: now})
         )
 
+    async def request_states(self, report_request_ids: Sequence[str]) -> dict[str, tuple[bool, bool]]:
+        """reportRequestID -> (cancelled, acknowledged by the VEN). Columns only: no request row
+        enters the session."""
+        if not report_request_ids:
+            return {}
+        query = select(
+            ReportRequest.report_request_id, ReportRequest.cancelled_at, ReportRequest.acknowledged_at
+        ).where(ReportRequest.report_request_id.in_(list(report_request_ids)))
+        rows = (await self.session.execute(query)).all()
+        return {rid: (cancelled is not None, acked is not None) for rid, cancelled, acked in rows}
+
     async def cancel_live_requests(self, ven_id: str, now: datetime) -> None:
         """Cancel every live report request of the VEN (its registration ended, or it re-offered)."""
         await self.session.execute(

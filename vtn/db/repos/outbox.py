@@ -1,63 +1,90 @@
-"""The outbox repository: it still returns ORM rows (the other aggregates, in vtn/db/repos/,
-return records). Wraps the unit of work's session.
-"""
+"""The outbox: VTN-initiated messages waiting for, or sent in, the VEN's polls (at least once)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from vtn.db.tables import (
-    Event,
-    EventResponse,
-    OutboxMessage,
-    ReportRequest,
-    as_utc,
-)
+from aggregator.records import OutboxRecord
+from vtn.db.repos import Seen, utc
+from vtn.db.tables import OutboxMessage, as_utc
 
 
-def _dialect(session: AsyncSession) -> str:
-    return session.get_bind().dialect.name
+def outbox_record(row: OutboxMessage) -> OutboxRecord:
+    return OutboxRecord(
+        id=row.id,
+        ven_id=row.ven_id,
+        message_type=row.message_type,
+        payload=dict(row.payload),
+        created_at=utc(row.created_at),
+        delivered_at=as_utc(row.delivered_at),
+        request_id=row.request_id,
+        sent_at=as_utc(row.sent_at),
+        send_count=row.send_count,
+        written_at=as_utc(row.written_at),
+        acked_at=as_utc(row.acked_at),
+    )
+
+
+def _columns(record: OutboxRecord) -> dict[str, Any]:
+    return asdict(record)
 
 
 class OutboxRepository:
-    """The outbox. A message is pending until it is done (`delivered_at` set): waiting for its first
-    send, or sent and not yet acknowledged (in flight)."""
+    """A message is pending until it is done (`delivered_at` set): waiting for its first send, or
+    sent and not yet acknowledged (in flight)."""
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+        self._seen: Seen[int, OutboxRecord] = Seen()
 
-    def enqueue(
-        self, ven_id: str, message_type: str, payload: dict[str, Any], now: datetime
-    ) -> OutboxMessage:
-        message = OutboxMessage(ven_id=ven_id, message_type=message_type, payload=payload, created_at=now)
-        self.session.add(message)
-        return message
+    def _records(self, rows: Sequence[OutboxMessage]) -> list[OutboxRecord]:
+        return [self._seen.remember(row.id, row, outbox_record(row)) for row in rows]
 
-    def _pending(self, ven_id: str) -> Any:
+    async def _one(self, query: Select[OutboxMessage]) -> OutboxRecord | None:
+        row = (await self.session.execute(query)).scalar_one_or_none()
+        return None if row is None else self._seen.remember(row.id, row, outbox_record(row))
+
+    async def _all(self, query: Select[OutboxMessage]) -> list[OutboxRecord]:
+        return self._records((await self.session.execute(query)).scalars().all())
+
+    def enqueue(self, ven_id: str, message_type: str, payload: dict[str, Any], now: datetime) -> None:
+        """Queue a message (its id is assigned when the unit of work flushes)."""
+        self.session.add(
+            OutboxMessage(ven_id=ven_id, message_type=message_type, payload=payload, created_at=now)
+        )
+
+    async def save(self, message: OutboxRecord) -> None:
+        """Write what changed on a message read in this unit of work (its requestID, its payload)."""
+        row = self._seen.row(message.id) or await self.session.get(OutboxMessage, message.id)
+        assert row is not None, f"outbox message {message.id} is not stored"
+        self._seen.write_changes(message.id, row, message, _columns)
+
+    def _pending(self, ven_id: str) -> Select[OutboxMessage]:
         return select(OutboxMessage).where(
             OutboxMessage.ven_id == ven_id, OutboxMessage.delivered_at.is_(None)
         )
 
     @staticmethod
-    def _due(sent_before: datetime) -> Any:
+    def _due(sent_before: datetime) -> ColumnElement[bool]:
         return or_(OutboxMessage.sent_at.is_(None), OutboxMessage.sent_at <= sent_before)
 
-    async def next_due(self, ven_id: str, sent_before: datetime) -> OutboxMessage | None:
+    async def next_due(self, ven_id: str, sent_before: datetime) -> OutboxRecord | None:
         """The oldest pending message that never went out or last went out at or before
         `sent_before`, locked so a second worker skips it (PostgreSQL)."""
         query = self._pending(ven_id).where(self._due(sent_before)).order_by(OutboxMessage.id).limit(1)
-        if _dialect(self.session) == "postgresql":
+        if self.session.get_bind().dialect.name == "postgresql":
             query = query.with_for_update(skip_locked=True)
-        return (await self.session.execute(query)).scalar_one_or_none()
+        return await self._one(query)
 
-    async def claim(self, message: OutboxMessage, now: datetime, sent_before: datetime) -> bool:
-        """Count a send of `message` if it is still pending and due, then re-read it; False if
-        another worker sent it (or it was done) meanwhile.
+    async def claim(self, message_id: int, now: datetime, sent_before: datetime) -> OutboxRecord | None:
+        """Count a send of the message if it is still pending and due, and return it as it is
+        then; None if another worker sent it (or it was done) meanwhile.
 
         The conditional UPDATE takes the write lock first (SQLite has no SELECT ... FOR UPDATE), so
         the payload read after it includes any fold (`merge_payload`) committed before, and a fold
@@ -66,7 +93,7 @@ class OutboxRepository:
         result = await self.session.execute(
             update(OutboxMessage)
             .where(
-                OutboxMessage.id == message.id,
+                OutboxMessage.id == message_id,
                 OutboxMessage.delivered_at.is_(None),
                 self._due(sent_before),
             )
@@ -74,14 +101,15 @@ class OutboxRepository:
             .execution_options(synchronize_session=False)
         )
         if not result.rowcount:  # type: ignore[attr-defined]
-            return False
-        await self.session.refresh(message)
-        return True
+            return None
+        row = await self.session.get(OutboxMessage, message_id, populate_existing=True)
+        assert row is not None
+        return self._seen.remember(row.id, row, outbox_record(row))
 
-    async def in_flight(self, ven_id: str) -> Sequence[OutboxMessage]:
+    async def in_flight(self, ven_id: str) -> list[OutboxRecord]:
         """Pending messages that went out at least once: they wait for the VEN's acknowledgement."""
         query = self._pending(ven_id).where(OutboxMessage.sent_at.is_not(None)).order_by(OutboxMessage.id)
-        return (await self.session.execute(query)).scalars().all()
+        return await self._all(query)
 
     async def finish(self, message_id: int, now: datetime, acknowledged: bool) -> bool:
         """Mark a message done if it still is pending; False if it was done already."""
@@ -110,7 +138,7 @@ class OutboxRepository:
             OutboxMessage.delivered_at.is_(None),
             OutboxMessage.id != keep_id,
         )
-        if _dialect(self.session) == "postgresql":
+        if self.session.get_bind().dialect.name == "postgresql":
             others = others.with_for_update(skip_locked=True)
         result = await self.session.execute(
             update(OutboxMessage)
@@ -134,45 +162,8 @@ class OutboxRepository:
             .execution_options(synchronize_session=False)
         )
 
-    async def answered(self, ven_id: str, event_ids: Sequence[str]) -> dict[str, int]:
-        """eventID -> the highest modificationNumber the VEN answered (oadrCreatedEvent)."""
-        if not event_ids:
-            return {}
-        query = (
-            select(EventResponse.event_id, func.max(EventResponse.modification_number))
-            .where(EventResponse.ven_id == ven_id, EventResponse.event_id.in_(list(event_ids)))
-            .group_by(EventResponse.event_id)
-        )
-        return {event_id: int(number) for event_id, number in (await self.session.execute(query)).all()}
-
-    async def event_windows(self, event_ids: Sequence[str]) -> dict[str, tuple[datetime, int]]:
-        """eventID -> (dtstart, duration in seconds). Columns only: no event row enters the
-        session, so the events a poll renders later in it are read fresh."""
-        if not event_ids:
-            return {}
-        query = select(Event.event_id, Event.dtstart, Event.duration_seconds).where(
-            Event.event_id.in_(list(event_ids))
-        )
-        found = {}
-        for event_id, start, duration in (await self.session.execute(query)).all():
-            start_utc = as_utc(start)
-            assert start_utc is not None
-            found[event_id] = (start_utc, int(duration))
-        return found
-
-    async def request_states(self, report_request_ids: Sequence[str]) -> dict[str, tuple[bool, bool]]:
-        """reportRequestID -> (cancelled, acknowledged by the VEN). Columns only, as above."""
-        if not report_request_ids:
-            return {}
-        query = select(
-            ReportRequest.report_request_id, ReportRequest.cancelled_at, ReportRequest.acknowledged_at
-        ).where(ReportRequest.report_request_id.in_(list(report_request_ids)))
-        rows = (await self.session.execute(query)).all()
-        return {rid: (cancelled is not None, acked is not None) for rid, cancelled, acked in rows}
-
-    async def last_pending(self, ven_id: str) -> OutboxMessage | None:
-        query = self._pending(ven_id).order_by(OutboxMessage.id.desc()).limit(1)
-        return (await self.session.execute(query)).scalar_one_or_none()
+    async def last_pending(self, ven_id: str) -> OutboxRecord | None:
+        return await self._one(self._pending(ven_id).order_by(OutboxMessage.id.desc()).limit(1))
 
     async def merge_payload(self, message_id: int, payload: dict[str, Any]) -> bool:
         """Replace a message's payload if it has not gone out yet; False if it has.
@@ -194,9 +185,10 @@ class OutboxRepository:
 
     async def prune_delivered(self, before: datetime) -> int:
         result = await self.session.execute(
-            delete(OutboxMessage).where(
-                OutboxMessage.delivered_at.is_not(None), OutboxMessage.delivered_at < before
-            )
+            delete(OutboxMessage)
+            .where(OutboxMessage.delivered_at.is_not(None), OutboxMessage.delivered_at < before)
+            # Not evaluated on the rows this unit of work holds: SQLite's are naive, `before` is not.
+            .execution_options(synchronize_session=False)
         )
         return int(result.rowcount)  # type: ignore[attr-defined]
 
@@ -204,19 +196,20 @@ class OutboxRepository:
         query = select(OutboxMessage.ven_id).where(OutboxMessage.delivered_at.is_(None)).distinct()
         return set((await self.session.execute(query)).scalars().all())
 
-    async def unsent(self, ven_id: str) -> Sequence[OutboxMessage]:
+    async def unsent(self, ven_id: str) -> list[OutboxRecord]:
         """Pending messages that have not gone out yet."""
-        query = self._pending(ven_id).where(OutboxMessage.sent_at.is_(None)).order_by(OutboxMessage.id)
-        return (await self.session.execute(query)).scalars().all()
+        return await self._all(
+            self._pending(ven_id).where(OutboxMessage.sent_at.is_(None)).order_by(OutboxMessage.id)
+        )
 
-    async def sent_since(self, ven_id: str, message_type: str, since: datetime) -> Sequence[OutboxMessage]:
+    async def sent_since(self, ven_id: str, message_type: str, since: datetime) -> list[OutboxRecord]:
         """Messages of the type that went out (at least once) since `since`, done or not."""
         query = select(OutboxMessage).where(
             OutboxMessage.ven_id == ven_id,
             OutboxMessage.message_type == message_type,
             OutboxMessage.sent_at >= since,
         )
-        return (await self.session.execute(query.order_by(OutboxMessage.id))).scalars().all()
+        return await self._all(query.order_by(OutboxMessage.id))
 
     async def discard_pending(self, ven_id: str) -> None:
         await self.session.execute(
