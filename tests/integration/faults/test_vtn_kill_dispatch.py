@@ -114,6 +114,27 @@ class Operator:
         raise AssertionError(f"{method} {path}: the VTN never answered")
 
 
+# How long the VENs may take to reach the VTN's state after the last change. Long enough for
+# several resends (outbox_resend_seconds is 5) on a loaded CI machine; a message delivered at
+# most once never arrives, so the check below still fails for a lost command.
+CONVERGE_S = 30.0
+
+
+async def converged(vens: list[PollingVen], truth: dict[str, int]) -> None:
+    """Return once every VEN knows each event at the VTN's modificationNumber, or at the bound
+    (the assertions after the VENs stop then name who is behind). A fixed wait of a few seconds
+    failed on a 2-core machine running four test workers: a poll there can wait seconds on
+    SQLite's write lock, so the last changes had not reached one VEN yet, though nothing was lost."""
+    deadline = asyncio.get_running_loop().time() + CONVERGE_S
+    while asyncio.get_running_loop().time() < deadline:
+        try:
+            for ven in vens:
+                ven.check(truth)
+            return
+        except AssertionError:
+            await asyncio.sleep(0.2)
+
+
 def event_body(ven_ids: list[str], number: int) -> dict[str, Any]:
     start = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=2, minutes=10 * number)
     return {
@@ -158,7 +179,7 @@ async def test_killed_vtn_loses_no_event_change(empty_db_url: str, tmp_path: Pat
                 e["event_id"]: e["modification_number"]
                 for e in await operator.call(session, "GET", "/events")
             }
-            await asyncio.sleep(3.0)  # every VEN polls several times more
+            await converged(vens, truth)
         finally:
             for ven in vens:
                 ven.stopped = True
