@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from aggregator.records import VenRecord
-from vtn.db.engine import create_engine, sessions_for
+from vtn.db.engine import open_database
 from vtn.db.uow import Sessions, UnitOfWork
 
 T0 = datetime(2030, 1, 7, 12, 0, tzinfo=UTC)
@@ -16,9 +16,8 @@ T0 = datetime(2030, 1, 7, 12, 0, tzinfo=UTC)
 
 @pytest.fixture
 async def sessions(db_url: str) -> AsyncIterator[Sessions]:
-    engine = create_engine(db_url)
-    yield sessions_for(engine)
-    await engine.dispose()
+    async with open_database(db_url) as opened:
+        yield opened
 
 
 async def add_ven(sessions: Sessions, ven_id: str, **fields: object) -> VenRecord:

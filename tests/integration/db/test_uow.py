@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from vtn.db.engine import create_engine, sessions_for
+from vtn.db.engine import open_database
 from vtn.db.errors import DatabaseError
 from vtn.db.uow import Sessions, UnitOfWork
 
@@ -39,11 +39,8 @@ async def test_ping_answers_and_an_unreachable_database_raises(sessions: Session
         unreachable = db_url.replace("vtn.db", "no/such/dir/vtn.db")
     else:
         unreachable = db_url.replace("127.0.0.1:5432", "127.0.0.1:1")
-    engine = create_engine(unreachable)
-    try:
+    async with open_database(unreachable) as unreachable_sessions:
         # What GET /health turns into a 503 (vtn/api/routes.py).
         with pytest.raises((DatabaseError, OSError)):
-            async with UnitOfWork(sessions_for(engine)) as uow:
+            async with UnitOfWork(unreachable_sessions) as uow:
                 await uow.ping()
-    finally:
-        await engine.dispose()

@@ -13,6 +13,8 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from vtn.db.tables import Base, as_utc
 
 K = TypeVar("K")
@@ -37,14 +39,20 @@ class Seen(Generic[K, R]):
         self._seen[key] = (row, record)
         return record
 
-    def row(self, key: K) -> Base | None:
+    async def save(
+        self,
+        session: AsyncSession,
+        table: type[Base],
+        key: K,
+        after: R,
+        columns: Callable[[R], Mapping[str, Any]],
+    ) -> None:
+        """Write on the record's row (held, else read by `key`) the columns of the fields of
+        `after` that differ from the record as read; every column when the record was not read
+        here. `columns` maps a record to its columns."""
         seen = self._seen.get(key)
-        return None if seen is None else seen[0]
-
-    def write_changes(self, key: K, row: Base, after: R, columns: Callable[[R], Mapping[str, Any]]) -> None:
-        """Set on `row` the columns of the fields of `after` that differ from the record as read;
-        every column when the record was not read here. `columns` maps a record to its columns."""
-        seen = self._seen.get(key)
+        row = seen[0] if seen is not None else await session.get(table, key)
+        assert row is not None, f"{table.__tablename__} {key!r} is not stored"
         values = columns(after)
         for name in after.__dataclass_fields__:  # type: ignore[attr-defined]
             if seen is None or getattr(seen[1], name) != getattr(after, name):

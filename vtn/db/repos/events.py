@@ -103,9 +103,7 @@ class EventRepository:
 
     async def save(self, event: EventRecord) -> None:
         """Write what changed on the event since this unit of work read it."""
-        row = self._seen.row(event.event_id) or await self.session.get(Event, event.event_id)
-        assert row is not None, f"event {event.event_id} is not stored"
-        self._seen.write_changes(event.event_id, row, event, _columns)
+        await self._seen.save(self.session, Event, event.event_id, event, _columns)
 
     async def set_targets(self, event_id: str, ven_ids: Iterable[str]) -> None:
         await self.session.execute(delete(EventTarget).where(EventTarget.event_id == event_id))

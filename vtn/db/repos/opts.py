@@ -71,11 +71,7 @@ class OptRepository:
 
     async def save(self, opt: OptRecord) -> None:
         """Write what changed on the opt since this unit of work read it."""
-        row = self._seen.row((opt.ven_id, opt.opt_id)) or await self.session.get(
-            Opt, (opt.ven_id, opt.opt_id)
-        )
-        assert row is not None, f"opt {opt.opt_id} of VEN {opt.ven_id} is not stored"
-        self._seen.write_changes((opt.ven_id, opt.opt_id), row, opt, _columns)
+        await self._seen.save(self.session, Opt, (opt.ven_id, opt.opt_id), opt, _columns)
 
     async def for_ven(self, ven_id: str) -> list[OptRecord]:
         query = select(Opt).where(Opt.ven_id == ven_id).order_by(Opt.created_at, Opt.opt_id)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any
@@ -43,15 +42,15 @@ class OutboxRepository:
         self.session = session
         self._seen: Seen[int, OutboxRecord] = Seen()
 
-    def _records(self, rows: Sequence[OutboxMessage]) -> list[OutboxRecord]:
-        return [self._seen.remember(row.id, row, outbox_record(row)) for row in rows]
+    def _record(self, row: OutboxMessage) -> OutboxRecord:
+        return self._seen.remember(row.id, row, outbox_record(row))
 
     async def _one(self, query: Select[OutboxMessage]) -> OutboxRecord | None:
         row = (await self.session.execute(query)).scalar_one_or_none()
-        return None if row is None else self._seen.remember(row.id, row, outbox_record(row))
+        return None if row is None else self._record(row)
 
     async def _all(self, query: Select[OutboxMessage]) -> list[OutboxRecord]:
-        return self._records((await self.session.execute(query)).scalars().all())
+        return [self._record(row) for row in (await self.session.execute(query)).scalars().all()]
 
     def enqueue(self, ven_id: str, message_type: str, payload: dict[str, Any], now: datetime) -> None:
         """Queue a message (its id is assigned when the unit of work flushes)."""
@@ -61,9 +60,7 @@ class OutboxRepository:
 
     async def save(self, message: OutboxRecord) -> None:
         """Write what changed on a message read in this unit of work (its requestID, its payload)."""
-        row = self._seen.row(message.id) or await self.session.get(OutboxMessage, message.id)
-        assert row is not None, f"outbox message {message.id} is not stored"
-        self._seen.write_changes(message.id, row, message, _columns)
+        await self._seen.save(self.session, OutboxMessage, message.id, message, _columns)
 
     def _pending(self, ven_id: str) -> Select[OutboxMessage]:
         return select(OutboxMessage).where(
@@ -104,7 +101,7 @@ class OutboxRepository:
             return None
         row = await self.session.get(OutboxMessage, message_id, populate_existing=True)
         assert row is not None
-        return self._seen.remember(row.id, row, outbox_record(row))
+        return self._record(row)
 
     async def in_flight(self, ven_id: str) -> list[OutboxRecord]:
         """Pending messages that went out at least once: they wait for the VEN's acknowledgement."""

@@ -4,9 +4,9 @@ the dispatch event of each home."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,8 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from aggregator.inputs import WindowKind
 from aggregator.ports import RunRecord
 from aggregator.records import DispatchRecord, ImbalanceRecord, PriceRecord, RequestRecord
+from vtn.db.lengths import string_length
 from vtn.db.repos import utc
 from vtn.db.tables import (
+    Base,
     ImbalanceSignal,
     PlanningRun,
     PortfolioRequest,
@@ -24,12 +26,32 @@ from vtn.db.tables import (
     as_utc,
 )
 
+Row = TypeVar("Row", bound=Base)
+Record = TypeVar("Record")
+
 
 def _floats(values: Iterable[Any]) -> tuple[float, ...]:
     return tuple(float(v) for v in values)
 
 
+async def _added(session: AsyncSession, row: Row, record: Callable[[Row], Record]) -> Record:
+    """Store a new row; flushed, so the record has its generated values (an id)."""
+    session.add(row)
+    await session.flush()
+    return record(row)
+
+
 # ---- market inputs ----------------------------------------------------------------------------
+
+# Prices and imbalance signals are only added: the newest (highest id) is the current one.
+Signal = TypeVar("Signal", PriceSeries, ImbalanceSignal)
+
+
+async def _newest(
+    session: AsyncSession, table: type[Signal], record: Callable[[Signal], Record]
+) -> Record | None:
+    row = await session.scalar(select(table).order_by(table.id.desc()).limit(1))
+    return None if row is None else record(row)
 
 
 def _prices(row: PriceSeries) -> PriceRecord:
@@ -66,13 +88,10 @@ class PriceRepository:
             capacity_eur_per_kw_month=capacity_eur_per_kw_month,
             created_at=created_at,
         )
-        self.session.add(row)
-        await self.session.flush()
-        return _prices(row)
+        return await _added(self.session, row, _prices)
 
     async def latest(self) -> PriceRecord | None:
-        row = await self.session.scalar(select(PriceSeries).order_by(PriceSeries.id.desc()).limit(1))
-        return None if row is None else _prices(row)
+        return await _newest(self.session, PriceSeries, _prices)
 
 
 def _imbalance(row: ImbalanceSignal) -> ImbalanceRecord:
@@ -110,13 +129,10 @@ class ImbalanceRepository:
             reason=reason,
             created_at=created_at,
         )
-        self.session.add(row)
-        await self.session.flush()
-        return _imbalance(row)
+        return await _added(self.session, row, _imbalance)
 
     async def latest(self) -> ImbalanceRecord | None:
-        row = await self.session.scalar(select(ImbalanceSignal).order_by(ImbalanceSignal.id.desc()).limit(1))
-        return None if row is None else _imbalance(row)
+        return await _newest(self.session, ImbalanceSignal, _imbalance)
 
 
 def _request(row: PortfolioRequest) -> RequestRecord:
@@ -158,9 +174,7 @@ class RequestRepository:
             reason=reason,
             created_at=created_at,
         )
-        self.session.add(row)
-        await self.session.flush()
-        return _request(row)
+        return await _added(self.session, row, _request)
 
     async def get(self, request_id: str) -> RequestRecord | None:
         row = await self.session.get(PortfolioRequest, request_id)
@@ -190,7 +204,7 @@ class RequestRepository:
 
 # ---- planning runs ----------------------------------------------------------------------------
 
-TRIGGER_LENGTH = 64  # planning_runs.trigger
+TRIGGER_LENGTH = string_length("planning_runs", "trigger")
 
 
 def _run(row: PlanningRun) -> RunRecord:

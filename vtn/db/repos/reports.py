@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Executable, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -48,20 +48,9 @@ def _request(row: ReportRequest) -> ReportRequestRecord:
     )
 
 
-def _value(row: ReportValue) -> ReportValueRecord:
-    return ReportValueRecord(
-        row.ven_id,
-        row.report_request_id,
-        row.report_name,
-        row.r_id,
-        utc(row.dtstart),
-        row.duration_seconds,
-        row.value,
-        utc(row.received_at),
-    )
-
-
-_VALUE_COLUMNS = (
+# Report values are read as these columns, not as rows: tens of thousands of values (after a
+# load run, a long telemetry history) are read without an ORM object each.
+_VALUES = select(
     ReportValue.ven_id,
     ReportValue.report_request_id,
     ReportValue.report_name,
@@ -71,6 +60,16 @@ _VALUE_COLUMNS = (
     ReportValue.value,
     ReportValue.received_at,
 )
+
+
+async def _read_values(session: AsyncSession, query: Executable) -> list[ReportValueRecord]:
+    """The values `query` (built on `_VALUES`) selects, in its order."""
+    return [
+        ReportValueRecord(ven_id, request_id, name, r_id, utc(dtstart), seconds, value, utc(received_at))
+        for ven_id, request_id, name, r_id, dtstart, seconds, value, received_at in (
+            await session.execute(query)
+        ).all()
+    ]
 
 
 class ReportRepository:
@@ -218,23 +217,12 @@ class ReportRepository:
         return {(ven_id, r_id) for ven_id, r_id in (await self.session.execute(query)).all()}
 
     async def values_named(self, report_name: str) -> list[ReportValueRecord]:
-        """Every stored value of every VEN's reports named `report_name` (e.g. after a load run).
-
-        Columns, not rows: tens of thousands of values are read without an ORM object each."""
-        query = select(*_VALUE_COLUMNS).where(ReportValue.report_name == report_name)
-        return [
-            ReportValueRecord(ven_id, request_id, name, r_id, utc(dtstart), seconds, value, utc(received_at))
-            for ven_id, request_id, name, r_id, dtstart, seconds, value, received_at in (
-                await self.session.execute(query)
-            ).all()
-        ]
+        """Every stored value of every VEN's reports named `report_name` (e.g. after a load run)."""
+        return await _read_values(self.session, _VALUES.where(ReportValue.report_name == report_name))
 
     async def values_of(self, ven_id: str, report_name: str) -> list[ReportValueRecord]:
-        query = select(ReportValue).where(
-            ReportValue.ven_id == ven_id, ReportValue.report_name == report_name
-        )
-        query = query.order_by(ReportValue.r_id, ReportValue.dtstart)
-        return [_value(row) for row in await self.session.scalars(query)]
+        query = _VALUES.where(ReportValue.ven_id == ven_id, ReportValue.report_name == report_name)
+        return await _read_values(self.session, query.order_by(ReportValue.r_id, ReportValue.dtstart))
 
     async def latest_values(
         self, ven_id: str, report_name: str, window: timedelta
@@ -255,20 +243,21 @@ class ReportRepository:
             .subquery()
         )
         query = (
-            select(ReportValue)
-            .join(newest, (ReportValue.r_id == newest.c.r_id) & (ReportValue.dtstart == newest.c.dtstart))
+            _VALUES.join(
+                newest, (ReportValue.r_id == newest.c.r_id) & (ReportValue.dtstart == newest.c.dtstart)
+            )
             .where(*recent)
             .order_by(ReportValue.r_id, ReportValue.id)
         )
-        return [_value(row) for row in await self.session.scalars(query)]
+        return await _read_values(self.session, query)
 
     async def values(
         self, ven_id: str, since: datetime | None, until: datetime | None
     ) -> list[ReportValueRecord]:
-        query = select(ReportValue).where(ReportValue.ven_id == ven_id)
+        query = _VALUES.where(ReportValue.ven_id == ven_id)
         if since is not None:
             query = query.where(ReportValue.dtstart >= since)
         if until is not None:
             query = query.where(ReportValue.dtstart < until)
         query = query.order_by(ReportValue.dtstart, ReportValue.r_id, ReportValue.id)
-        return [_value(row) for row in await self.session.scalars(query)]
+        return await _read_values(self.session, query)

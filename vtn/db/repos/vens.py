@@ -63,9 +63,7 @@ class VenRepository:
 
     async def save(self, ven: VenRecord) -> None:
         """Write what changed on the VEN since this unit of work read it."""
-        row = self._seen.row(ven.ven_id) or await self.session.get(Ven, ven.ven_id)
-        assert row is not None, f"VEN {ven.ven_id} is not stored"
-        self._seen.write_changes(ven.ven_id, row, ven, _columns)
+        await self._seen.save(self.session, Ven, ven.ven_id, ven, _columns)
 
     async def all(self) -> list[VenRecord]:
         query = select(Ven).order_by(Ven.created_at, Ven.ven_id)
