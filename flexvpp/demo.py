@@ -28,6 +28,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from flexvpp.child_process import python_module
+
 log = logging.getLogger(__name__)
 
 CLOCK_START = timedelta(hours=10)  # STARTUP_S after launch: homes have reported by 11:00
@@ -174,7 +176,7 @@ def start_broker(demo: Demo) -> None:
 
 
 def _flexvpp(*args: str) -> list[str]:
-    return [sys.executable, "-m", "flexvpp", *args]
+    return python_module("flexvpp", *args)
 
 
 def start_vtn(demo: Demo) -> None:
@@ -230,7 +232,7 @@ def start_homes(demo: Demo) -> None:
     for first in range(0, demo.homes, HOMES_PER_PROCESS):
         count = min(HOMES_PER_PROCESS, demo.homes - first)
         args = [
-            sys.executable, "-m", "flexvpp.demo_homes",
+            *python_module("flexvpp.demo_homes"),
             "--first", str(first), "--count", str(count),
             "--broker", str(demo.broker_url),
             "--vtn-url", f"{demo.vtn_base}/OpenADR2/Simple/2.0b",

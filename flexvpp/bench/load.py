@@ -16,10 +16,8 @@ import logging
 import multiprocessing
 import os
 import queue
-import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator, Sequence
@@ -29,7 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from flexvpp.bench.load_ven import SimVen, WorkerPlan, WorkerResult, worker_main
-from flexvpp.bench.servers import BenchFailed, free_port, fresh_pg_database
+from flexvpp.bench.servers import BenchFailed, free_port, fresh_pg_database, stop_process
+from flexvpp.child_process import python_module
 
 log = logging.getLogger(__name__)
 
@@ -203,17 +202,11 @@ async def vtn_process(argv: list[str], port: int, log_path: Path) -> AsyncIterat
                 await asyncio.sleep(0.2)
         yield process
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop_process(process)
 
 
 def _vtn_argv(db_url: str, port: int, cert_dir: Path | None, workers: int = 1) -> list[str]:
-    argv = [sys.executable, "-m", "flexvpp", "vtn", "serve", "--db", db_url, "--port", str(port)]
+    argv = python_module("flexvpp", "vtn", "serve", "--db", db_url, "--port", str(port))
     argv += ["--workers", str(workers)]
     if cert_dir is not None:
         for kind in ("rsa", "ecdsa"):

@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from flexvpp.child_process import python_module
+
 log = logging.getLogger(__name__)
 
 
@@ -93,7 +95,7 @@ def start_stack(tmp: Path, broker_url: str | None, report_s: float) -> Stack:
         _wait_port(port, "mosquitto")
         broker_url = f"mqtt://127.0.0.1:{port}"
     db = f"sqlite:///{tmp / 'vtn.db'}"
-    flexvpp = [sys.executable, "-m", "flexvpp"]
+    flexvpp = python_module("flexvpp")
     subprocess.run([*flexvpp, "db", "upgrade", "--db", db], check=True, capture_output=True)
     made = subprocess.run(
         [*flexvpp, "token", "create", "--db", db, "--role", "operator", "--name", "bench"],
@@ -147,9 +149,7 @@ def run_bench(args: argparse.Namespace) -> int:
                 count = min(per_proc, homes - first)
                 stack.processes[f"worker-{first}"] = subprocess.Popen(
                     [
-                        sys.executable,
-                        "-m",
-                        "flexvpp.bench.ven",
+                        *python_module("flexvpp.bench.ven"),
                         "worker",
                         "--first",
                         str(first),

@@ -18,7 +18,6 @@ import itertools
 import logging
 import os
 import re
-import sys
 import tempfile
 import time
 import uuid
@@ -29,6 +28,7 @@ from pathlib import Path
 import aiohttp
 
 from flexvpp.bench.servers import BenchFailed, free_port, fresh_pg_database, subprocess_server
+from flexvpp.child_process import python_module
 
 log = logging.getLogger(__name__)
 
@@ -278,9 +278,7 @@ async def run_bench(options: BenchOptions) -> BenchResult:
         ours_port, stock_port = free_port(), free_port()
         ours_url, stock_url = f"http://127.0.0.1:{ours_port}", f"http://127.0.0.1:{stock_port}"
         ours_argv = [
-            sys.executable,
-            "-m",
-            "flexvpp",
+            *python_module("flexvpp"),
             "vtn",
             "serve",
             "--db",
@@ -289,7 +287,7 @@ async def run_bench(options: BenchOptions) -> BenchResult:
             str(ours_port),
             "--migrate",
         ]
-        stock_argv = [sys.executable, "-m", "flexvpp.bench.stock_vtn", "--port", str(stock_port)]
+        stock_argv = python_module("flexvpp.bench.stock_vtn", "--port", str(stock_port))
         async with (
             subprocess_server("ours", ours_argv, f"{ours_url}/api/v1/health", log_dir) as ours_process,
             subprocess_server(
