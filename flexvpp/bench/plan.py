@@ -14,6 +14,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from flexvpp.bench.args import check_day, check_homes_and_workers, day_inputs, load_average
+
 DEFAULT_DATE = "2025-05-11"  # Mother's Day 2025: Belgian day-ahead down to -462 EUR/MWh at noon
 
 
@@ -45,18 +47,10 @@ def register(bench_subparsers: Any) -> None:
 def _check(args: argparse.Namespace) -> date:
     from flexmodel.usage_error import UsageError
 
-    if args.homes < 1:
-        raise UsageError(f"--homes: {args.homes} must be at least 1")
-    if args.workers < 1:
-        raise UsageError(f"--workers: {args.workers} must be at least 1")
+    check_homes_and_workers(args)
     if args.glpk_homes < 0:
         raise UsageError(f"--glpk-homes: {args.glpk_homes} must be 0 (all) or more")
-    if args.data is not None and not args.data.is_dir():
-        raise UsageError(f"--data: {args.data} is not a directory")
-    try:
-        return date.fromisoformat(args.date)
-    except ValueError:
-        raise UsageError(f"--date: {args.date!r} is not a date of the form YYYY-MM-DD") from None
+    return check_day(args)
 
 
 class _MemorySampler:
@@ -122,19 +116,10 @@ def _rusage_mb() -> tuple[float, float]:
 def _portfolio(args: argparse.Namespace, day: date) -> tuple[list[Any], str, float]:
     from flexmodel.problem import prepare_sites
     from flexmodel.scenario import parse_scenario
-    from flexvpp.bench.data import BenchDataError, load_day, local_midnight
-    from flexvpp.bench.homes import make_portfolio, synthetic_day
+    from flexvpp.bench.homes import make_portfolio
 
     started = time.perf_counter()
-    if args.data is None:
-        inputs = synthetic_day(local_midnight(day), seed=args.seed)
-    else:
-        try:
-            inputs = load_day(args.data, day)
-        except BenchDataError as exc:
-            from flexmodel.usage_error import UsageError
-
-            raise UsageError(f"--data: {exc}") from None
+    inputs = day_inputs(args, day)
     scenario = parse_scenario(make_portfolio(inputs, args.homes, seed=args.seed))
     problems = prepare_sites(scenario)
     prices = inputs.day_ahead_eur_per_kwh * 1000.0
@@ -174,8 +159,7 @@ def _report(label: str, plans: list[Any], wall_s: float, homes_total: int) -> No
 
 def _bench_plan(args: argparse.Namespace) -> int:
     day = _check(args)
-    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
-    print(f"machine: {os.cpu_count()} CPUs, load average before the run {load}")
+    print(f"machine: {os.cpu_count()} CPUs, load average before the run {load_average()}")
     problems, about, prepare_s = _portfolio(args, day)
     print(f"portfolio: {about}")
     print(f"portfolio: generated, validated and prepared in {prepare_s:.2f} s (not in the times below)")
@@ -196,7 +180,7 @@ def _bench_plan(args: argparse.Namespace) -> int:
             _compare(glpk_plans, highs_plans)
     own, child = _rusage_mb()
     print(f"getrusage peak RSS: this process {own:.0f} MB, largest waited-for child {child:.0f} MB")
-    print(f"load average after the run: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(f"load average after the run: {load_average()}")
     return 0
 
 

@@ -14,6 +14,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from flexvpp.bench.args import check_day, check_homes_and_workers, day_inputs, load_average
+
 DEFAULT_DATE = "2025-01-15"  # a winter weekday: evening peak, no negative prices
 # The targets: (homes up to, seconds, relative gap).
 TARGETS = ((1_000, 60.0, 0.005), (10_000, 300.0, 0.01))
@@ -46,20 +48,12 @@ def register(bench_subparsers: Any) -> None:
 def _check(args: argparse.Namespace) -> date:
     from flexmodel.usage_error import UsageError
 
-    if args.homes < 1:
-        raise UsageError(f"--homes: {args.homes} must be at least 1")
-    if args.workers < 1:
-        raise UsageError(f"--workers: {args.workers} must be at least 1")
+    check_homes_and_workers(args)
     if not 0.0 < args.cap_fraction <= 1.5:
         raise UsageError(f"--cap-fraction: {args.cap_fraction} must be in (0, 1.5]")
     if args.gap is not None and not 0.0 < args.gap < 1.0:
         raise UsageError(f"--gap: {args.gap} must be in (0, 1)")
-    if args.data is not None and not args.data.is_dir():
-        raise UsageError(f"--data: {args.data} is not a directory")
-    try:
-        return date.fromisoformat(args.date)
-    except ValueError:
-        raise UsageError(f"--date: {args.date!r} is not a date of the form YYYY-MM-DD") from None
+    return check_day(args)
 
 
 def _target(homes: int) -> tuple[float, float]:
@@ -70,18 +64,9 @@ def _target(homes: int) -> tuple[float, float]:
 
 
 def _document(args: argparse.Namespace, day: date) -> dict[str, Any]:
-    from flexvpp.bench.data import BenchDataError, load_day, local_midnight
-    from flexvpp.bench.homes import make_portfolio, synthetic_day
+    from flexvpp.bench.homes import make_portfolio
 
-    if args.data is None:
-        inputs = synthetic_day(local_midnight(day), seed=args.seed)
-    else:
-        try:
-            inputs = load_day(args.data, day)
-        except BenchDataError as exc:
-            from flexmodel.usage_error import UsageError
-
-            raise UsageError(f"--data: {exc}") from None
+    inputs = day_inputs(args, day)
     print(f"portfolio: {args.homes} homes on {day.isoformat()} from {inputs.source}")
     return make_portfolio(inputs, args.homes, seed=args.seed)
 
@@ -97,7 +82,7 @@ def _bench_portfolio(args: argparse.Namespace) -> int:
     from flexvpp.bench.plan import _MemorySampler
 
     day = _check(args)
-    print(f"machine: {os.cpu_count()} CPUs, load average before the run {_load()}")
+    print(f"machine: {os.cpu_count()} CPUs, load average before the run {load_average()}")
     target_s, target_gap = _target(args.homes)
     document = _document(args, day)
     options = SolverOptions()
@@ -160,8 +145,4 @@ def _report(
     print(f"decomposition: objective {result.primal_eur:.4f} EUR, lower bound {result.bound_eur:.4f} EUR")
     print(f"decomposition: cap violation {result.violation_kwh:.6f} kWh")
     print(f"peak memory, this process and its workers together: {peak_mb:.0f} MB ({workers:.0f} workers)")
-    print(f"load average after the run: {_load()}")
-
-
-def _load() -> str:
-    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"load average after the run: {load_average()}")
