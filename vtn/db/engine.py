@@ -10,6 +10,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 Engine = AsyncEngine  # the type callers hold an engine by (so they need no SQLAlchemy import)
+SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
 def async_url(url: str) -> str:
@@ -35,7 +36,11 @@ def create_engine(url: str) -> AsyncEngine:
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA busy_timeout=5000")
+            # A writer waits this long for another's commit. 5 s was too short on a loaded machine
+            # (the demo beside other work: a transaction's awaits stretch while it holds the lock,
+            # and the waiting polls and reports failed with "database is locked"); 30 s is as long
+            # as the pool waits for a free connection.
+            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
             cursor.close()
 
     return engine
