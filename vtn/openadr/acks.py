@@ -4,30 +4,26 @@
   oadrCanceledReport, oadrRegisteredReport, oadrCanceledPartyRegistration) acknowledges the
   outbox message whose requestID it echoes, and a re-registration an oadrRequestReregistration,
   once the message's own handler accepted it.
-- `reply_written`: a middleware that writes a reply out itself when the handler asked to hear
-  of it (`after_reply_written`), and then tells it when. A send that no reply will acknowledge
-  (only responseRequired=never events, the VTN's METADATA) counts once its reply was handed to
-  the connection whole and a later poll came; a connection that closed first does not count.
+- `write_then_tell`: dispatch writes a reply out itself when the handler asked to hear of it
+  (`Context.after_written`, only a poll reply carrying such a send), and then tells it when. A
+  send that no reply will acknowledge (only responseRequired=never events, the VTN's METADATA)
+  counts once its reply was handed to the connection whole and a later poll came; a connection
+  that closed first does not count.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
-from contextvars import ContextVar
+from collections.abc import Callable
 from datetime import datetime
 
 from aiohttp import web
 
-from vtn.keys import CLOCK, utc_now
-from vtn.openadr.context import Context, Handler
+from vtn.openadr.context import Context, Handler, WrittenCallback
 from vtn.openadr.xml import text
 from vtn.services.acknowledgement import ACTIONS, REPLIES, acknowledge
 
 log = logging.getLogger(__name__)
-
-WrittenCallback = Callable[[datetime], Awaitable[None]]
-_AFTER_WRITE: ContextVar[list[WrittenCallback] | None] = ContextVar("after_reply_written", default=None)
 
 
 def acknowledging(handlers: dict[str, Handler]) -> dict[str, Handler]:
@@ -47,39 +43,24 @@ def _acknowledges(handler: Handler, reply_type: str) -> Handler:
     return handle
 
 
-def after_reply_written(callback: WrittenCallback) -> bool:
-    """Call `callback(at)` once the current request's reply is written out whole (never if the
-    connection fails first); False outside a request served through `reply_written`."""
-    callbacks = _AFTER_WRITE.get()
-    if callbacks is None:
-        return False
-    callbacks.append(callback)
-    return True
-
-
-@web.middleware
-async def reply_written(
-    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-) -> web.StreamResponse:
-    callbacks: list[WrittenCallback] = []
-    token = _AFTER_WRITE.set(callbacks)
+async def write_then_tell(
+    request: web.Request,
+    response: web.Response,
+    callbacks: list[WrittenCallback],
+    clock: Callable[[], datetime],
+) -> None:
+    """Write `response` out now, then call each callback with the time it went out whole (never
+    if the connection failed first)."""
     try:
-        response = await handler(request)
-    finally:
-        _AFTER_WRITE.reset(token)
-    if not callbacks or not isinstance(response, web.Response):
-        return response
-    try:
-        # aiohttp would write it right after we return; doing it here tells us it went out.
+        # aiohttp would write it right after the handler returns; doing it here tells us it went out.
         await response.prepare(request)
         await response.write_eof()
     except ConnectionError:
         log.info("the reply to %s was not written: the connection closed first", request.path)
-        return response
-    at = request.config_dict.get(CLOCK, utc_now)()
+        return
+    at = clock()
     for callback in callbacks:
         try:
             await callback(at)
         except Exception:  # the message then goes out again: at least once still holds
             log.exception("could not record that a reply was written")
-    return response

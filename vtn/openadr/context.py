@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from lxml import etree
@@ -12,6 +12,8 @@ from vtn.db.uow import Sessions
 from vtn.openadr.xml import text
 from vtn.services.poll_cache import PollCache
 from vtn.settings import VtnSettings
+
+WrittenCallback = Callable[[datetime], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +25,8 @@ class Context:
     message: etree._Element
     ven_id: str | None  # the venID the message names (see message_ven_id)
     tls_fingerprint: str | None = None
+    # Called with the time once the reply is written out whole (dispatch, vtn/openadr/acks.py).
+    after_written: list[WrittenCallback] = field(default_factory=list)
 
     @property
     def request_id(self) -> str | None:

@@ -21,6 +21,7 @@ from aiohttp import web
 from vtn.errors import Unauthorized, VtnError
 from vtn.keys import CLOCK, POLL_CACHE, SESSIONS, SETTINGS
 from vtn.openadr import codes
+from vtn.openadr.acks import write_then_tell
 from vtn.openadr.context import Context, Handler, message_ven_id
 from vtn.openadr.limits import check_lengths
 from vtn.openadr.render import render, response
@@ -118,11 +119,12 @@ def service_handler(
         if isinstance(body, web.Response):
             return body
         try:
-            message_type, message = parse_payload(body)
+            message_type, message = parse_payload(body, settings.accept_unqualified_schema_version)
         except MalformedMessage as err:
             log.info("refused a malformed %s message: %s", service, err)
             return _transport_error(400, codes.INVALID_DATA, str(err))
-        now = request.config_dict.get(CLOCK, clock)()
+        time_source = request.config_dict.get(CLOCK, clock)
+        now = time_source()
         cache: PollCache = request.config_dict[POLL_CACHE]
         sessions = request.config_dict[SESSIONS]
         ven_id = message_ven_id(message)
@@ -158,7 +160,10 @@ def service_handler(
         sign = policy is SignaturePolicy.REQUIRED or (signed and policy is not SignaturePolicy.OFF)
         if sign and signatures.signer is not None:
             data = signatures.signer.sign(data)
-        return web.Response(body=data, content_type=XML)
+        reply_response = web.Response(body=data, content_type=XML)
+        if ctx.after_written:  # a poll reply whose write acknowledges its message (vtn/openadr/acks.py)
+            await write_then_tell(request, reply_response, ctx.after_written, time_source)
+        return reply_response
 
     return handle
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from vtn.openadr.acks import after_reply_written
 from vtn.openadr.context import Context, Handler
 from vtn.openadr.render import EmptyResponse, distribute_event, new_request_id, render, report_requests
 from vtn.services import outbox
@@ -36,14 +35,15 @@ async def oadr_poll(ctx: Context) -> str | bytes:
         else:
             cache.wait_until(ven_id, generation, taken.resend_at)
         return _EMPTY.for_ven(ven_id)
+    reply = render_delivery(ctx, ven_id, delivery)
     if delivery.written_acknowledges and delivery.message_id is not None:
         message_id, send_count = delivery.message_id, delivery.send_count
 
         async def written(at: datetime) -> None:
             await mark_written(ctx.sessions, message_id, send_count, at)
 
-        after_reply_written(written)
-    return render_delivery(ctx, ven_id, delivery)
+        ctx.after_written.append(written)  # dispatch writes the reply, then calls it
+    return reply
 
 
 def render_delivery(ctx: Context, ven_id: str, delivery: Delivery) -> str:

@@ -10,7 +10,6 @@ import copy
 import functools
 import logging
 import re
-from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -83,10 +82,7 @@ def _plain_parser() -> etree.XMLParser:
 
 # Older VENs write `schemaVersion="2.0b"` without its namespace (on oadrPayload, oadrSignedObject
 # or the message), which the XSD refuses: it knows only ei:schemaVersion, on the message. With the
-# setting accept_unqualified_schema_version, vtn/openadr/__init__.py sets this for each request.
-ACCEPT_UNQUALIFIED_SCHEMA_VERSION: ContextVar[bool] = ContextVar(
-    "accept_unqualified_schema_version", default=False
-)
+# setting accept_unqualified_schema_version, parse_payload forgives that (and only that).
 _SCHEMA_VERSION = "schemaVersion"
 _EI_SCHEMA_VERSION = "{" + NS["ei"] + "}schemaVersion"
 
@@ -132,15 +128,16 @@ def _with_unqualified_schema_version(body: bytes) -> etree._Element | None:
     return root
 
 
-def parse_payload(body: bytes) -> tuple[str, etree._Element]:
-    """The message type (e.g. 'oadrPoll') and its element, from a schema-valid oadrPayload."""
+def parse_payload(body: bytes, accept_unqualified_schema_version: bool = False) -> tuple[str, etree._Element]:
+    """The message type (e.g. 'oadrPoll') and its element, from a schema-valid oadrPayload
+    (or one whose only fault is an unqualified schemaVersion, when `accept_unqualified_schema_version`)."""
     # Refuse declarations before the parser sees them: no entity is ever defined, let alone expanded.
     if b"<!DOCTYPE" in body or b"<!ENTITY" in body:
         raise MalformedMessage("DOCTYPE and ENTITY declarations are not accepted")
     try:
         root = etree.fromstring(body, _validating_parser())
     except etree.XMLSyntaxError as err:
-        lenient = ACCEPT_UNQUALIFIED_SCHEMA_VERSION.get() and _SCHEMA_VERSION.encode() in body
+        lenient = accept_unqualified_schema_version and _SCHEMA_VERSION.encode() in body
         found = _with_unqualified_schema_version(body) if lenient else None
         if found is None:
             raise MalformedMessage(f"not a well-formed, valid OpenADR 2.0b payload: {err}") from err

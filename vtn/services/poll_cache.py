@@ -27,9 +27,9 @@ class PollCache:
 
     def __init__(self) -> None:
         self.registrations: dict[str, str] = {}  # venID -> registrationID
-        self._pending: dict[str, int] = {}  # venID -> generation of the newest enqueue we know of
-        # venID -> (generation, time): only sent, unacknowledged messages wait, none due before then
-        self._resend_at: dict[str, tuple[int, datetime]] = {}
+        # venID -> (generation of the newest enqueue we know of, and when only sent, unacknowledged
+        # messages wait: the time none is due before; None: poll the database)
+        self._pending: dict[str, tuple[int, datetime | None]] = {}
         self._generation = 0
         self._polls: dict[str, datetime] = {}
         self._registration_changes = 0  # bumped on every local change, so a reload never undoes one
@@ -38,27 +38,28 @@ class PollCache:
     def mark_pending(self, ven_ids: set[str] | list[str] | tuple[str, ...]) -> None:
         for ven_id in ven_ids:
             self._generation += 1
-            self._pending[ven_id] = self._generation
+            self._pending[ven_id] = (self._generation, None)
 
     def pending_generation(self, ven_id: str) -> int | None:
-        return self._pending.get(ven_id)
+        pending = self._pending.get(ven_id)
+        return None if pending is None else pending[0]
 
     def clear_pending(self, ven_id: str, generation: int) -> None:
         """Forget the VEN's pending flag unless something was enqueued after `generation` was read."""
-        if self._pending.get(ven_id) == generation:
+        if self.pending_generation(ven_id) == generation:
             del self._pending[ven_id]
-            self._resend_at.pop(ven_id, None)
 
     def wait_until(self, ven_id: str, generation: int, at: datetime) -> None:
         """The VEN has messages sent and not yet acknowledged, none due again before `at`: polls
         until then are empty without a database read, unless something is enqueued meanwhile.
         (The VEN stays pending: a message is done only when acknowledged.)"""
-        if self._pending.get(ven_id) == generation:
-            self._resend_at[ven_id] = (generation, at)
+        if self.pending_generation(ven_id) == generation:
+            self._pending[ven_id] = (generation, at)
 
     def nothing_due(self, ven_id: str, generation: int, now: datetime) -> bool:
-        waiting = self._resend_at.get(ven_id)
-        return waiting is not None and waiting[0] == generation and now < waiting[1]
+        pending = self._pending.get(ven_id)
+        wait_until = pending[1] if pending is not None and pending[0] == generation else None
+        return wait_until is not None and now < wait_until
 
     # -- registrations ----------------------------------------------------
     def set_registration(self, ven_id: str, registration_id: str | None) -> None:

@@ -307,13 +307,17 @@ async def store_report_values(
     snapshot: list[dict[str, Any]] | None = None
     async with UnitOfWork(sessions) as uow:
         for report in reports:
-            request = await _own_request(uow, ven_id, report.report_request_id)
-            _check_requested(report, requested_r_ids(request.r_ids))
-            if request.report_name == FLEX_REPORT_NAME:
-                snapshot = _flex_rows(ven_id, request, report, now)
-                continue
-            name = report.report_name or request.report_name
-            rows.extend(_value_rows(ven_id, request.report_request_id, name, report, now))
+            request = await uow.reports.get_request(report.report_request_id)
+            owner = (
+                None
+                if request is None
+                else RequestOwner(request.ven_id, request.report_name, requested_r_ids(request.r_ids))
+            )
+            report_rows = _checked_rows(ven_id, report, owner, now)
+            if _is_flex(owner):
+                snapshot = report_rows
+            else:
+                rows.extend(report_rows)
         await uow.reports.add_values(dedupe(_check_consistent(rows)))
         if snapshot is not None:
             await uow.reports.replace_values(ven_id, FLEX_REPORT_NAME, dedupe(_check_consistent(snapshot)))
@@ -328,23 +332,31 @@ async def _batched_rows(
     flexibility snapshot (which replaces rows: written in its own transaction)."""
     rows: list[dict[str, Any]] = []
     for report in reports:
-        owner: RequestOwner | None = await writer.owner(report.report_request_id)
-        if owner is None or owner.ven_id != ven_id:
-            raise NotFound("reportRequestID", report.report_request_id)
-        _check_requested(report, owner.r_ids)
-        if owner.report_name == FLEX_REPORT_NAME:
+        owner = await writer.owner(report.report_request_id)
+        report_rows = _checked_rows(ven_id, report, owner, now)
+        if _is_flex(owner):
             return None
-        name = report.report_name or owner.report_name
-        rows.extend(_value_rows(ven_id, report.report_request_id, name, report, now))
+        rows.extend(report_rows)
     return rows
 
 
-def _flex_rows(
-    ven_id: str, request: ReportRequestRecord, report: IncomingReport, now: datetime
+def _is_flex(owner: RequestOwner | None) -> bool:
+    return owner is not None and owner.report_name == FLEX_REPORT_NAME
+
+
+def _checked_rows(
+    ven_id: str, report: IncomingReport, owner: RequestOwner | None, now: datetime
 ) -> list[dict[str, Any]]:
-    """A flexibility report is a complete snapshot (the latest replaces the previous, and an EV
+    """The rows of one report, once its request is known to be the VEN's (else 452) and to have
+    asked for every rID it carries (UnrequestedRID).
+
+    A flexibility report is a complete snapshot (the latest replaces the previous, and an EV
     that left has no points), so its values are stored under the request's plain report name."""
-    return _value_rows(ven_id, request.report_request_id, FLEX_REPORT_NAME, report, now)
+    if owner is None or owner.ven_id != ven_id:
+        raise NotFound("reportRequestID", report.report_request_id)
+    _check_requested(report, owner.r_ids)
+    name = FLEX_REPORT_NAME if _is_flex(owner) else report.report_name or owner.report_name
+    return _value_rows(ven_id, report.report_request_id, name, report, now)
 
 
 def _value_rows(
