@@ -73,11 +73,29 @@ class DeviceBus(Protocol):
     def stop(self) -> None: ...
 
 
-def _safe_call(handler: MessageHandler, topic_name: str, payload: bytes) -> None:
+def safe_call(handler: MessageHandler, topic_name: str, payload: bytes) -> None:
     try:
         handler(topic_name, payload)
     except Exception:  # a bad message must never stop the bus
         log.exception("handler for %s failed; message dropped", topic_name)
+
+
+def matching(subs: list[tuple[str, MessageHandler]], topic_name: str) -> list[MessageHandler]:
+    """The handlers whose pattern matches `topic_name` (MQTT's rules, via paho's matcher)."""
+    return [handler for pattern, handler in subs if mqtt.topic_matches_sub(pattern, topic_name)]
+
+
+def retain_message(retained: dict[str, str], topic_name: str, payload: str) -> None:
+    """Keep a retained message as a broker does: an empty payload clears the topic."""
+    if payload:
+        retained[topic_name] = payload
+    else:
+        retained.pop(topic_name, None)
+
+
+def retained_matching(retained: dict[str, str], pattern: str) -> list[tuple[str, str]]:
+    """The retained messages a new subscription to `pattern` receives."""
+    return [(name, payload) for name, payload in retained.items() if mqtt.topic_matches_sub(pattern, name)]
 
 
 class MqttBus:
@@ -159,9 +177,9 @@ class MqttBus:
 
     def _on_message(self, _c: object, _u: object, message: mqtt.MQTTMessage) -> None:
         with self._lock:
-            handlers = [h for p, h in self._subs if mqtt.topic_matches_sub(p, message.topic)]
+            handlers = matching(self._subs, message.topic)
         for handler in handlers:
-            _safe_call(handler, message.topic, bytes(message.payload))
+            safe_call(handler, message.topic, bytes(message.payload))
 
 
 class FakeBroker:
@@ -184,10 +202,7 @@ class FakeBroker:
     def route(self, topic_name: str, payload: str, *, retain: bool) -> None:
         self.log.append((topic_name, payload, retain))
         if retain:
-            if payload:
-                self.retained[topic_name] = payload
-            else:
-                self.retained.pop(topic_name, None)
+            retain_message(self.retained, topic_name, payload)
         for bus in list(self._buses):
             bus.deliver(topic_name, payload)
 
@@ -239,11 +254,9 @@ class FakeBus:
         self._broker.detach(self, send_will=True)
 
     def deliver(self, topic_name: str, payload: str) -> None:
-        for pattern, handler in list(self._subs):
-            if mqtt.topic_matches_sub(pattern, topic_name):
-                _safe_call(handler, topic_name, payload.encode())
+        for handler in matching(self._subs, topic_name):
+            safe_call(handler, topic_name, payload.encode())
 
     def _send_retained(self, pattern: str, handler: MessageHandler) -> None:
-        for name, payload in list(self._broker.retained.items()):
-            if mqtt.topic_matches_sub(pattern, name):
-                _safe_call(handler, name, payload.encode())
+        for name, payload in retained_matching(self._broker.retained, pattern):
+            safe_call(handler, name, payload.encode())

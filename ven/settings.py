@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from ven.devices.config import DeviceEntry, MqttDevices
+from ven.devices.config import DEFAULT_BROKER_URL, DeviceEntry, MqttDevices
 
 
 class SettingsError(ValueError):
@@ -25,7 +25,7 @@ class AgentSettings(BaseSettings):
     vtn_url: str = Field(description="the VTN's OpenADR base URL, e.g. http://vtn:8080/OpenADR2/Simple/2.0b")
     ven_name: str = Field(min_length=1)
     site_id: str = Field(min_length=1, pattern=r"^[^/+#]+$")
-    broker_url: str = "mqtt://127.0.0.1:1883"
+    broker_url: str = DEFAULT_BROKER_URL
     # Where the devices are: mqtt, ocpp, sunspec (s2 to come) entries (ven.devices.config);
     # none means the MQTT devices on broker_url.
     devices: list[DeviceEntry] = Field(default_factory=list, description="device sources, one per entry")

@@ -130,10 +130,10 @@ def _curtail_pv(
     for view in snapshot.of_type(DeviceType.PV_INVERTER):
         control = view.config.control(ControlName.CURTAIL_PERCENT)
         nominal_kw = view.config.param_float("nominal_kw", 0.0)
-        state = view.state.model_extra or {} if view.state is not None else {}
-        capped = float(state.get("curtail_percent", 100.0)) < 100.0
         if control is None or nominal_kw <= 0 or view.overridden or not view.online or view.device_id in out:
             continue
+        state = view.state.model_extra or {} if view.state is not None else {}
+        capped = float(state.get("curtail_percent", 100.0)) < 100.0
         if excess <= 1e-9 and not capped:
             continue
         output_kw = max(0.0, -view.power_kw)

@@ -17,9 +17,15 @@ import threading
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-import paho.mqtt.client as mqtt
-
-from ven.device_bus import ConnectHook, DeviceBus, MessageHandler
+from ven.device_bus import (
+    ConnectHook,
+    DeviceBus,
+    MessageHandler,
+    matching,
+    retain_message,
+    retained_matching,
+    safe_call,
+)
 from ven.messages import (
     Ack,
     DeviceConfig,
@@ -108,7 +114,7 @@ class DeviceRouter:
     def subscribe(self, pattern: str, handler: MessageHandler) -> None:
         with self._lock:
             self._subs.append((pattern, handler))
-            retained = [(t, p) for t, p in self._retained.items() if mqtt.topic_matches_sub(pattern, t)]
+            retained = retained_matching(self._retained, pattern)
         for name, payload in retained:
             self._call(handler, name, payload)
         if self.mqtt is not None:
@@ -154,11 +160,8 @@ class DeviceRouter:
         """A message from an adapter's device to the agent (as if from the broker)."""
         with self._lock:
             if retain:
-                if payload:
-                    self._retained[topic_name] = payload
-                else:
-                    self._retained.pop(topic_name, None)
-            handlers = [h for p, h in self._subs if mqtt.topic_matches_sub(p, topic_name)]
+                retain_message(self._retained, topic_name, payload)
+            handlers = matching(self._subs, topic_name)
         for handler in handlers:
             self._call(handler, topic_name, payload)
 
@@ -176,7 +179,4 @@ class DeviceRouter:
 
     def _call_bytes(self, handler: MessageHandler, topic_name: str, payload: bytes) -> None:
         with self._lock:
-            try:
-                handler(topic_name, payload)
-            except Exception:  # a bad message must never stop the bus
-                log.exception("handler for %s failed; message dropped", topic_name)
+            safe_call(handler, topic_name, payload)

@@ -11,10 +11,11 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from ven.clock import Clock
+from ven.devices.bus import DeviceLink
 from ven.messages import Ack, ControlName, DeviceConfig, MalformedPayload, SetCommand, parse_set
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,33 @@ def parse_command(device_id: str, payload: bytes) -> tuple[SetCommand | None, Ac
         if command_id is None:
             return None, None
         return None, Ack(command_id=command_id, accepted=False, reason=str(exc).split(": ", 1)[-1])
+
+
+async def execute(
+    link: DeviceLink,
+    device_id: str,
+    payload: bytes,
+    what: str,
+    refusal: Callable[[SetCommand], str | None],
+    apply: Callable[[SetCommand], Awaitable[str | None]],
+    accepted: Callable[[SetCommand], None],
+) -> None:
+    """One `set`, start to answer: parsed, refused (why) or applied (None: done), then acked.
+
+    `accepted` runs before the ack, for a command the device took."""
+    command, rejection = parse_command(device_id, payload)
+    if command is None:
+        if rejection is not None:
+            link.ack(device_id, rejection)
+        return
+    reason = refusal(command)
+    if reason is None:
+        reason = await apply(command)
+    if reason is None:
+        accepted(command)
+    else:
+        log.warning("%s: command %s not applied: %s", what, command.command_id, reason)
+    link.ack(device_id, Ack(command_id=command.command_id, accepted=reason is None, reason=reason))
 
 
 def _command_id(payload: bytes) -> str | None:

@@ -24,10 +24,10 @@ from websockets.http11 import Request, Response
 
 from ven.clock import Clock
 from ven.devices.bus import DeviceLink
-from ven.devices.commands import Expiry, parse_command, reject_reason
+from ven.devices.commands import Expiry, execute, reject_reason
 from ven.devices.config import DeviceSetupError, OcppChargers, parse_listen
 from ven.devices.ocpp_charger import ChargerSession
-from ven.messages import AGENT_DEVICE_ID, Ack, SetCommand
+from ven.messages import AGENT_DEVICE_ID, SetCommand
 
 log = logging.getLogger(__name__)
 
@@ -149,24 +149,27 @@ class OcppCentralSystem:
         session = self.sessions.get(device_id)
         if session is None:
             return
-        command, rejection = parse_command(device_id, payload)
-        if command is None:
-            if rejection is not None:
-                self._link.ack(device_id, rejection)
-            return
-        reason = reject_reason(session.device_config(), command, self.clock.now())
-        if reason is None:
+
+        async def apply(command: SetCommand) -> str | None:
             try:
-                reason = await session.set_power(float(command.value), command.valid_until)
+                return await session.set_power(float(command.value), command.valid_until)
             except Exception as exc:  # whatever the charger did, the agent gets an answer
                 log.exception("charger %s: SetChargingProfile failed", device_id)
-                reason = f"SetChargingProfile failed: {exc}"
-        if reason is None:
+                return f"SetChargingProfile failed: {exc}"
+
+        def accepted(command: SetCommand) -> None:
             self._last[device_id] = command
             self._expiry_for(session).hold(command.valid_until)
-        else:
-            log.warning("charger %s: command %s not applied: %s", device_id, command.command_id, reason)
-        self._link.ack(device_id, Ack(command_id=command.command_id, accepted=reason is None, reason=reason))
+
+        await execute(
+            self._link,
+            device_id,
+            payload,
+            f"charger {device_id}",
+            lambda command: reject_reason(session.device_config(), command, self.clock.now()),
+            apply,
+            accepted,
+        )
 
     def _expiry_for(self, session: ChargerSession) -> Expiry:
         cp_id = session.id

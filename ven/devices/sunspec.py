@@ -29,7 +29,7 @@ from typing import Any
 
 from ven.clock import Clock
 from ven.devices.bus import DeviceLink
-from ven.devices.commands import Expiry, parse_command, reject_reason
+from ven.devices.commands import Expiry, execute, reject_reason
 from ven.devices.config import SunspecDevice
 from ven.devices.sunspec_client import DeviceUnreachable, ModelRef, SunspecClient, SunspecError
 from ven.devices.sunspec_describe import Description, describe_battery, describe_pv, first_number
@@ -50,7 +50,7 @@ from ven.devices.sunspec_models import (
     scale_factor,
     to_register,
 )
-from ven.messages import Ack, DeviceConfig, DeviceType, SetCommand
+from ven.messages import DeviceConfig, DeviceType, SetCommand
 
 log = logging.getLogger(__name__)
 
@@ -255,24 +255,22 @@ class SunspecAdapter:
 
     async def _execute(self, payload: bytes) -> None:
         assert self._link is not None
-        command, rejection = parse_command(self.device_id, payload)
-        if command is None:
-            if rejection is not None:
-                self._link.ack(self.device_id, rejection)
-            return
-        reason = self._refusal(command)
-        if reason is None:
-            try:
-                await self._write(command)
-            except (SunspecError, DeviceUnreachable) as exc:
-                reason = str(exc)
-        if reason is None:
-            self._expiry.hold(command.valid_until)
-        else:
-            log.warning("sunspec %s: command %s not applied: %s", self.device_id, command.command_id, reason)
-        self._link.ack(
-            self.device_id, Ack(command_id=command.command_id, accepted=reason is None, reason=reason)
+        await execute(
+            self._link,
+            self.device_id,
+            payload,
+            f"sunspec {self.device_id}",
+            self._refusal,
+            self._apply,
+            lambda command: self._expiry.hold(command.valid_until),
         )
+
+    async def _apply(self, command: SetCommand) -> str | None:
+        try:
+            await self._write(command)
+        except (SunspecError, DeviceUnreachable) as exc:
+            return str(exc)
+        return None
 
     def _refusal(self, command: SetCommand) -> str | None:
         if self.config is None:

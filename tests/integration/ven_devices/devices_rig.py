@@ -5,12 +5,16 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 from ven.agent.registry import DeviceRegistry, DeviceView
+from ven.agent.runner import HomeAgent
 from ven.clock import Clock, WallClock
 from ven.devices.bus import DeviceAdapter, DeviceRouter
+from ven.devices.ocpp_central import OcppCentralSystem
 from ven.messages import SetCommand, TopicKind, dumps, topic
+from ven.settings import AgentSettings
 
 
 async def until(predicate: Any, timeout_s: float = 5.0, what: str = "condition") -> Any:
@@ -22,6 +26,28 @@ async def until(predicate: Any, timeout_s: float = 5.0, what: str = "condition")
             return value
         await asyncio.sleep(0.02)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def charger_and_pv_settings(tmp_path: Path, pv_port: int, *, poll_s: float, **settings: Any) -> AgentSettings:
+    """An agent without MQTT: an OCPP central system on a free port and the SunSpec PV inverter
+    `pv-1` at 127.0.0.1:`pv_port`, a 1 kW export limit (`settings`: vtn_url, names and more)."""
+    return AgentSettings(
+        devices=[
+            {"kind": "ocpp", "listen": "127.0.0.1:0"},
+            {"kind": "sunspec", "address": f"127.0.0.1:{pv_port}/1", "device_id": "pv-1", "poll_s": poll_s},
+        ],
+        export_limit_kw=1.0,
+        dispatch_period_s=0.5,
+        command_ttl_s=30,
+        buffer_path=tmp_path / "buffer.db",
+        discovery_wait_s=0,
+        **settings,
+    )
+
+
+def ocpp_adapter(agent: HomeAgent) -> OcppCentralSystem:
+    assert isinstance(agent.bus, DeviceRouter)
+    return next(a for a in agent.bus.adapters if isinstance(a, OcppCentralSystem))
 
 
 class AgentSide:

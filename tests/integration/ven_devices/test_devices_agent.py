@@ -8,60 +8,35 @@ the inverter's WMaxLimPct. The VTN is not running: the agent keeps following its
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-from devices_rig import until
+from devices_rig import charger_and_pv_settings, ocpp_adapter, until
 from ocpp_peer import RunningChargePoint
-from sunspec_peer import SunspecServer, pv_inverter
+from sunspec_peer import SunspecServer
 
 from ven.agent.events import DrEvent, EventInterval
 from ven.agent.runner import HomeAgent
 from ven.devices.bus import DeviceRouter
-from ven.devices.ocpp_central import OcppCentralSystem
-from ven.settings import AgentSettings
-
-
-@pytest.fixture
-async def pv_server() -> AsyncIterator[SunspecServer]:
-    server = SunspecServer(pv_inverter(unit=1, available_w=6000.0))  # 8 kW nominal, 6 kW of sun
-    await server.start()
-    try:
-        yield server
-    finally:
-        await server.stop()
 
 
 async def test_an_event_steers_the_ocpp_charger_and_export_curtails_the_sunspec_inverter(
     tmp_path: Path, pv_server: SunspecServer
 ) -> None:
     pv = pv_server.devices[0]
-    settings = AgentSettings(
+    settings = charger_and_pv_settings(
+        tmp_path,
+        pv_server.port,
+        poll_s=0.2,
         vtn_url="http://127.0.0.1:9/OpenADR2/Simple/2.0b",  # nobody there
         ven_name="ven-devices",
         site_id="devices-e2e",
-        devices=[  # type: ignore[list-item]
-            {"kind": "ocpp", "listen": "127.0.0.1:0"},
-            {
-                "kind": "sunspec",
-                "address": f"127.0.0.1:{pv_server.port}/1",
-                "device_id": "pv-1",
-                "poll_s": 0.2,
-            },
-        ],
-        export_limit_kw=1.0,
-        dispatch_period_s=0.5,
-        command_ttl_s=30,
-        buffer_path=tmp_path / "buffer.db",
-        discovery_wait_s=0,
     )
     agent = HomeAgent(settings)
     assert isinstance(agent.bus, DeviceRouter) and agent.bus.mqtt is None
     await agent.start()
     try:
-        ocpp = next(a for a in agent.bus.adapters if isinstance(a, OcppCentralSystem))
+        ocpp = ocpp_adapter(agent)
         async with RunningChargePoint(f"ws://127.0.0.1:{ocpp.port}", "CP-1") as cp:
             await until(lambda: {"CP-1", "pv-1"} <= set(agent.core.snapshot().devices), what="both devices")
             await until(lambda: ocpp.sessions["CP-1"].configured.is_set(), what="the charger configured")

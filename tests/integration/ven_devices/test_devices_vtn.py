@@ -14,14 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from devices_rig import until
+from devices_rig import charger_and_pv_settings, ocpp_adapter, until
 from ocpp_peer import RunningChargePoint
-from sunspec_peer import SunspecServer, pv_inverter
+from sunspec_peer import SunspecServer
 
 from ven.agent.runner import HomeAgent
 from ven.devices.bus import DeviceRouter
-from ven.devices.ocpp_central import OcppCentralSystem
-from ven.settings import AgentSettings
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "ven"))  # the VEN tests' VTN helper
 from vtn_server import VtnServer
@@ -40,41 +38,30 @@ async def poll(predicate: Any, timeout_s: float, what: str) -> Any:
     raise AssertionError(f"timed out waiting for {what}")
 
 
-async def test_a_vtn_event_reaches_the_ocpp_charger_and_curtails_the_sunspec_inverter(tmp_path: Path) -> None:
+async def test_a_vtn_event_reaches_the_ocpp_charger_and_curtails_the_sunspec_inverter(
+    tmp_path: Path, pv_server: SunspecServer
+) -> None:
     vtn = VtnServer(tmp_path, poll_interval_seconds=1, report_interval_seconds=1)
     await vtn.setup()
     await vtn.start()
-    pv_server = SunspecServer(pv_inverter(unit=1, available_w=6000.0))
-    await pv_server.start()
     pv = pv_server.devices[0]
     agent: HomeAgent | None = None
     try:
         ven = await vtn.api("POST", "/vens", {"ven_name": "ven-dev-e2e", "site_id": "dev-e2e"})
-        settings = AgentSettings(
+        settings = charger_and_pv_settings(
+            tmp_path,
+            pv_server.port,
+            poll_s=0.5,
             vtn_url=vtn.openadr_url,
             ven_name="ven-dev-e2e",
             site_id="dev-e2e",
-            devices=[  # type: ignore[list-item]
-                {"kind": "ocpp", "listen": "127.0.0.1:0"},
-                {
-                    "kind": "sunspec",
-                    "address": f"127.0.0.1:{pv_server.port}/1",
-                    "device_id": "pv-1",
-                    "poll_s": 0.5,
-                },
-            ],
-            export_limit_kw=1.0,
-            dispatch_period_s=0.5,
-            command_ttl_s=30,
-            buffer_path=tmp_path / "buffer.db",
-            discovery_wait_s=0,
             dispatch_device="CP-1",
             housekeeping_every=4,
         )
         agent = HomeAgent(settings)
         assert isinstance(agent.bus, DeviceRouter)
         await agent.start()
-        ocpp = next(a for a in agent.bus.adapters if isinstance(a, OcppCentralSystem))
+        ocpp = ocpp_adapter(agent)
         async with RunningChargePoint(f"ws://127.0.0.1:{ocpp.port}", "CP-1", meter_s=0.5) as cp:
             await until(lambda: ocpp.sessions["CP-1"].configured.is_set(), what="the charger configured")
             await poll(lambda: _registered(vtn, ven["ven_id"]), 30, "registration")
@@ -106,7 +93,6 @@ async def test_a_vtn_event_reaches_the_ocpp_charger_and_curtails_the_sunspec_inv
     finally:
         if agent is not None:
             await agent.stop()
-        await pv_server.stop()
         await vtn.stop()
 
 
