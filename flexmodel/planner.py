@@ -32,7 +32,7 @@ from typing import Any
 from flexmodel.errors import PlanningError
 from flexmodel.parallel import Progress, plan_sites
 from flexmodel.portfolio.coordination import coordinate
-from flexmodel.portfolio.decomposition import DecompositionOptions, DecompositionResult, decompose
+from flexmodel.portfolio.decomposition import DecompositionResult, decompose
 from flexmodel.portfolio.joint import solve_joint
 from flexmodel.portfolio.result import error_plan, portfolio_plan
 from flexmodel.problem import PortfolioProblem, SiteProblem, prepare_portfolio, prepare_sites
@@ -102,20 +102,19 @@ def plan_scenario(
     workers: int = 1,
     cluster: str | Any | None = None,
     progress: Progress | None = None,
-    dw: DecompositionOptions | None = None,
 ) -> Planned:
     """Plan every site of a validated scenario (see the module docstring).
 
     `workers` local processes (1: this process) or a dask `cluster` (an address or, for the
     decomposition, a Client) plan the homes; `progress(k)` is told of k more homes planned
-    (independent homes only); `dw` tunes the decomposition."""
+    (independent homes only)."""
     options = options or SolverOptions()
     started = time.perf_counter()
     problems = prepare_sites(scenario)
     portfolio = prepare_portfolio(scenario)
     formulation = choose(method, options.solver, len(problems), portfolio.has_caps_or_floors)
     try:
-        return _plan(formulation, problems, portfolio, options, started, workers, cluster, progress, dw)
+        return _plan(formulation, problems, portfolio, options, started, workers, cluster, progress)
     except PlanningError as exc:
         failed = error_plan(str(exc), options.solver, time.perf_counter() - started)
         return Planned(failed, formulation, [], problems, portfolio)
@@ -130,7 +129,6 @@ def _plan(
     workers: int,
     cluster: str | Any | None,
     progress: Progress | None,
-    dw: DecompositionOptions | None,
 ) -> Planned:
     def done(plans: list[SitePlan], **kwargs: Any) -> Plan:
         seconds = time.perf_counter() - started
@@ -148,7 +146,7 @@ def _plan(
         plans, rounds = coordinate(problems, portfolio, options, runner)
         # Prices steer the sum but prove nothing: at best feasible.
         return Planned(done(plans, proven=False), formulation, plans, problems, portfolio, rounds=rounds)
-    found = decompose(problems, portfolio, options, dw, workers, cluster)
+    found = decompose(problems, portfolio, options, workers=workers, cluster=cluster)
     message = (
         f"column generation: {found.iterations} iterations, {found.columns} plans, "
         f"{found.mixed_homes} homes coordinated jointly, bound {found.bound_eur:.6f} EUR"

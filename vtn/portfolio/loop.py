@@ -72,7 +72,7 @@ class PortfolioLoop:
         """Spawn the solver process and import the planner in it now, not in the first run: that
         takes seconds on a busy machine, an hour of the demo's accelerated clock. A served VTN's
         primary worker does this at start (vtn/server.py)."""
-        self._solver().submit(_import_planner, self.settings.planner_method)
+        self._solver().submit(_import_planner)
 
     def _solver(self) -> cf.ProcessPoolExecutor:
         if self._pool is None:
@@ -180,12 +180,9 @@ class PortfolioLoop:
             self.exclusions.pop(finding.ven_id, None)
 
 
-def _import_planner(method: str) -> None:
-    import flexmodel.fast  # the per-home array path (highspy, scipy)
+def _import_planner() -> None:
+    # Every formulation with it: the array path (highspy, scipy) and the joint model (Pyomo).
     import flexmodel.planner  # noqa: F401
-
-    if method != "coordination":  # the joint model (Pyomo) also settles the decomposition's mixed homes
-        import pyomo.environ  # noqa: F401
 
 
 def _terminate(pool: cf.ProcessPoolExecutor) -> None:
