@@ -1,8 +1,9 @@
-"""What the closed loop needs from the outside world; the VTN implements these (vtn/portfolio)."""
+"""What the use cases need from the outside world beside the database; the VTN implements these
+(the poll notifier: vtn/services/poll_cache.py; the closed loop's: vtn/portfolio)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
@@ -45,6 +46,19 @@ class RunRecord:
     inputs: dict[str, Any]
     plan: dict[str, Any] | None
     dispatch: dict[str, Any] | None
+
+
+class PollNotifier(Protocol):
+    """Tells this process's poll path what a use case changed, so that the next poll need not
+    ask the database (other processes re-read it on their own)."""
+
+    def mark_pending(self, ven_ids: Iterable[str]) -> None:
+        """Messages were queued for these VENs."""
+        ...
+
+    def set_registration(self, ven_id: str, registration_id: str | None) -> None:
+        """The VEN's registrationID changed (None: not registered)."""
+        ...
 
 
 class LoopStore(Protocol):

@@ -66,7 +66,7 @@ class VenCredentials:
 
 @dataclass(frozen=True, slots=True)
 class OutboxRecord:
-    """A VTN-initiated message for the VEN's polls, delivered at least once (vtn/services/outbox.py).
+    """A VTN-initiated message for the VEN's polls, delivered at least once (aggregator/outbox.py).
 
     Pending until `delivered_at` (done: acknowledged, no longer applicable, or given up); it goes
     out in a poll reply (`sent_at`, `send_count`, the same `request_id` every time) and again

@@ -14,7 +14,7 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Protocol, Self
 
-from aggregator.repositories import EventRepository, OptRepository, VenRepository
+from aggregator.repositories import EventRepository, OptRepository, OutboxRepository, VenRepository
 
 
 class UnitOfWork(Protocol):
@@ -26,6 +26,9 @@ class UnitOfWork(Protocol):
 
     @property
     def opts(self) -> OptRepository: ...
+
+    @property
+    def outbox(self) -> OutboxRepository: ...
 
     async def __aenter__(self) -> Self: ...
 

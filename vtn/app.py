@@ -108,7 +108,8 @@ async def _report_writer(app: web.Application) -> AsyncIterator[None]:
 
 async def _sync_poll_cache(cache: PollCache, sessions: Sessions, primary: bool = True) -> None:
     """Every worker saves its own poll times and re-reads the database; the primary alone prunes."""
-    from vtn.services.outbox import prune_delivered
+    from aggregator.outbox import prune_delivered
+    from vtn.db.uow import UnitOfWork
 
     rounds = 0
     while True:
@@ -118,7 +119,7 @@ async def _sync_poll_cache(cache: PollCache, sessions: Sessions, primary: bool =
             await cache.flush_polls(sessions)
             await cache.reload(sessions)
             if primary and rounds % OUTBOX_PRUNE_EVERY == 0:
-                await prune_delivered(sessions, datetime.now(UTC) - OUTBOX_RETENTION)
+                await prune_delivered(UnitOfWork(sessions), datetime.now(UTC) - OUTBOX_RETENTION)
         except Exception:  # the database may be briefly away; try again next round
             log.exception("poll cache sync failed")
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from aggregator import outbox
 from vtn.openadr.context import Context, Handler
 from vtn.openadr.render import EmptyResponse, distribute_event, new_request_id, render, report_requests
-from vtn.services import outbox
 from vtn.services.acknowledgement import mark_written
 from vtn.services.delivery import Delivery, Redelivery, take_next
 

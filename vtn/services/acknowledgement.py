@@ -24,9 +24,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from aggregator import outbox
 from aggregator.records import OutboxRecord
 from vtn.db.uow import Sessions, UnitOfWork
-from vtn.services import outbox
 from vtn.services.poll_cache import notify_registration
 from vtn.services.registration import end_registration
 

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from aggregator import outbox
 from aggregator.records import OutboxRecord
 from vtn.db.uow import Sessions, UnitOfWork
-from vtn.services import outbox
 from vtn.services.acknowledgement import end_cancelled_registration, settle
 from vtn.services.event_rules import DEFAULT_NEAR_WINDOW_SECONDS, distribution_key
 from vtn.services.events import load_infos

@@ -6,10 +6,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from aggregator import outbox
 from aggregator.records import EventRecord
 from vtn.db.uow import Sessions, UnitOfWork
 from vtn.errors import InvalidInput, NotFound
-from vtn.services import outbox
 
 OPT_TYPES = ("optIn", "optOut")
 

@@ -7,10 +7,10 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from aggregator import outbox
 from aggregator.records import EventRecord, EventResponseRecord, OptRecord
 from vtn.db.uow import Sessions, UnitOfWork
 from vtn.errors import Conflict, NotFound, VtnError
-from vtn.services import outbox
 from vtn.services.event_rules import (
     DEFAULT_NEAR_WINDOW_SECONDS,
     Timing,

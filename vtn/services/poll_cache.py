@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import weakref
+from collections.abc import Iterable
 from datetime import datetime
 
 from vtn.db.engine import engine_key
@@ -35,7 +36,7 @@ class PollCache:
         self._registration_changes = 0  # bumped on every local change, so a reload never undoes one
 
     # -- outbox -----------------------------------------------------------
-    def mark_pending(self, ven_ids: set[str] | list[str] | tuple[str, ...]) -> None:
+    def mark_pending(self, ven_ids: Iterable[str]) -> None:
         for ven_id in ven_ids:
             self._generation += 1
             self._pending[ven_id] = (self._generation, None)

@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from aggregator import outbox
 from aggregator.records import VenRecord
 from vtn.db.uow import Sessions, UnitOfWork
 from vtn.errors import InvalidInput, NotFound, Unauthorized
-from vtn.services import outbox
 from vtn.services.poll_cache import notify_pending, notify_registration
 from vtn.services.vens import new_id
 

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from aggregator import outbox
 from aggregator.records import ReportRegistrationRecord, ReportRequestRecord
 from flexmodel.flexreport import REPORT_NAME as FLEX_REPORT_NAME
 from vtn.db.uow import Sessions, UnitOfWork
 from vtn.errors import InvalidInput, NotFound
-from vtn.services import outbox
 from vtn.services.poll_cache import notify_pending
 from vtn.services.report_rows import dedupe, requested_r_ids
 from vtn.services.report_writer import ReportWriter, RequestOwner, writer_for

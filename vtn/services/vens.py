@@ -7,11 +7,11 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from aggregator import outbox
 from aggregator.records import VenRecord
 from vtn.db.errors import DuplicateKey
 from vtn.db.uow import Sessions, UnitOfWork
 from vtn.errors import Conflict, InvalidInput, NotFound
-from vtn.services import outbox
 from vtn.services.poll_cache import cache_for, notify_pending
 from vtn.services.types import VenInfo
 

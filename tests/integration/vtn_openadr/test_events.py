@@ -259,7 +259,7 @@ async def test_every_signal_kind_renders_valid_and_intact(
 
 async def test_folding_never_writes_into_a_message_already_sent(vtn: Vtn) -> None:
     from vtn.db.uow import UnitOfWork
-    from vtn.services import outbox
+    from aggregator import outbox
 
     ven_id, _ = await provision_and_register(vtn, "ven-fold")
     await create_event(vtn.sessions, spec([ven_id], H), vtn.clock.now)

@@ -8,11 +8,13 @@ sets up and inspects is the committed state, `FakeUnitOfWork.stored`.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
+from datetime import datetime
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
-from aggregator.records import EventRecord, OptRecord, VenRecord
+from aggregator.ports import PollNotifier
+from aggregator.records import EventRecord, OptRecord, OutboxRecord, VenRecord
 from aggregator.uow import UnitOfWork
 
 
@@ -23,10 +25,11 @@ class Stored:
     vens: dict[str, VenRecord] = field(default_factory=dict)
     events: dict[str, EventRecord] = field(default_factory=dict)
     opts: dict[tuple[str, str], OptRecord] = field(default_factory=dict)
+    outbox: dict[int, OutboxRecord] = field(default_factory=dict)
 
     def copy(self) -> Stored:
         # The records are frozen: a copy of each dict is a snapshot.
-        return Stored(dict(self.vens), dict(self.events), dict(self.opts))
+        return Stored(**{f.name: dict(getattr(self, f.name)) for f in fields(self)})
 
 
 class FakeVenRepository:
@@ -66,6 +69,59 @@ class FakeOptRepository:
         return sorted(mine, key=lambda o: (o.created_at, o.opt_id))
 
 
+class FakeOutboxRepository:
+    def __init__(self, messages: dict[int, OutboxRecord]) -> None:
+        self._messages = messages
+
+    def enqueue(self, ven_id: str, message_type: str, payload: dict[str, Any], now: datetime) -> None:
+        message_id = max(self._messages, default=0) + 1  # the real table's autoincrement
+        self._messages[message_id] = OutboxRecord(message_id, ven_id, message_type, dict(payload), now)
+
+    def _pending(self, ven_id: str) -> list[OutboxRecord]:
+        mine = [m for m in self._messages.values() if m.ven_id == ven_id and m.delivered_at is None]
+        return sorted(mine, key=lambda m: m.id)
+
+    async def last_pending(self, ven_id: str) -> OutboxRecord | None:
+        pending = self._pending(ven_id)
+        return pending[-1] if pending else None
+
+    async def merge_payload(self, message_id: int, payload: dict[str, Any]) -> bool:
+        message = self._messages.get(message_id)
+        if message is None or message.delivered_at is not None or message.sent_at is not None:
+            return False
+        self._messages[message_id] = replace(message, payload=dict(payload))
+        return True
+
+    async def sent_since(self, ven_id: str, message_type: str, since: datetime) -> list[OutboxRecord]:
+        return [
+            m
+            for m in sorted(self._messages.values(), key=lambda m: m.id)
+            if m.ven_id == ven_id and m.message_type == message_type and m.sent_at and m.sent_at >= since
+        ]
+
+    async def prune_delivered(self, before: datetime) -> int:
+        done = [
+            i for i, m in self._messages.items() if m.delivered_at is not None and m.delivered_at < before
+        ]
+        for message_id in done:
+            del self._messages[message_id]
+        return len(done)
+
+
+@dataclass
+class FakeNotifier:
+    """Records what use cases told the poll path (aggregator/ports.py PollNotifier)."""
+
+    pending: list[str] = field(default_factory=list)
+    registrations: dict[str, str | None] = field(default_factory=dict)
+
+    def mark_pending(self, ven_ids: Iterable[str]) -> None:
+        self.pending.extend(ven_ids)
+
+    def set_registration(self, ven_id: str, registration_id: str | None) -> None:
+        self.registrations[ven_id] = registration_id
+
+
 class FakeUnitOfWork:
     """Entering works on a copy of `stored`; `commit()` makes the copy the stored state."""
 
@@ -74,11 +130,13 @@ class FakeUnitOfWork:
         vens: Iterable[VenRecord] = (),
         events: Iterable[EventRecord] = (),
         opts: Iterable[OptRecord] = (),
+        outbox: Iterable[OutboxRecord] = (),
     ) -> None:
         self.stored = Stored(
             vens={v.ven_id: v for v in vens},
             events={e.event_id: e for e in events},
             opts={(o.ven_id, o.opt_id): o for o in opts},
+            outbox={m.id: m for m in outbox},
         )
         self.committed = False  # did any use case commit (cosmicpython's FakeUnitOfWork.committed)
         self._open(self.stored.copy())
@@ -88,6 +146,7 @@ class FakeUnitOfWork:
         self.vens = FakeVenRepository(working.vens)
         self.events = FakeEventRepository(working.events)
         self.opts = FakeOptRepository(working.opts)
+        self.outbox = FakeOutboxRepository(working.outbox)
 
     async def __aenter__(self) -> Self:
         self._open(self.stored.copy())
@@ -107,6 +166,6 @@ class FakeUnitOfWork:
         self.committed = True
 
 
-def _conforms(uow: FakeUnitOfWork) -> UnitOfWork:
-    """mypy checks here that the fake implements the port (the tests would also pass a duck)."""
-    return uow
+def _conforms(uow: FakeUnitOfWork, notifier: FakeNotifier) -> tuple[UnitOfWork, PollNotifier]:
+    """mypy checks here that the fakes implement the ports (the tests would also pass a duck)."""
+    return uow, notifier

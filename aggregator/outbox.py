@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from vtn.db.uow import Sessions, UnitOfWork
+from aggregator.uow import UnitOfWork
 
 DISTRIBUTE_EVENT = "oadrDistributeEvent"
 CREATE_REPORT = "oadrCreateReport"
@@ -63,9 +63,9 @@ async def told_cancelled(uow: UnitOfWork, ven_id: str, event_id: str, since: dat
     return numbers
 
 
-async def prune_delivered(sessions: Sessions, before: datetime) -> int:
+async def prune_delivered(uow: UnitOfWork, before: datetime) -> int:
     """Delete messages done before `before` (the outbox keeps them a while for inspection)."""
-    async with UnitOfWork(sessions) as uow:
+    async with uow:
         removed = await uow.outbox.prune_delivered(before)
         await uow.commit()
     return removed
