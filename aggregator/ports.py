@@ -61,6 +61,16 @@ class PollNotifier(Protocol):
         ...
 
 
+class NullNotifier:
+    """A PollNotifier for a process that serves no polls (the CLI): the VTN re-reads the database."""
+
+    def mark_pending(self, ven_ids: Iterable[str]) -> None:
+        pass
+
+    def set_registration(self, ven_id: str, registration_id: str | None) -> None:
+        pass
+
+
 class LoopStore(Protocol):
     async def load_inputs(self, now: datetime) -> PlanningInputs: ...
 
