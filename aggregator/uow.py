@@ -14,7 +14,13 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Protocol, Self
 
-from aggregator.repositories import EventRepository, OptRepository, OutboxRepository, VenRepository
+from aggregator.repositories import (
+    EventRepository,
+    OptRepository,
+    OutboxRepository,
+    ReportRepository,
+    VenRepository,
+)
 
 
 class UnitOfWork(Protocol):
@@ -29,6 +35,9 @@ class UnitOfWork(Protocol):
 
     @property
     def outbox(self) -> OutboxRepository: ...
+
+    @property
+    def reports(self) -> ReportRepository: ...
 
     async def __aenter__(self) -> Self: ...
 
