@@ -24,6 +24,7 @@ from typing import Any
 from flexmodel.cluster import as_completed, connect, thread_count
 from flexmodel.fast import process_planner
 from flexmodel.model.solver import solve_site
+from flexmodel.parent_watch import exit_with_parent
 from flexmodel.problem import SiteProblem
 from flexmodel.site_plan import SitePlan
 from flexmodel.solve import SolverOptions
@@ -78,7 +79,9 @@ def plan_sites(
     context = multiprocessing.get_context("forkserver")
     # Import the planner once in the fork server, not once per worker.
     context.set_forkserver_preload(["flexmodel.parallel"])
-    with cf.ProcessPoolExecutor(max_workers=min(workers, len(chunks)), mp_context=context) as pool:
+    with cf.ProcessPoolExecutor(
+        max_workers=min(workers, len(chunks)), mp_context=context, initializer=exit_with_parent
+    ) as pool:
         futures = [pool.submit(plan_chunk, chunk, options) for chunk in chunks]
         return _gather(futures, cf.as_completed(futures), progress)
 

@@ -24,6 +24,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp.log import access_logger
 
+from flexmodel.parent_watch import watch_parent
 from vtn.settings import VtnSettings
 from vtn.tls import settings_ssl_context
 from vtn.worker import Worker
@@ -109,7 +110,15 @@ def _worker_main(settings: VtnSettings, worker: Worker) -> None:
     logging.basicConfig(
         level=logging.INFO, format=f"%(asctime)s %(levelname)s [w{worker.index}] %(name)s: %(message)s"
     )
+    # A supervisor killed outright (SIGKILL, OOM) must not leave its workers serving the port:
+    # each then stops as on SIGTERM (its connections finish, its solver process goes with it).
+    watch_parent(_stop_orphaned_worker)
     _serve(settings, worker, settings_ssl_context(settings), reuse_port=True)
+
+
+def _stop_orphaned_worker() -> None:
+    log.warning("the supervisor is gone: this worker stops")
+    os.kill(os.getpid(), signal.SIGTERM)
 
 
 def _supervise(settings: VtnSettings, count: int, control_path: str) -> None:

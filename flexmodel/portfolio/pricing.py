@@ -30,6 +30,7 @@ from numpy.typing import NDArray
 
 from flexmodel.cluster import connect, thread_count
 from flexmodel.fast import process_planner
+from flexmodel.parent_watch import exit_with_parent
 from flexmodel.problem import FloatArray, SiteProblem
 from flexmodel.scenario import PlanStatus
 from flexmodel.site_plan import SitePlan
@@ -172,6 +173,7 @@ _WORKER_PROBLEMS: list[SiteProblem] = []
 
 def _init_worker(problems: list[SiteProblem]) -> None:
     global _WORKER_PROBLEMS
+    exit_with_parent()
     _WORKER_PROBLEMS = problems
 
 

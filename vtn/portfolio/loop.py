@@ -21,6 +21,7 @@ from aiohttp import web
 
 from aggregator.ports import RunRecord
 from aggregator.services import run_planning
+from flexmodel.parent_watch import exit_with_parent
 from vtn.db.uow import Sessions
 from vtn.portfolio.dispatch import EventDispatcher
 from vtn.portfolio.store import DbLoopStore, Exclusion
@@ -77,7 +78,7 @@ class PortfolioLoop:
     def _solver(self) -> cf.ProcessPoolExecutor:
         if self._pool is None:
             spawn = multiprocessing.get_context("spawn")
-            self._pool = cf.ProcessPoolExecutor(max_workers=1, mp_context=spawn)
+            self._pool = cf.ProcessPoolExecutor(max_workers=1, mp_context=spawn, initializer=exit_with_parent)
         return self._pool
 
     async def _execute(self, fn: Callable[..., T], *args: Any) -> T:

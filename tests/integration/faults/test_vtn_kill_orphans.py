@@ -1,0 +1,53 @@
+"""`vtn serve` killed outright (SIGKILL, as an OOM kill) leaves no process behind: its solver
+process, the multiprocessing resource tracker and, with --workers, the workers all end."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import psutil
+import pytest
+from fault_rig import VtnProcess
+
+# The processes are the point, not the database.
+pytestmark = pytest.mark.db_backends("sqlite")
+
+SOLVER_STARTED_S = 60.0  # the solver process starts with the VTN; on a loaded machine, slowly
+ORPHANS_GONE_S = 15.0  # each checks its parent once a second, a worker then stops gracefully
+
+
+async def _descendants_once_solver_runs(vtn: VtnProcess, expected: int) -> list[psutil.Process]:
+    """The VTN's processes below it, once there are at least `expected` of them."""
+    assert vtn.proc is not None
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + SOLVER_STARTED_S
+    while True:
+        found = psutil.Process(vtn.proc.pid).children(recursive=True)
+        if len(found) >= expected or loop.time() > deadline:
+            return found
+        await asyncio.sleep(0.2)
+
+
+@pytest.mark.parametrize(
+    ("workers", "expected"),
+    [
+        (1, 2),  # the solver process and the resource tracker
+        (2, 4),  # two workers, worker 0's solver process, the resource tracker
+    ],
+)
+async def test_a_killed_vtn_leaves_no_process_behind(
+    empty_db_url: str, tmp_path: Path, workers: int, expected: int
+) -> None:
+    vtn = VtnProcess(empty_db_url, tmp_path, "--workers", str(workers))
+    await vtn.start()
+    try:
+        below = await _descendants_once_solver_runs(vtn, expected)
+        assert len(below) >= expected, [p.cmdline() for p in below]
+        vtn.kill()
+        _, alive = psutil.wait_procs(below, timeout=ORPHANS_GONE_S)
+    finally:
+        vtn.stop()
+    for process in alive:
+        process.kill()
+    assert not alive, f"orphans: {[p.cmdline()[-1][:80] for p in alive]}"
