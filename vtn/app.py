@@ -17,7 +17,7 @@ from aiohttp import web
 from vtn.api import create_api_app
 from vtn.db.engine import create_engine, sessions_for
 from vtn.db.uow import Sessions
-from vtn.keys import CLOCK, ENGINE, POLL_CACHE, SESSIONS, SETTINGS, WORKER
+from vtn.keys import CLOCK, ENGINE, POLL_CACHE, REPORT_WRITER, SESSIONS, SETTINGS, WORKER
 from vtn.openadr import create_openadr_app
 from vtn.services.poll_cache import PollCache, attach_cache, detach_cache
 from vtn.settings import VtnSettings
@@ -93,17 +93,13 @@ async def _poll_cache(app: web.Application) -> AsyncIterator[None]:
 
 async def _report_writer(app: web.Application) -> AsyncIterator[None]:
     """oadrUpdateReport values are written in group commits (vtn/services/report_writer.py)."""
-    from vtn.services.report_writer import ReportWriter, attach_writer, detach_writer
+    from vtn.services.report_writer import ReportWriter
 
-    sessions = app[SESSIONS]
-    writer = ReportWriter(sessions)
+    writer = ReportWriter(app[SESSIONS])
     await writer.start()
-    attach_writer(sessions, writer)
+    app[REPORT_WRITER] = writer
     yield
-    try:
-        await writer.stop()
-    finally:
-        detach_writer(sessions)
+    await writer.stop()
 
 
 async def _sync_poll_cache(cache: PollCache, sessions: Sessions, primary: bool = True) -> None:
@@ -133,7 +129,7 @@ async def _portfolio_loop(app: web.Application) -> AsyncIterator[None]:
     worker = app[WORKER]
     loop: PortfolioLoop
     if worker.primary:
-        loop = PortfolioLoop(app[SESSIONS], app[SETTINGS], clock)
+        loop = PortfolioLoop(app[SESSIONS], app[SETTINGS], clock, app[POLL_CACHE])
     else:
         assert worker.control_path is not None
         loop = RemotePortfolio(app[SESSIONS], app[SETTINGS], clock, worker.control_path)

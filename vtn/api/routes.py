@@ -11,16 +11,18 @@ from typing import Any
 
 from aiohttp import web
 
+from aggregator import events, vens
+from aggregator.event_rules import EventSpec, IntervalSpec
 from aggregator.opts import list_opts
-from vtn import services
+from aggregator.site import site_flexibility, site_status
+from aggregator.telemetry import query_telemetry
 from vtn.api import schemas as s
 from vtn.api.endpoints import OPERATOR, PRINCIPAL, PUBLIC, Call, RouteTable
 from vtn.api.tokens import Role
-from vtn.db.errors import DatabaseError
+from vtn.db.errors import DatabaseError, DuplicateKey
 from vtn.db.uow import UnitOfWork
-from vtn.errors import InvalidInput, NotFound
-from vtn.keys import SETTINGS
-from vtn.services.site import site_flexibility, site_status
+from vtn.errors import Conflict, InvalidInput, NotFound
+from vtn.keys import POLL_CACHE, SETTINGS
 
 ROUTES = RouteTable()
 CUSTOMER = frozenset({Role.CUSTOMER})
@@ -63,14 +65,16 @@ async def openapi(call: Call[None, None]) -> dict[str, Any]:
 async def create_ven(call: Call[s.VenCreate, None]) -> Any:
     """The VEN may then register over OpenADR with this ven_name (and fingerprint, if given)."""
     body = call.body
-    return await services.provision_ven(
-        call.sessions, body.ven_name, body.site_id, body.fingerprint, body.xml_signatures
-    )
+    new = vens.NewVen(body.ven_name, body.site_id, body.fingerprint, body.xml_signatures)
+    try:
+        return await vens.provision_ven(UnitOfWork(call.sessions), new, call.now)
+    except DuplicateKey as err:  # a concurrent request took the name after the use case checked it
+        raise Conflict(f"a VEN named {body.ven_name.strip()!r} already exists") from err
 
 
 @ROUTES.route("GET", "/vens", summary="List VENs", roles=OPERATOR, response=list[s.VenOut])
 async def list_vens(call: Call[None, None]) -> Any:
-    return await services.list_vens(call.sessions, call.now, _poll_interval(call))
+    return await vens.list_vens(UnitOfWork(call.sessions), call.now, call.poll_cache, _poll_interval(call))
 
 
 @ROUTES.route(
@@ -82,7 +86,9 @@ async def list_vens(call: Call[None, None]) -> Any:
     errors=(404,),
 )
 async def get_ven(call: Call[None, None]) -> Any:
-    return await services.get_ven(call.sessions, call.path["ven_id"], call.now, _poll_interval(call))
+    return await vens.get_ven(
+        UnitOfWork(call.sessions), call.path["ven_id"], call.now, call.poll_cache, _poll_interval(call)
+    )
 
 
 @ROUTES.route(
@@ -98,12 +104,13 @@ async def update_ven(call: Call[s.VenPatch, None]) -> Any:
     """Only the fields given change (null clears); the OpenADR side sees the change within 10 s."""
     body = call.body
     given = body.model_fields_set
-    return await services.update_ven(
-        call.sessions,
+    return await vens.update_ven(
+        UnitOfWork(call.sessions),
         call.path["ven_id"],
         call.now,
-        fingerprint=body.fingerprint if "fingerprint" in given else services.UNCHANGED,
-        xml_signatures=body.xml_signatures if "xml_signatures" in given else services.UNCHANGED,
+        call.poll_cache,
+        fingerprint=body.fingerprint if "fingerprint" in given else vens.UNCHANGED,
+        xml_signatures=body.xml_signatures if "xml_signatures" in given else vens.UNCHANGED,
         poll_interval_seconds=_poll_interval(call),
     )
 
@@ -120,7 +127,7 @@ async def update_ven(call: Call[s.VenPatch, None]) -> Any:
 async def cancel_ven(call: Call[None, None]) -> s.VenCancelAccepted:
     """Queues oadrCancelPartyRegistration; it takes effect on the VEN's next poll."""
     ven_id = call.path["ven_id"]
-    await services.cancel_ven_registration(call.sessions, ven_id, call.now)
+    await vens.cancel_ven_registration(UnitOfWork(call.sessions), ven_id, call.now, call.poll_cache)
     return s.VenCancelAccepted(
         ven_id=ven_id, detail="oadrCancelPartyRegistration is queued for the VEN's next poll"
     )
@@ -138,7 +145,7 @@ async def cancel_ven(call: Call[None, None]) -> s.VenCancelAccepted:
 async def ven_telemetry(call: Call[None, s.TelemetryQuery]) -> Any:
     """Values of the VEN's oadrUpdateReports with since <= dtstart < until, oldest first."""
     query = call.query
-    return await services.query_telemetry(call.sessions, call.path["ven_id"], query.since, query.until)
+    return await query_telemetry(UnitOfWork(call.sessions), call.path["ven_id"], query.since, query.until)
 
 
 @ROUTES.route(
@@ -164,7 +171,7 @@ async def ven_opts(call: Call[None, None]) -> Any:
 async def ven_site(call: Call[None, None]) -> Any:
     """Rebuilt from the VEN's latest x-SITE_FLEXIBILITY report (docs/openadr-mapping.md); 409
     until a usable one has arrived. A customer token sees only its own site."""
-    return await site_flexibility(call.sessions, call.path["ven_id"], call.now, _own_site(call))
+    return await site_flexibility(UnitOfWork(call.sessions), call.path["ven_id"], call.now, _own_site(call))
 
 
 @ROUTES.route(
@@ -178,7 +185,7 @@ async def ven_site(call: Call[None, None]) -> Any:
 async def ven_status(call: Call[None, None]) -> Any:
     """Online, manual override, state of charge and plugged-in per device, from the newest
     TELEMETRY_STATUS values; 409 until one has arrived. A customer token sees only its own site."""
-    return await site_status(call.sessions, call.path["ven_id"], _own_site(call))
+    return await site_status(UnitOfWork(call.sessions), call.path["ven_id"], _own_site(call))
 
 
 def _own_site(call: Call[Any, Any]) -> str | None:
@@ -204,7 +211,7 @@ async def create_event(call: Call[s.EventCreate, None]) -> Any:
     """Queued as oadrDistributeEvent for each VEN; 409 if it overlaps another event of a VEN
     in the same market context."""
     body = call.body
-    spec = services.EventSpec(
+    spec = EventSpec(
         ven_ids=tuple(body.ven_ids),
         signal_name=str(body.signal_name),
         signal_type=body.signal_type.value,
@@ -216,12 +223,14 @@ async def create_event(call: Call[s.EventCreate, None]) -> Any:
         start_after_seconds=body.start_after_seconds,
     )
     with _unknown_ven_is_a_field_error():
-        return await services.create_event(call.sessions, spec, call.now, _near(call))
+        return await events.create_event(
+            UnitOfWork(call.sessions), spec, call.now, call.request.config_dict[POLL_CACHE], _near(call)
+        )
 
 
 @ROUTES.route("GET", "/events", summary="List events", roles=OPERATOR, response=list[s.EventOut])
 async def list_events(call: Call[None, None]) -> Any:
-    return await services.list_events(call.sessions, call.now, _near(call))
+    return await events.list_events(UnitOfWork(call.sessions), call.now, _near(call))
 
 
 @ROUTES.route(
@@ -233,7 +242,7 @@ async def list_events(call: Call[None, None]) -> Any:
     errors=(404,),
 )
 async def get_event(call: Call[None, None]) -> Any:
-    return await services.get_event(call.sessions, call.path["event_id"], call.now, _near(call))
+    return await events.get_event(UnitOfWork(call.sessions), call.path["event_id"], call.now, _near(call))
 
 
 @ROUTES.route(
@@ -248,7 +257,7 @@ async def get_event(call: Call[None, None]) -> Any:
 async def modify_event(call: Call[s.EventPatch, None]) -> Any:
     """The modificationNumber goes up by one and the event is re-distributed."""
     body = call.body
-    patch = services.EventPatch(
+    patch = events.EventPatch(
         ven_ids=tuple(body.ven_ids) if body.ven_ids is not None else None,
         signal_name=str(body.signal_name) if body.signal_name is not None else None,
         signal_type=body.signal_type.value if body.signal_type is not None else None,
@@ -260,7 +269,14 @@ async def modify_event(call: Call[s.EventPatch, None]) -> Any:
         start_after_seconds=body.start_after_seconds,
     )
     with _unknown_ven_is_a_field_error():
-        return await services.modify_event(call.sessions, call.path["event_id"], patch, call.now, _near(call))
+        return await events.modify_event(
+            UnitOfWork(call.sessions),
+            call.path["event_id"],
+            patch,
+            call.now,
+            call.request.config_dict[POLL_CACHE],
+            _near(call),
+        )
 
 
 @ROUTES.route(
@@ -273,7 +289,13 @@ async def modify_event(call: Call[s.EventPatch, None]) -> Any:
 )
 async def cancel_event(call: Call[None, None]) -> Any:
     """Status becomes cancelled; the modificationNumber goes up and the VENs are told."""
-    return await services.cancel_event(call.sessions, call.path["event_id"], call.now, _near(call))
+    return await events.cancel_event(
+        UnitOfWork(call.sessions),
+        call.path["event_id"],
+        call.now,
+        call.request.config_dict[POLL_CACHE],
+        _near(call),
+    )
 
 
 def _poll_interval(call: Call[Any, Any]) -> int:
@@ -284,8 +306,8 @@ def _near(call: Call[Any, Any]) -> int:
     return call.settings.near_window_seconds
 
 
-def _intervals(intervals: list[s.IntervalIn]) -> tuple[services.IntervalSpec, ...]:
-    return tuple(services.IntervalSpec(i.start, i.duration_seconds, i.value) for i in intervals)
+def _intervals(intervals: list[s.IntervalIn]) -> tuple[IntervalSpec, ...]:
+    return tuple(IntervalSpec(i.start, i.duration_seconds, i.value) for i in intervals)
 
 
 @contextmanager

@@ -24,8 +24,8 @@ from pydantic import (
     field_validator,
 )
 
+from aggregator.signals import pair_problem
 from flexmodel.scenario import Site as PlanSite
-from vtn.services.signals import pair_problem
 
 # Printable text: no control characters (PostgreSQL refuses NUL; logs and XML dislike the rest).
 _PRINTABLE = r"^[^\x00-\x1f\x7f]+$"
@@ -216,9 +216,9 @@ def _contiguous(intervals: list[IntervalIn]) -> list[IntervalIn]:
 
 
 def _in_signal_table(signal_type: SignalType | None, info: ValidationInfo) -> SignalType | None:
-    """The (signal_name, signal_type) pair must be in the 2.0b signal table (vtn/services/signals.py).
+    """The (signal_name, signal_type) pair must be in the 2.0b signal table (aggregator/signals.py).
 
-    A PATCH that changes one of the two is checked against the stored other by the service."""
+    A PATCH that changes one of the two is checked against the stored other by the use case."""
     signal_name = info.data.get("signal_name")
     if signal_name is not None and signal_type is not None:
         problem = pair_problem(str(signal_name), signal_type.value)

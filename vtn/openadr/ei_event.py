@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from aggregator.event_responses import EventAnswer, record_event_responses
+from vtn.db.uow import UnitOfWork
 from vtn.errors import InvalidInput
 from vtn.openadr.context import Context, Handler
 from vtn.openadr.render import distribute_event, render, response
 from vtn.openadr.xml import text
 from vtn.services.delivery import request_events
-from vtn.services.event_responses import EventAnswer, record_event_responses
 
 
 async def oadr_request_event(ctx: Context) -> str:
@@ -41,7 +42,7 @@ def _ns() -> dict[str, str]:
 
 async def oadr_created_event(ctx: Context) -> str:
     ven_id = ctx.ven_id or ""
-    await record_event_responses(ctx.sessions, ven_id, _answers(ctx), ctx.now)
+    await record_event_responses(UnitOfWork(ctx.sessions), ven_id, _answers(ctx), ctx.now)
     return render("oadrResponse", response=response(200, "OK", ctx.request_id), ven_id=ven_id)
 
 

@@ -14,7 +14,7 @@ from xml.sax.saxutils import escape
 
 from openleadr.messaging import create_message
 
-from vtn.services.types import EventInfo
+from aggregator.events import EventInfo
 
 
 def _escape(value: Any) -> Any:

@@ -7,31 +7,31 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from aggregator.ports import Dispatched, Schedule
+from aggregator.event_rules import EventSpec, IntervalSpec
+from aggregator.events import EventInfo, EventPatch, cancel_event, create_event, modify_events
+from aggregator.ports import Dispatched, PollNotifier, Schedule
 from aggregator.records import DispatchRecord, EventRecord
-from vtn import services
 from vtn.db.errors import DatabaseBusy
 from vtn.db.uow import Sessions, UnitOfWork
 from vtn.errors import Conflict, InvalidInput, NotFound
-from vtn.services.events import modify_events
 
 log = logging.getLogger(__name__)
 
 MARKET_CONTEXT = "http://flexvpp.org/market/portfolio"
 
 
-def _intervals(schedule: Schedule, now: datetime) -> tuple[services.IntervalSpec, ...]:
+def _intervals(schedule: Schedule, now: datetime) -> tuple[IntervalSpec, ...]:
     seconds = int(schedule.resolution.total_seconds())
     out = []
     for t, value in enumerate(schedule.setpoint_kw):
         start = schedule.start + t * schedule.resolution
         if start + schedule.resolution <= now:
             continue  # already over: an event may not restate the past
-        out.append(services.IntervalSpec(start, seconds, value))
+        out.append(IntervalSpec(start, seconds, value))
     return tuple(out)
 
 
-def _same_schedule(current: DispatchRecord, intervals: tuple[services.IntervalSpec, ...]) -> bool:
+def _same_schedule(current: DispatchRecord, intervals: tuple[IntervalSpec, ...]) -> bool:
     """Whether the schedule dispatched before holds exactly these intervals from the first on."""
     start = current.start
     step = timedelta(minutes=current.resolution_minutes)
@@ -47,13 +47,13 @@ def _same_schedule(current: DispatchRecord, intervals: tuple[services.IntervalSp
     )
 
 
-Intervals = tuple[services.IntervalSpec, ...]
+Intervals = tuple[IntervalSpec, ...]
 _Modify = tuple[Schedule, Intervals, str]  # the schedule, its intervals from now, its event
 _Create = tuple[Schedule, Intervals]
 _SENT = ("created", "modified")
 
 
-def _dispatched(schedule: Schedule, info: services.EventInfo, action: str) -> Dispatched:
+def _dispatched(schedule: Schedule, info: EventInfo, action: str) -> Dispatched:
     return Dispatched(schedule.ven_id, info.event_id, info.modification_number, action)
 
 
@@ -82,10 +82,11 @@ def _record(schedule: Schedule, run_id: str, event_id: str, now: datetime) -> Di
 
 
 class EventDispatcher:
-    """Dispatcher over vtn.services' events (the OpenADR outbox delivers them on the next poll)."""
+    """Dispatcher over the event use cases (the OpenADR outbox delivers them on the next poll)."""
 
-    def __init__(self, sessions: Sessions, near_window_seconds: int) -> None:
+    def __init__(self, sessions: Sessions, notifier: PollNotifier, near_window_seconds: int) -> None:
         self._sessions = sessions
+        self._notifier = notifier
         self._near = near_window_seconds
 
     async def dispatch_all(
@@ -99,7 +100,7 @@ class EventDispatcher:
         simulated hours in the demo). One home's failure does not stop the others."""
         done, modify, create = await self._sort(schedules, now)
         for schedule, intervals, answer in await self._modify(modify, now):
-            if isinstance(answer, services.EventInfo):
+            if isinstance(answer, EventInfo):
                 done[schedule.ven_id] = _dispatched(schedule, answer, "modified")
             elif isinstance(answer, Conflict | NotFound):  # cancelled or over: a fresh event
                 create.append((schedule, intervals))
@@ -151,13 +152,13 @@ class EventDispatcher:
 
     async def _modify(
         self, modify: list[_Modify], now: datetime
-    ) -> list[tuple[Schedule, Intervals, services.EventInfo | Exception]]:
+    ) -> list[tuple[Schedule, Intervals, EventInfo | Exception]]:
         if not modify:
             return []
-        patches = [(event_id, services.EventPatch(intervals=iv)) for _, iv, event_id in modify]
+        patches = [(event_id, EventPatch(intervals=iv)) for _, iv, event_id in modify]
         try:
-            answers: list[services.EventInfo | Exception] = list(
-                await modify_events(self._sessions, patches, now, self._near)
+            answers: list[EventInfo | Exception] = list(
+                await modify_events(UnitOfWork(self._sessions), patches, now, self._notifier, self._near)
             )
         except DatabaseBusy as exc:  # a locked SQLite: the run records it, the loop retries
             answers = [exc] * len(modify)
@@ -171,10 +172,10 @@ class EventDispatcher:
             await uow.commit()
 
     async def _create(
-        self, schedule: Schedule, intervals: tuple[services.IntervalSpec, ...], now: datetime
-    ) -> services.EventInfo:
+        self, schedule: Schedule, intervals: tuple[IntervalSpec, ...], now: datetime
+    ) -> EventInfo:
         """A new dispatch event for a home without a live one."""
-        spec = services.EventSpec(
+        spec = EventSpec(
             ven_ids=(schedule.ven_id,),
             signal_name="LOAD_DISPATCH",
             signal_type="setpoint",
@@ -185,7 +186,7 @@ class EventDispatcher:
             response_required="always",
             start_after_seconds=0,
         )
-        return await services.create_event(self._sessions, spec, now, self._near)
+        return await create_event(UnitOfWork(self._sessions), spec, now, self._notifier, self._near)
 
     async def release(self, ven_id: str, now: datetime) -> None:
         async with UnitOfWork(self._sessions) as uow:
@@ -194,4 +195,4 @@ class EventDispatcher:
                 return
             await uow.commit()
         with contextlib.suppress(Conflict, NotFound):
-            await services.cancel_event(self._sessions, removed.event_id, now, self._near)
+            await cancel_event(UnitOfWork(self._sessions), removed.event_id, now, self._notifier, self._near)

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from aggregator.ports import RunRecord
+from aggregator.ports import PollNotifier, RunRecord
 from aggregator.services import run_planning
 from flexmodel.parent_watch import exit_with_parent
 from vtn.db.uow import Sessions
@@ -35,10 +35,17 @@ RETRY_PAUSE_S = 1.0  # real seconds before a failed run or dispatch is tried aga
 
 
 class PortfolioLoop:
-    def __init__(self, sessions: Sessions, settings: VtnSettings, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        sessions: Sessions,
+        settings: VtnSettings,
+        clock: Callable[[], datetime],
+        notifier: PollNotifier,
+    ) -> None:
         self.sessions = sessions
         self.settings = settings
         self.clock = clock
+        self.notifier = notifier  # told of the distributes a run's dispatch queues
         self.exclusions: dict[str, Exclusion] = {}
         self._pending: list[str] = []
         self._wake = asyncio.Event()
@@ -91,7 +98,7 @@ class PortfolioLoop:
         async with self._lock:
             now = self.clock()
             store = DbLoopStore(self.sessions, self.exclusions)
-            dispatcher = EventDispatcher(self.sessions, self.settings.near_window_seconds)
+            dispatcher = EventDispatcher(self.sessions, self.notifier, self.settings.near_window_seconds)
             record = await run_planning(
                 store,
                 dispatcher,

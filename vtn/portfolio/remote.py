@@ -17,7 +17,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from aggregator.ports import RunRecord
+from aggregator.ports import NullNotifier, RunRecord
 from vtn.db.uow import Sessions
 from vtn.portfolio.loop import PortfolioLoop
 from vtn.settings import VtnSettings
@@ -33,7 +33,7 @@ class RemotePortfolio(PortfolioLoop):
     def __init__(
         self, sessions: Sessions, settings: VtnSettings, clock: Callable[[], datetime], control_path: str
     ) -> None:
-        super().__init__(sessions, settings, clock)
+        super().__init__(sessions, settings, clock, NullNotifier())  # the primary dispatches
         self.control_path = control_path
         self._session: aiohttp.ClientSession | None = None
         self._sent: set[asyncio.Task[Any]] = set()

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
+from aggregator.events import get_event
 from aggregator.records import DispatchRecord, VenRecord
+from aggregator.telemetry import query_telemetry
 from flexmodel.flexreport import REPORT_NAME as FLEX_REPORT_NAME
-from vtn import services
 from vtn.db.uow import UnitOfWork
 from vtn.errors import NotFound
 from vtn.portfolio.store import Exclusion
@@ -86,7 +87,7 @@ async def _check_ven(
     if row is None:
         return None
     try:
-        event = await services.get_event(loop.sessions, row.event_id, now)
+        event = await get_event(UnitOfWork(loop.sessions), row.event_id, now)
     except NotFound:
         return None
     if event.responses.get(ven.ven_id) == "optOut":
@@ -106,7 +107,7 @@ async def _check_ven(
 async def _meter_samples(
     loop: WatchedLoop, ven_id: str, now: datetime, device: str = "meter"
 ) -> list[tuple[datetime, float]]:
-    points = await services.query_telemetry(loop.sessions, ven_id, now - DEVIATION_WINDOW, now)
+    points = await query_telemetry(UnitOfWork(loop.sessions), ven_id, now - DEVIATION_WINDOW, now)
     return [
         (p.dtstart, p.value / 1000.0)
         for p in points

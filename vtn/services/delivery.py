@@ -15,15 +15,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from aggregator import outbox
+from aggregator.event_rules import DEFAULT_NEAR_WINDOW_SECONDS, EventStatus, distribution_key
+from aggregator.events import EventInfo, load_infos
+from aggregator.ids import new_id
 from aggregator.records import OutboxRecord
+from aggregator.reports import report_requests_payload
 from vtn.db.uow import Sessions, UnitOfWork
 from vtn.services.acknowledgement import end_cancelled_registration, settle
-from vtn.services.event_rules import DEFAULT_NEAR_WINDOW_SECONDS, distribution_key
-from vtn.services.events import load_infos
 from vtn.services.poll_cache import notify_registration
-from vtn.services.reports import report_requests_payload
-from vtn.services.types import EventInfo, EventStatus
-from vtn.services.vens import new_id
 
 log = logging.getLogger(__name__)
 

@@ -9,9 +9,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from aggregator.ports import Dispatched, Schedule
-from vtn import services
+from aggregator.events import cancel_event, get_event
+from aggregator.ports import Dispatched, NullNotifier, Schedule
+from aggregator.vens import NewVen, provision_ven
 from vtn.db.engine import create_engine
+from vtn.db.uow import UnitOfWork
 from vtn.portfolio.dispatch import EventDispatcher
 
 NOW = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(days=1)
@@ -35,8 +37,8 @@ def _schedule(ven_id: str, values: list[float], start: datetime = NOW) -> Schedu
 
 
 async def test_an_unchanged_schedule_is_not_sent_again(sessions: async_sessionmaker[AsyncSession]) -> None:
-    ven = await services.provision_ven(sessions, "ven-home-1", "home-1", None)
-    dispatcher = EventDispatcher(sessions, 3600)
+    ven = await provision_ven(UnitOfWork(sessions), NewVen("ven-home-1", "home-1"), datetime.now(UTC))
+    dispatcher = EventDispatcher(sessions, NullNotifier(), 3600)
     first = await _one(dispatcher, _schedule(ven.ven_id, [0.0, 5.0, 5.0, 0.0]), "run-1", NOW)
     assert first.action == "created" and first.modification_number == 0
 
@@ -44,7 +46,7 @@ async def test_an_unchanged_schedule_is_not_sent_again(sessions: async_sessionma
     later = NOW + SLOT + timedelta(minutes=5)
     same = await _one(dispatcher, _schedule(ven.ven_id, [5.0, 5.0, 0.0], NOW + SLOT), "run-2", later)
     assert (same.action, same.event_id, same.modification_number) == ("unchanged", first.event_id, 0)
-    event = await services.get_event(sessions, first.event_id, later)
+    event = await get_event(UnitOfWork(sessions), first.event_id, later)
     assert event.modification_number == 0
 
     # One value differs, or the schedule is longer: the event is modified.
@@ -54,17 +56,18 @@ async def test_an_unchanged_schedule_is_not_sent_again(sessions: async_sessionma
     assert (longer.action, longer.modification_number) == ("modified", 2)
 
     # An event cancelled behind the dispatcher's back is not taken for the home's schedule.
-    await services.cancel_event(sessions, first.event_id, later)
+    await cancel_event(UnitOfWork(sessions), first.event_id, later, NullNotifier())
     again = await _one(dispatcher, _schedule(ven.ven_id, [5.0, 4.0, 0.0, 1.0], NOW + SLOT), "run-5", later)
     assert again.action == "created" and again.event_id != first.event_id
 
 
 async def test_a_run_dispatches_every_home_in_one_go(sessions: async_sessionmaker[AsyncSession]) -> None:
-    vens = [(await services.provision_ven(sessions, f"ven-h{i}", f"h{i}", None)).ven_id for i in range(4)]
-    dispatcher = EventDispatcher(sessions, 3600)
+    new = [NewVen(f"ven-h{i}", f"h{i}") for i in range(4)]
+    vens = [(await provision_ven(UnitOfWork(sessions), n, datetime.now(UTC))).ven_id for n in new]
+    dispatcher = EventDispatcher(sessions, NullNotifier(), 3600)
     first = await dispatcher.dispatch_all([_schedule(v, [1.0, 2.0]) for v in vens[:3]], "run-1", NOW)
     assert [d.action for d in first] == ["created"] * 3
-    await services.cancel_event(sessions, first[2].event_id, NOW)  # e.g. by an operator
+    await cancel_event(UnitOfWork(sessions), first[2].event_id, NOW, NullNotifier())  # e.g. by an operator
 
     second = await dispatcher.dispatch_all(
         [
@@ -79,7 +82,7 @@ async def test_a_run_dispatches_every_home_in_one_go(sessions: async_sessionmake
     assert [d.action for d in second] == ["unchanged", "modified", "created", "created"]
     assert second[1].event_id == first[1].event_id and second[1].modification_number == 1
     assert second[2].event_id != first[2].event_id
-    info = await services.get_event(sessions, second[1].event_id, NOW)
+    info = await get_event(UnitOfWork(sessions), second[1].event_id, NOW)
     assert [i.value for i in info.intervals] == [1.0, 3.0] and info.ven_ids == (vens[1],)
     # Each home's schedule is recorded: a third run with the same schedules changes nothing.
     third = await dispatcher.dispatch_all(

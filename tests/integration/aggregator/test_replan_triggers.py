@@ -8,9 +8,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from vtn import services
+from aggregator.event_rules import EventSpec, IntervalSpec
+from aggregator.events import create_event
+from aggregator.ports import NullNotifier
+from aggregator.vens import NewVen, provision_ven
 from vtn.db.engine import create_engine
 from vtn.db.tables import EventResponse, ReportValue, Ven, VenDispatch
+from vtn.db.uow import UnitOfWork
 from vtn.portfolio.loop import PortfolioLoop
 from vtn.portfolio.watch import look
 from vtn.settings import VtnSettings
@@ -26,16 +30,14 @@ async def sessions(db_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession
 
 
 async def _home(sessions: async_sessionmaker[AsyncSession], name: str, setpoint_kw: float) -> tuple[str, str]:
-    ven = await services.provision_ven(sessions, f"ven-{name}", name, None)
-    spec = services.EventSpec(
+    ven = await provision_ven(UnitOfWork(sessions), NewVen(f"ven-{name}", name), datetime.now(UTC))
+    spec = EventSpec(
         ven_ids=(ven.ven_id,),
         signal_name="LOAD_DISPATCH",
         signal_type="setpoint",
-        intervals=tuple(
-            services.IntervalSpec(NOW + i * timedelta(minutes=15), 900, setpoint_kw) for i in range(8)
-        ),
+        intervals=tuple(IntervalSpec(NOW + i * timedelta(minutes=15), 900, setpoint_kw) for i in range(8)),
     )
-    event = await services.create_event(sessions, spec, NOW)
+    event = await create_event(UnitOfWork(sessions), spec, NOW, NullNotifier())
     async with sessions() as session:
         row = await session.get(Ven, ven.ven_id)
         assert row is not None
@@ -53,7 +55,10 @@ async def _home(sessions: async_sessionmaker[AsyncSession], name: str, setpoint_
 
 def _loop(sessions: async_sessionmaker[AsyncSession]) -> PortfolioLoop:
     return PortfolioLoop(
-        sessions, VtnSettings(deviation_tolerance_kw=2.0, offline_after_seconds=60), lambda: NOW
+        sessions,
+        VtnSettings(deviation_tolerance_kw=2.0, offline_after_seconds=60),
+        lambda: NOW,
+        NullNotifier(),
     )
 
 

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 from vtn_openadr.harness import FakeClock
 from vtn_openadr.test_events import spec
 
+from aggregator.events import create_event
+from aggregator.vens import NewVen, provision_ven
 from vtn.api.tokens import create_token
-from vtn.services import create_event, provision_ven
+from vtn.db.uow import UnitOfWork
 from vtn.settings import VtnSettings
 
 from .live import LiveVtn
@@ -43,6 +46,7 @@ def rest_vtn(db_url: str) -> Iterator[tuple[LiveVtn, str]]:
     settings_ = fuzz_settings(db_url).model_copy(update={"auth_failure_limit": 1_000_000})
     clock = FakeClock()
     with LiveVtn(settings_, clock) as live:
-        ven = live.run(provision_ven(live.sessions, "schemathesis-ven", site_id="st-site"))
-        live.run(create_event(live.sessions, spec([ven.ven_id], 7200), clock.now))
+        new = NewVen("schemathesis-ven", site_id="st-site")
+        ven = live.run(provision_ven(UnitOfWork(live.sessions), new, datetime.now(UTC)))
+        live.run(create_event(UnitOfWork(live.sessions), spec([ven.ven_id], 7200), clock.now, live.cache))
         yield live, token

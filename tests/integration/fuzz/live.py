@@ -16,9 +16,10 @@ from typing import Any, TypeVar
 from aiohttp import web
 from sqlalchemy import select
 
-from vtn.app import CLOCK, SESSIONS, create_app
+from vtn.app import CLOCK, POLL_CACHE, SESSIONS, create_app
 from vtn.db import tables
 from vtn.portfolio.loop import PORTFOLIO
+from vtn.services.poll_cache import PollCache
 from vtn.settings import VtnSettings
 
 T = TypeVar("T")
@@ -57,6 +58,12 @@ class LiveVtn:
     def sessions(self) -> Any:
         assert self.app is not None
         return self.app[SESSIONS]
+
+    @property
+    def cache(self) -> PollCache:
+        """The app's poll cache, for use cases a test calls directly (a PollNotifier)."""
+        assert self.app is not None
+        return self.app[POLL_CACHE]
 
     def run(self, coro: Coroutine[Any, Any, T], timeout: float = 60) -> T:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import requests
@@ -16,9 +17,11 @@ from sqlalchemy import select
 from vtn_openadr.harness import OPENADR, FakeClock
 from vtn_openadr.test_events import spec
 
+from aggregator.events import create_event
+from aggregator.vens import NewVen, provision_ven
 from vtn.db import tables
+from vtn.db.uow import UnitOfWork
 from vtn.openadr.xml import NS
-from vtn.services import create_event, provision_ven
 
 from .live import LiveVtn
 from .messages import VenState, build
@@ -52,9 +55,14 @@ class FuzzTarget:
     _snapshot: dict[str, Any] | None = None
 
     def setup(self) -> None:
-        info = self.live.run(provision_ven(self.live.sessions, VEN_NAME, site_id="fuzz-site"))
+        new = NewVen(VEN_NAME, site_id="fuzz-site")
+        info = self.live.run(provision_ven(UnitOfWork(self.live.sessions), new, datetime.now(UTC)))
         self.ven_id = info.ven_id
-        event = self.live.run(create_event(self.live.sessions, spec([info.ven_id], 7200), self.clock.now))
+        event = self.live.run(
+            create_event(
+                UnitOfWork(self.live.sessions), spec([info.ven_id], 7200), self.clock.now, self.live.cache
+            )
+        )
         self.event_id = event.event_id
 
     def post(self, service: str, body: bytes) -> Answer:

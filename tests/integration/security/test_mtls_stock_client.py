@@ -15,7 +15,11 @@ from typing import Any
 import pytest
 from openleadr import OpenADRClient
 
-from vtn.services import EventSpec, IntervalSpec, create_event, get_event, provision_ven, query_telemetry
+from aggregator.event_rules import EventSpec, IntervalSpec
+from aggregator.events import create_event, get_event
+from aggregator.telemetry import query_telemetry
+from aggregator.vens import NewVen, provision_ven
+from vtn.db.uow import UnitOfWork
 
 from .conftest import OPENADR, Pki, StartVtn
 
@@ -48,7 +52,11 @@ def _client(url: str, pki: Pki, ven_name: str, cert_of: str) -> OpenADRClient:
 
 async def test_stock_client_with_certificates(start_vtn: StartVtn, pki: Pki) -> None:
     vtn = await start_vtn(tls=True, pki=pki, report_interval_seconds=2)
-    ven = await provision_ven(vtn.sessions, "rsa-ven", "site-rsa", pki.vens["rsa-ven"].fingerprint)
+    ven = await provision_ven(
+        UnitOfWork(vtn.sessions),
+        NewVen("rsa-ven", "site-rsa", pki.vens["rsa-ven"].fingerprint),
+        datetime.now(UTC),
+    )
     seen: list[str] = []
 
     async def on_event(event: dict[str, Any]) -> str:
@@ -67,7 +75,9 @@ async def test_stock_client_with_certificates(start_vtn: StartVtn, pki: Pki) -> 
     await client.run()
     try:
         assert client.ven_id == ven.ven_id and client.registration_id
-        points = await wait_for(lambda: query_telemetry(vtn.sessions, ven.ven_id, None, None), "telemetry")
+        points = await wait_for(
+            lambda: query_telemetry(UnitOfWork(vtn.sessions), ven.ven_id, None, None), "telemetry"
+        )
         assert points[0].value == 2.5
 
         now = datetime.now(UTC)
@@ -77,10 +87,10 @@ async def test_stock_client_with_certificates(start_vtn: StartVtn, pki: Pki) -> 
             signal_type="level",
             intervals=(IntervalSpec(now + timedelta(hours=1), 1800, 1.0),),
         )
-        event = await create_event(vtn.sessions, spec, now)
+        event = await create_event(UnitOfWork(vtn.sessions), spec, now, vtn.cache)
 
         async def opted_in() -> bool:
-            info = await get_event(vtn.sessions, event.event_id, datetime.now(UTC))
+            info = await get_event(UnitOfWork(vtn.sessions), event.event_id, datetime.now(UTC))
             return info.responses.get(ven.ven_id) == "optIn"
 
         await wait_for(opted_in, "the optIn")
@@ -93,8 +103,16 @@ async def test_stock_client_with_another_vens_certificate_is_not_registered(
     start_vtn: StartVtn, pki: Pki
 ) -> None:
     vtn = await start_vtn(tls=True, pki=pki)
-    await provision_ven(vtn.sessions, "rsa-ven", "site-rsa", pki.vens["rsa-ven"].fingerprint)
-    await provision_ven(vtn.sessions, "other-ven", "site-other", pki.vens["other-ven"].fingerprint)
+    await provision_ven(
+        UnitOfWork(vtn.sessions),
+        NewVen("rsa-ven", "site-rsa", pki.vens["rsa-ven"].fingerprint),
+        datetime.now(UTC),
+    )
+    await provision_ven(
+        UnitOfWork(vtn.sessions),
+        NewVen("other-ven", "site-other", pki.vens["other-ven"].fingerprint),
+        datetime.now(UTC),
+    )
     client = _client(vtn.url, pki, "rsa-ven", "other-ven")
     try:
         await client.create_party_registration(ven_id=None)

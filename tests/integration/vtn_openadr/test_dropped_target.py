@@ -7,7 +7,8 @@ longer its own: it is not in later distributes, and answers to other modificatio
 
 from __future__ import annotations
 
-from vtn.services import EventPatch, create_event, get_event, modify_event
+from aggregator.events import EventPatch, create_event, get_event, modify_event
+from vtn.db.uow import UnitOfWork
 
 from .harness import Vtn
 from .helpers import drain, provision_and_register
@@ -17,13 +18,17 @@ from .test_events import H, created_event, events_of, request_event, spec
 async def test_dropped_ven_gets_the_event_cancelled_once_and_may_answer(vtn: Vtn) -> None:
     kept, _ = await provision_and_register(vtn, "ven-d1")
     dropped, _ = await provision_and_register(vtn, "ven-d2")
-    info = await create_event(vtn.sessions, spec([kept, dropped], 2 * H), vtn.clock.now)
+    info = await create_event(
+        UnitOfWork(vtn.sessions), spec([kept, dropped], 2 * H), vtn.clock.now, vtn.cache
+    )
     for ven_id in (kept, dropped):
         [first] = await drain(vtn, ven_id)
         assert events_of(first) == [{"id": info.event_id, "mod": "0", "status": "far"}]
         assert (await created_event(vtn, ven_id, info.event_id, 0, "optIn")).code == 200
 
-    changed = await modify_event(vtn.sessions, info.event_id, EventPatch(ven_ids=(kept,)), vtn.clock.now)
+    changed = await modify_event(
+        UnitOfWork(vtn.sessions), info.event_id, EventPatch(ven_ids=(kept,)), vtn.clock.now, vtn.cache
+    )
     assert changed.modification_number == 1 and changed.ven_ids == (kept,)
 
     [to_kept] = await drain(vtn, kept)
@@ -36,18 +41,26 @@ async def test_dropped_ven_gets_the_event_cancelled_once_and_may_answer(vtn: Vtn
     assert await drain(vtn, dropped) == [], "the cancellation is delivered once"
     assert events_of(await request_event(vtn, dropped)) == []
     # the dropped VEN is no longer among the event's VENs, so its answers are not shown
-    assert (await get_event(vtn.sessions, info.event_id, vtn.clock.now)).responses == {}
+    assert (await get_event(UnitOfWork(vtn.sessions), info.event_id, vtn.clock.now)).responses == {}
     assert (await created_event(vtn, kept, info.event_id, 1, "optOut")).code == 200
-    assert (await get_event(vtn.sessions, info.event_id, vtn.clock.now)).responses == {kept: "optOut"}
+    assert (await get_event(UnitOfWork(vtn.sessions), info.event_id, vtn.clock.now)).responses == {
+        kept: "optOut"
+    }
 
 
 async def test_dropped_ven_may_not_answer_a_later_modification(vtn: Vtn) -> None:
     kept, _ = await provision_and_register(vtn, "ven-d3")
     dropped, _ = await provision_and_register(vtn, "ven-d4")
-    info = await create_event(vtn.sessions, spec([kept, dropped], 2 * H), vtn.clock.now)
-    await modify_event(vtn.sessions, info.event_id, EventPatch(ven_ids=(kept,)), vtn.clock.now)
+    info = await create_event(
+        UnitOfWork(vtn.sessions), spec([kept, dropped], 2 * H), vtn.clock.now, vtn.cache
+    )
+    await modify_event(
+        UnitOfWork(vtn.sessions), info.event_id, EventPatch(ven_ids=(kept,)), vtn.clock.now, vtn.cache
+    )
     await drain(vtn, dropped)
-    await modify_event(vtn.sessions, info.event_id, EventPatch(priority=2), vtn.clock.now)
+    await modify_event(
+        UnitOfWork(vtn.sessions), info.event_id, EventPatch(priority=2), vtn.clock.now, vtn.cache
+    )
     assert await drain(vtn, dropped) == [], "a VEN no longer targeted hears nothing of later changes"
     refused = await created_event(vtn, dropped, info.event_id, 2, "optIn")
     assert refused.code == 452
@@ -58,6 +71,8 @@ async def test_dropped_ven_may_not_answer_a_later_modification(vtn: Vtn) -> None
 async def test_a_ven_never_targeted_still_gets_452(vtn: Vtn) -> None:
     kept, _ = await provision_and_register(vtn, "ven-d5")
     stranger, _ = await provision_and_register(vtn, "ven-d6")
-    info = await create_event(vtn.sessions, spec([kept], 2 * H), vtn.clock.now)
-    await modify_event(vtn.sessions, info.event_id, EventPatch(priority=2), vtn.clock.now)
+    info = await create_event(UnitOfWork(vtn.sessions), spec([kept], 2 * H), vtn.clock.now, vtn.cache)
+    await modify_event(
+        UnitOfWork(vtn.sessions), info.event_id, EventPatch(priority=2), vtn.clock.now, vtn.cache
+    )
     assert (await created_event(vtn, stranger, info.event_id, 1, "optIn")).code == 452

@@ -7,17 +7,11 @@ from datetime import timedelta
 
 import pytest
 
+from aggregator.event_rules import EventSpec, IntervalSpec
+from aggregator.events import EventPatch, cancel_event, create_event, get_event, modify_event
+from vtn.db.uow import UnitOfWork
 from vtn.errors import Conflict, InvalidInput, NotFound
 from vtn.openadr.xml import NS
-from vtn.services import (
-    EventPatch,
-    EventSpec,
-    IntervalSpec,
-    cancel_event,
-    create_event,
-    get_event,
-    modify_event,
-)
 
 from .harness import T0, Reply, Vtn
 from .helpers import drain, poll, provision_and_register
@@ -73,7 +67,7 @@ async def created_event(vtn: Vtn, ven_id: str, event_id: str, mod: int, opt_type
 
 async def test_event_reaches_ven_and_opt_in_is_recorded(vtn: Vtn) -> None:
     ven_id, _ = await provision_and_register(vtn, "ven-e1")
-    info = await create_event(vtn.sessions, spec([ven_id], 2 * H), vtn.clock.now)
+    info = await create_event(UnitOfWork(vtn.sessions), spec([ven_id], 2 * H), vtn.clock.now, vtn.cache)
     [reply] = await drain(vtn, ven_id)
     assert reply.message_type == "oadrDistributeEvent"
     assert reply.text("ei:vtnID") == "FLEXVPP-TEST-VTN"
@@ -82,13 +76,17 @@ async def test_event_reaches_ven_and_opt_in_is_recorded(vtn: Vtn) -> None:
     assert target is not None and target.text == ven_id
     ack = await created_event(vtn, ven_id, info.event_id, 0, "optIn")
     assert ack.message_type == "oadrResponse" and ack.code == 200
-    assert (await get_event(vtn.sessions, info.event_id, vtn.clock.now)).responses == {ven_id: "optIn"}
+    assert (await get_event(UnitOfWork(vtn.sessions), info.event_id, vtn.clock.now)).responses == {
+        ven_id: "optIn"
+    }
 
 
 async def test_status_follows_ramp_up_and_time(vtn: Vtn) -> None:
     ven_id, _ = await provision_and_register(vtn, "ven-e2")
     # starts in 3 h, ramp-up 2 h (longer than the 1 h near window)
-    info = await create_event(vtn.sessions, spec([ven_id], 3 * H, ramp_up_seconds=2 * H), vtn.clock.now)
+    info = await create_event(
+        UnitOfWork(vtn.sessions), spec([ven_id], 3 * H, ramp_up_seconds=2 * H), vtn.clock.now, vtn.cache
+    )
     seen = []
     for offset in (0, int(1.5 * H), 3 * H, int(3.99 * H), 4 * H):
         vtn.clock.now = T0 + timedelta(seconds=offset)
@@ -99,7 +97,7 @@ async def test_status_follows_ramp_up_and_time(vtn: Vtn) -> None:
             )
             assert ramp is not None, (await request_event(vtn, ven_id)).body.decode()
     assert seen == [["far"], ["near"], ["active"], ["active"], []]
-    assert (await get_event(vtn.sessions, info.event_id, vtn.clock.now)).status == "completed"
+    assert (await get_event(UnitOfWork(vtn.sessions), info.event_id, vtn.clock.now)).status == "completed"
 
 
 async def test_distribute_orders_active_by_priority_then_pending_by_start(vtn: Vtn) -> None:
@@ -108,7 +106,7 @@ async def test_distribute_orders_active_by_priority_then_pending_by_start(vtn: V
 
     async def make(name: str, offset: int, priority: int) -> str:
         s = spec([ven_id], offset, market_context=f"http://mc.example/{name}", priority=priority)
-        return (await create_event(vtn.sessions, s, now)).event_id
+        return (await create_event(UnitOfWork(vtn.sessions), s, now, vtn.cache)).event_id
 
     far = await make("far", 5 * H, 1)
     active_p2 = await make("a2", -600, 2)
@@ -125,69 +123,92 @@ async def test_distribute_orders_active_by_priority_then_pending_by_start(vtn: V
 
 async def test_modification_raises_number_and_redistributes(vtn: Vtn) -> None:
     ven_id, _ = await provision_and_register(vtn, "ven-e4")
-    info = await create_event(vtn.sessions, spec([ven_id], 2 * H), vtn.clock.now)
+    info = await create_event(UnitOfWork(vtn.sessions), spec([ven_id], 2 * H), vtn.clock.now, vtn.cache)
     await drain(vtn, ven_id)
     await created_event(vtn, ven_id, info.event_id, 0, "optIn")
-    changed = await modify_event(vtn.sessions, info.event_id, EventPatch(priority=3), vtn.clock.now)
+    changed = await modify_event(
+        UnitOfWork(vtn.sessions), info.event_id, EventPatch(priority=3), vtn.clock.now, vtn.cache
+    )
     assert changed.modification_number == 1
     assert changed.responses == {}, "an answer to modification 0 does not answer modification 1"
     [reply] = await drain(vtn, ven_id)
     assert events_of(reply) == [{"id": info.event_id, "mod": "1", "status": "far"}]
     await created_event(vtn, ven_id, info.event_id, 1, "optOut")
-    assert (await get_event(vtn.sessions, info.event_id, vtn.clock.now)).responses == {ven_id: "optOut"}
+    assert (await get_event(UnitOfWork(vtn.sessions), info.event_id, vtn.clock.now)).responses == {
+        ven_id: "optOut"
+    }
     future = await created_event(vtn, ven_id, info.event_id, 7, "optIn")
     assert future.code == 452
 
 
 async def test_cancel_is_distributed_once_as_cancelled(vtn: Vtn) -> None:
     ven_id, _ = await provision_and_register(vtn, "ven-e5")
-    info = await create_event(vtn.sessions, spec([ven_id], 2 * H), vtn.clock.now)
+    info = await create_event(UnitOfWork(vtn.sessions), spec([ven_id], 2 * H), vtn.clock.now, vtn.cache)
     await drain(vtn, ven_id)
-    cancelled = await cancel_event(vtn.sessions, info.event_id, vtn.clock.now)
+    cancelled = await cancel_event(UnitOfWork(vtn.sessions), info.event_id, vtn.clock.now, vtn.cache)
     assert cancelled.status == "cancelled" and cancelled.modification_number == 1
     [reply] = await drain(vtn, ven_id)
     assert events_of(reply) == [{"id": info.event_id, "mod": "1", "status": "cancelled"}]
     assert events_of(await request_event(vtn, ven_id)) == []
     with pytest.raises(Conflict):
-        await cancel_event(vtn.sessions, info.event_id, vtn.clock.now)
+        await cancel_event(UnitOfWork(vtn.sessions), info.event_id, vtn.clock.now, vtn.cache)
 
 
 async def test_overlapping_events_for_one_ven_in_one_market_context_are_refused(vtn: Vtn) -> None:
     ven_a, _ = await provision_and_register(vtn, "ven-e6")
     ven_b, _ = await provision_and_register(vtn, "ven-e7")
-    first = await create_event(vtn.sessions, spec([ven_a], 2 * H), vtn.clock.now)
+    first = await create_event(UnitOfWork(vtn.sessions), spec([ven_a], 2 * H), vtn.clock.now, vtn.cache)
     with pytest.raises(Conflict):
-        await create_event(vtn.sessions, spec([ven_b, ven_a], 2 * H + 1800), vtn.clock.now)
-    await create_event(vtn.sessions, spec([ven_b], 2 * H + 1800), vtn.clock.now)  # other VEN
+        await create_event(
+            UnitOfWork(vtn.sessions), spec([ven_b, ven_a], 2 * H + 1800), vtn.clock.now, vtn.cache
+        )
     await create_event(
-        vtn.sessions, spec([ven_a], 2 * H, market_context="http://mc.example/other"), vtn.clock.now
+        UnitOfWork(vtn.sessions), spec([ven_b], 2 * H + 1800), vtn.clock.now, vtn.cache
+    )  # other VEN
+    await create_event(
+        UnitOfWork(vtn.sessions),
+        spec([ven_a], 2 * H, market_context="http://mc.example/other"),
+        vtn.clock.now,
+        vtn.cache,
     )
-    await create_event(vtn.sessions, spec([ven_a], 3 * H), vtn.clock.now)  # back to back is no overlap
+    await create_event(
+        UnitOfWork(vtn.sessions), spec([ven_a], 3 * H), vtn.clock.now, vtn.cache
+    )  # back to back is no overlap
     with pytest.raises(Conflict):
         await modify_event(
-            vtn.sessions,
+            UnitOfWork(vtn.sessions),
             first.event_id,
             EventPatch(intervals=spec([ven_a], 2 * H + 1800).intervals),
             vtn.clock.now,
+            vtn.cache,
         )
-    await cancel_event(vtn.sessions, first.event_id, vtn.clock.now)
-    await create_event(vtn.sessions, spec([ven_a], 2 * H), vtn.clock.now)  # the slot is free again
+    await cancel_event(UnitOfWork(vtn.sessions), first.event_id, vtn.clock.now, vtn.cache)
+    await create_event(
+        UnitOfWork(vtn.sessions), spec([ven_a], 2 * H), vtn.clock.now, vtn.cache
+    )  # the slot is free again
 
 
 async def test_bad_event_input_is_refused(vtn: Vtn) -> None:
     ven_id, _ = await provision_and_register(vtn, "ven-e8")
     with pytest.raises(NotFound):
-        await create_event(vtn.sessions, spec([ven_id, "no-such-ven"], H), vtn.clock.now)
+        await create_event(
+            UnitOfWork(vtn.sessions), spec([ven_id, "no-such-ven"], H), vtn.clock.now, vtn.cache
+        )
     with pytest.raises(InvalidInput) as err:
-        await create_event(vtn.sessions, spec([ven_id], -3 * H), vtn.clock.now)
+        await create_event(UnitOfWork(vtn.sessions), spec([ven_id], -3 * H), vtn.clock.now, vtn.cache)
     assert err.value.field == "intervals"
     bad = spec([ven_id], H)
     gap = (bad.intervals[0], IntervalSpec(bad.intervals[1].start + timedelta(seconds=1), 60, 1.0))
     with pytest.raises(InvalidInput):
-        await create_event(vtn.sessions, EventSpec([ven_id], "SIMPLE", "level", gap), vtn.clock.now)
+        await create_event(
+            UnitOfWork(vtn.sessions), EventSpec([ven_id], "SIMPLE", "level", gap), vtn.clock.now, vtn.cache
+        )
     with pytest.raises(InvalidInput):
         await create_event(
-            vtn.sessions, EventSpec([ven_id], "SIMPLE", "level", (IntervalSpec(T0, 60, 7.0),)), vtn.clock.now
+            UnitOfWork(vtn.sessions),
+            EventSpec([ven_id], "SIMPLE", "level", (IntervalSpec(T0, 60, 7.0),)),
+            vtn.clock.now,
+            vtn.cache,
         )
     assert await drain(vtn, ven_id) == []
 
@@ -195,20 +216,21 @@ async def test_bad_event_input_is_refused(vtn: Vtn) -> None:
 async def test_created_event_for_someone_elses_event_is_452(vtn: Vtn) -> None:
     ven_a, _ = await provision_and_register(vtn, "ven-e9")
     ven_b, _ = await provision_and_register(vtn, "ven-e10")
-    info = await create_event(vtn.sessions, spec([ven_a], H), vtn.clock.now)
+    info = await create_event(UnitOfWork(vtn.sessions), spec([ven_a], H), vtn.clock.now, vtn.cache)
     reply = await created_event(vtn, ven_b, info.event_id, 0, "optIn")
     assert reply.message_type == "oadrResponse" and reply.code == 452
     unknown = await created_event(vtn, ven_a, "no-such-event", 0, "optIn")
     assert unknown.code == 452
-    assert (await get_event(vtn.sessions, info.event_id, vtn.clock.now)).responses == {}
+    assert (await get_event(UnitOfWork(vtn.sessions), info.event_id, vtn.clock.now)).responses == {}
 
 
 async def test_outbox_keeps_order_across_message_kinds(vtn: Vtn) -> None:
-    from vtn.services import cancel_ven_registration
+    from aggregator.vens import cancel_ven_registration
+    from vtn.db.uow import UnitOfWork
 
     ven_id, _ = await provision_and_register(vtn, "ven-e11")
-    await create_event(vtn.sessions, spec([ven_id], H), vtn.clock.now)
-    await cancel_ven_registration(vtn.sessions, ven_id)
+    await create_event(UnitOfWork(vtn.sessions), spec([ven_id], H), vtn.clock.now, vtn.cache)
+    await cancel_ven_registration(UnitOfWork(vtn.sessions), ven_id, vtn.clock.now, vtn.cache)
     first, second = await poll(vtn, ven_id), await poll(vtn, ven_id)
     assert [first.message_type, second.message_type] == ["oadrDistributeEvent", "oadrCancelPartyRegistration"]
 
@@ -232,7 +254,7 @@ async def test_every_signal_kind_renders_valid_and_intact(
         IntervalSpec(T0 + timedelta(minutes=75), 900, value),
     )
     info = await create_event(
-        vtn.sessions,
+        UnitOfWork(vtn.sessions),
         EventSpec(
             [ven_id],
             signal_name,
@@ -243,6 +265,7 @@ async def test_every_signal_kind_renders_valid_and_intact(
             priority=4,
         ),
         vtn.clock.now,
+        vtn.cache,
     )
     [reply] = await drain(vtn, ven_id)  # the harness checks the XSD at teardown
     event = reply.element.find("oadr:oadrEvent", NS)
@@ -258,11 +281,11 @@ async def test_every_signal_kind_renders_valid_and_intact(
 
 
 async def test_folding_never_writes_into_a_message_already_sent(vtn: Vtn) -> None:
-    from vtn.db.uow import UnitOfWork
     from aggregator import outbox
+    from vtn.db.uow import UnitOfWork
 
     ven_id, _ = await provision_and_register(vtn, "ven-fold")
-    await create_event(vtn.sessions, spec([ven_id], H), vtn.clock.now)
+    await create_event(UnitOfWork(vtn.sessions), spec([ven_id], H), vtn.clock.now, vtn.cache)
     async with UnitOfWork(vtn.sessions) as uow:
         waiting = await uow.outbox.last_pending(ven_id)
         assert waiting is not None and waiting.message_type == outbox.DISTRIBUTE_EVENT

@@ -16,21 +16,14 @@ import pytest
 from aiohttp import web
 from openleadr import OpenADRClient
 
+from aggregator.event_rules import EventSpec, IntervalSpec
+from aggregator.events import EventPatch, cancel_event, create_event, get_event, modify_event
 from aggregator.opts import list_opts
-from vtn.app import SESSIONS, create_app
+from aggregator.telemetry import query_telemetry
+from aggregator.vens import NewVen, get_ven, provision_ven
+from vtn.app import POLL_CACHE, SESSIONS, create_app
 from vtn.db.uow import UnitOfWork
-from vtn.services import (
-    EventPatch,
-    EventSpec,
-    IntervalSpec,
-    cancel_event,
-    create_event,
-    get_event,
-    get_ven,
-    modify_event,
-    provision_ven,
-    query_telemetry,
-)
+from vtn.services.poll_cache import PollCache
 from vtn.settings import VtnSettings
 
 pytestmark = pytest.mark.slow
@@ -49,7 +42,7 @@ async def wait_for(check: Callable[[], Awaitable[Any]], what: str, timeout_s: fl
 
 
 @pytest.fixture
-async def server(db_url: str) -> AsyncIterator[tuple[str, Any]]:
+async def server(db_url: str) -> AsyncIterator[tuple[str, Any, PollCache]]:
     settings = VtnSettings.model_validate(
         {
             "db_url": db_url,
@@ -64,13 +57,13 @@ async def server(db_url: str) -> AsyncIterator[tuple[str, Any]]:
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    yield f"http://127.0.0.1:{port}/OpenADR2/Simple/2.0b", app[SESSIONS]
+    yield f"http://127.0.0.1:{port}/OpenADR2/Simple/2.0b", app[SESSIONS], app[POLL_CACHE]
     await runner.cleanup()
 
 
-async def test_stock_client_full_cycle(server: tuple[str, Any]) -> None:
-    url, sessions = server
-    ven = await provision_ven(sessions, "smoke-ven", "site-smoke")
+async def test_stock_client_full_cycle(server: tuple[str, Any, PollCache]) -> None:
+    url, sessions, cache = server
+    ven = await provision_ven(UnitOfWork(sessions), NewVen("smoke-ven", "site-smoke"), datetime.now(UTC))
     seen_events: list[tuple[str, int, str]] = []
 
     async def on_event(event: dict[str, Any]) -> str:
@@ -91,7 +84,9 @@ async def test_stock_client_full_cycle(server: tuple[str, Any]) -> None:
     await client.run()
     try:
         assert client.ven_id == ven.ven_id and client.registration_id
-        points = await wait_for(lambda: query_telemetry(sessions, ven.ven_id, None, None), "telemetry")
+        points = await wait_for(
+            lambda: query_telemetry(UnitOfWork(sessions), ven.ven_id, None, None), "telemetry"
+        )
         assert points[0].value == 1.25 and points[0].report_name == "TELEMETRY_USAGE"
 
         now = datetime.now(UTC)
@@ -101,16 +96,18 @@ async def test_stock_client_full_cycle(server: tuple[str, Any]) -> None:
             signal_type="level",
             intervals=(IntervalSpec(now + timedelta(hours=1), 1800, 1.0),),
         )
-        event = await create_event(sessions, spec, now)
+        event = await create_event(UnitOfWork(sessions), spec, now, cache)
 
         async def opted_in() -> bool:
-            info = await get_event(sessions, event.event_id, datetime.now(UTC))
+            info = await get_event(UnitOfWork(sessions), event.event_id, datetime.now(UTC))
             return info.responses.get(ven.ven_id) == "optIn"
 
         await wait_for(opted_in, "the optIn")
-        await modify_event(sessions, event.event_id, EventPatch(priority=2), datetime.now(UTC))
+        await modify_event(
+            UnitOfWork(sessions), event.event_id, EventPatch(priority=2), datetime.now(UTC), cache
+        )
         await wait_for(lambda: _seen(seen_events, event.event_id, 1), "the modification")
-        await cancel_event(sessions, event.event_id, datetime.now(UTC))
+        await cancel_event(UnitOfWork(sessions), event.event_id, datetime.now(UTC), cache)
         await wait_for(lambda: _seen(seen_events, event.event_id, 2), "the cancellation")
 
         opt_id = await client.create_opt(
@@ -122,7 +119,7 @@ async def test_stock_client_full_cycle(server: tuple[str, Any]) -> None:
         )
         assert opt_id
         assert [o.opt_id for o in await list_opts(UnitOfWork(sessions), ven.ven_id)] == [opt_id]
-        assert (await get_ven(sessions, ven.ven_id, datetime.now(UTC))).online
+        assert (await get_ven(UnitOfWork(sessions), ven.ven_id, datetime.now(UTC), cache)).online
     finally:
         await client.stop()
 

@@ -6,9 +6,9 @@ from datetime import timedelta
 
 from openleadr import objects
 
+from aggregator.events import create_event, get_event
 from aggregator.opts import list_opts
 from vtn.db.uow import UnitOfWork
-from vtn.services import create_event, get_event
 
 from .harness import T0, Reply, Vtn
 from .helpers import provision_and_register
@@ -81,16 +81,16 @@ async def test_cancel_of_unknown_opt_is_452(vtn: Vtn) -> None:
 async def test_eiopt_opt_in_outranks_later_created_event_opt_out(vtn: Vtn) -> None:
     ven_a, _ = await provision_and_register(vtn, "ven-o3")
     ven_b, _ = await provision_and_register(vtn, "ven-o4")
-    info = await create_event(vtn.sessions, spec([ven_a, ven_b], 2 * H), vtn.clock.now)
+    info = await create_event(UnitOfWork(vtn.sessions), spec([ven_a, ven_b], 2 * H), vtn.clock.now, vtn.cache)
     opt = await create_opt(vtn, ven_a, "ev-opt", "optIn", event_id=info.event_id, modification_number=0)
     assert opt.code == 200
     vtn.clock.advance(60)
     await created_event(vtn, ven_a, info.event_id, 0, "optOut")  # later, but an automatic answer
     await created_event(vtn, ven_b, info.event_id, 0, "optOut")  # no EiOpt: the answer stands
-    event = await get_event(vtn.sessions, info.event_id, vtn.clock.now)
+    event = await get_event(UnitOfWork(vtn.sessions), info.event_id, vtn.clock.now)
     assert event.responses == {ven_a: "optIn", ven_b: "optOut"}
     await cancel_opt(vtn, ven_a, "ev-opt")
-    assert (await get_event(vtn.sessions, info.event_id, vtn.clock.now)).responses == {
+    assert (await get_event(UnitOfWork(vtn.sessions), info.event_id, vtn.clock.now)).responses == {
         ven_a: "optOut",
         ven_b: "optOut",
     }

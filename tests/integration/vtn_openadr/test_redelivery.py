@@ -21,10 +21,11 @@ from openleadr.messaging import create_message
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
+from aggregator.events import EventPatch, cancel_event, create_event, modify_event
+from aggregator.reports import cancel_report_request, request_telemetry
+from aggregator.vens import cancel_ven_registration, request_reregistration
 from vtn.app import CLOCK, POLL_CACHE, SESSIONS, create_app
-from vtn.services import EventPatch, cancel_event, create_event, modify_event
-from vtn.services.reports import cancel_report_request, request_telemetry
-from vtn.services.vens import cancel_ven_registration, request_reregistration
+from vtn.db.uow import UnitOfWork
 
 from .harness import OPENADR, Reply, Vtn
 from .helpers import create_registration, drain, poll, provision_and_register
@@ -126,15 +127,17 @@ async def test_command_whose_reply_is_lost_is_delivered_again_until_acknowledged
     vtn: Vtn, change: str, close: str
 ) -> None:
     ven_id, _ = await provision_and_register(vtn, "ven-lost")
-    info = await create_event(vtn.sessions, spec([ven_id], 2 * H), vtn.clock.now)
+    info = await create_event(UnitOfWork(vtn.sessions), spec([ven_id], 2 * H), vtn.clock.now, vtn.cache)
     [first] = await drain(vtn, ven_id)
     assert events_of(first) == [{"id": info.event_id, "mod": "0", "status": "far"}]
     assert (await created_event(vtn, ven_id, info.event_id, 0, "optIn")).code == 200
     if change == "cancel":
-        await cancel_event(vtn.sessions, info.event_id, vtn.clock.now)
+        await cancel_event(UnitOfWork(vtn.sessions), info.event_id, vtn.clock.now, vtn.cache)
         expected = [{"id": info.event_id, "mod": "1", "status": "cancelled"}]
     else:
-        await modify_event(vtn.sessions, info.event_id, EventPatch(priority=4), vtn.clock.now)
+        await modify_event(
+            UnitOfWork(vtn.sessions), info.event_id, EventPatch(priority=4), vtn.clock.now, vtn.cache
+        )
         expected = [{"id": info.event_id, "mod": "1", "status": "far"}]
 
     await lost_poll(vtn, ven_id, close)
@@ -154,14 +157,16 @@ async def test_command_whose_reply_is_lost_is_delivered_again_until_acknowledged
 
 async def test_a_never_event_counts_once_its_reply_was_written_and_the_ven_polled_again(vtn: Vtn) -> None:
     ven_id, _ = await provision_and_register(vtn, "ven-never")
-    info = await create_event(vtn.sessions, spec([ven_id], 2 * H, response_required="never"), vtn.clock.now)
+    info = await create_event(
+        UnitOfWork(vtn.sessions), spec([ven_id], 2 * H, response_required="never"), vtn.clock.now, vtn.cache
+    )
     await lost_poll(vtn, ven_id, "before_reply")  # the connection closed before the reply went out
     resend(vtn)
     [again] = await drain(vtn, ven_id)  # written out this time; the drain's next poll finishes it
     assert events_of(again) == [{"id": info.event_id, "mod": "0", "status": "far"}]
     resend(vtn)
     assert await drain(vtn, ven_id) == []
-    await cancel_event(vtn.sessions, info.event_id, vtn.clock.now)
+    await cancel_event(UnitOfWork(vtn.sessions), info.event_id, vtn.clock.now, vtn.cache)
     await lost_poll(vtn, ven_id, "before_reply")
     resend(vtn)
     [cancelled] = await drain(vtn, ven_id)
@@ -174,9 +179,9 @@ async def test_unanswered_message_is_resent_at_most_max_sends_times_and_holds_no
     vtn: Vtn, caplog: pytest.LogCaptureFixture
 ) -> None:
     ven_id, _ = await provision_and_register(vtn, "ven-mute")
-    await create_event(vtn.sessions, spec([ven_id], 2 * H), vtn.clock.now)
+    await create_event(UnitOfWork(vtn.sessions), spec([ven_id], 2 * H), vtn.clock.now, vtn.cache)
     sent = [await poll(vtn, ven_id)]
-    await request_reregistration(vtn.sessions, ven_id, vtn.clock.now)
+    await request_reregistration(UnitOfWork(vtn.sessions), ven_id, vtn.clock.now, vtn.cache)
     behind = await poll(vtn, ven_id)  # the distribute is not due again: the next message goes
     assert behind.message_type == "oadrRequestReregistration"
     await create_registration(vtn, "ven-mute", ven_id=ven_id)  # the answer to it
@@ -190,10 +195,10 @@ async def test_unanswered_message_is_resent_at_most_max_sends_times_and_holds_no
 
 async def test_new_change_while_unacknowledged_goes_out_in_one_distribute(vtn: Vtn) -> None:
     ven_id, _ = await provision_and_register(vtn, "ven-fold2")
-    one = await create_event(vtn.sessions, spec([ven_id], 2 * H), vtn.clock.now)
+    one = await create_event(UnitOfWork(vtn.sessions), spec([ven_id], 2 * H), vtn.clock.now, vtn.cache)
     [first] = await drain(vtn, ven_id)
-    two = await create_event(vtn.sessions, spec([ven_id], 4 * H), vtn.clock.now)
-    await cancel_event(vtn.sessions, one.event_id, vtn.clock.now)
+    two = await create_event(UnitOfWork(vtn.sessions), spec([ven_id], 4 * H), vtn.clock.now, vtn.cache)
+    await cancel_event(UnitOfWork(vtn.sessions), one.event_id, vtn.clock.now, vtn.cache)
     [second] = await drain(vtn, ven_id)  # the new message, though the first is unanswered
     assert events_of(second) == [
         {"id": two.event_id, "mod": "0", "status": "far"},
@@ -211,17 +216,17 @@ async def test_new_change_while_unacknowledged_goes_out_in_one_distribute(vtn: V
 
 async def _create_report(vtn: Vtn, ven_id: str) -> tuple[str, dict[str, Any]]:
     usage = requests_of(await register_reports(vtn, ven_id))["spec-usage"]["id"]
-    await cancel_report_request(vtn.sessions, ven_id, usage, vtn.clock.now)
+    await cancel_report_request(UnitOfWork(vtn.sessions), vtn.cache, ven_id, usage, vtn.clock.now)
     [cancel] = await drain(vtn, ven_id)
     response = {**OK, "request_id": request_id_of(cancel)}
     await vtn.send("EiReport", "oadrCanceledReport", response=response, pending_reports=[], ven_id=ven_id)
-    await request_telemetry(vtn.sessions, ven_id, 60, vtn.clock.now)
+    await request_telemetry(UnitOfWork(vtn.sessions), vtn.cache, ven_id, 60, vtn.clock.now)
     return "oadrCreateReport", {"service": "EiReport", "reply": "oadrCreatedReport", "pending_reports": []}
 
 
 async def _cancel_report(vtn: Vtn, ven_id: str) -> tuple[str, dict[str, Any]]:
     usage = requests_of(await register_reports(vtn, ven_id))["spec-usage"]["id"]
-    await cancel_report_request(vtn.sessions, ven_id, usage, vtn.clock.now)
+    await cancel_report_request(UnitOfWork(vtn.sessions), vtn.cache, ven_id, usage, vtn.clock.now)
     return "oadrCancelReport", {"service": "EiReport", "reply": "oadrCanceledReport", "pending_reports": []}
 
 
@@ -235,7 +240,7 @@ async def _register_report(vtn: Vtn, ven_id: str) -> tuple[str, dict[str, Any]]:
 
 
 async def _cancel_registration(vtn: Vtn, ven_id: str) -> tuple[str, dict[str, Any]]:
-    await cancel_ven_registration(vtn.sessions, ven_id, vtn.clock.now)
+    await cancel_ven_registration(UnitOfWork(vtn.sessions), ven_id, vtn.clock.now, vtn.cache)
     return "oadrCancelPartyRegistration", {
         "service": "EiRegisterParty",
         "reply": "oadrCanceledPartyRegistration",
@@ -244,7 +249,7 @@ async def _cancel_registration(vtn: Vtn, ven_id: str) -> tuple[str, dict[str, An
 
 
 async def _request_reregistration(vtn: Vtn, ven_id: str) -> tuple[str, dict[str, Any]]:
-    await request_reregistration(vtn.sessions, ven_id, vtn.clock.now)
+    await request_reregistration(UnitOfWork(vtn.sessions), ven_id, vtn.clock.now, vtn.cache)
     return "oadrRequestReregistration", {"reply": None}
 
 
@@ -293,7 +298,7 @@ async def test_a_second_worker_sends_again_what_the_first_lost(vtn: Vtn, aiohttp
     other = Vtn(await aiohttp_client(other_app), vtn.clock, other_app[SESSIONS], vtn.settings)
     serve_like_vtn_serve(other)
     ven_id, _ = await provision_and_register(vtn, "ven-2w")
-    info = await create_event(vtn.sessions, spec([ven_id], 2 * H), vtn.clock.now)
+    info = await create_event(UnitOfWork(vtn.sessions), spec([ven_id], 2 * H), vtn.clock.now, vtn.cache)
     await other_app[POLL_CACHE].reload(other.sessions)
     await lost_poll(other, ven_id)
     resend(vtn)

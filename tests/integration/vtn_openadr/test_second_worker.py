@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from aggregator.event_rules import EventSpec, IntervalSpec
+from aggregator.events import create_event, get_event
 from vtn.app import CLOCK, POLL_CACHE, SESSIONS, create_app
-from vtn.services import EventSpec, IntervalSpec, create_event, get_event
+from vtn.db.uow import UnitOfWork
 
 from .harness import T0, Vtn, assert_valid
 from .helpers import drain, poll, provision_and_register
@@ -22,13 +24,17 @@ async def test_second_worker_serves_registrations_and_outbox(vtn: Vtn, aiohttp_c
     assert (await poll(other, ven_id)).code == 200, "registered through the first worker"
 
     spec = EventSpec([ven_id], "SIMPLE", "level", (IntervalSpec(T0 + timedelta(hours=1), 600, 1.0),))
-    event = await create_event(vtn.sessions, spec, vtn.clock.now)  # written by the first worker
+    event = await create_event(
+        UnitOfWork(vtn.sessions), spec, vtn.clock.now, vtn.cache
+    )  # written by the first worker
     await other_app[POLL_CACHE].reload(other.sessions)  # what its sync loop does every few seconds
     [reply] = await drain(other, ven_id)
     assert reply.message_type == "oadrDistributeEvent"
     assert await drain(vtn, ven_id) == [], "delivered once, whichever worker the VEN reached"
     await created_event(other, ven_id, event.event_id, 0, "optIn")
-    assert (await get_event(vtn.sessions, event.event_id, vtn.clock.now)).responses == {ven_id: "optIn"}
+    assert (await get_event(UnitOfWork(vtn.sessions), event.event_id, vtn.clock.now)).responses == {
+        ven_id: "optIn"
+    }
     vtn.replies.extend(other.replies)  # validated against the XSD at teardown
 
 
@@ -52,7 +58,7 @@ async def test_restart_keeps_registrations_outbox_and_report_requests(
     ven_id, _ = await provision_and_register(first, "ven-restart")
     request_id = requests_of(await register_reports(first, ven_id))["spec-usage"]["id"]
     spec = EventSpec([ven_id], "SIMPLE", "level", (IntervalSpec(T0 + timedelta(hours=1), 600, 1.0),))
-    await create_event(first.sessions, spec, clock.now)
+    await create_event(UnitOfWork(first.sessions), spec, clock.now, first.cache)
     await first.client.close()  # the process goes away with a message still waiting
 
     second = await start()

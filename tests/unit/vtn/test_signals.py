@@ -1,4 +1,4 @@
-"""The 2.0b signal table (issue 16): every event the services accept carries a pair from it."""
+"""The 2.0b signal table (issue 16): every event the use cases accept carries a pair from it."""
 
 from __future__ import annotations
 
@@ -6,11 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from aggregator.event_rules import EventSpec, IntervalSpec, validate_spec
+from aggregator.signals import SIGNAL_NAMES, SIGNAL_TYPES, SIGNAL_TYPES_BY_NAME
 from vtn.api.schemas import SignalName, SignalType
 from vtn.errors import InvalidInput
-from vtn.services.event_rules import validate_spec
-from vtn.services.signals import SIGNAL_NAMES, SIGNAL_TYPES, SIGNAL_TYPES_BY_NAME
-from vtn.services.types import EventSpec, IntervalSpec
 
 T0 = datetime(2030, 1, 1, tzinfo=UTC)
 PAIRS = [(name, kind) for name in sorted(SIGNAL_NAMES) for kind in sorted(SIGNAL_TYPES)]

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from aggregator.ports import NullNotifier
 from vtn.db.engine import create_engine
 from vtn.portfolio.loop import PortfolioLoop
 from vtn.settings import VtnSettings
@@ -22,7 +23,7 @@ async def test_the_solver_process_starts_with_the_first_run_and_ends_with_stop(t
     db_url = f"sqlite:///{tmp_path / 'vtn.db'}"
     engine = create_engine(db_url)
     settings = VtnSettings.model_validate({"db_url": db_url, "portfolio_loop": False})
-    loop = PortfolioLoop(async_sessionmaker(engine), settings, time.time)  # type: ignore[arg-type]
+    loop = PortfolioLoop(async_sessionmaker(engine), settings, time.time, NullNotifier())  # type: ignore[arg-type]
     await loop.start()
     try:
         assert loop._pool is None, "no solver process before anything is planned"

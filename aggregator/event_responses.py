@@ -5,17 +5,23 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 
 from aggregator import outbox
+from aggregator.errors import InvalidInput, NotFound
 from aggregator.records import EventRecord
-from vtn.db.uow import Sessions, UnitOfWork
-from vtn.errors import InvalidInput, NotFound
+from aggregator.uow import UnitOfWork
 
-OPT_TYPES = ("optIn", "optOut")
+
+class OptType(StrEnum):
+    OPT_IN = "optIn"
+    OPT_OUT = "optOut"
 
 
 @dataclass(frozen=True, slots=True)
 class EventAnswer:
+    """One eventResponse of an oadrCreatedEvent; `opt_type` as sent, checked on recording."""
+
     event_id: str
     modification_number: int
     opt_type: str
@@ -23,13 +29,13 @@ class EventAnswer:
 
 
 async def record_event_responses(
-    sessions: Sessions, ven_id: str, answers: Sequence[EventAnswer], now: datetime
+    uow: UnitOfWork, ven_id: str, answers: Sequence[EventAnswer], now: datetime
 ) -> None:
-    """Store every answer, or none: 452 (NotFound) for an event that is not the VEN's or a
-    modificationNumber the event never had."""
-    async with UnitOfWork(sessions) as uow:
+    """Store every answer, or none: NotFound (OpenADR 452) for an event that is not the VEN's or
+    a modificationNumber the event never had, InvalidInput for an optType that is neither."""
+    async with uow:
         for answer in answers:
-            if answer.opt_type not in OPT_TYPES:
+            if answer.opt_type not in set(OptType):
                 raise InvalidInput("optType", f"must be optIn or optOut, not {answer.opt_type!r}")
             event = await uow.events.get(answer.event_id)
             if event is None:

@@ -3,7 +3,7 @@
 As the 2.0b specification tables them (openleadr's enums list the names and types, not the pairs).
 A VEN reads the value by the pair: SIMPLE with `price` has no meaning to it. Extension names
 (`x-...`) are the VTN's and its VENs' agreement, so they may carry any type. The REST schema
-(vtn/api/schemas.py) and every event the services create or modify (event_rules.validate_spec)
+(vtn/api/schemas.py) and every event the use cases create or modify (event_rules.validate_spec)
 check pairs against this table.
 """
 

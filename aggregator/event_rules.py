@@ -6,15 +6,41 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 
-from vtn.errors import InvalidInput
-from vtn.services.signals import SIGNAL_NAMES, SIGNAL_TYPES, pair_problem
-from vtn.services.types import EventSpec, EventStatus, IntervalSpec
+from aggregator.errors import InvalidInput
+from aggregator.records import EventInterval
+from aggregator.signals import SIGNAL_NAMES, SIGNAL_TYPES, pair_problem
 
 DEFAULT_MARKET_CONTEXT = "http://flexvpp.org/market/default"
 DEFAULT_NEAR_WINDOW_SECONDS = 3600
 
 RESPONSE_REQUIRED = frozenset({"always", "never"})
+
+IntervalSpec = EventInterval  # an event interval as given (REST, planner) and as stored
+
+
+class EventStatus(StrEnum):
+    FAR = "far"
+    NEAR = "near"
+    ACTIVE = "active"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True, slots=True)
+class EventSpec:
+    """A new event, or an event as a modification leaves it; `validate_spec` checks it."""
+
+    ven_ids: tuple[str, ...] | list[str]
+    signal_name: str
+    signal_type: str
+    intervals: tuple[IntervalSpec, ...]
+    market_context: str | None = None
+    priority: int = 0
+    ramp_up_seconds: int = 0
+    response_required: str = "always"
+    start_after_seconds: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +55,7 @@ class Timing:
 
 def event_status(
     timing: Timing, now: datetime, near_window_seconds: int = DEFAULT_NEAR_WINDOW_SECONDS
-) -> str:
+) -> EventStatus:
     if timing.cancelled:
         return EventStatus.CANCELLED
     if now >= timing.end:

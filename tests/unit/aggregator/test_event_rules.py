@@ -6,16 +6,17 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from vtn.errors import InvalidInput
-from vtn.services.event_rules import (
+from aggregator.errors import InvalidInput
+from aggregator.event_rules import (
     DEFAULT_MARKET_CONTEXT,
+    EventSpec,
+    IntervalSpec,
     Timing,
     distribution_key,
     event_status,
     overlaps,
     validate_spec,
 )
-from vtn.services.types import EventSpec, IntervalSpec
 
 T0 = datetime(2030, 1, 1, tzinfo=UTC)
 M = timedelta(minutes=1)
@@ -112,16 +113,3 @@ def test_an_event_already_over_is_refused() -> None:
     with pytest.raises(InvalidInput) as err:
         validate_spec(spec(), T0 + 20 * M)
     assert err.value.field == "intervals"
-
-
-def test_report_granularity_fits_the_offered_sampling_range() -> None:
-    from vtn.services.reports import ReportDescription, _granularity
-
-    def d(lo: int | None, hi: int | None) -> ReportDescription:
-        return ReportDescription("r", "usage", "Direct Read", None, lo, hi)
-
-    assert _granularity([d(10, 300)], 60) == 60
-    assert _granularity([d(10, 20)], 60) == 20  # the VEN cannot sample that slowly
-    assert _granularity([d(120, 600)], 60) == 120  # nor that fast
-    assert _granularity([d(10, 300), d(30, 600)], 5) == 30  # every rID must accept it
-    assert _granularity([d(None, None)], 60) == 60

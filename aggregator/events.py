@@ -1,27 +1,71 @@
-"""DR events: create, modify, cancel; each change is queued as oadrDistributeEvent per VEN."""
+"""DR events: create, modify, cancel; each change is queued as oadrDistributeEvent per VEN.
+
+Every change tells the poll path (`notifier`) which VENs now have a distribute waiting, once
+it is committed.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from aggregator import outbox
-from aggregator.records import EventRecord, EventResponseRecord, OptRecord
-from vtn.db.uow import Sessions, UnitOfWork
-from vtn.errors import Conflict, NotFound, VtnError
-from vtn.services.event_rules import (
+from aggregator.errors import Conflict, DomainError, NotFound
+from aggregator.event_rules import (
     DEFAULT_NEAR_WINDOW_SECONDS,
+    EventSpec,
+    EventStatus,
+    IntervalSpec,
     Timing,
     event_status,
     overlaps,
     spec_timing,
     validate_spec,
 )
-from vtn.services.poll_cache import notify_pending
-from vtn.services.types import EventInfo, EventPatch, EventSpec, EventStatus
-from vtn.services.vens import new_id
+from aggregator.ids import new_id
+from aggregator.ports import PollNotifier
+from aggregator.records import EventRecord, EventResponseRecord, OptRecord
+from aggregator.uow import UnitOfWork
+
+
+@dataclass(frozen=True, slots=True)
+class EventPatch:
+    """Fields to change; None leaves a field unchanged."""
+
+    ven_ids: tuple[str, ...] | list[str] | None = None
+    signal_name: str | None = None
+    signal_type: str | None = None
+    intervals: tuple[IntervalSpec, ...] | None = None
+    market_context: str | None = None
+    priority: int | None = None
+    ramp_up_seconds: int | None = None
+    response_required: str | None = None
+    start_after_seconds: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EventInfo:
+    """An event as the edges show it: the REST API's EventOut, an oadrEvent in a distribute."""
+
+    event_id: str
+    modification_number: int
+    status: EventStatus
+    ven_ids: tuple[str, ...]
+    signal_name: str
+    signal_type: str
+    intervals: tuple[IntervalSpec, ...]
+    market_context: str
+    priority: int
+    ramp_up_seconds: int
+    response_required: str
+    created_at: datetime
+    modified_at: datetime
+    # ven_id -> "optIn"/"optOut": the effective answer to the current modification
+    responses: dict[str, str] = field(default_factory=dict)
+    start_after_seconds: int = 0
 
 
 def event_timing(event: EventRecord) -> Timing:
@@ -56,7 +100,7 @@ def to_info(
     return EventInfo(
         event_id=event.event_id,
         modification_number=event.modification_number,
-        status=str(event_status(event_timing(event), now, near_window_seconds)),
+        status=event_status(event_timing(event), now, near_window_seconds),
         ven_ids=tuple(ven_ids),
         signal_name=event.signal_name,
         signal_type=event.signal_type,
@@ -136,19 +180,22 @@ async def _check_vens_and_overlap(uow: UnitOfWork, spec: EventSpec, event_id: st
 
 
 async def create_event(
-    sessions: Sessions, spec: EventSpec, now: datetime, near_window_seconds: int = DEFAULT_NEAR_WINDOW_SECONDS
+    uow: UnitOfWork,
+    spec: EventSpec,
+    now: datetime,
+    notifier: PollNotifier,
+    near_window_seconds: int = DEFAULT_NEAR_WINDOW_SECONDS,
 ) -> EventInfo:
     """NotFound (unknown VEN), Conflict (overlap for one VEN in one market context), InvalidInput."""
     spec = validate_spec(spec, now)
-    async with UnitOfWork(sessions) as uow:
+    async with uow:
         await _check_vens_and_overlap(uow, spec, None)
         event = _new_event(spec, now)
         uow.events.add(event)
-        await uow.flush()
         await uow.events.set_targets(event.event_id, spec.ven_ids)
         await outbox.queue_distribute(uow, spec.ven_ids, now)
         await uow.commit()
-    notify_pending(sessions, list(spec.ven_ids))
+    notifier.mark_pending(spec.ven_ids)
     return to_info(event, spec.ven_ids, {}, now, near_window_seconds)
 
 
@@ -178,14 +225,15 @@ async def _get_changeable(uow: UnitOfWork, event_id: str, now: datetime) -> tupl
 
 
 async def modify_event(
-    sessions: Sessions,
+    uow: UnitOfWork,
     event_id: str,
     patch: EventPatch,
     now: datetime,
+    notifier: PollNotifier,
     near_window_seconds: int = DEFAULT_NEAR_WINDOW_SECONDS,
 ) -> EventInfo:
     """modificationNumber + 1, re-distributed. NotFound, Conflict, InvalidInput."""
-    async with UnitOfWork(sessions) as uow:
+    async with uow:
         event, old_vens = await _get_changeable(uow, event_id, now)
         spec = validate_spec(_patched_spec(event, old_vens, patch), now)
         await _check_vens_and_overlap(uow, spec, event_id)
@@ -199,27 +247,28 @@ async def modify_event(
         notified = [*spec.ven_ids, *dropped]
         await uow.commit()
         infos = await load_infos(uow, [event], now, near_window_seconds)
-    notify_pending(sessions, notified)
+    notifier.mark_pending(notified)
     return infos[0]
 
 
 async def modify_events(
-    sessions: Sessions,
+    uow: UnitOfWork,
     patches: Sequence[tuple[str, EventPatch]],
     now: datetime,
+    notifier: PollNotifier,
     near_window_seconds: int = DEFAULT_NEAR_WINDOW_SECONDS,
-) -> list[EventInfo | VtnError]:
+) -> list[EventInfo | DomainError]:
     """`modify_event` for several events in one transaction and one commit (a planning run
     re-dispatching every home: one commit per event cost a run seconds on a busy SQLite).
 
     Each patch is checked and applied in order, as successive `modify_event` calls would be; one
     that cannot be applied comes back as its error (NotFound, Conflict, InvalidInput), in its
     place, and the others are still applied."""
-    out: list[str | VtnError] = []  # the eventID when applied
+    out: list[str | DomainError] = []  # the eventID when applied
     changed: dict[str, EventRecord] = {}  # as modified here: later patches see the new times
     notified: list[str] = []
     ids = [event_id for event_id, _ in patches]
-    async with UnitOfWork(sessions) as uow:
+    async with uow:
         events = {e.event_id: e for e in await uow.events.get_many(ids)}
         targets = await uow.events.targets(ids)
         ven_ids = sorted({v for vens in targets.values() for v in vens})
@@ -235,7 +284,7 @@ async def modify_events(
                     await _check_vens_and_overlap(uow, spec, event_id)  # new targets: as modify_event
                 else:
                     _check_overlap(spec, event_id, known, live[event.market_context], changed)
-            except VtnError as exc:
+            except DomainError as exc:
                 out.append(exc)
                 continue
             event = events[event_id] = changed[event_id] = _modified(event, spec, now)
@@ -252,7 +301,7 @@ async def modify_events(
             i.event_id: i for i in await load_infos(uow, list(changed.values()), now, near_window_seconds)
         }
     if notified:
-        notify_pending(sessions, sorted(set(notified)))
+        notifier.mark_pending(sorted(set(notified)))
     return [infos[x] if isinstance(x, str) else x for x in out]
 
 
@@ -290,13 +339,17 @@ def _check_overlap(
 
 
 async def cancel_event(
-    sessions: Sessions, event_id: str, now: datetime, near_window_seconds: int = DEFAULT_NEAR_WINDOW_SECONDS
+    uow: UnitOfWork,
+    event_id: str,
+    now: datetime,
+    notifier: PollNotifier,
+    near_window_seconds: int = DEFAULT_NEAR_WINDOW_SECONDS,
 ) -> EventInfo:
     """Cancel (modificationNumber + 1); the next distribute to each VEN carries it as cancelled.
 
     NotFound; Conflict if already cancelled or completed.
     """
-    async with UnitOfWork(sessions) as uow:
+    async with uow:
         event, ven_ids = await _get_changeable(uow, event_id, now)
         event = dataclasses.replace(
             event, cancelled=True, modification_number=event.modification_number + 1, modified_at=now
@@ -305,21 +358,22 @@ async def cancel_event(
         await outbox.queue_distribute(uow, ven_ids, now, cancelled_event_ids=[event_id])
         await uow.commit()
         infos = await load_infos(uow, [event], now, near_window_seconds)
-    notify_pending(sessions, ven_ids)
+    notifier.mark_pending(ven_ids)
     return infos[0]
 
 
 async def list_events(
-    sessions: Sessions, now: datetime, near_window_seconds: int = DEFAULT_NEAR_WINDOW_SECONDS
+    uow: UnitOfWork, now: datetime, near_window_seconds: int = DEFAULT_NEAR_WINDOW_SECONDS
 ) -> list[EventInfo]:
-    async with UnitOfWork(sessions) as uow:
+    async with uow:
         return await load_infos(uow, await uow.events.all(), now, near_window_seconds)
 
 
 async def get_event(
-    sessions: Sessions, event_id: str, now: datetime, near_window_seconds: int = DEFAULT_NEAR_WINDOW_SECONDS
+    uow: UnitOfWork, event_id: str, now: datetime, near_window_seconds: int = DEFAULT_NEAR_WINDOW_SECONDS
 ) -> EventInfo:
-    async with UnitOfWork(sessions) as uow:
+    """NotFound if there is no such event."""
+    async with uow:
         event = await uow.events.get(event_id)
         if event is None:
             raise NotFound("event", event_id)
