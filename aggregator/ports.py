@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
 from aggregator.inputs import PlanningInputs
+from aggregator.report_value_rows import RequestOwner
 
 T = TypeVar("T")
 
@@ -58,6 +59,28 @@ class PollNotifier(Protocol):
 
     def set_registration(self, ven_id: str, registration_id: str | None) -> None:
         """The VEN's registrationID changed (None: not registered)."""
+        ...
+
+
+class RecentPolls(Protocol):
+    """The polls this process saw and has not written yet (poll times are written in batches),
+    so that what operators see of a VEN is as fresh as its last poll."""
+
+    def last_poll(self, ven_id: str) -> datetime | None:
+        """When the VEN last polled, if after the time stored; None if no such poll is held."""
+        ...
+
+
+class ReportSink(Protocol):
+    """Where a process that takes many reports writes their values: in group commits with other
+    VENs' reports (vtn/services/report_writer.py), knowing the stored report requests by heart."""
+
+    async def owner(self, report_request_id: str) -> RequestOwner | None:
+        """The VEN, report name and rIDs of a stored report request; None when there is none."""
+        ...
+
+    async def write(self, rows: list[dict[str, Any]]) -> None:
+        """Store value rows (already stored keys are skipped); returns once they are committed."""
         ...
 
 

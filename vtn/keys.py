@@ -14,6 +14,7 @@ from aiohttp import web
 from vtn.db.engine import Engine
 from vtn.db.uow import Sessions
 from vtn.services.poll_cache import PollCache
+from vtn.services.report_writer import ReportWriter
 from vtn.settings import VtnSettings
 from vtn.worker import Worker
 
@@ -21,6 +22,7 @@ SETTINGS = web.AppKey("settings", VtnSettings)
 ENGINE = web.AppKey("engine", Engine)
 SESSIONS = web.AppKey("sessions", Sessions)
 POLL_CACHE = web.AppKey("poll_cache", PollCache)
+REPORT_WRITER = web.AppKey("report_writer", ReportWriter)
 # The time source of the OpenADR side; tests put a fixed clock here (tz-aware UTC).
 CLOCK: web.AppKey[Callable[[], datetime]] = web.AppKey("clock")
 

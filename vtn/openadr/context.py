@@ -8,6 +8,7 @@ from datetime import datetime
 
 from lxml import etree
 
+from aggregator.ports import ReportSink
 from vtn.db.uow import Sessions
 from vtn.openadr.xml import text
 from vtn.services.poll_cache import PollCache
@@ -25,6 +26,8 @@ class Context:
     message: etree._Element
     ven_id: str | None  # the venID the message names (see message_ven_id)
     tls_fingerprint: str | None = None
+    # Where report values go in group commits (vtn/services/report_writer.py); None: straight in.
+    report_sink: ReportSink | None = None
     # Called with the time once the reply is written out whole (dispatch, vtn/openadr/acks.py).
     after_written: list[WrittenCallback] = field(default_factory=list)
 

@@ -7,12 +7,13 @@ import logging
 
 from lxml import etree
 
+from aggregator import reports
+from aggregator.reports import IncomingReport, OfferedReport, ReportDescription, ReportSample
+from vtn.db.uow import UnitOfWork
 from vtn.errors import InvalidInput
 from vtn.openadr.context import Context, Handler
 from vtn.openadr.render import render, report_requests, response
 from vtn.openadr.xml import NS, parse_datetime, parse_seconds, text, texts
-from vtn.services import reports
-from vtn.services.reports import IncomingReport, OfferedReport, ReportDescription, ReportSample
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +56,7 @@ def _offered(ctx: Context) -> list[OfferedReport]:
 async def oadr_register_report(ctx: Context) -> str:
     ven_id = ctx.ven_id or ""
     requested = await reports.register_reports(
-        ctx.sessions, ven_id, _offered(ctx), ctx.settings.report_interval_seconds, ctx.now
+        UnitOfWork(ctx.sessions), ven_id, _offered(ctx), ctx.settings.report_interval_seconds, ctx.now
     )
     return render(
         "oadrRegisteredReport",
@@ -119,7 +120,7 @@ async def oadr_update_report(ctx: Context) -> str:
     200, naming their rIDs (docs/vtn.md, EiReport)."""
     ven_id = ctx.ven_id or ""
     incoming = _incoming(ctx)
-    await reports.store_report_values(ctx.sessions, ven_id, incoming, ctx.now)
+    await reports.store_report_values(UnitOfWork(ctx.sessions), ctx.report_sink, ven_id, incoming, ctx.now)
     skipped = reports.non_numeric_r_ids(incoming)
     description = "OK"
     if skipped:
@@ -131,14 +132,14 @@ async def oadr_update_report(ctx: Context) -> str:
 async def oadr_created_report(ctx: Context) -> str:
     ven_id = ctx.ven_id or ""
     ids = texts(ctx.message, "oadr:oadrPendingReports/ei:reportRequestID")
-    await reports.acknowledge_requests(ctx.sessions, ven_id, ids, ctx.now)
+    await reports.acknowledge_requests(UnitOfWork(ctx.sessions), ven_id, ids, ctx.now)
     return render("oadrResponse", response=response(200, "OK", ctx.request_id), ven_id=ven_id)
 
 
 async def oadr_canceled_report(ctx: Context) -> str:
     ven_id = ctx.ven_id or ""
     ids = texts(ctx.message, "oadr:oadrPendingReports/ei:reportRequestID")
-    await reports.acknowledge_requests(ctx.sessions, ven_id, ids, ctx.now)
+    await reports.acknowledge_requests(UnitOfWork(ctx.sessions), ven_id, ids, ctx.now)
     return render("oadrResponse", response=response(200, "OK", ctx.request_id), ven_id=ven_id)
 
 
@@ -160,7 +161,7 @@ async def oadr_create_report(ctx: Context) -> str:
         code = 452
         description = f"the VTN offers no report {reports.name_r_ids(unknown)}, only its METADATA"
     elif specifiers:
-        await reports.resend_vtn_metadata(ctx.sessions, ctx.ven_id or "", ctx.now)
+        await reports.resend_vtn_metadata(UnitOfWork(ctx.sessions), ctx.cache, ctx.ven_id or "", ctx.now)
     return render(
         "oadrCreatedReport",
         response=response(code, description, ctx.request_id),

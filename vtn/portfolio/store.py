@@ -23,9 +23,9 @@ from aggregator.records import (
     RequestRecord,
     VenRecord,
 )
+from aggregator.site import site_flexibility
 from vtn.db.uow import Sessions, UnitOfWork
 from vtn.errors import Conflict, NotFound
-from vtn.services.site import site_flexibility
 
 RUNS_LISTED = 100
 
@@ -196,7 +196,7 @@ class DbLoopStore:
                 excluded_reason=excluded.reason,
             )
         try:
-            flex = await site_flexibility(self._sessions, ven.ven_id, now)
+            flex = await site_flexibility(UnitOfWork(self._sessions), ven.ven_id, now)
         except Conflict:
             return Home(ven.ven_id, ven.site_id, None)
         return Home(ven.ven_id, ven.site_id, flex.site, grid_start=flex.start)

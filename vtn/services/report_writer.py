@@ -9,6 +9,9 @@ database restarted) is tried once more on a fresh one.
 
 Which VEN a reportRequestID belongs to, its report name and the rIDs it asked for are
 remembered (a stored request never changes), so a report needs no read either.
+
+It is the VTN's ReportSink (aggregator/ports.py): vtn/app.py opens one per process, and the
+OpenADR edge hands it to aggregator.reports.store_report_values.
 """
 
 from __future__ import annotations
@@ -16,30 +19,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import weakref
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
-from vtn.db.engine import engine_key
+from aggregator.report_value_rows import RequestOwner, dedupe, requested_r_ids
 from vtn.db.errors import DriverError
 from vtn.db.uow import Sessions, UnitOfWork
-from vtn.services.report_rows import dedupe, requested_r_ids
 
 log = logging.getLogger(__name__)
 
 MAX_BATCH_ROWS = 2000  # 8 parameters a row: well under PostgreSQL's and SQLite's limits
 MAX_OWNERS = 200_000
 MAX_LOOKUP = 1000  # reportRequestIDs per owner query
-
-
-@dataclass(frozen=True, slots=True)
-class RequestOwner:
-    """What a report needs to know of its stored report request."""
-
-    ven_id: str
-    report_name: str
-    r_ids: frozenset[str]  # the rIDs the request asked for: a payload for another is refused
 
 
 class ReportWriter:
@@ -182,23 +173,3 @@ class ReportWriter:
                 # other pooled one); the insert is idempotent, so it is tried once more.
                 if attempt == 2 or not exc.connection_invalidated:
                     raise
-
-
-_WRITERS: weakref.WeakKeyDictionary[object, ReportWriter] = weakref.WeakKeyDictionary()
-
-
-def attach_writer(sessions: Sessions, writer: ReportWriter) -> None:
-    key = engine_key(sessions)
-    if key is not None:
-        _WRITERS[key] = writer
-
-
-def detach_writer(sessions: Sessions) -> None:
-    key = engine_key(sessions)
-    if key is not None:
-        _WRITERS.pop(key, None)
-
-
-def writer_for(sessions: Sessions) -> ReportWriter | None:
-    key = engine_key(sessions)
-    return None if key is None else _WRITERS.get(key)

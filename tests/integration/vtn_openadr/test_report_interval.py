@@ -8,8 +8,9 @@ from datetime import timedelta
 import pytest
 from lxml import etree
 
+from aggregator.reports import cancel_report_request, request_telemetry
+from vtn.db.uow import UnitOfWork
 from vtn.openadr.xml import NS, parse_datetime, parse_seconds
-from vtn.services.reports import cancel_report_request, request_telemetry
 
 from .harness import T0, Reply, Vtn, assert_valid
 from .helpers import drain, provision_and_register
@@ -49,8 +50,8 @@ async def test_report_requests_carry_a_report_interval(vtn: Vtn) -> None:
 
     usage = requests_of(registered)["spec-usage"]["id"]
     vtn.clock.advance(600)
-    await cancel_report_request(vtn.sessions, ven_id, usage, vtn.clock.now)
-    await request_telemetry(vtn.sessions, ven_id, 60, vtn.clock.now)
+    await cancel_report_request(UnitOfWork(vtn.sessions), vtn.cache, ven_id, usage, vtn.clock.now)
+    await request_telemetry(UnitOfWork(vtn.sessions), vtn.cache, ven_id, 60, vtn.clock.now)
     messages = await drain(vtn, ven_id)
     [create] = [m for m in messages if m.message_type == "oadrCreateReport"]
     assert_intervals(create, {"spec-usage"}, T0 + timedelta(seconds=600))

@@ -8,18 +8,16 @@ templates and then given their extra payloads by hand (the XSD allows any number
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 from lxml import etree
 from openleadr.messaging import create_message
-from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from aggregator.reports import IncomingReport, ReportSample, store_report_values
+from aggregator.telemetry import query_telemetry
 from vtn.api.tokens import insert_token
-from vtn.db.engine import create_engine
+from vtn.db.uow import UnitOfWork
 from vtn.errors import NotFound
 from vtn.openadr.xml import NS, schema
-from vtn.services import query_telemetry
-from vtn.services.reports import IncomingReport, ReportSample, store_report_values
 
 from .harness import T0, Reply, Vtn
 from .helpers import provision_and_register
@@ -88,7 +86,7 @@ def description(reply: Reply) -> str:
 async def stored(vtn: Vtn, ven_id: str) -> list[tuple[int, str, float]]:
     return [
         (int((p.dtstart - T0).total_seconds()), p.r_id, p.value)
-        for p in await query_telemetry(vtn.sessions, ven_id, None, None)
+        for p in await query_telemetry(UnitOfWork(vtn.sessions), ven_id, None, None)
     ]
 
 
@@ -183,31 +181,24 @@ async def test_two_values_for_one_rid_and_dtstart_in_one_message_are_454(vtn: Vt
     assert await stored(vtn, ven_id) == [(0, "power", 1.5)]
 
 
-async def test_the_service_without_the_group_writer_checks_rids_too(vtn: Vtn, db_url: str) -> None:
-    """store_report_values on sessions with no writer attached (a tool, another process) takes
-    the unit-of-work path: the same rule holds there."""
+async def test_the_service_without_the_group_writer_checks_rids_too(vtn: Vtn) -> None:
+    """store_report_values with no report sink (a tool, another process) takes the unit-of-work
+    path: the same rule holds there."""
     ven_id, request_id = await usage_request(vtn, "ven-mp5")
-    engine = create_engine(db_url)
+    samples = tuple(
+        ReportSample(r_id, T0 + timedelta(seconds=offset), 60, float(value))
+        for offset, payloads in THREE_BY_TWO
+        for r_id, value in payloads
+    )
+    bad = IncomingReport(request_id, "TELEMETRY_USAGE", (*samples, ReportSample("actual_power", T0, 60, 1.0)))
     try:
-        sessions: Any = async_sessionmaker(engine, expire_on_commit=False)
-        samples = tuple(
-            ReportSample(r_id, T0 + timedelta(seconds=offset), 60, float(value))
-            for offset, payloads in THREE_BY_TWO
-            for r_id, value in payloads
-        )
-        bad = IncomingReport(
-            request_id, "TELEMETRY_USAGE", (*samples, ReportSample("actual_power", T0, 60, 1.0))
-        )
-        try:
-            await store_report_values(sessions, ven_id, [bad], T0)
-        except NotFound as err:
-            assert "'actual_power'" in str(err)
-        else:
-            raise AssertionError("an unrequested rID was accepted")
-        assert await stored(vtn, ven_id) == []
-        await store_report_values(
-            sessions, ven_id, [IncomingReport(request_id, "TELEMETRY_USAGE", samples)], T0
-        )
-        assert await stored(vtn, ven_id) == SIX_ROWS
-    finally:
-        await engine.dispose()
+        await store_report_values(UnitOfWork(vtn.sessions), None, ven_id, [bad], T0)
+    except NotFound as err:
+        assert "'actual_power'" in str(err)
+    else:
+        raise AssertionError("an unrequested rID was accepted")
+    assert await stored(vtn, ven_id) == []
+    await store_report_values(
+        UnitOfWork(vtn.sessions), None, ven_id, [IncomingReport(request_id, "TELEMETRY_USAGE", samples)], T0
+    )
+    assert await stored(vtn, ven_id) == SIX_ROWS

@@ -6,9 +6,10 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from aggregator.reports import cancel_report_request, list_report_requests, request_telemetry
+from aggregator.telemetry import query_telemetry
+from vtn.db.uow import UnitOfWork
 from vtn.openadr.xml import NS
-from vtn.services import query_telemetry
-from vtn.services.reports import cancel_report_request, list_report_requests, request_telemetry
 
 from .harness import T0, Reply, Vtn
 from .helpers import drain, poll, provision_and_register
@@ -149,7 +150,7 @@ async def test_update_report_values_are_stored_once(vtn: Vtn) -> None:
     assert reply.message_type == "oadrUpdatedReport" and reply.code == 200
     again = await update_report(vtn, ven_id, request_id, [*values, (120, "power", 3.5)])
     assert again.code == 200
-    points = await query_telemetry(vtn.sessions, ven_id, None, None)
+    points = await query_telemetry(UnitOfWork(vtn.sessions), ven_id, None, None)
     assert [(p.dtstart - T0, p.r_id, p.value) for p in points] == [
         (timedelta(0), "energy", 10.0),
         (timedelta(0), "power", 1.5),
@@ -158,7 +159,7 @@ async def test_update_report_values_are_stored_once(vtn: Vtn) -> None:
     ]
     assert {p.report_name for p in points} == {"TELEMETRY_USAGE"}
     window = await query_telemetry(
-        vtn.sessions, ven_id, T0 + timedelta(seconds=60), T0 + timedelta(seconds=120)
+        UnitOfWork(vtn.sessions), ven_id, T0 + timedelta(seconds=60), T0 + timedelta(seconds=120)
     )
     assert [p.value for p in window] == [2.5]
 
@@ -171,24 +172,25 @@ async def test_update_with_unknown_report_request_is_452_and_stores_nothing(vtn:
     assert reply.message_type == "oadrUpdatedReport" and reply.code == 452
     stolen = await update_report(vtn, ven_b, request_a, [(0, "power", 1.0)])  # another VEN's request
     assert stolen.code == 452
-    assert await query_telemetry(vtn.sessions, ven_a, None, None) == []
-    assert await query_telemetry(vtn.sessions, ven_b, None, None) == []
+    assert await query_telemetry(UnitOfWork(vtn.sessions), ven_a, None, None) == []
+    assert await query_telemetry(UnitOfWork(vtn.sessions), ven_b, None, None) == []
 
 
 async def test_create_and_cancel_report_travel_through_the_outbox(vtn: Vtn) -> None:
     ven_id, _ = await provision_and_register(vtn, "ven-r5")
     first = requests_of(await register_reports(vtn, ven_id))["spec-usage"]["id"]
-    await cancel_report_request(vtn.sessions, ven_id, first, vtn.clock.now)
-    new_ids = await request_telemetry(vtn.sessions, ven_id, 60, vtn.clock.now)
+    await cancel_report_request(UnitOfWork(vtn.sessions), vtn.cache, ven_id, first, vtn.clock.now)
+    new_ids = await request_telemetry(UnitOfWork(vtn.sessions), vtn.cache, ven_id, 60, vtn.clock.now)
     cancel, create = await drain(vtn, ven_id)
     assert cancel.message_type == "oadrCancelReport"
     assert cancel.text("ei:reportRequestID") == first
     assert create.message_type == "oadrCreateReport"
     assert set(requests_of(create)) == {"spec-usage"}, "status is still requested: not asked again"
     assert {r["id"] for r in requests_of(create).values()} == set(new_ids)
-    live = {r["report_request_id"] for r in await list_report_requests(vtn.sessions, ven_id)}
+    live = {r["report_request_id"] for r in await list_report_requests(UnitOfWork(vtn.sessions), ven_id)}
     assert first not in live and set(new_ids) <= live
-    assert await request_telemetry(vtn.sessions, ven_id, 60, vtn.clock.now) == [], "already requested"
+    again = await request_telemetry(UnitOfWork(vtn.sessions), vtn.cache, ven_id, 60, vtn.clock.now)
+    assert again == [], "already requested"
     assert await drain(vtn, ven_id) == []
 
 
@@ -204,5 +206,5 @@ async def test_report_messages_from_unregistered_ven_are_refused(vtn: Vtn) -> No
     )
     reply = await update_report(vtn, ven_id, request_id, [(0, "power", 1.0)])
     assert reply.message_type == "oadrUpdatedReport" and reply.code == 463
-    assert await query_telemetry(vtn.sessions, ven_id, None, None) == []
+    assert await query_telemetry(UnitOfWork(vtn.sessions), ven_id, None, None) == []
     assert (await poll(vtn, ven_id)).code == 463

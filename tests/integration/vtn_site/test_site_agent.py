@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from site_messages import SiteVtn
 
+from aggregator.site import get_site_entry
 from flexmodel.scenario import Site
 from ven.agent.openadr_mapping import FLEX_SPECIFIER, STATUS_SPECIFIER, USAGE_SPECIFIER, status_values
 from ven.agent.runner import HomeAgent
@@ -26,7 +27,7 @@ from ven.device_bus import FakeBroker, FakeBus
 from ven.settings import AgentSettings
 from ven.simulators.ev_charger import CarSession, EvCharger
 from ven.simulators.home import HomeSpec, SimulatedHome
-from vtn.services.site import get_site_entry
+from vtn.db.uow import UnitOfWork
 
 
 @dataclass
@@ -120,7 +121,7 @@ async def test_agent_flexibility_status_and_telemetry_reach_the_rest_api(vtn: Si
     assert built.get("evs") and built.get("battery") and built.get("pv"), built
 
     # exactly the entry the agent built, on its grid
-    got = as_site(await get_site_entry(vtn.sessions, home.ven_id, grid.start))
+    got = as_site(await get_site_entry(UnitOfWork(vtn.sessions), home.ven_id, grid.start))
     assert got == as_site(built)
     reply = await vtn.api.call("GET", f"/vens/{home.ven_id}/site")
     assert reply.status == 200, reply.json
@@ -161,7 +162,7 @@ async def test_a_new_departure_reaches_the_site_entry_and_the_availability(vtn: 
     await client.update_report(requests[FLEX_SPECIFIER])
     await client.send_availability()
     grid = Grid.at(home.clock.now())
-    [ev] = (await get_site_entry(vtn.sessions, home.ven_id, grid.start))["evs"]
+    [ev] = (await get_site_entry(UnitOfWork(vtn.sessions), home.ven_id, grid.start))["evs"]
     departure = datetime.fromtimestamp(later, UTC)
     assert abs(datetime.fromisoformat(ev["departure"]) - departure) < timedelta(seconds=1)
     [opt] = (await vtn.api.call("GET", f"/vens/{home.ven_id}/opts")).json

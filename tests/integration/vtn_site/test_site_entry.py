@@ -16,11 +16,12 @@ from site_messages import (
     update_report,
 )
 
+from aggregator.site import NoFlexibilityYet, get_site_entry
 from flexmodel.flexreport import REPORT_NAME, site_to_points
 from flexmodel.scenario import Site
 from ven.agent.openadr_mapping import FLEX_SPECIFIER, STATUS_SPECIFIER
 from vtn.api.tokens import create_token
-from vtn.services.site import NoFlexibilityYet, get_site_entry
+from vtn.db.uow import UnitOfWork
 
 STEP = timedelta(minutes=15)
 SLOTS = 96
@@ -112,7 +113,7 @@ async def test_reported_flexibility_comes_back_as_the_same_site_entry(vtn: SiteV
     sent = entry("site-flex-1", start)
     await send_flex(vtn, ven_id, requests[FLEX_SPECIFIER], sent, start)
 
-    same_site(await get_site_entry(vtn.sessions, ven_id, start), sent)
+    same_site(await get_site_entry(UnitOfWork(vtn.sessions), ven_id, start), sent)
 
     reply = await vtn.api.call("GET", f"/vens/{ven_id}/site")
     assert reply.status == 200, reply.json
@@ -134,12 +135,12 @@ async def test_the_latest_snapshot_replaces_the_previous_one(vtn: SiteVtn) -> No
     # same slots, new values, and the cars have left: nothing of the first snapshot remains
     second = entry("site-flex-2", start, with_evs=False, base_shift=0.5)
     await send_flex(vtn, ven_id, requests[FLEX_SPECIFIER], second, start)
-    got = await get_site_entry(vtn.sessions, ven_id, start)
+    got = await get_site_entry(UnitOfWork(vtn.sessions), ven_id, start)
     same_site(got, second)
     assert "evs" not in got
     # a re-sent snapshot changes nothing
     await send_flex(vtn, ven_id, requests[FLEX_SPECIFIER], second, start)
-    same_site(await get_site_entry(vtn.sessions, ven_id, start), second)
+    same_site(await get_site_entry(UnitOfWork(vtn.sessions), ven_id, start), second)
 
 
 async def test_status_shows_the_newest_values_per_device(vtn: SiteVtn) -> None:
@@ -209,7 +210,7 @@ async def test_errors_name_what_is_missing(vtn: SiteVtn) -> None:
     # a snapshot whose slots are all past is not current
     await send_flex(vtn, ven_id, requests[FLEX_SPECIFIER], entry("x", start), start)
     with pytest.raises(NoFlexibilityYet, match="past"):
-        await get_site_entry(vtn.sessions, ven_id, start + SLOTS * STEP)
+        await get_site_entry(UnitOfWork(vtn.sessions), ven_id, start + SLOTS * STEP)
     # an invalid entry (SoC below its minimum) is refused with the field named
     bad = entry("x", start)
     bad["battery"] = {**bad["battery"], "min_soc_kwh": 5.0}

@@ -1,7 +1,7 @@
 """A VEN's site as the aggregator plans it: its plan-format entry, and its devices' status.
 
 The agent sends its home's flexibility as the x-SITE_FLEXIBILITY report, a complete snapshot
-each time (docs/openadr-mapping.md); the VTN keeps only the latest one (vtn/services/reports.py)
+each time (docs/openadr-mapping.md); the VTN keeps only the latest one (aggregator/reports.py)
 and turns it back into the site's entry of plan-format.md with flexmodel.flexreport, checked
 with flexmodel.scenario's `Site` model. TELEMETRY_STATUS values stay in the time series; the
 status is the newest value of each rID.
@@ -15,7 +15,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from aggregator.errors import Conflict, NotFound
 from aggregator.records import ReportValueRecord, VenRecord
+from aggregator.uow import UnitOfWork
 from flexmodel.flexreport import REPORT_NAME as FLEX_REPORT_NAME
 from flexmodel.flexreport import (
     FlexReportInvalid,
@@ -25,8 +27,6 @@ from flexmodel.flexreport import (
     series_grid,
 )
 from flexmodel.scenario import Site
-from vtn.db.uow import Sessions, UnitOfWork
-from vtn.errors import Conflict, NotFound
 
 STATUS_REPORT_NAME = "TELEMETRY_STATUS"
 # TELEMETRY_STATUS rIDs are `{device}.{field}` (docs/openadr-mapping.md).
@@ -111,10 +111,10 @@ def rebuild_site(
 
 
 async def site_flexibility(
-    sessions: Sessions, ven_id: str, now: datetime, site_id: str | None = None
+    uow: UnitOfWork, ven_id: str, now: datetime, site_id: str | None = None
 ) -> SiteFlexibility:
     """NotFound (unknown VEN, or not `site_id`'s); NoFlexibilityYet (409) before a usable report."""
-    async with UnitOfWork(sessions) as uow:
+    async with uow:
         ven = await _ven(uow, ven_id, site_id)
         rows = list(await uow.reports.values_of(ven_id, FLEX_REPORT_NAME))
     if not rows:
@@ -132,9 +132,9 @@ async def site_flexibility(
     )
 
 
-async def get_site_entry(sessions: Sessions, ven_id: str, now: datetime) -> dict[str, Any]:
+async def get_site_entry(uow: UnitOfWork, ven_id: str, now: datetime) -> dict[str, Any]:
     """The site's current plan-format entry (a `sites[]` element). NotFound, NoFlexibilityYet."""
-    return (await site_flexibility(sessions, ven_id, now)).site
+    return (await site_flexibility(uow, ven_id, now)).site
 
 
 def _device_statuses(rows: list[ReportValueRecord]) -> tuple[DeviceStatus, ...]:
@@ -153,10 +153,10 @@ def _device_statuses(rows: list[ReportValueRecord]) -> tuple[DeviceStatus, ...]:
     return tuple(DeviceStatus(**found[d]) for d in sorted(found))
 
 
-async def site_status(sessions: Sessions, ven_id: str, site_id: str | None = None) -> SiteStatus:
+async def site_status(uow: UnitOfWork, ven_id: str, site_id: str | None = None) -> SiteStatus:
     """The newest TELEMETRY_STATUS value per device and field. NotFound (unknown VEN, or not
     `site_id`'s); Conflict (409) before any status report has arrived."""
-    async with UnitOfWork(sessions) as uow:
+    async with uow:
         ven = await _ven(uow, ven_id, site_id)
         rows = list(await uow.reports.latest_values(ven_id, STATUS_REPORT_NAME, STATUS_WINDOW))
     devices = _device_statuses(rows)

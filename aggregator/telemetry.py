@@ -1,16 +1,26 @@
-"""Stored report values (oadrUpdateReport)."""
+"""A VEN's stored telemetry: the values of its oadrUpdateReports, for operators and the loop."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
-from vtn.db.uow import Sessions, UnitOfWork
-from vtn.errors import InvalidInput, NotFound
-from vtn.services.types import TelemetryPoint
+from aggregator.errors import InvalidInput, NotFound
+from aggregator.uow import UnitOfWork
+
+
+@dataclass(frozen=True, slots=True)
+class TelemetryPoint:
+    report_request_id: str
+    report_name: str
+    r_id: str
+    dtstart: datetime
+    duration_seconds: int
+    value: float
 
 
 async def query_telemetry(
-    sessions: Sessions, ven_id: str, since: datetime | None, until: datetime | None
+    uow: UnitOfWork, ven_id: str, since: datetime | None, until: datetime | None
 ) -> list[TelemetryPoint]:
     """Values with since <= dtstart < until, ordered by time. NotFound if no such VEN."""
     for field, value in (("since", since), ("until", until)):
@@ -18,7 +28,7 @@ async def query_telemetry(
             raise InvalidInput(field, "must carry a timezone")
     if since is not None and until is not None and until < since:
         raise InvalidInput("until", "must not be before since")
-    async with UnitOfWork(sessions) as uow:
+    async with uow:
         if await uow.vens.get(ven_id) is None:
             raise NotFound("VEN", ven_id)
         values = await uow.reports.values(ven_id, since, until)

@@ -1,4 +1,8 @@
-"""EiReport on stored state: the VEN's METADATA, the VTN's report requests, and report values."""
+"""EiReport use cases: the VEN's METADATA, the VTN's report requests, and report values.
+
+Each takes a unit of work (aggregator/uow.py, unentered) and, where it queues a message for the
+VEN, the poll notifier; storing values may also take the process's report sink (ports.py).
+"""
 
 from __future__ import annotations
 
@@ -8,14 +12,13 @@ from datetime import datetime
 from typing import Any
 
 from aggregator import outbox
+from aggregator.errors import InvalidInput, NotFound
+from aggregator.ids import new_id
+from aggregator.ports import PollNotifier, ReportSink
 from aggregator.records import ReportRegistrationRecord, ReportRequestRecord
+from aggregator.report_value_rows import RequestOwner, dedupe, requested_r_ids
+from aggregator.uow import UnitOfWork
 from flexmodel.flexreport import REPORT_NAME as FLEX_REPORT_NAME
-from vtn.db.uow import Sessions, UnitOfWork
-from vtn.errors import InvalidInput, NotFound
-from vtn.services.poll_cache import notify_pending
-from vtn.services.report_rows import dedupe, requested_r_ids
-from vtn.services.report_writer import ReportWriter, RequestOwner, writer_for
-from vtn.services.vens import new_id
 
 # The reports the VTN asks every VEN for, periodically (the home's flexibility: docs/openadr-mapping.md).
 REQUESTED_REPORTS = ("TELEMETRY_USAGE", "TELEMETRY_STATUS", FLEX_REPORT_NAME)
@@ -146,7 +149,7 @@ def _new_requests(
 
 
 async def register_reports(
-    sessions: Sessions, ven_id: str, offered: Sequence[OfferedReport], granularity_seconds: int, now: datetime
+    uow: UnitOfWork, ven_id: str, offered: Sequence[OfferedReport], granularity_seconds: int, now: datetime
 ) -> list[dict[str, Any]]:
     """Store the VEN's METADATA (replacing what it offered before) and request its telemetry.
 
@@ -154,7 +157,7 @@ async def register_reports(
     forgot them. Returns the new requests, to be carried in oadrRegisteredReport.
     """
     _check_unique_specifiers(offered)
-    async with UnitOfWork(sessions) as uow:
+    async with uow:
         registrations = [
             ReportRegistrationRecord(
                 ven_id=ven_id,
@@ -195,13 +198,13 @@ def _description_json(d: ReportDescription) -> dict[str, Any]:
 
 
 async def request_telemetry(
-    sessions: Sessions, ven_id: str, granularity_seconds: int, now: datetime
+    uow: UnitOfWork, notifier: PollNotifier, ven_id: str, granularity_seconds: int, now: datetime
 ) -> list[str]:
     """Queue an oadrCreateReport for offered telemetry that has no live request yet.
 
     Returns the new reportRequestIDs (none if every offered report is already requested).
     """
-    async with UnitOfWork(sessions) as uow:
+    async with uow:
         if await uow.vens.get(ven_id) is None:
             raise NotFound("VEN", ven_id)
         offered = [
@@ -232,7 +235,7 @@ async def request_telemetry(
             uow.outbox.enqueue(ven_id, outbox.CREATE_REPORT, {"report_request_ids": ids}, now)
         await uow.commit()
     if ids:
-        notify_pending(sessions, [ven_id])
+        notifier.mark_pending([ven_id])
     return ids
 
 
@@ -244,41 +247,41 @@ async def _own_request(uow: UnitOfWork, ven_id: str, report_request_id: str) -> 
 
 
 async def cancel_report_request(
-    sessions: Sessions, ven_id: str, report_request_id: str, now: datetime
+    uow: UnitOfWork, notifier: PollNotifier, ven_id: str, report_request_id: str, now: datetime
 ) -> None:
     """Queue oadrCancelReport for one of the VEN's live report requests. NotFound otherwise."""
-    async with UnitOfWork(sessions) as uow:
+    async with uow:
         request = await _own_request(uow, ven_id, report_request_id)
         if request.cancelled_at is not None:
             raise NotFound("reportRequestID", report_request_id)
         await uow.reports.cancel_request(report_request_id, now)
         uow.outbox.enqueue(ven_id, outbox.CANCEL_REPORT, {"report_request_id": report_request_id}, now)
         await uow.commit()
-    notify_pending(sessions, [ven_id])
+    notifier.mark_pending([ven_id])
 
 
-async def resend_vtn_metadata(sessions: Sessions, ven_id: str, now: datetime) -> None:
+async def resend_vtn_metadata(uow: UnitOfWork, notifier: PollNotifier, ven_id: str, now: datetime) -> None:
     """Queue the VTN's METADATA (oadrRegisterReport) for the VEN again: it asked for it with an
     oadrCreateReport for reportSpecifierID METADATA (2.0b's way to have it sent again)."""
-    async with UnitOfWork(sessions) as uow:
+    async with uow:
         if await uow.vens.get(ven_id) is None:
             raise NotFound("VEN", ven_id)
         uow.outbox.enqueue(ven_id, outbox.REGISTER_REPORT, {}, now)
         await uow.commit()
-    notify_pending(sessions, [ven_id])
+    notifier.mark_pending([ven_id])
 
 
-async def list_report_requests(sessions: Sessions, ven_id: str) -> list[dict[str, Any]]:
+async def list_report_requests(uow: UnitOfWork, ven_id: str) -> list[dict[str, Any]]:
     """The VEN's live report requests (for operators and tests)."""
-    async with UnitOfWork(sessions) as uow:
+    async with uow:
         return report_requests_payload(await uow.reports.live_requests(ven_id))
 
 
 async def acknowledge_requests(
-    sessions: Sessions, ven_id: str, report_request_ids: Sequence[str], now: datetime
+    uow: UnitOfWork, ven_id: str, report_request_ids: Sequence[str], now: datetime
 ) -> None:
     """oadrCreatedReport / oadrCanceledReport: every named request must be the VEN's (else 452)."""
-    async with UnitOfWork(sessions) as uow:
+    async with uow:
         for report_request_id in report_request_ids:
             request = await _own_request(uow, ven_id, report_request_id)
             if request.acknowledged_at is None:
@@ -287,7 +290,11 @@ async def acknowledge_requests(
 
 
 async def store_report_values(
-    sessions: Sessions, ven_id: str, reports: Sequence[IncomingReport], now: datetime
+    uow: UnitOfWork,
+    sink: ReportSink | None,
+    ven_id: str,
+    reports: Sequence[IncomingReport],
+    now: datetime,
 ) -> int:
     """Store every numeric payload of an oadrUpdateReport; values already stored are skipped.
 
@@ -295,17 +302,17 @@ async def store_report_values(
     VEN's reportRequestID, or for an rID that request did not ask for (UnrequestedRID); 454
     (InvalidInput) for two different values of one rID at one dtstart. Returns the count offered.
 
-    In the VTN process the values go through the group-commit writer (vtn/services/report_writer.py):
-    committed, with other VENs' reports, before this returns."""
-    writer = writer_for(sessions)
-    if writer is not None:
-        batched = await _batched_rows(writer, ven_id, reports, now)
+    Given a `sink` (the VTN process's group-commit writer), time series values go through it:
+    committed, with other VENs' reports, before this returns. Without one (a tool, a test), and
+    for a flexibility snapshot, they are written in `uow`."""
+    if sink is not None:
+        batched = await _batched_rows(sink, ven_id, reports, now)
         if batched is not None:
-            await writer.write(dedupe(_check_consistent(batched)))
+            await sink.write(dedupe(_check_consistent(batched)))
             return len(batched)
     rows: list[dict[str, Any]] = []
     snapshot: list[dict[str, Any]] | None = None
-    async with UnitOfWork(sessions) as uow:
+    async with uow:
         for report in reports:
             request = await uow.reports.get_request(report.report_request_id)
             owner = (
@@ -326,13 +333,13 @@ async def store_report_values(
 
 
 async def _batched_rows(
-    writer: ReportWriter, ven_id: str, reports: Sequence[IncomingReport], now: datetime
+    sink: ReportSink, ven_id: str, reports: Sequence[IncomingReport], now: datetime
 ) -> list[dict[str, Any]] | None:
     """The rows of a message of plain (time series) reports, or None when it carries a
     flexibility snapshot (which replaces rows: written in its own transaction)."""
     rows: list[dict[str, Any]] = []
     for report in reports:
-        owner = await writer.owner(report.report_request_id)
+        owner = await sink.owner(report.report_request_id)
         report_rows = _checked_rows(ven_id, report, owner, now)
         if _is_flex(owner):
             return None
