@@ -10,7 +10,7 @@ import pytest
 from aggregator.event_rules import EventSpec, IntervalSpec
 from aggregator.events import EventPatch, cancel_event, create_event, get_event, modify_event
 from vtn.db.uow import UnitOfWork
-from vtn.errors import Conflict, InvalidInput, NotFound
+from vtn.errors import Conflict
 from vtn.openadr.xml import NS
 
 from .harness import T0, Reply, Vtn
@@ -154,65 +154,6 @@ async def test_cancel_is_distributed_once_as_cancelled(vtn: Vtn) -> None:
         await cancel_event(UnitOfWork(vtn.sessions), info.event_id, vtn.clock.now, vtn.cache)
 
 
-async def test_overlapping_events_for_one_ven_in_one_market_context_are_refused(vtn: Vtn) -> None:
-    ven_a, _ = await provision_and_register(vtn, "ven-e6")
-    ven_b, _ = await provision_and_register(vtn, "ven-e7")
-    first = await create_event(UnitOfWork(vtn.sessions), spec([ven_a], 2 * H), vtn.clock.now, vtn.cache)
-    with pytest.raises(Conflict):
-        await create_event(
-            UnitOfWork(vtn.sessions), spec([ven_b, ven_a], 2 * H + 1800), vtn.clock.now, vtn.cache
-        )
-    await create_event(
-        UnitOfWork(vtn.sessions), spec([ven_b], 2 * H + 1800), vtn.clock.now, vtn.cache
-    )  # other VEN
-    await create_event(
-        UnitOfWork(vtn.sessions),
-        spec([ven_a], 2 * H, market_context="http://mc.example/other"),
-        vtn.clock.now,
-        vtn.cache,
-    )
-    await create_event(
-        UnitOfWork(vtn.sessions), spec([ven_a], 3 * H), vtn.clock.now, vtn.cache
-    )  # back to back is no overlap
-    with pytest.raises(Conflict):
-        await modify_event(
-            UnitOfWork(vtn.sessions),
-            first.event_id,
-            EventPatch(intervals=spec([ven_a], 2 * H + 1800).intervals),
-            vtn.clock.now,
-            vtn.cache,
-        )
-    await cancel_event(UnitOfWork(vtn.sessions), first.event_id, vtn.clock.now, vtn.cache)
-    await create_event(
-        UnitOfWork(vtn.sessions), spec([ven_a], 2 * H), vtn.clock.now, vtn.cache
-    )  # the slot is free again
-
-
-async def test_bad_event_input_is_refused(vtn: Vtn) -> None:
-    ven_id, _ = await provision_and_register(vtn, "ven-e8")
-    with pytest.raises(NotFound):
-        await create_event(
-            UnitOfWork(vtn.sessions), spec([ven_id, "no-such-ven"], H), vtn.clock.now, vtn.cache
-        )
-    with pytest.raises(InvalidInput) as err:
-        await create_event(UnitOfWork(vtn.sessions), spec([ven_id], -3 * H), vtn.clock.now, vtn.cache)
-    assert err.value.field == "intervals"
-    bad = spec([ven_id], H)
-    gap = (bad.intervals[0], IntervalSpec(bad.intervals[1].start + timedelta(seconds=1), 60, 1.0))
-    with pytest.raises(InvalidInput):
-        await create_event(
-            UnitOfWork(vtn.sessions), EventSpec([ven_id], "SIMPLE", "level", gap), vtn.clock.now, vtn.cache
-        )
-    with pytest.raises(InvalidInput):
-        await create_event(
-            UnitOfWork(vtn.sessions),
-            EventSpec([ven_id], "SIMPLE", "level", (IntervalSpec(T0, 60, 7.0),)),
-            vtn.clock.now,
-            vtn.cache,
-        )
-    assert await drain(vtn, ven_id) == []
-
-
 async def test_created_event_for_someone_elses_event_is_452(vtn: Vtn) -> None:
     ven_a, _ = await provision_and_register(vtn, "ven-e9")
     ven_b, _ = await provision_and_register(vtn, "ven-e10")
@@ -226,7 +167,6 @@ async def test_created_event_for_someone_elses_event_is_452(vtn: Vtn) -> None:
 
 async def test_outbox_keeps_order_across_message_kinds(vtn: Vtn) -> None:
     from aggregator.vens import cancel_ven_registration
-    from vtn.db.uow import UnitOfWork
 
     ven_id, _ = await provision_and_register(vtn, "ven-e11")
     await create_event(UnitOfWork(vtn.sessions), spec([ven_id], H), vtn.clock.now, vtn.cache)
@@ -282,7 +222,6 @@ async def test_every_signal_kind_renders_valid_and_intact(
 
 async def test_folding_never_writes_into_a_message_already_sent(vtn: Vtn) -> None:
     from aggregator import outbox
-    from vtn.db.uow import UnitOfWork
 
     ven_id, _ = await provision_and_register(vtn, "ven-fold")
     await create_event(UnitOfWork(vtn.sessions), spec([ven_id], H), vtn.clock.now, vtn.cache)
