@@ -23,6 +23,7 @@ import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -99,13 +100,15 @@ def _make_certs(directory: Path, names: list[str]) -> tuple[list[Any], list[Any]
 
 async def _provision(db_url: str, names: list[str], fingerprints: list[str | None]) -> list[str]:
     """Provision every VEN straight through the service layer (before the VTN starts)."""
+    from aggregator.vens import NewVen, provision_ven
     from vtn.db.engine import open_database
-    from vtn.services import provision_ven
+    from vtn.db.uow import UnitOfWork
 
     async with open_database(db_url) as sessions:
         ids = []
         for name, fingerprint in zip(names, fingerprints, strict=True):
-            info = await provision_ven(sessions, name, site_id=f"site-{name}", fingerprint=fingerprint)
+            new = NewVen(name, site_id=f"site-{name}", fingerprint=fingerprint)
+            info = await provision_ven(UnitOfWork(sessions), new, datetime.now(UTC))
             ids.append(info.ven_id)
         return ids
 

@@ -20,8 +20,9 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from vtn.api.tokens import Principal, Role
 from vtn.db.uow import Sessions
 from vtn.errors import NotFound
-from vtn.keys import SESSIONS, SETTINGS
+from vtn.keys import POLL_CACHE, SESSIONS, SETTINGS
 from vtn.request_body import read_body
+from vtn.services.poll_cache import PollCache
 from vtn.settings import VtnSettings
 
 B = TypeVar("B", bound=BaseModel | None)
@@ -53,6 +54,11 @@ class Call(Generic[B, Q]):
     @property
     def settings(self) -> VtnSettings:
         return self.request.config_dict[SETTINGS]
+
+    @property
+    def poll_cache(self) -> PollCache:
+        """The poll path's cache: use cases tell it what they queued (a PollNotifier)."""
+        return self.request.config_dict[POLL_CACHE]
 
 
 Handler = Callable[[Call[Any, Any]], Awaitable[Any]]

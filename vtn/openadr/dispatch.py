@@ -18,8 +18,10 @@ from datetime import datetime
 
 from aiohttp import web
 
+from aggregator.registration import check_registered
+from vtn.db.uow import UnitOfWork
 from vtn.errors import Unauthorized, VtnError
-from vtn.keys import CLOCK, POLL_CACHE, SESSIONS, SETTINGS
+from vtn.keys import CLOCK, POLL_CACHE, REPORT_WRITER, SESSIONS, SETTINGS
 from vtn.openadr import codes
 from vtn.openadr.acks import write_then_tell
 from vtn.openadr.context import Context, Handler, message_ven_id
@@ -29,7 +31,6 @@ from vtn.openadr.signature import SignaturePolicy, SignatureRefused, Signatures,
 from vtn.openadr.xml import MalformedMessage, parse_payload, text
 from vtn.request_body import BodyRefused, read_body, send_and_close
 from vtn.services.poll_cache import PollCache
-from vtn.services.registration import check_registered
 from vtn.tls import ClientCertificates, Provisioned, check_fingerprint
 
 log = logging.getLogger(__name__)
@@ -107,7 +108,7 @@ async def _authorise(ctx: Context, message_type: str) -> None:
         raise Unauthorized(f"{message_type} must carry the venID the VTN gave at registration")
     if ven_id in ctx.cache.registrations:
         return
-    await check_registered(ctx.sessions, ven_id)
+    await check_registered(UnitOfWork(ctx.sessions), ven_id, ctx.cache)
 
 
 def service_handler(
@@ -130,7 +131,8 @@ def service_handler(
         ven_id = message_ven_id(message)
         certificates = request.config_dict.get(CLIENT_CERTIFICATES)
         fingerprint = certificates.presented(request) if certificates else _tls_fingerprint(request)
-        ctx = Context(settings, sessions, cache, now, message, ven_id, fingerprint)
+        writer = request.config_dict.get(REPORT_WRITER)
+        ctx = Context(settings, sessions, cache, now, message, ven_id, fingerprint, report_sink=writer)
         signatures: Signatures = request.config_dict[SIGNATURES]
         signed = signature_element(message.getparent().getparent()) is not None
         policy = signatures.default

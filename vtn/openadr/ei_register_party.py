@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from aggregator import registration
+from aggregator.registration import RegistrationRequest
+from vtn.db.uow import UnitOfWork
 from vtn.errors import NotFound
 from vtn.openadr.codes import profiles
 from vtn.openadr.context import Context, Handler
 from vtn.openadr.render import render, response
 from vtn.openadr.xml import parse_bool, text
-from vtn.services import registration
-from vtn.services.registration import RegistrationRequest
 
 
 def _poll_freq(ctx: Context) -> timedelta:
@@ -45,7 +46,9 @@ def _registration_request(ctx: Context) -> RegistrationRequest:
 
 
 async def oadr_create_party_registration(ctx: Context) -> str:
-    result = await registration.register_party(ctx.sessions, _registration_request(ctx), ctx.now)
+    result = await registration.register_party(
+        UnitOfWork(ctx.sessions), _registration_request(ctx), ctx.now, ctx.cache
+    )
     return render(
         "oadrCreatedPartyRegistration",
         response=response(200, "OK", ctx.request_id),
@@ -60,7 +63,9 @@ async def oadr_create_party_registration(ctx: Context) -> str:
 async def oadr_cancel_party_registration(ctx: Context) -> str:
     ven_id = ctx.ven_id or ""
     registration_id = text(ctx.message, "ei:registrationID")
-    await registration.cancel_party_registration(ctx.sessions, ven_id, registration_id, ctx.now)
+    await registration.cancel_party_registration(
+        UnitOfWork(ctx.sessions), ven_id, registration_id, ctx.now, ctx.cache
+    )
     return render(
         "oadrCanceledPartyRegistration",
         response=response(200, "OK", ctx.request_id),
@@ -72,8 +77,6 @@ async def oadr_cancel_party_registration(ctx: Context) -> str:
 async def oadr_canceled_party_registration(ctx: Context) -> str:
     """The VEN confirms a cancel the VTN sent: that acknowledges it, and the registration ends
     (vtn/openadr/acks.py, around this handler)."""
-    from vtn.db.uow import UnitOfWork
-
     ven_id = ctx.ven_id or ""
     async with UnitOfWork(ctx.sessions) as uow:
         if await uow.vens.get(ven_id) is None:

@@ -26,9 +26,9 @@ from datetime import datetime, timedelta
 
 from aggregator import outbox
 from aggregator.records import OutboxRecord
+from aggregator.registration import end_registration
 from vtn.db.uow import Sessions, UnitOfWork
 from vtn.services.poll_cache import notify_registration
-from vtn.services.registration import end_registration
 
 # The VEN's reply -> the outbox message it acknowledges when it echoes that message's requestID.
 REPLIES = {

@@ -15,15 +15,17 @@ async def provision(db_url: str, names: list[str]) -> list[str]:
     """Migrate and provision straight through the service layer; the venIDs, in order."""
     from sqlalchemy.ext.asyncio import async_sessionmaker
 
+    from aggregator.vens import NewVen, provision_ven
     from vtn.db.engine import create_engine
     from vtn.db.migrate import upgrade
-    from vtn.services import provision_ven
+    from vtn.db.uow import UnitOfWork
 
     await asyncio.to_thread(upgrade, db_url)
     engine = create_engine(db_url)
     try:
         sessions = async_sessionmaker(engine, expire_on_commit=False)
-        return [(await provision_ven(sessions, n, site_id=f"site-{n}")).ven_id for n in names]
+        new = [NewVen(n, site_id=f"site-{n}") for n in names]
+        return [(await provision_ven(UnitOfWork(sessions), v, datetime.now(UTC))).ven_id for v in new]
     finally:
         await engine.dispose()
 

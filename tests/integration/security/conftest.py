@@ -20,9 +20,10 @@ from aiohttp import web
 from lxml import etree
 from openleadr.messaging import create_message
 
-from vtn.app import SESSIONS, create_app
+from vtn.app import POLL_CACHE, SESSIONS, create_app
 from vtn.certs import IssuedCert, KeyType, init_certificates
 from vtn.openadr.xml import NS
+from vtn.services.poll_cache import PollCache
 from vtn.settings import VtnSettings
 from vtn.tls import settings_ssl_context
 
@@ -155,6 +156,7 @@ class RunningVtn:
     url: str  # scheme://127.0.0.1:port
     sessions: Any
     settings: VtnSettings
+    cache: PollCache  # for use cases a test calls directly (a PollNotifier, RecentPolls)
 
 
 StartVtn = Callable[..., Awaitable[RunningVtn]]
@@ -186,7 +188,7 @@ async def start_vtn(db_url: str) -> AsyncIterator[StartVtn]:
         await site.start()
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         scheme = "https" if tls else "http"
-        return RunningVtn(f"{scheme}://127.0.0.1:{port}", app[SESSIONS], settings)
+        return RunningVtn(f"{scheme}://127.0.0.1:{port}", app[SESSIONS], settings, app[POLL_CACHE])
 
     yield start
     for runner in reversed(runners):

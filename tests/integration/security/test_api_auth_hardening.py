@@ -15,10 +15,11 @@ from aiohttp import web
 from cli_in_process import run_flexvpp as _flexvpp
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from aggregator.vens import NewVen, provision_ven
 from vtn.api.ratelimit import LIMITER
 from vtn.api.tokens import Role, insert_token
 from vtn.app import SESSIONS, create_app
-from vtn.services import provision_ven
+from vtn.db.uow import UnitOfWork
 from vtn.settings import VtnSettings
 
 # Scopes, rate limits and logs, not the database: SQLite only (token rows: test_api_auth).
@@ -73,8 +74,8 @@ async def api(aiohttp_client: Any, db_url: str) -> AsyncIterator[Api]:
 
 
 async def test_a_customer_sees_only_its_own_site(api: Api) -> None:
-    mine = await provision_ven(api.sessions, "home-a", "site-a")
-    theirs = await provision_ven(api.sessions, "home-b", "site-b")
+    mine = await provision_ven(UnitOfWork(api.sessions), NewVen("home-a", "site-a"), datetime.now(UTC))
+    theirs = await provision_ven(UnitOfWork(api.sessions), NewVen("home-b", "site-b"), datetime.now(UTC))
     customer = await api.token(Role.CUSTOMER, site_id="site-a")
     for route in ("status", "site"):
         own, _, _ = await api.call("GET", f"/vens/{mine.ven_id}/{route}", customer)
@@ -95,7 +96,7 @@ async def test_a_customer_sees_only_its_own_site(api: Api) -> None:
 
 async def test_a_market_token_may_not_use_operator_routes(api: Api) -> None:
     market = await api.token(Role.MARKET)
-    ven = await provision_ven(api.sessions, "home-m", "site-m")
+    ven = await provision_ven(UnitOfWork(api.sessions), NewVen("home-m", "site-m"), datetime.now(UTC))
     for method, path in (("GET", "/vens"), ("GET", f"/vens/{ven.ven_id}/status"), ("DELETE", "/tokens/1")):
         status, _, _ = await api.call(method, path, market)
         assert status == 403, (method, path)

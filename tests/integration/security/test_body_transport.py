@@ -24,8 +24,10 @@ from urllib.parse import urlsplit
 import pytest
 from openleadr.messaging import create_message
 
+from aggregator.telemetry import query_telemetry
+from aggregator.vens import NewVen, provision_ven
 from vtn.api.tokens import Role, insert_token
-from vtn.services import provision_ven, query_telemetry
+from vtn.db.uow import UnitOfWork
 
 from .conftest import REGISTRATION, Pki, RunningVtn, StartVtn, client_context
 
@@ -127,7 +129,7 @@ async def start(start_vtn: StartVtn, pki: Pki, tls: bool, **settings: Any) -> tu
     """A VTN (plain or mutual TLS) with VEN "rsa-ven" provisioned; (vtn, the VEN's ssl context)."""
     vtn = await start_vtn(tls=tls, pki=pki, **settings)
     fingerprint = pki.vens[VEN].fingerprint if tls else None
-    await provision_ven(vtn.sessions, VEN, f"site-{VEN}", fingerprint)
+    await provision_ven(UnitOfWork(vtn.sessions), NewVen(VEN, f"site-{VEN}", fingerprint), datetime.now(UTC))
     return vtn, client_context(pki, pki.vens[VEN]) if tls else None
 
 
@@ -244,7 +246,7 @@ async def test_reports_of_100_to_950_kb_are_accepted_and_stored(
         )
         assert reply.status == 200 and reply.code == "200", (size_kb, reply.status, reply.body[:300])
         stored += intervals
-        assert len(await query_telemetry(vtn.sessions, ven_id, None, None)) == stored, size_kb
+        assert len(await query_telemetry(UnitOfWork(vtn.sessions), ven_id, None, None)) == stored, size_kb
 
 
 @TRANSPORTS

@@ -9,10 +9,12 @@ their OpenADR 2.0b suite over TLS 1.2.
 from __future__ import annotations
 
 import ssl
+from datetime import UTC, datetime
 
 import pytest
 
-from vtn.services import provision_ven
+from aggregator.vens import NewVen, provision_ven
+from vtn.db.uow import UnitOfWork
 from vtn.tls import OPENADR_ECDSA_SUITE, OPENADR_RSA_SUITE
 
 from .conftest import Pki, RunningVtn, StartVtn, client_context, register, send
@@ -26,7 +28,9 @@ async def _provision(vtn: RunningVtn, pki: Pki, *names: str) -> dict[str, str]:
     sessions = vtn.sessions
     ids = {}
     for name in names:
-        info = await provision_ven(sessions, name, f"site-{name}", pki.vens[name].fingerprint)
+        info = await provision_ven(
+            UnitOfWork(sessions), NewVen(name, f"site-{name}", pki.vens[name].fingerprint), datetime.now(UTC)
+        )
         ids[name] = info.ven_id
     return ids
 
@@ -87,7 +91,8 @@ async def test_another_vens_certificate_gets_463_on_every_message(start_vtn: Sta
 async def test_fingerprint_provisioned_but_no_certificate_gets_463(start_vtn: StartVtn, pki: Pki) -> None:
     vtn = await start_vtn(tls=False)  # plain HTTP: no certificate can be presented
     ids = await _provision(vtn, pki, "rsa-ven")
-    await provision_ven(vtn.sessions, "open-ven", "site-open")  # no fingerprint: no certificate needed
+    # no fingerprint: no certificate needed
+    await provision_ven(UnitOfWork(vtn.sessions), NewVen("open-ven", "site-open"), datetime.now(UTC))
     refused = await register(vtn.url, "rsa-ven", None)
     assert refused.message_type == "oadrCreatedPartyRegistration" and refused.code == 463
     poll = await send(vtn.url, "OadrPoll", "oadrPoll", None, ven_id=ids["rsa-ven"])

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from aggregator.vens import NewVen, provision_ven
 from vtn.db.engine import create_engine
 from vtn.db.tables import Ven
-from vtn.services import provision_ven
+from vtn.db.uow import UnitOfWork
 from vtn.tls import FINGERPRINT_REFRESH_SECONDS, ClientCertificates, check_fingerprint
 
 # TLS, not the database: SQLite only.
@@ -48,7 +50,7 @@ async def test_changes_are_seen_after_the_refresh_interval(
 ) -> None:
     clock = FakeClock()
     certificates = ClientCertificates(clock=clock)
-    ven = await provision_ven(sessions, "home-1", "site-1", FP_A)
+    ven = await provision_ven(UnitOfWork(sessions), NewVen("home-1", "site-1", FP_A), datetime.now(UTC))
     assert await certificates.provisioned(sessions, ven.ven_id, None) == FP_A
     assert await certificates.provisioned(sessions, None, "home-1") == FP_A
     await _set_fingerprint(sessions, ven.ven_id, FP_B)
@@ -66,7 +68,7 @@ async def test_a_ven_provisioned_after_a_miss_is_checked_at_once(
 ) -> None:
     certificates = ClientCertificates(clock=FakeClock())
     assert await certificates.provisioned(sessions, None, "late-home") is None  # unknown yet
-    ven = await provision_ven(sessions, "late-home", "site-late", FP_A)
+    ven = await provision_ven(UnitOfWork(sessions), NewVen("late-home", "site-late", FP_A), datetime.now(UTC))
     assert await certificates.provisioned(sessions, None, "late-home") == FP_A
     assert await certificates.provisioned(sessions, ven.ven_id, None) == FP_A
     assert await certificates.provisioned(sessions, "no-such-ven", None) is None

@@ -6,9 +6,12 @@ certificate of the CA could otherwise act for it.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
-from vtn.services import provision_ven
+from aggregator.vens import NewVen, provision_ven
+from vtn.db.uow import UnitOfWork
 from vtn.settings import VtnSettings
 
 from .conftest import Pki, StartVtn, client_context, register
@@ -22,7 +25,8 @@ async def test_ven_without_fingerprint_under_mutual_tls(
     start_vtn: StartVtn, pki: Pki, setting: bool | None, refused: bool
 ) -> None:
     vtn = await start_vtn(tls=True, pki=pki, require_ven_fingerprint=setting)
-    info = await provision_ven(vtn.sessions, "rsa-ven", "site-rsa")  # no fingerprint
+    # no fingerprint
+    info = await provision_ven(UnitOfWork(vtn.sessions), NewVen("rsa-ven", "site-rsa"), datetime.now(UTC))
     reply = await register(vtn.url, "rsa-ven", client_context(pki, pki.vens["other-ven"]))
     assert reply.message_type == "oadrCreatedPartyRegistration"
     if refused:

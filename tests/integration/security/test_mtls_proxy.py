@@ -7,11 +7,13 @@ judged by the certificate of its own TLS connection (or by none on plain HTTP).
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from urllib.parse import quote
 
 import pytest
 
-from vtn.services import provision_ven
+from aggregator.vens import NewVen, provision_ven
+from vtn.db.uow import UnitOfWork
 
 from .conftest import Pki, RunningVtn, StartVtn, client_context, register, send
 
@@ -27,8 +29,16 @@ def _header(pki: Pki, ven: str) -> dict[str, str]:
 
 async def _provision(vtn: RunningVtn, pki: Pki) -> str:
     sessions = vtn.sessions
-    await provision_ven(sessions, "other-ven", "site-other", pki.vens["other-ven"].fingerprint)
-    info = await provision_ven(sessions, "rsa-ven", "site-rsa", pki.vens["rsa-ven"].fingerprint)
+    await provision_ven(
+        UnitOfWork(sessions),
+        NewVen("other-ven", "site-other", pki.vens["other-ven"].fingerprint),
+        datetime.now(UTC),
+    )
+    info = await provision_ven(
+        UnitOfWork(sessions),
+        NewVen("rsa-ven", "site-rsa", pki.vens["rsa-ven"].fingerprint),
+        datetime.now(UTC),
+    )
     return info.ven_id
 
 

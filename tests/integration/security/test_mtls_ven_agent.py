@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from aggregator.vens import NewVen, provision_ven
 from ven.agent.buffer import TelemetryBuffer
 from ven.agent.runner import _tls_files
 from ven.agent.vtn_client import VenClient
 from ven.settings import SettingsError, load_agent_settings
-from vtn.services import provision_ven
+from vtn.db.uow import UnitOfWork
 
 from .conftest import OPENADR, Pki, StartVtn
 
@@ -29,7 +31,11 @@ async def test_agent_client_registers_with_its_certificate(
     start_vtn: StartVtn, pki: Pki, tmp_path: Path
 ) -> None:
     vtn = await start_vtn(tls=True, pki=pki)
-    ven = await provision_ven(vtn.sessions, "ecdsa-ven", "site-e", pki.vens["ecdsa-ven"].fingerprint)
+    ven = await provision_ven(
+        UnitOfWork(vtn.sessions),
+        NewVen("ecdsa-ven", "site-e", pki.vens["ecdsa-ven"].fingerprint),
+        datetime.now(UTC),
+    )
     settings = load_agent_settings(
         None,
         vtn_url=f"{vtn.url}{OPENADR}",
@@ -51,7 +57,11 @@ async def test_agent_client_with_a_foreign_certificate_cannot_reach_the_vtn(
     start_vtn: StartVtn, pki: Pki, tmp_path: Path
 ) -> None:
     vtn = await start_vtn(tls=True, pki=pki)
-    await provision_ven(vtn.sessions, "ecdsa-ven", "site-e", pki.vens["ecdsa-ven"].fingerprint)
+    await provision_ven(
+        UnitOfWork(vtn.sessions),
+        NewVen("ecdsa-ven", "site-e", pki.vens["ecdsa-ven"].fingerprint),
+        datetime.now(UTC),
+    )
     tls = (str(pki.foreign.cert_path), str(pki.foreign.key_path), str(pki.ca_file))
     client = _agent_client(vtn.url, tmp_path, tls)
     try:

@@ -19,15 +19,16 @@ from openleadr import OpenADRClient
 from openleadr.messaging import create_message
 from sqlalchemy import func, select
 
+from aggregator.vens import NewVen, get_ven, provision_ven, update_ven
 from ven.agent.buffer import TelemetryBuffer
 from ven.agent.runner import _tls_files
 from ven.agent.vtn_client import VenClient
 from ven.settings import SettingsError, load_agent_settings
 from vtn.certs import KeyType
 from vtn.db import tables
+from vtn.db.uow import UnitOfWork
 from vtn.openadr.signature import ReplySigner
 from vtn.openadr.xml import NS
-from vtn.services import get_ven, provision_ven, update_ven
 
 from .conftest import OPENADR, REGISTRATION, Pki, Reply, RunningVtn, StartVtn, _post, client_context
 
@@ -79,7 +80,11 @@ async def nonces(vtn: RunningVtn) -> int:
 
 
 async def provision(vtn: RunningVtn, pki: Pki, xml_signatures: str | None = "required") -> str:
-    info = await provision_ven(vtn.sessions, VEN, "site-e", pki.vens[VEN].fingerprint, xml_signatures)
+    info = await provision_ven(
+        UnitOfWork(vtn.sessions),
+        NewVen(VEN, "site-e", pki.vens[VEN].fingerprint, xml_signatures),
+        datetime.now(UTC),
+    )
     return info.ven_id
 
 
@@ -161,11 +166,13 @@ async def test_the_vens_policy_overrides_the_vtns(start_vtn: StartVtn, pki: Pki)
     ven_id = await provision(vtn, pki, xml_signatures=None)  # follows the VTN: required
     unsigned = signed(None, "oadrCreatePartyRegistration", **registration())
     assert (await post(vtn, pki, "EiRegisterParty", unsigned)).code == 463
-    info = await update_ven(vtn.sessions, ven_id, datetime.now(UTC), xml_signatures="optional")
+    info = await update_ven(
+        UnitOfWork(vtn.sessions), ven_id, datetime.now(UTC), vtn.cache, xml_signatures="optional"
+    )
     assert info.xml_signatures == "optional"
     vtn2 = await start_vtn(tls=True, pki=pki, xml_signatures="required")  # a fresh provisioning cache
     assert (await post(vtn2, pki, "EiRegisterParty", unsigned)).code == 200
-    assert (await get_ven(vtn.sessions, ven_id, datetime.now(UTC))).registered
+    assert (await get_ven(UnitOfWork(vtn.sessions), ven_id, datetime.now(UTC), vtn.cache)).registered
 
 
 @pytest.mark.db_backends("sqlite", "postgresql")
@@ -186,7 +193,7 @@ async def test_replayed_message_is_refused_by_a_second_vtn_on_the_same_database(
         registration_id=ok.text("ei:registrationID"),
     )
     assert (await post(first, pki, "EiRegisterParty", cancel)).code == 200
-    assert not (await get_ven(first.sessions, ven_id, datetime.now(UTC))).registered
+    assert not (await get_ven(UnitOfWork(first.sessions), ven_id, datetime.now(UTC), first.cache)).registered
 
     before = await rows(first)
     for vtn in (second, first):  # the replay would register the VEN again

@@ -13,7 +13,9 @@ from typing import Any
 from lxml import etree
 from openleadr.messaging import create_message
 
+from vtn.keys import POLL_CACHE
 from vtn.openadr.xml import NS, schema
+from vtn.services.poll_cache import PollCache
 from vtn.settings import VtnSettings
 
 T0 = datetime(2030, 6, 1, 12, 0, tzinfo=UTC)
@@ -57,6 +59,12 @@ class Vtn:
     sessions: Any
     settings: VtnSettings
     replies: list[bytes] = field(default_factory=list)
+
+    @property
+    def cache(self) -> PollCache:
+        """The app's poll cache, for use cases a test calls directly (a PollNotifier, RecentPolls)."""
+        cache: PollCache = self.client.app[POLL_CACHE]
+        return cache
 
     async def post(self, service: str, body: bytes | str, content_type: str = "application/xml") -> Reply:
         data = body.encode() if isinstance(body, str) else body

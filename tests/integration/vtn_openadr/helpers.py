@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
-from vtn.services import provision_ven
+from aggregator.vens import NewVen, VenInfo, get_ven, provision_ven
+from vtn.db.uow import UnitOfWork
 
 from .harness import Reply, Vtn
 
@@ -25,9 +27,20 @@ async def create_registration(vtn: Vtn, ven_name: str, **extra: Any) -> Reply:
     )
 
 
+async def provision(vtn: Vtn, ven_name: str, site_id: str | None = None) -> VenInfo:
+    """Provision over the service layer (site `site-{ven_name}` unless given)."""
+    new = NewVen(ven_name, site_id or f"site-{ven_name}")
+    return await provision_ven(UnitOfWork(vtn.sessions), new, datetime.now(UTC))
+
+
+async def ven_info(vtn: Vtn, ven_id: str) -> VenInfo:
+    """What an operator sees of the VEN now (by the VTN's clock)."""
+    return await get_ven(UnitOfWork(vtn.sessions), ven_id, vtn.clock.now, vtn.cache)
+
+
 async def provision_and_register(vtn: Vtn, ven_name: str = "ven-1") -> tuple[str, str]:
     """Provision over the service layer, register over OpenADR, drain the first poll (METADATA)."""
-    info = await provision_ven(vtn.sessions, ven_name, site_id=f"site-{ven_name}")
+    info = await provision(vtn, ven_name)
     reply = await create_registration(vtn, ven_name)
     assert reply.code == 200, reply.body
     registration_id = reply.text("ei:registrationID")

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from vtn.services import cancel_ven_registration, get_ven, provision_ven
+from aggregator.vens import cancel_ven_registration, request_reregistration
+from vtn.db.uow import UnitOfWork
 
 from .harness import Vtn
-from .helpers import create_registration, drain, poll, provision_and_register
+from .helpers import create_registration, drain, poll, provision, provision_and_register, ven_info
 
 
 async def test_query_registration_offers_profile_and_poll_frequency(vtn: Vtn) -> None:
@@ -22,10 +23,10 @@ async def test_query_registration_offers_profile_and_poll_frequency(vtn: Vtn) ->
 
 async def test_preprovisioned_ven_registers_by_name_and_polls(vtn: Vtn) -> None:
     ven_id, registration_id = await provision_and_register(vtn, "ven-a")
-    info = await get_ven(vtn.sessions, ven_id, vtn.clock.now)
+    info = await ven_info(vtn, ven_id)
     assert info.registered and info.registration_id == registration_id
     assert await drain(vtn, ven_id) == []
-    info = await get_ven(vtn.sessions, ven_id, vtn.clock.now)
+    info = await ven_info(vtn, ven_id)
     assert info.last_poll_at == vtn.clock.now and info.online
 
 
@@ -37,7 +38,7 @@ async def test_unprovisioned_ven_is_refused_with_463(vtn: Vtn) -> None:
 
 
 async def test_unknown_ven_id_gets_452_and_ids_are_case_sensitive(vtn: Vtn) -> None:
-    info = await provision_ven(vtn.sessions, "ven-case", "site-1")
+    info = await provision(vtn, "ven-case", "site-1")
     reply = await create_registration(vtn, "ven-case", ven_id=info.ven_id.upper())
     assert reply.message_type == "oadrCreatedPartyRegistration" and reply.code == 452
     ok = await create_registration(vtn, "ven-case", ven_id=info.ven_id)
@@ -47,14 +48,14 @@ async def test_unknown_ven_id_gets_452_and_ids_are_case_sensitive(vtn: Vtn) -> N
 
 
 async def test_ven_id_of_another_name_is_463(vtn: Vtn) -> None:
-    first = await provision_ven(vtn.sessions, "ven-x", "site-1")
-    await provision_ven(vtn.sessions, "ven-y", "site-1")
+    first = await provision(vtn, "ven-x", "site-1")
+    await provision(vtn, "ven-y", "site-1")
     reply = await create_registration(vtn, "ven-y", ven_id=first.ven_id)
     assert reply.code == 463
 
 
 async def test_poll_before_registration_is_463(vtn: Vtn) -> None:
-    info = await provision_ven(vtn.sessions, "ven-early", "site-1")
+    info = await provision(vtn, "ven-early", "site-1")
     reply = await poll(vtn, info.ven_id)
     assert reply.message_type == "oadrResponse" and reply.code == 463
 
@@ -85,19 +86,19 @@ async def test_ven_cancels_its_registration(vtn: Vtn) -> None:
         ven_id=ven_id,
     )
     assert reply.message_type == "oadrCanceledPartyRegistration" and reply.code == 200
-    assert not (await get_ven(vtn.sessions, ven_id, vtn.clock.now)).registered
+    assert not (await ven_info(vtn, ven_id)).registered
     assert (await poll(vtn, ven_id)).code == 463
 
 
 async def test_vtn_cancels_registration_on_next_poll(vtn: Vtn) -> None:
     ven_id, registration_id = await provision_and_register(vtn, "ven-d")
-    await cancel_ven_registration(vtn.sessions, ven_id)
-    assert (await get_ven(vtn.sessions, ven_id, vtn.clock.now)).registered  # until the VEN hears of it
+    await cancel_ven_registration(UnitOfWork(vtn.sessions), ven_id, vtn.clock.now, vtn.cache)
+    assert (await ven_info(vtn, ven_id)).registered  # until the VEN hears of it
     reply = await poll(vtn, ven_id)
     assert reply.message_type == "oadrCancelPartyRegistration"
     assert reply.text("ei:registrationID") == registration_id
     # at-least-once: the registration ends when the VEN acknowledges (it could resend otherwise)
-    assert (await get_ven(vtn.sessions, ven_id, vtn.clock.now)).registered
+    assert (await ven_info(vtn, ven_id)).registered
     ack = await vtn.send(
         "EiRegisterParty",
         "oadrCanceledPartyRegistration",
@@ -106,15 +107,13 @@ async def test_vtn_cancels_registration_on_next_poll(vtn: Vtn) -> None:
         ven_id=ven_id,
     )
     assert ack.message_type == "oadrResponse" and ack.code == 200
-    assert not (await get_ven(vtn.sessions, ven_id, vtn.clock.now)).registered
+    assert not (await ven_info(vtn, ven_id)).registered
     assert (await poll(vtn, ven_id)).code == 463
 
 
 async def test_request_reregistration_travels_through_the_outbox(vtn: Vtn) -> None:
-    from vtn.services.vens import request_reregistration
-
     ven_id, _ = await provision_and_register(vtn, "ven-rr")
-    await request_reregistration(vtn.sessions, ven_id, vtn.clock.now)
+    await request_reregistration(UnitOfWork(vtn.sessions), ven_id, vtn.clock.now, vtn.cache)
     reply = await poll(vtn, ven_id)
     assert reply.message_type == "oadrRequestReregistration"
     assert reply.text("ei:venID") == ven_id
@@ -122,13 +121,11 @@ async def test_request_reregistration_travels_through_the_outbox(vtn: Vtn) -> No
 
 async def test_poll_times_are_written_in_batches(vtn: Vtn) -> None:
     from vtn.db.tables import Ven, as_utc
-    from vtn.services.poll_cache import cache_for
 
     ids = [(await provision_and_register(vtn, f"ven-batch-{i}"))[0] for i in range(3)]
     for ven_id in ids:
         await poll(vtn, ven_id)
-    cache = cache_for(vtn.sessions)
-    assert cache is not None
+    cache = vtn.cache
     await cache.flush_polls(vtn.sessions)
     async with vtn.sessions() as session:
         for ven_id in ids:

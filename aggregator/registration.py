@@ -10,11 +10,11 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from aggregator import outbox
+from aggregator.errors import InvalidInput, NotFound, Unauthorized
+from aggregator.ids import new_id
+from aggregator.ports import PollNotifier
 from aggregator.records import VenRecord
-from vtn.db.uow import Sessions, UnitOfWork
-from vtn.errors import InvalidInput, NotFound, Unauthorized
-from vtn.services.poll_cache import notify_pending, notify_registration
-from vtn.services.vens import new_id
+from aggregator.uow import UnitOfWork
 
 PROFILE_NAME = "2.0b"
 TRANSPORT_NAME = "simpleHttp"
@@ -66,10 +66,12 @@ async def _find_ven(uow: UnitOfWork, request: RegistrationRequest) -> VenRecord:
     return ven
 
 
-async def register_party(sessions: Sessions, request: RegistrationRequest, now: datetime) -> Registration:
+async def register_party(
+    uow: UnitOfWork, request: RegistrationRequest, now: datetime, notifier: PollNotifier
+) -> Registration:
     """Register (or re-register) a provisioned VEN and queue the VTN's METADATA report for it."""
     _check_offer(request)
-    async with UnitOfWork(sessions) as uow:
+    async with uow:
         ven = await _find_ven(uow, request)
         if ven.fingerprint and request.tls_fingerprint and ven.fingerprint != request.tls_fingerprint:
             raise Unauthorized("the client certificate does not match the provisioned fingerprint")
@@ -89,23 +91,26 @@ async def register_party(sessions: Sessions, request: RegistrationRequest, now: 
         await uow.vens.save(ven)
         uow.outbox.enqueue(ven.ven_id, outbox.REGISTER_REPORT, {}, now)
         await uow.commit()
-    notify_registration(sessions, ven.ven_id, registration_id)
-    notify_pending(sessions, [ven.ven_id])
+    notifier.set_registration(ven.ven_id, registration_id)
+    notifier.mark_pending([ven.ven_id])
     return Registration(ven.ven_id, registration_id)
 
 
 async def end_registration(uow: UnitOfWork, ven: VenRecord, now: datetime) -> None:
-    """Forget the registration and everything tied to it (report requests, undelivered messages)."""
+    """Forget the registration and everything tied to it (report requests, undelivered messages).
+
+    A step of a use case: runs in the caller's open unit of work, which commits and tells the
+    poll path (`set_registration(ven_id, None)`)."""
     await uow.vens.save(replace(ven, registration_id=None, registered_at=None))
     await uow.reports.cancel_live_requests(ven.ven_id, now)
     await uow.outbox.discard_pending(ven.ven_id)
 
 
 async def cancel_party_registration(
-    sessions: Sessions, ven_id: str, registration_id: str | None, now: datetime
+    uow: UnitOfWork, ven_id: str, registration_id: str | None, now: datetime, notifier: PollNotifier
 ) -> str:
     """A VEN cancels its own registration. NotFound (452) for a wrong venID or registrationID."""
-    async with UnitOfWork(sessions) as uow:
+    async with uow:
         ven = await uow.vens.get(ven_id)
         if ven is None:
             raise NotFound("VEN", ven_id)
@@ -113,17 +118,20 @@ async def cancel_party_registration(
             raise NotFound("registration", registration_id or "")
         await end_registration(uow, ven, now)
         await uow.commit()
-    notify_registration(sessions, ven_id, None)
+    notifier.set_registration(ven_id, None)
     return registration_id
 
 
-async def check_registered(sessions: Sessions, ven_id: str) -> str:
-    """The VEN's registrationID. NotFound (452) for an unknown venID, Unauthorized (463) if unregistered."""
-    async with UnitOfWork(sessions) as uow:
+async def check_registered(uow: UnitOfWork, ven_id: str, notifier: PollNotifier) -> str:
+    """The VEN's registrationID. NotFound (452) for an unknown venID, Unauthorized (463) if unregistered.
+
+    The poll path is told the registration it found (its cache may not have it yet: a second
+    worker registered the VEN)."""
+    async with uow:
         ven = await uow.vens.get(ven_id)
     if ven is None:
         raise NotFound("VEN", ven_id)
     if ven.registration_id is None:
         raise Unauthorized(f"VEN {ven_id} is not registered")
-    notify_registration(sessions, ven_id, ven.registration_id)
+    notifier.set_registration(ven_id, ven.registration_id)
     return ven.registration_id

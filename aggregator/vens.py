@@ -1,32 +1,56 @@
-"""VEN provisioning and registration state."""
+"""VEN administration: provisioning, authentication settings, what operators see of each VEN, and
+the VTN-initiated registration messages (cancel, request re-registration).
+
+How a VEN registers over OpenADR is aggregator/registration.py.
+"""
 
 from __future__ import annotations
 
-import uuid
-from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from typing import Any
 
 from aggregator import outbox
+from aggregator.errors import Conflict, InvalidInput, NotFound
+from aggregator.ids import new_id
+from aggregator.ports import PollNotifier, RecentPolls
 from aggregator.records import VenRecord
-from vtn.db.errors import DuplicateKey
-from vtn.db.uow import Sessions, UnitOfWork
-from vtn.errors import Conflict, InvalidInput, NotFound
-from vtn.services.poll_cache import cache_for, notify_pending
-from vtn.services.types import VenInfo
+from aggregator.uow import UnitOfWork
 
 DEFAULT_POLL_INTERVAL_SECONDS = 10
 SIGNATURE_POLICIES = ("required", "optional", "off")  # vens.xml_signatures (vtn/openadr/signature.py)
 ONLINE_POLL_INTERVALS = 3  # a VEN that missed three polls in a row counts as offline
+NAME_MAX_LENGTH = 128  # ven_name, site_id, fingerprint: the columns' width
 
 
-def new_id() -> str:
-    return uuid.uuid4().hex
+@dataclass(frozen=True, slots=True)
+class NewVen:
+    """A VEN an operator provisions before it registers."""
+
+    ven_name: str
+    site_id: str
+    fingerprint: str | None = None  # of its client certificate; None: no certificate required
+    xml_signatures: str | None = None  # required | optional | off; None: the VTN's setting
+
+
+@dataclass(frozen=True, slots=True)
+class VenInfo:
+    ven_id: str
+    ven_name: str
+    site_id: str
+    fingerprint: str | None
+    registration_id: str | None
+    registered: bool
+    registered_at: datetime | None
+    last_poll_at: datetime | None
+    online: bool  # polled within 3 poll intervals
+    xml_signatures: str | None = None  # required | optional | off; None: the VTN's setting
 
 
 def ven_info(
     ven: VenRecord, now: datetime, poll_interval_seconds: int, unsaved_poll: datetime | None
 ) -> VenInfo:
+    """`unsaved_poll`: a poll seen after the stored `last_poll_at` (poll times are written in batches)."""
     last_poll = ven.last_poll_at
     if unsaved_poll is not None and (last_poll is None or unsaved_poll > last_poll):
         last_poll = unsaved_poll
@@ -45,7 +69,7 @@ def ven_info(
     )
 
 
-def _check_name(field: str, value: str, max_length: int) -> str:
+def _check_name(field: str, value: str, max_length: int = NAME_MAX_LENGTH) -> str:
     value = value.strip() if isinstance(value, str) else value
     if not isinstance(value, str) or not value:
         raise InvalidInput(field, "must be a non-empty string")
@@ -60,49 +84,40 @@ def _check_signatures(value: str | None) -> str | None:
     return value
 
 
-async def provision_ven(
-    sessions: Sessions,
-    ven_name: str,
-    site_id: str,
-    fingerprint: str | None = None,
-    xml_signatures: str | None = None,
-) -> VenInfo:
-    """Pre-provision a VEN; its venID is fixed now. Conflict if ven_name exists.
+async def provision_ven(uow: UnitOfWork, new: NewVen, now: datetime) -> VenInfo:
+    """Pre-provision a VEN; its venID is fixed now. Conflict if a VEN has this ven_name.
 
-    `xml_signatures` (required | optional | off) is this VEN's signature policy; None follows
-    the VTN's `xml_signatures` setting.
+    Two requests for one name at once both pass the check; the second fails at commit on the
+    table's unique name (the REST edge answers that with the same Conflict).
     """
-    ven_name = _check_name("ven_name", ven_name, 128)
-    site_id = _check_name("site_id", site_id, 128)
-    if fingerprint is not None:
-        fingerprint = _check_name("fingerprint", fingerprint, 128)
-    xml_signatures = _check_signatures(xml_signatures)
-    async with UnitOfWork(sessions) as uow:
+    ven_name = _check_name("ven_name", new.ven_name)
+    site_id = _check_name("site_id", new.site_id)
+    fingerprint = None if new.fingerprint is None else _check_name("fingerprint", new.fingerprint)
+    xml_signatures = _check_signatures(new.xml_signatures)
+    async with uow:
         if await uow.vens.by_name(ven_name) is not None:
             raise Conflict(f"a VEN named {ven_name!r} already exists")
         ven = VenRecord(
             ven_id=new_id(),
             ven_name=ven_name,
             site_id=site_id,
-            created_at=datetime.now(UTC),
+            created_at=now,
             fingerprint=fingerprint,
             xml_signatures=xml_signatures,
         )
         uow.vens.add(ven)
-        try:
-            await uow.commit()
-        except DuplicateKey as err:  # a concurrent request took the name
-            raise Conflict(f"a VEN named {ven_name!r} already exists") from err
-    return ven_info(ven, ven.created_at, DEFAULT_POLL_INTERVAL_SECONDS, None)
+        await uow.commit()
+    return ven_info(ven, now, DEFAULT_POLL_INTERVAL_SECONDS, None)
 
 
-UNCHANGED: Any = object()
+UNCHANGED: Any = object()  # update_ven: keep the field as it is (None clears it)
 
 
 async def update_ven(
-    sessions: Sessions,
+    uow: UnitOfWork,
     ven_id: str,
     now: datetime,
+    recent_polls: RecentPolls,
     fingerprint: str | None = UNCHANGED,
     xml_signatures: str | None = UNCHANGED,
     poll_interval_seconds: int = DEFAULT_POLL_INTERVAL_SECONDS,
@@ -112,11 +127,10 @@ async def update_ven(
     The OpenADR side reads these through a cache refreshed every 10 s (vtn/tls.py).
     """
     if fingerprint is not UNCHANGED and fingerprint is not None:
-        fingerprint = _check_name("fingerprint", fingerprint, 128)
+        fingerprint = _check_name("fingerprint", fingerprint)
     if xml_signatures is not UNCHANGED:
         xml_signatures = _check_signatures(xml_signatures)
-    cache = cache_for(sessions)
-    async with UnitOfWork(sessions) as uow:
+    async with uow:
         ven = await uow.vens.get(ven_id)
         if ven is None:
             raise NotFound("VEN", ven_id)
@@ -126,60 +140,62 @@ async def update_ven(
             ven = replace(ven, xml_signatures=xml_signatures)
         await uow.vens.save(ven)
         await uow.commit()
-    return ven_info(ven, now, poll_interval_seconds, cache.last_poll(ven_id) if cache else None)
+    return ven_info(ven, now, poll_interval_seconds, recent_polls.last_poll(ven_id))
 
 
 async def list_vens(
-    sessions: Sessions, now: datetime, poll_interval_seconds: int = DEFAULT_POLL_INTERVAL_SECONDS
+    uow: UnitOfWork,
+    now: datetime,
+    recent_polls: RecentPolls,
+    poll_interval_seconds: int = DEFAULT_POLL_INTERVAL_SECONDS,
 ) -> list[VenInfo]:
-    cache = cache_for(sessions)
-    async with UnitOfWork(sessions) as uow:
+    """Every VEN, oldest first."""
+    async with uow:
         vens = await uow.vens.all()
-    return [
-        ven_info(ven, now, poll_interval_seconds, cache.last_poll(ven.ven_id) if cache else None)
-        for ven in vens
-    ]
+    return [ven_info(ven, now, poll_interval_seconds, recent_polls.last_poll(ven.ven_id)) for ven in vens]
 
 
 async def get_ven(
-    sessions: Sessions, ven_id: str, now: datetime, poll_interval_seconds: int = DEFAULT_POLL_INTERVAL_SECONDS
+    uow: UnitOfWork,
+    ven_id: str,
+    now: datetime,
+    recent_polls: RecentPolls,
+    poll_interval_seconds: int = DEFAULT_POLL_INTERVAL_SECONDS,
 ) -> VenInfo:
     """NotFound if no such VEN."""
-    cache = cache_for(sessions)
-    async with UnitOfWork(sessions) as uow:
+    async with uow:
         ven = await uow.vens.get(ven_id)
     if ven is None:
         raise NotFound("VEN", ven_id)
-    return ven_info(ven, now, poll_interval_seconds, cache.last_poll(ven_id) if cache else None)
+    return ven_info(ven, now, poll_interval_seconds, recent_polls.last_poll(ven_id))
 
 
-async def cancel_ven_registration(sessions: Sessions, ven_id: str, now: datetime | None = None) -> None:
+async def cancel_ven_registration(
+    uow: UnitOfWork, ven_id: str, now: datetime, notifier: PollNotifier
+) -> None:
     """Queue oadrCancelPartyRegistration for the VEN's next poll. NotFound if no such VEN.
 
-    The registration itself ends when the message is delivered (see services.registration).
-    A VEN that is not registered gets nothing queued.
+    The registration itself ends when the VEN acknowledges the message
+    (vtn/services/acknowledgement.py). A VEN that is not registered gets nothing queued.
     """
-    async with UnitOfWork(sessions) as uow:
+    async with uow:
         ven = await uow.vens.get(ven_id)
         if ven is None:
             raise NotFound("VEN", ven_id)
         if ven.registration_id is None:
             return
         uow.outbox.enqueue(
-            ven_id,
-            outbox.CANCEL_PARTY_REGISTRATION,
-            {"registration_id": ven.registration_id},
-            now or datetime.now(UTC),
+            ven_id, outbox.CANCEL_PARTY_REGISTRATION, {"registration_id": ven.registration_id}, now
         )
         await uow.commit()
-    notify_pending(sessions, [ven_id])
+    notifier.mark_pending([ven_id])
 
 
-async def request_reregistration(sessions: Sessions, ven_id: str, now: datetime) -> None:
+async def request_reregistration(uow: UnitOfWork, ven_id: str, now: datetime, notifier: PollNotifier) -> None:
     """Queue oadrRequestReregistration for the VEN's next poll. NotFound if no such VEN."""
-    async with UnitOfWork(sessions) as uow:
+    async with uow:
         if await uow.vens.get(ven_id) is None:
             raise NotFound("VEN", ven_id)
         uow.outbox.enqueue(ven_id, outbox.REQUEST_REREGISTRATION, {}, now)
         await uow.commit()
-    notify_pending(sessions, [ven_id])
+    notifier.mark_pending([ven_id])
