@@ -72,7 +72,8 @@ async def list_opts(uow: UnitOfWork, ven_id: str) -> list[OptInfo]:
 
 
 async def create_opt(uow: UnitOfWork, ven_id: str, new: NewOpt, now: datetime) -> OptInfo:
-    """Store an opt. NotFound for an unknown VEN or event; Conflict if the optID is taken.
+    """Store an opt. NotFound for an unknown VEN, or an event that does not target the VEN;
+    Conflict if the optID is taken.
 
     Re-sending the same optID with the same content is accepted (a retried request); a live
     availability schedule re-sent under its optID with new windows is restated (the agent sends
@@ -81,8 +82,8 @@ async def create_opt(uow: UnitOfWork, ven_id: str, new: NewOpt, now: datetime) -
     async with uow:
         if await uow.vens.get(ven_id) is None:
             raise NotFound("VEN", ven_id)
-        if new.event_id is not None and await uow.events.get(new.event_id) is None:
-            raise NotFound("event", new.event_id)
+        if new.event_id is not None:
+            await _check_targeted(uow, ven_id, new.event_id)
         existing = await uow.opts.get(ven_id, new.opt_id)
         if existing is not None:
             if (
@@ -111,6 +112,15 @@ async def create_opt(uow: UnitOfWork, ven_id: str, new: NewOpt, now: datetime) -
         uow.opts.add(opt)
         await uow.commit()
         return to_info(opt)
+
+
+async def _check_targeted(uow: UnitOfWork, ven_id: str, event_id: str) -> None:
+    """An event-scoped opt is the VEN's answer to an event that targets it: NotFound (OpenADR
+    452) otherwise, as oadrCreatedEvent answers for the same event (aggregator/event_responses.py)."""
+    if await uow.events.get(event_id) is None:
+        raise NotFound("event", event_id)
+    if ven_id not in (await uow.events.targets([event_id])).get(event_id, []):
+        raise NotFound("event", event_id)
 
 
 async def cancel_opt(uow: UnitOfWork, ven_id: str, opt_id: str, now: datetime) -> OptInfo:

@@ -101,3 +101,16 @@ async def test_opt_for_unknown_event_is_452_and_not_stored(vtn: Vtn) -> None:
     reply = await create_opt(vtn, ven_id, "o-x", "optIn", event_id="no-such-event", modification_number=0)
     assert reply.message_type == "oadrCreatedOpt" and reply.code == 452
     assert await list_opts(UnitOfWork(vtn.sessions), ven_id) == []
+
+
+async def test_event_opt_from_a_ven_the_event_does_not_target_is_452_as_its_created_event(vtn: Vtn) -> None:
+    targeted, _ = await provision_and_register(vtn, "ven-o6")
+    outsider, _ = await provision_and_register(vtn, "ven-o7")
+    info = await create_event(UnitOfWork(vtn.sessions), spec([targeted], 2 * H), vtn.clock.now, vtn.cache)
+
+    opt = await create_opt(vtn, outsider, "o-out", "optOut", event_id=info.event_id, modification_number=0)
+    answer = await created_event(vtn, outsider, info.event_id, 0, "optOut")
+
+    assert opt.message_type == "oadrCreatedOpt" and opt.code == 452
+    assert answer.message_type == "oadrResponse" and answer.code == 452  # what oadrCreatedEvent gets
+    assert await list_opts(UnitOfWork(vtn.sessions), outsider) == []

@@ -42,7 +42,7 @@ EVENT_OPT = NewOpt("ev-opt", "optIn", "participating", event_id="ev-1", modifica
 
 
 def uow_with_ven() -> FakeUnitOfWork:
-    return FakeUnitOfWork(vens=[VEN], events=[EVENT])
+    return FakeUnitOfWork(vens=[VEN], events=[EVENT], event_targets=[("ev-1", ["ven-1"])])
 
 
 async def test_an_availability_schedule_is_stored_and_listed() -> None:
@@ -80,6 +80,15 @@ async def test_an_opt_for_an_unknown_event_is_not_found_and_not_stored() -> None
     with pytest.raises(NotFound) as err:
         await create_opt(uow, "ven-1", replace(EVENT_OPT, event_id="no-such-event"), T0)
     assert (err.value.kind, err.value.key) == ("event", "no-such-event")
+    assert not uow.committed and uow.stored.opts == {}
+
+
+async def test_an_opt_for_an_event_that_does_not_target_the_ven_is_not_found() -> None:
+    other = replace(VEN, ven_id="ven-2", ven_name="home 2")
+    uow = FakeUnitOfWork(vens=[VEN, other], events=[EVENT], event_targets=[("ev-1", ["ven-1"])])
+    with pytest.raises(NotFound) as err:
+        await create_opt(uow, "ven-2", EVENT_OPT, T0)
+    assert (err.value.kind, err.value.key) == ("event", "ev-1")
     assert not uow.committed and uow.stored.opts == {}
 
 
@@ -158,7 +167,11 @@ async def test_cancel_of_an_unknown_or_other_vens_opt_is_not_found() -> None:
 
 
 async def test_list_is_per_ven_oldest_first() -> None:
-    uow = FakeUnitOfWork(vens=[VEN, replace(VEN, ven_id="ven-2", ven_name="home 2")], events=[EVENT])
+    uow = FakeUnitOfWork(
+        vens=[VEN, replace(VEN, ven_id="ven-2", ven_name="home 2")],
+        events=[EVENT],
+        event_targets=[("ev-1", ["ven-1"])],
+    )
     await create_opt(uow, "ven-1", EVENT_OPT, LATER)
     await create_opt(uow, "ven-1", SCHEDULE, T0)
     await create_opt(uow, "ven-2", SCHEDULE, T0)
