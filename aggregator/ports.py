@@ -1,5 +1,6 @@
 """What the use cases need from the outside world beside the database; the VTN implements these
-(the poll notifier: vtn/services/poll_cache.py; the closed loop's: vtn/portfolio)."""
+(the poll notifier: vtn/services/poll_cache.py; the closed loop's executor: vtn/portfolio/loop.py,
+its store and dispatcher: aggregator/loop_store.py and aggregator/dispatch.py over a unit of work)."""
 
 from __future__ import annotations
 

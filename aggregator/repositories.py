@@ -11,14 +11,20 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from aggregator.inputs import WindowKind
+from aggregator.ports import RunRecord
 from aggregator.records import (
+    DispatchRecord,
     EventRecord,
     EventResponseRecord,
+    ImbalanceRecord,
     OptRecord,
     OutboxRecord,
+    PriceRecord,
     ReportRegistrationRecord,
     ReportRequestRecord,
     ReportValueRecord,
+    RequestRecord,
     VenRecord,
 )
 
@@ -42,6 +48,10 @@ class VenRepository(Protocol):
 
     async def existing_ids(self, ven_ids: Iterable[str]) -> set[str]:
         """Those of the venIDs that are stored."""
+        ...
+
+    async def registered(self) -> list[VenRecord]:
+        """Every VEN that is registered now, by venID."""
         ...
 
 
@@ -88,6 +98,18 @@ class EventRepository(Protocol):
         self, ven_id: str, event_id: str, modification_number: int, opt_type: str, code: str, now: datetime
     ) -> None:
         """Store the VEN's answer to one modification, replacing an earlier answer to it."""
+        ...
+
+    async def live_for_ven(self, ven_id: str) -> list[EventRecord]:
+        """Events targeting the VEN that are not cancelled, in no particular order."""
+        ...
+
+    async def answered(self, ven_id: str, event_ids: Sequence[str]) -> dict[str, int]:
+        """eventID -> the highest modificationNumber the VEN answered (oadrCreatedEvent)."""
+        ...
+
+    async def windows(self, event_ids: Sequence[str]) -> dict[str, tuple[datetime, int]]:
+        """eventID -> (dtstart, duration in seconds) of the stored ones among the events."""
         ...
 
 
@@ -138,6 +160,42 @@ class OutboxRepository(Protocol):
         """Delete the VEN's messages that are not done (its registration ended)."""
         ...
 
+    async def save(self, message: OutboxRecord) -> None:
+        """Write what changed on a message read in this unit of work (its requestID, its payload)."""
+        ...
+
+    async def next_due(self, ven_id: str, sent_before: datetime) -> OutboxRecord | None:
+        """The oldest pending message that never went out or last went out at or before
+        `sent_before` (a second worker skips the one this unit of work holds)."""
+        ...
+
+    async def claim(self, message_id: int, now: datetime, sent_before: datetime) -> OutboxRecord | None:
+        """Count a send of the message if it is still pending and due, and return it as it is
+        then; None if another worker sent it (or it was done) meanwhile."""
+        ...
+
+    async def in_flight(self, ven_id: str) -> list[OutboxRecord]:
+        """Pending messages that went out at least once, by id: they wait for the VEN's acknowledgement."""
+        ...
+
+    async def unsent(self, ven_id: str) -> list[OutboxRecord]:
+        """Pending messages that have not gone out yet, by id."""
+        ...
+
+    async def finish(self, message_id: int, now: datetime, acknowledged: bool) -> bool:
+        """Mark a message done if it still is pending; False if it was done already."""
+        ...
+
+    async def absorb(
+        self, ven_id: str, message_type: str, keep_id: int, now: datetime
+    ) -> list[dict[str, Any]]:
+        """Mark every other pending message of the VEN and type done; their payloads."""
+        ...
+
+    async def mark_written(self, message_id: int, send_count: int, at: datetime) -> None:
+        """The reply carrying send `send_count` of the message (still pending) was written out whole."""
+        ...
+
 
 class ReportRepository(Protocol):
     """EiReport: what each VEN offers (METADATA), what the VTN asked it for, the values it sent.
@@ -170,6 +228,10 @@ class ReportRepository(Protocol):
         """Mark the request acknowledged by the VEN (a first acknowledgement's time is kept)."""
         ...
 
+    async def request_states(self, report_request_ids: Sequence[str]) -> dict[str, tuple[bool, bool]]:
+        """reportRequestID -> (cancelled, acknowledged by the VEN), for the stored ones."""
+        ...
+
     async def cancel_live_requests(self, ven_id: str, now: datetime) -> None:
         """Cancel every live report request of the VEN (its registration ended, or it re-offered)."""
         ...
@@ -197,4 +259,117 @@ class ReportRepository(Protocol):
         self, ven_id: str, since: datetime | None, until: datetime | None
     ) -> list[ReportValueRecord]:
         """The VEN's values with since <= dtstart < until, by dtstart, then rID, then arrival."""
+        ...
+
+    async def r_ids_ending(self, report_name: str, suffix: str) -> set[tuple[str, str]]:
+        """(venID, rID) of the stored values of `report_name` whose rID ends with `suffix`."""
+        ...
+
+
+# ---- the closed loop: market inputs, planning runs, each home's dispatch event ----------------
+
+
+class PriceRepository(Protocol):
+    """Day-ahead prices, only ever added: the newest (highest id) are the current ones."""
+
+    async def add(
+        self,
+        start: datetime,
+        resolution_minutes: int,
+        import_eur_per_kwh: Sequence[float],
+        export_eur_per_kwh: Sequence[float],
+        capacity_eur_per_kw_month: float,
+        created_at: datetime,
+    ) -> PriceRecord:
+        """Store new prices (the newest are the current ones); flushed, so the record has its id."""
+        ...
+
+    async def latest(self) -> PriceRecord | None: ...
+
+
+class ImbalanceRepository(Protocol):
+    """Imbalance signals, only ever added: the newest (highest id) is the current one."""
+
+    async def add(
+        self,
+        start: datetime,
+        resolution_minutes: int,
+        imbalance_eur_per_kwh: Sequence[float],
+        nominated_net_kw: Sequence[float] | None,
+        reason: str | None,
+        created_at: datetime,
+    ) -> ImbalanceRecord:
+        """Store a new imbalance signal; flushed, so the record has its id."""
+        ...
+
+    async def latest(self) -> ImbalanceRecord | None: ...
+
+
+class RequestRepository(Protocol):
+    """DR requests of the market: caps and floors on the portfolio's net import."""
+
+    async def add(
+        self,
+        kind: WindowKind,
+        start: datetime,
+        end: datetime,
+        power_kw: float,
+        reason: str,
+        created_at: datetime,
+        request_id: str | None = None,
+    ) -> RequestRecord:
+        """Store a new request (a fresh requestID unless one is given)."""
+        ...
+
+    async def get(self, request_id: str) -> RequestRecord | None: ...
+
+    async def all(self) -> list[RequestRecord]:
+        """Every request, cancelled ones included, by created_at."""
+        ...
+
+    async def live(self) -> list[RequestRecord]:
+        """The requests not cancelled (over or not: the caller knows what time it is), by created_at."""
+        ...
+
+    async def cancel(self, request_id: str, now: datetime) -> RequestRecord | None:
+        """Mark the request cancelled at `now`; None if there is no such request. The caller checks
+        that it is live (a cancelled one would get the new time)."""
+        ...
+
+
+class RunRepository(Protocol):
+    """Planning runs: their inputs, plan and dispatch, as recorded."""
+
+    def add(self, run: RunRecord) -> None:
+        """Store a run (its trigger cut to the column's length, 64)."""
+        ...
+
+    async def get(self, run_id: str) -> RunRecord | None: ...
+
+    async def newest(self, limit: int) -> list[RunRecord]:
+        """The `limit` newest runs, newest (by started_at) first."""
+        ...
+
+    async def latest_planned(self) -> RunRecord | None:
+        """The newest run that did not fail (of two started at once, the longer: it planned)."""
+        ...
+
+
+class DispatchRepository(Protocol):
+    """Which LOAD_DISPATCH event carries each VEN's schedule, and the schedule it carries."""
+
+    async def get(self, ven_id: str) -> DispatchRecord | None: ...
+
+    async def of_vens(self, ven_ids: Sequence[str]) -> dict[str, DispatchRecord]:
+        """venID -> its record, for those of the VENs that have one."""
+        ...
+
+    async def all(self) -> dict[str, DispatchRecord]: ...
+
+    async def save(self, records: Sequence[DispatchRecord]) -> None:
+        """Insert or replace each VEN's record."""
+        ...
+
+    async def remove(self, ven_id: str) -> DispatchRecord | None:
+        """Forget the VEN's dispatch event; the record it had, or None."""
         ...

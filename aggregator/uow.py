@@ -3,7 +3,8 @@
 A use case receives the unit of work unentered and opens it itself (`async with uow:`); what it
 changed is stored only if it calls `commit()` before leaving the block, any other exit (an error
 raised, a return without commit) discards it. vtn/db/uow.py implements it on SQLAlchemy,
-tests/unit/aggregator/fakes.py in memory.
+tests/unit/aggregator/fakes.py in memory. A unit of work that was left may be entered again, a new
+transaction (a planning run's dispatch works in several); never twice at once.
 
 The repositories are read-only properties so that an implementation may hold its own
 (more capable) repository classes: a property is covariant, a settable attribute would not be.
@@ -15,10 +16,15 @@ from types import TracebackType
 from typing import Protocol, Self
 
 from aggregator.repositories import (
+    DispatchRepository,
     EventRepository,
+    ImbalanceRepository,
     OptRepository,
     OutboxRepository,
+    PriceRepository,
     ReportRepository,
+    RequestRepository,
+    RunRepository,
     VenRepository,
 )
 
@@ -38,6 +44,21 @@ class UnitOfWork(Protocol):
 
     @property
     def reports(self) -> ReportRepository: ...
+
+    @property
+    def prices(self) -> PriceRepository: ...
+
+    @property
+    def imbalance(self) -> ImbalanceRepository: ...
+
+    @property
+    def requests(self) -> RequestRepository: ...
+
+    @property
+    def runs(self) -> RunRepository: ...
+
+    @property
+    def dispatches(self) -> DispatchRepository: ...
 
     async def __aenter__(self) -> Self: ...
 

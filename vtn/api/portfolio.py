@@ -9,14 +9,15 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from aggregator import market, runs
 from aggregator.inputs import WindowKind
 from aggregator.records import PriceRecord, RequestRecord
 from vtn.api import portfolio_schemas as ps
 from vtn.api.endpoints import OPERATOR, Call
 from vtn.api.routes import ROUTES
 from vtn.api.tokens import Role
+from vtn.db.uow import UnitOfWork
 from vtn.errors import NotFound
-from vtn.portfolio import store
 from vtn.portfolio.loop import PORTFOLIO, PortfolioLoop
 
 MARKET = OPERATOR | frozenset({Role.MARKET})
@@ -42,8 +43,8 @@ async def put_prices(call: Call[ps.PricesIn, None]) -> Any:
     """Replaces the current prices (slots after the given ones repeat the last day's shape)."""
     body = call.body
     assert body.export_eur_per_kwh is not None  # PricesIn fills it in
-    record = await store.put_prices(
-        call.sessions,
+    record = await market.put_prices(
+        UnitOfWork(call.sessions),
         start=body.start,
         resolution_minutes=body.resolution_minutes,
         import_eur_per_kwh=body.import_eur_per_kwh,
@@ -58,7 +59,7 @@ async def put_prices(call: Call[ps.PricesIn, None]) -> Any:
     "GET", "/prices", summary="The current prices", roles=MARKET, response=ps.PricesOut, errors=(404,)
 )
 async def get_prices(call: Call[None, None]) -> Any:
-    record = await store.latest_prices(call.sessions)
+    record = await market.latest_prices(UnitOfWork(call.sessions))
     if record is None:
         raise NotFound("prices", "current")
     return _prices_out(record)
@@ -86,8 +87,8 @@ def _prices_out(record: PriceRecord) -> ps.PricesOut:
 )
 async def put_imbalance(call: Call[ps.ImbalanceIn, None]) -> Any:
     body = call.body
-    record = await store.put_imbalance(
-        call.sessions,
+    record = await market.put_imbalance(
+        UnitOfWork(call.sessions),
         start=body.start,
         resolution_minutes=body.resolution_minutes,
         imbalance_eur_per_kwh=body.imbalance_eur_per_kwh,
@@ -112,8 +113,8 @@ async def put_imbalance(call: Call[ps.ImbalanceIn, None]) -> Any:
 )
 async def create_request(call: Call[ps.RequestIn, None]) -> Any:
     body = call.body
-    record = await store.add_request(
-        call.sessions,
+    record = await market.add_request(
+        UnitOfWork(call.sessions),
         kind=WindowKind(body.kind.value),
         start=body.start,
         end=body.end,
@@ -127,7 +128,7 @@ async def create_request(call: Call[ps.RequestIn, None]) -> Any:
 
 @ROUTES.route("GET", "/portfolio/requests", summary="DR requests", roles=MARKET, response=list[ps.RequestOut])
 async def list_requests(call: Call[None, None]) -> Any:
-    return [_request_out(r) for r in await store.list_requests(call.sessions)]
+    return [_request_out(r) for r in await market.list_requests(UnitOfWork(call.sessions))]
 
 
 @ROUTES.route(
@@ -139,7 +140,7 @@ async def list_requests(call: Call[None, None]) -> Any:
     errors=(404, 409),
 )
 async def cancel_request(call: Call[None, None]) -> Any:
-    record = await store.cancel_request(call.sessions, call.path["request_id"], _now(call))
+    record = await market.cancel_request(UnitOfWork(call.sessions), call.path["request_id"], _now(call))
     _loop(call).trigger(f"DR request {record.request_id} cancelled")
     return _request_out(record)
 
@@ -174,14 +175,19 @@ async def plan_now(call: Call[None, None]) -> Any:
     "GET", "/portfolio/plan", summary="The latest plan", roles=MARKET, response=ps.RunDetail, errors=(404,)
 )
 async def get_plan(call: Call[None, None]) -> Any:
-    return ps.RunDetail.model_validate(await store.latest_planned_run(call.sessions), from_attributes=True)
+    return ps.RunDetail.model_validate(
+        await runs.latest_planned_run(UnitOfWork(call.sessions)), from_attributes=True
+    )
 
 
 @ROUTES.route(
     "GET", "/portfolio/runs", summary="Planning runs, newest first", roles=MARKET, response=list[ps.RunOut]
 )
 async def list_runs(call: Call[None, None]) -> Any:
-    return [ps.RunOut.model_validate(r, from_attributes=True) for r in await store.list_runs(call.sessions)]
+    return [
+        ps.RunOut.model_validate(r, from_attributes=True)
+        for r in await runs.list_runs(UnitOfWork(call.sessions))
+    ]
 
 
 @ROUTES.route(
@@ -194,7 +200,7 @@ async def list_runs(call: Call[None, None]) -> Any:
 )
 async def get_run(call: Call[None, None]) -> Any:
     return ps.RunDetail.model_validate(
-        await store.get_run(call.sessions, call.path["run_id"]), from_attributes=True
+        await runs.get_run(UnitOfWork(call.sessions), call.path["run_id"]), from_attributes=True
     )
 
 
@@ -207,5 +213,5 @@ async def get_run(call: Call[None, None]) -> Any:
     errors=(404, 409),
 )
 async def ven_schedule(call: Call[None, None]) -> Any:
-    record = await store.ven_schedule(call.sessions, call.path["ven_id"])
+    record = await runs.ven_schedule(UnitOfWork(call.sessions), call.path["ven_id"])
     return ps.ScheduleOut.model_validate(record, from_attributes=True)

@@ -19,13 +19,14 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
+from aggregator.dispatch import EventDispatcher
+from aggregator.loop_store import Exclusion, LoopStoreOverUow
 from aggregator.ports import PollNotifier, RunRecord
 from aggregator.services import run_planning
+from aggregator.watch import EvKey, WatchRules, look, planned_evs
 from flexmodel.parent_watch import exit_with_parent
-from vtn.db.uow import Sessions
-from vtn.portfolio.dispatch import EventDispatcher
-from vtn.portfolio.store import DbLoopStore, Exclusion
-from vtn.portfolio.watch import Finding, look
+from vtn.db.errors import DatabaseBusy
+from vtn.db.uow import Sessions, UnitOfWork
 from vtn.settings import VtnSettings
 
 log = logging.getLogger(__name__)
@@ -55,7 +56,7 @@ class PortfolioLoop:
         self._last_dayahead: datetime | None = None
         self.last_run: RunRecord | None = None
         self._last_run_at: datetime | None = None
-        self._last_evs: frozenset[tuple[str, str]] | None = None
+        self._last_evs: frozenset[EvKey] | None = None  # the (site, EV) pairs last planned
 
     # ---- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:
@@ -97,8 +98,10 @@ class PortfolioLoop:
         """Plan and dispatch now (waits for a run already going)."""
         async with self._lock:
             now = self.clock()
-            store = DbLoopStore(self.sessions, self.exclusions)
-            dispatcher = EventDispatcher(self.sessions, self.notifier, self.settings.near_window_seconds)
+            store = LoopStoreOverUow(UnitOfWork(self.sessions), self.exclusions)
+            dispatcher = EventDispatcher(
+                UnitOfWork(self.sessions), self.notifier, self.settings.near_window_seconds, (DatabaseBusy,)
+            )
             record = await run_planning(
                 store,
                 dispatcher,
@@ -110,10 +113,7 @@ class PortfolioLoop:
                 self.settings.dispatch_target,
             )
             self.last_run, self._last_run_at = record, now
-            evs = record.inputs.get("scenario") or {}
-            self._last_evs = frozenset(
-                (s["site_id"], e["ev_id"]) for s in evs.get("sites", []) for e in s.get("evs") or []
-            )
+            self._last_evs = planned_evs(record)
             return record
 
     def trigger(self, reason: str) -> None:
@@ -173,19 +173,27 @@ class PortfolioLoop:
             if now - self._last_run_at >= RETRY_AFTER:
                 self.trigger("day-ahead (retry)")
             return
-        findings = await look(self, now)
+        findings = await look(
+            UnitOfWork(self.sessions), now, self._watch_rules(), self.exclusions, self._last_evs
+        )
         for finding in findings:
-            self._apply(finding)
+            if finding.exclusion is not None:
+                self.exclusions[finding.ven_id] = finding.exclusion
         if findings:
             self.trigger("; ".join(f.reason for f in findings))
         elif now - self._last_run_at >= timedelta(minutes=self.settings.replan_every_minutes):
             self.trigger("rolling re-plan")
 
-    def _apply(self, finding: Finding) -> None:
-        if finding.exclusion is not None:
-            self.exclusions[finding.ven_id] = finding.exclusion
-        elif finding.include_again:
-            self.exclusions.pop(finding.ven_id, None)
+    def _watch_rules(self) -> WatchRules:
+        settings = self.settings
+        return WatchRules(
+            # The setting is in real seconds, the stored poll times on the VTN's clock, which runs
+            # clock_speed times faster (demos).
+            offline_after=timedelta(seconds=settings.offline_after_seconds * settings.clock_speed),
+            deviation_tolerance_kw=settings.deviation_tolerance_kw,
+            # The schedule steers the site's net import (the meter) or the EV charger's power.
+            steered_device="evse" if settings.dispatch_target == "ev" else "meter",
+        )
 
 
 def _import_planner() -> None:

@@ -18,7 +18,8 @@ import aiohttp
 from aiohttp import web
 
 from aggregator.ports import NullNotifier, RunRecord
-from vtn.db.uow import Sessions
+from aggregator.runs import get_run
+from vtn.db.uow import Sessions, UnitOfWork
 from vtn.portfolio.loop import PortfolioLoop
 from vtn.settings import VtnSettings
 
@@ -55,10 +56,8 @@ class RemotePortfolio(PortfolioLoop):
         task.add_done_callback(self._sent.discard)
 
     async def run_now(self, trigger: str) -> RunRecord:
-        from vtn.portfolio import store
-
         answer = await self._post("/run", {"trigger": trigger}, timeout=RUN_TIMEOUT_S)
-        return await store.get_run(self.sessions, answer["run_id"])
+        return await get_run(UnitOfWork(self.sessions), answer["run_id"])
 
     async def _post(self, path: str, body: dict[str, str], timeout: float = 30.0) -> dict[str, Any]:
         assert self._session is not None, "RemotePortfolio used before start()"

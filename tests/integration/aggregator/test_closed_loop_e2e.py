@@ -17,11 +17,11 @@ import pytest
 from cli_in_process import run_flexvpp
 from sqlalchemy import select
 
+from aggregator.dispatch import MARKET_CONTEXT
 from flexvpp.demo import Demo, run_demo
 from flexvpp.demo_homes import home_spec
 from vtn.db.engine import create_engine
 from vtn.db.tables import Event, EventResponse, EventTarget, PlanningRun, VenDispatch
-from vtn.portfolio.dispatch import MARKET_CONTEXT
 
 pytestmark = [pytest.mark.mqtt, pytest.mark.slow]
 

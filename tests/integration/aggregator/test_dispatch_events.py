@@ -1,4 +1,4 @@
-"""A run's schedules as LOAD_DISPATCH events (vtn/portfolio/dispatch.py): created, modified, or
+"""A run's schedules as LOAD_DISPATCH events (aggregator/dispatch.py): created, modified, or
 left alone when the home already has exactly that schedule."""
 
 from __future__ import annotations
@@ -9,12 +9,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from aggregator.dispatch import EventDispatcher
 from aggregator.events import cancel_event, get_event
 from aggregator.ports import Dispatched, NullNotifier, Schedule
 from aggregator.vens import NewVen, provision_ven
 from vtn.db.engine import create_engine
 from vtn.db.uow import UnitOfWork
-from vtn.portfolio.dispatch import EventDispatcher
 
 NOW = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(days=1)
 SLOT = timedelta(minutes=15)
@@ -38,7 +38,7 @@ def _schedule(ven_id: str, values: list[float], start: datetime = NOW) -> Schedu
 
 async def test_an_unchanged_schedule_is_not_sent_again(sessions: async_sessionmaker[AsyncSession]) -> None:
     ven = await provision_ven(UnitOfWork(sessions), NewVen("ven-home-1", "home-1"), datetime.now(UTC))
-    dispatcher = EventDispatcher(sessions, NullNotifier(), 3600)
+    dispatcher = EventDispatcher(UnitOfWork(sessions), NullNotifier(), 3600)
     first = await _one(dispatcher, _schedule(ven.ven_id, [0.0, 5.0, 5.0, 0.0]), "run-1", NOW)
     assert first.action == "created" and first.modification_number == 0
 
@@ -64,7 +64,7 @@ async def test_an_unchanged_schedule_is_not_sent_again(sessions: async_sessionma
 async def test_a_run_dispatches_every_home_in_one_go(sessions: async_sessionmaker[AsyncSession]) -> None:
     new = [NewVen(f"ven-h{i}", f"h{i}") for i in range(4)]
     vens = [(await provision_ven(UnitOfWork(sessions), n, datetime.now(UTC))).ven_id for n in new]
-    dispatcher = EventDispatcher(sessions, NullNotifier(), 3600)
+    dispatcher = EventDispatcher(UnitOfWork(sessions), NullNotifier(), 3600)
     first = await dispatcher.dispatch_all([_schedule(v, [1.0, 2.0]) for v in vens[:3]], "run-1", NOW)
     assert [d.action for d in first] == ["created"] * 3
     await cancel_event(UnitOfWork(sessions), first[2].event_id, NOW, NullNotifier())  # e.g. by an operator

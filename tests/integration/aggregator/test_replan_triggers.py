@@ -1,4 +1,4 @@
-"""What makes the loop re-plan and whom it stops steering (vtn/portfolio/watch.py)."""
+"""What makes the loop re-plan and whom it stops steering (aggregator/watch.py)."""
 
 from __future__ import annotations
 
@@ -12,14 +12,14 @@ from aggregator.event_rules import EventSpec, IntervalSpec
 from aggregator.events import create_event
 from aggregator.ports import NullNotifier
 from aggregator.vens import NewVen, provision_ven
+from aggregator.watch import FLEXIBILITY_CHANGED, WatchRules, look
 from vtn.db.engine import create_engine
 from vtn.db.tables import EventResponse, ReportValue, Ven, VenDispatch
 from vtn.db.uow import UnitOfWork
-from vtn.portfolio.loop import PortfolioLoop
-from vtn.portfolio.watch import look
-from vtn.settings import VtnSettings
 
 NOW = datetime.now(UTC).replace(microsecond=0) + timedelta(days=1)
+LOOK_AT = NOW + timedelta(minutes=15)
+RULES = WatchRules(offline_after=timedelta(seconds=60), deviation_tolerance_kw=2.0)
 
 
 @pytest.fixture
@@ -42,7 +42,7 @@ async def _home(sessions: async_sessionmaker[AsyncSession], name: str, setpoint_
         row = await session.get(Ven, ven.ven_id)
         assert row is not None
         row.registration_id = f"reg-{name}"
-        row.last_poll_at = datetime.now(UTC)
+        row.last_poll_at = LOOK_AT  # polls on the VTN's clock, as the poll path records them
         session.add(
             VenDispatch(
                 ven_id=ven.ven_id, event_id=event.event_id, run_id="r", start=NOW,
@@ -51,15 +51,6 @@ async def _home(sessions: async_sessionmaker[AsyncSession], name: str, setpoint_
         )  # fmt: skip
         await session.commit()
     return ven.ven_id, event.event_id
-
-
-def _loop(sessions: async_sessionmaker[AsyncSession]) -> PortfolioLoop:
-    return PortfolioLoop(
-        sessions,
-        VtnSettings(deviation_tolerance_kw=2.0, offline_after_seconds=60),
-        lambda: NOW,
-        NullNotifier(),
-    )
 
 
 async def test_opt_out_offline_and_deviation_exclude_a_home(
@@ -75,7 +66,7 @@ async def test_opt_out_offline_and_deviation_exclude_a_home(
         )
         ven = await session.get(Ven, offline)
         assert ven is not None
-        ven.last_poll_at = datetime.now(UTC) - timedelta(minutes=5)
+        ven.last_poll_at = LOOK_AT - timedelta(minutes=5)
         for minutes in (1, 5, 9, 13):  # the meter reads 6 kW where the schedule says 1 kW
             for ven_id, watts in ((deviating, 6000.0), (steady, 1200.0)):
                 session.add(
@@ -85,8 +76,7 @@ async def test_opt_out_offline_and_deviation_exclude_a_home(
                     )
                 )  # fmt: skip
         await session.commit()
-    loop = _loop(sessions)
-    findings = {f.ven_id: f for f in await look(loop, NOW + timedelta(minutes=15))}
+    findings = {f.ven_id: f for f in await look(UnitOfWork(sessions), LOOK_AT, RULES, {}, None)}
     assert set(findings) == {opted, offline, deviating}
     assert findings[opted].exclusion is not None and findings[opted].exclusion.reason == "opted out"
     assert findings[offline].exclusion is not None and findings[offline].exclusion.reason == "offline"
@@ -96,9 +86,7 @@ async def test_opt_out_offline_and_deviation_exclude_a_home(
 
 async def test_a_car_arriving_is_a_reason_to_replan(sessions: async_sessionmaker[AsyncSession]) -> None:
     ven_id, _ = await _home(sessions, "home", 0.0)
-    loop = _loop(sessions)
-    loop._last_evs = frozenset()
-    assert await look(loop, NOW) == []
+    assert await look(UnitOfWork(sessions), NOW, RULES, {}, frozenset()) == []
     async with sessions() as session:
         session.add(
             ReportValue(
@@ -107,5 +95,5 @@ async def test_a_car_arriving_is_a_reason_to_replan(sessions: async_sessionmaker
             )
         )  # fmt: skip
         await session.commit()
-    findings = await look(loop, NOW)
-    assert [f.reason for f in findings] == ["flexibility changed (an EV arrived or left)"]
+    findings = await look(UnitOfWork(sessions), NOW, RULES, {}, frozenset())
+    assert [f.reason for f in findings] == [FLEXIBILITY_CHANGED]

@@ -7,21 +7,27 @@ sets up and inspects is the committed state, `FakeUnitOfWork.stored`.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, Self
 
-from aggregator.ports import PollNotifier, RecentPolls
+from aggregator.inputs import WindowKind
+from aggregator.ports import PollNotifier, RecentPolls, RunRecord
 from aggregator.records import (
+    DispatchRecord,
     EventRecord,
     EventResponseRecord,
+    ImbalanceRecord,
     OptRecord,
     OutboxRecord,
+    PriceRecord,
     ReportRegistrationRecord,
     ReportRequestRecord,
     ReportValueRecord,
+    RequestRecord,
     VenRecord,
 )
 from aggregator.uow import UnitOfWork
@@ -41,6 +47,11 @@ class Stored:
     report_registrations: dict[tuple[str, str], ReportRegistrationRecord] = field(default_factory=dict)
     report_requests: dict[str, ReportRequestRecord] = field(default_factory=dict)
     report_values: dict[int, ReportValueRecord] = field(default_factory=dict)  # by autoincrement id
+    prices: dict[int, PriceRecord] = field(default_factory=dict)  # by autoincrement id
+    imbalance: dict[int, ImbalanceRecord] = field(default_factory=dict)  # by autoincrement id
+    requests: dict[str, RequestRecord] = field(default_factory=dict)
+    runs: dict[str, RunRecord] = field(default_factory=dict)
+    dispatches: dict[str, DispatchRecord] = field(default_factory=dict)  # by venID
 
     def copy(self) -> Stored:
         # The records are frozen: a copy of each dict is a snapshot.
@@ -72,6 +83,10 @@ class FakeVenRepository:
 
     async def all(self) -> list[VenRecord]:
         return sorted(self._vens.values(), key=lambda v: (v.created_at, v.ven_id))
+
+    async def registered(self) -> list[VenRecord]:
+        registered = [v for v in self._vens.values() if v.registration_id is not None]
+        return sorted(registered, key=lambda v: v.ven_id)
 
 
 class FakeEventRepository:
@@ -125,6 +140,25 @@ class FakeEventRepository:
     ) -> None:
         key = (ven_id, event_id, modification_number)
         self._responses[key] = EventResponseRecord(ven_id, event_id, modification_number, opt_type, code, now)
+
+    async def live_for_ven(self, ven_id: str) -> list[EventRecord]:
+        return [
+            e
+            for e in self._events.values()
+            if not e.cancelled and ven_id in self._targets.get(e.event_id, ())
+        ]
+
+    async def answered(self, ven_id: str, event_ids: Sequence[str]) -> dict[str, int]:
+        answered: dict[str, int] = {}
+        for r in self._responses.values():
+            if r.ven_id == ven_id and r.event_id in event_ids:
+                answered[r.event_id] = max(
+                    answered.get(r.event_id, r.modification_number), r.modification_number
+                )
+        return answered
+
+    async def windows(self, event_ids: Sequence[str]) -> dict[str, tuple[datetime, int]]:
+        return {i: (e.dtstart, e.duration_seconds) for i, e in self._events.items() if i in event_ids}
 
 
 class FakeOptRepository:
@@ -194,6 +228,52 @@ class FakeOutboxRepository:
         for message in self._pending(ven_id):
             del self._messages[message.id]
 
+    async def save(self, message: OutboxRecord) -> None:
+        assert message.id in self._messages, f"outbox message {message.id} is not stored"
+        self._messages[message.id] = message
+
+    @staticmethod
+    def _due(message: OutboxRecord, sent_before: datetime) -> bool:
+        return message.delivered_at is None and (message.sent_at is None or message.sent_at <= sent_before)
+
+    async def next_due(self, ven_id: str, sent_before: datetime) -> OutboxRecord | None:
+        return next((m for m in self._pending(ven_id) if self._due(m, sent_before)), None)
+
+    async def claim(self, message_id: int, now: datetime, sent_before: datetime) -> OutboxRecord | None:
+        message = self._messages.get(message_id)
+        if message is None or not self._due(message, sent_before):
+            return None
+        claimed = replace(message, sent_at=now, send_count=message.send_count + 1, written_at=None)
+        self._messages[message_id] = claimed
+        return claimed
+
+    async def in_flight(self, ven_id: str) -> list[OutboxRecord]:
+        return [m for m in self._pending(ven_id) if m.sent_at is not None]
+
+    async def unsent(self, ven_id: str) -> list[OutboxRecord]:
+        return [m for m in self._pending(ven_id) if m.sent_at is None]
+
+    async def finish(self, message_id: int, now: datetime, acknowledged: bool) -> bool:
+        message = self._messages.get(message_id)
+        if message is None or message.delivered_at is not None:
+            return False
+        acked_at = now if acknowledged else message.acked_at
+        self._messages[message_id] = replace(message, delivered_at=now, acked_at=acked_at)
+        return True
+
+    async def absorb(
+        self, ven_id: str, message_type: str, keep_id: int, now: datetime
+    ) -> list[dict[str, Any]]:
+        others = [m for m in self._pending(ven_id) if m.message_type == message_type and m.id != keep_id]
+        for message in others:
+            self._messages[message.id] = replace(message, delivered_at=now)
+        return [dict(m.payload) for m in others]
+
+    async def mark_written(self, message_id: int, send_count: int, at: datetime) -> None:
+        message = self._messages.get(message_id)
+        if message is not None and message.send_count == send_count and message.delivered_at is None:
+            self._messages[message_id] = replace(message, written_at=at)
+
 
 class FakeReportRepository:
     def __init__(self, stored: Stored) -> None:
@@ -235,6 +315,13 @@ class FakeReportRepository:
         if request is not None and request.acknowledged_at is None:
             self._requests[report_request_id] = replace(request, acknowledged_at=now)
 
+    async def request_states(self, report_request_ids: Sequence[str]) -> dict[str, tuple[bool, bool]]:
+        return {
+            r.report_request_id: (r.cancelled_at is not None, r.acknowledged_at is not None)
+            for r in self._requests.values()
+            if r.report_request_id in report_request_ids
+        }
+
     async def cancel_live_requests(self, ven_id: str, now: datetime) -> None:
         for request in [r for r in self._requests.values() if r.ven_id == ven_id]:
             await self.cancel_request(request.report_request_id, now)
@@ -254,6 +341,13 @@ class FakeReportRepository:
         ]:
             del self._values[value_id]
         await self.add_values(rows)
+
+    async def r_ids_ending(self, report_name: str, suffix: str) -> set[tuple[str, str]]:
+        return {
+            (v.ven_id, v.r_id)
+            for v in self._values.values()
+            if v.report_name == report_name and v.r_id.endswith(suffix)
+        }
 
     def _ordered(self) -> list[tuple[int, ReportValueRecord]]:
         return sorted(self._values.items())
@@ -287,6 +381,144 @@ class FakeReportRepository:
             and (until is None or v.dtstart < until)
         ]
         return [v for _, v in sorted(mine, key=lambda iv: (iv[1].dtstart, iv[1].r_id, iv[0]))]
+
+
+class FakePriceRepository:
+    def __init__(self, prices: dict[int, PriceRecord]) -> None:
+        self._prices = prices
+
+    async def add(
+        self,
+        start: datetime,
+        resolution_minutes: int,
+        import_eur_per_kwh: Sequence[float],
+        export_eur_per_kwh: Sequence[float],
+        capacity_eur_per_kw_month: float,
+        created_at: datetime,
+    ) -> PriceRecord:
+        record = PriceRecord(
+            id=max(self._prices, default=0) + 1,  # the real table's autoincrement
+            start=start,
+            resolution_minutes=resolution_minutes,
+            import_eur_per_kwh=tuple(float(v) for v in import_eur_per_kwh),
+            export_eur_per_kwh=tuple(float(v) for v in export_eur_per_kwh),
+            capacity_eur_per_kw_month=capacity_eur_per_kw_month,
+            created_at=created_at,
+        )
+        self._prices[record.id] = record
+        return record
+
+    async def latest(self) -> PriceRecord | None:
+        return self._prices[max(self._prices)] if self._prices else None
+
+
+class FakeImbalanceRepository:
+    def __init__(self, signals: dict[int, ImbalanceRecord]) -> None:
+        self._signals = signals
+
+    async def add(
+        self,
+        start: datetime,
+        resolution_minutes: int,
+        imbalance_eur_per_kwh: Sequence[float],
+        nominated_net_kw: Sequence[float] | None,
+        reason: str | None,
+        created_at: datetime,
+    ) -> ImbalanceRecord:
+        nominated = tuple(float(v) for v in nominated_net_kw) if nominated_net_kw is not None else None
+        record = ImbalanceRecord(
+            id=max(self._signals, default=0) + 1,  # the real table's autoincrement
+            start=start,
+            resolution_minutes=resolution_minutes,
+            imbalance_eur_per_kwh=tuple(float(v) for v in imbalance_eur_per_kwh),
+            nominated_net_kw=nominated,
+            reason=reason,
+            created_at=created_at,
+        )
+        self._signals[record.id] = record
+        return record
+
+    async def latest(self) -> ImbalanceRecord | None:
+        return self._signals[max(self._signals)] if self._signals else None
+
+
+class FakeRequestRepository:
+    def __init__(self, requests: dict[str, RequestRecord]) -> None:
+        self._requests = requests
+
+    async def add(
+        self,
+        kind: WindowKind,
+        start: datetime,
+        end: datetime,
+        power_kw: float,
+        reason: str,
+        created_at: datetime,
+        request_id: str | None = None,
+    ) -> RequestRecord:
+        record = RequestRecord(request_id or uuid.uuid4().hex, kind, start, end, power_kw, reason, created_at)
+        assert record.request_id not in self._requests, f"request {record.request_id} is already stored"
+        self._requests[record.request_id] = record
+        return record
+
+    async def get(self, request_id: str) -> RequestRecord | None:
+        return self._requests.get(request_id)
+
+    async def all(self) -> list[RequestRecord]:
+        return sorted(self._requests.values(), key=lambda r: r.created_at)
+
+    async def live(self) -> list[RequestRecord]:
+        return [r for r in await self.all() if r.cancelled_at is None]
+
+    async def cancel(self, request_id: str, now: datetime) -> RequestRecord | None:
+        request = self._requests.get(request_id)
+        if request is None:
+            return None
+        self._requests[request_id] = replace(request, cancelled_at=now)
+        return self._requests[request_id]
+
+
+RUN_TRIGGER_LENGTH = 64  # planning_runs.trigger is a VARCHAR(64): the real add cuts it there
+
+
+class FakeRunRepository:
+    def __init__(self, runs: dict[str, RunRecord]) -> None:
+        self._runs = runs
+
+    def add(self, run: RunRecord) -> None:
+        assert run.run_id not in self._runs, f"run {run.run_id} is already stored"
+        self._runs[run.run_id] = replace(run, trigger=run.trigger[:RUN_TRIGGER_LENGTH])
+
+    async def get(self, run_id: str) -> RunRecord | None:
+        return self._runs.get(run_id)
+
+    async def newest(self, limit: int) -> list[RunRecord]:
+        return sorted(self._runs.values(), key=lambda r: r.started_at, reverse=True)[:limit]
+
+    async def latest_planned(self) -> RunRecord | None:
+        planned = [r for r in self._runs.values() if r.status != "error"]
+        return max(planned, key=lambda r: (r.started_at, r.seconds), default=None)
+
+
+class FakeDispatchRepository:
+    def __init__(self, dispatches: dict[str, DispatchRecord]) -> None:
+        self._dispatches = dispatches
+
+    async def get(self, ven_id: str) -> DispatchRecord | None:
+        return self._dispatches.get(ven_id)
+
+    async def of_vens(self, ven_ids: Sequence[str]) -> dict[str, DispatchRecord]:
+        return {v: self._dispatches[v] for v in ven_ids if v in self._dispatches}
+
+    async def all(self) -> dict[str, DispatchRecord]:
+        return dict(self._dispatches)
+
+    async def save(self, records: Sequence[DispatchRecord]) -> None:
+        for record in records:
+            self._dispatches[record.ven_id] = record
+
+    async def remove(self, ven_id: str) -> DispatchRecord | None:
+        return self._dispatches.pop(ven_id, None)
 
 
 @dataclass
@@ -327,6 +559,11 @@ class FakeUnitOfWork:
         report_registrations: Iterable[ReportRegistrationRecord] = (),
         report_requests: Iterable[ReportRequestRecord] = (),
         report_values: Iterable[ReportValueRecord] = (),
+        prices: Iterable[PriceRecord] = (),
+        imbalance: Iterable[ImbalanceRecord] = (),
+        requests: Iterable[RequestRecord] = (),
+        runs: Iterable[RunRecord] = (),
+        dispatches: Iterable[DispatchRecord] = (),
     ) -> None:
         self.stored = Stored(
             vens={v.ven_id: v for v in vens},
@@ -338,6 +575,11 @@ class FakeUnitOfWork:
             report_registrations={(r.ven_id, r.report_specifier_id): r for r in report_registrations},
             report_requests={r.report_request_id: r for r in report_requests},
             report_values=dict(enumerate(report_values, start=1)),
+            prices={p.id: p for p in prices},
+            imbalance={i.id: i for i in imbalance},
+            requests={r.request_id: r for r in requests},
+            runs={r.run_id: r for r in runs},
+            dispatches={d.ven_id: d for d in dispatches},
         )
         self.committed = False  # did any use case commit (cosmicpython's FakeUnitOfWork.committed)
         self._open(self.stored.copy())
@@ -349,6 +591,11 @@ class FakeUnitOfWork:
         self.opts = FakeOptRepository(working.opts)
         self.outbox = FakeOutboxRepository(working.outbox)
         self.reports = FakeReportRepository(working)
+        self.prices = FakePriceRepository(working.prices)
+        self.imbalance = FakeImbalanceRepository(working.imbalance)
+        self.requests = FakeRequestRepository(working.requests)
+        self.runs = FakeRunRepository(working.runs)
+        self.dispatches = FakeDispatchRepository(working.dispatches)
 
     async def __aenter__(self) -> Self:
         self._open(self.stored.copy())

@@ -1,4 +1,8 @@
-"""Each home's schedule as one LOAD_DISPATCH event, modified (not replaced) on every re-plan."""
+"""Each home's schedule as one LOAD_DISPATCH event, modified (not replaced) on every re-plan.
+
+`EventDispatcher` is the closed loop's Dispatcher (aggregator/ports.py) over the event use cases
+(aggregator/events.py); the OpenADR outbox delivers the events on the VENs' next polls.
+"""
 
 from __future__ import annotations
 
@@ -7,20 +11,24 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
+from aggregator.errors import Conflict, DomainError, InvalidInput, NotFound
 from aggregator.event_rules import EventSpec, IntervalSpec
 from aggregator.events import EventInfo, EventPatch, cancel_event, create_event, modify_events
 from aggregator.ports import Dispatched, PollNotifier, Schedule
 from aggregator.records import DispatchRecord, EventRecord
-from vtn.db.errors import DatabaseBusy
-from vtn.db.uow import Sessions, UnitOfWork
-from vtn.errors import Conflict, InvalidInput, NotFound
+from aggregator.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
 
 MARKET_CONTEXT = "http://flexvpp.org/market/portfolio"
 
+Intervals = tuple[IntervalSpec, ...]
+_Modify = tuple[Schedule, Intervals, str]  # the schedule, its intervals from now, its event
+_Create = tuple[Schedule, Intervals]
+_SENT = ("created", "modified")
 
-def _intervals(schedule: Schedule, now: datetime) -> tuple[IntervalSpec, ...]:
+
+def _intervals(schedule: Schedule, now: datetime) -> Intervals:
     seconds = int(schedule.resolution.total_seconds())
     out = []
     for t, value in enumerate(schedule.setpoint_kw):
@@ -31,7 +39,7 @@ def _intervals(schedule: Schedule, now: datetime) -> tuple[IntervalSpec, ...]:
     return tuple(out)
 
 
-def _same_schedule(current: DispatchRecord, intervals: tuple[IntervalSpec, ...]) -> bool:
+def _same_schedule(current: DispatchRecord, intervals: Intervals) -> bool:
     """Whether the schedule dispatched before holds exactly these intervals from the first on."""
     start = current.start
     step = timedelta(minutes=current.resolution_minutes)
@@ -45,12 +53,6 @@ def _same_schedule(current: DispatchRecord, intervals: tuple[IntervalSpec, ...])
         i.start == start + (int(first) + k) * step and abs(float(v) - i.value) < 1e-6
         for k, (i, v) in enumerate(zip(intervals, old, strict=True))
     )
-
-
-Intervals = tuple[IntervalSpec, ...]
-_Modify = tuple[Schedule, Intervals, str]  # the schedule, its intervals from now, its event
-_Create = tuple[Schedule, Intervals]
-_SENT = ("created", "modified")
 
 
 def _dispatched(schedule: Schedule, info: EventInfo, action: str) -> Dispatched:
@@ -81,13 +83,41 @@ def _record(schedule: Schedule, run_id: str, event_id: str, now: datetime) -> Di
     )
 
 
-class EventDispatcher:
-    """Dispatcher over the event use cases (the OpenADR outbox delivers them on the next poll)."""
+def dispatch_spec(ven_id: str, intervals: Intervals) -> EventSpec:
+    """The LOAD_DISPATCH event that carries one home's schedule."""
+    return EventSpec(
+        ven_ids=(ven_id,),
+        signal_name="LOAD_DISPATCH",
+        signal_type="setpoint",
+        intervals=intervals,
+        market_context=MARKET_CONTEXT,
+        priority=1,
+        ramp_up_seconds=0,
+        response_required="always",
+        start_after_seconds=0,
+    )
 
-    def __init__(self, sessions: Sessions, notifier: PollNotifier, near_window_seconds: int) -> None:
-        self._sessions = sessions
+
+class EventDispatcher:
+    """The Dispatcher port over the event use cases; each step is a transaction of `uow`.
+
+    `busy`: the storage's errors that mean "try again soon" (the VTN passes
+    vtn.db.errors.DatabaseBusy, a locked SQLite): a home that meets one fails alone, its
+    result says so, and the loop dispatches again."""
+
+    def __init__(
+        self,
+        uow: UnitOfWork,
+        notifier: PollNotifier,
+        near_window_seconds: int,
+        busy: tuple[type[Exception], ...] = (),
+    ) -> None:
+        self._uow = uow
         self._notifier = notifier
         self._near = near_window_seconds
+        self._busy = busy
+        # What one home's new event may meet: its error is that home's result.
+        self._create_errors: tuple[type[Exception], ...] = (Conflict, InvalidInput, NotFound, *busy)
 
     async def dispatch_all(
         self, schedules: Sequence[Schedule], run_id: str, now: datetime
@@ -108,15 +138,17 @@ class EventDispatcher:
                 done[schedule.ven_id] = _failed(schedule, answer)
         for schedule, intervals in create:
             try:
-                info = await self._create(schedule, intervals, now)
-            except (Conflict, InvalidInput, NotFound, DatabaseBusy) as exc:
+                info = await create_event(
+                    self._uow, dispatch_spec(schedule.ven_id, intervals), now, self._notifier, self._near
+                )
+            except self._create_errors as exc:
                 done[schedule.ven_id] = _failed(schedule, exc)
                 continue
             done[schedule.ven_id] = _dispatched(schedule, info, "created")
         sent = [(s, done[s.ven_id].event_id) for s in schedules if done[s.ven_id].action in _SENT]
         try:
             await self._remember(sent, run_id, now)
-        except DatabaseBusy as exc:
+        except self._busy as exc:
             log.warning("could not record the dispatch of run %s: %s", run_id, exc)
         return [done[s.ven_id] for s in schedules]
 
@@ -124,7 +156,7 @@ class EventDispatcher:
         self, schedules: Sequence[Schedule], now: datetime
     ) -> tuple[dict[str, Dispatched], list[_Modify], list[_Create]]:
         """(results already known, events to modify, homes without a dispatch event)."""
-        async with UnitOfWork(self._sessions) as uow:
+        async with self._uow as uow:
             rows = await uow.dispatches.of_vens([s.ven_id for s in schedules])
             events = {e.event_id: e for e in await uow.events.get_many([r.event_id for r in rows.values()])}
         done: dict[str, Dispatched] = {}
@@ -156,43 +188,26 @@ class EventDispatcher:
         if not modify:
             return []
         patches = [(event_id, EventPatch(intervals=iv)) for _, iv, event_id in modify]
+        answers: list[EventInfo | DomainError] | list[Exception]
         try:
-            answers: list[EventInfo | Exception] = list(
-                await modify_events(UnitOfWork(self._sessions), patches, now, self._notifier, self._near)
-            )
-        except DatabaseBusy as exc:  # a locked SQLite: the run records it, the loop retries
+            answers = await modify_events(self._uow, patches, now, self._notifier, self._near)
+        except self._busy as exc:  # e.g. a locked SQLite: the run records it, the loop retries
             answers = [exc] * len(modify)
         return [(s, iv, answer) for (s, iv, _), answer in zip(modify, answers, strict=True)]
 
     async def _remember(self, sent: list[tuple[Schedule, str]], run_id: str, now: datetime) -> None:
         if not sent:
             return
-        async with UnitOfWork(self._sessions) as uow:
+        async with self._uow as uow:
             await uow.dispatches.save([_record(s, run_id, event_id, now) for s, event_id in sent])
             await uow.commit()
 
-    async def _create(
-        self, schedule: Schedule, intervals: tuple[IntervalSpec, ...], now: datetime
-    ) -> EventInfo:
-        """A new dispatch event for a home without a live one."""
-        spec = EventSpec(
-            ven_ids=(schedule.ven_id,),
-            signal_name="LOAD_DISPATCH",
-            signal_type="setpoint",
-            intervals=intervals,
-            market_context=MARKET_CONTEXT,
-            priority=1,
-            ramp_up_seconds=0,
-            response_required="always",
-            start_after_seconds=0,
-        )
-        return await create_event(UnitOfWork(self._sessions), spec, now, self._notifier, self._near)
-
     async def release(self, ven_id: str, now: datetime) -> None:
-        async with UnitOfWork(self._sessions) as uow:
+        """Forget the home's dispatch event and cancel it (unless it is over or cancelled already)."""
+        async with self._uow as uow:
             removed = await uow.dispatches.remove(ven_id)
             if removed is None:
                 return
             await uow.commit()
         with contextlib.suppress(Conflict, NotFound):
-            await cancel_event(UnitOfWork(self._sessions), removed.event_id, now, self._notifier, self._near)
+            await cancel_event(self._uow, removed.event_id, now, self._notifier, self._near)
