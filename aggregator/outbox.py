@@ -1,6 +1,6 @@
 """The per-VEN outbox: VTN-initiated messages wait here for the VEN's polls.
 
-Delivery is at least once (vtn/services/acknowledgement.py says when a message is acknowledged):
+Delivery is at least once (aggregator/acknowledgement.py says when a message is acknowledged):
 a message that went out stays pending, and goes out again, until the VEN acknowledges it.
 
 Payloads hold what rendering needs at send time. oadrDistributeEvent is rendered from the

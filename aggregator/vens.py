@@ -176,7 +176,7 @@ async def cancel_ven_registration(
     """Queue oadrCancelPartyRegistration for the VEN's next poll. NotFound if no such VEN.
 
     The registration itself ends when the VEN acknowledges the message
-    (vtn/services/acknowledgement.py). A VEN that is not registered gets nothing queued.
+    (aggregator/acknowledgement.py). A VEN that is not registered gets nothing queued.
     """
     async with uow:
         ven = await uow.vens.get(ven_id)

@@ -19,7 +19,7 @@ from vtn.db.engine import create_engine, sessions_for
 from vtn.db.uow import Sessions
 from vtn.keys import CLOCK, ENGINE, POLL_CACHE, REPORT_WRITER, SESSIONS, SETTINGS, WORKER
 from vtn.openadr import create_openadr_app
-from vtn.services.poll_cache import PollCache, attach_cache, detach_cache
+from vtn.services.poll_cache import PollCache
 from vtn.settings import VtnSettings
 from vtn.worker import Worker
 
@@ -77,7 +77,6 @@ async def _poll_cache(app: web.Application) -> AsyncIterator[None]:
     sessions = app[SESSIONS]
     cache = PollCache()
     await cache.reload(sessions)
-    attach_cache(sessions, cache)
     app[POLL_CACHE] = cache
     primary = app[WORKER].primary
     task = asyncio.create_task(_sync_poll_cache(cache, sessions, primary), name="poll-cache-sync")
@@ -85,10 +84,7 @@ async def _poll_cache(app: web.Application) -> AsyncIterator[None]:
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
-    try:
-        await cache.flush_polls(sessions)
-    finally:
-        detach_cache(sessions)
+    await cache.flush_polls(sessions)
 
 
 async def _report_writer(app: web.Application) -> AsyncIterator[None]:

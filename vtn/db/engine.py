@@ -59,12 +59,3 @@ async def open_database(url: str) -> AsyncIterator[async_sessionmaker[AsyncSessi
         yield sessions_for(engine)
     finally:
         await engine.dispose()
-
-
-def engine_key(sessions: async_sessionmaker[AsyncSession]) -> object | None:
-    """The engine a session factory is bound to, as a key for state kept per database (the poll
-    cache, the report writer); None for an unbound factory."""
-    bind = sessions.kw.get("bind")
-    if isinstance(bind, AsyncEngine):
-        return bind.sync_engine
-    return bind

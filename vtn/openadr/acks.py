@@ -1,4 +1,4 @@
-"""The OpenADR side of at-least-once delivery (vtn/services/acknowledgement.py has the rules).
+"""The OpenADR side of at-least-once delivery (aggregator/acknowledgement.py has the rules).
 
 - `acknowledging(handlers)`: a VEN's reply to a VTN-initiated message (oadrCreatedReport,
   oadrCanceledReport, oadrRegisteredReport, oadrCanceledPartyRegistration) acknowledges the
@@ -19,9 +19,10 @@ from datetime import datetime
 
 from aiohttp import web
 
+from aggregator.acknowledgement import ACTIONS, REPLIES, acknowledge
+from vtn.db.uow import UnitOfWork
 from vtn.openadr.context import Context, Handler, WrittenCallback
 from vtn.openadr.xml import text
-from vtn.services.acknowledgement import ACTIONS, REPLIES, acknowledge
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,15 @@ def _acknowledges(handler: Handler, reply_type: str) -> Handler:
         reply = await handler(ctx)  # a refused message (VtnError) acknowledges nothing
         if ctx.ven_id:
             registration_id = text(ctx.message, "ei:registrationID")
-            await acknowledge(ctx.sessions, ctx.ven_id, reply_type, ctx.request_id, registration_id, ctx.now)
+            await acknowledge(
+                UnitOfWork(ctx.sessions),
+                ctx.ven_id,
+                reply_type,
+                ctx.request_id,
+                registration_id,
+                ctx.now,
+                ctx.cache,
+            )
         return reply
 
     return handle

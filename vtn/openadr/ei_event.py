@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
+from aggregator.delivery import request_events
 from aggregator.event_responses import EventAnswer, record_event_responses
 from vtn.db.uow import UnitOfWork
 from vtn.errors import InvalidInput
 from vtn.openadr.context import Context, Handler
 from vtn.openadr.render import distribute_event, render, response
 from vtn.openadr.xml import text
-from vtn.services.delivery import request_events
 
 
 async def oadr_request_event(ctx: Context) -> str:
     ven_id = ctx.ven_id or ""
-    events = await request_events(ctx.sessions, ven_id, ctx.now, ctx.settings.near_window_seconds)
+    events = await request_events(UnitOfWork(ctx.sessions), ven_id, ctx.now, ctx.settings.near_window_seconds)
     reply_limit = text(ctx.message, "pyld:eiRequestEvent/pyld:replyLimit")
     if reply_limit is not None and reply_limit.isdigit():
         events = events[: int(reply_limit)]

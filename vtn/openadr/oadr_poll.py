@@ -2,7 +2,7 @@
 
 The empty answer is the common case and is served from memory: the poll cache knows which
 VENs have pending messages (and when an unacknowledged one is due again), and poll times are
-written to the database in batches. Delivery is at least once (vtn/services/acknowledgement.py).
+written to the database in batches. Delivery is at least once (aggregator/acknowledgement.py).
 """
 
 from __future__ import annotations
@@ -10,10 +10,11 @@ from __future__ import annotations
 from datetime import datetime
 
 from aggregator import outbox
+from aggregator.acknowledgement import mark_written
+from aggregator.delivery import Delivery, Redelivery, take_next
+from vtn.db.uow import UnitOfWork
 from vtn.openadr.context import Context, Handler
 from vtn.openadr.render import EmptyResponse, distribute_event, new_request_id, render, report_requests
-from vtn.services.acknowledgement import mark_written
-from vtn.services.delivery import Delivery, Redelivery, take_next
 
 _EMPTY = EmptyResponse()
 
@@ -27,7 +28,9 @@ async def oadr_poll(ctx: Context) -> str | bytes:
         return _EMPTY.for_ven(ven_id)
     settings = ctx.settings
     redelivery = Redelivery(settings.outbox_resend_seconds, settings.outbox_max_sends)
-    taken = await take_next(ctx.sessions, ven_id, ctx.now, settings.near_window_seconds, redelivery)
+    taken = await take_next(
+        UnitOfWork(ctx.sessions), ven_id, ctx.now, cache, settings.near_window_seconds, redelivery
+    )
     delivery = taken.delivery
     if delivery is None:
         if taken.resend_at is None:
@@ -40,7 +43,7 @@ async def oadr_poll(ctx: Context) -> str | bytes:
         message_id, send_count = delivery.message_id, delivery.send_count
 
         async def written(at: datetime) -> None:
-            await mark_written(ctx.sessions, message_id, send_count, at)
+            await mark_written(UnitOfWork(ctx.sessions), message_id, send_count, at)
 
         ctx.after_written.append(written)  # dispatch writes the reply, then calls it
     return reply

@@ -1,2 +1,2 @@
-"""What the VTN process runs beside the use cases of aggregator/: the poll cache, the delivery and
-acknowledgement of outbox messages, the group-commit report writer."""
+"""What the VTN process runs beside the use cases of aggregator/: the poll cache (the poll path's
+PollNotifier and RecentPolls) and the group-commit report writer."""

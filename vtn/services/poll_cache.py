@@ -1,7 +1,8 @@
 """What an empty oadrPoll needs, held in memory and backed by the database.
 
-The database stays the truth: the cache is filled from it at start-up, updated by every
-service that writes registrations or outbox rows in this process, and re-read every few
+The database stays the truth: the cache is filled from it at start-up, told by every use case
+that writes registrations or outbox rows in this process (it is their PollNotifier,
+aggregator/ports.py: the edges pass the app's cache, vtn.keys.POLL_CACHE), and re-read every few
 seconds so a second worker's writes show up too. Poll times are collected here and written
 in batches (`flush_polls`), so a poll that finds nothing to deliver touches no database.
 """
@@ -9,11 +10,9 @@ in batches (`flush_polls`), so a poll that finds nothing to deliver touches no d
 from __future__ import annotations
 
 import logging
-import weakref
 from collections.abc import Iterable
 from datetime import datetime
 
-from vtn.db.engine import engine_key
 from vtn.db.uow import Sessions
 
 log = logging.getLogger(__name__)
@@ -109,36 +108,3 @@ class PollCache:
             for ven_id, at in polls.items():
                 self._polls.setdefault(ven_id, at)
             raise
-
-
-_CACHES: weakref.WeakKeyDictionary[object, PollCache] = weakref.WeakKeyDictionary()
-
-
-def attach_cache(sessions: Sessions, cache: PollCache) -> None:
-    """Make `cache` the one services update when they write through `sessions`' engine."""
-    key = engine_key(sessions)
-    if key is not None:
-        _CACHES[key] = cache
-
-
-def detach_cache(sessions: Sessions) -> None:
-    key = engine_key(sessions)
-    if key is not None:
-        _CACHES.pop(key, None)
-
-
-def cache_for(sessions: Sessions) -> PollCache | None:
-    key = engine_key(sessions)
-    return None if key is None else _CACHES.get(key)
-
-
-def notify_pending(sessions: Sessions, ven_ids: set[str] | list[str] | tuple[str, ...]) -> None:
-    cache = cache_for(sessions)
-    if cache is not None:
-        cache.mark_pending(ven_ids)
-
-
-def notify_registration(sessions: Sessions, ven_id: str, registration_id: str | None) -> None:
-    cache = cache_for(sessions)
-    if cache is not None:
-        cache.set_registration(ven_id, registration_id)

@@ -25,10 +25,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from aggregator import outbox
+from aggregator.ports import PollNotifier
 from aggregator.records import OutboxRecord
 from aggregator.registration import end_registration
-from vtn.db.uow import Sessions, UnitOfWork
-from vtn.services.poll_cache import notify_registration
+from aggregator.uow import UnitOfWork
 
 # The VEN's reply -> the outbox message it acknowledges when it echoes that message's requestID.
 REPLIES = {
@@ -85,12 +85,13 @@ async def _answered(uow: UnitOfWork, ven_id: str, awaiting: dict[str, int], now:
 
 
 async def acknowledge(
-    sessions: Sessions,
+    uow: UnitOfWork,
     ven_id: str,
     reply_type: str,
     request_id: str | None,
     registration_id: str | None,
     now: datetime,
+    notifier: PollNotifier,
 ) -> bool:
     """The VEN's message `reply_type` acknowledges the in-flight message it answers (REPLIES, by
     the echoed requestID) or does what it asked (ACTIONS); False when it acknowledges none (a
@@ -99,7 +100,7 @@ async def acknowledge(
     if kind is None:
         return False
     found = ended = False
-    async with UnitOfWork(sessions) as uow:
+    async with uow:
         for message in await uow.outbox.in_flight(ven_id):
             if message.message_type != kind:
                 continue
@@ -114,14 +115,16 @@ async def acknowledge(
                 ended = await end_cancelled_registration(uow, ven_id, cancels, now) or ended
         await uow.commit()
     if ended:
-        notify_registration(sessions, ven_id, None)
+        notifier.set_registration(ven_id, None)
     return found
 
 
 async def end_cancelled_registration(
     uow: UnitOfWork, ven_id: str, registration_id: str | None, now: datetime
 ) -> bool:
-    """End the registration an oadrCancelPartyRegistration cancelled, if it is still the VEN's."""
+    """End the registration an oadrCancelPartyRegistration cancelled, if it is still the VEN's.
+
+    A step of a use case, in its open unit of work: the caller tells the poll path."""
     ven = await uow.vens.get(ven_id)
     if ven is None or registration_id is None or ven.registration_id != registration_id:
         return False
@@ -129,8 +132,8 @@ async def end_cancelled_registration(
     return True
 
 
-async def mark_written(sessions: Sessions, message_id: int, send_count: int, at: datetime) -> None:
+async def mark_written(uow: UnitOfWork, message_id: int, send_count: int, at: datetime) -> None:
     """The reply carrying send `send_count` of a message was written out whole at `at`."""
-    async with UnitOfWork(sessions) as uow:
+    async with uow:
         await uow.outbox.mark_written(message_id, send_count, at)
         await uow.commit()

@@ -1,6 +1,6 @@
 """oadrPoll and oadrRequestEvent on stored state: the next outbox message, the events of a VEN.
 
-Delivery is at least once (vtn/services/acknowledgement.py): a message that went out stays
+Delivery is at least once (aggregator/acknowledgement.py): a message that went out stays
 pending until the VEN acknowledges it. A poll sends the oldest pending message that never went
 out, or that went out at least `resend_seconds` ago and is still not acknowledged; one sent
 `max_sends` times without an acknowledgement is given up (logged). A message sent and not yet
@@ -15,14 +15,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from aggregator import outbox
+from aggregator.acknowledgement import end_cancelled_registration, settle
 from aggregator.event_rules import DEFAULT_NEAR_WINDOW_SECONDS, EventStatus, distribution_key
 from aggregator.events import EventInfo, load_infos
 from aggregator.ids import new_id
+from aggregator.ports import PollNotifier
 from aggregator.records import OutboxRecord
 from aggregator.reports import report_requests_payload
-from vtn.db.uow import Sessions, UnitOfWork
-from vtn.services.acknowledgement import end_cancelled_registration, settle
-from vtn.services.poll_cache import notify_registration
+from aggregator.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -86,9 +86,10 @@ async def events_for_ven(
 
 
 async def take_next(
-    sessions: Sessions,
+    uow: UnitOfWork,
     ven_id: str,
     now: datetime,
+    notifier: PollNotifier,
     near_window_seconds: int = DEFAULT_NEAR_WINDOW_SECONDS,
     redelivery: Redelivery = Redelivery(),
 ) -> Taken:
@@ -96,7 +97,7 @@ async def take_next(
     ended = False
     delivery = None
     sent_before = now - timedelta(seconds=redelivery.resend_seconds)
-    async with UnitOfWork(sessions) as uow:
+    async with uow:
         await settle(uow, ven_id, now)
         while (message := await uow.outbox.next_due(ven_id, sent_before)) is not None:
             if message.send_count >= redelivery.max_sends:
@@ -113,7 +114,7 @@ async def take_next(
         resend_at = None if delivery is not None else await _resend_at(uow, ven_id, now, redelivery)
         await uow.commit()
     if ended:
-        notify_registration(sessions, ven_id, None)
+        notifier.set_registration(ven_id, None)
     return Taken(delivery, resend_at)
 
 
@@ -205,8 +206,8 @@ def _delivery(
 
 
 async def request_events(
-    sessions: Sessions, ven_id: str, now: datetime, near_window_seconds: int = DEFAULT_NEAR_WINDOW_SECONDS
+    uow: UnitOfWork, ven_id: str, now: datetime, near_window_seconds: int = DEFAULT_NEAR_WINDOW_SECONDS
 ) -> tuple[EventInfo, ...]:
     """oadrRequestEvent: the VEN's events as a distribute would carry them now."""
-    async with UnitOfWork(sessions) as uow:
+    async with uow:
         return await events_for_ven(uow, ven_id, now, near_window_seconds)
