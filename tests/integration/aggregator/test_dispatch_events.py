@@ -1,5 +1,8 @@
 """A run's schedules as LOAD_DISPATCH events (aggregator/dispatch.py): created, modified, or
-left alone when the home already has exactly that schedule."""
+left alone when the home already has exactly that schedule.
+
+The decisions are unit-tested in tests/unit/aggregator/test_dispatch.py; this runs them on the
+database's unit of work, which the dispatcher enters once per step (read, modify, create, record)."""
 
 from __future__ import annotations
 
