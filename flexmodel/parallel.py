@@ -18,6 +18,7 @@ import concurrent.futures as cf
 import logging
 import math
 import multiprocessing
+import os
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -80,7 +81,10 @@ def plan_sites(
     # Import the planner once in the fork server, not once per worker.
     context.set_forkserver_preload(["flexmodel.parallel"])
     with cf.ProcessPoolExecutor(
-        max_workers=min(workers, len(chunks)), mp_context=context, initializer=exit_with_parent
+        max_workers=min(workers, len(chunks)),
+        mp_context=context,
+        initializer=exit_with_parent,
+        initargs=(os.getpid(),),
     ) as pool:
         futures = [pool.submit(plan_chunk, chunk, options) for chunk in chunks]
         return _gather(futures, cf.as_completed(futures), progress)

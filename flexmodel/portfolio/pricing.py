@@ -21,6 +21,7 @@ import concurrent.futures as cf
 import dataclasses
 import math
 import multiprocessing
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -171,9 +172,9 @@ class InProcessPricer:
 _WORKER_PROBLEMS: list[SiteProblem] = []
 
 
-def _init_worker(problems: list[SiteProblem]) -> None:
+def _init_worker(problems: list[SiteProblem], owner_pid: int) -> None:
     global _WORKER_PROBLEMS
-    exit_with_parent()
+    exit_with_parent(owner_pid)
     _WORKER_PROBLEMS = problems
 
 
@@ -209,7 +210,10 @@ class PoolPricer:
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(["flexmodel.fast", "flexmodel.portfolio.pricing"])
         self.pool = cf.ProcessPoolExecutor(
-            max_workers=workers, mp_context=context, initializer=_init_worker, initargs=(list(problems),)
+            max_workers=workers,
+            mp_context=context,
+            initializer=_init_worker,
+            initargs=(list(problems), os.getpid()),
         )
 
     def price(

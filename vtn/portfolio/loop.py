@@ -12,6 +12,7 @@ import concurrent.futures as cf
 import contextlib
 import logging
 import multiprocessing
+import os
 from collections.abc import Callable
 from datetime import UTC, datetime, time, timedelta
 from typing import Any, TypeVar
@@ -86,7 +87,9 @@ class PortfolioLoop:
     def _solver(self) -> cf.ProcessPoolExecutor:
         if self._pool is None:
             spawn = multiprocessing.get_context("spawn")
-            self._pool = cf.ProcessPoolExecutor(max_workers=1, mp_context=spawn, initializer=exit_with_parent)
+            self._pool = cf.ProcessPoolExecutor(
+                max_workers=1, mp_context=spawn, initializer=exit_with_parent, initargs=(os.getpid(),)
+            )
         return self._pool
 
     async def _execute(self, fn: Callable[..., T], *args: Any) -> T:
