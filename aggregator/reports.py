@@ -251,6 +251,8 @@ async def cancel_report_request(
 ) -> None:
     """Queue oadrCancelReport for one of the VEN's live report requests. NotFound otherwise."""
     async with uow:
+        if await uow.vens.get(ven_id) is None:  # name the VEN, not the request, in the 404
+            raise NotFound("VEN", ven_id)
         request = await _own_request(uow, ven_id, report_request_id)
         if request.cancelled_at is not None:
             raise NotFound("reportRequestID", report_request_id)
@@ -271,10 +273,12 @@ async def resend_vtn_metadata(uow: UnitOfWork, notifier: PollNotifier, ven_id: s
     notifier.mark_pending([ven_id])
 
 
-async def list_report_requests(uow: UnitOfWork, ven_id: str) -> list[dict[str, Any]]:
-    """The VEN's live report requests (for operators and tests)."""
+async def list_report_requests(uow: UnitOfWork, ven_id: str) -> list[ReportRequestRecord]:
+    """The VEN's live report requests, oldest first (for operators). NotFound if no such VEN."""
     async with uow:
-        return report_requests_payload(await uow.reports.live_requests(ven_id))
+        if await uow.vens.get(ven_id) is None:
+            raise NotFound("VEN", ven_id)
+        return await uow.reports.live_requests(ven_id)
 
 
 async def acknowledge_requests(

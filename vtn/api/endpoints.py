@@ -75,6 +75,7 @@ class Endpoint:
     response: Any  # a pydantic model, list[Model], or None for no body
     status: int = 200
     body: type[BaseModel] | None = None
+    body_required: bool = True  # False: an empty body stands for the body model's defaults
     query: type[BaseModel] | None = None
     errors: tuple[int, ...] = ()  # statuses besides 401/403/422 that the handler may return
     description: str = ""
@@ -98,6 +99,7 @@ class RouteTable:
         response: Any,
         status: int = 200,
         body: type[BaseModel] | None = None,
+        body_required: bool = True,
         query: type[BaseModel] | None = None,
         errors: tuple[int, ...] = (),
     ) -> Callable[[Handler], Handler]:
@@ -114,6 +116,7 @@ class RouteTable:
                     response=response,
                     status=status,
                     body=body,
+                    body_required=body_required,
                     query=query,
                     errors=errors,
                 )
@@ -154,7 +157,11 @@ def _aiohttp_handler(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[we
         if endpoint.body is not None:
             settings = request.config_dict[SETTINGS]
             raw = await read_body(request, settings.max_body_bytes, settings.body_timeout_seconds)
-            body = endpoint.body.model_validate_json(raw)
+            body = (
+                endpoint.body()
+                if not raw and not endpoint.body_required
+                else endpoint.body.model_validate_json(raw)
+            )
         query = None
         if endpoint.query is not None:
             query = endpoint.query.model_validate(_single_valued(request))

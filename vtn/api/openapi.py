@@ -98,7 +98,7 @@ def _operation(endpoint: Endpoint, keys: Keys) -> dict[str, Any]:
         op["parameters"] = parameters
     if endpoint.body is not None:
         op["requestBody"] = {
-            "required": True,
+            "required": endpoint.body_required,
             "content": {"application/json": {"schema": keys[(endpoint.body, "validation")]}},
         }
     return op

@@ -11,7 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
-from aggregator import events, vens
+from aggregator import events, reports, vens
 from aggregator.event_rules import EventSpec, IntervalSpec
 from aggregator.opts import list_opts
 from aggregator.site import site_flexibility, site_status
@@ -160,6 +160,84 @@ async def ven_opts(call: Call[None, None]) -> Any:
     return await list_opts(UnitOfWork(call.sessions), call.path["ven_id"])
 
 
+# ---- Operator commands for a VEN: each queues an OpenADR message for its next poll ---------------
+
+
+@ROUTES.route(
+    "POST",
+    "/vens/{ven_id}/reregistration",
+    summary="Ask a VEN to register again",
+    roles=OPERATOR,
+    response=s.VenCommandAccepted,
+    status=202,
+    errors=(404,),
+)
+async def request_ven_reregistration(call: Call[None, None]) -> s.VenCommandAccepted:
+    """Queues oadrRequestReregistration; the VEN gets it on its next poll."""
+    ven_id = call.path["ven_id"]
+    await vens.request_reregistration(UnitOfWork(call.sessions), ven_id, call.now, call.poll_cache)
+    return s.VenCommandAccepted(
+        ven_id=ven_id, detail="oadrRequestReregistration is queued for the VEN's next poll"
+    )
+
+
+@ROUTES.route(
+    "GET",
+    "/vens/{ven_id}/report-requests",
+    summary="A VEN's live report requests",
+    roles=OPERATOR,
+    response=list[s.ReportRequestOut],
+    errors=(404,),
+)
+async def ven_report_requests(call: Call[None, None]) -> Any:
+    """The reports the VTN asked the VEN for and has not cancelled, oldest first."""
+    return await reports.list_report_requests(UnitOfWork(call.sessions), call.path["ven_id"])
+
+
+@ROUTES.route(
+    "POST",
+    "/vens/{ven_id}/report-requests",
+    summary="Request a VEN's offered telemetry again",
+    roles=OPERATOR,
+    body=s.ReportRequestCreate,
+    body_required=False,
+    response=s.ReportRequestsAccepted,
+    status=202,
+    errors=(404,),
+)
+async def request_ven_reports(call: Call[s.ReportRequestCreate, None]) -> s.ReportRequestsAccepted:
+    """Queues one oadrCreateReport for each offered TELEMETRY_USAGE, TELEMETRY_STATUS and
+    x-SITE_FLEXIBILITY report that has no live request (e.g. after a cancel); none: nothing queued."""
+    ven_id = call.path["ven_id"]
+    granularity_seconds = call.body.granularity_seconds or call.settings.report_interval_seconds
+    ids = await reports.request_telemetry(
+        UnitOfWork(call.sessions), call.poll_cache, ven_id, granularity_seconds, call.now
+    )
+    return s.ReportRequestsAccepted(ven_id=ven_id, report_request_ids=ids)
+
+
+@ROUTES.route(
+    "DELETE",
+    "/vens/{ven_id}/report-requests/{report_request_id}",
+    summary="Cancel one of a VEN's report requests",
+    roles=OPERATOR,
+    response=s.ReportCancelAccepted,
+    status=202,
+    errors=(404,),
+)
+async def cancel_ven_report_request(call: Call[None, None]) -> s.ReportCancelAccepted:
+    """Queues oadrCancelReport; 404 if the request is not the VEN's or is cancelled already."""
+    ven_id, report_request_id = call.path["ven_id"], call.path["report_request_id"]
+    await reports.cancel_report_request(
+        UnitOfWork(call.sessions), call.poll_cache, ven_id, report_request_id, call.now
+    )
+    return s.ReportCancelAccepted(
+        ven_id=ven_id,
+        report_request_id=report_request_id,
+        detail="oadrCancelReport is queued for the VEN's next poll",
+    )
+
+
 @ROUTES.route(
     "GET",
     "/vens/{ven_id}/site",
@@ -184,7 +262,9 @@ async def ven_site(call: Call[None, None]) -> Any:
 )
 async def ven_status(call: Call[None, None]) -> Any:
     """Online, manual override, state of charge and plugged-in per device, from the newest
-    TELEMETRY_STATUS values; 409 until one has arrived. A customer token sees only its own site."""
+    TELEMETRY_STATUS values of our agent's float form, and per rID the newest standard
+    oadrPayloadResourceStatus (online, manual override, load control state; docs/vtn.md);
+    409 until either has arrived. A customer token sees only its own site."""
     return await site_status(UnitOfWork(call.sessions), call.path["ven_id"], _own_site(call))
 
 

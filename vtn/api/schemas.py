@@ -186,6 +186,62 @@ class VenCancelAccepted(BaseModel):
     detail: str
 
 
+# ---- Operator commands for a VEN: re-registration and report requests ---------------------------
+
+
+class VenCommandAccepted(BaseModel):
+    """A message queued for the VEN's next poll."""
+
+    ven_id: str
+    detail: str
+
+
+class ReportRequestCreate(_Request):
+    """Request the VEN's offered telemetry that has no live report request (body optional)."""
+
+    granularity_seconds: int | None = Field(
+        None,
+        ge=1,
+        le=MAX_DURATION_SECONDS,
+        description="seconds between readings, moved into the sampling range the VEN offers; "
+        "omitted or null: the VTN's report_interval_seconds",
+    )
+
+
+class ReportRequestsAccepted(BaseModel):
+    ven_id: str
+    report_request_ids: list[str] = Field(
+        description="the new requests, sent in one oadrCreateReport on the VEN's next poll; "
+        "empty: every offered report already has a live request, nothing is queued"
+    )
+
+
+class ReportRidOut(BaseModel):
+    r_id: str
+    reading_type: str
+
+
+class ReportRequestOut(_Response):
+    """A live report request: what the VTN asked the VEN for (oadrRegisteredReport or oadrCreateReport)."""
+
+    report_request_id: str
+    report_specifier_id: str
+    report_name: str = Field(description="e.g. TELEMETRY_USAGE (without the METADATA_ prefix)")
+    r_ids: list[ReportRidOut] = Field(description="the specifierPayloads: the rIDs asked for")
+    granularity_seconds: int
+    report_back_seconds: int
+    created_at: datetime
+    acknowledged_at: datetime | None = Field(
+        description="when the VEN first listed it in an oadrCreatedReport's pending reports; null: not yet"
+    )
+
+
+class ReportCancelAccepted(BaseModel):
+    ven_id: str
+    report_request_id: str
+    detail: str
+
+
 # ---- Events -------------------------------------------------------------------------------------
 
 

@@ -187,7 +187,7 @@ async def test_create_and_cancel_report_travel_through_the_outbox(vtn: Vtn) -> N
     assert create.message_type == "oadrCreateReport"
     assert set(requests_of(create)) == {"spec-usage"}, "status is still requested: not asked again"
     assert {r["id"] for r in requests_of(create).values()} == set(new_ids)
-    live = {r["report_request_id"] for r in await list_report_requests(UnitOfWork(vtn.sessions), ven_id)}
+    live = {r.report_request_id for r in await list_report_requests(UnitOfWork(vtn.sessions), ven_id)}
     assert first not in live and set(new_ids) <= live
     again = await request_telemetry(UnitOfWork(vtn.sessions), vtn.cache, ven_id, 60, vtn.clock.now)
     assert again == [], "already requested"

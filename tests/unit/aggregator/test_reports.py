@@ -113,7 +113,8 @@ async def test_registering_again_replaces_the_offer_and_retires_the_old_requests
     assert list(uow.stored.report_registrations) == [("ven-1", "spec-flex")]
     old = uow.stored.report_requests[first["report_request_id"]]
     assert old.cancelled_at == LATER
-    assert await list_report_requests(uow, "ven-1") == [second]
+    live = await list_report_requests(uow, "ven-1")
+    assert [r.report_request_id for r in live] == [second["report_request_id"]]
 
 
 async def test_an_offer_naming_one_specifier_twice_is_refused_whole() -> None:
@@ -157,6 +158,17 @@ async def test_telemetry_of_an_unknown_ven_is_not_found() -> None:
     uow, notifier = FakeUnitOfWork(vens=VENS), FakeNotifier()
     with pytest.raises(NotFound):
         await request_telemetry(uow, notifier, "ven-x", 60, T0)
+    assert not uow.committed and notifier.pending == []
+
+
+async def test_the_report_requests_of_an_unknown_ven_are_not_found() -> None:
+    uow, notifier = FakeUnitOfWork(vens=VENS, report_requests=[request("r1")]), FakeNotifier()
+    with pytest.raises(NotFound) as listed:
+        await list_report_requests(uow, "ven-x")
+    with pytest.raises(NotFound) as cancelled:
+        await cancel_report_request(uow, notifier, "ven-x", "r1", T0)
+    for err in (listed, cancelled):
+        assert (err.value.kind, err.value.key) == ("VEN", "ven-x")
     assert not uow.committed and notifier.pending == []
 
 
