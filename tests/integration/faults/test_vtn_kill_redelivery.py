@@ -21,7 +21,7 @@ from aiohttp import web
 from fault_rig import VtnProcess, free_port
 from openleadr import OpenADRClient
 from sim_vens import provision
-from test_vtn_kill_dispatch import Operator, event_body
+from test_vtn_kill_dispatch import CLIENT_WAIT_S, CONVERGE_S, Operator, event_body
 
 pytestmark = [pytest.mark.slow]
 VENS = 12
@@ -44,7 +44,7 @@ class KillingProxy:
         self.runner: web.AppRunner | None = None
 
     async def start(self) -> None:
-        self.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
+        self.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=CLIENT_WAIT_S))
         app = web.Application()
         app.router.add_post(OPENADR + "/{service}", self.forward)
         self.runner = web.AppRunner(app, access_log=None)
@@ -123,7 +123,7 @@ async def test_killed_vtn_loses_no_cancellation_or_modification(
     loop = asyncio.get_running_loop()
     try:
         clients = list(await asyncio.gather(*(stock_ven(n, proxy.url) for n in names)))
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=CLIENT_WAIT_S)) as session:
 
             async def truth() -> dict[str, tuple[int, str]]:
                 events = await operator.call(session, "GET", "/events")
@@ -140,7 +140,7 @@ async def test_killed_vtn_loses_no_cancellation_or_modification(
             created = [
                 await operator.call(session, "POST", "/events", event_body(ven_ids, n)) for n in range(3)
             ]
-            before = await converged(10.0)
+            before = await converged(CONVERGE_S)
             assert all(known(c) == before for c in clients), "the events did not reach every VEN"
 
             proxy.gate.clear()  # hold the polls: one distribute then carries both changes
@@ -154,7 +154,7 @@ async def test_killed_vtn_loses_no_cancellation_or_modification(
                 await asyncio.sleep(0.05)
             assert proxy.dropped, "no poll reply carried the cancellation"
             await vtn.start()
-            want = await converged(12.0)
+            want = await converged(CONVERGE_S)  # returns as soon as every VEN has it
     finally:
         for client in clients:
             await client.stop()
