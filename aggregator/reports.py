@@ -17,6 +17,8 @@ from aggregator.ids import new_id
 from aggregator.ports import PollNotifier, ReportSink
 from aggregator.records import ReportRegistrationRecord, ReportRequestRecord
 from aggregator.report_value_rows import RequestOwner, dedupe, requested_r_ids
+from aggregator.resource_status import ResourceStatusSample, field_values
+from aggregator.site import STATUS_REPORT_NAME
 from aggregator.uow import UnitOfWork
 from flexmodel.flexreport import REPORT_NAME as FLEX_REPORT_NAME
 
@@ -59,8 +61,8 @@ class IncomingReport:
     report_request_id: str
     report_name: str
     samples: tuple[ReportSample, ...]  # the numeric (payloadFloat) payloads
-    # rIDs of payloads that are not numbers (e.g. oadrPayloadResourceStatus): checked, not stored
-    non_numeric_r_ids: tuple[str, ...] = ()
+    # the oadrPayloadResourceStatus payloads: stored in a TELEMETRY_STATUS report (_stored_statuses)
+    statuses: tuple[ResourceStatusSample, ...] = ()
 
 
 class UnrequestedRID(NotFound):
@@ -80,15 +82,23 @@ def name_r_ids(r_ids: Sequence[str], shown: int = 5) -> str:
     return named if len(r_ids) <= shown else f"{named} and {len(r_ids) - shown} more"
 
 
+def _stored_statuses(report: IncomingReport) -> tuple[ResourceStatusSample, ...]:
+    """The resource statuses stored: those of a report the VEN names TELEMETRY_STATUS, where
+    2.0b puts them and `/status` reads them. In another report (e.g. a usage series) one would
+    be filed under a description that is not a status: it is not stored, and the answer says so."""
+    return report.statuses if report.report_name == STATUS_REPORT_NAME else ()
+
+
 def non_numeric_r_ids(reports: Sequence[IncomingReport]) -> list[str]:
-    """The distinct rIDs of the payloads that were not stored because they are not numbers."""
-    return sorted({r for report in reports for r in report.non_numeric_r_ids})
+    """The distinct rIDs of the non-numeric payloads that were not stored: the resource
+    statuses outside a TELEMETRY_STATUS report."""
+    return sorted({s.r_id for report in reports if not _stored_statuses(report) for s in report.statuses})
 
 
 def _check_requested(report: IncomingReport, requested: frozenset[str]) -> None:
     """A payload for an rID the request did not ask for refuses the message (452) rather than be
     stored under a request that does not describe it, or dropped unseen."""
-    offered = {s.r_id for s in report.samples} | set(report.non_numeric_r_ids)
+    offered = {s.r_id for s in report.samples} | {s.r_id for s in report.statuses}
     unrequested = sorted(offered - requested)
     if unrequested:
         raise UnrequestedRID(report.report_request_id, unrequested)
@@ -373,7 +383,13 @@ def _checked_rows(
 def _value_rows(
     ven_id: str, request_id: str, report_name: str, report: IncomingReport, now: datetime
 ) -> list[dict[str, Any]]:
-    """The `report_values` rows of one report's samples."""
+    """The `report_values` rows of one report's samples, and of its stored resource statuses
+    one row per field (aggregator/resource_status.py)."""
+    fields = [
+        ReportSample(r_id, status.dtstart, status.duration_seconds, value)
+        for status in _stored_statuses(report)
+        for r_id, value in field_values(status)
+    ]
     return [
         {
             "ven_id": ven_id,
@@ -385,7 +401,7 @@ def _value_rows(
             "value": s.value,
             "received_at": now,
         }
-        for s in report.samples
+        for s in (*report.samples, *fields)
     ]
 
 

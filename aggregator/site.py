@@ -4,7 +4,8 @@ The agent sends its home's flexibility as the x-SITE_FLEXIBILITY report, a compl
 each time (docs/openadr-mapping.md); the VTN keeps only the latest one (aggregator/reports.py)
 and turns it back into the site's entry of plan-format.md with flexmodel.flexreport, checked
 with flexmodel.scenario's `Site` model. TELEMETRY_STATUS values stay in the time series; the
-status is the newest value of each rID.
+status is the newest value of each rID of our agent's float form, and the newest standard
+oadrPayloadResourceStatus of each rID (aggregator/resource_status.py).
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from aggregator.errors import Conflict, NotFound
-from aggregator.records import ReportValueRecord, VenRecord
+from aggregator.records import ReportRegistrationRecord, ReportValueRecord, VenRecord
+from aggregator.resource_status import LoadControlState, newest_states
 from aggregator.uow import UnitOfWork
 from flexmodel.flexreport import REPORT_NAME as FLEX_REPORT_NAME
 from flexmodel.flexreport import (
@@ -65,11 +67,24 @@ class DeviceStatus:
 
 
 @dataclass(frozen=True, slots=True)
+class ResourceStatus:
+    """The newest oadrPayloadResourceStatus of one rID (the standard 2.0b form)."""
+
+    r_id: str
+    resource_id: str | None  # the rID's reportDataSource in the VEN's METADATA, if it named one
+    updated_at: datetime  # the dtstart of the interval the payload was sent for
+    online: bool
+    manual_override: bool
+    load_control_state: LoadControlState | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class SiteStatus:
     ven_id: str
     site_id: str
     updated_at: datetime
-    devices: tuple[DeviceStatus, ...]
+    devices: tuple[DeviceStatus, ...]  # our agent's float form
+    resources: tuple[ResourceStatus, ...] = ()  # the standard form
 
 
 async def _ven(uow: UnitOfWork, ven_id: str, site_id: str | None) -> VenRecord:
@@ -153,13 +168,39 @@ def _device_statuses(rows: list[ReportValueRecord]) -> tuple[DeviceStatus, ...]:
     return tuple(DeviceStatus(**found[d]) for d in sorted(found))
 
 
+def _resource_ids(registrations: list[ReportRegistrationRecord]) -> dict[str, str]:
+    """rID -> the resource its METADATA description names (reportDataSource)."""
+    return {
+        d["r_id"]: d["resource_id"]
+        for r in registrations
+        for d in r.descriptions
+        if d.get("resource_id") is not None
+    }
+
+
+def _resource_statuses(
+    rows: list[ReportValueRecord], registrations: list[ReportRegistrationRecord]
+) -> tuple[ResourceStatus, ...]:
+    resource_ids = _resource_ids(registrations)
+    return tuple(
+        ResourceStatus(
+            r_id, resource_ids.get(r_id), at, state.online, state.manual_override, state.load_control_state
+        )
+        for r_id, (at, state) in sorted(newest_states(rows).items())
+    )
+
+
 async def site_status(uow: UnitOfWork, ven_id: str, site_id: str | None = None) -> SiteStatus:
-    """The newest TELEMETRY_STATUS value per device and field. NotFound (unknown VEN, or not
-    `site_id`'s); Conflict (409) before any status report has arrived."""
+    """The newest TELEMETRY_STATUS value per device and field, and the newest resource status
+    per rID. NotFound (unknown VEN, or not `site_id`'s); Conflict (409) before any status report
+    has arrived."""
     async with uow:
         ven = await _ven(uow, ven_id, site_id)
         rows = list(await uow.reports.latest_values(ven_id, STATUS_REPORT_NAME, STATUS_WINDOW))
+        registrations = await uow.reports.registrations(ven_id)
     devices = _device_statuses(rows)
-    if not devices:
+    resources = _resource_statuses(rows, registrations)
+    if not devices and not resources:
         raise Conflict(f"VEN {ven_id!r} has sent no {STATUS_REPORT_NAME} report yet")
-    return SiteStatus(ven_id, ven.site_id, max(d.updated_at for d in devices), devices)
+    updated_at = max([d.updated_at for d in devices] + [r.updated_at for r in resources])
+    return SiteStatus(ven_id, ven.site_id, updated_at, devices, resources)

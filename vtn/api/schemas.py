@@ -426,13 +426,52 @@ class DeviceStatusOut(_Response):
     plugged_in: bool | None = None
 
 
+class LoadControlValueOut(_Response):
+    """One kind of load control state, in the resource's own units (the payload names none)."""
+
+    min: float | None = Field(None, description="oadrMin; null: not reported")
+    max: float | None = Field(None, description="oadrMax; null: not reported")
+    current: float = Field(description="oadrCurrent")
+    normal: float | None = Field(None, description="oadrNormal; null: not reported")
+
+
+class LoadControlStateOut(_Response):
+    """oadrLoadControlState: each kind null when the payload did not carry it."""
+
+    capacity: LoadControlValueOut | None = Field(None, description="oadrCapacity")
+    level_offset: LoadControlValueOut | None = Field(None, description="oadrLevelOffset")
+    percent_offset: LoadControlValueOut | None = Field(None, description="oadrPercentOffset [%]")
+    set_point: LoadControlValueOut | None = Field(None, description="oadrSetPoint")
+
+
+class ResourceStatusOut(_Response):
+    """The newest standard 2.0b status (oadrPayloadResourceStatus) of one rID, whole."""
+
+    r_id: str
+    resource_id: str | None = Field(
+        description="the resource the VEN's METADATA names for the rID (reportDataSource); null: none"
+    )
+    updated_at: datetime = Field(description="dtstart of the report interval that carried the status")
+    online: bool = Field(description="oadrOnline")
+    manual_override: bool = Field(description="oadrManualOverride")
+    load_control_state: LoadControlStateOut | None = Field(
+        None, description="oadrLoadControlState; null: the status carried none"
+    )
+
+
 class SiteStatusOut(_Response):
-    """The newest TELEMETRY_STATUS value per device and field (null: not reported for it)."""
+    """The VEN's newest TELEMETRY_STATUS: per device in our agent's float form (null: not
+    reported for it), and per rID in the standard oadrPayloadResourceStatus form."""
 
     ven_id: str
     site_id: str
-    updated_at: datetime
-    devices: list[DeviceStatusOut]
+    updated_at: datetime = Field(description="the newest time of any device or resource below")
+    devices: list[DeviceStatusOut] = Field(
+        description="our agent's `{device}.{field}` float values (docs/openadr-mapping.md)"
+    )
+    resources: list[ResourceStatusOut] = Field(
+        description="the standard 2.0b form, one per rID, ordered by rID (docs/vtn.md)"
+    )
 
 
 # ---- Misc ---------------------------------------------------------------------------------------

@@ -209,7 +209,10 @@ class ReportValue(Base):
     ven_id: Mapped[str] = mapped_column(ForeignKey("vens.ven_id", ondelete="CASCADE"))
     report_request_id: Mapped[str] = mapped_column(String(64))
     report_name: Mapped[str] = mapped_column(String(64))
-    r_id: Mapped[str] = mapped_column(String(128))
+    # An rID (at most 128 characters: vtn/openadr/limits.py), or for a field of a resource
+    # status the rID and the field's path, at most 30 more (`.../oadrPercentOffset/oadrCurrent`,
+    # aggregator/resource_status.py).
+    r_id: Mapped[str] = mapped_column(String(158))
     dtstart: Mapped[datetime]
     duration_seconds: Mapped[int] = mapped_column(Integer, default=0)
     value: Mapped[float] = mapped_column(Float)

@@ -9,6 +9,13 @@ from lxml import etree
 
 from aggregator import reports
 from aggregator.reports import IncomingReport, OfferedReport, ReportDescription, ReportSample
+from aggregator.resource_status import (
+    LoadControlKind,
+    LoadControlState,
+    LoadControlValue,
+    ResourceState,
+    ResourceStatusSample,
+)
 from vtn.db.uow import UnitOfWork
 from vtn.errors import InvalidInput
 from vtn.openadr.context import Context, Handler
@@ -66,9 +73,58 @@ async def oadr_register_report(ctx: Context) -> str:
     )
 
 
-def _payloads(interval: etree._Element) -> tuple[list[ReportSample], list[str]]:
+def _float(element: etree._Element, path: str) -> float | None:
+    value = text(element, path)
+    if value is None:
+        return None
+    try:
+        return float(value)  # xs:float: also INF, -INF and NaN, as Python spells them
+    except ValueError as err:
+        raise InvalidInput(path, str(err)) from err
+
+
+def _boolean(element: etree._Element, path: str) -> bool:
+    value = text(element, path)
+    if value not in ("true", "1", "false", "0"):
+        raise InvalidInput(path, f"{value!r} is not an xs:boolean")
+    return value in ("true", "1")
+
+
+def _load_control_value(state: etree._Element, kind: LoadControlKind) -> LoadControlValue | None:
+    element = state.find(f"oadr:{kind}", NS)
+    if element is None:
+        return None
+    current = _float(element, "oadr:oadrCurrent")
+    if current is None:
+        raise InvalidInput(kind.value, "needs oadrCurrent")
+    return LoadControlValue(
+        current,
+        _float(element, "oadr:oadrMin"),
+        _float(element, "oadr:oadrMax"),
+        _float(element, "oadr:oadrNormal"),
+    )
+
+
+def _resource_state(status: etree._Element) -> ResourceState:
+    """An oadrPayloadResourceStatus (XSD-checked already; the checks here name what is wrong)."""
+    state = status.find("oadr:oadrLoadControlState", NS)
+    return ResourceState(
+        online=_boolean(status, "oadr:oadrOnline"),
+        manual_override=_boolean(status, "oadr:oadrManualOverride"),
+        load_control_state=None
+        if state is None
+        else LoadControlState(
+            capacity=_load_control_value(state, LoadControlKind.CAPACITY),
+            level_offset=_load_control_value(state, LoadControlKind.LEVEL_OFFSET),
+            percent_offset=_load_control_value(state, LoadControlKind.PERCENT_OFFSET),
+            set_point=_load_control_value(state, LoadControlKind.SET_POINT),
+        ),
+    )
+
+
+def _payloads(interval: etree._Element) -> tuple[list[ReportSample], list[ResourceStatusSample]]:
     """Every oadrReportPayload of one interval (the XSD allows any number): the numeric ones as
-    samples, and the rIDs of the others (e.g. an oadrPayloadResourceStatus), which are not stored."""
+    samples, the oadrPayloadResourceStatus ones as statuses (the XSD allows no other kind)."""
     start = text(interval, "xcal:dtstart/xcal:date-time")
     payloads = interval.findall("oadr:oadrReportPayload", NS)
     if start is None or not payloads:
@@ -78,37 +134,40 @@ def _payloads(interval: etree._Element) -> tuple[list[ReportSample], list[str]]:
     except ValueError as err:
         raise InvalidInput("interval", str(err)) from err
     duration_seconds = _seconds(interval, "xcal:duration/xcal:duration") or 0
-    samples, other = [], []
+    samples, statuses = [], []
     for payload in payloads:
         r_id = text(payload, "ei:rID")
         if r_id is None:
             raise InvalidInput("interval", "every report payload needs an rID")
+        status = payload.find("oadr:oadrPayloadResourceStatus", NS)
+        if status is not None:
+            statuses.append(ResourceStatusSample(r_id, dtstart, duration_seconds, _resource_state(status)))
+            continue
         value = text(payload, "ei:payloadFloat/ei:value")
         if value is None:
-            other.append(r_id)
-            continue
+            raise InvalidInput("interval", f"report payload {r_id!r} has neither payloadFloat nor a status")
         try:
             samples.append(ReportSample(r_id, dtstart, duration_seconds, float(value)))
         except ValueError as err:
             raise InvalidInput("interval", str(err)) from err
-    return samples, other
+    return samples, statuses
 
 
 def _incoming(ctx: Context) -> list[IncomingReport]:
     found = []
     for report in ctx.message.findall("oadr:oadrReport", NS):
         samples: list[ReportSample] = []
-        other: list[str] = []
+        statuses: list[ResourceStatusSample] = []
         for interval in report.findall("strm:intervals/ei:interval", NS):
-            numeric, rest = _payloads(interval)
+            numeric, status = _payloads(interval)
             samples.extend(numeric)
-            other.extend(rest)
+            statuses.extend(status)
         found.append(
             IncomingReport(
                 report_request_id=text(report, "ei:reportRequestID") or "",
                 report_name=text(report, "ei:reportName") or "",
                 samples=tuple(samples),
-                non_numeric_r_ids=tuple(other),
+                statuses=tuple(statuses),
             )
         )
     return found
@@ -116,8 +175,8 @@ def _incoming(ctx: Context) -> list[IncomingReport]:
 
 async def oadr_update_report(ctx: Context) -> str:
     """Every payload is stored, or the message is refused (452 for an rID its request did not ask
-    for, 454 for contradicting values). Non-numeric payloads are not stored yet: the answer is
-    200, naming their rIDs (docs/vtn.md, EiReport)."""
+    for, 454 for contradicting values). A resource status outside a TELEMETRY_STATUS report is
+    not stored: the answer is 200, naming its rID (docs/vtn.md, EiReport)."""
     ven_id = ctx.ven_id or ""
     incoming = _incoming(ctx)
     await reports.store_report_values(UnitOfWork(ctx.sessions), ctx.report_sink, ven_id, incoming, ctx.now)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from lxml import etree
 
+from aggregator.resource_status import FIELD_PATH_MAX_LENGTH
 from vtn.db.lengths import string_length
 from vtn.errors import InvalidInput
 
@@ -25,11 +26,13 @@ _COLUMNS = {
     "reportRequestID": ("report_requests", "report_request_id"),
     "reportSpecifierID": ("report_registrations", "report_specifier_id"),
     "reportName": ("report_registrations", "report_name"),
-    "rID": ("report_values", "r_id"),
     "responseCode": ("event_responses", "response_code"),
 }
 
-MAX_LENGTHS: dict[str, int] = {name: string_length(*column) for name, column in _COLUMNS.items()}
+MAX_LENGTHS: dict[str, int] = {name: string_length(*column) for name, column in _COLUMNS.items()} | {
+    # a field of a resource status is stored under its rID and the field's path, which must fit
+    "rID": string_length("report_values", "r_id") - FIELD_PATH_MAX_LENGTH,
+}
 
 
 def check_lengths(message: etree._Element) -> None:

@@ -33,6 +33,7 @@ from aggregator.reports import (
     resend_vtn_metadata,
     store_report_values,
 )
+from aggregator.resource_status import ResourceState, ResourceStatusSample
 from flexmodel.flexreport import REPORT_NAME as FLEX_REPORT_NAME
 
 T0 = datetime(2030, 1, 1, 10, tzinfo=UTC)
@@ -69,6 +70,10 @@ def request(
 
 def usage(value: float, minute: int = 0, r_id: str = "power") -> ReportSample:
     return ReportSample(r_id, T0 + timedelta(minutes=minute), 60, value)
+
+
+def resource_status(r_id: str) -> ResourceStatusSample:
+    return ResourceStatusSample(r_id, T0, 60, ResourceState(online=True, manual_override=False))
 
 
 def stored_values(uow: FakeUnitOfWork) -> list[tuple[str, str, str, float]]:
@@ -249,7 +254,10 @@ async def test_a_report_under_another_vens_request_is_not_found() -> None:
 async def test_unrequested_rids_refuse_the_message() -> None:
     uow = FakeUnitOfWork(vens=VENS, report_requests=[request("r1")])
     report = IncomingReport(
-        "r1", "TELEMETRY_USAGE", (usage(1.0), usage(2.0, r_id="voltage")), non_numeric_r_ids=("status",)
+        "r1",
+        "TELEMETRY_USAGE",
+        (usage(1.0), usage(2.0, r_id="voltage")),
+        statuses=(resource_status("status"),),
     )
     with pytest.raises(UnrequestedRID) as err:
         await store_report_values(uow, None, "ven-1", [report], T0)
@@ -336,7 +344,7 @@ def test_rids_are_named_briefly() -> None:
     assert name_r_ids(["a", "b"]) == "'a', 'b'"
     assert name_r_ids([str(i) for i in range(8)], shown=2) == "'0', '1' and 6 more"
     reports = [
-        IncomingReport("r1", "", (), non_numeric_r_ids=("z", "a")),
-        IncomingReport("r2", "", (), non_numeric_r_ids=("a",)),
+        IncomingReport("r1", "", (), statuses=(resource_status("z"), resource_status("a"))),
+        IncomingReport("r2", "", (), statuses=(resource_status("a"),)),
     ]
     assert non_numeric_r_ids(reports) == ["a", "z"]
