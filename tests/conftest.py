@@ -19,6 +19,12 @@ SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 BACKENDS = ("sqlite", "postgresql")
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The slow tests first: xdist hands tests out in this order, and a slow test that starts
+    last keeps one worker busy while the others have finished (the run's tail)."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """A test that takes `db_url` or `empty_db_url` runs on each backend: on both by default, on
     those a `@pytest.mark.db_backends(...)` marker names otherwise (the closest marker wins, so a

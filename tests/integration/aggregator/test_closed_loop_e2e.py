@@ -38,10 +38,12 @@ SPEED = 1200.0
 # setpoints fall while the portfolio is planned at the cap (the largest fall is at the window's
 # start, when the plan has the cars charging up to 17:00), every charger can run on at up to
 # full power for that lag. Allowing REAL_LAG_S of real lag at one such edge:
-#   sum(max_kw) * REAL_LAG_S * SPEED / 3600 = (11 + 7.4 + 11) kW * 60 s = 0.49 kWh.
-# Measured after the fixes above: 0.00 kWh (3 homes, x1200); 0.10 kWh in the 20-home demo.
-# (Charging on arrival puts tens of kWh above the cap, as the last assert shows.)
-REAL_LAG_S = 0.05
+#   sum(max_kw) * REAL_LAG_S * SPEED / 3600 = (11 + 7.4 + 11) kW * 180 s = 1.47 kWh.
+# Measured after the fixes above: 0.00 kWh (3 homes, x1200); 0.10 kWh in the 20-home demo; 0.81 kWh
+# (a lag of 82 ms) in a CI run beside three other test workers and the clean-venv demo, hence
+# 0.15 s (3 simulated minutes at one edge). (Charging on arrival puts tens of kWh above the cap,
+# as the last assert shows.)
+REAL_LAG_S = 0.15
 CHARGERS_MAX_KW = sum(home_spec(f"home-{i + 1:03d}", i, 900.0).ev_max_kw or 0.0 for i in range(HOMES))
 CAP_TOLERANCE_KWH = CHARGERS_MAX_KW * REAL_LAG_S * SPEED / 3600.0
 

@@ -11,7 +11,7 @@ import pytest
 from fault_rig import VtnProcess
 
 # The processes are the point, not the database.
-pytestmark = pytest.mark.db_backends("sqlite")
+pytestmark = [pytest.mark.db_backends("sqlite"), pytest.mark.slow]
 
 SOLVER_STARTED_S = 60.0  # the solver process starts with the VTN; on a loaded machine, slowly
 ORPHANS_GONE_S = 15.0  # each checks its parent once a second, a worker then stops gracefully

@@ -43,6 +43,7 @@ def test_every_seed_is_a_valid_accepted_message(fuzz_target: FuzzTarget) -> None
     fuzz_target.send_seed("cancel_registration", fuzz_target.state())
 
 
+@pytest.mark.slow
 @settings(
     max_examples=EXAMPLES,
     deadline=None,

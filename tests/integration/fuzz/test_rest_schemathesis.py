@@ -85,6 +85,7 @@ def _run_operation(
         http.close()
 
 
+@pytest.mark.slow
 def test_rest_api_against_its_openapi_document(
     rest_vtn: tuple[LiveVtn, str], caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -91,6 +91,7 @@ def test_evening_cap_decomposition_matches_joint(shared_data: Path, workers: int
     _assert_decomposition_within_gap(joint, decomposed)
 
 
+@pytest.mark.slow
 def test_night_floor_with_imbalance_on_a_negative_price_day(shared_data: Path) -> None:
     scn = with_imbalance(shared_data, _scenario(shared_data, NEGATIVE, homes=4), nominated_kw=2.0)
     net = _uncoupled_net(scn)
