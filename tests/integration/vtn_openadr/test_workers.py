@@ -112,9 +112,13 @@ async def test_two_workers_share_the_port_and_see_each_others_registrations(
         worker, answer = await _post(on_0, base, "EiRegisterParty", registration)
         assert worker == "0" and ven_id in answer and "<ei:responseCode>200<" in answer
 
-        # The other worker knows the registration at once (its cache falls back to the database).
+        # The other worker knows the registration at once (its cache falls back to the database):
+        # the poll is answered, not refused with 463. Whether with an empty oadrResponse or already
+        # with the VTN's oadrRegisterReport (queued at registration) depends on whether worker 1's
+        # periodic cache reload came in between: both are right.
         worker, answer = await _post(on_1, base, "OadrPoll", create_message("oadrPoll", ven_id=ven_id))
-        assert worker == "1" and "<ei:responseCode>200<" in answer, answer
+        assert worker == "1" and "<ei:responseCode>463<" not in answer, answer
+        assert "<ei:responseCode>200<" in answer or "oadrRegisterReport" in answer, answer
         report = create_message(
             "oadrRegisterReport", request_id="rr1", ven_id=ven_id, reports=[]
         )  # an empty METADATA: registered, so 200 (an unregistered VEN gets 463)
