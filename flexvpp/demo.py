@@ -46,6 +46,9 @@ IMBALANCE_EUR_PER_KWH = 0.25
 HOMES_PER_PROCESS = 10
 STARTUP_S = 20.0
 REGISTER_TIMEOUT_S = 600.0  # real s for every home to register, however busy the machine
+# Real s for the VTN to listen: its first start imports (and, from a fresh install, compiles)
+# Pyomo, HiGHS and SQLAlchemy; beside a CI run that took more than 60 s.
+VTN_START_TIMEOUT_S = 300.0
 
 
 class DemoFailed(RuntimeError):
@@ -214,7 +217,7 @@ def start_vtn(demo: Demo) -> None:
         stderr=_log(demo, "vtn"),
     )
     demo.processes["vtn"] = proc
-    _wait_port(port, "the VTN", proc)
+    _wait_port(port, "the VTN", proc, VTN_START_TIMEOUT_S)
     demo.vtn_base = f"http://127.0.0.1:{port}"
 
 
