@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -159,10 +158,6 @@ def build_scenario(inputs: PlanningInputs, batteries: bool = True) -> BuiltScena
     if portfolio:
         scenario["portfolio"] = portfolio
     return BuiltScenario(scenario, planned, fixed, skipped, tuple(fixed_kw))
-
-
-def finite_or_none(value: float) -> float | None:
-    return value if math.isfinite(value) else None
 
 
 SITE_PROBLEM = re.compile(r"^sites\[(\d+)\]")

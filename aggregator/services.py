@@ -6,7 +6,7 @@ import logging
 import time
 import uuid
 from dataclasses import asdict
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from aggregator.inputs import Home, PlanningInputs
@@ -174,11 +174,3 @@ def _record(
         plan=plan,
         dispatch={"vens": [asdict(d) for d in dispatched]} if dispatched is not None else None,
     )
-
-
-def horizon_end(schedule: Schedule) -> datetime:
-    return schedule.start + len(schedule.setpoint_kw) * schedule.resolution
-
-
-def slots_between(start: datetime, end: datetime, resolution: timedelta) -> int:
-    return max(0, int((end - start) / resolution))

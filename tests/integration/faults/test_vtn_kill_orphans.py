@@ -4,7 +4,9 @@ process, the multiprocessing resource tracker and, with --workers, the workers a
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import psutil
 import pytest
@@ -13,20 +15,19 @@ from fault_rig import VtnProcess
 # The processes are the point, not the database.
 pytestmark = [pytest.mark.db_backends("sqlite"), pytest.mark.slow]
 
+T = TypeVar("T")
+
 SOLVER_STARTED_S = 60.0  # the solver process starts with the VTN; on a loaded machine, slowly
 ORPHANS_GONE_S = 15.0  # each checks its parent once a second, a worker then stops gracefully
 
 
-async def _descendants_once_solver_runs(vtn: VtnProcess, expected: int) -> list[psutil.Process]:
-    """The VTN's processes below it, once there are at least `expected` of them."""
-    assert vtn.proc is not None
+async def _poll(read: Callable[[], T], done: Callable[[T], bool], timeout_s: float) -> T:
+    """`read()` every 0.2 s until `done` holds for it or `timeout_s` has passed; the last reading."""
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + SOLVER_STARTED_S
-    while True:
-        found = psutil.Process(vtn.proc.pid).children(recursive=True)
-        if len(found) >= expected or loop.time() > deadline:
-            return found
+    deadline = loop.time() + timeout_s
+    while not done(found := read()) and loop.time() < deadline:
         await asyncio.sleep(0.2)
+    return found
 
 
 def _running(process: psutil.Process) -> bool:
@@ -36,14 +37,6 @@ def _running(process: psutil.Process) -> bool:
         return process.status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return False
-
-
-async def _running_after(processes: list[psutil.Process], timeout_s: float) -> list[psutil.Process]:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout_s
-    while (running := [p for p in processes if _running(p)]) and loop.time() < deadline:
-        await asyncio.sleep(0.2)
-    return running
 
 
 def _command(process: psutil.Process) -> str:
@@ -66,10 +59,19 @@ async def test_a_killed_vtn_leaves_no_process_behind(
     vtn = VtnProcess(empty_db_url, tmp_path, "--workers", str(workers))
     await vtn.start()
     try:
-        below = await _descendants_once_solver_runs(vtn, expected)
+        assert vtn.proc is not None
+        vtn_process = psutil.Process(vtn.proc.pid)
+        # The VTN's processes below it, once the solver process has started.
+        below = await _poll(
+            lambda: vtn_process.children(recursive=True),
+            lambda found: len(found) >= expected,
+            SOLVER_STARTED_S,
+        )
         assert len(below) >= expected, [p.cmdline() for p in below]
         vtn.kill()
-        alive = await _running_after(below, ORPHANS_GONE_S)
+        alive = await _poll(
+            lambda: [p for p in below if _running(p)], lambda running: not running, ORPHANS_GONE_S
+        )
     finally:
         vtn.stop()
     for process in alive:

@@ -7,32 +7,18 @@ written out counts, is tested in tests/integration/vtn_openadr/test_redelivery.p
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from fakes import FakeNotifier, FakeUnitOfWork
+from samples import EVENT_AHEAD, REGISTERED_VEN, T0
 
 from aggregator import outbox
 from aggregator.acknowledgement import ACTIONS, REPLIES, acknowledge, mark_written, settle
-from aggregator.records import (
-    EventInterval,
-    EventRecord,
-    EventResponseRecord,
-    OutboxRecord,
-    ReportRequestRecord,
-    VenRecord,
-)
+from aggregator.records import EventResponseRecord, OutboxRecord, ReportRequestRecord
 
-T0 = datetime(2030, 1, 1, 10, tzinfo=UTC)
 LATER = T0 + timedelta(seconds=30)
-VEN = VenRecord(
-    ven_id="ven-1",
-    ven_name="home 1",
-    site_id="site-1",
-    created_at=T0,
-    registration_id="reg-1",
-    registered_at=T0,
-)
+VEN = REGISTERED_VEN
 KINDS = [
     outbox.DISTRIBUTE_EVENT,
     outbox.CREATE_REPORT,
@@ -41,19 +27,7 @@ KINDS = [
     outbox.CANCEL_PARTY_REGISTRATION,
     outbox.REQUEST_REREGISTRATION,
 ]
-EVENT = EventRecord(
-    event_id="ev-1",
-    modification_number=2,
-    market_context="http://mc.example/x",
-    signal_name="SIMPLE",
-    signal_type="level",
-    signal_id="s-1",
-    intervals=(EventInterval(T0 + timedelta(hours=1), 3600, 1.0),),
-    dtstart=T0 + timedelta(hours=1),
-    duration_seconds=3600,
-    created_at=T0,
-    modified_at=T0,
-)
+EVENT = EVENT_AHEAD
 
 
 def _in_flight(

@@ -6,44 +6,19 @@ are tested at the edge (tests/integration/vtn_openadr/test_redelivery.py, tests/
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from fakes import FakeNotifier, FakeUnitOfWork
+from samples import EVENT_AHEAD, REGISTERED_VEN, T0
 
 from aggregator import outbox
 from aggregator.delivery import Delivery, Redelivery, Taken, request_events, take_next
 from aggregator.event_rules import EventStatus
-from aggregator.records import (
-    EventInterval,
-    EventRecord,
-    OutboxRecord,
-    ReportRequestRecord,
-    VenRecord,
-)
+from aggregator.records import OutboxRecord, ReportRequestRecord
 
-T0 = datetime(2030, 1, 1, 10, tzinfo=UTC)
 REDELIVERY = Redelivery(resend_seconds=5.0, max_sends=3)
-VEN = VenRecord(
-    ven_id="ven-1",
-    ven_name="home 1",
-    site_id="site-1",
-    created_at=T0,
-    registration_id="reg-1",
-    registered_at=T0,
-)
-EVENT = EventRecord(
-    event_id="ev-1",
-    modification_number=2,
-    market_context="http://mc.example/x",
-    signal_name="SIMPLE",
-    signal_type="level",
-    signal_id="s-1",
-    intervals=(EventInterval(T0 + timedelta(hours=1), 3600, 1.0),),
-    dtstart=T0 + timedelta(hours=1),
-    duration_seconds=3600,
-    created_at=T0,
-    modified_at=T0,
-)
+VEN = REGISTERED_VEN
+EVENT = EVENT_AHEAD
 
 
 def _message(

@@ -5,32 +5,20 @@ tests/integration/vtn_openadr/test_events.py and test_dropped_target.py."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from fakes import FakeUnitOfWork
+from samples import EVENT_AHEAD, T0
 
 from aggregator import outbox
 from aggregator.errors import InvalidInput, NotFound
 from aggregator.event_responses import EventAnswer, record_event_responses
-from aggregator.records import EventInterval, EventRecord, EventResponseRecord, OutboxRecord, VenRecord
+from aggregator.records import EventResponseRecord, OutboxRecord, VenRecord
 
-T0 = datetime(2030, 1, 1, 10, tzinfo=UTC)
 LATER = T0 + timedelta(minutes=5)
 VENS = [VenRecord(ven_id=v, ven_name=v, site_id=v, created_at=T0) for v in ("ven-1", "ven-2", "ven-3")]
-EVENT = EventRecord(
-    event_id="ev-1",
-    modification_number=2,
-    market_context="http://mc.example/x",
-    signal_name="SIMPLE",
-    signal_type="level",
-    signal_id="s-1",
-    intervals=(EventInterval(T0 + timedelta(hours=1), 3600, 1.0),),
-    dtstart=T0 + timedelta(hours=1),
-    duration_seconds=3600,
-    created_at=T0,
-    modified_at=T0,
-)
+EVENT = EVENT_AHEAD
 # ven-2 was dropped from the event's targets, and a distribute told it modification 1 cancelled it.
 TOLD_VEN_2 = OutboxRecord(
     1,
