@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -122,6 +123,30 @@ async def test_responses_are_recorded_per_modification(sessions: Sessions) -> No
         [answer] = await uow.events.responses(["e1"])
     assert (answer.ven_id, answer.modification_number, answer.opt_type) == ("v1", 0, "optOut")
     assert answer.received_at == T0 + timedelta(seconds=1)
+
+
+async def test_two_transactions_answering_the_same_modification_both_succeed(sessions: Sessions) -> None:
+    """A VEN answers a resent distribute while its first answer is not committed yet: the later
+    answer wins, neither fails on the unique key (seen in the demo as a 500)."""
+    await add_ven(sessions, "v1")
+    async with UnitOfWork(sessions) as uow:
+        uow.events.add(_event("e1", T0))
+        await uow.commit()
+
+    async def second_answer() -> None:
+        async with UnitOfWork(sessions) as uow:
+            await uow.events.record_response("v1", "e1", 0, "optOut", "200", T0 + timedelta(seconds=1))
+            await uow.commit()
+
+    async with UnitOfWork(sessions) as first:
+        await first.events.record_response("v1", "e1", 0, "optIn", "200", T0)
+        second = asyncio.create_task(second_answer())
+        await asyncio.sleep(0.3)  # the second answer is stored (or waits for the first) now
+        await first.commit()
+    await second
+    async with UnitOfWork(sessions) as uow:
+        [answer] = await uow.events.responses(["e1"])
+    assert (answer.opt_type, answer.received_at) == ("optOut", T0 + timedelta(seconds=1))
 
 
 async def test_an_opt_round_trips_and_is_changed_by_save(sessions: Sessions) -> None:

@@ -13,12 +13,20 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vtn.db.tables import Base, as_utc
 
 K = TypeVar("K")
 R = TypeVar("R")
+
+
+def insert_on_conflict(session: AsyncSession) -> Callable[..., Any]:
+    """The session's database's own INSERT, which knows ON CONFLICT (PostgreSQL's or SQLite's):
+    one atomic statement where a read, then an insert, races another transaction."""
+    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
 
 
 def utc(value: datetime | None) -> datetime:

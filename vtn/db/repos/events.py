@@ -10,7 +10,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aggregator.records import EventInterval, EventRecord, EventResponseRecord
-from vtn.db.repos import Seen, utc
+from vtn.db.repos import Seen, insert_on_conflict, utc
 from vtn.db.tables import Event, EventResponse, EventTarget
 
 
@@ -184,18 +184,12 @@ class EventRepository:
     async def record_response(
         self, ven_id: str, event_id: str, modification_number: int, opt_type: str, code: str, now: datetime
     ) -> None:
-        key = (ven_id, event_id, modification_number)
-        row = await self.session.get(EventResponse, key)
-        if row is None:
-            self.session.add(
-                EventResponse(
-                    ven_id=ven_id,
-                    event_id=event_id,
-                    modification_number=modification_number,
-                    opt_type=opt_type,
-                    response_code=code,
-                    received_at=now,
-                )
-            )
-        else:
-            row.opt_type, row.response_code, row.received_at = opt_type, code, now
+        # One upsert, not a read and then an insert: a VEN that answers a resent distribute while
+        # its first answer is still being stored would otherwise fail one of the two (unique key).
+        answer = {"opt_type": opt_type, "response_code": code, "received_at": now}
+        statement = (
+            insert_on_conflict(self.session)(EventResponse)
+            .values(ven_id=ven_id, event_id=event_id, modification_number=modification_number, **answer)
+            .on_conflict_do_update(index_elements=["ven_id", "event_id", "modification_number"], set_=answer)
+        )
+        await self.session.execute(statement)

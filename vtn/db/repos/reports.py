@@ -7,8 +7,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Executable, delete, func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -18,7 +16,7 @@ from aggregator.records import (
     ReportRequestRecord,
     ReportValueRecord,
 )
-from vtn.db.repos import utc
+from vtn.db.repos import insert_on_conflict, utc
 from vtn.db.tables import ReportRegistration, ReportRequest, ReportValue, as_utc
 
 
@@ -190,9 +188,7 @@ class ReportRepository:
         """Insert report values; a (ven, request, rID, dtstart) already stored is skipped."""
         if not rows:
             return
-        dialect = self.session.get_bind().dialect.name
-        insert = pg_insert if dialect == "postgresql" else sqlite_insert
-        statement = insert(ReportValue).on_conflict_do_nothing(
+        statement = insert_on_conflict(self.session)(ReportValue).on_conflict_do_nothing(
             index_elements=["ven_id", "report_request_id", "r_id", "dtstart"]
         )
         # Rows as parameters (executemany), not as one VALUES clause: the statement is then the
