@@ -119,26 +119,12 @@ class VenClient(OpenADRClient):  # type: ignore[misc]
     async def _perform_request(self, service: str, message: Any) -> tuple[str | None, dict[str, Any]]:
         if self._stopping:  # a scheduled job still running while the agent shuts down
             return None, {}
-        await self._ensure_client_session()
-        url = f"{self.vtn_url}/{service}"
         if self.validate_outgoing:
-            try:
-                validate_xml_schema(message if isinstance(message, bytes) else str(message).encode())
-            except Exception as exc:  # lxml's XMLSyntaxError and DocumentInvalid
-                self.invalid_outgoing += 1
-                log.error("our own %s message fails the OpenADR 2.0b XSD: %s", service, exc)
-        try:
-            async with self.client_session.post(url, data=message) as reply:
-                content = await reply.read()
-                status = reply.status
-        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            if self.reachable:
-                log.warning("VTN %s unreachable: %s", self.vtn_url, exc)
-            self.reachable = False
+            self._check_outgoing(service, message)
+        answer = await self._exchange(service, message)
+        if answer is None:
             return None, {}
-        if not self.reachable:
-            log.info("VTN %s reachable", self.vtn_url)
-        self.reachable = True
+        status, content = answer
         if status != 200:
             log.warning("VTN answered HTTP %d to %s: %s", status, service, content[:300])
             return None, {}
@@ -153,6 +139,35 @@ class VenClient(OpenADRClient):  # type: ignore[misc]
             log.warning("VTN's answer to %s failed validation: %s", service, exc)
             return None, {}
         return message_type, payload
+
+    def _check_outgoing(self, service: str, message: Any) -> None:
+        try:
+            validate_xml_schema(message if isinstance(message, bytes) else str(message).encode())
+        except Exception as exc:  # lxml's XMLSyntaxError and DocumentInvalid
+            self.invalid_outgoing += 1
+            log.error("our own %s message fails the OpenADR 2.0b XSD: %s", service, exc)
+
+    async def _exchange(self, service: str, message: Any) -> tuple[int, bytes] | None:
+        """POST the message; the reply's status and body, or None when the VTN was not reached
+        (or the agent stopped meanwhile)."""
+        await self._ensure_client_session()
+        try:
+            async with self.client_session.post(f"{self.vtn_url}/{service}", data=message) as reply:
+                content = await reply.read()
+                status = reply.status
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            if self.reachable:
+                log.warning("VTN %s unreachable: %s", self.vtn_url, exc)
+            self.reachable = False
+            return None
+        except asyncio.CancelledError:
+            if self._stopping:  # stop() cancels the scheduler's jobs: a report in flight is dropped
+                return None  # (the buffer keeps it), not logged as a failed job
+            raise
+        if not self.reachable:
+            log.info("VTN %s reachable", self.vtn_url)
+        self.reachable = True
+        return status, content
 
     # --- lifecycle ----------------------------------------------------------------------------
     async def run(self) -> None:
