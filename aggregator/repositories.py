@@ -54,6 +54,10 @@ class VenRepository(Protocol):
         """Every VEN that is registered now, by venID."""
         ...
 
+    async def of_site(self, site_id: str) -> list[VenRecord]:
+        """The site's VENs, the newest (created_at, then venID) first."""
+        ...
+
 
 class EventRepository(Protocol):
     """DR events, the VENs each targets, and the VENs' oadrCreatedEvent answers."""

@@ -249,7 +249,7 @@ async def cancel_ven_report_request(call: Call[None, None]) -> s.ReportCancelAcc
 async def ven_site(call: Call[None, None]) -> Any:
     """Rebuilt from the VEN's latest x-SITE_FLEXIBILITY report (docs/openadr-mapping.md); 409
     until a usable one has arrived. A customer token sees only its own site."""
-    return await site_flexibility(UnitOfWork(call.sessions), call.path["ven_id"], call.now, _own_site(call))
+    return await site_flexibility(UnitOfWork(call.sessions), call.path["ven_id"], call.now, own_site(call))
 
 
 @ROUTES.route(
@@ -265,10 +265,10 @@ async def ven_status(call: Call[None, None]) -> Any:
     TELEMETRY_STATUS values of our agent's float form, and per rID the newest standard
     oadrPayloadResourceStatus (online, manual override, load control state; docs/vtn.md);
     409 until either has arrived. A customer token sees only its own site."""
-    return await site_status(UnitOfWork(call.sessions), call.path["ven_id"], _own_site(call))
+    return await site_status(UnitOfWork(call.sessions), call.path["ven_id"], own_site(call))
 
 
-def _own_site(call: Call[Any, Any]) -> str | None:
+def own_site(call: Call[Any, Any]) -> str | None:
     """The only site a customer may see ("" for a customer token without one: none); None: any."""
     principal = call.request[PRINCIPAL]
     return (principal.site_id or "") if principal.role == Role.CUSTOMER else None

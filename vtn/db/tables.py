@@ -325,3 +325,23 @@ class VenDispatch(Base):
     resolution_minutes: Mapped[int] = mapped_column(Integer)
     setpoint_kw: Mapped[list[Any]]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SitePreferences(Base):
+    """What a household set in its app (aggregator/preferences.py); one row per site, kept when
+    its VEN is re-provisioned."""
+
+    __tablename__ = "site_preferences"
+
+    site_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    charge_mode: Mapped[str] = mapped_column(String(8))  # smart | solar | boost | off
+    ev_target_kwh: Mapped[float | None] = mapped_column(Float)
+    departure_local: Mapped[str | None] = mapped_column(String(5))  # HH:MM, the site's time zone
+    departure_by_weekday: Mapped[dict[str, Any] | None]  # {"mon": "07:30", ...}
+    solar_min_kwh: Mapped[float | None] = mapped_column(Float)
+    battery_reserve_percent: Mapped[float | None] = mapped_column(Float)
+    max_peak_kw: Mapped[float | None] = mapped_column(Float)
+    notify_url: Mapped[str | None] = mapped_column(String(2048))
+    charging_action: Mapped[str | None] = mapped_column(String(8))  # start | stop (POST .../charging)
+    charging_action_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

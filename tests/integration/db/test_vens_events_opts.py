@@ -38,6 +38,19 @@ async def test_a_ven_round_trips_and_save_writes_only_what_changed(sessions: Ses
         assert await uow.vens.existing_ids(["v1", "v3"]) == {"v1"}
 
 
+async def test_a_sites_vens_newest_first(sessions: Sessions) -> None:
+    first = await add_ven(sessions, "v1")
+    later = replace(first, ven_id="v9", ven_name="n9", created_at=T0 + timedelta(days=1))
+    async with UnitOfWork(sessions) as uow:  # a second VEN for site-v1, provisioned later
+        uow.vens.add(later)
+        await uow.commit()
+    await add_ven(sessions, "v2")
+    async with UnitOfWork(sessions) as uow:
+        assert [v.ven_id for v in await uow.vens.of_site("site-v1")] == ["v9", "v1"]
+        assert [v.ven_id for v in await uow.vens.of_site("site-v2")] == ["v2"]
+        assert await uow.vens.of_site("nowhere") == []
+
+
 async def test_credentials_by_id_and_by_name(sessions: Sessions) -> None:
     await add_ven(sessions, "v1", fingerprint="AA:BB", xml_signatures="off")
     await add_ven(sessions, "v2")

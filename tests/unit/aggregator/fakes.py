@@ -88,6 +88,10 @@ class FakeVenRepository:
         registered = [v for v in self._vens.values() if v.registration_id is not None]
         return sorted(registered, key=lambda v: v.ven_id)
 
+    async def of_site(self, site_id: str) -> list[VenRecord]:
+        mine = [v for v in self._vens.values() if v.site_id == site_id]
+        return sorted(mine, key=lambda v: (v.created_at, v.ven_id), reverse=True)
+
 
 class FakeEventRepository:
     def __init__(self, stored: Stored) -> None:

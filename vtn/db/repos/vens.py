@@ -74,6 +74,11 @@ class VenRepository:
         query = select(Ven).where(Ven.registration_id.is_not(None)).order_by(Ven.ven_id)
         return [self._record(row) for row in await self.session.scalars(query)]
 
+    async def of_site(self, site_id: str) -> list[VenRecord]:
+        """The site's VENs, the newest (created_at, then venID) first."""
+        query = select(Ven).where(Ven.site_id == site_id).order_by(Ven.created_at.desc(), Ven.ven_id.desc())
+        return [self._record(row) for row in await self.session.scalars(query)]
+
     async def existing_ids(self, ven_ids: Iterable[str]) -> set[str]:
         wanted = list(ven_ids)
         rows = await self.session.execute(select(Ven.ven_id).where(Ven.ven_id.in_(wanted)))
