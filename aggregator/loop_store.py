@@ -9,6 +9,7 @@ import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from aggregator.inputs import (
     Home,
@@ -19,10 +20,12 @@ from aggregator.inputs import (
     Series,
 )
 from aggregator.ports import RunRecord
-from aggregator.records import ImbalanceRecord, PriceRecord, VenRecord
+from aggregator.preferences import apply_preferences, preferences_of
+from aggregator.records import ImbalanceRecord, PreferencesRecord, PriceRecord, VenRecord
 from aggregator.site import NoFlexibilityYet, site_flexibility
 from aggregator.uow import UnitOfWork
 
+UTC_ZONE = ZoneInfo("UTC")
 FIXED_SLOTS = 96  # an excluded home's load is held fixed for a day of 15-minute slots
 
 
@@ -42,15 +45,23 @@ class Exclusion:
     fixed_kw: float
 
 
-async def load_inputs(uow: UnitOfWork, now: datetime, exclusions: Mapping[str, Exclusion]) -> PlanningInputs:
+async def load_inputs(
+    uow: UnitOfWork, now: datetime, exclusions: Mapping[str, Exclusion], zone: ZoneInfo = UTC_ZONE
+) -> PlanningInputs:
     """The current prices, imbalance signal and DR windows not over yet, and each registered home
-    by site: its flexibility (None when it has sent none yet), or its fixed load if excluded."""
+    by site: its flexibility (None when it has sent none yet) as its household's preferences
+    want it planned (aggregator/preferences.py; `zone` is the sites' time zone), or its fixed
+    load if excluded."""
     async with uow:
         prices = await uow.prices.latest()
         imbalance = await uow.imbalance.latest()
         requests = await uow.requests.live()
         vens = await uow.vens.registered()
-    homes = [await _home(uow, v, now, exclusions) for v in sorted(vens, key=lambda v: v.site_id)]
+        preferences = await preferences_of(uow, sorted({v.site_id for v in vens}))
+    homes = [
+        await _home(uow, v, now, exclusions, preferences.get(v.site_id), zone)
+        for v in sorted(vens, key=lambda v: v.site_id)
+    ]
     return PlanningInputs(
         now=now,
         homes=tuple(homes),
@@ -64,7 +75,14 @@ async def load_inputs(uow: UnitOfWork, now: datetime, exclusions: Mapping[str, E
     )
 
 
-async def _home(uow: UnitOfWork, ven: VenRecord, now: datetime, exclusions: Mapping[str, Exclusion]) -> Home:
+async def _home(
+    uow: UnitOfWork,
+    ven: VenRecord,
+    now: datetime,
+    exclusions: Mapping[str, Exclusion],
+    preferences: PreferencesRecord | None,
+    zone: ZoneInfo,
+) -> Home:
     excluded = exclusions.get(ven.ven_id)
     if excluded is not None:
         return Home(
@@ -78,7 +96,8 @@ async def _home(uow: UnitOfWork, ven: VenRecord, now: datetime, exclusions: Mapp
         flex = await site_flexibility(uow, ven.ven_id, now)
     except NoFlexibilityYet:
         return Home(ven.ven_id, ven.site_id, None)
-    return Home(ven.ven_id, ven.site_id, flex.site, grid_start=flex.start)
+    site = flex.site if preferences is None else apply_preferences(flex.site, preferences, now, zone)
+    return Home(ven.ven_id, ven.site_id, site, grid_start=flex.start)
 
 
 async def save_run(uow: UnitOfWork, run: RunRecord) -> None:
@@ -91,12 +110,15 @@ class LoopStoreOverUow:
     """The LoopStore port over a unit of work; `exclusions` are the ones the loop's watch found
     (aggregator/watch.py), read at each run."""
 
-    def __init__(self, uow: UnitOfWork, exclusions: Mapping[str, Exclusion]) -> None:
+    def __init__(
+        self, uow: UnitOfWork, exclusions: Mapping[str, Exclusion], zone: ZoneInfo = UTC_ZONE
+    ) -> None:
         self._uow = uow
         self._exclusions = exclusions
+        self._zone = zone
 
     async def load_inputs(self, now: datetime) -> PlanningInputs:
-        return await load_inputs(self._uow, now, self._exclusions)
+        return await load_inputs(self._uow, now, self._exclusions, self._zone)
 
     async def save_run(self, run: RunRecord) -> None:
         await save_run(self._uow, run)

@@ -278,3 +278,24 @@ class DispatchRecord:
     resolution_minutes: int
     setpoint_kw: tuple[float, ...]
     updated_at: datetime
+
+
+# ---- a household's preferences (aggregator/preferences.py) -------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PreferencesRecord:
+    """What a household set in its app, as stored; the values are checked by the use case."""
+
+    site_id: str
+    charge_mode: str  # smart | solar | boost | off
+    updated_at: datetime
+    ev_target_kwh: float | None = None
+    departure_local: str | None = None  # "HH:MM" in the site's time zone
+    departure_by_weekday: dict[str, str] | None = None  # {"mon": "07:30", ...}
+    solar_min_kwh: float | None = None
+    battery_reserve_percent: float | None = None
+    max_peak_kw: float | None = None
+    notify_url: str | None = None
+    charging_action: str | None = None  # start | stop
+    charging_action_at: datetime | None = None

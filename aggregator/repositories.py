@@ -20,6 +20,7 @@ from aggregator.records import (
     ImbalanceRecord,
     OptRecord,
     OutboxRecord,
+    PreferencesRecord,
     PriceRecord,
     ReportRegistrationRecord,
     ReportRequestRecord,
@@ -338,6 +339,16 @@ class RequestRepository(Protocol):
     async def cancel(self, request_id: str, now: datetime) -> RequestRecord | None:
         """Mark the request cancelled at `now`; None if there is no such request. The caller checks
         that it is live (a cancelled one would get the new time)."""
+        ...
+
+
+class PreferenceRepository(Protocol):
+    """A household's preferences, one per site."""
+
+    async def get(self, site_id: str) -> PreferencesRecord | None: ...
+
+    async def put(self, preferences: PreferencesRecord) -> None:
+        """Insert or replace the site's preferences."""
         ...
 
 

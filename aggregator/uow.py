@@ -21,6 +21,7 @@ from aggregator.repositories import (
     ImbalanceRepository,
     OptRepository,
     OutboxRepository,
+    PreferenceRepository,
     PriceRepository,
     ReportRepository,
     RequestRepository,
@@ -56,6 +57,9 @@ class UnitOfWork(Protocol):
 
     @property
     def runs(self) -> RunRepository: ...
+
+    @property
+    def preferences(self) -> PreferenceRepository: ...
 
     @property
     def dispatches(self) -> DispatchRepository: ...

@@ -18,6 +18,7 @@ from vtn.db.repos.portfolio import (
     RequestRepository,
     RunRepository,
 )
+from vtn.db.repos.preferences import PreferenceRepository
 from vtn.db.repos.reports import ReportRepository
 from vtn.db.repos.tokens import TokenRepository
 from vtn.db.repos.vens import VenRepository
@@ -48,6 +49,7 @@ class UnitOfWork:
         self.requests = RequestRepository(session)
         self.runs = RunRepository(session)
         self.dispatches = DispatchRepository(session)
+        self.preferences = PreferenceRepository(session)
         return self
 
     async def __aexit__(

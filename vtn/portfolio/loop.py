@@ -101,7 +101,9 @@ class PortfolioLoop:
         """Plan and dispatch now (waits for a run already going)."""
         async with self._lock:
             now = self.clock()
-            store = LoopStoreOverUow(UnitOfWork(self.sessions), self.exclusions)
+            store = LoopStoreOverUow(
+                UnitOfWork(self.sessions), self.exclusions, ZoneInfo(self.settings.timezone)
+            )
             dispatcher = EventDispatcher(
                 UnitOfWork(self.sessions), self.notifier, self.settings.near_window_seconds, (DatabaseBusy,)
             )

@@ -23,6 +23,7 @@ from aggregator.records import (
     ImbalanceRecord,
     OptRecord,
     OutboxRecord,
+    PreferencesRecord,
     PriceRecord,
     ReportRegistrationRecord,
     ReportRequestRecord,
@@ -52,6 +53,7 @@ class Stored:
     requests: dict[str, RequestRecord] = field(default_factory=dict)
     runs: dict[str, RunRecord] = field(default_factory=dict)
     dispatches: dict[str, DispatchRecord] = field(default_factory=dict)  # by venID
+    preferences: dict[str, PreferencesRecord] = field(default_factory=dict)  # by siteID
 
     def copy(self) -> Stored:
         # The records are frozen: a copy of each dict is a snapshot.
@@ -485,6 +487,17 @@ class FakeRequestRepository:
 RUN_TRIGGER_LENGTH = 64  # planning_runs.trigger is a VARCHAR(64): the real add cuts it there
 
 
+class FakePreferenceRepository:
+    def __init__(self, preferences: dict[str, PreferencesRecord]) -> None:
+        self._preferences = preferences
+
+    async def get(self, site_id: str) -> PreferencesRecord | None:
+        return self._preferences.get(site_id)
+
+    async def put(self, preferences: PreferencesRecord) -> None:
+        self._preferences[preferences.site_id] = preferences
+
+
 class FakeRunRepository:
     def __init__(self, runs: dict[str, RunRecord]) -> None:
         self._runs = runs
@@ -568,6 +581,7 @@ class FakeUnitOfWork:
         requests: Iterable[RequestRecord] = (),
         runs: Iterable[RunRecord] = (),
         dispatches: Iterable[DispatchRecord] = (),
+        preferences: Iterable[PreferencesRecord] = (),
     ) -> None:
         self.stored = Stored(
             vens={v.ven_id: v for v in vens},
@@ -584,6 +598,7 @@ class FakeUnitOfWork:
             requests={r.request_id: r for r in requests},
             runs={r.run_id: r for r in runs},
             dispatches={d.ven_id: d for d in dispatches},
+            preferences={p.site_id: p for p in preferences},
         )
         self.committed = False  # did any use case commit (cosmicpython's FakeUnitOfWork.committed)
         self._open(self.stored.copy())
@@ -600,6 +615,7 @@ class FakeUnitOfWork:
         self.requests = FakeRequestRepository(working.requests)
         self.runs = FakeRunRepository(working.runs)
         self.dispatches = FakeDispatchRepository(working.dispatches)
+        self.preferences = FakePreferenceRepository(working.preferences)
 
     async def __aenter__(self) -> Self:
         self._open(self.stored.copy())
