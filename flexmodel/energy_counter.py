@@ -19,7 +19,7 @@ Sample = tuple[datetime, float]
 
 # A power sample stands for at most this long: past it, a silent device counts no energy
 # (a gap in the telemetry is unmeasured, not the last power repeated for hours).
-MAX_HOLD = timedelta(minutes=5)
+MAX_HOLD = timedelta(minutes=15)
 
 
 @dataclass(frozen=True, slots=True)
