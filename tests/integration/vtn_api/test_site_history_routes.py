@@ -123,3 +123,15 @@ async def test_bad_parameters_are_422_naming_the_parameter(
     reply = await api.get(f"/sites/site-1{query}", token=home["own"])
     assert reply.status == 422, reply.json
     assert [e["field"] for e in reply.json["errors"]] == [field]
+
+
+async def test_garbled_parameters_never_break_the_server(api: CheckedApi, home: dict[str, str]) -> None:
+    texts = [
+        "", " ", "\x00", "x" * 5000, "2030-01-01T00:00:00", "9999-12-31T23:59:59-12:00",
+        "0001-01-01T00:00:00+00:00", "2030-02-30T00:00:00Z", "0000-00", "2026-00", "99999-01", "2026-3",
+        "1999-12", "2026-03-04T00:00:00+14:00",
+    ]  # fmt: skip
+    for text in texts:
+        for path, name in (("sessions", "from"), ("sessions", "to"), ("savings", "month")):
+            reply = await api.get(f"/sites/site-1/{path}", params={name: text}, token=home["own"])
+            assert reply.status in (200, 422), (path, name, text, reply.json)
