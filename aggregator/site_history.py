@@ -37,6 +37,7 @@ from flexmodel.sessions import (
 )
 
 STATUS_REPORT_NAME = "TELEMETRY_STATUS"
+STATUS_WINDOW = timedelta(days=400)  # a charger that sent no status for longer is gone
 METER_PREFIX = "meter"  # the grid connection point's device id: meter-1 (docs/openadr-mapping.md)
 DEFAULT_METER = "meter-1"
 # Plug state read from before `from`: a car already on the charger then started before `from`.
@@ -87,17 +88,16 @@ async def _devices(uow: UnitOfWork, ven_id: str) -> tuple[list[str], str]:
     """(the chargers, the meter): chargers report `plugged_in`, the meter's id starts `meter`;
     both from what the VEN offers (METADATA), else from its newest status values."""
     r_ids = {d["r_id"] for r in await uow.reports.registrations(ven_id) for d in r.descriptions}
-    status = await uow.reports.latest_values(ven_id, STATUS_REPORT_NAME, timedelta(days=400))
-    r_ids |= {v.r_id for v in status}
+    if not any(r.endswith(".plugged_in") for r in r_ids):  # offered nothing (yet): what it sent
+        r_ids |= {v.r_id for v in await uow.reports.latest_values(ven_id, STATUS_REPORT_NAME, STATUS_WINDOW)}
     devices = {r.rpartition(".")[0] for r in r_ids}
     chargers = sorted(r.rpartition(".")[0] for r in r_ids if r.endswith(".plugged_in"))
     meter = min((d for d in devices if d.startswith(METER_PREFIX)), default=DEFAULT_METER)
     return chargers, meter
 
 
-async def _ev_plans(uow: UnitOfWork, ven_id: str) -> dict[str, EvPlan]:
+def _ev_plans(rows: Sequence[ReportValueRecord]) -> dict[str, EvPlan]:
     """The cars of the latest flexibility snapshot (none when it is absent or unreadable)."""
-    rows = await uow.reports.values_of(ven_id, FLEX_REPORT_NAME)
     if not rows:
         return {}
     samples = [(r.r_id, r.dtstart, timedelta(seconds=r.duration_seconds), r.value) for r in rows]
@@ -108,8 +108,7 @@ async def _ev_plans(uow: UnitOfWork, ven_id: str) -> dict[str, EvPlan]:
     return ev_plans(points, max(r.received_at for r in rows))
 
 
-async def _min_billed_peak_kw(uow: UnitOfWork, ven_id: str) -> float:
-    rows = await uow.reports.values_of(ven_id, FLEX_REPORT_NAME)
+def _min_billed_peak_kw(rows: Sequence[ReportValueRecord]) -> float:
     values = [r.value for r in rows if r.r_id == "site.min_billed_peak_kw"]
     return values[-1] if values else MIN_BILLED_PEAK_KW
 
@@ -199,7 +198,7 @@ async def list_sessions(
     async with uow:
         ven = await site_ven(uow, site_id, own_site)
         chargers, _ = await _devices(uow, ven.ven_id)
-        plans = await _ev_plans(uow, ven.ven_id)
+        plans = _ev_plans(await uow.reports.values_of(ven.ven_id, FLEX_REPORT_NAME))
         wanted = [f"{c}.{f}" for c in chargers for f in ("plugged_in", "power", "energy_import")]
         series = _by_r_id(await uow.reports.series(ven.ven_id, wanted, since, until))
         prices, _ = price_maps(await uow.prices.starting_between(since - PRICE_LOOKBACK, until))
@@ -247,12 +246,12 @@ async def month_savings(
     async with uow:
         ven = await site_ven(uow, site_id, own_site)
         chargers, meter = await _devices(uow, ven.ven_id)
-        plans = await _ev_plans(uow, ven.ven_id)
-        min_billed = await _min_billed_peak_kw(uow, ven.ven_id)
+        flex = await uow.reports.values_of(ven.ven_id, FLEX_REPORT_NAME)
         wanted = [f"{c}.{f}" for c in chargers for f in ("plugged_in", "power", "energy_import")]
         wanted += [f"{meter}.{f}" for f in ("power", "energy_import", "energy_export")]
         series = _by_r_id(await uow.reports.series(ven.ven_id, wanted, since, until))
         records = await uow.prices.starting_between(grid.start - PRICE_LOOKBACK, grid.end)
+    plans, min_billed = _ev_plans(flex), _min_billed_peak_kw(flex)
     imports, exports = price_maps(records)
     capacity = records[-1].capacity_eur_per_kw_month if records else None  # the newest price's
     import_counter = _counter(series, meter, "energy_import")

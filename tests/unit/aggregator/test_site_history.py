@@ -174,3 +174,9 @@ async def test_a_month_not_begun_is_invalid() -> None:
     with pytest.raises(InvalidInput) as caught:
         await month_savings(home(), "site-1", None, date(2030, 4, 1), DAY, BRUSSELS)
     assert caught.value.field == "month"
+
+
+async def test_without_metadata_the_charger_is_found_from_its_status_values() -> None:
+    uow = FakeUnitOfWork(vens=[REGISTERED_VEN], report_values=rows(), prices=[prices()])
+    [session] = await list_sessions(uow, "site-1", None, DAY, DAY + timedelta(days=1))
+    assert session.device_id == "evse-1" and session.energy_kwh == pytest.approx(10.5)
