@@ -266,6 +266,13 @@ class ReportRepository(Protocol):
         """The VEN's values with since <= dtstart < until, by dtstart, then rID, then arrival."""
         ...
 
+    async def series(
+        self, ven_id: str, r_ids: Sequence[str], since: datetime, until: datetime
+    ) -> list[ReportValueRecord]:
+        """The VEN's values of the rIDs (any report) with since <= dtstart < until, by rID, then
+        dtstart, then arrival (a charger's or a meter's history, without the other devices')."""
+        ...
+
     async def r_ids_ending(self, report_name: str, suffix: str) -> set[tuple[str, str]]:
         """(venID, rID) of the stored values of `report_name` whose rID ends with `suffix`."""
         ...
@@ -290,6 +297,11 @@ class PriceRepository(Protocol):
         ...
 
     async def latest(self) -> PriceRecord | None: ...
+
+    async def starting_between(self, since: datetime, until: datetime) -> list[PriceRecord]:
+        """The prices with since <= start < until, oldest (lowest id) first: of two covering a
+        slot, the later one stands."""
+        ...
 
 
 class ImbalanceRepository(Protocol):

@@ -7,6 +7,7 @@ from aiohttp import web
 from vtn.api import customer as _customer  # noqa: F401  (its routes join ROUTES on import)
 from vtn.api import portfolio as _portfolio  # noqa: F401  (its routes join ROUTES on import)
 from vtn.api import ratelimit
+from vtn.api import site_history as _site_history  # noqa: F401  (its routes join ROUTES on import)
 from vtn.api import token_admin as _token_admin  # noqa: F401  (its routes join ROUTES on import)
 from vtn.api.middleware import auth_middleware, errors_middleware
 from vtn.api.openapi import build_openapi

@@ -388,6 +388,17 @@ class FakeReportRepository:
         ]
         return [v for _, v in sorted(mine, key=lambda iv: (iv[1].dtstart, iv[1].r_id, iv[0]))]
 
+    async def series(
+        self, ven_id: str, r_ids: Sequence[str], since: datetime, until: datetime
+    ) -> list[ReportValueRecord]:
+        wanted = set(r_ids)
+        mine = [
+            (i, v)
+            for i, v in self._ordered()
+            if v.ven_id == ven_id and v.r_id in wanted and since <= v.dtstart < until
+        ]
+        return [v for _, v in sorted(mine, key=lambda iv: (iv[1].r_id, iv[1].dtstart, iv[0]))]
+
 
 class FakePriceRepository:
     def __init__(self, prices: dict[int, PriceRecord]) -> None:
@@ -416,6 +427,9 @@ class FakePriceRepository:
 
     async def latest(self) -> PriceRecord | None:
         return self._prices[max(self._prices)] if self._prices else None
+
+    async def starting_between(self, since: datetime, until: datetime) -> list[PriceRecord]:
+        return [self._prices[i] for i in sorted(self._prices) if since <= self._prices[i].start < until]
 
 
 class FakeImbalanceRepository:

@@ -93,6 +93,14 @@ class PriceRepository:
     async def latest(self) -> PriceRecord | None:
         return await _newest(self.session, PriceSeries, _prices)
 
+    async def starting_between(self, since: datetime, until: datetime) -> list[PriceRecord]:
+        rows = await self.session.scalars(
+            select(PriceSeries)
+            .where(PriceSeries.start >= since, PriceSeries.start < until)
+            .order_by(PriceSeries.id)
+        )
+        return [_prices(row) for row in rows]
+
 
 def _imbalance(row: ImbalanceSignal) -> ImbalanceRecord:
     nominated = row.nominated_net_kw

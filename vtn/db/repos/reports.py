@@ -257,3 +257,14 @@ class ReportRepository:
             query = query.where(ReportValue.dtstart < until)
         query = query.order_by(ReportValue.dtstart, ReportValue.r_id, ReportValue.id)
         return await _read_values(self.session, query)
+
+    async def series(
+        self, ven_id: str, r_ids: Sequence[str], since: datetime, until: datetime
+    ) -> list[ReportValueRecord]:
+        query = _VALUES.where(
+            ReportValue.ven_id == ven_id,
+            ReportValue.r_id.in_(list(r_ids)),
+            ReportValue.dtstart >= since,
+            ReportValue.dtstart < until,
+        ).order_by(ReportValue.r_id, ReportValue.dtstart, ReportValue.id)
+        return await _read_values(self.session, query)
