@@ -23,6 +23,7 @@ from aggregator.ports import RunRecord
 from aggregator.preferences import apply_preferences, preferences_of
 from aggregator.records import ImbalanceRecord, PreferencesRecord, PriceRecord, VenRecord
 from aggregator.site import NoFlexibilityYet, site_flexibility
+from aggregator.site_history import charged_this_session
 from aggregator.uow import UnitOfWork
 
 UTC_ZONE = ZoneInfo("UTC")
@@ -96,7 +97,13 @@ async def _home(
         flex = await site_flexibility(uow, ven.ven_id, now)
     except NoFlexibilityYet:
         return Home(ven.ven_id, ven.site_id, None)
-    site = flex.site if preferences is None else apply_preferences(flex.site, preferences, now, zone)
+    if preferences is None:
+        return Home(ven.ven_id, ven.site_id, flex.site, grid_start=flex.start)
+    charged: dict[str, float] = {}
+    if preferences.ev_target_kwh is not None and flex.site.get("evs"):
+        async with uow:
+            charged = await charged_this_session(uow, ven.ven_id, now)
+    site = apply_preferences(flex.site, preferences, now, zone, charged)
     return Home(ven.ven_id, ven.site_id, site, grid_start=flex.start)
 
 

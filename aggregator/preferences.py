@@ -4,8 +4,9 @@ home's site entry at every planning run (the VEN's own report stays as it was se
 What each setting does to the site entry (plan-format.md):
 - `charge_mode` sets every EV's `mode`; `off` asks for no energy (the EV stays in the entry,
   with `energy_needed_kwh` 0, so the schedule holds the charger at zero);
-- `ev_target_kwh` is the energy the car should get in its session; the VTN knows what it got so
-  far only when told (`delivered_kwh` per EV), else the agent's remaining need stands;
+- `ev_target_kwh` is the energy the car should get in its session: what the charger drew so far
+  in the session (from its telemetry, aggregator.site_history) times the EV's efficiency counts
+  as delivered; where that is unknown, the agent's remaining need stands;
 - `departure_local` (per weekday where `departure_by_weekday` names the day) is the next such
   local time after now, in the site's time zone;
 - `battery_reserve_percent` raises the battery's `min_soc_kwh` (never above its present charge,
@@ -196,9 +197,10 @@ def _ev(
     preferences: PreferencesRecord,
     now: datetime,
     zone: ZoneInfo,
-    delivered_kwh: float | None,
+    charged_kwh: float | None,
 ) -> None:
-    if preferences.ev_target_kwh is not None and delivered_kwh is not None:
+    if preferences.ev_target_kwh is not None and charged_kwh is not None:
+        delivered_kwh = charged_kwh * float(ev.get("efficiency", 1.0))  # into the car
         ev["energy_needed_kwh"] = round(max(0.0, preferences.ev_target_kwh - delivered_kwh), 4)
     departure = next_departure(preferences, max(now, datetime.fromisoformat(str(ev["arrival"]))), zone)
     if departure is not None:
@@ -218,13 +220,13 @@ def apply_preferences(
     preferences: PreferencesRecord,
     now: datetime,
     zone: ZoneInfo,
-    delivered_kwh: Mapping[str, float] | None = None,
+    charged_kwh: Mapping[str, float] | None = None,
 ) -> dict[str, Any]:
     """The site entry as the household wants it planned (a new dict; `site` is not changed).
-    `delivered_kwh`: what each EV (by ev_id) got in its session so far, where known."""
+    `charged_kwh`: what each EV's charger (by ev_id) drew in the session so far, where known."""
     out = copy.deepcopy(dict(site))
     for ev in out.get("evs") or []:
-        _ev(ev, preferences, now, zone, (delivered_kwh or {}).get(str(ev["ev_id"])))
+        _ev(ev, preferences, now, zone, (charged_kwh or {}).get(str(ev["ev_id"])))
     battery = out.get("battery")
     if battery is not None and preferences.battery_reserve_percent is not None:
         reserve_kwh = battery["capacity_kwh"] * preferences.battery_reserve_percent / 100.0

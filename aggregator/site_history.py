@@ -291,3 +291,27 @@ async def month_savings(
         full_power_kw=full_power,
         estimated=tuple(estimated),
     )
+
+
+# ---- the session under way, for planning ------------------------------------------------------
+
+# How far back a planning run looks for the plug-in of the car on the charger now: a session that
+# began earlier is counted from this far back (its car got more than counted: the plan then asks
+# for a little more than the household's target, never less).
+OPEN_SESSION_LOOKBACK = timedelta(hours=24)
+
+
+async def charged_this_session(uow: UnitOfWork, ven_id: str, now: datetime) -> dict[str, float]:
+    """What each charger drew [kWh] in the session under way (a charger without a car is left
+    out), from its telemetry. Call inside an entered unit of work."""
+    chargers, _ = await _devices(uow, ven_id)
+    if not chargers:
+        return {}
+    wanted = [f"{c}.{f}" for c in chargers for f in ("plugged_in", "power", "energy_import")]
+    series = _by_r_id(await uow.reports.series(ven_id, wanted, now - OPEN_SESSION_LOOKBACK, now))
+    out = {}
+    for device in chargers:
+        for session, _slots, seen in _sessions_of(device, series, None, now):
+            if session.end is None:
+                out[device] = seen.energy_kwh
+    return out

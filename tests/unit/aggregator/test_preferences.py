@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from fakes import FakeUnitOfWork
+from home_telemetry import device_rows, registration
 from samples import REGISTERED_VEN, T0
 from test_loop_store import flexibility
 
@@ -27,7 +28,9 @@ from aggregator.preferences import (
     put_preferences,
     set_charging,
 )
-from aggregator.records import PreferencesRecord
+from aggregator.records import PreferencesRecord, ReportValueRecord
+from flexmodel.flexreport import REPORT_NAME as FLEX_REPORT_NAME
+from flexmodel.flexreport import site_to_points
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
 NOW = datetime(2030, 1, 7, 17, 0, tzinfo=UTC)  # a Monday, 18:00 in Brussels
@@ -52,6 +55,17 @@ def site(**extra: Any) -> dict[str, Any]:
         ],
         **extra,
     }
+
+
+def flexibility_of(ven_id: str, entry: dict[str, Any]) -> list[ReportValueRecord]:
+    """The stored values of a flexibility report of `entry` on the 15-minute grid from T0."""
+    return [
+        ReportValueRecord(
+            ven_id, "flex", FLEX_REPORT_NAME, p.r_id, i.start, int(i.duration.total_seconds()), i.value, T0
+        )
+        for p in site_to_points(entry, T0, timedelta(minutes=15))
+        for i in p.intervals
+    ]
 
 
 def prefs(**fields: Any) -> PreferencesRecord:
@@ -201,3 +215,33 @@ async def test_a_planning_run_reads_each_home_as_its_household_wants_it() -> Non
     assert homes["site-1"].site is not None and homes["site-2"].site is not None
     assert homes["site-1"].site["import_limit_kw"] == 0.3  # its own load (0.3 kW) is the least bound
     assert homes["site-2"].site["import_limit_kw"] == 9.2  # no preferences: as reported
+
+
+def test_what_the_car_got_counts_after_the_chargers_efficiency() -> None:
+    lossy = site()
+    lossy["evs"][0]["efficiency"] = 0.9
+    ev = the_ev(apply_preferences(lossy, prefs(ev_target_kwh=30.0), NOW, BRUSSELS, {"evse-1": 10.0}))
+    assert ev["energy_needed_kwh"] == pytest.approx(21.0)  # 30 - 10 kWh drawn * 0.9
+
+
+async def test_a_planning_run_counts_what_the_charger_drew_this_session_against_the_target() -> None:
+    """The car plugged in at T0 - 2 h and drew 7 kW for one hour (7 kWh): 30 kWh wanted, 23 to go."""
+    plugged_at = T0 - timedelta(hours=2)
+    rows = device_rows(
+        "ven-1", "evse-1", T0 - timedelta(hours=3), T0 + timedelta(minutes=1), timedelta(minutes=5),
+        lambda at: 7.0 if plugged_at <= at < plugged_at + timedelta(hours=1) else 0.0,
+        plugged=lambda at: at >= plugged_at,
+    )  # fmt: skip
+    entry = {**site(), "base_load_kw": [0.5] * 8}
+    entry["evs"][0]["arrival"] = (T0 - timedelta(minutes=30)).isoformat()  # the agent's: the grid's start
+    entry["evs"][0]["departure"] = (T0 + timedelta(hours=10)).isoformat()
+    flex = flexibility_of("ven-1", entry)
+    uow = FakeUnitOfWork(
+        vens=[REGISTERED_VEN],
+        report_values=[*rows, *flex],
+        report_registrations=registration("ven-1", {"evse-1": True}, T0 - timedelta(days=1)),
+        preferences=[replace(default_preferences("site-1", T0), ev_target_kwh=30.0)],
+    )
+    (home,) = (await load_inputs(uow, T0, {}, BRUSSELS)).homes
+    assert home.site is not None
+    assert home.site["evs"][0]["energy_needed_kwh"] == pytest.approx(23.0)
