@@ -35,6 +35,9 @@ log = logging.getLogger(__name__)
 CLOCK_START = timedelta(hours=10)  # STARTUP_S after launch: homes have reported by 11:00
 # The DSO announces the evening cap in the late morning; the imbalance signal comes in the afternoon
 # for the night (hours ahead, so a busy machine's slower runs still land before the windows).
+# The household whose app the demo uses: it confirms smart charging, and its view ends the report.
+HOUSEHOLD_SITE = "home-001"
+HOUSEHOLD_PREFERENCES = {"charge_mode": "smart"}
 DR_AT, DR_FROM, DR_TO = timedelta(hours=12), timedelta(hours=17), timedelta(hours=21)
 IMBALANCE_AT, IMBALANCE_FROM, IMBALANCE_TO = (
     timedelta(hours=16),
@@ -192,6 +195,10 @@ def start_vtn(demo: Demo) -> None:
     upgrade(db)  # in this process: a second interpreter start costs seconds on a busy machine
     for role in ("operator", "market"):
         demo.tokens[role] = asyncio.run(create_token(db, role=role, name=f"demo-{role}"))
+    # The household of the first home, through its app's door (docs/customer-api.md).
+    demo.tokens["customer"] = asyncio.run(
+        create_token(db, role="customer", name="demo-household", site_id=HOUSEHOLD_SITE)
+    )
     port = _free_port()
     config = demo.work / "vtn.toml"
     config.write_text(
@@ -303,6 +310,9 @@ def market_day(demo: Demo) -> dict[str, Any]:
     else:
         prices = generated_prices(demo.day, slots)
     demo.api("PUT", "/prices", prices)
+    mode = demo.api("PUT", f"/sites/{HOUSEHOLD_SITE}/preferences", HOUSEHOLD_PREFERENCES, role="customer")
+    demo.say(f"{HOUSEHOLD_SITE}'s household chooses {mode['charge_mode']} charging in its app "
+             f"(PUT /api/v1/sites/{HOUSEHOLD_SITE}/preferences, a customer token)")  # fmt: skip
     demo.say("day-ahead prices in (PUT /api/v1/prices); the VTN plans the day at 11:00")
     demo.wait_until(demo.day + DR_AT)
     cap_kw = round(demo.cap_kw_per_home * demo.homes, 1)
@@ -331,6 +341,19 @@ def market_day(demo: Demo) -> dict[str, Any]:
     return {"prices": prices, "request": request, "imbalance": imbalance}
 
 
+def household_view(demo: Demo) -> dict[str, Any]:
+    """What the first home's household sees in its app at the end of the day (its own token)."""
+    site = f"/sites/{HOUSEHOLD_SITE}"
+    start = demo.day + timedelta(hours=11)
+    span = f"from={start.isoformat()}&to={(start + timedelta(days=1)).isoformat()}".replace("+", "%2B")
+    return {
+        "site": HOUSEHOLD_SITE,
+        "preferences": demo.api("GET", f"{site}/preferences", role="customer"),
+        "sessions": demo.api("GET", f"{site}/sessions?{span}", role="customer")["sessions"],
+        "savings": demo.api("GET", f"{site}/savings?month={start:%Y-%m}", role="customer"),
+    }
+
+
 def run_demo(demo: Demo) -> int:
     from flexvpp.demo_check import failure, logged_errors
     from flexvpp.demo_report import DAY_START, collect, write_report
@@ -357,6 +380,7 @@ def run_demo(demo: Demo) -> int:
             demo.say("the simulated day is over; collecting telemetry")
             time.sleep(4.0)  # the last telemetry reports
             data = collect(demo, market)
+            data.household = household_view(demo)
             # Read while the VTN runs: what it logs while being stopped is not the run's.
             vtn_errors = logged_errors((demo.work / "vtn.log").read_text(errors="replace"))
         except DemoFailed as exc:

@@ -32,6 +32,7 @@ class DemoData:
     ev_kw: dict[str, np.ndarray]  # per home, average charger power per slot [kW]
     runs: list[dict[str, Any]]
     sessions: list[dict[str, Any]] = field(default_factory=list)
+    household: dict[str, Any] | None = None  # one household's app view (flexvpp.demo.household_view)
 
     def times(self) -> list[datetime]:
         return [self.day_start + t * SLOT for t in range(self.slots)]
@@ -342,7 +343,8 @@ def write_report(data: DemoData, out: Path) -> Report:
         "font-size:13px}img{max-width:100%}</style></head><body>"
         f"<h1>flexvpp demo: {len(data.homes)} homes, {data.day_start:%Y-%m-%d %H:%M} UTC + 24 h</h1>"
         f"<pre>{_esc(summary)}</pre>{figures}<h2>Planning runs</h2><table><tr><th>sim time</th>"
-        f"<th>trigger</th><th>status</th><th>s</th><th>method</th></tr>{runs}</table></body></html>"
+        f"<th>trigger</th><th>status</th><th>s</th><th>method</th></tr>{runs}</table>"
+        f"{household_html(data.household)}</body></html>"
     )
     path = out / "report.html"
     path.write_text(html)
@@ -351,3 +353,39 @@ def write_report(data: DemoData, out: Path) -> Report:
 
 def _esc(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _eur(value: Any) -> str:
+    return "n/a" if value is None else f"{value:.2f}"
+
+
+def _kwh(value: Any) -> str:
+    return "" if value is None else f"{value:.1f}"
+
+
+def household_html(view: dict[str, Any] | None) -> str:
+    """One household's app view: its charge mode, its sessions and its month against the baseline."""
+    if view is None:
+        return ""
+    prefs, savings = view["preferences"], view["savings"]
+    sessions = "".join(
+        f"<tr><td>{s['start'][11:16]}</td><td>{(s['end'] or '')[11:16] or 'charging'}</td>"
+        f"<td>{s['energy_kwh']:.2f}</td><td>{_eur(s['cost_eur'])}</td><td>{s['mode'] or ''}</td>"
+        f"<td>{_kwh(s['target_kwh'])}</td>"
+        f"<td>{'' if s['target_met'] is None else ('yes' if s['target_met'] else 'no')}</td></tr>"
+        for s in view["sessions"]
+    )
+    measured, baseline, saved = savings["measured"], savings["baseline"], savings["saved"]
+    estimated = ", ".join(savings["estimated"]) or "nothing"
+    return (
+        f"<h2>One household's view: {_esc(view['site'])} (its app, a customer token)</h2>"
+        f"<p>Charge mode <b>{_esc(prefs['charge_mode'])}</b>. Sessions of the day "
+        "(GET /sites/{site_id}/sessions):</p>"
+        "<table><tr><th>start</th><th>end</th><th>kWh</th><th>EUR</th><th>mode</th><th>target kWh</th>"
+        f"<th>met</th></tr>{sessions}</table>"
+        f"<p>The month so far (GET /sites/{{site_id}}/savings?month={_esc(savings['month'])}): energy "
+        f"{_eur(measured['energy_eur'])} EUR against {_eur(baseline['energy_eur'])} uncontrolled, month "
+        f"peak {measured['peak_kw']:.1f} kW against {baseline['peak_kw']:.1f} kW, capacity "
+        f"{_eur(measured['capacity_eur'])} EUR against {_eur(baseline['capacity_eur'])}: saved "
+        f"{_eur(saved['total_eur'])} EUR. Estimated: {_esc(estimated)}.</p>"
+    )

@@ -116,6 +116,10 @@ def test_demo_command_writes_its_report(tmp_path: Path) -> None:
     assert "EVs at target" in done.stdout and "report:" in done.stdout
     html = (out / "report.html").read_text()
     assert html.count("data:image/png;base64,") == 4
+    # The first home's household, through its app's door: its mode, its sessions, its month.
+    household = html[html.index("One household's view: home-001") :]
+    assert "Charge mode <b>smart</b>" in household and "saved" in household
+    assert household.count("<tr>") >= 2, household  # the header and at least the day's session
     for name in ("net_import", "ev_energy", "cost_peak", "dr"):
         assert (out / f"{name}.png").stat().st_size > 5000
 
