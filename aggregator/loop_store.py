@@ -18,6 +18,7 @@ from aggregator.inputs import (
     Prices,
     Series,
 )
+from aggregator.notification_sources import targets_at_risk
 from aggregator.ports import RunRecord
 from aggregator.records import ImbalanceRecord, PriceRecord, VenRecord
 from aggregator.site import NoFlexibilityYet, site_flexibility
@@ -83,7 +84,9 @@ async def _home(uow: UnitOfWork, ven: VenRecord, now: datetime, exclusions: Mapp
 
 async def save_run(uow: UnitOfWork, run: RunRecord) -> None:
     async with uow:
+        previous = await uow.runs.latest_planned()
         uow.runs.add(run)
+        await targets_at_risk(uow, run, previous)
         await uow.commit()
 
 

@@ -19,6 +19,7 @@ from aggregator.repositories import (
     DispatchRepository,
     EventRepository,
     ImbalanceRepository,
+    NotificationRepository,
     OptRepository,
     OutboxRepository,
     PriceRepository,
@@ -26,6 +27,7 @@ from aggregator.repositories import (
     RequestRepository,
     RunRepository,
     VenRepository,
+    WebhookRepository,
 )
 
 
@@ -59,6 +61,12 @@ class UnitOfWork(Protocol):
 
     @property
     def dispatches(self) -> DispatchRepository: ...
+
+    @property
+    def notifications(self) -> NotificationRepository: ...
+
+    @property
+    def webhooks(self) -> WebhookRepository: ...
 
     async def __aenter__(self) -> Self: ...
 
