@@ -174,6 +174,13 @@ async def set_webhook(
     return secret
 
 
+async def get_webhook(uow: UnitOfWork, site_id: str, own_site: str | None = None) -> WebhookRecord | None:
+    """The site's webhook (its secret is for signing, never for showing), None if it has none."""
+    check_visible(site_id, own_site)
+    async with uow:
+        return await uow.webhooks.get(site_id)
+
+
 async def rotate_secret(uow: UnitOfWork, site_id: str, now: datetime, own_site: str | None = None) -> str:
     """A new secret for the site's webhook (shown this once); notifications sent from now on are
     signed with it, retries of older ones included. NotFound when the site has no webhook."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from vtn.api import notifications as _notifications  # noqa: F401  (its routes join ROUTES on import)
 from vtn.api import portfolio as _portfolio  # noqa: F401  (its routes join ROUTES on import)
 from vtn.api import ratelimit
 from vtn.api import token_admin as _token_admin  # noqa: F401  (its routes join ROUTES on import)
