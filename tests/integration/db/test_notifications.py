@@ -10,6 +10,7 @@ from datetime import timedelta
 
 import pytest
 
+from aggregator.dispatch import EventDispatcher
 from aggregator.notification_records import (
     DeliveryState,
     NotificationKind,
@@ -18,6 +19,8 @@ from aggregator.notification_records import (
     WebhookRecord,
 )
 from aggregator.notifications import DeliveryPolicy, deliver_due, enqueue_many
+from aggregator.ports import NullNotifier, Schedule
+from aggregator.vens import NewVen, provision_ven
 from vtn.db.engine import open_database
 from vtn.db.errors import DuplicateKey
 from vtn.db.uow import Sessions, UnitOfWork
@@ -162,3 +165,24 @@ async def test_two_processes_delivering_at_once_send_each_notification_once(db_u
     assert sorted(receiver.ids) == sorted(q.id for q in queued)  # every one, each once
     assert pending == []
     assert all(r > 0 for r in rounds), f"the rounds did not overlap: {rounds}"
+
+
+async def test_a_dispatched_schedule_is_told_in_the_transaction_that_records_it(sessions: Sessions) -> None:
+    """The dispatcher's record and its schedule_changed notification, on the database."""
+    ven = await provision_ven(UnitOfWork(sessions), NewVen("gw-1", "home-1"), T0)
+    async with UnitOfWork(sessions) as uow:
+        uow.webhooks.add(WebhookRecord("home-1", "https://app.example/h", "s", T0))
+        await uow.commit()
+    dispatcher = EventDispatcher(UnitOfWork(sessions), NullNotifier(), 3600)
+    schedule = Schedule(ven.ven_id, "home-1", T0, timedelta(minutes=15), (1.0, 2.0))
+    (done,) = await dispatcher.dispatch_all([schedule], "run-1", T0)
+    async with UnitOfWork(sessions) as uow:
+        (note,) = await uow.notifications.of_site("home-1", 10)
+        recorded = await uow.dispatches.get(ven.ven_id)
+    assert (note.kind, note.state, note.data["event_id"], note.data["run_id"]) == (
+        NotificationKind.SCHEDULE_CHANGED,
+        DeliveryState.PENDING,
+        done.event_id,
+        "run-1",
+    )
+    assert recorded is not None and recorded.event_id == done.event_id
