@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from aggregator.errors import Conflict, DomainError, InvalidInput, NotFound
 from aggregator.event_rules import EventSpec, IntervalSpec
 from aggregator.events import EventInfo, EventPatch, cancel_event, create_event, modify_events
+from aggregator.notification_sources import schedules_changed
 from aggregator.ports import Dispatched, PollNotifier, Schedule
 from aggregator.records import DispatchRecord, EventRecord
 from aggregator.uow import UnitOfWork
@@ -145,7 +146,7 @@ class EventDispatcher:
                 done[schedule.ven_id] = _failed(schedule, exc)
                 continue
             done[schedule.ven_id] = _dispatched(schedule, info, "created")
-        sent = [(s, done[s.ven_id].event_id) for s in schedules if done[s.ven_id].action in _SENT]
+        sent = [(s, done[s.ven_id]) for s in schedules if done[s.ven_id].action in _SENT]
         try:
             await self._remember(sent, run_id, now)
         except self._busy as exc:
@@ -195,11 +196,13 @@ class EventDispatcher:
             answers = [exc] * len(modify)
         return [(s, iv, answer) for (s, iv, _), answer in zip(modify, answers, strict=True)]
 
-    async def _remember(self, sent: list[tuple[Schedule, str]], run_id: str, now: datetime) -> None:
+    async def _remember(self, sent: list[tuple[Schedule, Dispatched]], run_id: str, now: datetime) -> None:
+        """Record what was dispatched, and tell the households whose schedule changed (with it)."""
         if not sent:
             return
         async with self._uow as uow:
-            await uow.dispatches.save([_record(s, run_id, event_id, now) for s, event_id in sent])
+            await uow.dispatches.save([_record(s, run_id, d.event_id, now) for s, d in sent])
+            await schedules_changed(uow, sent, run_id, now)
             await uow.commit()
 
     async def release(self, ven_id: str, now: datetime) -> None:

@@ -19,6 +19,7 @@ from aggregator.inputs import (
     Prices,
     Series,
 )
+from aggregator.notification_sources import targets_at_risk
 from aggregator.ports import RunRecord
 from aggregator.preferences import apply_preferences, preferences_of
 from aggregator.records import ImbalanceRecord, PreferencesRecord, PriceRecord, VenRecord
@@ -109,7 +110,9 @@ async def _home(
 
 async def save_run(uow: UnitOfWork, run: RunRecord) -> None:
     async with uow:
+        previous = await uow.runs.latest_planned()
         uow.runs.add(run)
+        await targets_at_risk(uow, run, previous)
         await uow.commit()
 
 

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from aggregator.inputs import WindowKind
+from aggregator.notification_records import DeliveryState, NotificationRecord, WebhookRecord
 from aggregator.ports import RunRecord
 from aggregator.records import (
     DispatchRecord,
@@ -399,4 +400,63 @@ class DispatchRepository(Protocol):
 
     async def remove(self, ven_id: str) -> DispatchRecord | None:
         """Forget the VEN's dispatch event; the record it had, or None."""
+        ...
+
+
+# ---- the customer app: a site's notifications and its webhook (aggregator/notifications.py) -----
+
+
+class NotificationRepository(Protocol):
+    """The durable outbox of the households' webhooks."""
+
+    def add(self, notification: NotificationRecord) -> None:
+        """A new notification, stored when the unit of work commits."""
+        ...
+
+    async def of_site(
+        self, site_id: str, limit: int, state: DeliveryState | None = None
+    ) -> list[NotificationRecord]:
+        """The site's newest `limit` notifications (of that state, if given), newest first."""
+        ...
+
+    async def due(self, now: datetime, limit: int) -> list[NotificationRecord]:
+        """Up to `limit` pending notifications whose next attempt is at or before `now`, oldest
+        first; on PostgreSQL those another transaction holds are skipped."""
+        ...
+
+    async def claim(self, notification_id: str, now: datetime, until: datetime) -> NotificationRecord | None:
+        """Count an attempt and hold the notification until `until` (its next_attempt_at), if it is
+        still pending and due at `now`; as it is then, or None if another worker claimed it or it
+        was delivered meanwhile. One conditional UPDATE: of two claims, one wins."""
+        ...
+
+    async def mark_delivered(self, notification_id: str, now: datetime) -> bool:
+        """Delivered at `now`, if it was pending; False if it was delivered already."""
+        ...
+
+    async def mark_failed(
+        self, notification_id: str, attempts: int, error: str, next_attempt_at: datetime
+    ) -> bool:
+        """Record a failed attempt and when to try again, if it is still pending and its attempt
+        `attempts` is the newest (a later claim's outcome is not overwritten)."""
+        ...
+
+
+class WebhookRepository(Protocol):
+    async def get(self, site_id: str) -> WebhookRecord | None: ...
+
+    async def of_sites(self, site_ids: Iterable[str]) -> dict[str, WebhookRecord]:
+        """site_id -> its webhook, for those of the sites that have one."""
+        ...
+
+    def add(self, webhook: WebhookRecord) -> None:
+        """A site's first webhook (site_id is the key: a second add fails at commit)."""
+        ...
+
+    async def save(self, webhook: WebhookRecord) -> None:
+        """Replace the site's stored webhook (url, secret)."""
+        ...
+
+    async def remove(self, site_id: str) -> bool:
+        """Forget the site's webhook; False if it had none."""
         ...

@@ -19,6 +19,7 @@ from aggregator.repositories import (
     DispatchRepository,
     EventRepository,
     ImbalanceRepository,
+    NotificationRepository,
     OptRepository,
     OutboxRepository,
     PreferenceRepository,
@@ -27,6 +28,7 @@ from aggregator.repositories import (
     RequestRepository,
     RunRepository,
     VenRepository,
+    WebhookRepository,
 )
 
 
@@ -63,6 +65,12 @@ class UnitOfWork(Protocol):
 
     @property
     def dispatches(self) -> DispatchRepository: ...
+
+    @property
+    def notifications(self) -> NotificationRepository: ...
+
+    @property
+    def webhooks(self) -> WebhookRepository: ...
 
     async def __aenter__(self) -> Self: ...
 

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from aggregator.event_rules import DEFAULT_NEAR_WINDOW_SECONDS
 from aggregator.events import EventInfo, load_infos
 from aggregator.loop_store import Exclusion, ExclusionReason
+from aggregator.notification_sources import homes_offline
 from aggregator.ports import RunRecord
 from aggregator.records import DispatchRecord, VenRecord
 from aggregator.uow import UnitOfWork
@@ -75,10 +76,16 @@ async def look(
         )
         infos = {i.event_id: i for i in await load_infos(uow, events, now, DEFAULT_NEAR_WINDOW_SECONDS)}
         findings: list[Finding] = []
+        offline: list[VenRecord] = []
         for ven in watched:
             finding = await _check_ven(uow, ven, dispatches.get(ven.ven_id), infos, now, rules)
             if finding is not None:
                 findings.append(finding)
+                if finding.exclusion is not None and finding.exclusion.reason is ExclusionReason.OFFLINE:
+                    offline.append(ven)
+        if offline:  # told once: an excluded home is not watched again
+            await homes_offline(uow, offline, now)
+            await uow.commit()
     site_of = {v.ven_id: v.site_id for v in vens}
     evs = {(site_of[v], r.removesuffix(EV_NEED)) for v, r in needs if v in site_of}
     if last_evs is not None and evs != last_evs:

@@ -18,6 +18,7 @@ from vtn.api import create_api_app
 from vtn.db.engine import create_engine, sessions_for
 from vtn.db.uow import Sessions
 from vtn.keys import CLOCK, ENGINE, POLL_CACHE, REPORT_WRITER, SESSIONS, SETTINGS, WORKER
+from vtn.notifications import webhook_delivery
 from vtn.openadr import create_openadr_app
 from vtn.services.poll_cache import PollCache
 from vtn.settings import VtnSettings
@@ -51,6 +52,7 @@ def create_app(settings: VtnSettings, worker: Worker | None = None) -> web.Appli
     app.cleanup_ctx.append(_poll_cache)
     app.cleanup_ctx.append(_report_writer)
     app.cleanup_ctx.append(_portfolio_loop)
+    app.cleanup_ctx.append(webhook_delivery)  # the households' webhooks (primary worker)
     app.add_subapp(settings.openadr_path, create_openadr_app(settings))
     app.add_subapp("/api/v1", create_api_app(settings))
     return app

@@ -127,6 +127,17 @@ class VtnSettings(BaseSettings):
         description="what LOAD_DISPATCH setpoints steer: the site's net import, or the EV charger's power "
         "(the agents' dispatch_device must then name the charger)",
     )
+    # The households' webhooks (vtn/notifications.py, aggregator/notifications.py).
+    webhook_poll_seconds: float = Field(
+        1.0, gt=0, le=3600, description="how often pending notifications are looked for (real s)"
+    )
+    webhook_timeout_seconds: float = Field(
+        10.0, gt=0, le=300, description="a receiver's whole answer must come within this (real s)"
+    )
+    webhook_first_retry_seconds: float = Field(
+        1.0, gt=0, description="wait after a webhook's first failed attempt; doubles per attempt"
+    )
+    webhook_max_retry_seconds: float = Field(3600.0, gt=0, description="the longest wait between attempts")
     # A simulated clock for demos and tests: VTN time = clock_origin + (now - clock_anchor) * clock_speed.
     clock_speed: float = Field(1.0, gt=0, description="VTN clock speed (1: real time)")
     clock_origin: datetime | None = Field(None, description="the VTN time at clock_anchor")

@@ -345,3 +345,37 @@ class SitePreferences(Base):
     charging_action: Mapped[str | None] = mapped_column(String(8))  # start | stop (POST .../charging)
     charging_action_at: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SiteNotification(Base):
+    """A notification for a household's webhook, kept until its receiver acknowledges it (2xx);
+    `id` is the receiver's idempotency key (aggregator/notifications.py)."""
+
+    __tablename__ = "site_notifications"
+    __table_args__ = (
+        Index("ix_site_notifications_due", "state", "next_attempt_at"),
+        Index("ix_site_notifications_site", "site_id", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    site_id: Mapped[str] = mapped_column(String(128))
+    kind: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime]
+    data: Mapped[dict[str, Any]]
+    state: Mapped[str] = mapped_column(String(16))  # pending | delivered
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    next_attempt_at: Mapped[datetime]  # while an attempt is in flight: the end of its claim
+    last_error: Mapped[str | None] = mapped_column(Text)
+    delivered_at: Mapped[datetime | None]
+
+
+class SiteWebhook(Base):
+    """Where a site's notifications go, and the secret that signs them (HMAC-SHA256: the secret
+    itself is needed to sign, so it is stored as is)."""
+
+    __tablename__ = "site_webhooks"
+
+    site_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    url: Mapped[str] = mapped_column(String(2048))
+    secret: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime]

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from vtn.db.repos.events import EventRepository
 from vtn.db.repos.nonces import NonceRepository
+from vtn.db.repos.notifications import NotificationRepository, WebhookRepository
 from vtn.db.repos.opts import OptRepository
 from vtn.db.repos.outbox import OutboxRepository
 from vtn.db.repos.portfolio import (
@@ -50,6 +51,8 @@ class UnitOfWork:
         self.runs = RunRepository(session)
         self.dispatches = DispatchRepository(session)
         self.preferences = PreferenceRepository(session)
+        self.notifications = NotificationRepository(session)
+        self.webhooks = WebhookRepository(session)
         return self
 
     async def __aexit__(

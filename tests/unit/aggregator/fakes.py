@@ -15,6 +15,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from aggregator.inputs import WindowKind
+from aggregator.notification_records import DeliveryState, NotificationRecord, WebhookRecord
 from aggregator.ports import PollNotifier, RecentPolls, RunRecord
 from aggregator.records import (
     DispatchRecord,
@@ -54,6 +55,8 @@ class Stored:
     runs: dict[str, RunRecord] = field(default_factory=dict)
     dispatches: dict[str, DispatchRecord] = field(default_factory=dict)  # by venID
     preferences: dict[str, PreferencesRecord] = field(default_factory=dict)  # by siteID
+    notifications: dict[str, NotificationRecord] = field(default_factory=dict)
+    webhooks: dict[str, WebhookRecord] = field(default_factory=dict)  # by site_id
 
     def copy(self) -> Stored:
         # The records are frozen: a copy of each dict is a snapshot.
@@ -552,6 +555,79 @@ class FakeDispatchRepository:
         return self._dispatches.pop(ven_id, None)
 
 
+class FakeNotificationRepository:
+    def __init__(self, notifications: dict[str, NotificationRecord]) -> None:
+        self._notifications = notifications
+
+    def add(self, notification: NotificationRecord) -> None:
+        assert notification.id not in self._notifications, f"notification {notification.id} is stored"
+        self._notifications[notification.id] = notification
+
+    async def of_site(
+        self, site_id: str, limit: int, state: DeliveryState | None = None
+    ) -> list[NotificationRecord]:
+        mine = [
+            n
+            for n in self._notifications.values()
+            if n.site_id == site_id and (state is None or n.state == state)
+        ]
+        return sorted(mine, key=lambda n: (n.created_at, n.id), reverse=True)[:limit]
+
+    def _due(self, n: NotificationRecord, now: datetime) -> bool:
+        return n.state == DeliveryState.PENDING and n.next_attempt_at <= now
+
+    async def due(self, now: datetime, limit: int) -> list[NotificationRecord]:
+        due = [n for n in self._notifications.values() if self._due(n, now)]
+        return sorted(due, key=lambda n: (n.next_attempt_at, n.created_at, n.id))[:limit]
+
+    async def claim(self, notification_id: str, now: datetime, until: datetime) -> NotificationRecord | None:
+        n = self._notifications.get(notification_id)
+        if n is None or not self._due(n, now):
+            return None
+        n = self._notifications[n.id] = replace(n, attempts=n.attempts + 1, next_attempt_at=until)
+        return n
+
+    async def mark_delivered(self, notification_id: str, now: datetime) -> bool:
+        n = self._notifications.get(notification_id)
+        if n is None or n.state != DeliveryState.PENDING:
+            return False
+        self._notifications[n.id] = replace(
+            n, state=DeliveryState.DELIVERED, delivered_at=now, last_error=None
+        )
+        return True
+
+    async def mark_failed(
+        self, notification_id: str, attempts: int, error: str, next_attempt_at: datetime
+    ) -> bool:
+        n = self._notifications.get(notification_id)
+        if n is None or n.state != DeliveryState.PENDING or n.attempts != attempts:
+            return False
+        self._notifications[n.id] = replace(n, last_error=error, next_attempt_at=next_attempt_at)
+        return True
+
+
+class FakeWebhookRepository:
+    def __init__(self, webhooks: dict[str, WebhookRecord]) -> None:
+        self._webhooks = webhooks
+
+    async def get(self, site_id: str) -> WebhookRecord | None:
+        return self._webhooks.get(site_id)
+
+    async def of_sites(self, site_ids: Iterable[str]) -> dict[str, WebhookRecord]:
+        return {s: self._webhooks[s] for s in site_ids if s in self._webhooks}
+
+    def add(self, webhook: WebhookRecord) -> None:
+        assert webhook.site_id not in self._webhooks, f"site {webhook.site_id} has a webhook"
+        self._webhooks[webhook.site_id] = webhook
+
+    async def save(self, webhook: WebhookRecord) -> None:
+        assert webhook.site_id in self._webhooks, f"site {webhook.site_id} has no webhook"
+        self._webhooks[webhook.site_id] = webhook
+
+    async def remove(self, site_id: str) -> bool:
+        return self._webhooks.pop(site_id, None) is not None
+
+
 @dataclass
 class FakeNotifier:
     """Records what use cases told the poll path (aggregator/ports.py PollNotifier)."""
@@ -596,6 +672,8 @@ class FakeUnitOfWork:
         runs: Iterable[RunRecord] = (),
         dispatches: Iterable[DispatchRecord] = (),
         preferences: Iterable[PreferencesRecord] = (),
+        notifications: Iterable[NotificationRecord] = (),
+        webhooks: Iterable[WebhookRecord] = (),
     ) -> None:
         self.stored = Stored(
             vens={v.ven_id: v for v in vens},
@@ -613,6 +691,8 @@ class FakeUnitOfWork:
             runs={r.run_id: r for r in runs},
             dispatches={d.ven_id: d for d in dispatches},
             preferences={p.site_id: p for p in preferences},
+            notifications={n.id: n for n in notifications},
+            webhooks={w.site_id: w for w in webhooks},
         )
         self.committed = False  # did any use case commit (cosmicpython's FakeUnitOfWork.committed)
         self._open(self.stored.copy())
@@ -630,6 +710,8 @@ class FakeUnitOfWork:
         self.runs = FakeRunRepository(working.runs)
         self.dispatches = FakeDispatchRepository(working.dispatches)
         self.preferences = FakePreferenceRepository(working.preferences)
+        self.notifications = FakeNotificationRepository(working.notifications)
+        self.webhooks = FakeWebhookRepository(working.webhooks)
 
     async def __aenter__(self) -> Self:
         self._open(self.stored.copy())
