@@ -163,15 +163,22 @@ async def set_webhook(
     url = check_url(url)
     async with uow:
         await site_ven(uow, site_id, own_site)
-        current = await uow.webhooks.get(site_id)
-        secret = None
-        if current is None:
-            secret = new_secret()
-            uow.webhooks.add(WebhookRecord(site_id, url, secret, now))
-        elif current.url != url:
-            await uow.webhooks.save(replace(current, url=url))
+        secret = await put_webhook(uow, site_id, url, now)
         await uow.commit()
     return secret
+
+
+async def put_webhook(uow: UnitOfWork, site_id: str, url: str, now: datetime) -> str | None:
+    """On an entered unit of work (the caller checked the site and the URL, and commits): the
+    webhook to `url`; the new secret when the site had none, else None."""
+    current = await uow.webhooks.get(site_id)
+    if current is None:
+        secret = new_secret()
+        uow.webhooks.add(WebhookRecord(site_id, url, secret, now))
+        return secret
+    if current.url != url:
+        await uow.webhooks.save(replace(current, url=url))
+    return None
 
 
 async def get_webhook(uow: UnitOfWork, site_id: str, own_site: str | None = None) -> WebhookRecord | None:

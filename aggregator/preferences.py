@@ -29,6 +29,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from aggregator.errors import InvalidInput
+from aggregator.notification_records import NotificationKind
+from aggregator.notifications import check_url, enqueue_many, put_webhook
 from aggregator.records import PreferencesRecord
 from aggregator.sites import site_ven
 from aggregator.uow import UnitOfWork
@@ -102,18 +104,34 @@ def _check(change: PreferencesChange) -> None:
 async def get_preferences(
     uow: UnitOfWork, site_id: str, own_site: str | None, now: datetime
 ) -> PreferencesRecord:
-    """The site's preferences (the defaults if none were set); NotFound as aggregator.sites says."""
+    """The site's preferences (the defaults if none were set), `notify_url` its webhook's (set here
+    or with PUT /webhook); NotFound as aggregator.sites says."""
     async with uow:
         await site_ven(uow, site_id, own_site)
-        stored = await uow.preferences.get(site_id)
-    return stored or default_preferences(site_id, now)
+        stored = await uow.preferences.get(site_id) or default_preferences(site_id, now)
+        hook = await uow.webhooks.get(site_id)
+    return replace(stored, notify_url=None if hook is None else hook.url)
+
+
+@dataclass(frozen=True, slots=True)
+class PreferencesSaved:
+    preferences: PreferencesRecord
+    webhook_secret: str | None = None  # set when `notify_url` created the site's webhook: shown once
 
 
 async def put_preferences(
     uow: UnitOfWork, site_id: str, own_site: str | None, change: PreferencesChange, now: datetime
-) -> PreferencesRecord:
-    """Store the whole set (the charging action stays as it is). The caller asks for a re-plan."""
+) -> PreferencesSaved:
+    """Store the whole set (the charging action stays as it is) and, in the same transaction, the
+    site's webhook: `notify_url` sets it (a new one's secret is returned, shown once), no
+    `notify_url` removes it. The caller asks for a re-plan."""
     _check(change)
+    url = None
+    if change.notify_url is not None:
+        try:
+            url = check_url(change.notify_url)
+        except InvalidInput as exc:
+            raise InvalidInput("notify_url", exc.reason) from exc
     async with uow:
         await site_ven(uow, site_id, own_site)
         stored = await uow.preferences.get(site_id) or default_preferences(site_id, now)
@@ -129,12 +147,17 @@ async def put_preferences(
             solar_min_kwh=change.solar_min_kwh,
             battery_reserve_percent=change.battery_reserve_percent,
             max_peak_kw=change.max_peak_kw,
-            notify_url=change.notify_url,
+            notify_url=url,
             updated_at=now,
         )
         await uow.preferences.put(updated)
+        secret = None
+        if url is not None:
+            secret = await put_webhook(uow, site_id, url, now)
+        elif stored.notify_url is not None:  # set here before: cleared here (PUT /webhook's stays)
+            await uow.webhooks.remove(site_id)
         await uow.commit()
-    return updated
+    return PreferencesSaved(updated, secret)
 
 
 async def set_charging(
@@ -147,6 +170,9 @@ async def set_charging(
         stored = await uow.preferences.get(site_id) or default_preferences(site_id, now)
         updated = replace(stored, charging_action=action.value, charging_action_at=now, updated_at=now)
         await uow.preferences.put(updated)
+        started = action is ChargingAction.START
+        kind = NotificationKind.CHARGING_STARTED if started else NotificationKind.CHARGING_STOPPED
+        await enqueue_many(uow, [(site_id, kind, {"action": action.value, "by": "household"})], now)
         await uow.commit()
     return updated
 

@@ -47,7 +47,7 @@ async def get_preferences(call: Call[None, None]) -> Any:
 
 @ROUTES.route(
     "PUT", "/sites/{site_id}/preferences", summary="Set the household's preferences", roles=HOUSEHOLD,
-    body=cs.PreferencesIn, response=cs.PreferencesOut, errors=(404,),
+    body=cs.PreferencesIn, response=cs.PreferencesSavedOut, errors=(404,),
 )  # fmt: skip
 async def put_preferences(call: Call[cs.PreferencesIn, None]) -> Any:
     """Replaces the whole set and re-plans; the next schedule dispatched to the home follows it."""
@@ -62,11 +62,16 @@ async def put_preferences(call: Call[cs.PreferencesIn, None]) -> Any:
         max_peak_kw=body.max_peak_kw,
         notify_url=None if body.notify_url is None else str(body.notify_url),
     )
-    stored = await prefs.put_preferences(
+    saved = await prefs.put_preferences(
         UnitOfWork(call.sessions), call.path["site_id"], own_site(call), change, call.now
     )
     _replan(call, "preferences changed")
-    return stored
+    return cs.PreferencesSavedOut.model_validate(
+        {
+            **cs.PreferencesOut.model_validate(saved.preferences).model_dump(),
+            "webhook_secret": saved.webhook_secret,
+        }
+    )
 
 
 @ROUTES.route(

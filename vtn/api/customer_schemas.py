@@ -52,6 +52,14 @@ class PreferencesOut(_Out):
     updated_at: datetime
 
 
+class PreferencesSavedOut(PreferencesOut):
+    webhook_secret: str | None = Field(
+        None,
+        description="the key of the notifications' signature, when notify_url set a new webhook: "
+        "shown this once (docs/customer-api.md)",
+    )
+
+
 class ChargingIn(_In):
     action: ChargingAction
 

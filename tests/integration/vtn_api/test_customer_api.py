@@ -68,6 +68,7 @@ async def test_preferences_round_trip_and_a_change_re_plans(
     api: CheckedApi, db_url: str, two_sites: None
 ) -> None:
     mine = await create_token(db_url, "customer", site_id="site-1")
+    assert (await api.call("DELETE", "/sites/site-1/webhook", token=mine)).status == 204
     assert (await api.get("/sites/site-1/preferences", token=mine)).json["charge_mode"] == "smart"
     wanted = {
         "charge_mode": "solar", "ev_target_kwh": 30.0, "departure_local": "07:30",
@@ -76,6 +77,9 @@ async def test_preferences_round_trip_and_a_change_re_plans(
     }  # fmt: skip
     put = await api.call("PUT", "/sites/site-1/preferences", token=mine, json=wanted)
     assert put.status == 200, put.json
+    assert put.json["webhook_secret"]  # notify_url set the site's webhook: its secret, shown once
+    again = await api.call("PUT", "/sites/site-1/preferences", token=mine, json=wanted)
+    assert again.json["webhook_secret"] is None
     got = (await api.get("/sites/site-1/preferences", token=mine)).json
     assert {k: got[k] for k in wanted} == wanted
     stop = await api.post("/sites/site-1/charging", token=mine, json={"action": "stop"})

@@ -159,7 +159,7 @@ async def test_preferences_are_stored_per_site_and_the_defaults_stand_before() -
         charge_mode=ChargeMode.SOLAR, ev_target_kwh=30.0, departure_local="07:00",
         departure_by_weekday={Weekday.SAT: "10:00"}, solar_min_kwh=5.0, max_peak_kw=4.0,
     )  # fmt: skip
-    stored = await put_preferences(uow, "site-1", "site-1", change, T0)
+    stored = (await put_preferences(uow, "site-1", "site-1", change, T0)).preferences
     assert uow.committed
     again = await get_preferences(uow, "site-1", None, T0 + timedelta(hours=1))
     assert again == stored and again.departure_by_weekday == {"sat": "10:00"} and again.updated_at == T0
@@ -200,7 +200,40 @@ async def test_start_and_stop_are_stored_with_their_time_and_keep_the_preference
     assert stopped.charging_action_at == T0 + timedelta(minutes=5)
     # a later change of preferences does not undo the stop
     changed = await put_preferences(uow, "site-1", None, PreferencesChange(), T0 + timedelta(minutes=9))
-    assert changed.charging_action == "stop"
+    assert changed.preferences.charging_action == "stop"
+
+
+async def test_notify_url_sets_the_sites_webhook_whose_secret_is_shown_once() -> None:
+    uow = FakeUnitOfWork(vens=[REGISTERED_VEN])
+    first = await put_preferences(
+        uow, "site-1", "site-1", PreferencesChange(notify_url=" https://a.example/h "), T0
+    )
+    assert first.webhook_secret and first.preferences.notify_url == "https://a.example/h"
+    assert uow.stored.webhooks["site-1"].secret == first.webhook_secret
+    moved = await put_preferences(
+        uow, "site-1", "site-1", PreferencesChange(notify_url="https://b.example/h"), T0
+    )
+    assert moved.webhook_secret is None  # the same webhook, the same secret
+    assert (await get_preferences(uow, "site-1", "site-1", T0)).notify_url == "https://b.example/h"
+    cleared = await put_preferences(uow, "site-1", "site-1", PreferencesChange(), T0)
+    assert cleared.webhook_secret is None and "site-1" not in uow.stored.webhooks
+    with pytest.raises(InvalidInput) as raised:
+        await put_preferences(uow, "site-1", None, PreferencesChange(notify_url="ftp://x.example"), T0)
+    assert raised.value.field == "notify_url"
+
+
+async def test_start_and_stop_notify_the_household_when_it_has_a_webhook() -> None:
+    uow = FakeUnitOfWork(vens=[REGISTERED_VEN])
+    await set_charging(uow, "site-1", None, ChargingAction.STOP, T0)
+    assert not uow.stored.notifications  # nobody listens yet
+    await put_preferences(uow, "site-1", None, PreferencesChange(notify_url="https://a.example/h"), T0)
+    await set_charging(uow, "site-1", None, ChargingAction.START, T0 + timedelta(minutes=1))
+    await set_charging(uow, "site-1", None, ChargingAction.STOP, T0 + timedelta(minutes=2))
+    sent = sorted(uow.stored.notifications.values(), key=lambda n: n.created_at)
+    assert [(n.kind.value, n.site_id) for n in sent] == [
+        ("charging_started", "site-1"),
+        ("charging_stopped", "site-1"),
+    ]
 
 
 async def test_a_planning_run_reads_each_home_as_its_household_wants_it() -> None:
