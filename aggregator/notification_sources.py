@@ -2,14 +2,15 @@
 their home went offline. Each is queued in the transaction that records its cause, and only for
 sites with a webhook (aggregator/notifications.py `enqueue_many`).
 
-The other kinds (charging_started, charging_stopped, capacity_peak_risk) come from the charging
-action and the agent's peak shedding, through `aggregator.notifications.notify`.
+capacity_peak_risk comes from the agent's peak guard, as its TELEMETRY_STATUS reports it
+(`peak_guard_tripped`); charging_started and charging_stopped from the household's start/stop
+(aggregator/preferences.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from datetime import datetime
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 from aggregator.notification_records import NotificationKind, NotificationRecord
@@ -109,3 +110,42 @@ async def homes_offline(
         ),
         now,
     )
+
+
+# ---- the agent's capacity-peak guard ---------------------------------------------------------
+
+PEAK_GUARD_R_ID = "agent.peak_guard"  # TELEMETRY_STATUS: 1 while the guard sheds (docs/openadr-mapping.md)
+MONTH_PEAK_R_ID = "agent.month_peak_kw"
+QUARTER = timedelta(minutes=15)
+
+
+def _quarter(at: datetime) -> datetime:
+    return at - timedelta(minutes=at.minute % 15, seconds=at.second, microseconds=at.microsecond)
+
+
+async def peak_guard_tripped(
+    uow: UnitOfWork, ven_id: str, rows: Sequence[Mapping[str, Any]], now: datetime
+) -> list[NotificationRecord]:
+    """capacity_peak_risk once per quarter-hour in which the VEN's agent started shedding (its
+    `agent.peak_guard` went to 1): `rows` are values just stored; a 1 stored earlier in the same
+    quarter means the household was told already. Call on an entered unit of work; commit after."""
+    shedding = sorted(r["dtstart"] for r in rows if r["r_id"] == PEAK_GUARD_R_ID and r["value"] >= 0.5)
+    if not shedding:
+        return []
+    first = shedding[0]
+    quarter = _quarter(first)
+    earlier = await uow.reports.series(ven_id, [PEAK_GUARD_R_ID], quarter, first)
+    if any(r.value >= 0.5 for r in earlier):
+        return []
+    ven = await uow.vens.get(ven_id)
+    if ven is None:
+        return []
+    month_peak = [r["value"] for r in rows if r["r_id"] == MONTH_PEAK_R_ID]
+    data = {
+        "ven_id": ven_id,
+        "quarter_start": quarter.isoformat(),
+        "quarter_end": (quarter + QUARTER).isoformat(),
+        "month_peak_kw": month_peak[-1] if month_peak else None,
+        "action": "charger and battery shed until the quarter ends",
+    }
+    return await enqueue_many(uow, [(ven.site_id, NotificationKind.CAPACITY_PEAK_RISK, data)], now)

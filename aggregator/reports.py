@@ -14,6 +14,7 @@ from typing import Any
 from aggregator import outbox
 from aggregator.errors import InvalidInput, NotFound
 from aggregator.ids import new_id
+from aggregator.notification_sources import PEAK_GUARD_R_ID, peak_guard_tripped
 from aggregator.ports import PollNotifier, ReportSink
 from aggregator.records import ReportRegistrationRecord, ReportRequestRecord
 from aggregator.report_value_rows import RequestOwner, dedupe, requested_r_ids
@@ -323,6 +324,7 @@ async def store_report_values(
         batched = await _batched_rows(sink, ven_id, reports, now)
         if batched is not None:
             await sink.write(dedupe(_check_consistent(batched)))
+            await _tell_peak_guard(uow, ven_id, batched, now)
             return len(batched)
     rows: list[dict[str, Any]] = []
     snapshot: list[dict[str, Any]] | None = None
@@ -342,8 +344,18 @@ async def store_report_values(
         await uow.reports.add_values(dedupe(_check_consistent(rows)))
         if snapshot is not None:
             await uow.reports.replace_values(ven_id, FLEX_REPORT_NAME, dedupe(_check_consistent(snapshot)))
+        await peak_guard_tripped(uow, ven_id, rows, now)
         await uow.commit()
     return len(rows) + len(snapshot or [])
+
+
+async def _tell_peak_guard(uow: UnitOfWork, ven_id: str, rows: list[dict[str, Any]], now: datetime) -> None:
+    """After the sink stored the rows: the household's capacity_peak_risk, if the agent's guard
+    started shedding (a rare report: the quick check keeps the common one free of queries)."""
+    if any(r["r_id"] == PEAK_GUARD_R_ID and r["value"] >= 0.5 for r in rows):
+        async with uow:
+            await peak_guard_tripped(uow, ven_id, rows, now)
+            await uow.commit()
 
 
 async def _batched_rows(

@@ -348,3 +348,53 @@ def test_rids_are_named_briefly() -> None:
         IncomingReport("r2", "", (), statuses=(resource_status("a"),)),
     ]
     assert non_numeric_r_ids(reports) == ["a", "z"]
+
+
+# ---- the agent's peak guard: the household is told once per quarter ---------------------------
+
+GUARD_R_IDS = tuple(
+    {"r_id": r, "reading_type": "x-notApplicable"} for r in ("agent.peak_guard", "agent.month_peak_kw")
+)
+
+
+def guard(value: float, minute: int) -> ReportSample:
+    return usage(value, minute=minute, r_id="agent.peak_guard")
+
+
+async def test_a_peak_guard_that_starts_shedding_tells_the_household_once_per_quarter() -> None:
+    from aggregator.notification_records import WebhookRecord
+
+    status = request("rs", report_name="TELEMETRY_STATUS", r_ids=GUARD_R_IDS)
+    hooks = [WebhookRecord("site-1", "https://a.example/h", "s3cret", T0)]
+    uow = FakeUnitOfWork(vens=VENS, report_requests=[status], webhooks=hooks)
+
+    def sent() -> list[tuple[str, str]]:
+        return sorted((n.data["quarter_start"], n.kind.value) for n in uow.stored.notifications.values())
+
+    await store_report_values(uow, None, "ven-1", [IncomingReport("rs", "", (guard(0.0, 1),))], T0)
+    assert sent() == []  # not shedding
+    month_peak = usage(6.2, minute=2, r_id="agent.month_peak_kw")
+    await store_report_values(uow, None, "ven-1", [IncomingReport("rs", "", (guard(1.0, 2), month_peak))], T0)
+    await store_report_values(
+        uow, None, "ven-1", [IncomingReport("rs", "", (guard(1.0, 3),))], T0
+    )  # the same quarter
+    await store_report_values(
+        uow, None, "ven-1", [IncomingReport("rs", "", (guard(1.0, 16),))], T0
+    )  # the next one
+    assert sent() == [
+        (T0.isoformat(), "capacity_peak_risk"),
+        ((T0 + timedelta(minutes=15)).isoformat(), "capacity_peak_risk"),
+    ]
+    first = min(uow.stored.notifications.values(), key=lambda n: n.data["quarter_start"])
+    assert (first.site_id, first.data["month_peak_kw"]) == ("site-1", 6.2)
+
+
+async def test_through_the_sink_the_peak_guard_tells_the_household_too() -> None:
+    from aggregator.notification_records import WebhookRecord
+
+    status = request("rs", report_name="TELEMETRY_STATUS", r_ids=GUARD_R_IDS)
+    hooks = [WebhookRecord("site-1", "https://a.example/h", "s3cret", T0)]
+    uow = FakeUnitOfWork(vens=VENS, report_requests=[status], webhooks=hooks)
+    sink = FakeReportSink({"rs": _owner(status)})
+    await store_report_values(uow, sink, "ven-1", [IncomingReport("rs", "", (guard(1.0, 2),))], T0)
+    assert [n.kind.value for n in uow.stored.notifications.values()] == ["capacity_peak_risk"]
