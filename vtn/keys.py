@@ -23,7 +23,7 @@ ENGINE = web.AppKey("engine", Engine)
 SESSIONS = web.AppKey("sessions", Sessions)
 POLL_CACHE = web.AppKey("poll_cache", PollCache)
 REPORT_WRITER = web.AppKey("report_writer", ReportWriter)
-# The time source of the OpenADR side; tests put a fixed clock here (tz-aware UTC).
+# The VTN's time source (OpenADR, REST and the planner); tests put a fixed clock here (tz-aware UTC).
 CLOCK: web.AppKey[Callable[[], datetime]] = web.AppKey("clock")
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from aiohttp import web
@@ -20,7 +20,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from vtn.api.tokens import Principal, Role
 from vtn.db.uow import Sessions
 from vtn.errors import NotFound
-from vtn.keys import POLL_CACHE, SESSIONS, SETTINGS
+from vtn.keys import CLOCK, POLL_CACHE, SESSIONS, SETTINGS, utc_now
 from vtn.request_body import read_body
 from vtn.services.poll_cache import PollCache
 from vtn.settings import VtnSettings
@@ -165,7 +165,9 @@ def _aiohttp_handler(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[we
         query = None
         if endpoint.query is not None:
             query = endpoint.query.model_validate(_single_valued(request))
-        call: Call[Any, Any] = Call(request, body, query, path, datetime.now(UTC))
+        # The VTN's one clock (a simulated one in demos and tests), as OpenADR and the planner use it.
+        now = request.config_dict.get(CLOCK, utc_now)()
+        call: Call[Any, Any] = Call(request, body, query, path, now)
         result = await endpoint.handler(call)
         if adapter is None:
             return web.Response(status=endpoint.status)
