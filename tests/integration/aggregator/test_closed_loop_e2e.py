@@ -10,6 +10,7 @@ the energy it asked for.
 from __future__ import annotations
 
 import asyncio
+import re
 from pathlib import Path
 from typing import Any
 
@@ -118,7 +119,9 @@ def test_demo_command_writes_its_report(tmp_path: Path) -> None:
     assert html.count("data:image/png;base64,") == 4
     # The first home's household, through its app's door: its mode, its sessions, its month.
     household = html[html.index("One household's view: home-001") :]
-    assert "Charge mode <b>smart</b>" in household and "saved" in household
+    assert "Charge mode <b>smart</b>" in household
+    measured_eur = re.search(r"energy (\d+\.\d+) EUR against", household)
+    assert measured_eur and float(measured_eur.group(1)) > 0, household  # the simulated day's energy
     assert household.count("<tr>") >= 2, household  # the header and at least the day's session
     for name in ("net_import", "ev_energy", "cost_peak", "dr"):
         assert (out / f"{name}.png").stat().st_size > 5000
