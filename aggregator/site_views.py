@@ -17,6 +17,7 @@ from aggregator.errors import Conflict
 from aggregator.ports import RecentPolls
 from aggregator.records import ReportValueRecord
 from aggregator.site import STATUS_REPORT_NAME, STATUS_WINDOW
+from aggregator.site_history import METER_PREFIX
 from aggregator.sites import site_ven
 from aggregator.uow import UnitOfWork
 
@@ -28,6 +29,7 @@ class DeviceKind(enum.StrEnum):
 
     EV_CHARGER = "ev_charger"  # it reports plugged_in
     BATTERY = "battery"  # it reports a state of charge, no plug
+    METER = "meter"  # the grid connection point: its id starts with METER_PREFIX
     OTHER = "other"
 
 
@@ -73,6 +75,8 @@ def _devices(
             if "plugged_in" in f
             else DeviceKind.BATTERY
             if "soc" in f
+            else DeviceKind.METER
+            if device_id.startswith(METER_PREFIX)
             else DeviceKind.OTHER
         )
         soc = f.get("soc")

@@ -66,7 +66,7 @@ class ChargingIn(_In):
 
 class DeviceOut(_Out):
     device_id: str
-    kind: Literal["ev_charger", "battery", "other"] = Field(description="as its status values show it")
+    kind: Literal["ev_charger", "battery", "meter", "other"] = Field(description="as its values show it")
     online: bool | None
     power_kw: float | None = Field(description="newest measured power [kW], positive = consumption")
     soc_percent: float | None

@@ -49,7 +49,7 @@ async def test_the_site_shows_each_device_with_its_newest_values_and_the_last_po
     assert (battery.kind, battery.online, battery.soc_percent, battery.power_kw) == (
         DeviceKind.BATTERY, False, 55.0, None,
     )  # fmt: skip
-    assert (meter.kind, meter.power_kw) == (DeviceKind.OTHER, 9.8)
+    assert (meter.kind, meter.power_kw) == (DeviceKind.METER, 9.8)
 
 
 async def test_another_customers_site_is_not_found() -> None:
