@@ -101,12 +101,22 @@ class PeakTracker:
 
     def _mean_kw(self, index: int) -> float | None:
         quarter, following = self._quarters[index], self._quarters.get(index + 1)
-        if quarter.first_kwh is not None:
-            # to the next quarter's first reading (its edge) when there is one, else to our last
-            end = following if following is not None and following.first_kwh is not None else None
-            end_s, end_kwh = (end.first_s, end.first_kwh) if end else (quarter.last_s, quarter.last_kwh)
-            if end_kwh is not None and end_s > quarter.first_s and end_kwh >= quarter.first_kwh:
-                return (end_kwh - quarter.first_kwh) * 3600.0 / (end_s - quarter.first_s)
+        start = float(index * QUARTER_S)
+        if quarter.first_kwh is not None and quarter.last_kwh is not None:
+            previous = self._quarters.get(index - 1)
+            if quarter.first_s <= start or (previous is not None and previous.last_kwh is not None):
+                begin_s, at_begin = start, self._counter_at_edge(quarter, previous, start)
+            else:  # the agent started inside it: what it did before is not known, only what was seen
+                begin_s, at_begin = quarter.first_s, quarter.first_kwh
+            if following is not None and following.first_kwh is not None:  # to the next quarter's edge
+                end_s, at_end = (
+                    start + QUARTER_S,
+                    self._counter_at_edge(following, quarter, start + QUARTER_S),
+                )
+            else:  # the meter (or the agent) stopped inside it: the mean of what was seen
+                end_s, at_end = quarter.last_s, quarter.last_kwh
+            if end_s > begin_s and at_end >= at_begin:
+                return (at_end - at_begin) * 3600.0 / (end_s - begin_s)
         return quarter.power_sum_kw / quarter.readings if quarter.readings else None
 
     def quarter_so_far(self, now_s: float) -> QuarterSoFar:
@@ -123,16 +133,21 @@ class PeakTracker:
             return QuarterSoFar(start, now_s, known_kwh + quarter.last_kw * ahead_s / 3600.0, quarter.last_kw)
 
     @staticmethod
-    def _known_kwh(quarter: _Quarter, previous: _Quarter | None, start_s: float) -> float:
+    def _counter_at_edge(quarter: _Quarter, previous: _Quarter | None, start_s: float) -> float:
+        """The import counter at the quarter's start [kWh] (its first reading has a counter)."""
+        assert quarter.first_kwh is not None
+        if quarter.first_s <= start_s:
+            return quarter.first_kwh
+        if previous is not None and previous.last_kwh is not None and previous.last_s < quarter.first_s:
+            share = (start_s - previous.last_s) / (quarter.first_s - previous.last_s)
+            return previous.last_kwh + (quarter.first_kwh - previous.last_kwh) * share
+        # The first reading of all: its power since the edge (for the projection, the cautious guess).
+        return quarter.first_kwh - quarter.first_kw * (quarter.first_s - start_s) / 3600.0
+
+    @classmethod
+    def _known_kwh(cls, quarter: _Quarter, previous: _Quarter | None, start_s: float) -> float:
         """Imported from the quarter's start to its last reading."""
         if quarter.first_kwh is None or quarter.last_kwh is None:
             mean_kw = quarter.power_sum_kw / quarter.readings if quarter.readings else 0.0
             return mean_kw * (quarter.last_s - start_s) / 3600.0
-        at_start = quarter.first_kwh
-        if quarter.first_s > start_s:  # the counter at the edge: between the readings around it
-            if previous is not None and previous.last_kwh is not None and previous.last_s < quarter.first_s:
-                share = (start_s - previous.last_s) / (quarter.first_s - previous.last_s)
-                at_start = previous.last_kwh + (quarter.first_kwh - previous.last_kwh) * share
-            else:  # the first reading of all: its power since the edge
-                at_start -= quarter.first_kw * (quarter.first_s - start_s) / 3600.0
-        return max(0.0, quarter.last_kwh - at_start)
+        return max(0.0, quarter.last_kwh - cls._counter_at_edge(quarter, previous, start_s))

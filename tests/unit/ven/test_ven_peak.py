@@ -95,6 +95,11 @@ def test_an_agent_starting_mid_quarter_interpolates_the_counter_at_the_edge() ->
     alone.add(Q0 + 30, 3.0, 5.0)
     alone.add(Q0 + 90, 3.0, 5.05)
     assert alone.quarter_so_far(Q0 + 90).energy_kwh == pytest.approx(0.05 + 3.0 * 30 / 3600)
+    # but the month's peak counts only what was seen of that quarter, not a guess at what came before
+    seen = PeakTracker()
+    seen.add(Q0 + 30, 12.0, 5.0)  # a spike as the agent starts; 3 kW afterwards
+    seen.add(Q0 + 900, 3.0, 5.0 + 3.0 * 870 / 3600)
+    assert seen.month_peak_kw(Q0 + 901) == pytest.approx(3.0)
 
 
 # --- the projection and the limit -----------------------------------------------------------------
