@@ -7,6 +7,9 @@ the meter reads at the quarter's edges, as the simulated one does); without a co
 the mean of the power readings (telemetry comes at a fixed period, so a time average). Export
 counts as zero import.
 
+A quarter the agent saw only in part (it started inside it) counts by the mean of the power
+readings it saw: the counter says nothing of what came before the first reading.
+
 Months start at midnight of the first day in the site's time zone (a Belgian month starts at
 23:00 or 22:00 UTC); quarter hours are the same in every whole-hour zone.
 """
@@ -104,10 +107,12 @@ class PeakTracker:
         start = float(index * QUARTER_S)
         if quarter.first_kwh is not None and quarter.last_kwh is not None:
             previous = self._quarters.get(index - 1)
-            if quarter.first_s <= start or (previous is not None and previous.last_kwh is not None):
-                begin_s, at_begin = start, self._counter_at_edge(quarter, previous, start)
-            else:  # the agent started inside it: what it did before is not known, only what was seen
-                begin_s, at_begin = quarter.first_s, quarter.first_kwh
+            seen_from_start = quarter.first_s <= start or (
+                previous is not None and previous.last_kwh is not None
+            )
+            if not seen_from_start:  # the agent started inside it: the counter says nothing of before
+                return quarter.power_sum_kw / quarter.readings
+            at_begin = self._counter_at_edge(quarter, previous, start)
             if following is not None and following.first_kwh is not None:  # to the next quarter's edge
                 end_s, at_end = (
                     start + QUARTER_S,
@@ -115,8 +120,8 @@ class PeakTracker:
                 )
             else:  # the meter (or the agent) stopped inside it: the mean of what was seen
                 end_s, at_end = quarter.last_s, quarter.last_kwh
-            if end_s > begin_s and at_end >= at_begin:
-                return (at_end - at_begin) * 3600.0 / (end_s - begin_s)
+            if end_s > start and at_end >= at_begin:
+                return (at_end - at_begin) * 3600.0 / (end_s - start)
         return quarter.power_sum_kw / quarter.readings if quarter.readings else None
 
     def quarter_so_far(self, now_s: float) -> QuarterSoFar:

@@ -92,6 +92,7 @@ class PeakGuard:
         self.settings = settings or PeakGuardSettings()
         self._shedding_quarter: float | None = None
         self.last: PeakCheck | None = None
+        self.quarters_shed = 0  # quarters in which shedding started (the agent tells the VTN of each)
 
     @property
     def enabled(self) -> bool:
@@ -115,6 +116,8 @@ class PeakGuard:
             return None
         ongoing = self._shedding_quarter == so_far.start_s
         result = check_quarter(so_far, predicted_kw, limit, self.settings.margin_kw, ongoing)
+        if result.shedding and not ongoing:
+            self.quarters_shed += 1
         self._shedding_quarter = so_far.start_s if result.shedding else None
         self.last = result
         return result

@@ -92,7 +92,6 @@ class HomeAgent:
         self._planned_prices: object = None
         self._last_plan_s = 0.0
         self._windows: object = None
-        self._status_sends: set[asyncio.Task[None]] = set()
 
     def _buffer(self, device_id: str, measurements: list[Measurement]) -> None:
         self.buffer.add_many(
@@ -135,10 +134,7 @@ class HomeAgent:
         count = 0
         while True:
             try:
-                shedding = self.core.peak_guard.shedding
-                self.core.step()
-                if self.core.peak_guard.shedding and not shedding:
-                    self._tell_vtn_now()
+                await self.step()
                 await self._replan_if_due()
                 if count % self.settings.housekeeping_every == 0 and self.client.registered.is_set():
                     await self._housekeeping()
@@ -149,14 +145,17 @@ class HomeAgent:
             count += 1
             await asyncio.sleep(self._pause_real_s(period_real_s))
 
-    def _tell_vtn_now(self) -> None:
-        """The status report (agent.peak_guard = 1) at once, in its own task: the control loop
-        does not wait for the VTN."""
-        if not self.client.registered.is_set() or not self.client.reachable:
-            return
-        task = asyncio.create_task(self.client.send_status_now(), name="status-now")
-        self._status_sends.add(task)
-        task.add_done_callback(self._status_sends.discard)
+    async def step(self) -> None:
+        """The core's step; when the peak guard starts shedding a quarter, the status report
+        (agent.peak_guard = 1) goes to the VTN at once, as housekeeping's messages do."""
+        shed_before = self.core.peak_guard.quarters_shed
+        self.core.step()
+        if (
+            self.core.peak_guard.quarters_shed > shed_before
+            and self.client.registered.is_set()
+            and self.client.reachable
+        ):
+            await self.client.send_status_now()
 
     def _pause_real_s(self, period_real_s: float) -> float:
         """Until the next step: one period, or less when a schedule's value changes sooner (a

@@ -95,11 +95,12 @@ def test_an_agent_starting_mid_quarter_interpolates_the_counter_at_the_edge() ->
     alone.add(Q0 + 30, 3.0, 5.0)
     alone.add(Q0 + 90, 3.0, 5.05)
     assert alone.quarter_so_far(Q0 + 90).energy_kwh == pytest.approx(0.05 + 3.0 * 30 / 3600)
-    # but the month's peak counts only what was seen of that quarter, not a guess at what came before
+    # but the month's peak counts it by the power readings seen, not a guess at what came before
     seen = PeakTracker()
-    seen.add(Q0 + 30, 12.0, 5.0)  # a spike as the agent starts; 3 kW afterwards
-    seen.add(Q0 + 900, 3.0, 5.0 + 3.0 * 870 / 3600)
-    assert seen.month_peak_kw(Q0 + 901) == pytest.approx(3.0)
+    seen.add(Q0 + 30, 12.0, 5.0)  # a spike as the agent starts; 2 kW afterwards
+    counter = feed(seen, Q0 + 60, 840, 2.0, 5.0 + 12.0 * 30 / 3600)
+    seen.add(Q0 + 900, 2.0, counter)
+    assert seen.month_peak_kw(Q0 + 901) == pytest.approx((12.0 + 14 * 2.0) / 15)
 
 
 # --- the projection and the limit -----------------------------------------------------------------
@@ -149,6 +150,9 @@ def test_a_shedding_quarter_sheds_to_its_end_and_the_next_starts_afresh() -> Non
     )
     nxt = guard.check(QuarterSoFar(Q0 + 900, Q0 + 960, 0.03, 2.0), 2.0, 4.0)
     assert nxt is not None and not nxt.shedding and not guard.shedding
+    assert guard.quarters_shed == 1  # one quarter shed: the VTN is told once
+    guard.check(QuarterSoFar(Q0 + 900, Q0 + 990, 0.1, 9.0), 9.0, 4.0)
+    assert guard.shedding and guard.quarters_shed == 2
     guard.set_max_peak_kw(None)
     assert not guard.enabled
 
