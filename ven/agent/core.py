@@ -14,13 +14,13 @@ import logging
 import threading
 import uuid
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, tzinfo
 
 from ven.agent.event_store import EventStore
 from ven.agent.events import DrEvent, EventInterval, OptType, SignalName, randomised
 from ven.agent.local_plan import TariffDefaults, plan_home
 from ven.agent.peak import PeakTracker
-from ven.agent.peak_guard import PeakCheck, PeakGuard, PeakGuardSettings, shed
+from ven.agent.peak_guard import PeakCheck, PeakGuard, PeakGuardSettings
 from ven.agent.policy import Setpoints, SiteLimits, apply_events, local_setpoints, uncontrolled_kw
 from ven.agent.registry import DeviceRegistry, HomeSnapshot
 from ven.agent.safety import enforce
@@ -303,46 +303,20 @@ class AgentCore:
         safe = enforce(wanted, snapshot, limits, self.dispatch.period_s)
         for note in safe.notes:
             log.info("safety: %s", note)
-        setpoints, predicted, notes, peak = self._guard_peak(
-            snapshot, limits, safe.setpoints, safe.predicted_import_kw
+        so_far = self.peak.quarter_so_far(snapshot.now_s)
+        guarded = self.peak_guard.apply(
+            so_far, snapshot, safe.setpoints, safe.predicted_import_kw, limits.billed_peak_kw
         )
-        sent = tuple(self._send(snapshot, setpoints))
-        return StepResult(snapshot.now_s, setpoints, tuple(active), safe.notes + notes, predicted, sent, peak)
-
-    def _guard_peak(
-        self, snapshot: HomeSnapshot, limits: SiteLimits, setpoints: Setpoints, predicted_kw: float
-    ) -> tuple[Setpoints, float, tuple[str, ...], PeakCheck | None]:
-        """The peak guard's override on the safe setpoints (unchanged when it does not shed)."""
-        before = self.peak_guard.last
-        check = self.peak_guard.check(
-            self.peak.quarter_so_far(snapshot.now_s), predicted_kw, limits.billed_peak_kw
+        sent = tuple(self._send(snapshot, guarded.setpoints))
+        return StepResult(
+            snapshot.now_s,
+            guarded.setpoints,
+            tuple(active),
+            safe.notes + guarded.notes,
+            guarded.predicted_import_kw,
+            sent,
+            guarded.check,
         )
-        if (
-            before is not None
-            and before.shedding
-            and (check is None or check.quarter_start_s != before.quarter_start_s)
-        ):
-            log.info("peak guard: the quarter from %s ended; shedding stops", _hhmm(before.quarter_start_s))
-        if check is None or not check.shedding:
-            return setpoints, predicted_kw, (), check
-        settings = self.peak_guard.settings
-        result = shed(
-            setpoints, snapshot, predicted_kw, check.cap_kw, settings.period_s, settings.discharge_battery
-        )
-        if before is None or not before.shedding or before.quarter_start_s != check.quarter_start_s:
-            log.warning(
-                "peak guard: the quarter from %s heads for %.2f kW (limit %.2f kW); import capped at "
-                "%.2f kW until it ends: %s",
-                _hhmm(check.quarter_start_s),
-                check.projected_kw,
-                check.limit_kw,
-                check.cap_kw,
-                "; ".join(result.notes) or "nothing to shed",
-            )
-        else:
-            for note in result.notes:
-                log.debug("peak guard: %s", note)
-        return result.setpoints, result.predicted_import_kw, result.notes, check
 
     def agent_status(self) -> dict[str, float]:
         """The agent's own TELEMETRY_STATUS values (`agent.{name}`, docs/openadr-mapping.md)."""
@@ -377,10 +351,6 @@ class AgentCore:
         for device_id in set(self._sent) - set(setpoints):
             del self._sent[device_id]  # no longer commanded: the device falls back at valid_until
         return sent
-
-
-def _hhmm(epoch_s: float) -> str:
-    return datetime.fromtimestamp(epoch_s, UTC).strftime("%H:%M UTC")
 
 
 def _same(a: float | bool, b: float | bool, tolerance: float) -> bool:

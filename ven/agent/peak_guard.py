@@ -22,12 +22,16 @@ which also holds on its own). Without either the guard does nothing.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 
 from ven.agent.peak import QUARTER_H, QuarterSoFar
 from ven.agent.policy import Setpoints, battery_range_kw, ev_need
 from ven.agent.registry import DeviceView, HomeSnapshot
 from ven.messages import DeviceType
+
+log = logging.getLogger(__name__)
 
 MIN_REMAINING_S = 1.0  # the last second of a quarter: the cut is spread over at least this
 
@@ -85,44 +89,6 @@ def check_quarter(
     )
 
 
-class PeakGuard:
-    """The guard's state: its settings (the limit may change at run time) and the quarter it sheds."""
-
-    def __init__(self, settings: PeakGuardSettings | None = None) -> None:
-        self.settings = settings or PeakGuardSettings()
-        self._shedding_quarter: float | None = None
-        self.last: PeakCheck | None = None
-        self.quarters_shed = 0  # quarters in which shedding started (the agent tells the VTN of each)
-
-    @property
-    def enabled(self) -> bool:
-        return self.settings.enabled
-
-    def set_max_peak_kw(self, value_kw: float | None) -> None:
-        """The customer's cap (a preference from the VTN); None removes it."""
-        self.settings = replace(self.settings, max_peak_kw=value_kw)
-
-    def set_avoid_new_peak(self, on: bool) -> None:
-        self.settings = replace(self.settings, avoid_new_peak=on)
-
-    @property
-    def shedding(self) -> bool:
-        return self.last is not None and self.last.shedding
-
-    def check(self, so_far: QuarterSoFar, predicted_kw: float, billed_peak_kw: float) -> PeakCheck | None:
-        limit = self.settings.limit_kw(billed_peak_kw)
-        if limit is None:
-            self.last = self._shedding_quarter = None
-            return None
-        ongoing = self._shedding_quarter == so_far.start_s
-        result = check_quarter(so_far, predicted_kw, limit, self.settings.margin_kw, ongoing)
-        if result.shedding and not ongoing:
-            self.quarters_shed += 1
-        self._shedding_quarter = so_far.start_s if result.shedding else None
-        self.last = result
-        return result
-
-
 @dataclass(frozen=True, slots=True)
 class ShedResult:
     setpoints: Setpoints
@@ -175,3 +141,91 @@ def shed(
     if excess > 1e-6:
         notes.append(f"import {excess:.2f} kW above the peak cap that the guard cannot shed")
     return ShedResult(out, predicted_kw - max(0.0, wanted - excess), tuple(notes))
+
+
+class PeakGuard:
+    """The guard's state: its settings (the limit may change at run time) and the quarter it sheds."""
+
+    def __init__(self, settings: PeakGuardSettings | None = None) -> None:
+        self.settings = settings or PeakGuardSettings()
+        self._shedding_quarter: float | None = None
+        self.last: PeakCheck | None = None
+        self.quarters_shed = 0  # quarters in which shedding started (the agent tells the VTN of each)
+
+    @property
+    def enabled(self) -> bool:
+        return self.settings.enabled
+
+    def set_max_peak_kw(self, value_kw: float | None) -> None:
+        """The customer's cap (a preference from the VTN); None removes it."""
+        self.settings = replace(self.settings, max_peak_kw=value_kw)
+
+    def set_avoid_new_peak(self, on: bool) -> None:
+        self.settings = replace(self.settings, avoid_new_peak=on)
+
+    @property
+    def shedding(self) -> bool:
+        return self.last is not None and self.last.shedding
+
+    def check(self, so_far: QuarterSoFar, predicted_kw: float, billed_peak_kw: float) -> PeakCheck | None:
+        limit = self.settings.limit_kw(billed_peak_kw)
+        if limit is None:
+            self.last = self._shedding_quarter = None
+            return None
+        ongoing = self._shedding_quarter == so_far.start_s
+        result = check_quarter(so_far, predicted_kw, limit, self.settings.margin_kw, ongoing)
+        if result.shedding and not ongoing:
+            self.quarters_shed += 1
+        self._shedding_quarter = so_far.start_s if result.shedding else None
+        self.last = result
+        return result
+
+    def apply(
+        self,
+        so_far: QuarterSoFar,
+        snapshot: HomeSnapshot,
+        setpoints: Setpoints,
+        predicted_kw: float,
+        billed_peak_kw: float,
+    ) -> GuardResult:
+        """Check the quarter and, when it sheds, override the (safe) setpoints; logs what it did."""
+        before, shed_before = self.last, self.quarters_shed
+        check = self.check(so_far, predicted_kw, billed_peak_kw)
+        if (
+            before is not None
+            and before.shedding
+            and (check is None or check.quarter_start_s != before.quarter_start_s)
+        ):
+            log.info("peak guard: the quarter from %s ended; shedding stops", _hhmm(before.quarter_start_s))
+        if check is None or not check.shedding:
+            return GuardResult(setpoints, predicted_kw, (), check)
+        settings = self.settings
+        result = shed(
+            setpoints, snapshot, predicted_kw, check.cap_kw, settings.period_s, settings.discharge_battery
+        )
+        if self.quarters_shed > shed_before:
+            log.warning(
+                "peak guard: the quarter from %s heads for %.2f kW (limit %.2f kW); import capped at "
+                "%.2f kW until it ends: %s",
+                _hhmm(check.quarter_start_s),
+                check.projected_kw,
+                check.limit_kw,
+                check.cap_kw,
+                "; ".join(result.notes) or "nothing to shed",
+            )
+        else:
+            for note in result.notes:
+                log.debug("peak guard: %s", note)
+        return GuardResult(result.setpoints, result.predicted_import_kw, result.notes, check)
+
+
+@dataclass(frozen=True, slots=True)
+class GuardResult:
+    setpoints: Setpoints
+    predicted_import_kw: float
+    notes: tuple[str, ...]
+    check: PeakCheck | None
+
+
+def _hhmm(epoch_s: float) -> str:
+    return datetime.fromtimestamp(epoch_s, UTC).strftime("%H:%M UTC")

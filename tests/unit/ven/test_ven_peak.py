@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from itertools import pairwise
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -14,6 +15,10 @@ from ven.agent.openadr_mapping import status_values
 from ven.agent.peak import QUARTER_S, PeakTracker, QuarterSoFar
 from ven.agent.peak_guard import PeakGuard, PeakGuardSettings, check_quarter, shed
 from ven.agent.policy import SiteLimits, ev_need
+from ven.agent.runner import HomeAgent
+from ven.clock import ManualClock
+from ven.device_bus import FakeBroker, FakeBus
+from ven.settings import SettingsError, load_agent_settings
 from ven.simulators.ev_charger import CarSession
 
 Q0 = T0  # 2025-03-09 20:00 UTC, a quarter's edge
@@ -233,3 +238,34 @@ def test_the_customers_cap_holds_above_an_old_peak_and_can_be_set_at_run_time() 
     rig.core.peak_guard.set_max_peak_kw(5.0)
     means = run_two_quarters(rig)
     assert all(m <= 5.0 for m in means) and means[1] > 4.0, means  # up to the cap, not the floor
+
+
+# --- settings --------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("overrides", "needle"),
+    [
+        ({"timezone": "Mars/Olympus"}, "timezone: Value error, unknown time zone 'Mars/Olympus'"),
+        ({"max_peak_kw": 0}, "max_peak_kw: Input should be greater than 0"),
+        ({"peak_guard_period_s": 0}, "peak_guard_period_s: Input should be greater than 0"),
+        ({"peak_margin_kw": -1}, "peak_margin_kw: Input should be greater than or equal to 0"),
+    ],
+)
+def test_bad_peak_settings_name_the_setting(overrides: dict[str, object], needle: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_agent_settings(None, vtn_url="http://v", ven_name="n", site_id="s", **overrides)
+    assert needle in str(caught.value)
+
+
+def test_the_site_time_zone_reaches_the_tracker(tmp_path: Path) -> None:
+    settings = load_agent_settings(
+        None, vtn_url="http://v", ven_name="n", site_id="s", buffer_path=tmp_path / "b.db", peak_guard=True
+    )
+    agent = HomeAgent(settings, bus=FakeBus(FakeBroker()), clock=ManualClock(Q0))
+    try:
+        assert settings.site_tz() == ZoneInfo("Europe/Brussels") and agent.core.peak_guard.enabled
+        late_feb = datetime(2025, 2, 28, 22, 30, tzinfo=UTC).timestamp()  # 23:30 in Brussels
+        feed(agent.core.peak, late_feb, 900, 7.0, 0.0)
+        assert agent.core.peak.month_peak_kw(late_feb + 2700) == 0.0  # 00:15 on 1 March there
+    finally:
+        agent.buffer.close()
+        agent.events.close()
