@@ -61,6 +61,11 @@ def register(subparsers: Any) -> None:
     sim.add_argument("--seed", type=int, default=0, help="seed of the profiles and car sessions (default 0)")
     sim.add_argument("--import-limit-kw", type=float, default=9.2, help="the connection's import limit [kW]")
     sim.add_argument("--telemetry-s", type=float, default=60.0, help="telemetry period, simulated seconds")
+    sim.add_argument(
+        "--plug-in-now",
+        metavar="ENERGY_KWH[@HOURS]",
+        help="a car on the charger at start wanting ENERGY_KWH, leaving after HOURS (default 10)",
+    )
     sim.set_defaults(handler=_simulate)
 
 
@@ -98,14 +103,22 @@ def _simulate(args: argparse.Namespace) -> int:
 
     if args.telemetry_s <= 0 or args.import_limit_kw <= 0:
         raise UsageError("--telemetry-s and --import-limit-kw must be positive")
+    from ven.simulators.ev_charger import PlugIn
     from ven.simulators.home import HomeSpec
     from ven.simulators.run import simulate
 
+    plug_in = None
+    if args.plug_in_now is not None:
+        try:
+            plug_in = PlugIn.parse(args.plug_in_now)
+        except ValueError as exc:
+            raise UsageError(f"--plug-in-now: {exc}") from None
     spec = HomeSpec(
         site_id=args.site_id,
         seed=args.seed,
         import_limit_kw=args.import_limit_kw,
         telemetry_interval_s=args.telemetry_s,
+        plug_in_now=plug_in,
     )
     return simulate(spec, args.broker, args.speed)
 

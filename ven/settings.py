@@ -6,8 +6,9 @@ import json
 import tomllib
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ven.devices.config import DEFAULT_BROKER_URL, DeviceEntry, MqttDevices
@@ -34,6 +35,21 @@ class AgentSettings(BaseSettings):
     export_limit_kw: float = Field(10.0, ge=0)
     month_peak_kw: float = Field(0.0, ge=0, description="the month's peak so far when the agent starts")
     min_billed_peak_kw: float = Field(2.5, ge=0)
+    # The capacity-peak guard (ven/agent/peak_guard.py, docs/ven.md): off unless one of these two.
+    peak_guard: bool = Field(
+        False, description="shed the EV and battery when a quarter would set a new month peak"
+    )
+    max_peak_kw: float | None = Field(
+        None, gt=0, description="never a quarter-hour mean import above this [kW]"
+    )
+    peak_margin_kw: float = Field(0.2, ge=0, description="the guard aims this far under its limit [kW]")
+    peak_guard_period_s: float = Field(10.0, gt=0, description="the guard checks this often (agent time)")
+    peak_guard_discharge: bool = Field(
+        True, description="the guard may discharge the battery, not only stop it"
+    )
+    timezone: str = Field(
+        "Europe/Brussels", description="the site's time zone: the month's peak resets at its midnight"
+    )
     dispatch_period_s: float = Field(
         60.0, gt=0, description="setpoints are recomputed this often (agent time)"
     )
@@ -64,6 +80,18 @@ class AgentSettings(BaseSettings):
 
     def device_entries(self) -> list[DeviceEntry]:
         return list(self.devices) or [MqttDevices(broker_url=self.broker_url)]
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (an IANA name such as Europe/Brussels)") from None
+        return value
+
+    def site_tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
 
     @model_validator(mode="after")
     def _tls_files(self) -> AgentSettings:

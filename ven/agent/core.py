@@ -1,7 +1,8 @@
 """The agent core: events in, device commands out, with local safety last.
 
 `step()` runs every `period_s` (on the agent's clock): local policy -> active events (with
-randomisation and ramp-up) -> safety -> `set` commands. A command is re-sent when its value
+randomisation and ramp-up) -> safety -> the capacity-peak guard (ven/agent/peak_guard.py) ->
+`set` commands. A command is re-sent when its value
 changes or half its lifetime has passed; every command carries `valid_until` = now + TTL so a
 device falls back to its safe default when the agent dies. The core does no OpenADR and no
 network I/O beyond the DeviceBus, so it is tested with the fake bus.
@@ -13,11 +14,13 @@ import logging
 import threading
 import uuid
 from dataclasses import dataclass, field, replace
+from datetime import UTC, tzinfo
 
 from ven.agent.event_store import EventStore
 from ven.agent.events import DrEvent, EventInterval, OptType, SignalName, randomised
 from ven.agent.local_plan import TariffDefaults, plan_home
 from ven.agent.peak import PeakTracker
+from ven.agent.peak_guard import PeakCheck, PeakGuard, PeakGuardSettings
 from ven.agent.policy import Setpoints, SiteLimits, apply_events, local_setpoints, uncontrolled_kw
 from ven.agent.registry import DeviceRegistry, HomeSnapshot
 from ven.agent.safety import enforce
@@ -55,6 +58,7 @@ class StepResult:
     notes: tuple[str, ...]
     predicted_import_kw: float
     sent: tuple[SetCommand, ...]
+    peak: PeakCheck | None = None  # the peak guard's look at the quarter (None: no guard)
 
 
 @dataclass(slots=True)
@@ -95,6 +99,8 @@ class AgentCore:
         tariff: TariffDefaults | None = None,
         dispatch_device: str | None = None,
         store: EventStore | None = None,
+        peak_guard: PeakGuardSettings | None = None,
+        site_tz: tzinfo = UTC,
     ) -> None:
         self.site_id = site_id
         self.ven_name = ven_name
@@ -103,7 +109,8 @@ class AgentCore:
         self.limits = limits
         self.dispatch = dispatch or DispatchSettings()
         self.registry = DeviceRegistry(site_id)
-        self.peak = PeakTracker()
+        self.peak = PeakTracker(site_tz)  # the month starts in the site's time zone
+        self.peak_guard = PeakGuard(peak_guard)
         self.tariff = tariff or TariffDefaults()
         # LOAD_DISPATCH without a device target steers this device (None: the whole site).
         self.dispatch_device = dispatch_device
@@ -145,7 +152,11 @@ class AgentCore:
         if view is None:
             return
         if view.device_type == DeviceType.METER:
-            self.peak.add(power.time_s, power.value / 1000.0)
+            energy = next((m for m in measurements if m.name == "energy_import"), None)
+            counter_kwh = (
+                energy.value / 1000.0 if energy is not None and energy.time_s == power.time_s else None
+            )
+            self.peak.add(power.time_s, power.value / 1000.0, counter_kwh)
         elif view.device_type == DeviceType.PV_INVERTER:
             self.pv_profile.add(power.time_s, max(0.0, -power.value / 1000.0))
         self._learn_base_load(snapshot, power.time_s)
@@ -292,10 +303,27 @@ class AgentCore:
         safe = enforce(wanted, snapshot, limits, self.dispatch.period_s)
         for note in safe.notes:
             log.info("safety: %s", note)
-        sent = tuple(self._send(snapshot, safe.setpoints))
-        return StepResult(
-            snapshot.now_s, safe.setpoints, tuple(active), safe.notes, safe.predicted_import_kw, sent
+        so_far = self.peak.quarter_so_far(snapshot.now_s)
+        guarded = self.peak_guard.apply(
+            so_far, snapshot, safe.setpoints, safe.predicted_import_kw, limits.billed_peak_kw
         )
+        sent = tuple(self._send(snapshot, guarded.setpoints))
+        return StepResult(
+            snapshot.now_s,
+            guarded.setpoints,
+            tuple(active),
+            safe.notes + guarded.notes,
+            guarded.predicted_import_kw,
+            sent,
+            guarded.check,
+        )
+
+    def agent_status(self) -> dict[str, float]:
+        """The agent's own TELEMETRY_STATUS values (`agent.{name}`, docs/openadr-mapping.md)."""
+        return {
+            "peak_guard": 1.0 if self.peak_guard.shedding else 0.0,
+            "month_peak_kw": round(self.current_limits().month_peak_kw, 3),
+        }
 
     def _send(self, snapshot: HomeSnapshot, setpoints: Setpoints) -> list[SetCommand]:
         sent = []

@@ -6,13 +6,14 @@ Kept apart from the client so the conversions are tested without a VTN.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flexmodel.flexreport import PointInterval, ReportPoint, site_to_points
 from ven.agent.events import DrEvent, EventInterval
 from ven.agent.registry import HomeSnapshot
-from ven.messages import DeviceType
+from ven.messages import AGENT_DEVICE_ID, DeviceType
 
 log = logging.getLogger(__name__)
 
@@ -108,9 +109,14 @@ def usage_points(snapshot: HomeSnapshot) -> list[tuple[str, str, str, str]]:
     return out
 
 
-def status_values(snapshot: HomeSnapshot) -> dict[str, tuple[str, float]]:
-    """TELEMETRY_STATUS r_id -> (resource_id, value): online, manual override, SoC, plugged in."""
-    out: dict[str, tuple[str, float]] = {}
+def status_values(
+    snapshot: HomeSnapshot, agent: Mapping[str, float] | None = None
+) -> dict[str, tuple[str, float]]:
+    """TELEMETRY_STATUS r_id -> (resource_id, value): online, manual override, SoC, plugged in;
+    and the agent's own values (`agent.peak_guard`, `agent.month_peak_kw`) as resource `agent`."""
+    out: dict[str, tuple[str, float]] = {
+        f"{AGENT_DEVICE_ID}.{name}": (AGENT_DEVICE_ID, value) for name, value in (agent or {}).items()
+    }
     for view in sorted(snapshot.devices.values(), key=lambda v: v.device_id):
         d = view.device_id
         out[f"{d}.online"] = (d, 1.0 if view.online else 0.0)

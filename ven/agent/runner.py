@@ -19,6 +19,7 @@ from ven.agent.core import AgentCore, DispatchSettings, status_topic
 from ven.agent.event_store import EventStore
 from ven.agent.local_plan import LocalPlanFailed
 from ven.agent.openadr_mapping import USAGE_SENSORS
+from ven.agent.peak_guard import PeakGuardSettings
 from ven.agent.policy import SiteLimits
 from ven.agent.vtn_client import VenClient
 from ven.clock import AcceleratedClock, Clock, WallClock
@@ -65,6 +66,14 @@ class HomeAgent:
             DispatchSettings(settings.dispatch_period_s, settings.command_ttl_s),
             dispatch_device=settings.dispatch_device,
             store=self.events,
+            peak_guard=PeakGuardSettings(
+                avoid_new_peak=settings.peak_guard,
+                max_peak_kw=settings.max_peak_kw,
+                margin_kw=settings.peak_margin_kw,
+                discharge_battery=settings.peak_guard_discharge,
+                period_s=settings.peak_guard_period_s,
+            ),
+            site_tz=settings.site_tz(),
         )
         self.buffer = TelemetryBuffer(data_path)
         self.core.registry.on_telemetry(self._buffer)
@@ -125,7 +134,7 @@ class HomeAgent:
         count = 0
         while True:
             try:
-                self.core.step()
+                await self.step()
                 await self._replan_if_due()
                 if count % self.settings.housekeeping_every == 0 and self.client.registered.is_set():
                     await self._housekeeping()
@@ -136,9 +145,24 @@ class HomeAgent:
             count += 1
             await asyncio.sleep(self._pause_real_s(period_real_s))
 
+    async def step(self) -> None:
+        """The core's step; when the peak guard starts shedding a quarter, the status report
+        (agent.peak_guard = 1) goes to the VTN at once, as housekeeping's messages do."""
+        shed_before = self.core.peak_guard.quarters_shed
+        self.core.step()
+        if (
+            self.core.peak_guard.quarters_shed > shed_before
+            and self.client.registered.is_set()
+            and self.client.reachable
+        ):
+            await self.client.send_status_now()
+
     def _pause_real_s(self, period_real_s: float) -> float:
         """Until the next step: one period, or less when a schedule's value changes sooner (a
-        setpoint that changes at 17:00 is then followed from 17:00, not up to a period later)."""
+        setpoint that changes at 17:00 is then followed from 17:00, not up to a period later).
+        With the peak guard on, at least every guard period: it acts within the quarter."""
+        if self.core.peak_guard.enabled:
+            period_real_s = min(period_real_s, self.core.peak_guard.settings.period_s / self.clock.speed)
         now = self.clock.now()
         edge = self.core.next_change_s(now)
         if edge is None:

@@ -230,7 +230,7 @@ class VenClient(OpenADRClient):  # type: ignore[misc]
                 report_type=report_type,
                 **common,
             )
-        for r_id, (resource, _) in status_values(snapshot).items():
+        for r_id, (resource, _) in status_values(snapshot, self.core.agent_status()).items():
             self.add_report(
                 resource_id=resource,
                 r_id=r_id,
@@ -295,7 +295,9 @@ class VenClient(OpenADRClient):  # type: ignore[misc]
         elif specifier == STATUS_SPECIFIER:
             now = to_datetime(self.core.clock.now())
             values = [
-                (r, now, None, v) for r, (_, v) in status_values(self.core.snapshot()).items() if r in r_ids
+                (r, now, None, v)
+                for r, (_, v) in status_values(self.core.snapshot(), self.core.agent_status()).items()
+                if r in r_ids
             ]
             await self._send_report(report_request_id, specifier, enums.REPORT_NAME.TELEMETRY_STATUS, values)
         elif specifier == FLEX_SPECIFIER:
@@ -336,6 +338,12 @@ class VenClient(OpenADRClient):  # type: ignore[misc]
         requests = [r for r in self.report_requests if r.get("report_specifier_id") == FLEX_SPECIFIER]
         sent = [await self.send_flexibility(r["report_request_id"], set(r["r_ids"])) for r in requests]
         return bool(sent) and all(sent)
+
+    async def send_status_now(self) -> None:
+        """The status report outside its schedule, for every live request of it: sent when the
+        peak guard starts shedding, so the VTN hears of it within the quarter."""
+        for request in [r for r in self.report_requests if r.get("report_specifier_id") == STATUS_SPECIFIER]:
+            await self.update_report(request["report_request_id"])
 
     async def _send_report(
         self,

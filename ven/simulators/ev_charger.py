@@ -7,6 +7,7 @@ full power until the target (a plain charger's behaviour), `off` does not charge
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -16,6 +17,8 @@ from ven.messages import ControlName, ControlSpec, DeviceType, SensorSpec, SetCo
 from ven.simulators.base import STANDARD_SENSORS, SimDevice, SiteView
 from ven.simulators.profiles import DAY_S
 
+CAR_CAPACITY_KWH = 60.0
+
 
 @dataclass(frozen=True, slots=True)
 class CarSession:
@@ -23,6 +26,38 @@ class CarSession:
     departure_s: float
     arrival_soc_pct: float
     target_kwh: float  # energy to put into the car this session [kWh]
+
+
+DEFAULT_STAY_H = 10.0  # `--plug-in-now` without @HOURS: the car leaves after this
+
+
+@dataclass(frozen=True, slots=True)
+class PlugIn:
+    """A car on the charger from the simulation's start: `--plug-in-now ENERGY_KWH[@HOURS]`."""
+
+    energy_kwh: float  # what the car wants this session [kWh]
+    hours: float = DEFAULT_STAY_H  # it leaves this long after the start [h]
+
+    @classmethod
+    def parse(cls, text: str, capacity_kwh: float = CAR_CAPACITY_KWH) -> PlugIn:
+        """`20` or `20@8`; ValueError saying what is wrong."""
+        energy, at, hours = text.strip().partition("@")
+        try:
+            plug_in = cls(float(energy), float(hours) if at else DEFAULT_STAY_H)
+        except ValueError:
+            raise ValueError(f"{text!r} is not ENERGY_KWH[@HOURS] (e.g. 20 or 20@8)") from None
+        if not (math.isfinite(plug_in.energy_kwh) and 0 < plug_in.energy_kwh <= capacity_kwh):
+            raise ValueError(
+                f"ENERGY_KWH {energy.strip()} must be above 0 and at most the car's {capacity_kwh:g} kWh"
+            )
+        if not (math.isfinite(plug_in.hours) and 0 < plug_in.hours <= 7 * 24):
+            raise ValueError(f"HOURS {hours.strip()} must be above 0 and at most a week (168)")
+        return plug_in
+
+    def session(self, start_s: float, capacity_kwh: float = CAR_CAPACITY_KWH) -> CarSession:
+        # The car arrives as empty as it must be for the energy to take it to 90 % at most.
+        arrival_soc = max(0.0, 90.0 - 100.0 * self.energy_kwh / capacity_kwh)
+        return CarSession(start_s, start_s + self.hours * 3600.0, arrival_soc, self.energy_kwh)
 
 
 def daily_sessions(seed: int, capacity_kwh: float, first_day_s: float, days: int) -> list[CarSession]:
@@ -46,7 +81,7 @@ class EvCharger(SimDevice):
         self,
         device_id: str,
         max_kw: float = 11.0,
-        capacity_kwh: float = 60.0,
+        capacity_kwh: float = CAR_CAPACITY_KWH,
         efficiency: float = 0.95,
         sessions: list[CarSession] | None = None,
     ) -> None:

@@ -28,7 +28,7 @@ from ven.messages import (
 )
 from ven.simulators.base import SimDevice, SiteView
 from ven.simulators.battery import Battery
-from ven.simulators.ev_charger import EvCharger, daily_sessions
+from ven.simulators.ev_charger import CAR_CAPACITY_KWH, EvCharger, PlugIn, daily_sessions
 from ven.simulators.heat_pump import HeatPump
 from ven.simulators.meter import Meter
 from ven.simulators.profiles import BaseLoadProfile, ConstantLoad, PvProfile
@@ -57,6 +57,7 @@ class HomeSpec:
     base_load_kw: float | None = None
     telemetry_interval_s: float = 60.0
     session_days: int = 7
+    plug_in_now: PlugIn | None = None  # a car on the charger from the start (before the daily ones)
 
 
 def build_devices(spec: HomeSpec, start_s: float) -> list[SimDevice]:
@@ -68,8 +69,11 @@ def build_devices(spec: HomeSpec, start_s: float) -> list[SimDevice]:
     if spec.heat_pump:
         devices.append(HeatPump("hp-1"))
     if spec.ev_max_kw:
-        sessions = daily_sessions(spec.seed, 60.0, start_s - 86400.0, spec.session_days + 1)
-        devices.append(EvCharger("evse-1", max_kw=spec.ev_max_kw, sessions=sessions))
+        sessions = daily_sessions(spec.seed, CAR_CAPACITY_KWH, start_s - 86400.0, spec.session_days + 1)
+        charger = EvCharger("evse-1", max_kw=spec.ev_max_kw, sessions=sessions)
+        if spec.plug_in_now is not None:
+            charger.plug_in(spec.plug_in_now.session(start_s))
+        devices.append(charger)
     if spec.battery_kwh:
         devices.append(Battery("battery-1", capacity_kwh=spec.battery_kwh, soc_kwh=spec.battery_kwh / 2))
     return devices

@@ -29,6 +29,22 @@ FLEXVPP = [sys.executable, "-m", "flexvpp"]
         (["ven", "simulate", "--site", "a/b", "--broker", "mqtt://127.0.0.1"], "--site"),
         (["ven", "simulate", "--site", "s", "--broker", "http://x"], "broker URL"),
         (["ven", "simulate", "--site", "s", "--broker", "mqtt://h", "--speed", "0"], "--speed"),
+        *[
+            (
+                ["ven", "simulate", "--site", "s", "--broker", "mqtt://h", "--plug-in-now", bad],
+                f"--plug-in-now: {why}",
+            )
+            for bad, why in [
+                ("lots", "'lots' is not ENERGY_KWH[@HOURS]"),
+                ("20@soon", "'20@soon' is not ENERGY_KWH[@HOURS]"),
+                ("20@", "'20@' is not ENERGY_KWH[@HOURS]"),
+                ("0", "ENERGY_KWH 0 must be above 0"),
+                ("75", "ENERGY_KWH 75 must be above 0 and at most the car's 60 kWh"),
+                ("nan", "ENERGY_KWH nan must be above 0"),
+                ("20@-2", "HOURS -2 must be above 0"),
+                ("20@500", "HOURS 500 must be above 0 and at most a week"),
+            ]
+        ],
         (
             [
                 "ven",
@@ -51,6 +67,26 @@ FLEXVPP = [sys.executable, "-m", "flexvpp"]
 def test_bad_arguments_exit_2_naming_the_problem(args: list[str], needle: str) -> None:
     done = run_flexvpp(*args)
     assert done.returncode == 2 and needle in done.stderr
+
+
+def test_plug_in_now_puts_a_car_on_the_charger_at_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    import ven.simulators.run
+    from ven.simulators.ev_charger import EvCharger
+    from ven.simulators.home import HomeSpec, build_devices
+
+    specs: list[HomeSpec] = []
+    monkeypatch.setattr(ven.simulators.run, "simulate", lambda spec, *_: specs.append(spec) or 0)
+    for option, hours in (("20@8", 8.0), (" 12.5 ", 10.0)):
+        done = run_flexvpp("ven", "simulate", "--site", "s", "--broker", "mqtt://h", "--plug-in-now", option)
+        assert done.returncode == 0, done.stderr
+        start = 1_000_000.0
+        charger = next(d for d in build_devices(specs[-1], start) if isinstance(d, EvCharger))
+        assert charger.session is not None and charger.plugged_in
+        assert charger.session.target_kwh == float(option.split("@")[0])
+        assert charger.session.arrival_s == start and charger.session.departure_s == start + hours * 3600
+        assert (
+            charger.soc_pct is not None and charger.soc_pct + 100 * charger.remaining_kwh / 60 <= 90.0 + 1e-9
+        )
 
 
 def test_simulate_runs_a_home_until_terminated(mosquitto: Mosquitto) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ven.agent.core import AgentCore, DispatchSettings
 from ven.agent.events import DrEvent, EventInterval
+from ven.agent.peak_guard import PeakGuardSettings
 from ven.agent.policy import SiteLimits
 from ven.clock import ManualClock
 from ven.device_bus import FakeBroker, FakeBus
@@ -16,7 +17,9 @@ SITE = "core-unit"
 
 
 class Rig:
-    def __init__(self, **spec: object) -> None:
+    def __init__(
+        self, limits: SiteLimits | None = None, peak_guard: PeakGuardSettings | None = None, **spec: object
+    ) -> None:
         self.broker = FakeBroker()
         self.clock = ManualClock(T0)
         options = {
@@ -40,8 +43,9 @@ class Rig:
             "ven-test",
             FakeBus(self.broker),
             self.clock,
-            SiteLimits(9.2, 10.0, 2.0),
+            limits or SiteLimits(9.2, 10.0, 2.0),
             DispatchSettings(period_s=60, command_ttl_s=300),
+            peak_guard=peak_guard,
         )
         self.core.start()
         self.advance(60)
