@@ -38,6 +38,9 @@ async def test_the_vtn_hears_at_once_that_the_agent_sheds_for_the_peak(vtn: Site
     sim.start(thread=False)
     created = await vtn.api.call("POST", "/vens", json={"ven_name": f"ven-{site_id}", "site_id": site_id})
     ven_id = created.json["ven_id"]
+    # The household listens: the VTN queues capacity_peak_risk for it (docs/customer-api.md).
+    hook = await vtn.api.call("PUT", f"/sites/{site_id}/webhook", json={"url": "https://app.example/h"})
+    assert hook.status == 201, hook.json
     settings = AgentSettings.model_validate(
         {
             "vtn_url": vtn.openadr_url, "ven_name": f"ven-{site_id}", "site_id": site_id,
@@ -86,6 +89,12 @@ async def test_the_vtn_hears_at_once_that_the_agent_sheds_for_the_peak(vtn: Site
         assert reply.status == 200, reply.json
         values = {p["r_id"]: p["value"] for p in reply.json if p["r_id"].startswith("agent.")}
         assert values == {"agent.peak_guard": 1.0, "agent.month_peak_kw": 4.0}
+        told = await vtn.api.call("GET", f"/sites/{site_id}/notifications")
+        assert told.status == 200, told.json
+        risks = [n for n in told.json if n["kind"] == "capacity_peak_risk"]
+        # once per quarter the guard shed (the first may have been shed too: see `before`)
+        assert len(risks) == agent.core.peak_guard.quarters_shed, told.json
+        assert all(r["data"]["month_peak_kw"] == 4.0 for r in risks), told.json
     finally:
         await agent.client.stop()
         agent.core.stop()
