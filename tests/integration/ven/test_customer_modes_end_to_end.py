@@ -4,8 +4,8 @@ private Mosquitto, a simulated home with a car on the charger and its agent, on 
 Each charge mode and start/stop goes in over REST with the site's customer token; the VTN
 re-plans, the changed LOAD_DISPATCH event reaches the agent at its next poll, and the charger's
 measured power (its telemetry, read back through GET /sites/{site_id}) follows:
-smart with expensive hours now -> 0; boost -> full power; off -> 0; solar without PV -> 0;
-start -> full power; stop -> 0.
+smart with expensive hours now -> 0; boost -> full power; solar without PV -> 0; boost -> full
+power; off -> 0; start -> full power (for this car, whatever the mode); stop -> 0.
 """
 
 from __future__ import annotations
@@ -90,16 +90,20 @@ async def test_each_charge_mode_and_start_stop_changes_what_the_charger_draws(ri
         await until(follows, WAIT_S, f"the charger to follow {what}")
         print(f"{what}: the charger followed after {time.monotonic() - asked:.1f} s")
 
+    # Each step changes what the charger draws: from charging to not, or back.
     preferences = {"ev_target_kwh": 30.0}
-    await step("smart", "PUT", "/preferences", {**preferences, "charge_mode": "smart"}, charging=False)
+
+    async def mode(name: str, charging: bool) -> None:
+        await step(name, "PUT", "/preferences", {**preferences, "charge_mode": name}, charging)
+
+    await mode("smart", charging=False)  # the expensive hours are now
     schedule = await rig.call("GET", f"/sites/{rig.site}/schedule")
     assert schedule["slots"][0]["ev_kw"] == 0.0 and schedule["ev_energy_at_departure_kwh"] > 0
-    await step("boost", "PUT", "/preferences", {**preferences, "charge_mode": "boost"}, charging=True)
-    await step("off", "PUT", "/preferences", {**preferences, "charge_mode": "off"}, charging=False)
-    await step(
-        "solar (no PV)", "PUT", "/preferences", {**preferences, "charge_mode": "solar"}, charging=False
-    )
-    await step("start", "POST", "/charging", {"action": "start"}, charging=True)
+    await mode("boost", charging=True)
+    await mode("solar", charging=False)  # no PV here: no surplus to charge from
+    await mode("boost", charging=True)
+    await mode("off", charging=False)
+    await step("start", "POST", "/charging", {"action": "start"}, charging=True)  # boost despite off
     await step("stop", "POST", "/charging", {"action": "stop"}, charging=False)
     runs = await rig.vtn.api("GET", "/portfolio/runs")
     assert all(r["status"] != "error" for r in runs), [(r["trigger"], r["message"]) for r in runs]
