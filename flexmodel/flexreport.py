@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from flexmodel.energy_counter import SlotGrid
+
 REPORT_NAME = "x-SITE_FLEXIBILITY"
 EV_MODES = ("smart", "solar", "boost")  # x-evMode value = index
 
@@ -263,17 +265,8 @@ def _ev(ev_id: str, fields: Mapping[str, ReportPoint]) -> dict[str, Any]:
 # --------------------------------------------------------------- the VTN's side: stored values back
 
 
-@dataclass(frozen=True, slots=True)
-class SeriesGrid:
-    """The slot grid a flexibility snapshot's series were sent on (from `site.base_load_kw`)."""
-
-    start: datetime
-    resolution: timedelta
-    slots: int
-
-    @property
-    def end(self) -> datetime:
-        return self.start + self.slots * self.resolution
+# The slot grid a flexibility snapshot's series were sent on (from `site.base_load_kw`).
+SeriesGrid = SlotGrid
 
 
 def _kind(resource: str) -> str:
