@@ -137,4 +137,3 @@ async def test_an_unknown_source_is_a_422(api: CheckedApi) -> None:
     reply = await api.get("/sites/site-1/forecast/solar?source=sky")
     assert reply.status == 422
     assert reply.json["errors"] == [{"field": "source", "reason": "Input should be 'home' or 'pvlib'"}]
-
