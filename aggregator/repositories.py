@@ -29,6 +29,7 @@ from aggregator.records import (
     RequestRecord,
     VenRecord,
 )
+from aggregator.solar_records import IrradianceRecord, PvParametersRecord
 
 
 class VenRepository(Protocol):
@@ -459,4 +460,22 @@ class WebhookRepository(Protocol):
 
     async def remove(self, site_id: str) -> bool:
         """Forget the site's webhook; False if it had none."""
+        ...
+
+
+class SolarRepository(Protocol):
+    """Sites' PV arrays and the regions' latest irradiance forecasts (aggregator/solar_forecast.py)."""
+
+    async def pv_of(self, site_id: str) -> PvParametersRecord | None: ...
+
+    async def put_pv(self, pv: PvParametersRecord) -> None:
+        """Replace the site's PV array (one per site)."""
+        ...
+
+    async def put_irradiance(self, forecast: IrradianceRecord) -> None:
+        """Replace the forecast of the forecast's point (latitude, longitude): the latest wins."""
+        ...
+
+    async def irradiance_forecasts(self) -> list[IrradianceRecord]:
+        """The latest forecast of every point."""
         ...

@@ -27,6 +27,7 @@ from aggregator.repositories import (
     ReportRepository,
     RequestRepository,
     RunRepository,
+    SolarRepository,
     VenRepository,
     WebhookRepository,
 )
@@ -71,6 +72,9 @@ class UnitOfWork(Protocol):
 
     @property
     def webhooks(self) -> WebhookRepository: ...
+
+    @property
+    def solar(self) -> SolarRepository: ...
 
     async def __aenter__(self) -> Self: ...
 

@@ -9,6 +9,7 @@ from vtn.api import notifications as _notifications  # noqa: F401  (its routes j
 from vtn.api import portfolio as _portfolio  # noqa: F401  (its routes join ROUTES on import)
 from vtn.api import ratelimit
 from vtn.api import site_history as _site_history  # noqa: F401  (its routes join ROUTES on import)
+from vtn.api import solar as _solar  # noqa: F401  (its routes join ROUTES on import)
 from vtn.api import token_admin as _token_admin  # noqa: F401  (its routes join ROUTES on import)
 from vtn.api.middleware import auth_middleware, errors_middleware
 from vtn.api.openapi import build_openapi

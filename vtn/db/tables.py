@@ -379,3 +379,35 @@ class SiteWebhook(Base):
     url: Mapped[str] = mapped_column(String(2048))
     secret: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[datetime]
+
+
+class SitePv(Base):
+    """A site's PV array, for the pvlib solar forecast (aggregator/solar_forecast.py); one per site."""
+
+    __tablename__ = "site_pv"
+
+    site_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    latitude_deg: Mapped[float] = mapped_column(Float)
+    longitude_deg: Mapped[float] = mapped_column(Float)
+    peak_power_kw: Mapped[float] = mapped_column(Float)
+    tilt_deg: Mapped[float] = mapped_column(Float)
+    azimuth_deg: Mapped[float] = mapped_column(Float)  # clockwise from north: 180 = south
+    losses_percent: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[datetime]
+
+
+class IrradianceForecast(Base):
+    """The latest irradiance forecast of a point (the market integration's PUT /weather/irradiance):
+    a new one for the same point replaces it."""
+
+    __tablename__ = "irradiance_forecasts"
+    __table_args__ = (UniqueConstraint("latitude_deg", "longitude_deg"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    latitude_deg: Mapped[float] = mapped_column(Float)
+    longitude_deg: Mapped[float] = mapped_column(Float)
+    start: Mapped[datetime]
+    resolution_minutes: Mapped[int] = mapped_column(Integer)
+    ghi_w_per_m2: Mapped[list[Any]]
+    temp_air_c: Mapped[list[Any] | None]
+    received_at: Mapped[datetime]

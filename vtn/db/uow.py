@@ -21,6 +21,7 @@ from vtn.db.repos.portfolio import (
 )
 from vtn.db.repos.preferences import PreferenceRepository
 from vtn.db.repos.reports import ReportRepository
+from vtn.db.repos.solar import SolarRepository
 from vtn.db.repos.tokens import TokenRepository
 from vtn.db.repos.vens import VenRepository
 
@@ -53,6 +54,7 @@ class UnitOfWork:
         self.preferences = PreferenceRepository(session)
         self.notifications = NotificationRepository(session)
         self.webhooks = WebhookRepository(session)
+        self.solar = SolarRepository(session)
         return self
 
     async def __aexit__(

@@ -19,6 +19,13 @@ BODIES: dict[str, dict[str, Any]] = {
     "/sites/{site_id}/preferences": {"charge_mode": "boost"},
     "/sites/{site_id}/charging": {"action": "stop"},
     "/sites/{site_id}/webhook": {"url": "https://app.example/hooks"},
+    "/sites/{site_id}/pv": {
+        "latitude": 50.85,
+        "longitude": 4.35,
+        "peak_power_kw": 5.0,
+        "tilt_deg": 35,
+        "azimuth_deg": 180,
+    },
 }
 
 

@@ -32,6 +32,7 @@ from aggregator.records import (
     RequestRecord,
     VenRecord,
 )
+from aggregator.solar_records import IrradianceRecord, PvParametersRecord
 from aggregator.uow import UnitOfWork
 
 
@@ -57,6 +58,8 @@ class Stored:
     preferences: dict[str, PreferencesRecord] = field(default_factory=dict)  # by siteID
     notifications: dict[str, NotificationRecord] = field(default_factory=dict)
     webhooks: dict[str, WebhookRecord] = field(default_factory=dict)  # by site_id
+    pv: dict[str, PvParametersRecord] = field(default_factory=dict)  # by site_id
+    irradiance: dict[tuple[float, float], IrradianceRecord] = field(default_factory=dict)  # by point
 
     def copy(self) -> Stored:
         # The records are frozen: a copy of each dict is a snapshot.
@@ -629,6 +632,26 @@ class FakeWebhookRepository:
 
 
 @dataclass
+class FakeSolarRepository:
+    def __init__(
+        self, pv: dict[str, PvParametersRecord], irradiance: dict[tuple[float, float], IrradianceRecord]
+    ) -> None:
+        self._pv = pv
+        self._irradiance = irradiance
+
+    async def pv_of(self, site_id: str) -> PvParametersRecord | None:
+        return self._pv.get(site_id)
+
+    async def put_pv(self, pv: PvParametersRecord) -> None:
+        self._pv[pv.site_id] = pv
+
+    async def put_irradiance(self, forecast: IrradianceRecord) -> None:
+        self._irradiance[(forecast.latitude_deg, forecast.longitude_deg)] = forecast
+
+    async def irradiance_forecasts(self) -> list[IrradianceRecord]:
+        return list(self._irradiance.values())
+
+
 class FakeNotifier:
     """Records what use cases told the poll path (aggregator/ports.py PollNotifier)."""
 
@@ -674,6 +697,8 @@ class FakeUnitOfWork:
         preferences: Iterable[PreferencesRecord] = (),
         notifications: Iterable[NotificationRecord] = (),
         webhooks: Iterable[WebhookRecord] = (),
+        pv: Iterable[PvParametersRecord] = (),
+        irradiance: Iterable[IrradianceRecord] = (),
     ) -> None:
         self.stored = Stored(
             vens={v.ven_id: v for v in vens},
@@ -693,6 +718,8 @@ class FakeUnitOfWork:
             preferences={p.site_id: p for p in preferences},
             notifications={n.id: n for n in notifications},
             webhooks={w.site_id: w for w in webhooks},
+            pv={p.site_id: p for p in pv},
+            irradiance={(i.latitude_deg, i.longitude_deg): i for i in irradiance},
         )
         self.committed = False  # did any use case commit (cosmicpython's FakeUnitOfWork.committed)
         self._open(self.stored.copy())
@@ -712,6 +739,7 @@ class FakeUnitOfWork:
         self.preferences = FakePreferenceRepository(working.preferences)
         self.notifications = FakeNotificationRepository(working.notifications)
         self.webhooks = FakeWebhookRepository(working.webhooks)
+        self.solar = FakeSolarRepository(working.pv, working.irradiance)
 
     async def __aenter__(self) -> Self:
         self._open(self.stored.copy())
