@@ -631,7 +631,6 @@ class FakeWebhookRepository:
         return self._webhooks.pop(site_id, None) is not None
 
 
-@dataclass
 class FakeSolarRepository:
     def __init__(
         self, pv: dict[str, PvParametersRecord], irradiance: dict[tuple[float, float], IrradianceRecord]
@@ -652,6 +651,7 @@ class FakeSolarRepository:
         return list(self._irradiance.values())
 
 
+@dataclass
 class FakeNotifier:
     """Records what use cases told the poll path (aggregator/ports.py PollNotifier)."""
 
