@@ -17,10 +17,15 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
-import pvlib
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+# pvlib and pandas are imported where they are used: the VTN's forecast needs them (the `server`
+# extra), a home gateway installing flexmodel with `.[ven]` does not (.ci/run checks both).
 
 SLOT = timedelta(minutes=15)
 # PVWatts' defaults (NREL's PVWatts v5 manual): -0.37 %/°C for standard modules; the nominal
@@ -28,7 +33,7 @@ SLOT = timedelta(minutes=15)
 GAMMA_PDC_PER_C = -0.0037
 ETA_INVERTER = 0.96
 # Roof-mounted modules run hotter than open-rack ones; a home's array is on a roof.
-CELL_TEMPERATURE = pvlib.temperature.TEMPERATURE_MODEL_PARAMETERS["sapm"]["close_mount_glass_glass"]
+CELL_TEMPERATURE_MODEL = ("sapm", "close_mount_glass_glass")
 WIND_SPEED_M_PER_S = 1.0  # the forecast carries no wind: a calm day's value (pvlib's own default)
 EARTH_RADIUS_KM = 6371.0
 
@@ -74,6 +79,8 @@ def distance_km(lat1_deg: float, lon1_deg: float, lat2_deg: float, lon2_deg: flo
 
 
 def _midpoints(start: datetime, slots: int) -> pd.DatetimeIndex:
+    import pandas as pd
+
     first = pd.Timestamp(start.astimezone(UTC)) + pd.Timedelta(SLOT / 2)
     return pd.date_range(first, periods=slots, freq=pd.Timedelta(SLOT))
 
@@ -82,6 +89,8 @@ def _quarters(array: PvArray, forecast: IrradianceForecast) -> tuple[np.ndarray,
     """The forecast on the 15-minute grid from its start: finer intervals averaged; a coarser
     interval's mean GHI spread over its quarters in proportion to clear-sky GHI (Haurwitz), which
     keeps the interval's energy and puts none before sunrise or after sunset."""
+    import pvlib
+
     ghi = np.asarray(forecast.ghi_w_per_m2, dtype=float)
     temp = None if forecast.temp_air_c is None else np.asarray(forecast.temp_air_c, dtype=float)
     step = forecast.resolution
@@ -128,6 +137,9 @@ def plane_power_kw(
     temp_air_c: Sequence[float] | np.ndarray | None = None,
 ) -> tuple[float, ...]:
     """AC power [kW] per 15-minute slot from `start`, given each slot's mean GHI [W/m²]."""
+    import pandas as pd
+    import pvlib
+
     times = _midpoints(start, len(ghi_w_per_m2))
     ghi = pd.Series(np.asarray(ghi_w_per_m2, dtype=float), index=times).clip(lower=0.0)
     sun = pvlib.solarposition.get_solarposition(times, array.latitude_deg, array.longitude_deg)
@@ -150,7 +162,9 @@ def plane_power_kw(
         temp_cell: pd.Series | float = 25.0
     else:
         temp_air = pd.Series(np.asarray(temp_air_c, dtype=float), index=times)
-        temp_cell = pvlib.temperature.sapm_cell(poa_global, temp_air, WIND_SPEED_M_PER_S, **CELL_TEMPERATURE)
+        family, mounting = CELL_TEMPERATURE_MODEL
+        model = pvlib.temperature.TEMPERATURE_MODEL_PARAMETERS[family][mounting]
+        temp_cell = pvlib.temperature.sapm_cell(poa_global, temp_air, WIND_SPEED_M_PER_S, **model)
     pdc0_w = array.peak_power_kw * 1000.0
     dc_w = pvlib.pvsystem.pvwatts_dc(poa_global, temp_cell, pdc0_w, GAMMA_PDC_PER_C)
     dc_w = dc_w * (1.0 - array.losses_percent / 100.0)
