@@ -285,3 +285,18 @@ async def _record(
     await uow.notifications.mark_failed(n.id, n.attempts, error[:MAX_ERROR_LENGTH], next_at)
     log.info("webhook %s of site %s, attempt %d: %s; next at %s", n.id, n.site_id, n.attempts, error, next_at)
     return Attempt(n.id, n.site_id, n.attempts, result, next_at)
+
+
+# ---- housekeeping ---------------------------------------------------------------------------
+
+# How long a delivered notification stays listed (GET /sites/{site_id}/notifications): a month,
+# what a household's app shows of its history; pending ones stay until delivered.
+NOTIFICATION_RETENTION = timedelta(days=31)
+
+
+async def prune_delivered(uow: UnitOfWork, now: datetime) -> int:
+    """Forget the notifications delivered more than NOTIFICATION_RETENTION ago; how many."""
+    async with uow:
+        removed = await uow.notifications.prune_delivered(now - NOTIFICATION_RETENTION)
+        await uow.commit()
+    return removed

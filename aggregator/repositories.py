@@ -442,6 +442,10 @@ class NotificationRepository(Protocol):
         `attempts` is the newest (a later claim's outcome is not overwritten)."""
         ...
 
+    async def prune_delivered(self, before: datetime) -> int:
+        """Forget the notifications delivered before `before` (pending ones stay); how many."""
+        ...
+
 
 class WebhookRepository(Protocol):
     async def get(self, site_id: str) -> WebhookRecord | None: ...

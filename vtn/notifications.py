@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import datetime, timedelta
 
@@ -18,12 +19,13 @@ import aiohttp
 from aiohttp import web
 
 from aggregator.notification_records import SendResult
-from aggregator.notifications import DeliveryPolicy, deliver_due
+from aggregator.notifications import DeliveryPolicy, deliver_due, prune_delivered
 from vtn.db.uow import Sessions, UnitOfWork
 from vtn.keys import CLOCK, SESSIONS, SETTINGS, WORKER, utc_now
 from vtn.settings import VtnSettings
 
 log = logging.getLogger(__name__)
+PRUNE_EVERY_S = 3600.0  # real seconds between prunings of delivered notifications
 
 USER_AGENT = "flexvpp-webhooks/1"
 
@@ -71,11 +73,16 @@ async def deliver_forever(
     policy: DeliveryPolicy,
     poll_seconds: float,
 ) -> None:
-    """Delivery rounds until cancelled: at once again after a full batch, else after a pause."""
+    """Delivery rounds until cancelled: at once again after a full batch, else after a pause;
+    about once an hour, the delivered notifications past their retention go."""
+    pruned_at = 0.0
     while True:
         attempts = []
         try:
             attempts = await deliver_due(UnitOfWork(sessions), sender, clock(), policy)
+            if time.monotonic() - pruned_at >= PRUNE_EVERY_S:
+                pruned_at = time.monotonic()
+                await prune_delivered(UnitOfWork(sessions), clock())
         except Exception:  # the database may be briefly away; the claims end, nothing is lost
             log.exception("webhook delivery round failed")
         if len(attempts) < policy.batch:

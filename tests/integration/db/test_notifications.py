@@ -96,6 +96,20 @@ async def test_a_claim_counts_the_attempt_holds_it_and_only_the_newest_attempt_r
         assert await uow.notifications.claim("n-1", held + timedelta(days=1), held) is None
 
 
+async def test_pruning_forgets_only_what_was_delivered_before_the_cut(sessions: Sessions) -> None:
+    await _add(sessions, _note(1), _note(2), _note(3))
+    async with UnitOfWork(sessions) as uow:
+        assert await uow.notifications.mark_delivered("n-1", T0)
+        assert await uow.notifications.mark_delivered("n-2", T0 + timedelta(days=2))
+        await uow.commit()
+    async with UnitOfWork(sessions) as uow:
+        assert await uow.notifications.prune_delivered(T0 + timedelta(days=1)) == 1
+        await uow.commit()
+    async with UnitOfWork(sessions) as uow:
+        left = {n.id: n.state for n in await uow.notifications.of_site("site-1", 10)}
+    assert left == {"n-2": DeliveryState.DELIVERED, "n-3": DeliveryState.PENDING}  # pending stays
+
+
 async def test_a_sites_webhook_is_added_once_changed_and_removed(sessions: Sessions) -> None:
     hook = WebhookRecord("site-1", "https://app.example/h", "secret-1", T0)
     async with UnitOfWork(sessions) as uow:

@@ -590,6 +590,16 @@ class FakeNotificationRepository:
         n = self._notifications[n.id] = replace(n, attempts=n.attempts + 1, next_attempt_at=until)
         return n
 
+    async def prune_delivered(self, before: datetime) -> int:
+        old = [
+            n.id
+            for n in self._notifications.values()
+            if n.state == DeliveryState.DELIVERED and n.delivered_at is not None and n.delivered_at < before
+        ]
+        for notification_id in old:
+            del self._notifications[notification_id]
+        return len(old)
+
     async def mark_delivered(self, notification_id: str, now: datetime) -> bool:
         n = self._notifications.get(notification_id)
         if n is None or n.state != DeliveryState.PENDING:

@@ -290,3 +290,16 @@ async def test_the_list_is_the_sites_own_newest_first_with_their_state() -> None
         newer.id
     ]
     assert len(await n.list_notifications(uow, "site-1", None, limit=1)) == 1
+
+
+async def test_delivered_notifications_go_after_a_month_pending_ones_never() -> None:
+    from aggregator.notifications import NOTIFICATION_RETENTION, prune_delivered
+
+    uow = FakeUnitOfWork(vens=[REGISTERED_VEN], webhooks=[HOOK])
+    first, second = await _queued(uow, 2)
+    async with uow:
+        await uow.notifications.mark_delivered(first.id, T0)
+        await uow.commit()
+    assert await prune_delivered(uow, T0 + NOTIFICATION_RETENTION) == 0  # not older than a month yet
+    assert await prune_delivered(uow, T0 + NOTIFICATION_RETENTION + timedelta(seconds=1)) == 1
+    assert list(uow.stored.notifications) == [second.id]

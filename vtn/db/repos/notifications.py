@@ -106,6 +106,17 @@ class NotificationRepository:
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
+    async def prune_delivered(self, before: datetime) -> int:
+        result = await self.session.execute(
+            delete(SiteNotification)
+            .where(
+                SiteNotification.state == DeliveryState.DELIVERED.value,
+                SiteNotification.delivered_at < before,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
     async def mark_failed(
         self, notification_id: str, attempts: int, error: str, next_attempt_at: datetime
     ) -> bool:
