@@ -21,7 +21,7 @@ from aggregator.inputs import (
 )
 from aggregator.notification_sources import targets_at_risk
 from aggregator.ports import RunRecord
-from aggregator.preferences import apply_preferences, preferences_of
+from aggregator.preferences import apply_preferences
 from aggregator.records import ImbalanceRecord, PreferencesRecord, PriceRecord, VenRecord
 from aggregator.site import NoFlexibilityYet, site_flexibility
 from aggregator.site_history import charged_this_session
@@ -59,7 +59,7 @@ async def load_inputs(
         imbalance = await uow.imbalance.latest()
         requests = await uow.requests.live()
         vens = await uow.vens.registered()
-        preferences = await preferences_of(uow, sorted({v.site_id for v in vens}))
+        preferences = await uow.preferences.of_sites({v.site_id for v in vens})
     homes = [
         await _home(uow, v, now, exclusions, preferences.get(v.site_id), zone)
         for v in sorted(vens, key=lambda v: v.site_id)

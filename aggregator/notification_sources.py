@@ -18,6 +18,7 @@ from aggregator.notifications import enqueue_many
 from aggregator.ports import Dispatched, RunRecord, Schedule
 from aggregator.records import VenRecord
 from aggregator.uow import UnitOfWork
+from flexmodel.energy_counter import floor_to
 
 EvKey = tuple[str, str]  # (site_id, ev_id)
 SHORTFALL_KWH = 0.01  # below this a plan's shortfall is solver noise, not a missed target
@@ -119,10 +120,6 @@ MONTH_PEAK_R_ID = "agent.month_peak_kw"
 QUARTER = timedelta(minutes=15)
 
 
-def _quarter(at: datetime) -> datetime:
-    return at - timedelta(minutes=at.minute % 15, seconds=at.second, microseconds=at.microsecond)
-
-
 async def peak_guard_tripped(
     uow: UnitOfWork, ven_id: str, rows: Sequence[Mapping[str, Any]], now: datetime
 ) -> list[NotificationRecord]:
@@ -133,7 +130,7 @@ async def peak_guard_tripped(
     if not shedding:
         return []
     first = shedding[0]
-    quarter = _quarter(first)
+    quarter = floor_to(first, QUARTER)
     earlier = await uow.reports.series(ven_id, [PEAK_GUARD_R_ID], quarter, first)
     if any(r.value >= 0.5 for r in earlier):
         return []

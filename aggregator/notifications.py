@@ -144,7 +144,8 @@ async def notify(
     uow: UnitOfWork, site_id: str, kind: NotificationKind, data: Mapping[str, Any], now: datetime
 ) -> NotificationRecord | None:
     """Queue one notification for the site (sent by the next delivery round); None when the site
-    has no webhook. For producers outside a transaction of their own (charging, capacity peak)."""
+    has no webhook. In a transaction of its own: for a producer with none (the producers in
+    aggregator/notification_sources.py and preferences.py queue in theirs, with enqueue_many)."""
     async with uow:
         queued = await enqueue_many(uow, [(site_id, kind, data)], now)
         await uow.commit()

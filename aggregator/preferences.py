@@ -177,17 +177,6 @@ async def set_charging(
     return updated
 
 
-async def preferences_of(uow: UnitOfWork, site_ids: list[str]) -> dict[str, PreferencesRecord]:
-    """The stored preferences of these sites (sites without any are left out); no visibility
-    check: the planning run's read. Call inside an entered unit of work."""
-    found = {}
-    for site_id in site_ids:
-        stored = await uow.preferences.get(site_id)
-        if stored is not None:
-            found[site_id] = stored
-    return found
-
-
 # ---- applied to the site entry ------------------------------------------------------------------
 
 

@@ -365,6 +365,10 @@ class PreferenceRepository(Protocol):
         """Insert or replace the site's preferences."""
         ...
 
+    async def of_sites(self, site_ids: Iterable[str]) -> dict[str, PreferencesRecord]:
+        """The stored preferences of these sites, by site (sites without any are left out)."""
+        ...
+
 
 class RunRepository(Protocol):
     """Planning runs: their inputs, plan and dispatch, as recorded."""

@@ -152,7 +152,7 @@ async def get_site_entry(uow: UnitOfWork, ven_id: str, now: datetime) -> dict[st
     return (await site_flexibility(uow, ven_id, now)).site
 
 
-def _device_statuses(rows: list[ReportValueRecord]) -> tuple[DeviceStatus, ...]:
+def device_statuses(rows: list[ReportValueRecord]) -> tuple[DeviceStatus, ...]:
     found: dict[str, dict[str, Any]] = {}
     for row in rows:  # ordered by id: a later row of the same rID and time wins
         device, _, name = row.r_id.rpartition(".")
@@ -198,7 +198,7 @@ async def site_status(uow: UnitOfWork, ven_id: str, site_id: str | None = None) 
         ven = await _ven(uow, ven_id, site_id)
         rows = list(await uow.reports.latest_values(ven_id, STATUS_REPORT_NAME, STATUS_WINDOW))
         registrations = await uow.reports.registrations(ven_id)
-    devices = _device_statuses(rows)
+    devices = device_statuses(rows)
     resources = _resource_statuses(rows, registrations)
     if not devices and not resources:
         raise Conflict(f"VEN {ven_id!r} has sent no {STATUS_REPORT_NAME} report yet")

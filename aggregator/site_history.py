@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from aggregator.errors import InvalidInput
 from aggregator.records import PriceRecord, ReportValueRecord
+from aggregator.site import STATUS_REPORT_NAME
 from aggregator.sites import site_ven
 from aggregator.uow import UnitOfWork
 from flexmodel.energy_counter import EnergyCounter, SlotGrid, floor_to
@@ -36,8 +37,7 @@ from flexmodel.sessions import (
     target_met,
 )
 
-STATUS_REPORT_NAME = "TELEMETRY_STATUS"
-STATUS_WINDOW = timedelta(days=400)  # a charger that sent no status for longer is gone
+CHARGER_STATUS_WINDOW = timedelta(days=400)  # a charger that sent no status for longer is gone
 METER_PREFIX = "meter"  # the grid connection point's device id: meter-1 (docs/openadr-mapping.md)
 DEFAULT_METER = "meter-1"
 # Plug state read from before `from`: a car already on the charger then started before `from`.
@@ -89,7 +89,8 @@ async def _devices(uow: UnitOfWork, ven_id: str) -> tuple[list[str], str]:
     both from what the VEN offers (METADATA), else from its newest status values."""
     r_ids = {d["r_id"] for r in await uow.reports.registrations(ven_id) for d in r.descriptions}
     if not any(r.endswith(".plugged_in") for r in r_ids):  # offered nothing (yet): what it sent
-        r_ids |= {v.r_id for v in await uow.reports.latest_values(ven_id, STATUS_REPORT_NAME, STATUS_WINDOW)}
+        sent = await uow.reports.latest_values(ven_id, STATUS_REPORT_NAME, CHARGER_STATUS_WINDOW)
+        r_ids |= {v.r_id for v in sent}
     devices = {r.rpartition(".")[0] for r in r_ids}
     chargers = sorted(r.rpartition(".")[0] for r in r_ids if r.endswith(".plugged_in"))
     meter = min((d for d in devices if d.startswith(METER_PREFIX)), default=DEFAULT_METER)
@@ -111,6 +112,11 @@ def _ev_plans(rows: Sequence[ReportValueRecord]) -> dict[str, EvPlan]:
 def _min_billed_peak_kw(rows: Sequence[ReportValueRecord]) -> float:
     values = [r.value for r in rows if r.r_id == "site.min_billed_peak_kw"]
     return values[-1] if values else MIN_BILLED_PEAK_KW
+
+
+def _charger_r_ids(chargers: Iterable[str]) -> list[str]:
+    """The telemetry rIDs a charger's sessions are found and measured from."""
+    return [f"{c}.{f}" for c in chargers for f in ("plugged_in", "power", "energy_import")]
 
 
 def _by_r_id(rows: Iterable[ReportValueRecord]) -> dict[str, list[tuple[datetime, float]]]:
@@ -153,12 +159,16 @@ def price_maps(records: Sequence[PriceRecord]) -> tuple[dict[datetime, float], d
 
 
 def _sessions_of(
-    device: str, series: dict[str, list[tuple[datetime, float]]], plan: EvPlan | None, until: datetime
+    device: str,
+    series: dict[str, list[tuple[datetime, float]]],
+    counter: EnergyCounter,
+    plan: EvPlan | None,
+    until: datetime,
 ) -> list[tuple[Session, list[tuple[datetime, float]], ChargingSession]]:
-    """(session, its energy per slot, what the customer sees without the cost yet) of a charger."""
+    """(session, its energy per slot, what the customer sees without the cost yet) of a charger
+    whose import `counter` is `_counter(series, device, "energy_import")`."""
     plugged = [(t, v >= 0.5) for t, v in series.get(f"{device}.plugged_in", [])]
     power_kw = [(t, w / 1000.0) for t, w in series.get(f"{device}.power", [])]
-    counter = _counter(series, device, "energy_import")
     out = []
     for session in find_sessions(plugged, power_kw):
         slots = slot_energy(session, counter, until)
@@ -199,12 +209,12 @@ async def list_sessions(
         ven = await site_ven(uow, site_id, own_site)
         chargers, _ = await _devices(uow, ven.ven_id)
         plans = _ev_plans(await uow.reports.values_of(ven.ven_id, FLEX_REPORT_NAME))
-        wanted = [f"{c}.{f}" for c in chargers for f in ("plugged_in", "power", "energy_import")]
-        series = _by_r_id(await uow.reports.series(ven.ven_id, wanted, since, until))
+        series = _by_r_id(await uow.reports.series(ven.ven_id, _charger_r_ids(chargers), since, until))
         prices, _ = price_maps(await uow.prices.starting_between(since - PRICE_LOOKBACK, until))
     out = []
     for device in chargers:
-        for session, slots, seen in _sessions_of(device, series, plans.get(device), until):
+        counter = _counter(series, device, "energy_import")
+        for session, slots, seen in _sessions_of(device, series, counter, plans.get(device), until):
             if start <= session.start < end:
                 out.append(replace(seen, cost_eur=slots_cost_eur(slots, prices)))
     return sorted(out, key=lambda s: (s.start, s.device_id))
@@ -229,9 +239,9 @@ def _full_power_kw(
 ) -> tuple[float | None, bool]:
     """(the baseline's charging power, estimated?): the charger's maximum from the agent's
     flexibility report, else the highest quarter-hour mean it was measured to draw."""
-    reported = [p.max_power_kw for c in chargers if (p := plans.get(c)) and p.max_power_kw]
+    reported = [kw for c in chargers if (p := plans.get(c)) and (kw := p.max_power_kw)]
     if reported:
-        return max(x for x in reported if x is not None), False
+        return max(reported), False
     measured = [kwh / (SLOT / timedelta(hours=1)) for slots in charger_kwh for kwh in slots if kwh]
     return (max(measured), True) if measured else (None, True)
 
@@ -247,7 +257,7 @@ async def month_savings(
         ven = await site_ven(uow, site_id, own_site)
         chargers, meter = await _devices(uow, ven.ven_id)
         flex = await uow.reports.values_of(ven.ven_id, FLEX_REPORT_NAME)
-        wanted = [f"{c}.{f}" for c in chargers for f in ("plugged_in", "power", "energy_import")]
+        wanted = _charger_r_ids(chargers)
         wanted += [f"{meter}.{f}" for f in ("power", "energy_import", "energy_export")]
         series = _by_r_id(await uow.reports.series(ven.ven_id, wanted, since, until))
         records = await uow.prices.starting_between(grid.start - PRICE_LOOKBACK, grid.end)
@@ -256,12 +266,13 @@ async def month_savings(
     capacity = records[-1].capacity_eur_per_kw_month if records else None  # the newest price's
     import_counter = _counter(series, meter, "energy_import")
     export_counter = _counter(series, meter, "energy_export")
-    charger_kwh = [_counter(series, c, "energy_import").per_slot(grid) for c in chargers]
+    charger_counters = {c: _counter(series, c, "energy_import") for c in chargers}
+    charger_kwh = [counter.per_slot(grid) for counter in charger_counters.values()]
     full_power, power_estimated = _full_power_kw(plans, chargers, charger_kwh)
     arrivals = [
         (session.start, seen.energy_kwh)
-        for c in chargers
-        for session, _, seen in _sessions_of(c, series, plans.get(c), until)
+        for c, counter in charger_counters.items()
+        for session, _, seen in _sessions_of(c, series, counter, plans.get(c), until)
         if session.start < grid.end
     ]
     baseline = baseline_charge_kwh(arrivals, full_power or 0.0, grid)
@@ -307,11 +318,13 @@ async def charged_this_session(uow: UnitOfWork, ven_id: str, now: datetime) -> d
     chargers, _ = await _devices(uow, ven_id)
     if not chargers:
         return {}
-    wanted = [f"{c}.{f}" for c in chargers for f in ("plugged_in", "power", "energy_import")]
-    series = _by_r_id(await uow.reports.series(ven_id, wanted, now - OPEN_SESSION_LOOKBACK, now))
+    series = _by_r_id(
+        await uow.reports.series(ven_id, _charger_r_ids(chargers), now - OPEN_SESSION_LOOKBACK, now)
+    )
     out = {}
     for device in chargers:
-        for session, _slots, seen in _sessions_of(device, series, None, now):
+        counter = _counter(series, device, "energy_import")
+        for session, _slots, seen in _sessions_of(device, series, counter, None, now):
             if session.end is None:
                 out[device] = seen.energy_kwh
     return out

@@ -16,7 +16,7 @@ from typing import Any
 from aggregator.errors import Conflict
 from aggregator.ports import RecentPolls
 from aggregator.records import ReportValueRecord
-from aggregator.site import STATUS_REPORT_NAME, STATUS_WINDOW
+from aggregator.site import STATUS_REPORT_NAME, STATUS_WINDOW, DeviceStatus, device_statuses
 from aggregator.site_history import METER_PREFIX
 from aggregator.sites import site_ven
 from aggregator.uow import UnitOfWork
@@ -54,41 +54,37 @@ class SiteView:
     devices: tuple[DeviceView, ...]
 
 
+def _kind(device_id: str, status: DeviceStatus) -> DeviceKind:
+    if status.plugged_in is not None:
+        return DeviceKind.EV_CHARGER
+    if status.soc_percent is not None:
+        return DeviceKind.BATTERY
+    return DeviceKind.METER if device_id.startswith(METER_PREFIX) else DeviceKind.OTHER
+
+
 def _devices(
     status: Sequence[ReportValueRecord], usage: Sequence[ReportValueRecord]
 ) -> tuple[DeviceView, ...]:
-    fields: dict[str, dict[str, Any]] = {}
-    for row in [*status, *usage]:
+    """Each device's status (aggregator.site's reading of TELEMETRY_STATUS) with its newest power."""
+    statuses = {d.device_id: d for d in device_statuses(list(status))}
+    power_w: dict[str, tuple[datetime, float]] = {}
+    for row in usage:  # the newest value of each rID
         device, _, name = row.r_id.rpartition(".")
-        if not device:
-            continue
-        found = fields.setdefault(device, {"updated_at": row.dtstart})
-        found["updated_at"] = max(found["updated_at"], row.dtstart)
-        found[name] = row.value
+        if device and name == "power":
+            power_w[device] = (row.dtstart, row.value)
     out = []
-    for device_id in sorted(fields):
-        f = fields[device_id]
-        if "power" not in f and "online" not in f:
-            continue  # not a device (e.g. the agent's own values)
-        kind = (
-            DeviceKind.EV_CHARGER
-            if "plugged_in" in f
-            else DeviceKind.BATTERY
-            if "soc" in f
-            else DeviceKind.METER
-            if device_id.startswith(METER_PREFIX)
-            else DeviceKind.OTHER
-        )
-        soc = f.get("soc")
+    for device_id in sorted(statuses.keys() | power_w.keys()):
+        found = statuses.get(device_id) or DeviceStatus(device_id, power_w[device_id][0])
+        power = power_w.get(device_id)
         out.append(
             DeviceView(
                 device_id=device_id,
-                kind=kind,
-                online=None if "online" not in f else f["online"] >= 0.5,
-                power_kw=None if "power" not in f else round(f["power"] / 1000.0, 3),  # W on the wire
-                soc_percent=None if soc is None or soc < 0 else soc,
-                plugged_in=None if "plugged_in" not in f else f["plugged_in"] >= 0.5,
-                updated_at=f["updated_at"],
+                kind=_kind(device_id, found),
+                online=found.online,
+                power_kw=None if power is None else round(power[1] / 1000.0, 3),  # W on the wire
+                soc_percent=found.soc_percent,
+                plugged_in=found.plugged_in,
+                updated_at=found.updated_at if power is None else max(found.updated_at, power[0]),
             )
         )
     return tuple(out)
@@ -140,8 +136,14 @@ class NotPlannedYet(Conflict):
     """No planning run has planned the site yet."""
 
 
-def _site_schedule(site_id: str, run_id: str, planned_at: datetime, inputs: dict[str, Any],
-                   plan: dict[str, Any], now: datetime) -> SiteSchedule | None:  # fmt: skip
+def _site_schedule(
+    site_id: str,
+    run_id: str,
+    planned_at: datetime,
+    inputs: dict[str, Any],
+    plan: dict[str, Any],
+    now: datetime,
+) -> SiteSchedule | None:
     scenario = inputs.get("scenario") or {}
     sites = [s for s in plan.get("sites", []) if s.get("site_id") == site_id]
     if not sites or not scenario:

@@ -20,6 +20,7 @@ from aggregator.site import NoFlexibilityYet, site_flexibility
 from aggregator.sites import site_ven
 from aggregator.solar_records import IrradianceRecord, PvParametersRecord
 from aggregator.uow import UnitOfWork
+from flexmodel.energy_counter import floor_to
 from flexmodel.solar import (
     SLOT,
     IrradianceForecast,
@@ -60,12 +61,6 @@ class SolarForecast:
     distance_km: float | None = None  # pvlib: from the site to the irradiance forecast's point
 
 
-def slot_of(now: datetime) -> datetime:
-    """The start of the 15-minute slot under way."""
-    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    return midnight + ((now - midnight) // SLOT) * SLOT
-
-
 async def put_pv(
     uow: UnitOfWork, site_id: str, own_site: str | None, array: PvArray, now: datetime
 ) -> PvParametersRecord:
@@ -101,6 +96,13 @@ def _array(pv: PvParametersRecord) -> PvArray:
     )
 
 
+def irradiance_forecast(record: IrradianceRecord) -> IrradianceForecast:
+    """The stored forecast as flexmodel's pvlib chain takes it (its `end` included)."""
+    return IrradianceForecast(
+        record.start, timedelta(minutes=record.resolution_minutes), record.ghi_w_per_m2, record.temp_air_c
+    )
+
+
 def _slots(start: datetime, values: list[float]) -> tuple[SolarSlot, ...]:
     return tuple(SolarSlot(start + i * SLOT, v) for i, v in enumerate(values))
 
@@ -113,21 +115,22 @@ def _from_pvlib(
 ) -> SolarForecast:
     if pv is None:
         raise SourceUnavailable(f"site {site_id!r} has no PV parameters (PUT /sites/{site_id}/pv)")
-    near = sorted(
-        (distance_km(pv.latitude_deg, pv.longitude_deg, f.latitude_deg, f.longitude_deg), i)
-        for i, f in enumerate(forecasts)
+    nearest = min(
+        (
+            (distance_km(pv.latitude_deg, pv.longitude_deg, f.latitude_deg, f.longitude_deg), f)
+            for f in forecasts
+        ),
+        key=lambda found: found[0],
+        default=None,
     )
-    if not near or near[0][0] > MAX_DISTANCE_KM:
+    if nearest is None or nearest[0] > MAX_DISTANCE_KM:
         raise SourceUnavailable(
             f"no irradiance forecast within {MAX_DISTANCE_KM:g} km of site {site_id!r} "
             "(PUT /weather/irradiance)"
         )
-    distance, index = near[0]
-    record = forecasts[index]
-    forecast = IrradianceForecast(
-        record.start, timedelta(minutes=record.resolution_minutes), record.ghi_w_per_m2, record.temp_air_c
-    )
-    start = slot_of(now)
+    distance, record = nearest
+    forecast = irradiance_forecast(record)
+    start = floor_to(now, SLOT)
     if not forecast.start <= start < forecast.end:
         raise SourceUnavailable(
             f"the nearest irradiance forecast ({distance:.0f} km) covers {forecast.start.isoformat()} "
@@ -166,7 +169,7 @@ async def _from_home(uow: UnitOfWork, site_id: str, ven_id: str, now: datetime) 
         raise SourceUnavailable("the home's latest flexibility report has no PV forecast")
     quarters = _quarters([float(v) for v in pv["forecast_kw"]], flex.resolution_minutes)
     # The snapshot's grid starts at its slot under way; a coarse slot may hold earlier quarters.
-    skip = max(0, int((slot_of(now) - flex.start) / SLOT))
+    skip = max(0, int((floor_to(now, SLOT) - flex.start) / SLOT))
     start = flex.start + skip * SLOT
     values = quarters[skip : skip + HORIZON_SLOTS]
     if not values:
@@ -187,8 +190,9 @@ async def solar_forecast(
     SourceUnavailable (409) when the wanted source, or without a wish both, cannot give one."""
     async with uow:
         ven = await site_ven(uow, site_id, own_site)
-        pv = await uow.solar.pv_of(site_id)
-        forecasts = await uow.solar.irradiance_forecasts()
+        # pvlib's inputs only when it is to be tried, and every point's forecast only for an array
+        pv = await uow.solar.pv_of(site_id) if wanted != SolarSource.HOME else None
+        forecasts = await uow.solar.irradiance_forecasts() if pv is not None else []
     reasons: list[str] = []
     if wanted in (None, SolarSource.PVLIB):
         try:

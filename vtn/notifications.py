@@ -75,7 +75,7 @@ async def deliver_forever(
 ) -> None:
     """Delivery rounds until cancelled: at once again after a full batch, else after a pause;
     about once an hour, the delivered notifications past their retention go."""
-    pruned_at = 0.0
+    pruned_at = float("-inf")  # the first round prunes
     while True:
         attempts = []
         try:

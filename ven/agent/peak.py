@@ -62,9 +62,10 @@ class PeakTracker:
         self._lock = threading.Lock()
         self._quarters: dict[int, _Quarter] = {}
 
-    def _month(self, epoch_s: float) -> tuple[int, int]:
-        moment = datetime.fromtimestamp(epoch_s, self._tz)
-        return moment.year, moment.month
+    def _month_start_s(self, now_s: float) -> float:
+        """When `now_s`'s month began: midnight of its first day in the site's time zone."""
+        local = datetime.fromtimestamp(now_s, self._tz)
+        return local.replace(day=1, hour=0, minute=0, second=0, microsecond=0, fold=0).timestamp()
 
     def add(self, time_s: float, import_kw: float, energy_import_kwh: float | None = None) -> None:
         """One meter reading: power [kW, + import] and the import counter [kWh] when it has one."""
@@ -88,17 +89,13 @@ class PeakTracker:
 
     def month_peak_kw(self, now_s: float) -> float:
         """Highest mean import of the completed quarters of `now_s`'s month (0 when none)."""
-        month = self._month(now_s)
+        month_start_s = self._month_start_s(now_s)  # one time-zone conversion, not one a quarter
         current = int(now_s // QUARTER_S)
         with self._lock:
-            for index in [
-                q for q in self._quarters if q < current - 1 and self._month(q * QUARTER_S) != month
-            ]:
+            for index in [q for q in self._quarters if q < current - 1 and q * QUARTER_S < month_start_s]:
                 del self._quarters[index]
             means = [
-                self._mean_kw(q)
-                for q in self._quarters
-                if q < current and self._month(q * QUARTER_S) == month
+                self._mean_kw(q) for q in self._quarters if month_start_s <= q * QUARTER_S and q < current
             ]
         return max((m for m in means if m is not None), default=0.0)
 

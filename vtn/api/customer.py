@@ -7,6 +7,7 @@ a re-plan: the new schedule reaches the charger at the VEN's next poll after tha
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 from aggregator import preferences as prefs
@@ -66,12 +67,7 @@ async def put_preferences(call: Call[cs.PreferencesIn, None]) -> Any:
         UnitOfWork(call.sessions), call.path["site_id"], own_site(call), change, call.now
     )
     _replan(call, "preferences changed")
-    return cs.PreferencesSavedOut.model_validate(
-        {
-            **cs.PreferencesOut.model_validate(saved.preferences).model_dump(),
-            "webhook_secret": saved.webhook_secret,
-        }
-    )
+    return cs.PreferencesSavedOut(**asdict(saved.preferences), webhook_secret=saved.webhook_secret)
 
 
 @ROUTES.route(

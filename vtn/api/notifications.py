@@ -11,13 +11,12 @@ from typing import Any
 from aggregator import notifications
 from aggregator.notification_records import DeliveryState, NotificationRecord, WebhookRecord
 from vtn.api import notification_schemas as ns
-from vtn.api.endpoints import OPERATOR, Call
-from vtn.api.routes import CUSTOMER, ROUTES, own_site
+from vtn.api.customer import HOUSEHOLD
+from vtn.api.endpoints import Call
+from vtn.api.routes import ROUTES, own_site
 from vtn.db.errors import DuplicateKey
 from vtn.db.uow import UnitOfWork
 from vtn.errors import Conflict, NotFound
-
-HOUSEHOLD = OPERATOR | CUSTOMER
 
 
 @ROUTES.route(

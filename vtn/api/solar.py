@@ -7,20 +7,17 @@ every site. Irradiance forecasts come from the market integration (`market` or `
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from aggregator import solar_forecast as sf
 from aggregator.solar_records import IrradianceRecord
 from flexmodel.solar import PvArray
 from vtn.api import solar_schemas as ss
-from vtn.api.endpoints import OPERATOR, Call
-from vtn.api.routes import CUSTOMER, ROUTES, own_site
-from vtn.api.tokens import Role
+from vtn.api.customer import HOUSEHOLD
+from vtn.api.endpoints import Call
+from vtn.api.portfolio import MARKET
+from vtn.api.routes import ROUTES, own_site
 from vtn.db.uow import UnitOfWork
-
-HOUSEHOLD = OPERATOR | CUSTOMER
-MARKET = OPERATOR | frozenset({Role.MARKET})
 
 
 @ROUTES.route(
@@ -66,7 +63,7 @@ async def put_irradiance(call: Call[ss.IrradianceIn, None]) -> Any:
         latitude=record.latitude_deg,
         longitude=record.longitude_deg,
         start=record.start,
-        end=record.start + timedelta(minutes=record.resolution_minutes * len(record.ghi_w_per_m2)),
+        end=sf.irradiance_forecast(record).end,
         resolution_minutes=record.resolution_minutes,
         received_at=record.received_at,
     )

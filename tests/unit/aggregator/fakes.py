@@ -517,6 +517,9 @@ class FakePreferenceRepository:
     async def put(self, preferences: PreferencesRecord) -> None:
         self._preferences[preferences.site_id] = preferences
 
+    async def of_sites(self, site_ids: Iterable[str]) -> dict[str, PreferencesRecord]:
+        return {s: self._preferences[s] for s in site_ids if s in self._preferences}
+
 
 class FakeRunRepository:
     def __init__(self, runs: dict[str, RunRecord]) -> None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aggregator.records import PreferencesRecord
@@ -35,6 +37,11 @@ class PreferenceRepository:
     async def get(self, site_id: str) -> PreferencesRecord | None:
         row = await self.session.get(SitePreferences, site_id)
         return None if row is None else _record(row)
+
+    async def of_sites(self, site_ids: Iterable[str]) -> dict[str, PreferencesRecord]:
+        wanted = list(site_ids)
+        rows = await self.session.scalars(select(SitePreferences).where(SitePreferences.site_id.in_(wanted)))
+        return {row.site_id: _record(row) for row in rows}
 
     async def put(self, preferences: PreferencesRecord) -> None:
         """One upsert: two changes to one site at once both succeed, the later one wins."""

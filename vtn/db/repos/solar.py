@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import asdict
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aggregator.solar_records import IrradianceRecord, PvParametersRecord
 from vtn.db.repos import insert_on_conflict, utc
-from vtn.db.tables import IrradianceForecast, SitePv
+from vtn.db.tables import Base, IrradianceForecast, SitePv
 
 
 def _pv(row: SitePv) -> PvParametersRecord:
@@ -45,32 +46,27 @@ class SolarRepository:
         row = await self.session.get(SitePv, site_id)
         return None if row is None else _pv(row)
 
-    async def put_pv(self, pv: PvParametersRecord) -> None:
-        """One upsert: two changes to one site at once both succeed, the later one wins."""
-        values = asdict(pv)
+    async def _upsert(self, table: type[Base], values: dict[str, Any], key: tuple[str, ...]) -> None:
+        """One INSERT ... ON CONFLICT (key) DO UPDATE: concurrent writers both succeed, the later wins."""
         statement = (
-            insert_on_conflict(self.session)(SitePv)
+            insert_on_conflict(self.session)(table)
             .values(**values)
             .on_conflict_do_update(
-                index_elements=["site_id"], set_={k: v for k, v in values.items() if k != "site_id"}
+                index_elements=list(key), set_={k: v for k, v in values.items() if k not in key}
             )
         )
         await self.session.execute(statement)
+
+    async def put_pv(self, pv: PvParametersRecord) -> None:
+        """One upsert: two changes to one site at once both succeed, the later one wins."""
+        await self._upsert(SitePv, asdict(pv), ("site_id",))
 
     async def put_irradiance(self, forecast: IrradianceRecord) -> None:
         """One upsert on the point: a region's newer forecast replaces its older one."""
         values = asdict(forecast)
         values["ghi_w_per_m2"] = list(forecast.ghi_w_per_m2)
         values["temp_air_c"] = None if forecast.temp_air_c is None else list(forecast.temp_air_c)
-        point = ("latitude_deg", "longitude_deg")
-        statement = (
-            insert_on_conflict(self.session)(IrradianceForecast)
-            .values(**values)
-            .on_conflict_do_update(
-                index_elements=list(point), set_={k: v for k, v in values.items() if k not in point}
-            )
-        )
-        await self.session.execute(statement)
+        await self._upsert(IrradianceForecast, values, ("latitude_deg", "longitude_deg"))
 
     async def irradiance_forecasts(self) -> list[IrradianceRecord]:
         rows = await self.session.scalars(select(IrradianceForecast).order_by(IrradianceForecast.id))
