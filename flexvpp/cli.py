@@ -28,6 +28,7 @@ COMMAND_MODULES = (
     "aggregator.cli",
     "flexvpp.bench.cli",
     "flexvpp.demo_cli",
+    "flexvpp.broker_cli",
 )
 
 
