@@ -100,8 +100,8 @@ def _check_request_kind(caller: Caller, body: dict[str, Any]) -> None:
 
 
 async def create_ven(uow: UnitOfWork, caller: Caller, body: dict[str, Any], now: datetime) -> dict[str, Any]:
-    """`body`: a venRequest. A VEN client makes its own VEN (and is bound to it); Conflict if the
-    name is taken or the client has its VEN already."""
+    """`body`: a venRequest. A VEN client makes its own VEN (and is bound to it); InvalidInput if
+    the name is taken or the client has its VEN already."""
     caller.require(Scope.WRITE_VENS)
     _check_request_kind(caller, body)
     name = body["venName"]
@@ -110,9 +110,10 @@ async def create_ven(uow: UnitOfWork, caller: Caller, body: dict[str, Any], now:
             if caller.ven_name is not None and caller.ven_name != name:
                 raise Unauthorized(f"this client acts for the VEN {caller.ven_name}, not {name}")
             if await own_ven(uow, caller) is not None:
-                raise Conflict("this client's VEN exists already; GET /vens?venName=... finds it")
+                raise InvalidInput("venName", "this client's VEN exists already; GET /vens?venName=... finds it")
         if await uow.vens.by_name(name) is not None:
-            raise Conflict(f"a VEN named {name!r} exists already")
+            # The spec's POST /vens documents no 409: a taken name is a bad request there.
+            raise InvalidInput("venName", f"a VEN named {name!r} exists already")
         ven = VenRecord(ven_id=new_id(), ven_name=name, site_id=name, created_at=now)
         uow.vens.add(ven)
         # Read it back before its VEN object refers to it: a SQL unit of work then writes the VEN

@@ -145,7 +145,7 @@ async def test_a_ven_client_registers_its_ven_and_its_resources(
     ven = await ven_client(http, db_url, None)
     made = await ven.post("/vens", {"objectType": "VEN_VEN_REQUEST", "venName": "ven-x"})
     assert made.status == 201, made.json
-    assert (await ven.post("/vens", {"objectType": "VEN_VEN_REQUEST", "venName": "ven-x"})).status == 409
+    assert (await ven.post("/vens", {"objectType": "VEN_VEN_REQUEST", "venName": "ven-x"})).status == 400
     assert (await ven.post("/vens", {"objectType": "VEN_VEN_REQUEST", "venName": "ven-y"})).status == 403
     ven_id = made.json["id"]
     resource = {"objectType": "VEN_RESOURCE_REQUEST", "resourceName": "battery", "venID": ven_id}
