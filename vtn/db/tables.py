@@ -411,3 +411,13 @@ class IrradianceForecast(Base):
     ghi_w_per_m2: Mapped[list[Any]]
     temp_air_c: Mapped[list[Any] | None]
     received_at: Mapped[datetime]
+
+
+class HealthCheck(Base):
+    """The last time `GET /health` wrote to the database, per VTN id: the write is the check (a
+    full disk or a read-only database fails it; a SELECT would still answer)."""
+
+    __tablename__ = "health_checks"
+
+    vtn_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    checked_at: Mapped[datetime]
