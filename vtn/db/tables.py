@@ -466,3 +466,13 @@ class Oa3ObjectRow(Base):
     body: Mapped[dict[str, Any]]
     created_at: Mapped[datetime]
     modified_at: Mapped[datetime]
+
+
+class HealthCheck(Base):
+    """The last time `GET /health` wrote to the database, per VTN id: the write is the check (a
+    full disk or a read-only database fails it; a SELECT would still answer)."""
+
+    __tablename__ = "health_checks"
+
+    vtn_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    checked_at: Mapped[datetime]
