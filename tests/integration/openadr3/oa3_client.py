@@ -58,3 +58,11 @@ async def token_for(client: TestClient, client_id: str, secret: str, scope: str 
         check_reply("POST", "/auth/token", resp.status, body)
         assert resp.status == 200, body
         return str(body["access_token"])
+
+
+async def ven_client(http: TestClient, db_url: str, ven_name: str | None) -> Oa3Client:
+    """A VEN client of the 3.1 face (made as `flexvpp client create --role ven` makes one), with a token."""
+    from vtn.openadr3.clients import cli_create_client
+
+    client = await cli_create_client(db_url, "ven", ven_name)
+    return Oa3Client(http, await token_for(http, client.client_id, client.client_secret))
