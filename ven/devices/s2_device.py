@@ -12,7 +12,8 @@ setpoint becomes.
 Telemetry is stamped with the agent's clock on receipt: `power` [W] from PowerMeasurement (the
 electric quantities summed; an FRBC RM that measures nothing reports the power of its active
 modes), `fill_level` in the storage's own unit (battery: `soc` [%], and with a kWh fill level
-`stored_energy` [Wh]).
+`stored_energy` [Wh]); a heat pump's `hold_power` [W] is the least power that holds its fill
+level (its leakage and usage made up), which the site entry counts as the house's load.
 """
 
 from __future__ import annotations
@@ -141,6 +142,9 @@ class S2Device:
                         values.append(("soc", "%", round(100.0 * fill / span[1], 2)))
                 elif label == "%":
                     values.append(("soc", "%", fill))
+        hold_w = self.frbc.hold_power_w(self.clock.now())
+        if hold_w is not None and not self._is_battery():
+            values.append(("hold_power", "W", round(hold_w, 1)))
         if self.details is not None and not self.details.provides_power_measurement_types:
             expected = self.frbc.expected_power_w()
             if expected is not None:
@@ -187,6 +191,8 @@ class S2Device:
                 "fill_level_label": label,
             }
             sensors.append(SensorSpec(name="fill_level", unit=label))
+            if not self._is_battery():
+                sensors.append(SensorSpec(name="hold_power", unit="W"))
             if self._is_battery():
                 params |= {
                     "max_charge_kw": round(max(0.0, hi_w) / 1000, 3),

@@ -268,6 +268,39 @@ class FrbcPicture:
             return None
         return sum(segment.power_at(factor) for segment, factor in (p for p in points if p is not None))
 
+    def hold_power_w(self, now_s: float) -> float | None:
+        """The least average power [W] that holds the fill level where it is (its leakage and usage
+        made up), switching between modes if no single point does it (a heat pump that cannot
+        run below 600 W holds 525 W on average by running 7 minutes in 8); the others' power
+        included. What the device draws when it only keeps its storage. None before the RM has
+        described itself."""
+        if not self.ready or self.system is None or self.fill_level is None:
+            return None
+        first, *others = self.system.actuators
+        points = [p for p in (self.active_point(a) for a in others) if p is not None]
+        other_power = sum(s.power_at(f) for s, f in points)
+        hold = self.leakage_rate() + self.usage_rate(now_s) - sum(s.rate_at(f) for s, f in points)
+        # (fill rate, power) at both ends of every normal mode: a mix of two of them, or one
+        # mode's line between its ends, gives any average on the segment joining them.
+        ends = [
+            (segment.rate_at(f), segment.power_at(f))
+            for mode in first.operation_modes
+            if not mode.abnormal_condition_only
+            for segment in (Segment.of(mode, self.fill_level),)
+            for f in (0.0, 1.0)
+        ]
+        if not ends:
+            return None
+        candidates = [p for r, p in ends if abs(r - hold) < 1e-15]
+        for r1, p1 in ends:
+            for r2, p2 in ends:
+                if r1 < hold < r2:
+                    candidates.append(p1 + (p2 - p1) * (hold - r1) / (r2 - r1))
+        if not candidates:  # no mix holds it: all it can when it drains, its least when it fills
+            fastest = max(ends)
+            candidates = [fastest[1] if hold > fastest[0] else min(ends)[1]]
+        return min(candidates) + other_power
+
     def choose(self, setpoint_w: float | None, now_s: float) -> Choice | None:
         """The first actuator's point for `setpoint_w` (None: the CEM's own thermostat)."""
         if not self.ready or self.system is None or self.fill_level is None:

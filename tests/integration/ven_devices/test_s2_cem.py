@@ -65,6 +65,10 @@ async def test_handshake_details_and_the_heat_pumps_flexibility() -> None:
         assert state.online and extra["fill_target_min"] == 40.0 and extra["fill_target_max"] == 50.0
         await until(lambda: agent.device(rm.device_id).reading("fill_level") is not None, what="fill level")  # type: ignore[union-attr]
         await until(lambda: agent.device(rm.device_id).reading("power") == 0.0, what="power measured")  # type: ignore[union-attr]
+        # what holds the tank (its leakage and the house's use made up), for the plan's base load
+        hold_w = (rm.leakage_rate(45.0) + rm.usage_rate()) * rm.capacity_kwh_per_k * 3.6e6 / rm.cop
+        hold = await until(lambda: agent.device(rm.device_id).reading("hold_power"), what="hold power")  # type: ignore[union-attr]
+        assert hold == pytest.approx(hold_w, abs=10.0)
         assert rm.refused == []  # every message of the RM was taken (ReceptionStatus OK)
         assert rm.sessions == 1
 
