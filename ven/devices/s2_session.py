@@ -28,6 +28,7 @@ from s2python.common import (
     EnergyManagementRole,
     Handshake,
     HandshakeResponse,
+    InstructionStatus,
     InstructionStatusUpdate,
     PowerForecast,
     ReceptionStatus,
@@ -229,8 +230,13 @@ class S2Session:
                 self._after.append(self.connection.close)
             return None
         if isinstance(message, InstructionStatusUpdate):
-            log.info(
-                "S2 RM %s: instruction %s %s", self.name, message.instruction_id, message.status_type.value
+            failed = message.status_type in (InstructionStatus.REJECTED, InstructionStatus.ABORTED)
+            log.log(
+                logging.WARNING if failed else logging.INFO,
+                "S2 RM %s: instruction %s %s",
+                self.name,
+                message.instruction_id,
+                message.status_type.value,
             )
         elif isinstance(message, RevokeObject | PowerForecast):
             log.info("S2 RM %s: %s", self.name, message.message_type)

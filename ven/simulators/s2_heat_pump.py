@@ -17,6 +17,7 @@ and stops above its upper bound.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -301,6 +302,9 @@ class HeatPumpRM(SimulatedRM):
         if not valid:
             return
         self.instructions.append(instruction)
+        wait_s = instruction.execution_time.timestamp() - _now().timestamp()
+        if wait_s > 0:
+            await asyncio.sleep(wait_s)
         self.instructed = True
         self.mode_id, self.factor = instruction.operation_mode, instruction.operation_mode_factor
         await self.tell(self.actuator_status())

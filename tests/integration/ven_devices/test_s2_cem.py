@@ -210,6 +210,7 @@ async def test_garbage_and_wrong_order_get_a_reception_status_and_the_cem_stays_
         assert rm.refused == []
 
 
+@pytest.mark.slow  # about 10 s: one held programme runs to its deadline
 async def test_the_washing_machine_starts_when_the_agent_lets_it() -> None:
     server = cem()
     async with AgentSide([server]) as agent:
@@ -256,3 +257,42 @@ async def test_the_washing_machine_starts_when_the_agent_lets_it() -> None:
             assert (await agent.ack(agent.send(released.device_id, on=True))).accepted
             await until(lambda: released.instructions, what="started when let go")
             await until(lambda: released.power_w == 2000.0, what="running")
+
+
+async def test_the_agent_steers_the_s2_heat_pump_through_an_event(tmp_path: Any) -> None:
+    """The whole agent (its policy and safety clip, no MQTT): a LOAD_DISPATCH event for the heat
+    pump becomes an FRBC.Instruction, and the RM's measured power follows."""
+    from ven.agent.events import DrEvent, EventInterval
+    from ven.agent.runner import HomeAgent
+    from ven.devices.bus import DeviceRouter
+    from ven.settings import AgentSettings
+
+    settings = AgentSettings(
+        vtn_url="http://127.0.0.1:9/OpenADR2/Simple/2.0b",  # nobody there
+        ven_name="ven-s2",
+        site_id="s2-home",
+        devices=[{"kind": "s2", "listen": "127.0.0.1:0"}],
+        dispatch_period_s=0.5,
+        command_ttl_s=30,
+        buffer_path=tmp_path / "buffer.db",
+        discovery_wait_s=0,
+    )
+    agent = HomeAgent(settings)
+    await agent.start()
+    try:
+        assert isinstance(agent.bus, DeviceRouter)
+        server = next(a for a in agent.bus.adapters if isinstance(a, S2Cem))
+        async with HeatPumpRM(url(server), step_s=0.1) as rm:
+            await until(lambda: rm.device_id in agent.core.snapshot().devices, what="the heat pump known")
+            now = time.time()
+            intervals = (EventInterval(now, 60.0, 1.3),)
+            event = DrEvent("hp", 0, "LOAD_DISPATCH", "setpoint", intervals, resource_ids=(rm.device_id,))
+            agent.core.set_event([event])
+            await until(lambda: rm.power_w == 1300.0, timeout_s=15, what="the heat pump at 1.3 kW")
+            view = agent.core.snapshot().devices[rm.device_id]
+            await until(
+                lambda: agent.core.snapshot().devices[rm.device_id].power_kw == 1.3, what="1.3 kW measured"
+            )
+            assert view.device_type == DeviceType.HEAT_PUMP
+    finally:
+        await agent.stop()
