@@ -4,7 +4,8 @@ The fill level is the tank's temperature [°C]. Two operation modes: `off` (0 W)
 modulating from `min_power_w` (factor 0) to `max_power_w` (factor 1); heat into the tank is
 electric power x `cop`. The tank loses `loss_kw_per_k` x (T - `room_c`) (its leakage) and the
 house draws `house_heat_kw` from it (its usage). T changes by (heat in - loss - usage) /
-`capacity_kwh_per_k`, in simulated time (`speed` simulated seconds per real second).
+`capacity_kwh_per_k`, in simulated time (`speed` simulated seconds per real second; with a
+simulated agent clock, give the RM the same `clock` for its timestamps).
 
 Under FRBC the RM does what the CEM's FRBC.Instruction says (at its execution time) and reports
 StorageStatus, ActuatorStatus and PowerMeasurement every `step_s`. Without a CEM (not connected,
@@ -18,8 +19,10 @@ and stops above its upper bound.
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from s2python.common import (
@@ -63,10 +66,6 @@ PHASES = CommodityQuantity.ELECTRIC_POWER_3_PHASE_SYMMETRIC
 DAY_MS = 86_400_000
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 class HeatPumpRM(SimulatedRM):
     def __init__(
         self,
@@ -87,8 +86,9 @@ class HeatPumpRM(SimulatedRM):
         step_s: float = 1.0,
         speed: float = 1.0,
         measures_power: bool = True,
+        clock: Callable[[], float] = time.time,
     ) -> None:
-        super().__init__(url, resource_id, step_s=step_s)
+        super().__init__(url, resource_id, step_s=step_s, clock=clock)
         self.name = name
         self.min_power_w, self.max_power_w, self.cop = min_power_w, max_power_w, cop
         self.capacity_kwh_per_k = capacity_kwh_per_k
@@ -144,7 +144,7 @@ class HeatPumpRM(SimulatedRM):
     def measurement(self) -> PowerMeasurement:
         return PowerMeasurement(
             message_id=uuid.uuid4(),
-            measurement_timestamp=_now(),
+            measurement_timestamp=self.now(),
             values=[PowerValue(commodity_quantity=PHASES, value=round(self.power_w, 1))],
         )
 
@@ -215,7 +215,7 @@ class HeatPumpRM(SimulatedRM):
         ]
         return FRBCSystemDescription(
             message_id=uuid.uuid4(),
-            valid_from=_now(),
+            valid_from=self.now(),
             actuators=[
                 FRBCActuatorDescription(
                     id=self.actuator_id,
@@ -243,7 +243,7 @@ class HeatPumpRM(SimulatedRM):
             self.system_description(),
             FRBCLeakageBehaviour(
                 message_id=uuid.uuid4(),
-                valid_from=_now(),
+                valid_from=self.now(),
                 elements=[
                     FRBCLeakageBehaviourElement(
                         fill_level_range=NumberRange(start_of_range=a, end_of_range=b),
@@ -254,7 +254,7 @@ class HeatPumpRM(SimulatedRM):
             ),
             FRBCUsageForecast(
                 message_id=uuid.uuid4(),
-                start_time=_now() - timedelta(seconds=1),
+                start_time=self.now() - timedelta(seconds=1),
                 elements=[
                     FRBCUsageForecastElement(  # type: ignore[call-arg]  # (as above)
                         duration=Duration.from_milliseconds(DAY_MS), usage_rate_expected=self.usage_rate()
@@ -263,7 +263,7 @@ class HeatPumpRM(SimulatedRM):
             ),
             FRBCFillLevelTargetProfile(
                 message_id=uuid.uuid4(),
-                start_time=_now() - timedelta(seconds=1),
+                start_time=self.now() - timedelta(seconds=1),
                 elements=[
                     FRBCFillLevelTargetProfileElement(
                         duration=Duration.from_milliseconds(DAY_MS),
@@ -296,15 +296,15 @@ class HeatPumpRM(SimulatedRM):
                 message_id=uuid.uuid4(),
                 instruction_id=instruction.id,
                 status_type=InstructionStatus.SUCCEEDED if valid else InstructionStatus.REJECTED,
-                timestamp=_now(),
+                timestamp=self.now(),
             )
         )
         if not valid:
             return
         self.instructions.append(instruction)
-        wait_s = instruction.execution_time.timestamp() - _now().timestamp()
+        wait_s = instruction.execution_time.timestamp() - self.clock()
         if wait_s > 0:
-            await asyncio.sleep(wait_s)
+            await asyncio.sleep(wait_s / self.speed)
         self.instructed = True
         self.mode_id, self.factor = instruction.operation_mode, instruction.operation_mode_factor
         await self.tell(self.actuator_status())

@@ -8,7 +8,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from s2python.common import ReceptionStatusValues
@@ -26,8 +29,16 @@ RECONNECT_S = 1.0
 class SimulatedRM:
     """Subclasses give `asset_details()` and `control_types()` and run their physics in `step`."""
 
-    def __init__(self, url: str, resource_id: uuid.UUID | None = None, *, step_s: float = 1.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        resource_id: uuid.UUID | None = None,
+        *,
+        step_s: float = 1.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.url = url
+        self.clock = clock  # epoch seconds of its timestamps: the agent's clock when that one is simulated
         self.resource_id = resource_id or uuid.uuid4()
         self.step_s = step_s
         self.connection: S2AsyncConnection | None = None
@@ -38,6 +49,9 @@ class SimulatedRM:
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
+
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self.clock(), UTC)
 
     @property
     def device_id(self) -> str:

@@ -13,9 +13,11 @@ PowerProfileStatus (SCHEDULED, EXECUTING, FINISHED) and PowerMeasurement every `
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from s2python.common import (
@@ -49,10 +51,6 @@ L1 = CommodityQuantity.ELECTRIC_POWER_L1
 PROGRAMME = (("heat water", 2000.0, 2.0), ("wash", 300.0, 2.0), ("spin", 600.0, 1.0))
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 @dataclass
 class _Phase:
     container_id: uuid.UUID
@@ -73,8 +71,9 @@ class WashingMachineRM(SimulatedRM):
         start_after_s: float = 0.0,
         programme: tuple[tuple[str, float, float], ...] = PROGRAMME,
         step_s: float = 0.2,
+        clock: Callable[[], float] = time.time,
     ) -> None:
-        super().__init__(url, resource_id, step_s=step_s)
+        super().__init__(url, resource_id, step_s=step_s, clock=clock)
         self.window_s = window_s
         self.start_after_s = start_after_s
         self.programme = programme
@@ -82,7 +81,7 @@ class WashingMachineRM(SimulatedRM):
         self.phases = [
             _Phase(uuid.uuid4(), uuid.uuid4(), power, duration) for _, power, duration in programme
         ]
-        self.start_time = _now()
+        self.start_time = self.now()
         self.instructions: list[PPBCScheduleInstruction] = []
         self.power_w = 0.0
 
@@ -159,7 +158,7 @@ class WashingMachineRM(SimulatedRM):
 
     async def press_start(self) -> None:
         await asyncio.sleep(self.start_after_s)
-        self.start_time = _now()
+        self.start_time = self.now()
         await self.tell(self.definition())
 
     async def schedule(self, instruction: PPBCScheduleInstruction) -> None:
@@ -172,7 +171,7 @@ class WashingMachineRM(SimulatedRM):
         await self.tell(self.status())
 
     async def step(self, dt_s: float) -> None:
-        now = _now().timestamp()
+        now = self.now().timestamp()
         changed = False
         power = 0.0
         for phase in self.phases:
@@ -192,7 +191,7 @@ class WashingMachineRM(SimulatedRM):
         await self.tell(
             PowerMeasurement(
                 message_id=uuid.uuid4(),
-                measurement_timestamp=_now(),
+                measurement_timestamp=self.now(),
                 values=[PowerValue(commodity_quantity=L1, value=power)],
             )
         )
