@@ -382,8 +382,3 @@ class FrbcPicture:
         if at_least is not None:
             return max(corners, key=lambda e: e[0].rate_at(e[1]))
         return min(corners, key=lambda e: e[0].rate_at(e[1]))
-
-
-def mode_label(actuator: FRBCActuatorDescription, mode_id: UUID) -> str:
-    mode = next((m for m in actuator.operation_modes if m.id == mode_id), None)
-    return str(mode_id) if mode is None else mode.diagnostic_label or str(mode_id)
