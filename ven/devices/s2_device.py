@@ -82,7 +82,6 @@ class S2Device:
         self._wake: asyncio.TimerHandle | None = None
         self._steering: asyncio.Task[None] | None = None
         self._again = False
-        self._config: DeviceConfig | None = None
 
     @property
     def control_type(self) -> ControlType | None:
@@ -219,8 +218,7 @@ class S2Device:
         )
 
     def publish_config(self) -> None:
-        self._config = self.device_config()
-        self.link.config(self._config)
+        self.link.config(self.device_config())
 
     def publish_state(self) -> None:
         state: dict[str, Any] = {
