@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from urllib.parse import parse_qs
+
 from aiohttp import web
 
 from aggregator.openadr3_auth import AuthFailed, issue_token
 from vtn.openadr3.context import now, uow
+from vtn.openadr3.problems import raw_body
 
 routes = web.RouteTableDef()
 
@@ -20,13 +23,16 @@ async def auth_server(request: web.Request) -> web.Response:
 async def auth_token(request: web.Request) -> web.Response:
     if request.content_type != "application/x-www-form-urlencoded":
         raise AuthFailed("invalid_request", "the body must be application/x-www-form-urlencoded (RFC 6749)")
-    form = await request.post()
+    try:
+        form = parse_qs((await raw_body(request)).decode(), keep_blank_values=True, strict_parsing=False)
+    except UnicodeDecodeError:
+        raise AuthFailed("invalid_request", "the form is not UTF-8") from None
 
     def field(name: str) -> str | None:
-        values = form.getall(name, [])
+        values = form.get(name, [])
         if len(values) > 1:  # RFC 6749 3.2: parameters must not repeat
             raise AuthFailed("invalid_request", f"{name} is given more than once")
-        return values[0] if values and isinstance(values[0], str) else None
+        return values[0] if values else None
 
     token = await issue_token(
         uow(request),

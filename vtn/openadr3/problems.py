@@ -18,6 +18,8 @@ from pydantic import ValidationError
 
 from aggregator.errors import Conflict, DomainError, InvalidInput, NotFound, Unauthorized
 from aggregator.openadr3_auth import AuthFailed
+from vtn.keys import SETTINGS
+from vtn.request_body import BodyRefused, read_body, send_and_close
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +91,8 @@ async def problems_middleware(request: web.Request, handler: Next) -> web.Stream
         return await handler(request)
     except DomainError as exc:
         return domain_problem(exc)
+    except BodyRefused as exc:  # too large, too slow or cut off: logged once, answered, closed
+        return await send_and_close(request, problem(exc.status, str(exc)))
     except ValidationError as exc:
         return problem(400, validation_detail(exc))
     except web.HTTPException as exc:
@@ -100,9 +104,17 @@ async def problems_middleware(request: web.Request, handler: Next) -> web.Stream
         return problem(500, "internal error; the VTN's log says more")
 
 
+async def raw_body(request: web.Request) -> bytes:
+    """The whole body under the VTN's limits (max_body_bytes, body_timeout_seconds), as the 2.0b
+    and REST edges read it: BodyRefused (413, 408, or 400 for a client that drops mid-body, in one
+    log line) otherwise."""
+    settings = request.config_dict[SETTINGS]
+    return await read_body(request, settings.max_body_bytes, settings.body_timeout_seconds)
+
+
 async def json_body(request: web.Request) -> Any:
     """The request's JSON (400 naming what is wrong otherwise)."""
-    raw = await request.read()
+    raw = await raw_body(request)
     try:
         return json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
