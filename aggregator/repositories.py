@@ -29,6 +29,7 @@ from aggregator.records import (
     RequestRecord,
     VenRecord,
 )
+from aggregator.settlement_records import ProgramTermsRecord, StatementRecord
 from aggregator.solar_records import IrradianceRecord, PvParametersRecord
 
 
@@ -387,6 +388,10 @@ class RunRepository(Protocol):
         """The newest run that did not fail (of two started at once, the longer: it planned)."""
         ...
 
+    async def latest_planned_before(self, at: datetime) -> RunRecord | None:
+        """The newest run that did not fail and started before `at` (as latest_planned)."""
+        ...
+
 
 class DispatchRepository(Protocol):
     """Which LOAD_DISPATCH event carries each VEN's schedule, and the schedule it carries."""
@@ -486,4 +491,33 @@ class SolarRepository(Protocol):
 
     async def irradiance_forecasts(self) -> list[IrradianceRecord]:
         """The latest forecast of every point."""
+        ...
+
+
+# ---- DR programs and their settlement (aggregator/settlement.py) --------------------------------
+
+
+class ProgramRepository(Protocol):
+    """DR programs' terms, one per market context."""
+
+    async def get(self, market_context: str) -> ProgramTermsRecord | None: ...
+
+    async def all(self) -> list[ProgramTermsRecord]:
+        """Every program's terms, by market context."""
+        ...
+
+    async def put(self, terms: ProgramTermsRecord) -> None:
+        """Insert or replace the program's terms."""
+        ...
+
+
+class StatementRepository(Protocol):
+    """The statements of closed months: written once, then only read."""
+
+    async def of_month(self, month: str) -> list[StatementRecord]:
+        """The month's statements, by market context, then site."""
+        ...
+
+    async def add_new(self, statements: Sequence[StatementRecord]) -> None:
+        """Store the statements; one already stored (month, market context, site) is kept as it is."""
         ...

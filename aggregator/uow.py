@@ -24,10 +24,12 @@ from aggregator.repositories import (
     OutboxRepository,
     PreferenceRepository,
     PriceRepository,
+    ProgramRepository,
     ReportRepository,
     RequestRepository,
     RunRepository,
     SolarRepository,
+    StatementRepository,
     VenRepository,
     WebhookRepository,
 )
@@ -75,6 +77,12 @@ class UnitOfWork(Protocol):
 
     @property
     def solar(self) -> SolarRepository: ...
+
+    @property
+    def programs(self) -> ProgramRepository: ...
+
+    @property
+    def statements(self) -> StatementRepository: ...
 
     async def __aenter__(self) -> Self: ...
 

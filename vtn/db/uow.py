@@ -21,6 +21,7 @@ from vtn.db.repos.portfolio import (
 )
 from vtn.db.repos.preferences import PreferenceRepository
 from vtn.db.repos.reports import ReportRepository
+from vtn.db.repos.settlement import ProgramRepository, StatementRepository
 from vtn.db.repos.solar import SolarRepository
 from vtn.db.repos.tokens import TokenRepository
 from vtn.db.repos.vens import VenRepository
@@ -55,6 +56,8 @@ class UnitOfWork:
         self.notifications = NotificationRepository(session)
         self.webhooks = WebhookRepository(session)
         self.solar = SolarRepository(session)
+        self.programs = ProgramRepository(session)
+        self.statements = StatementRepository(session)
         return self
 
     async def __aexit__(

@@ -32,6 +32,7 @@ from aggregator.records import (
     RequestRecord,
     VenRecord,
 )
+from aggregator.settlement_records import ProgramTermsRecord, StatementRecord
 from aggregator.solar_records import IrradianceRecord, PvParametersRecord
 from aggregator.uow import UnitOfWork
 
@@ -60,6 +61,9 @@ class Stored:
     webhooks: dict[str, WebhookRecord] = field(default_factory=dict)  # by site_id
     pv: dict[str, PvParametersRecord] = field(default_factory=dict)  # by site_id
     irradiance: dict[tuple[float, float], IrradianceRecord] = field(default_factory=dict)  # by point
+    programs: dict[str, ProgramTermsRecord] = field(default_factory=dict)  # by market context
+    # (month, market context, site) -> the closed month's statement
+    statements: dict[tuple[str, str, str], StatementRecord] = field(default_factory=dict)
 
     def copy(self) -> Stored:
         # The records are frozen: a copy of each dict is a snapshot.
@@ -539,6 +543,10 @@ class FakeRunRepository:
         planned = [r for r in self._runs.values() if r.status != "error"]
         return max(planned, key=lambda r: (r.started_at, r.seconds), default=None)
 
+    async def latest_planned_before(self, at: datetime) -> RunRecord | None:
+        planned = [r for r in self._runs.values() if r.status != "error" and r.started_at < at]
+        return max(planned, key=lambda r: (r.started_at, r.seconds), default=None)
+
 
 class FakeDispatchRepository:
     def __init__(self, dispatches: dict[str, DispatchRecord]) -> None:
@@ -664,6 +672,32 @@ class FakeSolarRepository:
         return list(self._irradiance.values())
 
 
+class FakeProgramRepository:
+    def __init__(self, programs: dict[str, ProgramTermsRecord]) -> None:
+        self._programs = programs
+
+    async def get(self, market_context: str) -> ProgramTermsRecord | None:
+        return self._programs.get(market_context)
+
+    async def all(self) -> list[ProgramTermsRecord]:
+        return [self._programs[k] for k in sorted(self._programs)]
+
+    async def put(self, terms: ProgramTermsRecord) -> None:
+        self._programs[terms.market_context] = terms
+
+
+class FakeStatementRepository:
+    def __init__(self, statements: dict[tuple[str, str, str], StatementRecord]) -> None:
+        self._statements = statements
+
+    async def of_month(self, month: str) -> list[StatementRecord]:
+        return [v for k, v in sorted(self._statements.items()) if k[0] == month]
+
+    async def add_new(self, statements: Sequence[StatementRecord]) -> None:
+        for s in statements:
+            self._statements.setdefault((s.month, s.market_context, s.site_id), s)
+
+
 @dataclass
 class FakeNotifier:
     """Records what use cases told the poll path (aggregator/ports.py PollNotifier)."""
@@ -712,6 +746,7 @@ class FakeUnitOfWork:
         webhooks: Iterable[WebhookRecord] = (),
         pv: Iterable[PvParametersRecord] = (),
         irradiance: Iterable[IrradianceRecord] = (),
+        programs: Iterable[ProgramTermsRecord] = (),
     ) -> None:
         self.stored = Stored(
             vens={v.ven_id: v for v in vens},
@@ -733,6 +768,7 @@ class FakeUnitOfWork:
             webhooks={w.site_id: w for w in webhooks},
             pv={p.site_id: p for p in pv},
             irradiance={(i.latitude_deg, i.longitude_deg): i for i in irradiance},
+            programs={p.market_context: p for p in programs},
         )
         self.committed = False  # did any use case commit (cosmicpython's FakeUnitOfWork.committed)
         self._open(self.stored.copy())
@@ -753,6 +789,8 @@ class FakeUnitOfWork:
         self.notifications = FakeNotificationRepository(working.notifications)
         self.webhooks = FakeWebhookRepository(working.webhooks)
         self.solar = FakeSolarRepository(working.pv, working.irradiance)
+        self.programs = FakeProgramRepository(working.programs)
+        self.statements = FakeStatementRepository(working.statements)
 
     async def __aenter__(self) -> Self:
         self._open(self.stored.copy())
