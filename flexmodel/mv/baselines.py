@@ -118,10 +118,11 @@ def coverage(measured: Series, day: date, zone: ZoneInfo) -> float:
     return sum(1 for s in slots if s in measured) / len(slots)
 
 
-def same_time_on(slot: datetime, day: date, zone: ZoneInfo) -> datetime:
-    """The slot at the same local wall-clock time on another day."""
+def same_time_on(slot: datetime, event_day: date, day: date, zone: ZoneInfo) -> datetime:
+    """The slot at the same local wall-clock time on `day` instead of `event_day` (a slot of the
+    day after the event's, in an event past midnight, moves to the day after `day`)."""
     local = slot.astimezone(zone)
-    return datetime.combine(day, local.time(), zone).astimezone(UTC)
+    return datetime.combine(day + (local.date() - event_day), local.time(), zone).astimezone(UTC)
 
 
 def _mean(values: list[float]) -> float | None:
@@ -165,14 +166,16 @@ def x_of_y(
         )
 
     def window_mean(day: date) -> float:
-        values = [measured[t] for s in slots if (t := same_time_on(s, day, zone)) in measured]
+        values = [measured[t] for s in slots if (t := same_time_on(s, event_day, day, zone)) in measured]
         return sum(values) / len(values) if values else float("-inf")
 
     # The X highest; of equal means the more recent (days are newest first, sorted is stable).
     chosen = sorted(days, key=window_mean, reverse=True)[: options.x]
 
     def mean_of_days(slot: datetime) -> float | None:
-        return _mean([measured[t] for d in chosen if (t := same_time_on(slot, d, zone)) in measured])
+        return _mean(
+            [measured[t] for d in chosen if (t := same_time_on(slot, event_day, d, zone)) in measured]
+        )
 
     raw = []
     for slot in slots:

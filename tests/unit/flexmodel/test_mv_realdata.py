@@ -180,3 +180,19 @@ def test_accuracy_scores_by_hand(
     assert got.relative_error == pytest.approx(error)
     assert got.bias == pytest.approx(bias)
     assert score([], 0).relative_error is None
+
+
+def test_x_of_y_past_midnight_reads_each_days_following_night(
+    local: dict[tuple[date, str], float], measured: dict[datetime, float]
+) -> None:
+    # Thursday 14 December 23:00 to Friday 00:30 local: on each baseline day the slots after
+    # midnight are that day's following night, by hand.
+    days = [date(2023, 12, d) for d in (13, 11, 8, 6, 5, 4, 1)] + [date(2023, 11, d) for d in (30, 29, 28)]
+    evening, night = ["23:00", "23:15", "23:30", "23:45"], ["00:00", "00:15"]
+    by_hand = [mean([local[(d, t)] for d in days]) for t in evening]
+    by_hand += [mean([local[(d + timedelta(days=1), t)] for d in days]) for t in night]
+    start = datetime(2023, 12, 14, 22, 0, tzinfo=UTC)
+    got = x_of_y(
+        measured, start, start + timedelta(minutes=90), BRUSSELS, EVENT_DAYS_OF_HOME, XOfY(adjustment=False)
+    )
+    assert got.kw == pytest.approx(by_hand)
