@@ -10,7 +10,8 @@ Per home, program and month, for each event of the program that started in the m
 the home did not opt out of (aggregator/performance.py, the baseline method of the terms):
 reward = max(0, delivered kWh) x reward price; shortfall = max(0, committed kWh - delivered
 kWh); penalty = shortfall x penalty price; the month's rewards capped at `reward_cap_eur`, its
-penalties at `penalty_cap_eur`; total = rewards - penalties.
+penalties at `penalty_cap_eur`; total = rewards - penalties. An event without a baseline or a
+measurement for the home (the line's `note` says why) is neither paid nor charged.
 
 A month is closed CLOSE_AFTER after its end (time for telemetry a VEN backfills). The first
 settlement of a closed month stores each statement with its inputs (per event: baseline,
@@ -207,7 +208,10 @@ async def _gather(
         for home in performance.homes:
             if home.opted_out:
                 continue
-            if terms.committed_kw is not None:
+            settled = home.delivered_kwh is not None  # a baseline and a measurement
+            if not settled:
+                committed = 0.0  # nothing to hold the home to: neither paid nor charged
+            elif terms.committed_kw is not None:
                 committed = terms.committed_kw * hours
             else:
                 committed = home.requested_kwh or 0.0
@@ -222,8 +226,7 @@ async def _gather(
                     "measured_kwh": home.measured_kwh,
                     "delivered_kwh": home.delivered_kwh or 0.0,
                     "committed_kwh": committed,
-                    "note": home.error
-                    or (None if home.delivered_kwh is not None else "no slot of the event was measured"),
+                    "note": None if settled else (home.error or "no slot of the event was measured"),
                 }
             )
     content_terms = _terms_dict(terms)

@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 import pytest
 from test_ven_end_to_end import until
@@ -156,7 +157,7 @@ async def test_an_event_is_measured_and_settled_from_the_homes_telemetry(rig: Ri
     print(f"delivered: A {a['delivered_kwh']:.3f} kWh, B {b['delivered_kwh']:.3f}, C (opted out) "
           f"{c['delivered_kwh']:.3f}; baseline A {a['baseline_kwh']:.3f} kWh")  # fmt: skip
 
-    month = rig.now().astimezone(UTC).strftime("%Y-%m")
+    month = start.astimezone(ZoneInfo("Europe/Brussels")).strftime("%Y-%m")  # the VTN's zone
     program_month = await vtn.api("GET", f"/programs/{program}/performance", params={"month": month})
     assert [e["event_id"] for e in program_month["events"]] == [event_id]
     assert program_month["participation"] == pytest.approx(2 / 3)

@@ -86,3 +86,19 @@ async def test_a_closed_month_re_runs_to_the_same_figures() -> None:
     # The same changes move an open month's figures (the test above would catch a no-op).
     fresh = await settle_month(uow, NOVEMBER, OPEN, BRUSSELS)
     assert fresh.statements[0].reward_eur == pytest.approx(7.5)
+
+
+async def test_a_home_without_a_baseline_is_neither_paid_nor_charged() -> None:
+    uow = make_uow()
+    uow.stored.programs[PROGRAM] = terms(baseline_method="plan_baseline", committed_kw=1.0)
+    got = {s.site_id: s for s in (await settle_month(uow, NOVEMBER, OPEN, BRUSSELS)).statements}
+    # mv_rig's plans hold site A only: A is settled on its plan (3 kW planned, 0.5 drawn).
+    (a_line,) = got["site-a"].lines
+    assert (a_line.delivered_kwh, a_line.reward_eur, a_line.note) == (
+        pytest.approx(2.5),
+        pytest.approx(1.25),
+        None,
+    )
+    (b_line,) = got["site-b"].lines
+    assert (b_line.committed_kwh, b_line.reward_eur, b_line.penalty_eur) == (0.0, 0.0, 0.0)
+    assert b_line.note is not None and "did not plan site site-b" in b_line.note
