@@ -5,10 +5,10 @@ zone, where days and months start):
 
     event_performance(uow, event_id, method: BaselineMethod | None, now, zone) -> EventPerformance
     program_performance(uow, market_context, month: date, now, zone) -> ProgramMonth
-    baseline_accuracy(uow, site_id, own_site, now, zone, days=20) -> SiteAccuracy
 
 `method` None: the program's terms' method (aggregator/settlement.py), else x_of_y. Every kW is
-a 15-minute mean of the meter's net import (aggregator/meter_series.py).
+a 15-minute mean of the meter's net import (aggregator/meter_series.py). How well each method
+predicts a home: aggregator/baseline_accuracy.py.
 
 What an event requests, per home and slot, from its signal: `delta` (kW) is the change asked;
 `setpoint` / `x-loadControlSetpoint` the net import asked, so the change is setpoint - baseline;
@@ -33,9 +33,7 @@ from aggregator.errors import InvalidInput, NotFound
 from aggregator.events import effective_responses
 from aggregator.meter_series import meter_net_kw
 from aggregator.records import EventRecord, VenRecord
-from aggregator.sites import site_ven
 from aggregator.uow import UnitOfWork
-from flexmodel.mv.accuracy import Accuracy, backtest
 from flexmodel.mv.baselines import (
     METHOD_VERSIONS,
     SLOT,
@@ -52,7 +50,6 @@ from flexmodel.mv.delivery import Direction, delivered_kw, kwh
 
 DEFAULT_METHOD = BaselineMethod.X_OF_Y
 METER_BEFORE_INTERVALS = 4  # the hour before the event
-ACCURACY_WINDOW = (time(17), timedelta(hours=3))  # the evening peak, where DR events fall
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,20 +113,6 @@ class ProgramMonth:
     delivered_kwh: float
     requested_kwh: float | None
     delivery_ratio: float | None  # delivered / requested
-
-
-@dataclass(frozen=True, slots=True)
-class MethodAccuracy:
-    method: BaselineMethod
-    accuracy: Accuracy
-
-
-@dataclass(frozen=True, slots=True)
-class SiteAccuracy:
-    site_id: str
-    window_start_local: time
-    window: timedelta
-    methods: tuple[MethodAccuracy, ...]
 
 
 # ---- what an event asks --------------------------------------------------------------------------
@@ -410,37 +393,4 @@ async def program_performance(
         delivered_kwh=delivered,
         requested_kwh=requested,
         delivery_ratio=delivered / requested if requested else None,
-    )
-
-
-async def baseline_accuracy(
-    uow: UnitOfWork, site_id: str, own_site: str | None, now: datetime, zone: ZoneInfo, days: int = 20
-) -> SiteAccuracy:
-    """x_of_y and meter_before played on the home's last `days` days without an event (the
-    evening window, ACCURACY_WINDOW), scored against its meter. NotFound when the caller may not
-    see the site. plan_baseline is not scored: a day without an event has no event creation to
-    pick the plan before."""
-    if not 1 <= days <= 90:
-        raise InvalidInput("days", "must be 1-90")
-    options = XOfY()
-    today = now.astimezone(zone).date()
-    since = datetime.combine(today - timedelta(days=days + options.lookback_days), time(0), zone)
-    async with uow:
-        ven = await site_ven(uow, site_id, own_site)
-        measured = await meter_net_kw(uow, ven.ven_id, since.astimezone(UTC), now)
-        excluded = event_days(await uow.events.live_for_ven(ven.ven_id), zone)
-    test_days = [d for k in range(days, 0, -1) if (d := today - timedelta(days=k)) not in excluded]
-    window_start, window = ACCURACY_WINDOW
-    scored = (
-        (BaselineMethod.X_OF_Y, lambda s, e: x_of_y(measured, s, e, zone, excluded, options)),
-        (BaselineMethod.METER_BEFORE, lambda s, e: meter_before(measured, s, e, METER_BEFORE_INTERVALS)),
-    )
-    return SiteAccuracy(
-        site_id,
-        window_start,
-        window,
-        tuple(
-            MethodAccuracy(m, backtest(measured, zone, test_days, window_start, window, fn))
-            for m, fn in scored
-        ),
     )

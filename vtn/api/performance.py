@@ -11,6 +11,7 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from aggregator import baseline_accuracy as accuracy
 from aggregator import performance
 from vtn.api import csv_tables
 from vtn.api import performance_schemas as ps
@@ -92,7 +93,7 @@ async def baseline_accuracy(call: Call[None, ps.AccuracyQuery]) -> Any:
     """x_of_y and meter_before played over 17:00-20:00 of each of the last `days` days without
     an event and scored against the meter: relative error and bias (docs/performance-and-settlement.md).
     A customer token sees its own site only."""
-    result = await performance.baseline_accuracy(
+    result = await accuracy.baseline_accuracy(
         UnitOfWork(call.sessions),
         call.path["site_id"],
         own_site(call),

@@ -10,8 +10,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from mv_rig import END, EVENT, PROGRAM, START, make_uow
 
+from aggregator.baseline_accuracy import baseline_accuracy
 from aggregator.errors import InvalidInput, NotFound
-from aggregator.performance import baseline_accuracy, event_performance, program_performance
+from aggregator.performance import event_performance, program_performance
 from aggregator.records import EventInterval
 from flexmodel.mv import BaselineMethod, Direction
 
