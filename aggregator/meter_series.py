@@ -12,6 +12,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from datetime import datetime, timedelta
 
+from aggregator.meter_records import ValueBucket
 from aggregator.records import ReportValueRecord
 from aggregator.site_history import DEFAULT_METER, METER_PREFIX
 from aggregator.uow import UnitOfWork
@@ -28,6 +29,11 @@ async def meter_id(uow: UnitOfWork, ven_id: str) -> str:
     return min(meters, default=DEFAULT_METER)
 
 
+def counters_from_rows(rows: list[ReportValueRecord], meter: str) -> tuple[EnergyCounter, EnergyCounter]:
+    """(import, export) from every sample: the counters [Wh], else the power [W] integrated."""
+    return _counter(rows, meter, "energy_import"), _counter(rows, meter, "energy_export")
+
+
 def _counter(rows: list[ReportValueRecord], meter: str, sensor: str) -> EnergyCounter:
     readings = [(r.dtstart, r.value / 1000.0) for r in rows if r.r_id == f"{meter}.{sensor}"]
     if len(readings) >= 2:
@@ -37,14 +43,25 @@ def _counter(rows: list[ReportValueRecord], meter: str, sensor: str) -> EnergyCo
     return EnergyCounter.from_power(power)
 
 
+def _bucket_readings(buckets: list[ValueBucket], r_id: str) -> list[tuple[datetime, float]]:
+    """A rising counter's first and last reading [kWh] in each bucket: between them and the next
+    bucket's first, it interpolates at a slot's edges exactly as from every sample."""
+    out: list[tuple[datetime, float]] = []
+    for b in buckets:
+        if b.r_id == r_id:
+            out.append((b.first_at, b.min_value / 1000.0))
+            if b.last_at != b.first_at:
+                out.append((b.last_at, b.max_value / 1000.0))
+    return out
+
+
 def _sampled(times: tuple[datetime, ...], start: datetime, end: datetime) -> bool:
     i = bisect_left(times, start)
     return i < len(times) and times[i] <= end
 
 
-def net_kw_per_slot(rows: list[ReportValueRecord], meter: str) -> dict[datetime, float]:
-    """Slot start -> mean net import [kW] of the slots the telemetry measures whole."""
-    imports, exports = _counter(rows, meter, "energy_import"), _counter(rows, meter, "energy_export")
+def net_kw_per_slot(imports: EnergyCounter, exports: EnergyCounter) -> dict[datetime, float]:
+    """Slot start -> mean net import [kW] of the slots the counters measure whole."""
     if not imports:
         return {}
     out: dict[datetime, float] = {}
@@ -64,9 +81,20 @@ def net_kw_per_slot(rows: list[ReportValueRecord], meter: str) -> dict[datetime,
 async def meter_net_kw(
     uow: UnitOfWork, ven_id: str, since: datetime, until: datetime
 ) -> dict[datetime, float]:
-    """The VEN's meter per slot over [since, until). Call inside an entered unit of work."""
+    """The VEN's meter per slot over [since, until). Call inside an entered unit of work.
+
+    The counters are read summarised per slot (ReportRepository.buckets: 60 days of minute
+    samples are 17,000 rows, not 260,000); a meter without counters has its power read whole."""
     meter = await meter_id(uow, ven_id)
-    r_ids = [f"{meter}.{f}" for f in ("energy_import", "energy_export", "power")]
     # One slot either side, so that the edge slots are spanned whole.
-    rows = await uow.reports.series(ven_id, r_ids, since - SLOT, until + SLOT)
-    return {s: kw for s, kw in net_kw_per_slot(rows, meter).items() if since <= s < until}
+    lo, hi = since - SLOT, until + SLOT
+    counters = [f"{meter}.energy_import", f"{meter}.energy_export"]
+    buckets = await uow.reports.buckets(ven_id, counters, lo, hi, SLOT)
+    imported, exported = (_bucket_readings(buckets, r) for r in counters)
+    if len(imported) >= 2 and len(exported) >= 2:
+        pair = EnergyCounter.from_counter(imported), EnergyCounter.from_counter(exported)
+    else:
+        pair = counters_from_rows(
+            await uow.reports.series(ven_id, [*counters, f"{meter}.power"], lo, hi), meter
+        )
+    return {s: kw for s, kw in net_kw_per_slot(*pair).items() if since <= s < until}

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from aggregator.inputs import WindowKind
+from aggregator.meter_records import ValueBucket
 from aggregator.notification_records import DeliveryState, NotificationRecord, WebhookRecord
 from aggregator.ports import RunRecord
 from aggregator.records import (
@@ -274,6 +275,14 @@ class ReportRepository(Protocol):
     ) -> list[ReportValueRecord]:
         """The VEN's values of the rIDs (any report) with since <= dtstart < until, by rID, then
         dtstart, then arrival (a charger's or a meter's history, without the other devices')."""
+        ...
+
+    async def buckets(
+        self, ven_id: str, r_ids: Sequence[str], since: datetime, until: datetime, bucket: timedelta
+    ) -> list[ValueBucket]:
+        """The VEN's values of the rIDs with since <= dtstart < until, summarised per `bucket`
+        (aligned to the epoch, whole seconds), by rID, then time: a month of minute samples in a
+        few thousand rows."""
         ...
 
     async def r_ids_ending(self, report_name: str, suffix: str) -> set[tuple[str, str]]:

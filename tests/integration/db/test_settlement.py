@@ -1,16 +1,18 @@
-"""ProgramRepository, StatementRepository (vtn/db/repos/settlement.py) and
-RunRepository.latest_planned_before on SQLite and PostgreSQL: terms round-trip and are replaced,
-a closed month's statements are written once (a second writer keeps the first), runs before a time."""
+"""ProgramRepository, StatementRepository (vtn/db/repos/settlement.py),
+RunRepository.latest_planned_before and ReportRepository.buckets on SQLite and PostgreSQL: terms
+round-trip and are replaced, a closed month's statements are written once (a second writer keeps
+the first), runs before a time, values summarised per 15-minute bucket."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
+from aggregator.meter_records import ValueBucket
 from aggregator.ports import RunRecord
 from aggregator.settlement_records import ProgramTermsRecord, StatementRecord
 from vtn.db.uow import Sessions, UnitOfWork
 
-from .conftest import T0
+from .conftest import T0, add_ven
 
 PROGRAM = "http://flexvpp.org/market/evening-dr"
 
@@ -68,3 +70,37 @@ async def test_the_latest_run_that_planned_before_a_time(sessions: Sessions) -> 
     async with UnitOfWork(sessions) as uow:
         before = [await uow.runs.latest_planned_before(T0 + timedelta(minutes=m)) for m in (0, 15, 20, 21)]
     assert [r.run_id if r else None for r in before] == [None, "r1", "r1", "r3"]
+
+
+async def test_values_summarised_per_bucket(sessions: Sessions) -> None:
+    await add_ven(sessions, "v1")
+    await add_ven(sessions, "v2")
+
+    def row(ven: str, r_id: str, minutes: float, value: float) -> dict[str, object]:
+        at = T0 + timedelta(minutes=minutes)
+        return {"ven_id": ven, "report_request_id": "rr", "report_name": "TELEMETRY_USAGE", "r_id": r_id,
+                "dtstart": at, "duration_seconds": 0, "value": value, "received_at": at}  # fmt: skip
+
+    rows = [row("v1", "m.energy_import", m, 10.0 * m) for m in (0, 5, 14.5, 15, 29, 47)]
+    rows += [
+        row("v1", "m.energy_export", 3, 1.0),
+        row("v1", "m.power", 3, 9.0),
+        row("v2", "m.energy_import", 3, 7.0),
+    ]
+    async with UnitOfWork(sessions) as uow:
+        await uow.reports.add_values(rows)
+        await uow.commit()
+    async with UnitOfWork(sessions) as uow:
+        got = await uow.reports.buckets(
+            "v1",
+            ["m.energy_import", "m.energy_export"],
+            T0,
+            T0 + timedelta(minutes=45),
+            timedelta(minutes=15),
+        )
+    at = [T0 + timedelta(minutes=m) for m in (0, 3, 14.5, 15, 29)]
+    assert got == [
+        ValueBucket("m.energy_export", at[1], at[1], 1.0, 1.0, 1),
+        ValueBucket("m.energy_import", at[0], at[2], 0.0, 145.0, 3),  # 12:00 <= t < 12:15
+        ValueBucket("m.energy_import", at[3], at[4], 150.0, 290.0, 2),  # 47 min is past `until`
+    ]

@@ -15,6 +15,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from aggregator.inputs import WindowKind
+from aggregator.meter_records import ValueBucket
 from aggregator.notification_records import DeliveryState, NotificationRecord, WebhookRecord
 from aggregator.ports import PollNotifier, RecentPolls, RunRecord
 from aggregator.records import (
@@ -397,6 +398,26 @@ class FakeReportRepository:
             and (until is None or v.dtstart < until)
         ]
         return [v for _, v in sorted(mine, key=lambda iv: (iv[1].dtstart, iv[1].r_id, iv[0]))]
+
+    async def buckets(
+        self, ven_id: str, r_ids: Sequence[str], since: datetime, until: datetime, bucket: timedelta
+    ) -> list[ValueBucket]:
+        seconds = int(bucket.total_seconds())
+        groups: dict[tuple[str, int], list[ReportValueRecord]] = {}
+        for v in self._values.values():
+            if v.ven_id == ven_id and v.r_id in r_ids and since <= v.dtstart < until:
+                groups.setdefault((v.r_id, int(v.dtstart.timestamp()) // seconds), []).append(v)
+        return [
+            ValueBucket(
+                r_id,
+                min(v.dtstart for v in rows),
+                max(v.dtstart for v in rows),
+                min(v.value for v in rows),
+                max(v.value for v in rows),
+                len(rows),
+            )
+            for (r_id, _), rows in sorted(groups.items())
+        ]
 
     async def series(
         self, ven_id: str, r_ids: Sequence[str], since: datetime, until: datetime
