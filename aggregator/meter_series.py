@@ -45,7 +45,8 @@ def _counter(rows: list[ReportValueRecord], meter: str, sensor: str) -> EnergyCo
 
 def _bucket_readings(buckets: list[ValueBucket], r_id: str) -> list[tuple[datetime, float]]:
     """A rising counter's first and last reading [kWh] in each bucket: between them and the next
-    bucket's first, it interpolates at a slot's edges exactly as from every sample."""
+    bucket's first, it interpolates at a slot's edges exactly as from every sample. A counter
+    reset (a replaced meter) inside a slot pairs the wrong values there: that one slot is off."""
     out: list[tuple[datetime, float]] = []
     for b in buckets:
         if b.r_id == r_id:
