@@ -22,7 +22,7 @@ homes all the time and are not DR events: they neither count here nor make a day
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -287,10 +287,18 @@ async def _load_event(uow: UnitOfWork, event_id: str) -> EventRecord:
 
 
 async def measure_event(
-    uow: UnitOfWork, event: EventRecord, method: BaselineMethod, zone: ZoneInfo
+    uow: UnitOfWork,
+    event: EventRecord,
+    method: BaselineMethod,
+    zone: ZoneInfo,
+    only_vens: Collection[str] | None = None,
 ) -> EventPerformance:
-    """Inside an entered unit of work."""
+    """Inside an entered unit of work. `only_vens`: measure those of the targeted homes only
+    (one household's statement need not measure the fleet); participation and the sums are then
+    theirs, and a setpoint event's direction comes from their own requests."""
     targets = (await uow.events.targets([event.event_id]))[event.event_id]
+    if only_vens is not None:
+        targets = [v for v in targets if v in only_vens]
     answers = effective_responses(
         event, await uow.events.responses([event.event_id]), await uow.opts.live_for_events([event.event_id])
     )

@@ -22,7 +22,7 @@ whatever telemetry arrives or terms change later. An open month is computed afre
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -196,14 +196,19 @@ def price(record: StatementRecord, closed: bool) -> Statement:
 
 
 async def _gather(
-    uow: UnitOfWork, terms: ProgramTermsRecord, month: date, now: datetime, zone: ZoneInfo
+    uow: UnitOfWork,
+    terms: ProgramTermsRecord,
+    month: date,
+    now: datetime,
+    zone: ZoneInfo,
+    only_vens: Collection[str] | None = None,
 ) -> list[StatementRecord]:
     """The program's month as statement inputs, one per home that took part in an event."""
     start, end = month_bounds(month, zone)
     method = BaselineMethod(terms.baseline_method)
     by_site: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for event in await program_events(uow, terms.market_context, start, end, now):
-        performance = await measure_event(uow, event, method, zone)
+        performance = await measure_event(uow, event, method, zone, only_vens)
         hours = (event.end - event.dtstart) / timedelta(hours=1)
         for home in performance.homes:
             if home.opted_out:
@@ -271,10 +276,15 @@ async def settle_month(
     key = f"{month:%Y-%m}"
     async with uow:
         records = await uow.statements.of_month(key) if closed else []
+        # An open month's statement of one site measures that site's homes only; a closed month
+        # is settled whole, since its first settlement is stored for everyone.
+        only_vens = None
+        if own_site is not None and not closed:
+            only_vens = {v.ven_id for v in await uow.vens.of_site(own_site)}
         if not records:
             records = []
             for terms in await uow.programs.all():
-                records += await _gather(uow, terms, month, now, zone)
+                records += await _gather(uow, terms, month, now, zone, only_vens)
             if closed and records:
                 await uow.statements.add_new(records)
                 await uow.commit()

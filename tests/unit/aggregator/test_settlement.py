@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 from mv_rig import END, PROGRAM, START, make_uow, terms
 
+from aggregator import performance
 from aggregator.errors import NotFound
 from aggregator.settlement import TermsInput, get_terms, put_terms, settle_month, site_settlement
 from flexmodel.mv import BaselineMethod
@@ -102,3 +104,21 @@ async def test_a_home_without_a_baseline_is_neither_paid_nor_charged() -> None:
     (b_line,) = got["site-b"].lines
     assert (b_line.committed_kwh, b_line.reward_eur, b_line.penalty_eur) == (0.0, 0.0, 0.0)
     assert b_line.note is not None and "did not plan site site-b" in b_line.note
+
+
+async def test_one_sites_open_month_measures_its_own_homes_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    read: list[str] = []
+    real = performance.meter_net_kw
+
+    async def spy(uow: Any, ven_id: str, since: datetime, until: datetime) -> dict[datetime, float]:
+        read.append(ven_id)
+        return await real(uow, ven_id, since, until)
+
+    monkeypatch.setattr(performance, "meter_net_kw", spy)
+    mine = await settle_month(make_uow(), NOVEMBER, OPEN, BRUSSELS, own_site="site-a")
+    assert set(read) == {"ven-a"}  # not the fleet's meters
+    read.clear()
+    fleet = await settle_month(make_uow(), NOVEMBER, OPEN, BRUSSELS)
+    assert set(read) == {"ven-a", "ven-b", "ven-c"}
+    assert [s.site_id for s in mine.statements] == ["site-a"]
+    assert mine.statements[0].lines == fleet.statements[0].lines
