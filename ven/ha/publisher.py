@@ -32,6 +32,8 @@ class HaPublisher:
         self._lock = threading.Lock()
         self._configs: dict[str, str] = {}  # discovery topic -> payload sent
         self._states: dict[str, str] = {}  # state topic -> payload sent
+        self._entities_key: tuple[tuple[str, int], ...] | None = None
+        self._entities: dict[str, str] = {}
 
     def start(self) -> None:
         """Before the agent's bus starts: every (re)connect announces everything again."""
@@ -59,7 +61,13 @@ class HaPublisher:
         """After a control step: new or changed configs, removed devices, changed states."""
         if not self.bus.connected:
             return  # everything goes again on the next connect
-        entities = {e.topic: _json(e.config) for e in self.discovery.entities(inputs.snapshot)}
+        # The configs change only with the devices' configs (the registry keeps each object
+        # until the device announces a new one): build them again only then.
+        key = tuple(sorted((d, id(v.config)) for d, v in inputs.snapshot.devices.items()))
+        if key != self._entities_key:
+            self._entities_key = key
+            self._entities = {e.topic: _json(e.config) for e in self.discovery.entities(inputs.snapshot)}
+        entities = self._entities
         states = {
             state_topic(self.discovery.site_id, device_id): _json(state)
             for device_id, state in self.discovery.states(inputs).items()
