@@ -43,9 +43,11 @@ from ven.messages import (
 log = logging.getLogger(__name__)
 
 
-# Readings this far apart [s, agent clock] still count as one moment for learning the base load:
-# a SunSpec device polled every few seconds, an OCPP charger's MeterValues interval.
-READINGS_APART_MAX_S = 300.0
+# An adapter's reading this much older than the meter's [s, agent clock] still counts for learning
+# the house load: an OCPP charger's MeterValues come every MeterValueSampleInterval (the agent asks
+# 10 s; a charger may keep a quarter hour), a SunSpec device's every poll. The forecast is per
+# quarter hour, and a wrong value learnt from a change inside the window is smoothed out.
+READINGS_APART_MAX_S = 900.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,7 +172,7 @@ class AgentCore:
         """Base load = meter - devices, once every device has reported power for the same moment.
         MQTT devices stamp their readings with the same edge time; an adapter's device (OCPP,
         SunSpec: `protocol` in its params) stamps the moment its reading arrived, so its latest
-        reading counts when it is at most READINGS_APART_MAX_S older than the others."""
+        reading counts when it is at most READINGS_APART_MAX_S older than the meter's."""
         if time_s <= self._base_learnt_s:
             return
         stamped: list[float] = []  # MQTT devices: must all be `time_s`
