@@ -155,7 +155,7 @@ class Discovery:
                     )
                 )
                 continue
-            unit, device_class = _CONTROL_UNIT[control.name]
+            unit, device_class = _CONTROL_UNIT.get(control.name, (None, None))
             for key, name in (("setpoint", "Setpoint"), ("next_setpoint", "Next setpoint")):
                 entities.append(
                     self._entity(

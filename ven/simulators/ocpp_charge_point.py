@@ -5,8 +5,7 @@ car arrives, charges, leaves; the meter sums it); this is its protocol face, as 
 charger's is. It follows the car: StatusNotification Preparing and StartTransaction when a car
 is plugged in, StopTransaction and Available when it leaves; MeterValues (power, energy
 register, current per phase, SoC) every MeterValueSampleInterval seconds of the home's clock
-(the central system sets it), and at once when the power changes by more than 0.5 kW (the car
-finished, a new limit). The car draws nothing before its transaction has started (the home
+(the central system sets it). The car draws nothing before its transaction has started (the home
 charger's authorisation). A SetChargingProfile (A, or W when declared) limits the car
 until the profile's validTo; ClearChargingProfile, or validTo passing, gives the charger back
 its own behaviour: full power, as a plain charger charges.
@@ -38,7 +37,6 @@ for _name in ("ocpp",):  # the library logs every frame at INFO
 
 FOLLOW_REAL_S = 0.02  # how often the car and the meter interval are looked at (real time)
 RECONNECT_REAL_S = 0.5
-CHANGE_KW = 0.5  # a power change larger than this is sampled at once, not at the next interval
 
 
 Handler = TypeVar("Handler", bound=Callable[..., Any])
@@ -83,7 +81,6 @@ class SimulatedChargePoint(ChargePoint):  # type: ignore[misc]
         self.meter_interval_s = 60.0
         self.transaction_id: int | None = None
         self._next_meter_s = 0.0
-        self._sampled_kw: float | None = None
         with lock:
             charger.authorized = False  # no energy before StartTransaction is accepted
 
@@ -157,11 +154,8 @@ class SimulatedChargePoint(ChargePoint):  # type: ignore[misc]
                 await self._start(energy_wh)
             elif not plugged and self.transaction_id is not None:
                 await self._stop(energy_wh)
-            with self.lock:
-                power_kw = self.charger.power_kw
             now = self.clock.now()
-            changed = self._sampled_kw is not None and abs(power_kw - self._sampled_kw) > CHANGE_KW
-            if now >= self._next_meter_s or changed:
+            if now >= self._next_meter_s:
                 self._next_meter_s = now + self.meter_interval_s
                 await self.send_meter_values()
             await asyncio.sleep(FOLLOW_REAL_S)
@@ -197,7 +191,6 @@ class SimulatedChargePoint(ChargePoint):  # type: ignore[misc]
             power_w = self.charger.power_kw * 1000.0
             energy_wh = self.charger.energy_import_wh
             soc = self.charger.soc_pct
-        self._sampled_kw = power_w / 1000.0
         current_a = power_w / (self.voltage_v * self.phases)
         samples: list[dict[str, Any]] = [
             {"value": f"{power_w:.1f}", "measurand": "Power.Active.Import", "unit": "W"},
