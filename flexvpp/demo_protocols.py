@@ -37,9 +37,9 @@ VOLTAGE_V, PHASES = 230.0, 3
 # telemetry (`--telemetry-s`); the VTN's watch compares those samples with the schedule, and
 # more of them would count the minutes a new schedule takes to reach the agent at x1200 (a 1 s
 # poll is 20 simulated minutes) as the home not following. The battery is polled every
-# SUNSPEC_POLL_REAL_S of real time (5 simulated minutes at x1200).
+# SUNSPEC_POLL_REAL_S of real time (10 simulated minutes at x1200).
 METER_INTERVAL_S = 900
-SUNSPEC_POLL_REAL_S = 0.25
+SUNSPEC_POLL_REAL_S = 0.5
 
 
 HEAT_PUMP_ID = "hp-s2"  # the home's name for the S2 heat pump's load (the agent names it by its UUID)

@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 for _name in ("ocpp",):  # the library logs every frame at INFO
     logging.getLogger(_name).setLevel(logging.WARNING)
 
-FOLLOW_REAL_S = 0.02  # how often the car and the meter interval are looked at (real time)
+FOLLOW_REAL_S = 0.05  # how often the car and the meter interval are looked at (real time)
 RECONNECT_REAL_S = 0.5
 
 
