@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
+from aggregator.bidding import OfferCache
 from aggregator.dispatch import EventDispatcher
 from aggregator.loop_store import Exclusion, LoopStoreOverUow
 from aggregator.ports import PollNotifier, RunRecord
@@ -58,6 +59,7 @@ class PortfolioLoop:
         self.last_run: RunRecord | None = None
         self._last_run_at: datetime | None = None
         self._last_evs: frozenset[EvKey] | None = None  # the (site, EV) pairs last planned
+        self.offers = OfferCache()  # the flexibility offer of the latest plan (GET /portfolio/flexibility)
 
     # ---- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:
@@ -95,6 +97,10 @@ class PortfolioLoop:
     async def _execute(self, fn: Callable[..., T], *args: Any) -> T:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._solver(), fn, *args)
+
+    async def execute(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run a blocking function in the solver process (the flexibility offer uses it)."""
+        return await self._execute(fn, *args)
 
     # ---- runs --------------------------------------------------------------------------------
     async def run_now(self, trigger: str) -> RunRecord:
