@@ -274,9 +274,18 @@ class _HomeLp:
         return good
 
 
-def _flexible(p: SiteProblem) -> bool:
-    """Can the home's net import move at all? (Base load and boost charging are fixed.)"""
-    return p.battery is not None or bool(p.optimised_evs) or (p.pv_curtailable and bool(p.pv_kw.any()))
+def _movable(p: SiteProblem) -> npt.NDArray[np.bool_]:
+    """The slots where the home's net import can move at all: base load and boost charging are
+    fixed, so only where a battery is, a smart or solar car may charge, or PV may be curtailed.
+    Elsewhere nothing is offered and no LP is asked."""
+    if p.battery is not None:
+        return np.ones(p.n_slots, dtype=bool)
+    movable = np.zeros(p.n_slots, dtype=bool)
+    for ev in p.optimised_evs:
+        movable |= ev.charge_mask
+    if p.pv_curtailable:
+        movable |= p.pv_kw > 0
+    return movable
 
 
 def home_offer(
@@ -291,10 +300,11 @@ def home_offer(
     n = p.n_slots
     up, up_held = np.zeros(n), np.zeros(n, dtype=np.int64)
     down, down_held = np.zeros(n), np.zeros(n, dtype=np.int64)
-    if not _flexible(p):
+    movable = _movable(p)
+    asked = [t for t in (range(n) if slots is None else sorted(slots)) if movable[t]]
+    if not asked:
         return up, up_held, down, down_held
     lp = _HomeLp(p, plan, portfolio, options)
-    asked = range(n) if slots is None else sorted(slots)
     for sign, volume, held in ((1.0, up, up_held), (-1.0, down, down_held)):
         for t in asked:
             r, seen = lp.most(t, sign)
