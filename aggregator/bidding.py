@@ -22,8 +22,9 @@ one such request per slot at that slot's planned_kw minus the first slot's down_
 then delivers it (tests/integration/portfolio/test_offer.py).
 
 Cost: one small LP per home, slot and direction, a few more for the held durations (HiGHS
-through flexmodel.fast's arrays). That is computed once per planning run (`OfferCache`) in the
-solver process and served from the cache until the next run.
+through flexmodel.fast's arrays). That is computed once per planning run (`OfferCache`), in a
+process beside the planner's (a planning run never waits for it), and served from the cache
+until the next run.
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ class PortfolioOffer:
 def compute_offer(
     scenario: dict[str, Any], plan: dict[str, Any], fixed_kw: list[float] | None, solver: str
 ) -> dict[str, Any]:
-    """The offer of a recorded run, in plain values (it runs in the solver process)."""
+    """The offer of a recorded run, in plain values (it runs in a process of its own)."""
     started = time.perf_counter()
     parsed = parse_scenario(scenario)
     problems, portfolio = prepare_sites(parsed), prepare_portfolio(parsed)

@@ -18,7 +18,8 @@ that long, so the pool can. Each home's plan meanwhile keeps what its plan guara
 - import and export limits overrun no more than in the plan (normally not at all);
 - smart-EV shortfall no worse than in the plan (every target the plan meets by departure is
   still met; solar-EV energy is best effort and may go);
-- no charging and discharging of the battery in one slot (binaries where the LP would).
+- no charging and discharging of the battery in one slot: a slot's most is asked again with
+  binaries where the LP's answer would; a held duration only such an answer keeps is not counted.
 
 Not kept: the home's cost, its capacity-tariff peak included (a DR request is planned with cost
 as the last priority, and the offer promises what such a re-plan delivers). The base load is a
@@ -172,17 +173,20 @@ class _HomeLp:
         lay = self.layout
         return np.minimum(x[lay.c : lay.c + self.n], x[lay.d : lay.d + self.n]) > BOTH_KW
 
-    def _run(self, primal: bool) -> FloatArray | None:
+    def _run(self, primal: bool, binaries: bool = True) -> FloatArray | None:
         """Solve the question as it stands; the column values, or None when no plan answers it.
 
         `primal`: only the objective changed since the last solve, so the last answer is still
         feasible and the primal simplex goes on from it (a tenth of the dual's iterations,
-        measured); after a change of bounds the dual simplex does."""
+        measured); after a change of bounds the dual simplex does. `binaries` False: an answer
+        that charges and discharges at once counts as none (on the safe side, without a MILP)."""
         self.lp.setOptionValue("simplex_strategy", PRIMAL if primal else DUAL)
         x = self._solve(self.lp)
         if x is None or self.p.battery is None:
             return x
         both = self._both(x)
+        if both.any() and not binaries:
+            return None
         rounds = 0
         while both.any() and rounds < MAX_BINARY_ROUNDS:
             # Charging and discharging at once burns energy no battery can burn: forbid it there
@@ -245,7 +249,10 @@ class _HomeLp:
         self._set_net_bounds(slots)
         self._set_cost(self._throughput_cost())
         try:
-            x = self._run(primal=False)
+            # A hold that only an answer burning energy in the battery keeps counts as not held:
+            # such answers are rare with the throughput cost (the LP burns only where it must),
+            # and a MILP per check cost 30 ms, most of a battery home's time (measured).
+            x = self._run(primal=False, binaries=False)
             return 0 if x is None else max(k, self._run_length(x, t, sign, r))
         finally:
             self.net_lower[t : t + k] = self.guard_lower[t : t + k]

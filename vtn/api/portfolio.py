@@ -227,7 +227,7 @@ async def ven_schedule(call: Call[None, None]) -> Any:
 )
 async def get_flexibility(call: Call[None, None]) -> Any:
     """Around the latest plan, from now to its horizon (aggregator/bidding.py: what each figure
-    means and how to activate it). Computed once per planning run, in the solver process."""
+    means and how to activate it). Computed once per planning run, in a process of its own."""
     loop = _loop(call)
     offer = await bidding.portfolio_flexibility(
         UnitOfWork(call.sessions), loop.offers, loop.execute, loop.clock(), loop.settings.planner_solver
