@@ -22,7 +22,7 @@ from vtn.api.tokens import Role
 from vtn.db.errors import DatabaseError, DuplicateKey
 from vtn.db.uow import UnitOfWork
 from vtn.errors import Conflict, InvalidInput, NotFound
-from vtn.keys import POLL_CACHE, SETTINGS
+from vtn.keys import LEADERSHIP, POLL_CACHE, SETTINGS
 
 ROUTES = RouteTable()
 CUSTOMER = frozenset({Role.CUSTOMER})
@@ -39,7 +39,8 @@ async def health(call: Call[None, None]) -> s.Health:
             await uow.ping()
     except (DatabaseError, OSError) as exc:
         raise web.HTTPServiceUnavailable(text=f"database unavailable: {exc.__class__.__name__}") from exc
-    return s.Health(status="ok", vtn_id=call.request.config_dict[SETTINGS].vtn_id)
+    config = call.request.config_dict
+    return s.Health(status="ok", vtn_id=config[SETTINGS].vtn_id, leader=config[LEADERSHIP].leading)
 
 
 @ROUTES.route(
