@@ -153,6 +153,7 @@ async def _portfolio_loop(app: web.Application) -> AsyncIterator[None]:
     leadership.add_job("portfolio-loop", loop.lead)
     leadership.add_job("replan-prune", lambda: _hourly(loop.prune))
     leadership.listen(REPLAN_CHANNEL, lambda _id: loop.wake())
+    leadership.on_reconnect(_async(loop.wake))  # requests made while it was away
     yield
 
 
@@ -163,6 +164,13 @@ async def _hourly(job: Callable[[], Awaitable[None]]) -> None:
             await job()
         except Exception:  # the database may be briefly away; next hour
             log.exception("hourly pruning failed")
+
+
+def _async(call: Callable[[], None]) -> Callable[[], Awaitable[None]]:
+    async def run() -> None:
+        call()
+
+    return run
 
 
 async def _elect(app: web.Application) -> AsyncIterator[None]:

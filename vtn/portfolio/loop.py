@@ -252,6 +252,9 @@ class PortfolioLoop:
                 await self._check()
             except Exception:
                 log.exception("portfolio watch failed")
+            # The stored requests are looked at each round too: a notification lost with the
+            # leader's connection delays a request by this much, never more.
+            self._wake.set()
 
     async def _dayahead_due(self, now: datetime) -> bool:
         """Whether today's day-ahead run is due; if so it is stored as queued (once per day, by

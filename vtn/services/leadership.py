@@ -85,6 +85,9 @@ class Leadership:
         assert link is not None
         try:
             if not link.connected:
+                if self.leading:  # the lock went with the connection: another may hold it now
+                    log.error("%s lost its database connection: it stops leading", self._name)
+                    await self._step_down()
                 await link.connect(self._notified)
                 if self._connected_once:
                     for job in self._reconnected:
@@ -94,15 +97,17 @@ class Leadership:
                 await link.check()
             elif await link.try_lock():
                 self._lead()
-        except LinkError as exc:
+        except Exception as exc:
+            # A lost connection (LinkError), or a driver left mid-operation by one (asyncpg's
+            # InternalClientError), or a reconnect job's fault: start again on a new connection.
             if self.leading:
-                log.error("%s lost its database connection (%s): it stops leading", self._name, exc)
+                log.error("%s lost its database connection (%r): it stops leading", self._name, exc)
                 await self._step_down()
-            else:
+            elif isinstance(exc, LinkError):
                 log.warning("%s cannot reach the database for the election: %s", self._name, exc)
+            else:
+                log.exception("leader election round failed")
             await link.close()
-        except Exception:  # a listener's or a reconnect job's fault: keep electing
-            log.exception("leader election round failed")
 
     def _notified(self, channel: str, payload: str) -> None:
         for listener in self._listeners.get(channel, ()):

@@ -153,3 +153,50 @@ async def test_only_the_elected_worker_runs_background_jobs(db_url: str, aiohttp
         runs = await session.scalar(select(func.count()).select_from(PlanningRun))
     assert runs == 1
     assert re.fullmatch(r"[\w-]+", run_id)
+
+
+@pytest.mark.db_backends("sqlite")
+async def test_several_processes_on_sqlite_are_refused_in_one_line(db_url: str, tmp_path: Path) -> None:
+    def serve(*extra: str) -> list[str]:
+        return [
+            sys.executable,
+            "-m",
+            "flexvpp",
+            "vtn",
+            "serve",
+            "--db",
+            db_url,
+            "--port",
+            str(free_port()),
+            *extra,
+        ]
+
+    workers = subprocess.run(serve("--workers", "2"), capture_output=True, text=True, timeout=120)
+    assert workers.returncode == 1
+    assert workers.stderr.strip().splitlines() == [
+        "flexvpp vtn serve: --workers 2 needs PostgreSQL (--db postgresql://...): "
+        "on SQLite one VTN process serves"
+    ]
+
+    log = (tmp_path / "first.log").open("wb")
+    argv = serve()
+    first = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
+    log.close()
+    try:
+        base = f"http://127.0.0.1:{argv[-1]}"
+        deadline = time.monotonic() + 120  # only stops a hang
+        while True:
+            assert first.poll() is None and time.monotonic() < deadline, (tmp_path / "first.log").read_text()
+            try:
+                async with aiohttp.ClientSession() as session, session.get(f"{base}/api/v1/health") as reply:
+                    if reply.status == 200:
+                        break
+            except aiohttp.ClientError:
+                await asyncio.sleep(0.2)
+        second = subprocess.run(serve(), capture_output=True, text=True, timeout=120)
+        assert second.returncode == 1
+        [line] = second.stderr.strip().splitlines()
+        assert "another VTN serves" in line and "several VTN instances need PostgreSQL" in line, line
+    finally:
+        first.terminate()
+        first.wait(timeout=60)
