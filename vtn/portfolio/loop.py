@@ -107,9 +107,8 @@ class PortfolioLoop:
             self.leading = False
             for task in tasks:
                 task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            if tasks:
+                await asyncio.wait(tasks)  # not `await task`: that would re-raise their errors here
             self._tasks = []
             if self._pool is not None:
                 _terminate(self._pool)

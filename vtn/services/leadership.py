@@ -122,13 +122,20 @@ class Leadership:
         self._running = [asyncio.create_task(_logged(name, job), name=name) for name, job in self._jobs]
 
     async def _step_down(self) -> None:
-        running, self._running = self._running, []
+        """Stop the jobs and wait until they have ended (a job may take a moment: the planning loop
+        stops its solver process)."""
         self.leading = False
+        running = self._running
         for task in running:
-            task.cancel()
-        for task in running:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            if not task.cancelling():  # a second cancel would cut its clean-up short
+                task.cancel()
+        if running:
+            # asyncio.wait, not `await task` under suppress(CancelledError): that would swallow a
+            # cancellation of the caller too (the election, stopped while it stepped down, then
+            # ran on and stop() waited for it forever). Cancelled here, the tasks stay listed, so
+            # stop() still waits for them.
+            await asyncio.wait(running)
+        self._running = [task for task in self._running if not task.done()]
 
 
 async def _logged(name: str, job: Job) -> None:

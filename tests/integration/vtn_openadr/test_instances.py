@@ -21,9 +21,10 @@ from aggregator.vens import NewVen, provision_ven
 from vtn import app as vtn_app
 from vtn.app import CLOCK, LEADERSHIP, SESSIONS, create_app
 from vtn.db.engine import create_engine, sessions_for
-from vtn.db.instance_link import LOOP_LOCK_KEY
+from vtn.db.instance_link import LOOP_LOCK_KEY, InstanceLink
 from vtn.db.uow import UnitOfWork
 from vtn.portfolio.loop import EXCLUSION_LASTS, PORTFOLIO, PortfolioLoop
+from vtn.services.leadership import Leadership
 from vtn.settings import VtnSettings
 
 from .harness import T0, FakeClock, Vtn
@@ -110,15 +111,7 @@ async def test_a_leader_that_loses_its_connection_steps_down_and_the_other_leads
     assert first[LEADERSHIP].leading and not second[LEADERSHIP].leading
     assert first[PORTFOLIO].leading and not second[PORTFOLIO].leading
 
-    # The database ends the leader's lock session (as when its network went away).
-    with psycopg.connect(db_url, autocommit=True) as admin:
-        pid = admin.execute(
-            "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND objid = %s AND granted AND database = "
-            "(SELECT oid FROM pg_database WHERE datname = current_database())",
-            (LOOP_LOCK_KEY & 0xFFFFFFFF,),
-        ).fetchone()
-        assert pid is not None
-        admin.execute("SELECT pg_terminate_backend(%s)", pid)
+    _end_lock_session(db_url)
     bound = time.monotonic() + 3 * settings.leader_takeover_seconds
     while first[LEADERSHIP].leading and time.monotonic() < bound:
         await asyncio.sleep(0.05)
@@ -131,3 +124,40 @@ async def test_a_leader_that_loses_its_connection_steps_down_and_the_other_leads
     await asyncio.sleep(settings.leader_takeover_seconds)  # several election rounds: it stays so
     assert first[LEADERSHIP].leading != second[LEADERSHIP].leading
     assert [a[PORTFOLIO].leading for a in (first, second)] == [a[LEADERSHIP].leading for a in (first, second)]
+
+
+def _end_lock_session(db_url: str) -> None:
+    """The database ends the session holding the loop's lock (as when the leader's network went)."""
+    with psycopg.connect(db_url, autocommit=True) as admin:
+        pid = admin.execute(
+            "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND objid = %s AND granted AND database = "
+            "(SELECT oid FROM pg_database WHERE datname = current_database())",
+            (LOOP_LOCK_KEY & 0xFFFFFFFF,),
+        ).fetchone()
+        assert pid is not None
+        admin.execute("SELECT pg_terminate_backend(%s)", pid)
+
+
+async def test_stopping_while_stepping_down_stops(db_url: str) -> None:
+    """A job slow to end (a solver process being stopped) holds the step-down; an app shutting down
+    meanwhile must still stop the election (it once waited forever: a teardown hung 300 s)."""
+    ended = asyncio.Event()
+
+    async def slow_to_end() -> None:
+        try:
+            await asyncio.sleep(3600)
+        finally:
+            await asyncio.sleep(1.0)
+            ended.set()
+
+    leadership = Leadership(InstanceLink(db_url, 1.0), 1.0, "test instance")
+    leadership.add_job("slow", slow_to_end)
+    await leadership.start()
+    assert leadership.leading
+    _end_lock_session(db_url)
+    bound = time.monotonic() + 10
+    while leadership.leading and time.monotonic() < bound:
+        await asyncio.sleep(0.01)
+    assert not leadership.leading and not ended.is_set(), "stepping down, the job still ending"
+    await asyncio.wait_for(leadership.stop(), timeout=10)
+    assert ended.is_set()
