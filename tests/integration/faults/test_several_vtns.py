@@ -252,14 +252,17 @@ async def test_two_instances_plan_once_dispatch_once_and_hand_the_loop_over(
 
             # A DR request sent to the follower: planned once, by the leader, and dispatched once.
             first_request = await dr_request(follower, (1, 3), 4.0, "several instances, first")
+            asked = time.monotonic()
             [run] = await until("the first DR request's run", lambda: runs_for(follower, first_request))
             assert run["status"] != "error", run
+            print(f"first DR request: its run recorded {time.monotonic() - asked:.1f} s after it was sent")
             assert [t for t in runs_logged(leader) if first_request in t], "the leader planned it"
             assert not runs_logged(follower), "the follower plans nothing"
             events = await rest(leader, "GET", "/events")
             assert sorted(t for e in events for t in e["ven_ids"]) == sorted(ven_ids), "one event per home"
             assert {e["modification_number"] for e in events} == {0}
             await until("every VEN to know its event", converged)
+            print(f"first DR request: every VEN knew its event {time.monotonic() - asked:.1f} s after")
 
             # The leader SIGKILLed: the other takes the loop within the configured time.
             leader.kill()
@@ -274,12 +277,15 @@ async def test_two_instances_plan_once_dispatch_once_and_hand_the_loop_over(
             await follower.start()
             assert await leaders(session, [leader, follower]) == [True, False]
             second_request = await dr_request(follower, (2, 5), 2.0, "several instances, second")
+            asked = time.monotonic()
             [run] = await until("the second DR request's run", lambda: runs_for(follower, second_request))
             assert [t for t in runs_logged(leader) if second_request in t], "the new leader planned it"
             assert not [t for t in runs_logged(follower) if second_request in t]
             assert len(await until("the runs", lambda: rest(leader, "GET", "/portfolio/runs"))) == 2
             await until("every VEN to know the re-planned events", converged)
+            print(f"second DR request: every VEN knew {time.monotonic() - asked:.1f} s after it was sent")
             expected = await truth()
+            print(f"events by VEN at the end: {expected}")
         finally:
             for ven in vens:
                 ven.stopped = True
