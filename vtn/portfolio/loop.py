@@ -174,27 +174,28 @@ class PortfolioLoop:
 
     async def _run(self, trigger: str) -> RunRecord:
         async with self._lock:
-            now = self.clock()
-            await self._read_exclusions(now)
-            store = LoopStoreOverUow(
-                UnitOfWork(self.sessions), self.exclusions, ZoneInfo(self.settings.timezone)
-            )
-            dispatcher = EventDispatcher(
-                UnitOfWork(self.sessions), self.notifier, self.settings.near_window_seconds, (DatabaseBusy,)
-            )
-            record = await run_planning(
-                store,
-                dispatcher,
-                self._execute,
-                trigger,
-                now,
-                self.settings.planner_solver,
-                self.settings.planner_method,
-                self.settings.dispatch_target,
-            )
-            self.last_run, self._last_run_at = record, now
-            self._last_evs = planned_evs(record)
-            return record
+            return await self._run_locked(trigger)
+
+    async def _run_locked(self, trigger: str) -> RunRecord:
+        now = self.clock()
+        await self._read_exclusions(now)
+        store = LoopStoreOverUow(UnitOfWork(self.sessions), self.exclusions, ZoneInfo(self.settings.timezone))
+        dispatcher = EventDispatcher(
+            UnitOfWork(self.sessions), self.notifier, self.settings.near_window_seconds, (DatabaseBusy,)
+        )
+        record = await run_planning(
+            store,
+            dispatcher,
+            self._execute,
+            trigger,
+            now,
+            self.settings.planner_solver,
+            self.settings.planner_method,
+            self.settings.dispatch_target,
+        )
+        self.last_run, self._last_run_at = record, now
+        self._last_evs = planned_evs(record)
+        return record
 
     async def request_replan(self, reason: str) -> None:
         """Ask the leader, wherever it runs, for a re-plan soon (stored, so a leader that dies
@@ -217,26 +218,26 @@ class PortfolioLoop:
         while True:
             await self._wake.wait()
             self._wake.clear()
-            reasons, self._pending = self._pending, []
-            try:
-                stored = await self.state.pending_replans()
-            except DatabaseError:
-                log.exception("cannot read the re-plan requests; trying again")
-                await asyncio.sleep(RETRY_PAUSE_S)
-                self._pending[:0] = reasons
-                self._wake.set()
-                continue
-            reasons += [r.reason for r in stored]
-            if not reasons:
-                continue
-            try:
-                record = await self._run("; ".join(dict.fromkeys(reasons)))
-                # Answered even when the run failed: an on-demand asker gets its record either way.
-                await self.state.finish_replans([r.id for r in stored], record.run_id, self.clock())
-            except Exception:  # a failed run is logged and tried again; the loop keeps serving
-                log.exception("planning run failed; trying again")
-                await asyncio.sleep(RETRY_PAUSE_S)
-                self.trigger("retry: " + "; ".join(dict.fromkeys(reasons))[:200])
+            # Under the run lock from the reading of the requests to their answer: whoever sees
+            # the lock free and nothing pending knows no run is about to start or to finish.
+            async with self._lock:
+                reasons, self._pending = self._pending, []
+                try:
+                    stored = await self.state.pending_replans()
+                    reasons += [r.reason for r in stored]
+                    if not reasons:
+                        continue
+                    record = await self._run_locked("; ".join(dict.fromkeys(reasons)))
+                    # Answered even when the run failed: an on-demand asker gets its record.
+                    await self.state.finish_replans([r.id for r in stored], record.run_id, self.clock())
+                except Exception:  # a failed run is logged and tried again; the loop keeps serving
+                    log.exception("planning run failed; trying again")
+                    failed_reasons = reasons
+                else:
+                    failed_reasons = []
+            if failed_reasons:
+                await asyncio.sleep(RETRY_PAUSE_S)  # stored requests stay pending: taken again
+                self.trigger("retry: " + "; ".join(dict.fromkeys(failed_reasons))[:200])
                 continue
             failed = [d for d in (record.dispatch or {}).get("vens", []) if d["action"] == "failed"]
             if failed:
