@@ -415,7 +415,7 @@ class IrradianceForecast(Base):
 
 class LoopState(Base):
     """The planning loop's bookkeeping by name (`dayahead`: when the last day-ahead run was
-    queued), so the instance that takes the loop over resumes it (vtn/portfolio/state.py)."""
+    queued), so the instance that takes the loop over resumes it (vtn/db/loop_state.py)."""
 
     __tablename__ = "loop_state"
 

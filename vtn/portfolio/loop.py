@@ -9,7 +9,7 @@ instance may ask for a re-plan (`request_replan`) or a run (`run_now`): the requ
 (table replan_requests), and the leader takes every pending one into its next run, woken by
 the request's notification (or at once when it made the request itself). What the loop keeps
 between runs, the day-ahead bookkeeping and the homes it excluded, is stored too
-(vtn/db/repos/loop.py), so an instance that takes the loop over resumes where the last left it.
+(vtn/db/loop_state.py), so an instance that takes the loop over resumes where the last left it.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from aggregator.services import run_planning
 from aggregator.watch import EvKey, WatchRules, look, planned_evs
 from flexmodel.parent_watch import exit_with_parent
 from vtn.db.errors import DatabaseBusy, DatabaseError
-from vtn.db.repos.loop import LoopStateRepository
+from vtn.db.loop_state import LoopStateRepository
 from vtn.db.uow import Sessions, UnitOfWork
 from vtn.settings import VtnSettings
 

@@ -1,8 +1,9 @@
 """What the planning loop keeps between runs and across instances (tables loop_state,
 loop_exclusions, replan_requests): the instance that takes the loop over reads it here.
 
-Not a port of aggregator/: only the loop (vtn/portfolio) uses it, each method in its own
-transaction.
+Not a repository of the unit of work (no aggregator port, no fake): only the loop's process
+state in vtn/portfolio uses it, each method in its own transaction, as vtn/db/admin.py serves the
+benchmarks.
 """
 
 from __future__ import annotations
