@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
@@ -16,11 +17,19 @@ from aiohttp import web
 
 from vtn.api import create_api_app
 from vtn.db.engine import create_engine, sessions_for
+from vtn.db.instance_link import (
+    OUTBOX_CHANNEL,
+    REGISTRATION_CHANNEL,
+    REPLAN_CHANNEL,
+    InstanceLink,
+    is_postgresql,
+)
 from vtn.db.uow import Sessions
-from vtn.keys import CLOCK, ENGINE, POLL_CACHE, REPORT_WRITER, SESSIONS, SETTINGS, WORKER
+from vtn.keys import CLOCK, ENGINE, LEADERSHIP, POLL_CACHE, REPORT_WRITER, SESSIONS, SETTINGS, WORKER
 from vtn.notifications import webhook_delivery
 from vtn.openadr import create_openadr_app
 from vtn.openadr3 import create_openadr3_app
+from vtn.services.leadership import Leadership
 from vtn.services.poll_cache import PollCache
 from vtn.settings import VtnSettings
 from vtn.worker import Worker
@@ -28,13 +37,13 @@ from vtn.worker import Worker
 log = logging.getLogger(__name__)
 
 # The keys live in vtn/keys.py (the handlers read them); tests and tools import them from here too.
-__all__ = ["CLOCK", "ENGINE", "POLL_CACHE", "SESSIONS", "SETTINGS", "WORKER", "create_app"]
+__all__ = ["CLOCK", "ENGINE", "LEADERSHIP", "POLL_CACHE", "SESSIONS", "SETTINGS", "WORKER", "create_app"]
 
 # How often unsaved poll times are written and the cache re-reads the database (for a second worker).
 POLL_CACHE_SYNC_SECONDS = 2.0
-# Delivered outbox messages are kept this long (for inspection), then pruned about hourly.
+# Delivered outbox messages are kept this long (for inspection), then pruned hourly by the leader.
 OUTBOX_RETENTION = timedelta(days=7)
-OUTBOX_PRUNE_EVERY = 1800  # sync rounds
+PRUNE_EVERY_S = 3600.0
 
 
 def create_app(settings: VtnSettings, worker: Worker | None = None) -> web.Application:
@@ -53,7 +62,8 @@ def create_app(settings: VtnSettings, worker: Worker | None = None) -> web.Appli
     app.cleanup_ctx.append(_poll_cache)
     app.cleanup_ctx.append(_report_writer)
     app.cleanup_ctx.append(_portfolio_loop)
-    app.cleanup_ctx.append(webhook_delivery)  # the households' webhooks (primary worker)
+    app.cleanup_ctx.append(webhook_delivery)  # the households' webhooks (a leader's job)
+    app.cleanup_ctx.append(_elect)  # last: every leader job and listener is known by then
     app.add_subapp(settings.openadr_path, create_openadr_app(settings))
     app.add_subapp("/api/v1", create_api_app(settings))
     app.add_subapp("/openadr3", create_openadr3_app(settings))  # OpenADR 3.1 (vtn/openadr3)
@@ -70,9 +80,16 @@ def _worker_header(
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
-    engine = create_engine(app[SETTINGS].db_url)
+    settings = app[SETTINGS]
+    engine = create_engine(settings.db_url)
     app[ENGINE] = engine
     app[SESSIONS] = sessions_for(engine)
+    # The election between instances (vtn/services/leadership.py); SQLite: this one leads.
+    takeover_s = settings.leader_takeover_seconds
+    link = InstanceLink(settings.db_url, takeover_s) if is_postgresql(settings.db_url) else None
+    worker = app[WORKER]
+    name = f"VTN instance {os.getpid()}" + (f" (worker {worker.index})" if worker.count > 1 else "")
+    app[LEADERSHIP] = Leadership(link, takeover_s, name)
     yield
     await engine.dispose()
 
@@ -82,8 +99,14 @@ async def _poll_cache(app: web.Application) -> AsyncIterator[None]:
     cache = PollCache()
     await cache.reload(sessions)
     app[POLL_CACHE] = cache
-    primary = app[WORKER].primary
-    task = asyncio.create_task(_sync_poll_cache(cache, sessions, primary), name="poll-cache-sync")
+    # Another instance's writes reach this cache at once through notifications (PostgreSQL), and
+    # in any case with the reload every POLL_CACHE_SYNC_SECONDS.
+    leadership = app[LEADERSHIP]
+    leadership.listen(OUTBOX_CHANNEL, lambda ven_id: cache.mark_pending([ven_id]))
+    leadership.listen(REGISTRATION_CHANNEL, cache.forget_registration)
+    leadership.on_reconnect(lambda: cache.reload(sessions))
+    leadership.add_job("outbox-prune", lambda: _hourly(lambda: _prune_outbox(sessions)))
+    task = asyncio.create_task(_sync_poll_cache(cache, sessions), name="poll-cache-sync")
     yield
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
@@ -102,43 +125,58 @@ async def _report_writer(app: web.Application) -> AsyncIterator[None]:
     await writer.stop()
 
 
-async def _sync_poll_cache(cache: PollCache, sessions: Sessions, primary: bool = True) -> None:
-    """Every worker saves its own poll times and re-reads the database; the primary alone prunes."""
-    from aggregator.outbox import prune_delivered
-    from vtn.db.uow import UnitOfWork
-
-    rounds = 0
+async def _sync_poll_cache(cache: PollCache, sessions: Sessions) -> None:
+    """Every instance saves its own poll times and re-reads the database."""
     while True:
         await asyncio.sleep(POLL_CACHE_SYNC_SECONDS)
-        rounds += 1
         try:
             await cache.flush_polls(sessions)
             await cache.reload(sessions)
-            if primary and rounds % OUTBOX_PRUNE_EVERY == 0:
-                await prune_delivered(UnitOfWork(sessions), datetime.now(UTC) - OUTBOX_RETENTION)
         except Exception:  # the database may be briefly away; try again next round
             log.exception("poll cache sync failed")
 
 
+async def _prune_outbox(sessions: Sessions) -> None:
+    """Delivered outbox messages past their retention go (an hourly job of the leader)."""
+    from aggregator.outbox import prune_delivered
+    from vtn.db.uow import UnitOfWork
+
+    await prune_delivered(UnitOfWork(sessions), datetime.now(UTC) - OUTBOX_RETENTION)
+
+
 async def _portfolio_loop(app: web.Application) -> AsyncIterator[None]:
-    """The closed loop runs in the primary worker only; another worker forwards to it."""
+    """Every instance has the loop's object (to ask for runs); the leader runs it (`lead`)."""
     from vtn.portfolio.loop import PORTFOLIO, PortfolioLoop
-    from vtn.portfolio.remote import RemotePortfolio, serve_primary
 
     clock = app.get(CLOCK) or (lambda: datetime.now(UTC))
-    worker = app[WORKER]
-    loop: PortfolioLoop
-    if worker.primary:
-        loop = PortfolioLoop(app[SESSIONS], app[SETTINGS], clock, app[POLL_CACHE])
-    else:
-        assert worker.control_path is not None
-        loop = RemotePortfolio(app[SESSIONS], app[SETTINGS], clock, worker.control_path)
-    await loop.start()
+    loop = PortfolioLoop(app[SESSIONS], app[SETTINGS], clock, app[POLL_CACHE])
     app[PORTFOLIO] = loop
-    control = None
-    if worker.primary and worker.control_path is not None:
-        control = await serve_primary(loop, worker.control_path)
+    leadership = app[LEADERSHIP]
+    leadership.add_job("portfolio-loop", loop.lead)
+    leadership.add_job("replan-prune", lambda: _hourly(loop.prune))
+    leadership.listen(REPLAN_CHANNEL, lambda _id: loop.wake())
+    leadership.on_reconnect(_async(loop.wake))  # requests made while it was away
     yield
-    if control is not None:
-        await control.cleanup()
-    await loop.stop()
+
+
+async def _hourly(job: Callable[[], Awaitable[None]]) -> None:
+    while True:
+        await asyncio.sleep(PRUNE_EVERY_S)
+        try:
+            await job()
+        except Exception:  # the database may be briefly away; next hour
+            log.exception("hourly pruning failed")
+
+
+def _async(call: Callable[[], None]) -> Callable[[], Awaitable[None]]:
+    async def run() -> None:
+        call()
+
+    return run
+
+
+async def _elect(app: web.Application) -> AsyncIterator[None]:
+    leadership = app[LEADERSHIP]
+    await leadership.start()
+    yield
+    await leadership.stop()

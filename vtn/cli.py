@@ -36,7 +36,8 @@ def register(subparsers: Any) -> None:
         default=1,
         metavar="N",
         help="worker processes sharing the port (SO_REUSEPORT), each with its own event loop "
-        "(default 1); worker 0 alone runs the planning loop and other background jobs",
+        "(default 1); needs PostgreSQL. One instance, elected, runs the planning loop and the "
+        "other once-only jobs",
     )
     serve.add_argument(
         "--access-log", action="store_true", default=None, help="log every HTTP request (costs CPU)"

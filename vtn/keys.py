@@ -13,6 +13,7 @@ from aiohttp import web
 
 from vtn.db.engine import Engine
 from vtn.db.uow import Sessions
+from vtn.services.leadership import Leadership
 from vtn.services.poll_cache import PollCache
 from vtn.services.report_writer import ReportWriter
 from vtn.settings import VtnSettings
@@ -32,5 +33,7 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-# Which worker process this is (vtn/server.py); worker 0 runs the once-only background jobs.
+# Which worker process this is (vtn/server.py).
 WORKER = web.AppKey("worker", Worker)
+# Whether this instance leads: runs the planning loop and the once-only jobs (the election).
+LEADERSHIP = web.AppKey("leadership", Leadership)

@@ -1,6 +1,6 @@
 """The households' webhooks on the wire: an aiohttp sender and the background delivery rounds.
 
-The rounds run in the primary worker only (vtn/server.py), every `webhook_poll_seconds`, each
+The rounds run in the leading instance only (vtn/services/leadership.py), every `webhook_poll_seconds`, each
 one `aggregator.notifications.deliver_due`. Claims are committed before sending, so even two
 processes delivering at once would not send one notification concurrently; what a killed VTN
 had claimed goes out again once its claim ends (at least once; the id is the receiver's dedup key).
@@ -9,7 +9,6 @@ had claimed goes out again once its claim ends (at least once; the id is the rec
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -21,7 +20,7 @@ from aiohttp import web
 from aggregator.notification_records import SendResult
 from aggregator.notifications import DeliveryPolicy, deliver_due, prune_delivered
 from vtn.db.uow import Sessions, UnitOfWork
-from vtn.keys import CLOCK, SESSIONS, SETTINGS, WORKER, utc_now
+from vtn.keys import CLOCK, LEADERSHIP, SESSIONS, SETTINGS, utc_now
 from vtn.settings import VtnSettings
 
 log = logging.getLogger(__name__)
@@ -90,24 +89,18 @@ async def deliver_forever(
 
 
 async def webhook_delivery(app: web.Application) -> AsyncIterator[None]:
-    """Cleanup context: the delivery rounds and their HTTP client, in the primary worker only."""
-    if not app[WORKER].primary:
-        yield
-        return
+    """Cleanup context: the delivery rounds, a job of the leading instance, and their HTTP client."""
     settings = app[SETTINGS]
     timeout = aiohttp.ClientTimeout(total=settings.webhook_timeout_seconds)
     async with aiohttp.ClientSession(timeout=timeout, trust_env=False) as client:
-        task = asyncio.create_task(
-            deliver_forever(
+        app[LEADERSHIP].add_job(
+            "webhook-delivery",
+            lambda: deliver_forever(
                 app[SESSIONS],
                 AiohttpWebhookSender(client),
                 app.get(CLOCK) or utc_now,
                 delivery_policy(settings),
                 settings.webhook_poll_seconds,
             ),
-            name="webhook-delivery",
         )
         yield
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task

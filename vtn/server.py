@@ -2,10 +2,12 @@
 
 With `workers > 1` the parent reserves the port (bound with SO_REUSEPORT, never listening) and
 spawns N workers; each binds the same port with SO_REUSEPORT (the kernel spreads connections over
-them), runs its own event loop, database engine, poll cache and fingerprint cache. Worker 0 is
-the primary: it alone runs the portfolio loop (planning runs, day-ahead, re-plan watch) and the
-outbox sweep; the others forward planning triggers and on-demand runs to it over a Unix socket
-(vtn/portfolio/remote.py). A worker that dies is started again; SIGTERM/SIGINT stop them all.
+them), runs its own event loop, database engine, poll cache and fingerprint cache. Each worker is
+an instance as a separate machine's would be: the one that holds the planning loop's PostgreSQL
+lock runs the loop and the once-only jobs, and the others reach it through the database
+(vtn/services/leadership.py). So several workers, like several instances, need PostgreSQL; on
+SQLite (the single-instance default) one process serves, and a second one on the same file is
+refused. A worker that dies is started again; SIGTERM/SIGINT stop them all.
 """
 
 from __future__ import annotations
@@ -15,16 +17,15 @@ import multiprocessing
 import os
 import signal
 import socket
-import tempfile
 import time
 from multiprocessing.connection import wait
-from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from aiohttp import web
 from aiohttp.log import access_logger
 
 from flexmodel.parent_watch import watch_parent
+from vtn.db.instance_link import is_postgresql, sqlite_file
 from vtn.settings import VtnSettings
 from vtn.tls import settings_ssl_context
 from vtn.worker import Worker
@@ -38,21 +39,55 @@ STOP_TIMEOUT_S = 30.0
 def run_server(settings: VtnSettings, workers: int = 1) -> None:
     """Serve until interrupted; TLS (mutual with tls_ca_file) when tls_cert_file is set.
 
-    Raises vtn.tls.TlsConfigError when a certificate, key or CA file cannot be used, and
+    Raises vtn.tls.TlsConfigError when a certificate, key or CA file cannot be used,
+    SeveralNeedPostgres for several workers on SQLite or an SQLite file another VTN serves, and
     ValueError for a worker count below 1.
     """
     if workers < 1:
         raise ValueError(f"workers must be at least 1, not {workers}")
+    postgres = is_postgresql(settings.db_url)
+    if workers > 1 and not postgres:
+        raise SeveralNeedPostgres(
+            f"--workers {workers} needs PostgreSQL (--db postgresql://...): on SQLite one VTN process serves"
+        )
     ssl_context = settings_ssl_context(settings)  # fails here, once, on a bad file
     scheme = "https" if ssl_context is not None else "http"
     if workers == 1:
-        log.info("VTN %s on %s://%s:%d", settings.vtn_id, scheme, settings.host, settings.port)
-        _serve(settings, Worker(), ssl_context, reuse_port=False)
+        lock = None if postgres else _sole_sqlite_instance(settings.db_url)
+        try:
+            log.info("VTN %s on %s://%s:%d", settings.vtn_id, scheme, settings.host, settings.port)
+            _serve(settings, Worker(), ssl_context, reuse_port=False)
+        finally:
+            if lock is not None:
+                lock.close()
         return
-    with _ReservedPort(settings.host, settings.port) as port, tempfile.TemporaryDirectory() as tmp:
+    with _ReservedPort(settings.host, settings.port) as port:
         settings = settings.model_copy(update={"port": port})
         log.info("VTN %s on %s://%s:%d, %d workers", settings.vtn_id, scheme, settings.host, port, workers)
-        _supervise(settings, workers, str(Path(tmp) / "primary.sock"))
+        _supervise(settings, workers)
+
+
+class SeveralNeedPostgres(OSError):
+    """Several VTN processes on one SQLite database: they would each plan and dispatch."""
+
+
+def _sole_sqlite_instance(db_url: str) -> IO[bytes] | None:
+    """Lock `<file>.vtn-lock` beside the SQLite file for as long as this VTN serves (the lock ends
+    with the process, however it ends); a second VTN on the same file is refused in one line."""
+    import fcntl
+
+    path = sqlite_file(db_url)
+    if path is None:
+        return None
+    lock = open(f"{path}.vtn-lock", "wb")  # noqa: SIM115 (held open while serving)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.close()
+        raise SeveralNeedPostgres(
+            f"another VTN serves {path}: several VTN instances need PostgreSQL (--db postgresql://...)"
+        ) from None
+    return lock
 
 
 def _serve(settings: VtnSettings, worker: Worker, ssl_context: Any, reuse_port: bool) -> None:
@@ -72,11 +107,15 @@ def _serve(settings: VtnSettings, worker: Worker, ssl_context: Any, reuse_port: 
 
 
 async def _warm_up_planner(app: web.Application) -> None:
-    """A served VTN plans: its solver process starts with it, not in the first run. (An app built
-    without serving it, as the tests do, starts one only if it plans.)"""
+    """A served VTN plans: the leader's solver process starts when it takes the loop, not in the
+    first run. (An app built without serving it, as the tests do, starts one only if it plans.)"""
+    from vtn.keys import LEADERSHIP
     from vtn.portfolio.loop import PORTFOLIO
 
-    app[PORTFOLIO].warm_up()
+    loop = app[PORTFOLIO]
+    loop.warm_when_leading = True
+    if app[LEADERSHIP].leading:  # it led from its start: the loop is already running
+        loop.warm_up()
 
 
 class _ReservedPort:
@@ -121,14 +160,14 @@ def _stop_orphaned_worker() -> None:
     os.kill(os.getpid(), signal.SIGTERM)
 
 
-def _supervise(settings: VtnSettings, count: int, control_path: str) -> None:
+def _supervise(settings: VtnSettings, count: int) -> None:
     context = multiprocessing.get_context("spawn")
     stopping = False
 
     def start(index: int) -> Any:
         process = context.Process(
             target=_worker_main,
-            args=(settings, Worker(index, count, control_path)),
+            args=(settings, Worker(index, count)),
             name=f"vtn-worker-{index}",
         )
         process.start()

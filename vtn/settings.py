@@ -127,6 +127,14 @@ class VtnSettings(BaseSettings):
         3.0, gt=0, description="mean |measured - scheduled| net import that excludes a home"
     )
     offline_after_seconds: float = Field(60.0, gt=0, description="no poll for this long (real s): offline")
+    # Several instances on one PostgreSQL database (vtn/services/leadership.py, docs/vtn.md).
+    leader_takeover_seconds: float = Field(
+        10.0,
+        ge=1,
+        le=300,
+        description="the most the planning loop stays without a leader after its leader died (real s): "
+        "instances try for it every fifth of this",
+    )
     planner_solver: str = Field("highs", pattern="^(highs|glpk)$")
     planner_method: str = Field(
         "auto",

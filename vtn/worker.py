@@ -11,12 +11,8 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, slots=True)
 class Worker:
-    """Which worker this process is: index 0 of `count` is the primary (runs background jobs)."""
+    """Which worker this process is (index of `count`). Which one leads is elected, as between
+    separate instances (vtn/services/leadership.py)."""
 
     index: int = 0
     count: int = 1
-    control_path: str | None = None  # the primary's Unix socket for forwarded planning calls
-
-    @property
-    def primary(self) -> bool:
-        return self.index == 0

@@ -21,10 +21,10 @@ from vtn.portfolio.loop import PORTFOLIO
 HOUSEHOLD = OPERATOR | CUSTOMER
 
 
-def _replan(call: Call[Any, Any], why: str) -> None:
+async def _replan(call: Call[Any, Any], why: str) -> None:
     loop = call.request.config_dict.get(PORTFOLIO)
     if loop is not None:
-        loop.trigger(f"{why} ({call.path['site_id']})")
+        await loop.request_replan(f"{why} ({call.path['site_id']})")
 
 
 @ROUTES.route(
@@ -66,7 +66,7 @@ async def put_preferences(call: Call[cs.PreferencesIn, None]) -> Any:
     saved = await prefs.put_preferences(
         UnitOfWork(call.sessions), call.path["site_id"], own_site(call), change, call.now
     )
-    _replan(call, "preferences changed")
+    await _replan(call, "preferences changed")
     return cs.PreferencesSavedOut(**asdict(saved.preferences), webhook_secret=saved.webhook_secret)
 
 
@@ -80,7 +80,7 @@ async def post_charging(call: Call[cs.ChargingIn, None]) -> Any:
     stored = await prefs.set_charging(
         UnitOfWork(call.sessions), call.path["site_id"], own_site(call), call.body.action, call.now
     )
-    _replan(call, f"charging {call.body.action.value}")
+    await _replan(call, f"charging {call.body.action.value}")
     return stored
 
 

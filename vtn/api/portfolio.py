@@ -96,7 +96,7 @@ async def put_imbalance(call: Call[ps.ImbalanceIn, None]) -> Any:
         reason=body.reason,
         now=_now(call),
     )
-    _loop(call).trigger(f"imbalance signal {record.id}")
+    await _loop(call).request_replan(f"imbalance signal {record.id}")
     return ps.ImbalanceOut(
         id=record.id, start=body.start, slots=len(body.imbalance_eur_per_kwh), replan="queued"
     )
@@ -122,7 +122,7 @@ async def create_request(call: Call[ps.RequestIn, None]) -> Any:
         reason=body.reason,
         now=_now(call),
     )
-    _loop(call).trigger(f"DR request {record.request_id} ({body.reason})")
+    await _loop(call).request_replan(f"DR request {record.request_id} ({body.reason})")
     return _request_out(record)
 
 
@@ -141,7 +141,7 @@ async def list_requests(call: Call[None, None]) -> Any:
 )
 async def cancel_request(call: Call[None, None]) -> Any:
     record = await market.cancel_request(UnitOfWork(call.sessions), call.path["request_id"], _now(call))
-    _loop(call).trigger(f"DR request {record.request_id} cancelled")
+    await _loop(call).request_replan(f"DR request {record.request_id} cancelled")
     return _request_out(record)
 
 

@@ -22,7 +22,7 @@ from vtn.api.tokens import Role
 from vtn.db.errors import DatabaseError, DuplicateKey, describe
 from vtn.db.uow import UnitOfWork
 from vtn.errors import Conflict, InvalidInput, NotFound
-from vtn.keys import POLL_CACHE, SETTINGS
+from vtn.keys import LEADERSHIP, POLL_CACHE, SETTINGS
 
 ROUTES = RouteTable()
 CUSTOMER = frozenset({Role.CUSTOMER})
@@ -46,7 +46,7 @@ async def health(call: Call[None, None]) -> s.Health:
             await uow.check_writable(vtn_id, call.now)
     except (DatabaseError, OSError) as exc:
         raise web.HTTPServiceUnavailable(text=f"database unwritable: {describe(exc)}") from exc
-    return s.Health(status="ok", vtn_id=vtn_id)
+    return s.Health(status="ok", vtn_id=vtn_id, leader=call.request.config_dict[LEADERSHIP].leading)
 
 
 @ROUTES.route(

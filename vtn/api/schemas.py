@@ -480,6 +480,10 @@ class SiteStatusOut(_Response):
 class Health(BaseModel):
     status: Literal["ok"]
     vtn_id: str
+    leader: bool = Field(
+        description="this instance runs the planning loop and the once-only jobs (one of several "
+        "instances on one database is elected)"
+    )
 
 
 class FieldError(BaseModel):

@@ -507,3 +507,40 @@ class SettlementStatement(Base):
     ven_id: Mapped[str] = mapped_column(String(64))
     computed_at: Mapped[datetime]
     content: Mapped[dict[str, Any]]
+
+
+class LoopState(Base):
+    """The planning loop's bookkeeping by name (`dayahead`: when the last day-ahead run was
+    queued), so the instance that takes the loop over resumes it (vtn/db/loop_state.py)."""
+
+    __tablename__ = "loop_state"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    at: Mapped[datetime | None]
+
+
+class LoopExclusion(Base):
+    """A home the loop stopped steering (aggregator/watch.py), with its load held fixed."""
+
+    __tablename__ = "loop_exclusions"
+
+    ven_id: Mapped[str] = mapped_column(ForeignKey("vens.ven_id", ondelete="CASCADE"), primary_key=True)
+    reason: Mapped[str] = mapped_column(String(32))
+    fixed_kw: Mapped[float] = mapped_column(Float)
+    excluded_at: Mapped[datetime]
+
+
+class ReplanRequest(Base):
+    """A re-plan asked of the loop by any instance (a DR request, an imbalance signal, a changed
+    preference; `on_demand`: a run whose record the asker waits for). The leader takes the
+    pending ones (`done_at` empty) into its next run and marks them done with that run's id."""
+
+    __tablename__ = "replan_requests"
+    __table_args__ = (Index("ix_replan_requests_pending", "done_at", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    reason: Mapped[str] = mapped_column(Text)
+    on_demand: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[datetime]
+    run_id: Mapped[str | None] = mapped_column(String(64))
+    done_at: Mapped[datetime | None]

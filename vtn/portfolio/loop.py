@@ -3,6 +3,13 @@
 Every run goes through one queue and one worker task, so runs never overlap; triggers that
 arrive while a run is going are folded into the next run. Solving happens in a process pool
 (`run_in_executor`), so the event loop keeps serving OpenADR polls meanwhile.
+
+Only the leading instance runs the loop (`lead`, a job of vtn/services/leadership.py). Any
+instance may ask for a re-plan (`request_replan`) or a run (`run_now`): the request is stored
+(table replan_requests), and the leader takes every pending one into its next run, woken by
+the request's notification (or at once when it made the request itself). What the loop keeps
+between runs, the day-ahead bookkeeping and the homes it excluded, is stored too
+(vtn/db/loop_state.py), so an instance that takes the loop over resumes where the last left it.
 """
 
 from __future__ import annotations
@@ -24,10 +31,12 @@ from aggregator.bidding import OfferCache
 from aggregator.dispatch import EventDispatcher
 from aggregator.loop_store import Exclusion, LoopStoreOverUow
 from aggregator.ports import PollNotifier, RunRecord
+from aggregator.runs import get_run
 from aggregator.services import run_planning
 from aggregator.watch import EvKey, WatchRules, look, planned_evs
 from flexmodel.parent_watch import exit_with_parent
-from vtn.db.errors import DatabaseBusy
+from vtn.db.errors import DatabaseBusy, DatabaseError
+from vtn.db.loop_state import LoopStateRepository
 from vtn.db.uow import Sessions, UnitOfWork
 from vtn.settings import VtnSettings
 
@@ -35,6 +44,12 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 RETRY_AFTER = timedelta(minutes=15)  # VTN clock
 RETRY_PAUSE_S = 1.0  # real seconds before a failed run or dispatch is tried again
+# An excluded home's load is held fixed for a day (FIXED_SLOTS of aggregator/loop_store.py);
+# then the loop steers it again (and excludes it again if it still does not follow). VTN clock.
+EXCLUSION_LASTS = timedelta(days=1)
+RUN_WAIT_S = 3600.0  # an on-demand run asked of another instance waits for runs already going
+RUN_LOOK_S = 0.2  # how often such a request is looked at
+REQUESTS_KEPT = timedelta(days=7)  # answered re-plan requests, then pruned (VTN clock)
 
 
 class PortfolioLoop:
@@ -49,13 +64,17 @@ class PortfolioLoop:
         self.settings = settings
         self.clock = clock
         self.notifier = notifier  # told of the distributes a run's dispatch queues
-        self.exclusions: dict[str, Exclusion] = {}
+        self.state = LoopStateRepository(sessions)
+        self.exclusions: dict[str, Exclusion] = {}  # as last read from the database
+        self.leading = False  # `lead` is running: runs happen here
+        self.warm_when_leading = False  # a served VTN starts the solver when it takes the loop
         self._pending: list[str] = []
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
         self._pool: cf.ProcessPoolExecutor | None = None
         self._offer_pool: cf.ProcessPoolExecutor | None = None  # the flexibility offer's own
         self._tasks: list[asyncio.Task[None]] = []
+        self._leader: asyncio.Task[None] | None = None  # start(): leading without an election
         self._last_dayahead: datetime | None = None
         self.last_run: RunRecord | None = None
         self._last_run_at: datetime | None = None
@@ -63,20 +82,64 @@ class PortfolioLoop:
         self.offers = OfferCache()  # the flexibility offer of the latest plan (GET /portfolio/flexibility)
 
     # ---- lifecycle ---------------------------------------------------------------------------
+    async def lead(self) -> None:
+        """Run the loop until cancelled (while this instance leads): resume from the stored state,
+        take the pending re-plan requests, watch. The solver process ends with it."""
+        tasks: list[asyncio.Task[None]] = []
+        self.leading = True
+        try:
+            while True:
+                try:
+                    await self._resume()
+                    break
+                except (DatabaseError, OSError):  # the database may be briefly away
+                    log.exception("cannot read the planning loop's state; trying again")
+                    await asyncio.sleep(RETRY_PAUSE_S)
+            if self.warm_when_leading:
+                self.warm_up()
+            # No solver process yet otherwise: the first run spawns it (_execute). Most apps never
+            # plan (a test, a VTN without homes), and a process importing Pyomo and HiGHS costs
+            # seconds of CPU.
+            tasks.append(asyncio.create_task(self._worker(), name="portfolio-runs"))
+            if self.settings.portfolio_loop:
+                tasks.append(asyncio.create_task(self._watch(), name="portfolio-watch"))
+            self._tasks = tasks
+            self._wake.set()  # requests stored before this instance led
+            await asyncio.gather(*tasks)
+        finally:
+            self.leading = False
+            for task in tasks:
+                task.cancel()
+            if tasks:
+                await asyncio.wait(tasks)  # not `await task`: that would re-raise their errors here
+            self._tasks = []
+            if self._pool is not None:
+                _terminate(self._pool)
+                self._pool = None
+
+    async def _resume(self) -> None:
+        """What the previous leader left: its last run, the day-ahead bookkeeping, exclusions."""
+        self._last_dayahead = await self.state.last_dayahead()
+        async with UnitOfWork(self.sessions) as uow:
+            latest = await uow.runs.newest(1)
+        if latest:
+            self.last_run, self._last_run_at = latest[0], latest[0].started_at
+            self._last_evs = planned_evs(latest[0])
+        await self._read_exclusions(self.clock())
+
     async def start(self) -> None:
-        # No solver process yet: the first run spawns it (_execute), or warm_up() does. Most apps
-        # never plan (a secondary worker, a test, a VTN without homes), and a spawned process
-        # importing Pyomo and HiGHS costs seconds of CPU.
-        self._tasks = [asyncio.create_task(self._worker(), name="portfolio-runs")]
-        if self.settings.portfolio_loop:
-            self._tasks.append(asyncio.create_task(self._watch(), name="portfolio-watch"))
+        """Lead here without an election (a loop used on its own; the app elects, vtn/app.py)."""
+        self._leader = asyncio.create_task(self.lead(), name="portfolio-loop")
+        while not self.leading:  # runs asked for from here on are run here
+            await asyncio.sleep(0)
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
+        leader, self._leader = self._leader, None
+        if leader is not None:
+            leader.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await task
+                await leader
+        # The offer's process serves on every instance, leader or not (the solver's ends with the lead).
         for pool in (self._pool, self._offer_pool):
             if pool is not None:
                 _terminate(pool)
@@ -85,8 +148,9 @@ class PortfolioLoop:
     def warm_up(self) -> None:
         """Spawn the solver process and import the planner in it now, not in the first run: that
         takes seconds on a busy machine, an hour of the demo's accelerated clock. A served VTN's
-        primary worker does this at start (vtn/server.py)."""
-        self._solver().submit(_import_planner)
+        leader does this when it takes the loop (vtn/server.py). Once per solver process."""
+        if self._pool is None:
+            self._solver().submit(_import_planner)
 
     def _solver(self) -> cf.ProcessPoolExecutor:
         if self._pool is None:
@@ -106,31 +170,59 @@ class PortfolioLoop:
 
     # ---- runs --------------------------------------------------------------------------------
     async def run_now(self, trigger: str) -> RunRecord:
-        """Plan and dispatch now (waits for a run already going)."""
+        """Plan and dispatch now (waits for a run already going). On an instance that does not
+        lead, the leader runs it: the request is stored and its run's record read back."""
+        if self.leading:
+            return await self._run(trigger)
+        replan_id = await self.state.add_replan(trigger, True, self.clock())
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + RUN_WAIT_S
+        while loop.time() < deadline:
+            run_id = await self.state.replan_run(replan_id)
+            if run_id is not None:
+                return await get_run(UnitOfWork(self.sessions), run_id)
+            await asyncio.sleep(RUN_LOOK_S)
+        raise TimeoutError(f"no instance ran the planning run asked for (request {replan_id})")
+
+    async def _run(self, trigger: str) -> RunRecord:
         async with self._lock:
-            now = self.clock()
-            store = LoopStoreOverUow(
-                UnitOfWork(self.sessions), self.exclusions, ZoneInfo(self.settings.timezone)
-            )
-            dispatcher = EventDispatcher(
-                UnitOfWork(self.sessions), self.notifier, self.settings.near_window_seconds, (DatabaseBusy,)
-            )
-            record = await run_planning(
-                store,
-                dispatcher,
-                self._execute,
-                trigger,
-                now,
-                self.settings.planner_solver,
-                self.settings.planner_method,
-                self.settings.dispatch_target,
-            )
-            self.last_run, self._last_run_at = record, now
-            self._last_evs = planned_evs(record)
-            return record
+            return await self._run_locked(trigger)
+
+    async def _run_locked(self, trigger: str) -> RunRecord:
+        now = self.clock()
+        await self._read_exclusions(now)
+        store = LoopStoreOverUow(UnitOfWork(self.sessions), self.exclusions, ZoneInfo(self.settings.timezone))
+        dispatcher = EventDispatcher(
+            UnitOfWork(self.sessions), self.notifier, self.settings.near_window_seconds, (DatabaseBusy,)
+        )
+        record = await run_planning(
+            store,
+            dispatcher,
+            self._execute,
+            trigger,
+            now,
+            self.settings.planner_solver,
+            self.settings.planner_method,
+            self.settings.dispatch_target,
+        )
+        self.last_run, self._last_run_at = record, now
+        self._last_evs = planned_evs(record)
+        return record
+
+    async def request_replan(self, reason: str) -> None:
+        """Ask the leader, wherever it runs, for a re-plan soon (stored, so a leader that dies
+        before planning leaves it to the next)."""
+        await self.state.add_replan(reason, False, self.clock())
+        self.wake()
+
+    def wake(self) -> None:
+        """A re-plan request was stored (here, or by another instance: its notification)."""
+        if self.leading:
+            self._wake.set()
 
     def trigger(self, reason: str) -> None:
-        """Ask for a re-plan soon (folded with other triggers)."""
+        """Ask this loop for a re-plan soon (folded with other triggers): the leader's own
+        findings, which its successor would find again."""
         self._pending.append(reason)
         self._wake.set()
 
@@ -138,15 +230,26 @@ class PortfolioLoop:
         while True:
             await self._wake.wait()
             self._wake.clear()
-            reasons, self._pending = self._pending, []
-            if not reasons:
-                continue
-            try:
-                record = await self.run_now("; ".join(dict.fromkeys(reasons)))
-            except Exception:  # a failed run is logged and tried again; the loop keeps serving
-                log.exception("planning run failed; trying again")
-                await asyncio.sleep(RETRY_PAUSE_S)
-                self.trigger("retry: " + "; ".join(dict.fromkeys(reasons))[:200])
+            # Under the run lock from the reading of the requests to their answer: whoever sees
+            # the lock free and nothing pending knows no run is about to start or to finish.
+            async with self._lock:
+                reasons, self._pending = self._pending, []
+                try:
+                    stored = await self.state.pending_replans()
+                    reasons += [r.reason for r in stored]
+                    if not reasons:
+                        continue
+                    record = await self._run_locked("; ".join(dict.fromkeys(reasons)))
+                    # Answered even when the run failed: an on-demand asker gets its record.
+                    await self.state.finish_replans([r.id for r in stored], record.run_id, self.clock())
+                except Exception:  # a failed run is logged and tried again; the loop keeps serving
+                    log.exception("planning run failed; trying again")
+                    failed_reasons = reasons
+                else:
+                    failed_reasons = []
+            if failed_reasons:
+                await asyncio.sleep(RETRY_PAUSE_S)  # stored requests stay pending: taken again
+                self.trigger("retry: " + "; ".join(dict.fromkeys(failed_reasons))[:200])
                 continue
             failed = [d for d in (record.dispatch or {}).get("vens", []) if d["action"] == "failed"]
             if failed:
@@ -161,8 +264,13 @@ class PortfolioLoop:
                 await self._check()
             except Exception:
                 log.exception("portfolio watch failed")
+            # The stored requests are looked at each round too: a notification lost with the
+            # leader's connection delays a request by this much, never more.
+            self._wake.set()
 
-    def _dayahead_due(self, now: datetime) -> bool:
+    async def _dayahead_due(self, now: datetime) -> bool:
+        """Whether today's day-ahead run is due; if so it is stored as queued (once per day, by
+        whichever instance leads) together with its re-plan request."""
         if self.settings.dayahead_time is None:
             return False
         zone = ZoneInfo(self.settings.timezone)
@@ -171,13 +279,17 @@ class PortfolioLoop:
         due = datetime.combine(local.date(), time(hour, minute), zone).astimezone(UTC)
         if now < due or (self._last_dayahead is not None and self._last_dayahead >= due):
             return False
+        await self.state.queue_dayahead(now, "day-ahead")
         self._last_dayahead = now
         return True
 
+    async def _read_exclusions(self, now: datetime) -> None:
+        self.exclusions = await self.state.exclusions(now - EXCLUSION_LASTS)
+
     async def _check(self) -> None:
         now = self.clock()
-        if self._dayahead_due(now):
-            self.trigger("day-ahead")
+        if await self._dayahead_due(now):
+            self._wake.set()
             return
         if self.last_run is None or self._last_run_at is None:
             return
@@ -186,16 +298,21 @@ class PortfolioLoop:
             if now - self._last_run_at >= RETRY_AFTER:
                 self.trigger("day-ahead (retry)")
             return
+        await self._read_exclusions(now)
         findings = await look(
             UnitOfWork(self.sessions), now, self._watch_rules(), self.exclusions, self._last_evs
         )
-        for finding in findings:
-            if finding.exclusion is not None:
-                self.exclusions[finding.ven_id] = finding.exclusion
+        found = {f.ven_id: f.exclusion for f in findings if f.exclusion is not None}
+        await self.state.add_exclusions(found, now)
+        self.exclusions.update(found)
         if findings:
             self.trigger("; ".join(f.reason for f in findings))
         elif now - self._last_run_at >= timedelta(minutes=self.settings.replan_every_minutes):
             self.trigger("rolling re-plan")
+
+    async def prune(self) -> None:
+        """Forget answered re-plan requests (the leader's hourly pruning, vtn/app.py)."""
+        await self.state.prune_replans(self.clock() - REQUESTS_KEPT)
 
     def _watch_rules(self) -> WatchRules:
         settings = self.settings

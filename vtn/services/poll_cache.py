@@ -2,8 +2,9 @@
 
 The database stays the truth: the cache is filled from it at start-up, told by every use case
 that writes registrations or outbox rows in this process (it is their PollNotifier,
-aggregator/ports.py: the edges pass the app's cache, vtn.keys.POLL_CACHE), and re-read every few
-seconds so a second worker's writes show up too. Poll times are collected here and written
+aggregator/ports.py: the edges pass the app's cache, vtn.keys.POLL_CACHE), told by another
+instance's writes on PostgreSQL (notifications, vtn/services/leadership.py), and re-read every few
+seconds in any case. Poll times are collected here and written
 in batches (`flush_polls`), so a poll that finds nothing to deliver touches no database.
 """
 
@@ -68,6 +69,11 @@ class PollCache:
             self.registrations.pop(ven_id, None)
         else:
             self.registrations[ven_id] = registration_id
+
+    def forget_registration(self, ven_id: str) -> None:
+        """Another instance changed the VEN's registration: its next message asks the database."""
+        self._registration_changes += 1
+        self.registrations.pop(ven_id, None)
 
     # -- poll times -------------------------------------------------------
     def record_poll(self, ven_id: str, at: datetime) -> None:

@@ -1,9 +1,10 @@
 """`flexvpp vtn serve --workers N`: processes sharing one port, one set of background jobs.
 
 The first test runs the real command with two workers and sends real HTTP requests, picking the
-worker by reconnecting until the `X-VTN-Worker` header names the one wanted. The second builds a
-primary and a secondary worker's app in this process (as `vtn/server.py` does in each worker) and
-checks that only the primary runs the portfolio loop, while the secondary forwards to it.
+worker by reconnecting until the `X-VTN-Worker` header names the one wanted. The second builds two
+workers' apps in this process (as `vtn/server.py` does in each worker) and checks that only the
+elected one runs the portfolio loop, while the other's on-demand run is planned by it. Several
+workers need PostgreSQL (the election); on SQLite `--workers 2` is refused in one line.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import asyncio
 import re
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -26,14 +26,14 @@ from sqlalchemy import func, select
 from flexvpp.bench.servers import free_port
 from vtn.app import SESSIONS, create_app
 from vtn.db.tables import PlanningRun
-from vtn.portfolio.loop import PORTFOLIO, PortfolioLoop
-from vtn.portfolio.remote import RemotePortfolio
+from vtn.keys import LEADERSHIP
+from vtn.portfolio.loop import PORTFOLIO
 from vtn.server import Worker
 from vtn.settings import VtnSettings
 
 OPENADR = "/OpenADR2/Simple/2.0b"
 XML = {"Content-Type": "application/xml"}
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.db_backends("postgresql")]
 
 
 @pytest.fixture
@@ -129,32 +129,77 @@ async def test_two_workers_share_the_port_and_see_each_others_registrations(
         await on_1.close()
 
 
-async def test_only_the_primary_runs_background_jobs(db_url: str, aiohttp_client: Any) -> None:
+async def test_only_the_elected_worker_runs_background_jobs(db_url: str, aiohttp_client: Any) -> None:
     from vtn.api.tokens import create_token
 
     settings = VtnSettings.model_validate({"db_url": db_url})
-    with tempfile.TemporaryDirectory() as tmp:  # short: a Unix socket path has a length limit
-        control = str(Path(tmp) / "primary.sock")
-        primary = create_app(settings, Worker(0, 2, control))
-        secondary = create_app(settings, Worker(1, 2, control))
-        await aiohttp_client(primary)
-        client = await aiohttp_client(secondary)
+    first = create_app(settings, Worker(0, 2))
+    second = create_app(settings, Worker(1, 2))
+    await aiohttp_client(first)
+    client = await aiohttp_client(second)
 
-        loop, remote = primary[PORTFOLIO], secondary[PORTFOLIO]
-        assert type(loop) is PortfolioLoop and isinstance(remote, RemotePortfolio)
-        assert {t.get_name() for t in loop._tasks} == {"portfolio-runs", "portfolio-watch"}
-        assert remote._tasks == [] and remote._pool is None, "a secondary worker plans nothing itself"
+    leader, follower = first[PORTFOLIO], second[PORTFOLIO]
+    assert first[LEADERSHIP].leading and not second[LEADERSHIP].leading, "the first to start leads"
+    assert {t.get_name() for t in leader._tasks} == {"portfolio-runs", "portfolio-watch"}
+    assert follower._tasks == [] and follower._pool is None, "a follower plans nothing itself"
 
-        token = await create_token(db_url, role="operator")
-        reply = await client.post("/api/v1/portfolio/plan", headers={"Authorization": f"Bearer {token}"})
-        assert reply.status == 200, await reply.text()
-        run_id = (await reply.json())["run_id"]
-        assert loop.last_run is not None and loop.last_run.run_id == run_id, "the primary ran it"
-        async with primary[SESSIONS]() as session:
-            runs = await session.scalar(select(func.count()).select_from(PlanningRun))
-        assert runs == 1
-        assert re.fullmatch(r"[\w-]+", run_id)
-        # The flexibility offer is read on any worker (that run had no homes: nothing to offer).
-        auth = {"Authorization": f"Bearer {token}"}
-        offer = await client.get("/api/v1/portfolio/flexibility", headers=auth)
-        assert offer.status == 404, await offer.text()
+    token = await create_token(db_url, role="operator")
+    reply = await client.post("/api/v1/portfolio/plan", headers={"Authorization": f"Bearer {token}"})
+    assert reply.status == 200, await reply.text()
+    run_id = (await reply.json())["run_id"]
+    assert leader.last_run is not None and leader.last_run.run_id == run_id, "the leader ran it"
+    assert follower.last_run is None
+    async with first[SESSIONS]() as session:
+        runs = await session.scalar(select(func.count()).select_from(PlanningRun))
+    assert runs == 1
+    assert re.fullmatch(r"[\w-]+", run_id)
+    # The flexibility offer is read on any instance (that run had no homes: nothing to offer).
+    offer = await client.get("/api/v1/portfolio/flexibility", headers={"Authorization": f"Bearer {token}"})
+    assert offer.status == 404, await offer.text()
+
+
+@pytest.mark.db_backends("sqlite")
+async def test_several_processes_on_sqlite_are_refused_in_one_line(db_url: str, tmp_path: Path) -> None:
+    def serve(*extra: str) -> list[str]:
+        return [
+            sys.executable,
+            "-m",
+            "flexvpp",
+            "vtn",
+            "serve",
+            "--db",
+            db_url,
+            "--port",
+            str(free_port()),
+            *extra,
+        ]
+
+    workers = subprocess.run(serve("--workers", "2"), capture_output=True, text=True, timeout=120)
+    assert workers.returncode == 1
+    assert workers.stderr.strip().splitlines() == [
+        "flexvpp vtn serve: --workers 2 needs PostgreSQL (--db postgresql://...): "
+        "on SQLite one VTN process serves"
+    ]
+
+    log = (tmp_path / "first.log").open("wb")
+    argv = serve()
+    first = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
+    log.close()
+    try:
+        base = f"http://127.0.0.1:{argv[-1]}"
+        deadline = time.monotonic() + 120  # only stops a hang
+        while True:
+            assert first.poll() is None and time.monotonic() < deadline, (tmp_path / "first.log").read_text()
+            try:
+                async with aiohttp.ClientSession() as session, session.get(f"{base}/api/v1/health") as reply:
+                    if reply.status == 200:
+                        break
+            except aiohttp.ClientError:
+                await asyncio.sleep(0.2)
+        second = subprocess.run(serve(), capture_output=True, text=True, timeout=120)
+        assert second.returncode == 1
+        [line] = second.stderr.strip().splitlines()
+        assert "another VTN serves" in line and "several VTN instances need PostgreSQL" in line, line
+    finally:
+        first.terminate()
+        first.wait(timeout=60)
