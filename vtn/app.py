@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from aiohttp import web
 
 from vtn.api import create_api_app
+from vtn.dashboard import create_dashboard_app
 from vtn.db.engine import create_engine, sessions_for
 from vtn.db.uow import Sessions
 from vtn.keys import CLOCK, ENGINE, POLL_CACHE, REPORT_WRITER, SESSIONS, SETTINGS, WORKER
@@ -55,7 +56,13 @@ def create_app(settings: VtnSettings, worker: Worker | None = None) -> web.Appli
     app.cleanup_ctx.append(webhook_delivery)  # the households' webhooks (primary worker)
     app.add_subapp(settings.openadr_path, create_openadr_app(settings))
     app.add_subapp("/api/v1", create_api_app(settings))
+    app.add_subapp("/dashboard/", create_dashboard_app(settings))
+    app.router.add_get("/dashboard", _to_dashboard)
     return app
+
+
+async def _to_dashboard(_request: web.Request) -> web.StreamResponse:
+    return web.Response(status=308, headers={"Location": "/dashboard/"})
 
 
 def _worker_header(
