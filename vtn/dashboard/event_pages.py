@@ -67,7 +67,8 @@ def _errors(exc: Exception) -> tuple[tuple[str, str], ...]:
 
 
 async def create(request: web.Request) -> web.StreamResponse:
-    form = read_form(await request.post())
+    posted = await request.post()
+    form = read_form(posted, posted.getall("ven_ids", []))
     settings = request.config_dict[SETTINGS]
     try:
         body = create_body(form)
@@ -98,7 +99,8 @@ async def edit_page(request: web.Request) -> web.StreamResponse:
 
 
 async def modify(request: web.Request) -> web.StreamResponse:
-    form = read_form(await request.post())
+    posted = await request.post()
+    form = read_form(posted, posted.getall("ven_ids", []))
     settings = request.config_dict[SETTINGS]
     event_id = request.match_info["event_id"]
     try:

@@ -7,18 +7,17 @@ interval: `values = "1, 2, 1"` with 30 minutes is three contiguous half-hour int
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from multidict import MultiDictProxy
 from pydantic import ValidationError
 
 from aggregator.events import EventInfo
 from vtn.api import schemas as s
 from vtn.api.middleware import field_name
 
-FormData = MultiDictProxy[Any]
 MAX_INTERVALS = 96
 
 
@@ -44,13 +43,15 @@ class FormInvalid(Exception):
         self.errors = errors
 
 
-def read_form(form: FormData) -> EventForm:
+def read_form(fields: Mapping[str, object], ven_ids: Sequence[object]) -> EventForm:
+    """The form's text fields (the first of each name) and its checked VENs (every `ven_ids`)."""
+
     def text(name: str, default: str = "") -> str:
-        value = form.get(name, default)
+        value = fields.get(name, default)
         return value.strip() if isinstance(value, str) else default
 
     return EventForm(
-        ven_ids=tuple(v for v in form.getall("ven_ids", []) if isinstance(v, str) and v),
+        ven_ids=tuple(v for v in ven_ids if isinstance(v, str) and v),
         signal_name=text("signal_name", "SIMPLE"),
         signal_type=text("signal_type", "level"),
         start=text("start"),

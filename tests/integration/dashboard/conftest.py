@@ -77,6 +77,7 @@ async def browser() -> AsyncIterator[Any]:
 @pytest.fixture
 async def page(browser: Any) -> AsyncIterator[Any]:
     context = await browser.new_context()
+    context.set_default_timeout(10_000)  # a missing element fails in 10 s, not 30
     page = await context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
