@@ -4,6 +4,8 @@ JSON through Jinja's `tojson`, which escapes `<`, `>`, `&` and quotes for a <scr
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -37,7 +39,18 @@ def environment() -> jinja2.Environment:
     env.filters["kw"] = _kw
     env.filters["when"] = _when
     env.filters["seconds"] = _seconds
+    env.filters["entry_json"] = _entry_json
     return env
+
+
+def _entry_json(entry: Any) -> str:
+    """A site entry as indented JSON with each list of numbers on one line (96 slots: one line,
+    not 96). Autoescaped where the template puts it."""
+    text = json.dumps(entry, indent=2, default=str)
+    return _NUMBER_LIST.sub(lambda m: "[" + ", ".join(m.group(1).split()).replace(",,", ",") + "]", text)
+
+
+_NUMBER_LIST = re.compile(r"\[\s*((?:-?[\d.eE+-]+,?\s*)+)\]")
 
 
 def _kw(value: float | None, digits: int = 1) -> str:

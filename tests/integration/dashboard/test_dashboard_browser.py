@@ -119,6 +119,15 @@ async def test_only_a_live_operator_token_opens_a_session(page: Any, vtn: Vtn) -
     cookie = next(c for c in await page.context.cookies() if c["name"] == "fvp_dashboard")
     assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
     assert vtn.operator_token not in cookie["value"], "the cookie holds no token"
+
+    # what a VEN is named is shown as text, never run as markup (server-rendered and refreshed)
+    name = "<img src=x id=injected onerror=document.title='owned'>"
+    await vtn.api.call("POST", "/vens", json={"ven_name": name, "site_id": "<b>site</b>"})
+    await page.goto(f"{vtn.base_url}/dashboard/")
+    assert name in await page.inner_text("#ven-rows")
+    await page.wait_for_selector("body[data-refreshes]", timeout=15_000)
+    assert name in await page.inner_text("#ven-rows")
+    assert await page.locator("#injected").count() == 0 and await page.title() != "owned"
     await page.click("header button:has-text('Log out')")
     await page.goto(f"{vtn.base_url}/dashboard/")
     assert "/dashboard/login" in page.url
