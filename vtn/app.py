@@ -56,8 +56,8 @@ def create_app(settings: VtnSettings, worker: Worker | None = None) -> web.Appli
     app.cleanup_ctx.append(webhook_delivery)  # the households' webhooks (primary worker)
     app.add_subapp(settings.openadr_path, create_openadr_app(settings))
     app.add_subapp("/api/v1", create_api_app(settings))
+    app.router.add_get("/dashboard", _to_dashboard)  # before the sub-app, whose prefix also matches it
     app.add_subapp("/dashboard/", create_dashboard_app(settings))
-    app.router.add_get("/dashboard", _to_dashboard)
     return app
 
 

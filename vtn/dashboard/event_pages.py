@@ -12,7 +12,15 @@ from aggregator.dispatch import MARKET_CONTEXT as SCHEDULE_CONTEXT
 from aggregator.errors import DomainError, InvalidInput
 from vtn.api.routes import event_patch, event_spec, unknown_ven_is_a_field_error
 from vtn.dashboard.auth import redirect
-from vtn.dashboard.forms import EventForm, FormInvalid, create_body, form_of, patch_body, read_form
+from vtn.dashboard.forms import (
+    EventForm,
+    FormInvalid,
+    create_body,
+    form_field,
+    form_of,
+    patch_body,
+    read_form,
+)
 from vtn.dashboard.pages import uow, vtn_now
 from vtn.dashboard.render import render
 from vtn.keys import POLL_CACHE, SETTINGS
@@ -62,7 +70,7 @@ def _errors(exc: Exception) -> tuple[tuple[str, str], ...]:
     if isinstance(exc, FormInvalid):
         return tuple(exc.errors)
     if isinstance(exc, InvalidInput):
-        return ((exc.field, exc.reason),)
+        return ((form_field(exc.field), exc.reason),)
     return (("event", str(exc)),)
 
 

@@ -7,6 +7,7 @@ interval: `values = "1, 2, 1"` with 30 minutes is three contiguous half-hour int
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -128,10 +129,20 @@ def _validated(model: type[s.EventCreate] | type[s.EventPatch], body: dict[str, 
     except ValidationError as exc:
         raise FormInvalid(
             [
-                (field_name(tuple(e["loc"])), e["msg"].removeprefix("Value error, "))
+                (form_field(field_name(tuple(e["loc"]))), e["msg"].removeprefix("Value error, "))
                 for e in exc.errors(include_url=False, include_input=False)
             ]
         ) from exc
+
+
+def form_field(body_field: str) -> str:
+    """The form's name of a body field: intervals[2].value is the third of `values`."""
+    match = re.fullmatch(r"intervals\[(\d+)\]\.(value|start|duration_seconds)", body_field)
+    if match is None:
+        return body_field
+    index, part = int(match[1]), match[2]
+    name = {"value": "values", "start": "start", "duration_seconds": "interval_minutes"}[part]
+    return f"{name} (interval {index + 1})"
 
 
 def create_body(form: EventForm) -> s.EventCreate:
