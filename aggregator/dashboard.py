@@ -110,9 +110,12 @@ async def _measured_kw(uow: UnitOfWork, ven_id: str, grid: SlotGrid, now: dateti
     """The home's metered net import per slot ended by `now` (import minus export) [kW]; call
     inside `uow`. A slot under way is left out: its energy so far is not its mean power."""
     _, meter = await _devices(uow, ven_id)
-    r_ids = [f"{meter}.energy_import", f"{meter}.energy_export", f"{meter}.power"]
     # A slot's energy needs the readings on both sides of its edges: one slot's margin each way.
-    series = _by_r_id(await uow.reports.series(ven_id, r_ids, grid.start - SLOT, grid.end + SLOT))
+    since, until = grid.start - SLOT, min(grid.end, now) + SLOT
+    counters = [f"{meter}.energy_import", f"{meter}.energy_export"]
+    series = _by_r_id(await uow.reports.series(ven_id, counters, since, until))
+    if len(series.get(counters[0], [])) < 2:  # no import counter: its power integrated (a third of the rows)
+        series |= _by_r_id(await uow.reports.series(ven_id, [f"{meter}.power"], since, until))
     imported = _counter(series, meter, "energy_import").per_slot(grid)
     exported = _counter(series, meter, "energy_export").per_slot(grid)
     return tuple(

@@ -136,3 +136,12 @@ def test_a_run_summary_names_its_method_timings_and_what_it_could_not_meet() -> 
         ("s1", "ev_shortfall"),
     ]
     assert summary.violation_kwh == pytest.approx(3.5)
+
+
+async def test_a_meter_without_counters_is_measured_by_its_power() -> None:
+    uow = fleet()
+    uow.stored.report_values = {
+        k: v for k, v in uow.stored.report_values.items() if not v.r_id.endswith(("_import", "_export"))
+    }
+    day = await home_day(uow, "ven-1", NOW)
+    assert day.measured_kw[day.grid.index(T0 - SLOT)] == pytest.approx(2.0)
