@@ -52,6 +52,7 @@ async def _page(
         hidden=len(every) - len(listed),
         show_schedules=show_schedules,
         vens=fleet,
+        ven_names={v.ven_id: v.ven_name for v in fleet},
         form=form,
         editing=editing,
         signal_names=SIGNAL_NAMES,

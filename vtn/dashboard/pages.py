@@ -75,6 +75,7 @@ def overview_json(view: dashboard.Overview) -> dict[str, Any]:
                 "status": e.status.value,
                 "signal": f"{e.signal_name} / {e.signal_type}",
                 "start": e.intervals[0].start.isoformat(),
+                "start_text": e.intervals[0].start.strftime("%Y-%m-%d %H:%M:%S UTC"),
                 "vens": len(e.ven_ids),
                 "opted_out": sum(1 for r in e.responses.values() if r == "optOut"),
             }

@@ -139,7 +139,19 @@ async def fleet(vtn: Vtn, tmp_path: Path) -> AsyncIterator[Fleet]:
         ).status == 200
         run = await vtn.api.call("POST", "/portfolio/plan")
         assert run.status == 200 and run.json["status"] != "error", run.json
-        yield Fleet(home, idle.json["ven_id"], run.json["run_id"])
+        ahead = (start + timedelta(hours=1)).isoformat()
+        event = await vtn.api.call(
+            "POST",
+            "/events",
+            json={
+                "ven_ids": [home.ven_id],
+                "signal_name": "SIMPLE",
+                "signal_type": "level",
+                "intervals": [{"start": ahead, "duration_seconds": 3600, "value": 1}],
+            },
+        )
+        assert event.status == 201, event.json
+        yield Fleet(home, idle.json["ven_id"], run.json["run_id"], event.json["event_id"])
     finally:
         await agent.client.stop()
         agent.core.stop()

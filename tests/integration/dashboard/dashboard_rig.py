@@ -28,6 +28,7 @@ class Fleet:
     home: Home
     idle_ven_id: str
     run_id: str
+    event_id: str  # a DR event for the home an hour ahead
 
 
 async def log_in(page: Any, vtn: Vtn, token: str | None = None) -> None:

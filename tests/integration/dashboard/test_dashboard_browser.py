@@ -38,6 +38,7 @@ async def test_every_page_renders_the_fleet_and_an_event_is_created_and_cancelle
     assert await page.inner_text("#measured-now") != "-", "the last quarter-hour was measured"
     assert await plot_points(page, "portfolio-plot") > 10
     assert fleet.run_id[:8] in await page.inner_text("#run-rows")
+    assert fleet.event_id in await page.inner_text("#event-rows")
     # it refreshes itself from overview.json, without reloading
     # (the page's CSP forbids eval, so Playwright's wait_for_function cannot watch it: the body's
     # data-refreshes attribute, set by the script after each refresh, is awaited instead)
@@ -52,6 +53,7 @@ async def test_every_page_renders_the_fleet_and_an_event_is_created_and_cancelle
     assert '"evs"' in await page.inner_text("#site-entry")
     assert fleet.run_id[:8] in await page.inner_text("#schedule")
     assert "avail-evse-1" in await page.inner_text("#ven-opts")
+    assert fleet.event_id in await page.inner_text("#ven-events")
     assert "schedule_changed" in await page.inner_text("#ven-notifications")
 
     # planning runs: the run with its method, timings and violations; its own page with its plot
@@ -99,7 +101,10 @@ async def create_modify_and_cancel_an_event(page: Any, vtn: Vtn, fleet: Fleet) -
     assert "values" in await page.inner_text("#form-errors")
     assert await page.input_value("input[name=values]") == "1, lots"
     listed = (await vtn.api.call("GET", "/events")).json
-    assert [e["event_id"] for e in listed if e["signal_name"] != "LOAD_DISPATCH"] == [event_id[1]]
+    assert {e["event_id"] for e in listed if e["signal_name"] != "LOAD_DISPATCH"} == {
+        event_id[1],
+        fleet.event_id,
+    }
 
     # cancel
     await page.goto(f"{vtn.base_url}/dashboard/events")

@@ -104,7 +104,7 @@ function showOverview(data) {
     v.registered ? "yes" : "no",
     when(v.last_poll_at),
   ]));
-  fillRows("event-rows", data.events.map((e) => [e.event_id, e.status, e.signal, e.start, e.vens, e.opted_out]));
+  fillRows("event-rows", data.events.map((e) => [e.event_id, e.status, e.signal, e.start_text, e.vens, e.opted_out]));
   fillRows("run-rows", data.runs_today.map((r) => [
     { text: r.run_id.slice(0, 8), href: "/dashboard/runs/" + encodeURIComponent(r.run_id) },
     when(r.started_at), r.trigger, r.status, r.seconds.toFixed(2) + " s",
