@@ -2,8 +2,9 @@
 
 Every page but the login form and the static files needs a session whose token is still valid
 (unknown, expired or revoked: back to the login form); a customer or market token cannot log in.
-Every POST must carry its session's CSRF token (vtn/dashboard/session.py). Failed logins count
-against the client address like failed REST authentications (vtn/api/ratelimit.py).
+Every POST must carry its session's CSRF token (vtn/dashboard/session.py). Failed logins are
+limited per client address as failed REST authentications are (vtn/api/ratelimit.py), with a
+limiter of their own.
 """
 
 from __future__ import annotations
