@@ -7,7 +7,7 @@ it is committed.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -26,9 +26,13 @@ from aggregator.event_rules import (
     validate_spec,
 )
 from aggregator.ids import new_id
+from aggregator.openadr3_programs import ensure_program
 from aggregator.ports import PollNotifier
 from aggregator.records import EventRecord, EventResponseRecord, OptRecord
 from aggregator.uow import UnitOfWork
+
+# Stores, in a use case's transaction, what belongs with the event it made or changed.
+Attach = Callable[[UnitOfWork, EventRecord], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,15 +189,22 @@ async def create_event(
     now: datetime,
     notifier: PollNotifier,
     near_window_seconds: int = DEFAULT_NEAR_WINDOW_SECONDS,
+    require_vens: bool = True,
+    attach: Attach | None = None,
 ) -> EventInfo:
-    """NotFound (unknown VEN), Conflict (overlap for one VEN in one market context), InvalidInput."""
-    spec = validate_spec(spec, now)
+    """NotFound (unknown VEN), Conflict (overlap for one VEN in one market context), InvalidInput.
+    `require_vens=False`: it may target no VEN (an OpenADR 3.1 event); `attach` stores what
+    belongs with the event in the same transaction (the 3.1 face's part of it)."""
+    spec = validate_spec(spec, now, require_vens)
     async with uow:
         await _check_vens_and_overlap(uow, spec, None)
         event = _new_event(spec, now)
+        await ensure_program(uow, event.market_context, now)  # every event is one of a 3.1 program
         uow.events.add(event)
         await uow.events.set_targets(event.event_id, spec.ven_ids)
         await outbox.queue_distribute(uow, spec.ven_ids, now)
+        if attach is not None:
+            await attach(uow, event)
         await uow.commit()
     notifier.mark_pending(spec.ven_ids)
     return to_info(event, spec.ven_ids, {}, now, near_window_seconds)
@@ -231,13 +242,16 @@ async def modify_event(
     now: datetime,
     notifier: PollNotifier,
     near_window_seconds: int = DEFAULT_NEAR_WINDOW_SECONDS,
+    require_vens: bool = True,
+    attach: Attach | None = None,
 ) -> EventInfo:
     """modificationNumber + 1, re-distributed. NotFound, Conflict, InvalidInput."""
     async with uow:
         event, old_vens = await _get_changeable(uow, event_id, now)
-        spec = validate_spec(_patched_spec(event, old_vens, patch), now)
+        spec = validate_spec(_patched_spec(event, old_vens, patch), now, require_vens)
         await _check_vens_and_overlap(uow, spec, event_id)
         event = _modified(event, spec, now)
+        await ensure_program(uow, event.market_context, now)
         await uow.events.save(event)
         await uow.events.set_targets(event_id, spec.ven_ids)
         # VENs dropped from the target list learn of it as a cancellation of the event for them
@@ -245,6 +259,8 @@ async def modify_event(
         await outbox.queue_distribute(uow, spec.ven_ids, now)
         await outbox.queue_distribute(uow, dropped, now, cancelled_event_ids=[event_id])
         notified = [*spec.ven_ids, *dropped]
+        if attach is not None:
+            await attach(uow, event)
         await uow.commit()
         infos = await load_infos(uow, [event], now, near_window_seconds)
     notifier.mark_pending(notified)
@@ -288,6 +304,8 @@ async def modify_events(
                 out.append(exc)
                 continue
             event = events[event_id] = changed[event_id] = _modified(event, spec, now)
+            if event.market_context not in contexts:
+                await ensure_program(uow, event.market_context, now)
             await uow.events.save(event)
             dropped = [v for v in old_vens if v not in spec.ven_ids]
             if dropped or list(spec.ven_ids) != list(old_vens):

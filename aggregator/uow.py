@@ -16,10 +16,12 @@ from types import TracebackType
 from typing import Protocol, Self
 
 from aggregator.repositories import (
+    ClientRepository,
     DispatchRepository,
     EventRepository,
     ImbalanceRepository,
     NotificationRepository,
+    Oa3ObjectRepository,
     OptRepository,
     OutboxRepository,
     PreferenceRepository,
@@ -75,6 +77,12 @@ class UnitOfWork(Protocol):
 
     @property
     def solar(self) -> SolarRepository: ...
+
+    @property
+    def clients(self) -> ClientRepository: ...
+
+    @property
+    def oa3(self) -> Oa3ObjectRepository: ...
 
     async def __aenter__(self) -> Self: ...
 

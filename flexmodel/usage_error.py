@@ -10,3 +10,8 @@ from __future__ import annotations
 
 class UsageError(Exception):
     """A command-line argument is wrong; the message names it. Exit code 2."""
+
+
+class CommandFailed(Exception):
+    """A command cannot do its work for a reason outside its arguments (an unreachable database, an
+    unwritable directory); the message says what and where. One line on stderr, exit code 1."""

@@ -15,6 +15,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 # UsageError lives in flexmodel so product packages can raise it without importing flexvpp.
+from flexmodel.usage_error import CommandFailed as CommandFailed
 from flexmodel.usage_error import UsageError as UsageError
 from flexvpp import __version__
 
@@ -28,6 +29,7 @@ COMMAND_MODULES = (
     "aggregator.cli",
     "flexvpp.bench.cli",
     "flexvpp.demo_cli",
+    "flexvpp.broker_cli",
 )
 
 
@@ -68,5 +70,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"flexvpp {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except CommandFailed as exc:
+        print(f"flexvpp {args.command}: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
 import signal
 import socket
@@ -66,6 +65,7 @@ class Demo:
     prices_file: Path | None = None
     pv_file: Path | None = None
     broker_url: str | None = None
+    broker_kind: str = "none yet"  # Mosquitto, embedded amqtt or given (--broker): the report says which
     method: str = "decomposition"
     db_url: str | None = None  # default: SQLite in the work directory
     cap_kw_per_home: float = 1.5
@@ -159,25 +159,24 @@ def _log(demo: Demo, name: str) -> Any:
 
 
 def start_broker(demo: Demo) -> None:
+    """A private Mosquitto when its binary is on the PATH, else the embedded broker (`flexvpp
+    broker`, amqtt) in a process of its own, so that a machine with Python alone runs the demo."""
     if demo.broker_url is not None:
+        demo.broker_kind = "given"
         return
-    mosquitto = shutil.which("mosquitto") or (
-        "/usr/sbin/mosquitto" if os.path.exists("/usr/sbin/mosquitto") else None
-    )
-    if mosquitto is None:
-        raise DemoFailed(
-            "no MQTT broker: install mosquitto (apt install mosquitto) or pass --broker mqtt://HOST:PORT"
-        )
     port = _free_port()
-    conf = demo.work / "mosquitto.conf"
-    conf.write_text(
-        f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_connections -1\n"
-    )
-    proc = subprocess.Popen(
-        [mosquitto, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=_log(demo, "mosquitto")
-    )
-    demo.processes["mosquitto"] = proc
-    _wait_port(port, "mosquitto", proc)
+    mosquitto = shutil.which("mosquitto")
+    if mosquitto is not None:
+        conf = demo.work / "mosquitto.conf"
+        conf.write_text(
+            f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_connections -1\n"
+        )
+        command, demo.broker_kind = [mosquitto, "-c", str(conf)], "Mosquitto"
+    else:
+        command, demo.broker_kind = _flexvpp("broker", "--listen", f"127.0.0.1:{port}"), "embedded amqtt"
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=_log(demo, "broker"))
+    demo.processes["broker"] = proc
+    _wait_port(port, f"the MQTT broker ({demo.broker_kind})", proc)
     demo.broker_url = f"mqtt://127.0.0.1:{port}"
 
 
@@ -289,7 +288,7 @@ def skip_late_start(demo: Demo) -> None:
 
 
 def stop_all(demo: Demo) -> None:
-    order = [n for n in demo.processes if n.startswith("homes-")] + ["vtn", "mosquitto"]
+    order = [n for n in demo.processes if n.startswith("homes-")] + ["vtn", "broker"]
     for name in order:
         proc = demo.processes.get(name)
         if proc is not None and proc.poll() is None:
@@ -371,7 +370,7 @@ def run_demo(demo: Demo) -> int:
             demo.anchor_s = time.time() + STARTUP_S
             start_vtn(demo)
             database = "PostgreSQL" if (demo.db_url or "").startswith("postgresql") else "SQLite"
-            demo.say(f"MQTT broker {demo.broker_url}, VTN {demo.vtn_base} ({database})")
+            demo.say(f"MQTT broker {demo.broker_url} ({demo.broker_kind}), VTN {demo.vtn_base} ({database})")
             demo.say(f"the operator's dashboard: {show_dashboard(demo)}")
             start_homes(demo)
             wait_for_homes(demo)

@@ -11,7 +11,8 @@ def register(subparsers: Any) -> None:
     demo = subparsers.add_parser(
         "demo",
         help="run the whole loop on one machine: VTN, broker, simulated homes, one day, a report",
-        description="Start a private Mosquitto, the VTN on SQLite and N simulated homes with their agents; "
+        description="Start a private MQTT broker (Mosquitto if installed, else the embedded one), the VTN "
+        "on SQLite and N simulated homes with their agents; "
         "simulate one day on an accelerated clock with day-ahead prices, an evening DR cap and an "
         "imbalance signal; print a summary and write an HTML report. Exit 1, saying why on stderr, when no "
         "planning run succeeds or the VTN logs an error.",
@@ -27,9 +28,7 @@ def register(subparsers: Any) -> None:
     demo.add_argument(
         "--speed", type=float, default=900.0, help="simulated seconds per real second (default 900)"
     )
-    demo.add_argument(
-        "--broker", help="use this MQTT broker (mqtt://host:port) instead of a private Mosquitto"
-    )
+    demo.add_argument("--broker", help="use this MQTT broker (mqtt://host:port) instead of a private one")
     demo.set_defaults(handler=_demo)
 
 

@@ -82,6 +82,11 @@ def _plan(args: argparse.Namespace) -> int:
         text = args.scenario.read_bytes()
     except OSError as exc:
         raise UsageError(f"cannot read {args.scenario}: {exc.strerror or exc}") from None
+    # Checked before planning, which may take minutes, rather than failing when the plan is ready.
+    if args.output is not None and not args.output.parent.is_dir():
+        raise UsageError(f"-o {args.output}: no such directory {args.output.parent}")
+    if args.output is not None and args.output.is_dir():
+        raise UsageError(f"-o {args.output}: is a directory; give a file name")
 
     from flexmodel.planner import Method, plan_scenario
     from flexmodel.scenario import PlanStatus, ScenarioInvalid, parse_scenario
@@ -113,7 +118,11 @@ def _plan(args: argparse.Namespace) -> int:
             bar.close()
     out = planned.plan.to_json()
     if args.output is not None:
-        args.output.write_text(out + "\n", encoding="utf-8")
+        try:
+            args.output.write_text(out + "\n", encoding="utf-8")
+        except OSError as exc:
+            print(f"flexvpp plan: cannot write {args.output}: {exc.strerror or exc}", file=sys.stderr)
+            return 1
     else:
         print(out)
     if planned.plan.status is PlanStatus.ERROR:

@@ -19,9 +19,10 @@ def register(subparsers: Any) -> None:
         "run",
         help="run the home agent",
         description="Register with the VTN, find the home's devices (MQTT devices on --broker, OCPP "
-        "chargers on --ocpp-listen, SunSpec devices at --sunspec; with none of these, the [ven] devices of "
-        "--config or the MQTT broker at 127.0.0.1:1883), report telemetry and flexibility, and turn events "
-        "into device commands. Device options on the command line replace the configured device list.",
+        "chargers on --ocpp-listen, S2 resource managers on --s2-listen, SunSpec devices at --sunspec; "
+        "with none of these, the [ven] devices of --config or the MQTT broker at 127.0.0.1:1883), report "
+        "telemetry and flexibility, and turn events into device commands. Device options on the command "
+        "line replace the configured device list.",
     )
     run.add_argument("--vtn-url", required=True, metavar="URL", help="the VTN's OpenADR base URL")
     run.add_argument("--ven-name", required=True, metavar="NAME", help="this VEN's name at the VTN")
@@ -31,6 +32,12 @@ def register(subparsers: Any) -> None:
         "--ocpp-listen",
         metavar="HOST:PORT",
         help="serve OCPP 1.6J chargers at ws://HOST:PORT/{chargePointId} (subprotocol ocpp1.6)",
+    )
+    run.add_argument(
+        "--s2-listen",
+        metavar="HOST:PORT",
+        help="serve the S2 CEM for resource managers at ws://HOST:PORT/ (each RM is a device named by its "
+        "resource id)",
     )
     run.add_argument(
         "--sunspec",
@@ -93,6 +100,8 @@ def _device_flags(args: argparse.Namespace) -> list[dict[str, Any]] | None:
         devices.append({"kind": "mqtt", "broker_url": args.broker})
     if args.ocpp_listen is not None:
         devices.append({"kind": "ocpp", "listen": args.ocpp_listen})
+    if args.s2_listen is not None:
+        devices.append({"kind": "s2", "listen": args.s2_listen})
     devices += [{"kind": "sunspec", "address": address} for address in args.sunspec or []]
     return devices or None
 

@@ -27,7 +27,7 @@ class AgentSettings(BaseSettings):
     ven_name: str = Field(min_length=1)
     site_id: str = Field(min_length=1, pattern=r"^[^/+#]+$")
     broker_url: str = DEFAULT_BROKER_URL
-    # Where the devices are: mqtt, ocpp, sunspec (s2 to come) entries (ven.devices.config);
+    # Where the devices are: mqtt, ocpp, sunspec, s2 entries (ven.devices.config);
     # none means the MQTT devices on broker_url.
     devices: list[DeviceEntry] = Field(default_factory=list, description="device sources, one per entry")
     speed: float = Field(1.0, gt=0, description="clock speed; match `ven simulate --speed`")

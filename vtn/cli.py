@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+MAX_TOKEN_DAYS = 36_500  # a hundred years: longer is "never", which is no --expires-days at all
 DB_HELP = "database URL (env FLEXVPP_DB_URL; default sqlite:///./flexvpp.db)"
 
 
@@ -64,14 +67,58 @@ def register(subparsers: Any) -> None:
     create.add_argument("--expires-days", type=float, help="lifetime in days (default: no expiry)")
     create.set_defaults(handler=_token_create)
     _register_token_admin(token_sub)
+    _register_client(subparsers)
     register_certs(subparsers)
+
+
+def _register_client(subparsers: Any) -> None:
+    client = subparsers.add_parser(
+        "client", help="OpenADR 3.1 OAuth2 clients", description="Manage the OpenADR 3.1 face's clients."
+    )
+    client_sub = client.add_subparsers(dest="client_command", metavar="COMMAND", required=True)
+    create = client_sub.add_parser(
+        "create",
+        help="create a client and print CLIENT_ID CLIENT_SECRET",
+        description="Create an OAuth2 client of the OpenADR 3.1 face (POST /openadr3/auth/token with "
+        "grant_type=client_credentials); only the secret's hash is stored. `CLIENT_ID CLIENT_SECRET` "
+        "is printed alone on the last line.",
+    )
+    _add_db_options(create)
+    create.add_argument(
+        "--role",
+        required=True,
+        choices=["bl", "ven"],
+        help="bl: the business logic (manages programs and events, reads all); ven: one VEN",
+    )
+    create.add_argument(
+        "--ven-name", help="the VEN a ven client acts for (default: the one its first POST /vens makes)"
+    )
+    create.set_defaults(handler=_client_create)
+
+
+def _client_create(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from aggregator.errors import InvalidInput
+    from flexmodel.usage_error import UsageError
+    from vtn.openadr3.clients import cli_create_client
+
+    settings = _settings(args)
+    try:
+        client = asyncio.run(cli_create_client(settings.db_url, args.role, args.ven_name))
+    except InvalidInput as exc:
+        raise UsageError(str(exc)) from None
+    print(f"created a {args.role} client; store its secret now, it is not shown again:")
+    print(f"{client.client_id} {client.client_secret}")
+    return 0
 
 
 def _settings(args: argparse.Namespace, **extra: Any) -> Any:
     from pydantic import ValidationError
+    from pydantic_settings import SettingsError
 
     from flexmodel.usage_error import UsageError
-    from vtn.settings import load_settings
+    from vtn.settings import ConfigFileError, load_settings
 
     try:
         return load_settings(args.config, db_url=args.db_url, **extra)
@@ -81,6 +128,47 @@ def _settings(args: argparse.Namespace, **extra: Any) -> Any:
             for e in exc.errors()
         )
         raise UsageError(problems) from None
+    except ConfigFileError as exc:
+        raise UsageError(f"--config {exc}") from None
+    except SettingsError as exc:  # an environment variable that is not the JSON its field needs
+        raise UsageError(_environment_problem(exc)) from None
+
+
+def _environment_problem(exc: Exception) -> str:
+    """pydantic-settings says 'error parsing value for field "x" from source "EnvSettingsSource"':
+    name the variable the user set instead."""
+    import re
+
+    field = re.search(r'field "([^"]+)"', str(exc))
+    if field is None:
+        return str(exc)
+    return f'FLEXVPP_{field.group(1).upper()}: not valid JSON (a list is written ["a", "b"])'
+
+
+def _ready_database(url: str) -> None:
+    """A token command's database: reachable and at the code's schema, else one line saying so."""
+    from flexmodel.usage_error import CommandFailed
+    from vtn.db.migrate import SchemaOutOfDate, check_up_to_date
+
+    with _database(url):
+        try:
+            check_up_to_date(url)
+        except SchemaOutOfDate as exc:
+            raise CommandFailed(str(exc)) from None
+
+
+@contextmanager
+def _database(url: str) -> Iterator[None]:
+    """Around a command's use of the database: an unreachable server, a refused login, a missing
+    database or table become one line naming the database (password hidden) and exit 1."""
+    from flexmodel.usage_error import CommandFailed
+    from vtn.db.engine import display_url
+    from vtn.db.errors import DatabaseError, describe
+
+    try:
+        yield
+    except (DatabaseError, OSError) as exc:
+        raise CommandFailed(f"database {display_url(url)}: {describe(exc)}") from None
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -96,10 +184,11 @@ def _serve(args: argparse.Namespace) -> int:
     settings = _settings(
         args, host=args.host, port=args.port, access_log=args.access_log, **_tls_overrides(args)
     )
-    if args.migrate:
-        upgrade(settings.db_url)
     try:
-        check_up_to_date(settings.db_url)
+        with _database(settings.db_url):
+            if args.migrate:
+                upgrade(settings.db_url)
+            check_up_to_date(settings.db_url)
     except SchemaOutOfDate as exc:
         print(f"flexvpp vtn serve: {exc}", file=sys.stderr)
         return 1
@@ -118,30 +207,32 @@ def _db_upgrade(args: argparse.Namespace) -> int:
     from vtn.db.migrate import head_revision, upgrade
 
     settings = _settings(args)
-    upgrade(settings.db_url)
+    with _database(settings.db_url):
+        upgrade(settings.db_url)
     print(f"database at revision {head_revision(settings.db_url)}")
     return 0
 
 
 def _token_create(args: argparse.Namespace) -> int:
     import asyncio
+    import math
 
+    from flexmodel.usage_error import UsageError
     from vtn.api.tokens import create_token
 
     settings = _settings(args)
     if args.role == "customer" and not args.site_id:
-        from flexmodel.usage_error import UsageError
-
         raise UsageError("--site is required for a customer token")
-    token = asyncio.run(
-        create_token(
-            settings.db_url,
-            role=args.role,
-            name=args.name,
-            site_id=args.site_id,
-            expires_days=args.expires_days,
+    days = args.expires_days
+    if days is not None and not (math.isfinite(days) and 0 < days <= MAX_TOKEN_DAYS):
+        raise UsageError(f"--expires-days {days:g}: a number of days above 0 and at most {MAX_TOKEN_DAYS}")
+    _ready_database(settings.db_url)
+    with _database(settings.db_url):
+        token = asyncio.run(
+            create_token(
+                settings.db_url, role=args.role, name=args.name, site_id=args.site_id, expires_days=days
+            )
         )
-    )
     print(f"created a {args.role} token; store it now, it is not shown again:")
     print(token)
     return 0
@@ -226,6 +317,9 @@ def _certs_init(args: argparse.Namespace) -> int:
         vtn, vens = init_certificates(args.dir, names, KeyType(args.key_type))
     except CertificateError as exc:
         raise UsageError(str(exc)) from exc
+    except OSError as exc:  # an unwritable or impossible --dir
+        where = exc.filename or args.dir
+        raise UsageError(f"--dir {args.dir}: cannot write {where}: {exc.strerror or exc}") from None
     print(f"CA: {args.dir / 'ca.pem'}")
     for cert in vtn:
         print(f"VTN {cert.key_type.value}: {cert.cert_path} {cert.key_path}")
@@ -255,7 +349,11 @@ def _token_list(args: argparse.Namespace) -> int:
 
     from vtn.api.token_admin import cli_list
 
-    for info in asyncio.run(cli_list(_settings(args).db_url)):
+    settings = _settings(args)
+    _ready_database(settings.db_url)
+    with _database(settings.db_url):
+        infos = asyncio.run(cli_list(settings.db_url))
+    for info in infos:
         state = f"revoked {info.revoked_at:%Y-%m-%dT%H:%M:%SZ}" if info.revoked_at else "active"
         expires = f"{info.expires_at:%Y-%m-%dT%H:%M:%SZ}" if info.expires_at else "never"
         print(
@@ -271,8 +369,11 @@ def _token_revoke(args: argparse.Namespace) -> int:
     from vtn.api.token_admin import cli_revoke
     from vtn.errors import NotFound
 
+    settings = _settings(args)
+    _ready_database(settings.db_url)
     try:
-        info = asyncio.run(cli_revoke(_settings(args).db_url, args.token_id))
+        with _database(settings.db_url):
+            info = asyncio.run(cli_revoke(settings.db_url, args.token_id))
     except NotFound:
         print(f"flexvpp token revoke: no token with id {args.token_id}", file=sys.stderr)
         return 1

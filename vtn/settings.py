@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import re
 import secrets
+import tomllib
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -13,6 +17,15 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from vtn.networks import parse_networks
 
 DEFAULT_DB_URL = "sqlite:///./flexvpp.db"
+# The databases the VTN runs on (vtn/db/engine.py gives each its asyncio driver).
+DB_URL_SCHEMES = ("sqlite", "sqlite+pysqlite", "sqlite+aiosqlite", "postgresql", "postgres",
+                  "postgresql+asyncpg", "postgresql+psycopg", "postgresql+psycopg2")  # fmt: skip
+# An HTTP header name is a token (RFC 9110 5.1): a CR or LF in it would split the header block.
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+
+
+class ConfigFileError(ValueError):
+    """A settings file that cannot be read or parsed; the message names the file and what is wrong."""
 
 
 class VtnSettings(BaseSettings):
@@ -165,6 +178,36 @@ class VtnSettings(BaseSettings):
             return self.require_ven_fingerprint
         return self.tls_ca_file is not None or bool(self.trusted_proxy_addresses)
 
+    @field_validator("db_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        scheme, sep, rest = value.partition("://")
+        if not sep or not rest.strip():
+            raise ValueError(
+                f"{value!r} is not a database URL (sqlite:///file.db or postgresql://user@host/db)"
+            )
+        if scheme not in DB_URL_SCHEMES:
+            raise ValueError(
+                f"{scheme!r} databases are not supported: use sqlite:///file.db or postgresql://..."
+            )
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (an IANA name such as Europe/Brussels)") from None
+        return value
+
+    @field_validator("client_cert_header")
+    @classmethod
+    def _header_name(cls, value: str) -> str:
+        if not _HEADER_NAME.fullmatch(value):
+            raise ValueError(f"{value!r} is not an HTTP header name (letters, digits and !#$%&'*+.^_`|~-)")
+        return value
+
     @field_validator("trusted_proxy_addresses")
     @classmethod
     def _networks(cls, value: list[str]) -> list[str]:
@@ -214,12 +257,31 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> VtnSetti
 
 
 def _read_config_file(path: Path) -> dict[str, Any]:
-    import json
-    import tomllib
-
-    text = path.read_text()
-    data: dict[str, Any] = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
+    """The [vtn] table of a TOML file (or the top level, or a JSON object); ConfigFileError names the
+    file and the fault rather than a traceback."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigFileError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise ConfigFileError(f"{path}: is a directory, not a settings file") from None
+    except PermissionError:
+        raise ConfigFileError(f"{path}: cannot be read (permission denied)") from None
+    except UnicodeDecodeError:
+        raise ConfigFileError(f"{path}: is not UTF-8 text") from None
+    except OSError as exc:
+        raise ConfigFileError(f"{path}: cannot be read: {exc.strerror or exc}") from None
+    try:
+        data: Any = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigFileError(f"{path}: invalid TOML: {exc}") from None
+    except json.JSONDecodeError as exc:
+        raise ConfigFileError(f"{path}: invalid JSON: {exc} (a .toml file is read as TOML)") from None
+    if not isinstance(data, dict):
+        raise ConfigFileError(
+            f"{path}: must hold a table of settings, not {type(data).__name__} {data!r:.40}"
+        )
     section = data.get("vtn", data)
     if not isinstance(section, dict):
-        raise ValueError(f"{path}: [vtn] must be a table")
+        raise ConfigFileError(f"{path}: vtn must be a table of settings, not {section!r:.40}")
     return section

@@ -13,8 +13,10 @@ Local policy (no event, or the VTN unreachable past the last schedule's end):
 
 SIMPLE levels (the shed policy; the EV's promise is kept at every level):
 - 0 normal: the local policy.
-- 1 moderate: EV at most half its power; heat pump setpoint 1 °C below comfort.
-- 2 high: EV only what the promise needs; heat pump 2 °C below; smart plugs off.
+- 1 moderate: EV at most half its power; heat pump setpoint 1 °C below comfort (a heat pump
+  steered by its power, S2: half its power range).
+- 2 high: EV only what the promise needs; heat pump 2 °C below (by power: its least power);
+  smart plugs off.
 - 3 special: as 2, heat pump at its minimum setpoint; battery discharges at full power,
   limited to the house's own load (never exports to the grid for the event).
 
@@ -138,6 +140,12 @@ def simple_setpoints(level: int, snapshot: HomeSnapshot, base: Setpoints, pause_
         current = float(base.get(ev.device_id, need.max_kw))
         out[ev.device_id] = max(must, min(current, need.max_kw / 2)) if level == 1 else must
     for hp in snapshot.of_type(DeviceType.HEAT_PUMP):
+        power = hp.config.control(ControlName.POWER_KW)
+        if power is not None:  # steered by its power (an S2 heat pump): its own guard keeps comfort
+            least = power.min or 0.0
+            most = power.max if power.max is not None else least
+            out[hp.device_id] = least if level >= 2 else least + (most - least) / 2
+            continue
         control = hp.config.control(ControlName.SETPOINT_C)
         comfort = hp.config.param_float("comfort_setpoint_c", 21.0)
         lowest = control.min if control is not None and control.min is not None else comfort - 3

@@ -68,12 +68,23 @@ def clear_sky_kw(nominal_kw: float, time_s: float) -> float:
     return 0.6 * nominal_kw * float(math.sin(math.pi * (hour - 6.0) / 13.0) ** 1.5)
 
 
-def _base_forecast(grid: Grid, base: SlotProfile) -> list[float]:
+def _base_forecast(grid: Grid, base: SlotProfile, held_kw: float = 0.0) -> list[float]:
     fallback = base.last if base.last is not None else 0.4
     return [
-        round(max(0.0, v if (v := base.get(grid.slot_start_s(t))) is not None else fallback), 3)
+        round(max(0.0, v if (v := base.get(grid.slot_start_s(t))) is not None else fallback) + held_kw, 3)
         for t in range(grid.slots)
     ]
+
+
+def _held_kw(snapshot: HomeSnapshot) -> float:
+    """What the heat pumps that report `hold_power` (S2 FRBC) draw just to keep their storage:
+    the plan has no heat-pump model, so it is load the plan must carry (the base load leaves
+    every device out)."""
+    return sum(
+        max(0.0, reading) / 1000.0
+        for view in snapshot.of_type(DeviceType.HEAT_PUMP)
+        if view.online and (reading := view.reading("hold_power")) is not None
+    )
 
 
 def _pv_entry(view: DeviceView, grid: Grid, pv: SlotProfile) -> dict[str, Any]:
@@ -138,7 +149,7 @@ def build_site_entry(
         "export_limit_kw": limits.export_limit_kw,
         "month_peak_kw": round(limits.month_peak_kw, 3),
         "min_billed_peak_kw": limits.min_billed_peak_kw,
-        "base_load_kw": _base_forecast(grid, base),
+        "base_load_kw": _base_forecast(grid, base, _held_kw(snapshot)),
     }
     inverters = snapshot.of_type(DeviceType.PV_INVERTER)
     if inverters:

@@ -3,7 +3,7 @@
 - `mqtt`: devices that speak ../shared/spec/mqtt-devices.md on a broker (discovered).
 - `ocpp`: an OCPP 1.6J central system; every charge point that connects is an EV charger.
 - `sunspec`: one Modbus TCP SunSpec device (a PV inverter or a battery), polled.
-- `s2`: an S2 CEM (EN 50491-12-2) for resource managers: configurable, not yet served.
+- `s2`: an S2 CEM (EN 50491-12-2); every resource manager that connects is a device.
 
 No protocol library is imported here: settings load on any install.
 """
@@ -128,10 +128,13 @@ class SunspecDevice(_Entry):
 
 
 class S2ResourceManagers(_Entry):
-    """Reserved for the S2 CEM (issue 14, second half): each RM that connects is a device."""
+    """The S2 CEM at ws://listen/ (any path): each RM that connects is a device."""
 
     kind: Literal[DeviceKind.S2] = DeviceKind.S2
-    listen: str
+    listen: str = Field(description="HOST:PORT to serve on")
+    response_timeout_s: float = Field(
+        10.0, gt=0, description="wait this long for an RM's ReceptionStatus [s]"
+    )
 
     @field_validator("listen")
     @classmethod

@@ -43,5 +43,7 @@ def build_router(site_id: str, entries: Sequence[DeviceEntry], clock: Clock, wil
 
             adapters.append(SunspecAdapter(entry, clock))
         elif isinstance(entry, S2ResourceManagers):
-            raise DeviceSetupError(f"s2 at {entry.listen}: the S2 CEM is not part of this version yet")
+            from ven.devices.s2_cem import S2Cem
+
+            adapters.append(S2Cem(entry, clock))
     return DeviceRouter(site_id, mqtt_bus, adapters)

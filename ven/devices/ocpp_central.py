@@ -84,7 +84,7 @@ class OcppCentralSystem:
             )
         except OSError as exc:
             raise DeviceSetupError(f"ocpp: cannot listen on {self.settings.listen}: {exc}") from None
-        bound = self._server.sockets[0].getsockname()
+        bound = next(iter(self._server.sockets)).getsockname()  # a list, typed Iterable in websockets 15
         self.port = int(bound[1])
         log.info("OCPP 1.6J central system at ws://%s:%d/{chargePointId}", self.host, self.port)
 

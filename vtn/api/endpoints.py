@@ -160,7 +160,10 @@ def _aiohttp_handler(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[we
             body = (
                 endpoint.body()
                 if not raw and not endpoint.body_required
-                else endpoint.body.model_validate_json(raw)
+                # Strict: JSON true/false is not a number (lax pydantic reads false as 0, and an event
+                # was modified and re-sent by {"start_after_seconds": false}); 2.0 is not an integer.
+                # Strict JSON still reads ISO dates, enum values and an integer as a float.
+                else endpoint.body.model_validate_json(raw, strict=True)
             )
         query = None
         if endpoint.query is not None:

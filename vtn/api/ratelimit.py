@@ -1,9 +1,14 @@
 """Failed REST authentication is rate-limited per client address (token guessing gets 429).
 
 Every 401 (no, unknown, expired or revoked token) counts as a failure of the client's address.
-An address with `auth_failure_limit` failures within `auth_failure_window_seconds` gets 429 with
-Retry-After on every secured request until its oldest failure leaves the window; a successful
-authentication does not clear the count (a valid token must not let a guesser reset it).
+An address with `auth_failure_limit` failures within `auth_failure_window_seconds` is locked out
+until its oldest failure leaves the window: every request of it that fails authentication gets
+429 with Retry-After instead of 401. A request with a valid token is still served: the lockout
+refuses the failing credentials, not the address, so that a guesser behind the same NAT or proxy
+cannot lock the operators out (issue 17's probe). That costs nothing in secrecy: a token holds
+256 random bits, far beyond what any rate of guessing reaches; what the lockout buys is quiet
+logs and a guesser told to go away. A successful authentication does not clear the count (a
+valid token must not let a guesser reset it).
 Behind a trusted proxy (settings.trusted_proxy_addresses) the client is the rightmost
 X-Forwarded-For address the proxy added; otherwise the TCP peer. Counts live in memory, per
 process; the number of tracked addresses is bounded.
@@ -97,24 +102,26 @@ async def middleware(request: web.Request, handler: Next) -> web.StreamResponse:
     if limiter is None or not _secured(request):  # public routes are never refused
         return await handler(request)
     address = client_address(request)
-    wait_s = limiter.retry_after_s(address)
-    if wait_s is not None:
-        from vtn.api.middleware import error_response
-
-        return error_response(
-            429,
-            "too_many_requests",
-            "too many failed authentications from this address; try again later",
-            headers={"Retry-After": str(max(1, math.ceil(wait_s)))},
-        )
     response = await handler(request)
-    if response.status == 401:
-        limiter.record_failure(address)
-        if limiter.retry_after_s(address) is not None:
+    if response.status != 401:
+        return response  # a valid token is served even while its address is locked out
+    was_locked = limiter.retry_after_s(address) is not None
+    limiter.record_failure(address)  # a guesser that goes on stays locked out
+    wait_s = limiter.retry_after_s(address)
+    if not was_locked:
+        if wait_s is not None:
             log.warning(
                 "REST authentication from %s failed %d times; refusing it for a while", address, limiter.limit
             )
-    return response
+        return response
+    from vtn.api.middleware import error_response
+
+    return error_response(
+        429,
+        "too_many_requests",
+        "too many failed authentications from this address; try again later",
+        headers={"Retry-After": str(max(1, math.ceil(wait_s or 1.0)))},
+    )
 
 
 def _secured(request: web.Request) -> bool:

@@ -19,7 +19,7 @@ from aggregator.telemetry import query_telemetry
 from vtn.api import schemas as s
 from vtn.api.endpoints import OPERATOR, PRINCIPAL, PUBLIC, Call, RouteTable
 from vtn.api.tokens import Role
-from vtn.db.errors import DatabaseError, DuplicateKey
+from vtn.db.errors import DatabaseError, DuplicateKey, describe
 from vtn.db.uow import UnitOfWork
 from vtn.errors import Conflict, InvalidInput, NotFound
 from vtn.keys import POLL_CACHE, SETTINGS
@@ -33,13 +33,20 @@ OPENAPI = web.AppKey("openapi", dict[str, Any])
     "GET", "/health", summary="Liveness and database check", roles=PUBLIC, response=s.Health, errors=(503,)
 )
 async def health(call: Call[None, None]) -> s.Health:
-    """Answers 200 when the VTN runs and its database answers."""
+    """Answers 200 when the VTN runs and its database takes a write: a load balancer takes an
+    instance whose database is unreachable, full or read-only out of service (503)."""
+    vtn_id = call.request.config_dict[SETTINGS].vtn_id
     try:
         async with UnitOfWork(call.sessions) as uow:
             await uow.ping()
     except (DatabaseError, OSError) as exc:
         raise web.HTTPServiceUnavailable(text=f"database unavailable: {exc.__class__.__name__}") from exc
-    return s.Health(status="ok", vtn_id=call.request.config_dict[SETTINGS].vtn_id)
+    try:
+        async with UnitOfWork(call.sessions) as uow:
+            await uow.check_writable(vtn_id, call.now)
+    except (DatabaseError, OSError) as exc:
+        raise web.HTTPServiceUnavailable(text=f"database unwritable: {describe(exc)}") from exc
+    return s.Health(status="ok", vtn_id=vtn_id)
 
 
 @ROUTES.route(

@@ -24,6 +24,14 @@ def async_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
+def display_url(url: str) -> str:
+    """The URL to show in a message: its password hidden."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # an unparsable URL has no password we could find
+        return url
+
+
 def create_engine(url: str) -> AsyncEngine:
     """An async engine; SQLite gets WAL, foreign keys and a busy timeout so two processes can share it."""
     # No pool_pre_ping (a round trip per checkout): a connection found dead (the database

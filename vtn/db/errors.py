@@ -12,4 +12,14 @@ DriverError = DBAPIError  # raised by the driver; `.connection_invalidated` afte
 DatabaseBusy = OperationalError  # e.g. SQLite's "database is locked", a refused connection
 DuplicateKey = IntegrityError  # a unique or primary key already taken (a concurrent writer)
 
-__all__ = ["DatabaseBusy", "DatabaseError", "DriverError", "DuplicateKey"]
+__all__ = ["DatabaseBusy", "DatabaseError", "DriverError", "DuplicateKey", "describe"]
+
+
+def describe(exc: BaseException) -> str:
+    """One line for a database failure: the driver's own message where there is one, without
+    SQLAlchemy's SQL echo and background link."""
+    original = getattr(exc, "orig", None) or exc
+    text = str(original).strip().splitlines()[0] if str(original).strip() else type(original).__name__
+    if isinstance(original, OSError) and original.strerror:
+        text = original.strerror
+    return text

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from types import TracebackType
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from vtn.db.repos import insert_on_conflict
 from vtn.db.repos.events import EventRepository
 from vtn.db.repos.nonces import NonceRepository
 from vtn.db.repos.notifications import NotificationRepository, WebhookRepository
+from vtn.db.repos.openadr3 import ClientRepository, Oa3ObjectRepository
 from vtn.db.repos.opts import OptRepository
 from vtn.db.repos.outbox import OutboxRepository
 from vtn.db.repos.portfolio import (
@@ -24,6 +27,7 @@ from vtn.db.repos.reports import ReportRepository
 from vtn.db.repos.solar import SolarRepository
 from vtn.db.repos.tokens import TokenRepository
 from vtn.db.repos.vens import VenRepository
+from vtn.db.tables import HealthCheck
 
 # What services and edges hold to open units of work (typed here, so they need no SQLAlchemy import).
 Sessions = async_sessionmaker[AsyncSession]
@@ -55,6 +59,8 @@ class UnitOfWork:
         self.notifications = NotificationRepository(session)
         self.webhooks = WebhookRepository(session)
         self.solar = SolarRepository(session)
+        self.clients = ClientRepository(session)
+        self.oa3 = Oa3ObjectRepository(session)
         return self
 
     async def __aexit__(
@@ -85,3 +91,13 @@ class UnitOfWork:
     async def ping(self) -> None:
         """One round trip to the database; raises vtn.db.errors.DatabaseError when it does not answer."""
         await self.session.execute(text("SELECT 1"))
+
+    async def check_writable(self, vtn_id: str, now: datetime) -> None:
+        """Write and commit one row (the VTN's health_checks row); raises
+        vtn.db.errors.DatabaseError when the database cannot take a write (a full disk, a read-only
+        database or replica), which a SELECT would not show."""
+        upsert = insert_on_conflict(self.session)(HealthCheck).values(vtn_id=vtn_id, checked_at=now)
+        await self.session.execute(
+            upsert.on_conflict_do_update(index_elements=["vtn_id"], set_={"checked_at": now})
+        )
+        await self.session.commit()

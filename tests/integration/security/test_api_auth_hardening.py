@@ -170,8 +170,10 @@ async def test_failed_authentication_is_rate_limited_per_address(api: Api) -> No
     status, body, headers = await api.call("GET", "/vens", "fvp_guess3")
     assert status == 429 and body["error"] == "too_many_requests"
     assert 1 <= int(headers["Retry-After"]) <= 60
-    assert (await api.call("GET", "/vens", good))[0] == 429  # even a valid token, from this address
-    assert (await api.call("GET", "/vens", None))[0] == 429  # and no token at all
+    # The failing credentials are locked out, not the address: a valid token from it is served
+    # (issue 17: a guesser behind the operators' NAT must not lock them out) ...
+    assert (await api.call("GET", "/vens", good))[0] == 200
+    assert (await api.call("GET", "/vens", None))[0] == 429  # ... no token at all is not
     assert (await api.call("GET", "/health", None))[0] == 200  # public routes stay open
     clock.now += 61  # the failures leave the window
     assert (await api.call("GET", "/vens", good))[0] == 200
@@ -184,7 +186,9 @@ async def test_successful_requests_do_not_reset_the_count(api: Api) -> None:
     for attempt in range(3):
         assert (await api.call("GET", "/vens", f"fvp_guess{attempt}"))[0] == 401
         assert attempt == 2 or (await api.call("GET", "/vens", good))[0] == 200
-    assert (await api.call("GET", "/vens", good))[0] == 429
+    assert (await api.call("GET", "/vens", "fvp_guess3"))[0] == 429
+    assert (await api.call("GET", "/vens", good))[0] == 200  # served, and the lockout stays
+    assert (await api.call("GET", "/vens", "fvp_guess4"))[0] == 429
 
 
 async def test_behind_a_trusted_proxy_each_forwarded_client_counts_alone(

@@ -321,3 +321,43 @@ async def test_rest_api_cuts_a_stalled_body_and_refuses_an_oversized_one(start_v
     # in several writes, the REST API reads a body whole too
     created = await post(vtn, "/api/v1/vens", split(body, 3), headers=auth, gap_s=0.2)
     assert created.status == 201, created
+
+
+def _drop_mid_body(vtn: RunningVtn, path: str, headers: dict[str, str], body: bytes) -> None:
+    """Declare the whole body, send its first 20 bytes, then close the connection."""
+    url = urlsplit(vtn.url)
+    assert url.hostname and url.port
+    with socket.create_connection((url.hostname, url.port), timeout=5) as sock:
+        sock.sendall(_request(vtn, path, len(body), headers) + body[:20])
+        time.sleep(0.3)
+
+
+@pytest.mark.parametrize(
+    ("path", "content_type", "body"),
+    [
+        (f"{OPENADR}/OadrPoll", "application/xml", create_message("oadrPoll", ven_id="ven-x").encode()),
+        ("/api/v1/vens", "application/json", b'{"ven_name": "rest-ven", "site_id": "site-rest"}'),
+        ("/openadr3/auth/token", "application/x-www-form-urlencoded",
+         b"grant_type=client_credentials&client_id=x&client_secret=y"),
+    ],
+    ids=["openadr-2.0b", "rest", "openadr-3.1"],
+)  # fmt: skip
+async def test_a_client_that_drops_mid_body_is_one_log_line(
+    start_vtn: StartVtn, caplog: pytest.LogCaptureFixture, path: str, content_type: str, body: bytes
+) -> None:
+    """Issue 17's probe: the 3.1 face logged a ConnectionResetError traceback for it. (Its object
+    routes read bodies with the same reader as /auth/token, after authentication.)"""
+    vtn = await start_vtn(tls=False)
+    token = await insert_token(vtn.sessions, Role.OPERATOR, name="operator")
+    headers = {"Content-Type": content_type, "Authorization": f"Bearer {token}"}
+    caplog.set_level(logging.INFO)
+    await asyncio.to_thread(_drop_mid_body, vtn, path, headers, body)
+    for _ in range(50):  # the server notices the closed connection on its next read
+        if any("connection closed after" in r.getMessage() for r in caplog.records):
+            break
+        await asyncio.sleep(0.1)
+    dropped = [r for r in caplog.records if "connection closed after 20 bytes" in r.getMessage()]
+    assert len(dropped) == 1 and dropped[0].levelno == logging.WARNING, [
+        r.getMessage() for r in caplog.records
+    ]
+    assert not [r for r in caplog.records if r.exc_info], "one line, not a traceback"

@@ -23,6 +23,9 @@ GOOD_EVENT: dict[str, Any] = {
 }
 
 
+INTERVAL = GOOD_EVENT["intervals"][0]
+
+
 def _event(**changes: Any) -> dict[str, Any]:
     return {**GOOD_EVENT, **changes}
 
@@ -161,6 +164,27 @@ async def test_the_summary_message_lists_every_field(api: CheckedApi) -> None:
 async def test_a_bad_patch_is_422_before_looking_up_the_event(api: CheckedApi) -> None:
     errors = _errors(await api.patch("/events/no-such-event", json={"priority": "high"}))
     assert "valid integer" in errors["priority"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "field"),
+    [
+        # Issue 17's probe: this modified an event (start_after_seconds 0) and re-sent it.
+        ("PATCH", "/events/no-such-event", {"start_after_seconds": False}, "start_after_seconds"),
+        ("PATCH", "/events/no-such-event", {"priority": True}, "priority"),
+        ("POST", "/events", _event(priority=True), "priority"),
+        ("POST", "/events", _event(intervals=[{**INTERVAL, "value": True}]), "intervals[0].value"),
+        ("POST", "/events", _event(intervals=[{**INTERVAL, "duration_seconds": 900.0}]),
+         "intervals[0].duration_seconds"),
+    ],
+)  # fmt: skip
+async def test_a_json_boolean_or_fraction_is_not_a_number(
+    api: CheckedApi, sessions: async_sessionmaker[AsyncSession], method: str, path: str, body: Any, field: str
+) -> None:
+    reply = await api.call(method, path, json=body)
+    errors = _errors(reply)
+    assert "valid integer" in errors[field] or "valid number" in errors[field], errors
+    assert await _count(sessions, Event) == 0 and await _count(sessions, OutboxMessage) == 0
 
 
 @pytest.mark.parametrize(

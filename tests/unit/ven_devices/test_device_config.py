@@ -101,13 +101,12 @@ def test_the_router_has_one_adapter_per_entry_and_refuses_what_it_cannot_serve()
             {"kind": "ocpp", "listen": ":0"},
             {"kind": "sunspec", "address": "h"},
             {"kind": "sunspec", "address": "h2"},
+            {"kind": "s2", "listen": ":9100"},
         ],
     )
     router = build_router("s", settings.device_entries(), WallClock(), WILL)
-    assert router.mqtt is None and [a.name for a in router.adapters] == ["ocpp :0", "sunspec h", "sunspec h2"]
-    with pytest.raises(DeviceSetupError, match="S2 CEM"):
-        s2 = load_agent_settings(None, **BASE, devices=[{"kind": "s2", "listen": ":9100"}])
-        build_router("s", s2.device_entries(), WallClock(), WILL)
+    assert router.mqtt is None
+    assert [a.name for a in router.adapters] == ["ocpp :0", "sunspec h", "sunspec h2", "s2 :9100"]
     twice = load_agent_settings(None, **BASE, devices=[{"kind": "sunspec", "address": "h"}] * 2)
     with pytest.raises(DeviceSetupError, match="give each a device_id"):
         build_router("s", twice.device_entries(), WallClock(), WILL)
@@ -116,12 +115,15 @@ def test_the_router_has_one_adapter_per_entry_and_refuses_what_it_cannot_serve()
 def test_command_line_device_flags() -> None:
     from ven.cli import _device_flags
 
-    args = argparse.Namespace(broker=None, ocpp_listen=None, sunspec=None)
+    args = argparse.Namespace(broker=None, ocpp_listen=None, s2_listen=None, sunspec=None)
     assert _device_flags(args) is None  # the configured devices (or the default broker)
-    args = argparse.Namespace(broker="mqtt://b", ocpp_listen=":9000", sunspec=["h1", "h2:1502/2"])
+    args = argparse.Namespace(
+        broker="mqtt://b", ocpp_listen=":9000", s2_listen=":9100", sunspec=["h1", "h2:1502/2"]
+    )
     assert _device_flags(args) == [
         {"kind": "mqtt", "broker_url": "mqtt://b"},
         {"kind": "ocpp", "listen": ":9000"},
+        {"kind": "s2", "listen": ":9100"},
         {"kind": "sunspec", "address": "h1"},
         {"kind": "sunspec", "address": "h2:1502/2"},
     ]
