@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from aggregator.inputs import WindowKind
+from aggregator.meter_records import ValueBucket
 from aggregator.notification_records import DeliveryState, NotificationRecord, WebhookRecord
 from aggregator.openadr3_records import AccessTokenRecord, ClientRecord, Oa3Object, ObjectType
 from aggregator.ports import RunRecord
@@ -30,6 +31,7 @@ from aggregator.records import (
     RequestRecord,
     VenRecord,
 )
+from aggregator.settlement_records import ProgramTermsRecord, StatementRecord
 from aggregator.solar_records import IrradianceRecord, PvParametersRecord
 
 
@@ -281,6 +283,14 @@ class ReportRepository(Protocol):
         dtstart, then arrival (a charger's or a meter's history, without the other devices')."""
         ...
 
+    async def buckets(
+        self, ven_id: str, r_ids: Sequence[str], since: datetime, until: datetime, bucket: timedelta
+    ) -> list[ValueBucket]:
+        """The VEN's values of the rIDs with since <= dtstart < until, summarised per `bucket`
+        (aligned to the epoch, whole seconds), by rID, then time: a month of minute samples in a
+        few thousand rows."""
+        ...
+
     async def r_ids_ending(self, report_name: str, suffix: str) -> set[tuple[str, str]]:
         """(venID, rID) of the stored values of `report_name` whose rID ends with `suffix`."""
         ...
@@ -391,6 +401,10 @@ class RunRepository(Protocol):
 
     async def latest_planned(self) -> RunRecord | None:
         """The newest run that did not fail (of two started at once, the longer: it planned)."""
+        ...
+
+    async def latest_planned_before(self, at: datetime) -> RunRecord | None:
+        """The newest run that did not fail and started before `at` (as latest_planned)."""
         ...
 
 
@@ -559,4 +573,33 @@ class Oa3ObjectRepository(Protocol):
         market_context: str | None = None,
     ) -> list[Oa3Object]:
         """The objects of the type with every given column equal, by created_at, then id."""
+        ...
+
+
+# ---- DR programs and their settlement (aggregator/settlement.py) --------------------------------
+
+
+class ProgramRepository(Protocol):
+    """DR programs' terms, one per market context."""
+
+    async def get(self, market_context: str) -> ProgramTermsRecord | None: ...
+
+    async def all(self) -> list[ProgramTermsRecord]:
+        """Every program's terms, by market context."""
+        ...
+
+    async def put(self, terms: ProgramTermsRecord) -> None:
+        """Insert or replace the program's terms."""
+        ...
+
+
+class StatementRepository(Protocol):
+    """The statements of closed months: written once, then only read."""
+
+    async def of_month(self, month: str) -> list[StatementRecord]:
+        """The month's statements, by market context, then site."""
+        ...
+
+    async def add_new(self, statements: Sequence[StatementRecord]) -> None:
+        """Store the statements; one already stored (month, market context, site) is kept as it is."""
         ...

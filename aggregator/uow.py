@@ -26,10 +26,12 @@ from aggregator.repositories import (
     OutboxRepository,
     PreferenceRepository,
     PriceRepository,
+    ProgramRepository,
     ReportRepository,
     RequestRepository,
     RunRepository,
     SolarRepository,
+    StatementRepository,
     VenRepository,
     WebhookRepository,
 )
@@ -83,6 +85,12 @@ class UnitOfWork(Protocol):
 
     @property
     def oa3(self) -> Oa3ObjectRepository: ...
+
+    @property
+    def programs(self) -> ProgramRepository: ...
+
+    @property
+    def statements(self) -> StatementRepository: ...
 
     async def __aenter__(self) -> Self: ...
 

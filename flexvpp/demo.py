@@ -69,6 +69,8 @@ class Demo:
     method: str = "decomposition"
     db_url: str | None = None  # default: SQLite in the work directory
     cap_kw_per_home: float = 1.5
+    # Chargers on OCPP 1.6J and batteries on SunSpec instead of MQTT (flexvpp/demo_protocols.py).
+    protocol_devices: bool = False
     result: Any = None  # (DemoData, Figures) once the report is written
     work: Path = Path()
     day: datetime = datetime(2000, 1, 1, tzinfo=UTC)
@@ -251,6 +253,8 @@ def start_homes(demo: Demo) -> None:
         ]  # fmt: skip
         if pv_json is not None:
             args += ["--pv", str(pv_json)]
+        if demo.protocol_devices:
+            args.append("--protocol-devices")
         demo.processes[f"homes-{first}"] = subprocess.Popen(args, stderr=_log(demo, f"homes-{first}"))
 
 

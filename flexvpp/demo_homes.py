@@ -81,6 +81,8 @@ def home_spec(site: str, index: int, telemetry_s: float) -> Any:
 
 
 async def _run(a: argparse.Namespace) -> None:
+    from flexvpp.demo_protocols import connect_devices, protocol_faces, serve_battery
+    from flexvpp.demo_protocols import stop as protocol_stop
     from ven.agent.runner import HomeAgent
     from ven.device_bus import BrokerAddress
     from ven.settings import AgentSettings
@@ -91,7 +93,7 @@ async def _run(a: argparse.Namespace) -> None:
     clock = AnchoredClock(a.speed, a.origin, a.anchor)
     broker = BrokerAddress.parse(a.broker)
     pv_shape = json.loads(Path(a.pv).read_text()) if a.pv else None
-    homes, agents = [], []
+    homes, agents, faces = [], [], []
     for i in range(a.first, a.first + a.count):
         site = f"{a.prefix}-{i + 1:03d}"
         spec = home_spec(site, i, a.telemetry_s)
@@ -99,14 +101,27 @@ async def _run(a: argparse.Namespace) -> None:
         for device in devices:
             if pv_shape is not None and isinstance(device, PvInverter):
                 device.profile = FilePv(device.profile.nominal_kw, pv_shape)  # type: ignore[assignment]
-        home = SimulatedHome(spec, clock, _bus_factory(broker, site), devices)
+        face = protocol_faces(devices, clock.now()) if a.protocol_devices else None
+        home = SimulatedHome(
+            spec,
+            clock,
+            _bus_factory(broker, site),
+            devices,
+            face.device_ids if face is not None else frozenset(),
+        )
         homes.append(home)
+        sources: dict[str, Any] = {"broker_url": a.broker}
+        if face is not None:
+            face.lock = home.lock
+            await serve_battery(face, clock)
+            sources["devices"] = face.device_entries(a.broker)
+            faces.append(face)
         settings = AgentSettings.model_validate(
             {
                 "vtn_url": a.vtn_url,
                 "ven_name": f"ven-{site}",
                 "site_id": site,
-                "broker_url": a.broker,
+                **sources,
                 "speed": a.speed,
                 "buffer_path": Path(a.dir) / f"{site}.db",
                 "discovery_wait_s": 3,
@@ -117,12 +132,16 @@ async def _run(a: argparse.Namespace) -> None:
                 # The VTN's schedules steer the charger (dispatch_target "ev"); the battery keeps
                 # to self-consumption, which covers the house in the evening.
                 "dispatch_device": "evse-1",
+                # No Home Assistant on the demo's private broker: no discovery to publish.
+                "home_assistant": False,
             }
         )
         agents.append(HomeAgent(settings, clock=clock))
     for home in homes:
         home.start()
     await asyncio.gather(*(agent.start() for agent in agents))
+    for face, agent in zip(faces, agents, strict=False):
+        connect_devices(face, clock, agent)
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     sessions: dict[str, dict[str, Any]] = {}
@@ -134,6 +153,7 @@ async def _run(a: argparse.Namespace) -> None:
             await asyncio.wait_for(stop.wait(), timeout=0.1)
     _note_sessions(homes, sessions, EvCharger)
     out.write_text(json.dumps(list(sessions.values())))
+    await asyncio.gather(*(protocol_stop(face) for face in faces), return_exceptions=True)
     await asyncio.gather(*(agent.stop() for agent in agents), return_exceptions=True)
     await asyncio.gather(*(asyncio.to_thread(home.stop) for home in homes))
 
@@ -177,6 +197,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--dispatch-s", type=float, default=120.0)
     p.add_argument("--pv", default=None)
     p.add_argument("--dir", required=True)
+    p.add_argument(
+        "--protocol-devices",
+        action="store_true",
+        help="chargers on OCPP 1.6J and batteries on SunSpec Modbus TCP instead of MQTT",
+    )
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     asyncio.run(_run(a))

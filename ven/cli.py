@@ -45,6 +45,19 @@ def register(subparsers: Any) -> None:
         metavar="HOST:PORT[/UNIT]",
         help="poll a Modbus TCP SunSpec inverter or battery (repeatable; unit 1 by default)",
     )
+    run.add_argument(
+        "--home-assistant-broker",
+        metavar="URL",
+        help="announce the home to Home Assistant (MQTT discovery) on this broker, mqtt://host[:port] "
+        "(default: the MQTT devices' broker)",
+    )
+    run.add_argument(
+        "--no-home-assistant",
+        dest="home_assistant",
+        action="store_false",
+        default=None,
+        help="do not announce the home to Home Assistant",
+    )
     run.add_argument("--config", type=Path, metavar="FILE", help="agent settings file (TOML or JSON)")
     run.add_argument("--speed", type=float, default=1.0, help="clock speed (match `ven simulate --speed`)")
     run.add_argument("--tls-cert", type=Path, metavar="FILE", help="client certificate for mutual TLS (PEM)")
@@ -145,6 +158,8 @@ def _run(args: argparse.Namespace) -> int:
             site_id=args.site_id,
             broker_url=args.broker,
             devices=_device_flags(args),
+            home_assistant=args.home_assistant,
+            home_assistant_broker_url=args.home_assistant_broker,
             speed=args.speed,
             tls_cert_file=args.tls_cert,
             tls_key_file=args.tls_key,

@@ -30,6 +30,16 @@ class AgentSettings(BaseSettings):
     # Where the devices are: mqtt, ocpp, sunspec, s2 entries (ven.devices.config);
     # none means the MQTT devices on broker_url.
     devices: list[DeviceEntry] = Field(default_factory=list, description="device sources, one per entry")
+    # Home Assistant MQTT discovery (ven/ha/, docs/devices.md). On by default: a household that
+    # runs HA with its MQTT integration finds the home there without setup; on a broker without
+    # HA it costs a few retained messages.
+    home_assistant: bool = Field(True, description="announce the home to Home Assistant (MQTT discovery)")
+    home_assistant_broker_url: str | None = Field(
+        None, description="HA's MQTT broker, mqtt://host[:port] (default: the MQTT devices' broker)"
+    )
+    home_assistant_prefix: str = Field(
+        "homeassistant", pattern=r"^[^/+#]+$", description="HA's discovery prefix"
+    )
     speed: float = Field(1.0, gt=0, description="clock speed; match `ven simulate --speed`")
     import_limit_kw: float = Field(9.2, gt=0)
     export_limit_kw: float = Field(10.0, ge=0)
@@ -80,6 +90,22 @@ class AgentSettings(BaseSettings):
 
     def device_entries(self) -> list[DeviceEntry]:
         return list(self.devices) or [MqttDevices(broker_url=self.broker_url)]
+
+    def devices_broker_url(self) -> str | None:
+        """The MQTT devices' broker (None: no MQTT devices)."""
+        return next((e.broker_url for e in self.device_entries() if isinstance(e, MqttDevices)), None)
+
+    @field_validator("home_assistant_broker_url")
+    @classmethod
+    def _ha_broker(cls, value: str | None) -> str | None:
+        if value is not None:
+            from ven.device_bus import BadBrokerUrl, BrokerAddress
+
+            try:
+                BrokerAddress.parse(value)
+            except BadBrokerUrl as exc:
+                raise ValueError(str(exc)) from None
+        return value
 
     @field_validator("timezone")
     @classmethod

@@ -5,7 +5,10 @@
 - `decomposition`: Dantzig-Wolfe column generation over the per-home planner (fast array path,
   in worker processes or on a dask cluster) with a proven Lagrangian bound, for large ones;
 - `coordination`: per-site plans steered by a price on net import (fast, no optimality proof);
-- `flexibility`: how many kW the portfolio can reduce or add per hour around its plan;
+- `offer`: what the portfolio can bid, per 15-minute slot: how far its net import can rise or
+  fall from its plan and for how long, every home's guarantees kept (GET /portfolio/flexibility);
+- `flexibility`: the exact figure per block of slots (one joint optimisation each), the
+  reference the offer's tests compare against;
 - `result`: the portfolio's sums (net import, cap and floor violations, imbalance) and the
   spec's Plan, for every formulation (independent homes too).
 

@@ -43,6 +43,13 @@ from ven.messages import (
 log = logging.getLogger(__name__)
 
 
+# An adapter's reading this much older than the meter's [s, agent clock] still counts for learning
+# the house load: an OCPP charger's MeterValues come every MeterValueSampleInterval (the agent asks
+# 10 s; a charger may keep a quarter hour), a SunSpec device's every poll. The forecast is per
+# quarter hour, and a wrong value learnt from a change inside the window is smoothed out.
+READINGS_APART_MAX_S = 900.0
+
+
 @dataclass(frozen=True, slots=True)
 class DispatchSettings:
     period_s: float = 60.0  # how often setpoints are recomputed [s]
@@ -162,13 +169,24 @@ class AgentCore:
         self._learn_base_load(snapshot, power.time_s)
 
     def _learn_base_load(self, snapshot: HomeSnapshot, time_s: float) -> None:
-        """Base load = meter - devices, once every device has reported power for the same moment."""
+        """Base load = meter - devices, once every device has reported power for the same moment.
+        MQTT devices stamp their readings with the same edge time; an adapter's device (OCPP,
+        SunSpec: `protocol` in its params) stamps the moment its reading arrived, so its latest
+        reading counts when it is at most READINGS_APART_MAX_S older than the meter's."""
         if time_s <= self._base_learnt_s:
             return
-        times = {
-            v.readings["power"].time_s if "power" in v.readings else None for v in snapshot.devices.values()
-        }
-        if times == {time_s}:
+        stamped: list[float] = []  # MQTT devices: must all be `time_s`
+        arrived: list[float] = []  # adapters' devices: within the window before `time_s`
+        for view in snapshot.devices.values():
+            reading = view.readings.get("power")
+            if reading is None:
+                return
+            (arrived if "protocol" in view.config.params else stamped).append(reading.time_s)
+        if (
+            all(t == time_s for t in stamped)
+            and all(time_s - READINGS_APART_MAX_S <= t <= time_s for t in arrived)
+            and (stamped or arrived)
+        ):
             self._base_learnt_s = time_s
             self._house_kw = uncontrolled_kw(snapshot)
             self.base_profile.add(time_s, self._house_kw)

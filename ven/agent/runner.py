@@ -26,6 +26,8 @@ from ven.clock import AcceleratedClock, Clock, WallClock
 from ven.device_bus import DeviceBus, Will
 from ven.devices.bus import DeviceRouter
 from ven.devices.factory import build_router
+from ven.ha.discovery import StateInputs
+from ven.ha.publisher import HaPublisher, build_publisher
 from ven.messages import AgentStatus, DeviceType, Measurement, dumps
 from ven.settings import AgentSettings
 
@@ -87,6 +89,18 @@ class HomeAgent:
             sign=settings.sign_messages,
             vtn_fingerprint=settings.vtn_fingerprint,
         )
+        # Home Assistant discovery rides on the agent's own device sources (an injected bus,
+        # as in unit tests, has none).
+        self.ha: HaPublisher | None = None
+        if settings.home_assistant and isinstance(self.bus, DeviceRouter):
+            self.ha = build_publisher(
+                settings.site_id,
+                settings.home_assistant_prefix,
+                settings.home_assistant_broker_url,
+                self.bus.mqtt,
+                settings.devices_broker_url(),
+                will,
+            )
         self._tasks: list[asyncio.Task[None]] = []
         self._offered: frozenset[str] = frozenset()
         self._planned_prices: object = None
@@ -101,6 +115,8 @@ class HomeAgent:
     async def start(self) -> None:
         if isinstance(self.bus, DeviceRouter):
             await self.bus.open()  # the adapters' servers and polling, before the agent subscribes
+        if self.ha is not None:
+            self.ha.start()  # its on-connect hook before the bus connects
         self.core.start()
         await self._wait_for_devices()
         self._offered = frozenset(self.core.snapshot().devices)
@@ -123,6 +139,8 @@ class HomeAgent:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         await self.client.stop()
+        if self.ha is not None:
+            self.ha.stop()
         self.core.stop()
         if isinstance(self.bus, DeviceRouter):
             await self.bus.close()
@@ -149,13 +167,33 @@ class HomeAgent:
         """The core's step; when the peak guard starts shedding a quarter, the status report
         (agent.peak_guard = 1) goes to the VTN at once, as housekeeping's messages do."""
         shed_before = self.core.peak_guard.quarters_shed
-        self.core.step()
+        result = self.core.step()
+        if self.ha is not None:
+            self._publish_ha(result.setpoints)
         if (
             self.core.peak_guard.quarters_shed > shed_before
             and self.client.registered.is_set()
             and self.client.reachable
         ):
             await self.client.send_status_now()
+
+    def _publish_ha(self, setpoints: dict[str, float | bool]) -> None:
+        assert self.ha is not None
+        core = self.core
+        try:
+            self.ha.publish(
+                StateInputs(
+                    now_s=self.clock.now(),
+                    snapshot=core.snapshot(),
+                    setpoints=setpoints,
+                    events=core.events(),
+                    opted_out=core.opted_out(),
+                    local_plan=dict(core.local_plan.power_kw),
+                    month_peak_kw=core.current_limits().month_peak_kw,
+                )
+            )
+        except Exception:  # Home Assistant's view must never stop the control
+            log.exception("Home Assistant states not published")
 
     def _pause_real_s(self, period_real_s: float) -> float:
         """Until the next step: one period, or less when a schedule's value changes sooner (a

@@ -160,6 +160,8 @@ class ChargerSession(ChargePoint):  # type: ignore[misc]
             return
         try:
             await self.route_message(frame)
+        except ConnectionClosed:
+            return  # the answer cannot go out: the charger has gone (logged by serve)
         except Exception:  # one bad message must not end the connection
             log.exception("charger %s: handling %.200r failed", self.id, frame)
         if message.message_type_id == MessageType.Call and self._configuring is None:

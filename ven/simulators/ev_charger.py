@@ -93,6 +93,9 @@ class EvCharger(SimDevice):
         self.session: CarSession | None = None
         self.delivered_kwh = 0.0
         self.setpoint_kw = 0.0
+        # False while a charger that needs a transaction (OCPP) has not started one: the car
+        # is plugged in but draws nothing yet.
+        self.authorized = True
 
     # --- the car ------------------------------------------------------------------------------
     def plug_in(self, session: CarSession) -> None:
@@ -171,7 +174,7 @@ class EvCharger(SimDevice):
 
     def compute_power_kw(self, now_s: float, dt_s: float, site: SiteView) -> float:
         self._follow_sessions(now_s)
-        if self.session is None or dt_s <= 0:
+        if self.session is None or dt_s <= 0 or not self.authorized:
             return 0.0
         own_kw = 0.0 if self.mode == "off" else self.max_kw  # the user's own mode
         wanted = self.setpoint_kw if self.command is not None else own_kw

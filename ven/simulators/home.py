@@ -142,8 +142,16 @@ class SimulatedHome:
     """Devices + physics + bus clients. Drive it with `tick()` or `start(thread=True)`."""
 
     def __init__(
-        self, spec: HomeSpec, clock: Clock, bus_factory: BusFactory, devices: list[SimDevice] | None = None
+        self,
+        spec: HomeSpec,
+        clock: Clock,
+        bus_factory: BusFactory,
+        devices: list[SimDevice] | None = None,
+        protocol_devices: frozenset[str] = frozenset(),
     ) -> None:
+        """`protocol_devices`: ids of devices that another face serves (an OCPP charge point,
+        a SunSpec server: ven/simulators/ocpp_charge_point.py, sunspec_battery.py): they get no
+        MQTT client, their physics and the meter's sum stay here."""
         self.spec = spec
         self.site_id = spec.site_id
         self.clock = clock
@@ -153,7 +161,11 @@ class SimulatedHome:
             ConstantLoad(spec.base_load_kw) if spec.base_load_kw is not None else BaseLoadProfile(spec.seed)
         )
         self.devices = {d.device_id: d for d in (devices or build_devices(spec, now))}
-        self.clients = {d_id: DeviceClient(self, d, bus_factory(d_id)) for d_id, d in self.devices.items()}
+        self.clients = {
+            d_id: DeviceClient(self, d, bus_factory(d_id))
+            for d_id, d in self.devices.items()
+            if d_id not in protocol_devices
+        }
         self.base_load_now_kw = 0.0
         self._sim_s = now
         self._telemetry_slot = int(now // spec.telemetry_interval_s)

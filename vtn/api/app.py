@@ -6,8 +6,10 @@ from aiohttp import web
 
 from vtn.api import customer as _customer  # noqa: F401  (its routes join ROUTES on import)
 from vtn.api import notifications as _notifications  # noqa: F401  (its routes join ROUTES on import)
+from vtn.api import performance as _performance  # noqa: F401  (its routes join ROUTES on import)
 from vtn.api import portfolio as _portfolio  # noqa: F401  (its routes join ROUTES on import)
 from vtn.api import ratelimit
+from vtn.api import settlement as _settlement  # noqa: F401  (its routes join ROUTES on import)
 from vtn.api import site_history as _site_history  # noqa: F401  (its routes join ROUTES on import)
 from vtn.api import solar as _solar  # noqa: F401  (its routes join ROUTES on import)
 from vtn.api import token_admin as _token_admin  # noqa: F401  (its routes join ROUTES on import)

@@ -3,7 +3,8 @@
 The same table builds the aiohttp routes, drives the auth middleware (allowed roles) and
 generates the OpenAPI document, so the document cannot drift from what the server does.
 A handler receives a `Call` (parsed body, query and path) and returns a pydantic value;
-the wrapper renders it as JSON with the declared status.
+the wrapper renders it as JSON with the declared status, or as CSV through the route's `csv`
+renderer when the request's Accept header prefers `text/csv`.
 """
 
 from __future__ import annotations
@@ -79,6 +80,7 @@ class Endpoint:
     query: type[BaseModel] | None = None
     errors: tuple[int, ...] = ()  # statuses besides 401/403/422 that the handler may return
     description: str = ""
+    csv: Callable[[Any], str] | None = None  # the response model as CSV, for `Accept: text/csv`
 
     @property
     def path_params(self) -> list[str]:
@@ -102,6 +104,7 @@ class RouteTable:
         body_required: bool = True,
         query: type[BaseModel] | None = None,
         errors: tuple[int, ...] = (),
+        csv: Callable[[Any], str] | None = None,
     ) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
             self.endpoints.append(
@@ -119,6 +122,7 @@ class RouteTable:
                     body_required=body_required,
                     query=query,
                     errors=errors,
+                    csv=csv,
                 )
             )
             return handler
@@ -181,12 +185,32 @@ def _aiohttp_handler(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[we
         except ValidationError as exc:
             # Our own output broke the contract: a server bug (500), not the client's input (422).
             raise ResponseContractError(f"{endpoint.operation_id}: {exc}") from exc
+        if endpoint.csv is not None and wants_csv(request.headers.get("Accept", "")):
+            return web.Response(status=endpoint.status, text=endpoint.csv(rendered), content_type="text/csv")
         return web.Response(
             status=endpoint.status, body=adapter.dump_json(rendered), content_type="application/json"
         )
 
     handle.__name__ = endpoint.operation_id
     return handle
+
+
+def wants_csv(accept: str) -> bool:
+    """Whether an Accept header prefers text/csv to JSON (by q, then by order; none: JSON)."""
+    ranked: list[tuple[float, int, str]] = []
+    for position, item in enumerate(accept.split(",")):
+        media, *params = (part.strip() for part in item.split(";"))
+        q = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        if media.lower() in ("text/csv", "application/json", "*/*", "application/*"):
+            ranked.append((-q, position, media.lower()))
+    return bool(ranked) and min(ranked)[2] == "text/csv" and -min(ranked)[0] > 0
 
 
 class ResponseContractError(RuntimeError):

@@ -113,6 +113,8 @@ def _responses(endpoint: Endpoint, keys: Keys) -> dict[str, Any]:
         if model is not endpoint.response:
             schema = {"type": "array", "items": schema}
         success["content"] = {"application/json": {"schema": schema}}
+        if endpoint.csv is not None:  # the same answer as a table, for `Accept: text/csv`
+            success["content"]["text/csv"] = {"schema": {"type": "string"}}
     responses[str(endpoint.status)] = success
     statuses = set(endpoint.errors)
     if endpoint.roles:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from aggregator import market, runs
+from aggregator import bidding, market, runs
 from aggregator.inputs import WindowKind
 from aggregator.records import PriceRecord, RequestRecord
 from vtn.api import portfolio_schemas as ps
@@ -215,3 +215,21 @@ async def get_run(call: Call[None, None]) -> Any:
 async def ven_schedule(call: Call[None, None]) -> Any:
     record = await runs.ven_schedule(UnitOfWork(call.sessions), call.path["ven_id"])
     return ps.ScheduleOut.model_validate(record, from_attributes=True)
+
+
+@ROUTES.route(
+    "GET",
+    "/portfolio/flexibility",
+    summary="What the portfolio can bid: up and down flexibility per 15-minute slot around its plan",
+    roles=OPERATOR,
+    response=ps.FlexibilityOut,
+    errors=(404,),
+)
+async def get_flexibility(call: Call[None, None]) -> Any:
+    """Around the latest plan, from now to its horizon (aggregator/bidding.py: what each figure
+    means and how to activate it). Computed once per planning run, in a process of its own."""
+    loop = _loop(call)
+    offer = await bidding.portfolio_flexibility(
+        UnitOfWork(call.sessions), loop.offers, loop.execute, loop.clock(), loop.settings.planner_solver
+    )
+    return ps.FlexibilityOut.model_validate(offer, from_attributes=True)

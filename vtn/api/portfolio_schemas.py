@@ -144,3 +144,27 @@ class ScheduleOut(BaseModel):
     start: datetime
     resolution_minutes: int
     setpoint_kw: list[float]
+
+
+class SlotOfferOut(BaseModel):
+    """One 15-minute slot of the offer (aggregator/bidding.py says what each figure means)."""
+
+    start: datetime
+    planned_kw: float = Field(description="the portfolio's planned net import in the slot [kW]")
+    up_kw: float = Field(description="how far the net import can rise above the plan in the slot [kW]")
+    up_held_s: int = Field(
+        description="for how long from the slot's start the rise of up_kw can be kept in every "
+        "slot at once [s] (whole slots; 0 when up_kw is 0)"
+    )
+    down_kw: float = Field(description="how far the net import can fall below the plan in the slot [kW]")
+    down_held_s: int = Field(description="likewise for down_kw [s]")
+
+
+class FlexibilityOut(BaseModel):
+    run_id: str = Field(description="the planning run whose plan the offer is around")
+    planned_at: datetime
+    resolution_s: int
+    homes: int = Field(description="homes the plan steers (each offers its own flexibility)")
+    fixed_homes: int = Field(description="homes left out of steering: in planned_kw, offering nothing")
+    compute_s: float = Field(description="how long the offer took to compute (once per planning run)")
+    slots: list[SlotOfferOut]

@@ -476,3 +476,34 @@ class HealthCheck(Base):
 
     vtn_id: Mapped[str] = mapped_column(String(128), primary_key=True)
     checked_at: Mapped[datetime]
+
+
+class ProgramTerms(Base):
+    """A DR program's terms (aggregator/settlement.py), one per event market context."""
+
+    __tablename__ = "program_terms"
+
+    market_context: Mapped[str] = mapped_column(String(256), primary_key=True)
+    reward_eur_per_kwh: Mapped[float] = mapped_column(Float)
+    penalty_eur_per_kwh: Mapped[float] = mapped_column(Float)
+    baseline_method: Mapped[str] = mapped_column(String(32))
+    committed_kw: Mapped[float | None] = mapped_column(Float)
+    reward_cap_eur: Mapped[float | None] = mapped_column(Float)
+    penalty_cap_eur: Mapped[float | None] = mapped_column(Float)
+    updated_at: Mapped[datetime]
+
+
+class SettlementStatement(Base):
+    """A closed month's statement of one home in one program, with the inputs it was priced from
+    (written once: a re-run of the month prices the same inputs)."""
+
+    __tablename__ = "settlement_statements"
+    __table_args__ = (UniqueConstraint("month", "market_context", "site_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    month: Mapped[str] = mapped_column(String(7))
+    market_context: Mapped[str] = mapped_column(String(256))
+    site_id: Mapped[str] = mapped_column(String(128))
+    ven_id: Mapped[str] = mapped_column(String(64))
+    computed_at: Mapped[datetime]
+    content: Mapped[dict[str, Any]]

@@ -24,6 +24,7 @@ from vtn.db.repos.portfolio import (
 )
 from vtn.db.repos.preferences import PreferenceRepository
 from vtn.db.repos.reports import ReportRepository
+from vtn.db.repos.settlement import ProgramRepository, StatementRepository
 from vtn.db.repos.solar import SolarRepository
 from vtn.db.repos.tokens import TokenRepository
 from vtn.db.repos.vens import VenRepository
@@ -61,6 +62,8 @@ class UnitOfWork:
         self.solar = SolarRepository(session)
         self.clients = ClientRepository(session)
         self.oa3 = Oa3ObjectRepository(session)
+        self.programs = ProgramRepository(session)
+        self.statements = StatementRepository(session)
         return self
 
     async def __aexit__(

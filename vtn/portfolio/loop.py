@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
+from aggregator.bidding import OfferCache
 from aggregator.dispatch import EventDispatcher
 from aggregator.loop_store import Exclusion, LoopStoreOverUow
 from aggregator.ports import PollNotifier, RunRecord
@@ -53,11 +54,13 @@ class PortfolioLoop:
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
         self._pool: cf.ProcessPoolExecutor | None = None
+        self._offer_pool: cf.ProcessPoolExecutor | None = None  # the flexibility offer's own
         self._tasks: list[asyncio.Task[None]] = []
         self._last_dayahead: datetime | None = None
         self.last_run: RunRecord | None = None
         self._last_run_at: datetime | None = None
         self._last_evs: frozenset[EvKey] | None = None  # the (site, EV) pairs last planned
+        self.offers = OfferCache()  # the flexibility offer of the latest plan (GET /portfolio/flexibility)
 
     # ---- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:
@@ -74,9 +77,10 @@ class PortfolioLoop:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        if self._pool is not None:
-            _terminate(self._pool)
-            self._pool = None
+        for pool in (self._pool, self._offer_pool):
+            if pool is not None:
+                _terminate(pool)
+        self._pool = self._offer_pool = None
 
     def warm_up(self) -> None:
         """Spawn the solver process and import the planner in it now, not in the first run: that
@@ -86,15 +90,19 @@ class PortfolioLoop:
 
     def _solver(self) -> cf.ProcessPoolExecutor:
         if self._pool is None:
-            spawn = multiprocessing.get_context("spawn")
-            self._pool = cf.ProcessPoolExecutor(
-                max_workers=1, mp_context=spawn, initializer=exit_with_parent, initargs=(os.getpid(),)
-            )
+            self._pool = _one_process()
         return self._pool
 
     async def _execute(self, fn: Callable[..., T], *args: Any) -> T:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._solver(), fn, *args)
+
+    async def execute(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run a blocking function in a process of its own (the flexibility offer: a large
+        portfolio's takes minutes, and a planning run, a DR request's, must not wait for it)."""
+        if self._offer_pool is None:
+            self._offer_pool = _one_process()
+        return await asyncio.get_running_loop().run_in_executor(self._offer_pool, fn, *args)
 
     # ---- runs --------------------------------------------------------------------------------
     async def run_now(self, trigger: str) -> RunRecord:
@@ -199,6 +207,13 @@ class PortfolioLoop:
             # The schedule steers the site's net import (the meter) or the EV charger's power.
             steered_device="evse" if settings.dispatch_target == "ev" else "meter",
         )
+
+
+def _one_process() -> cf.ProcessPoolExecutor:
+    spawn = multiprocessing.get_context("spawn")
+    return cf.ProcessPoolExecutor(
+        max_workers=1, mp_context=spawn, initializer=exit_with_parent, initargs=(os.getpid(),)
+    )
 
 
 def _import_planner() -> None:

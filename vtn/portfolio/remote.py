@@ -45,6 +45,9 @@ class RemotePortfolio(PortfolioLoop):
     async def stop(self) -> None:
         if self._session is not None:
             await self._session.close()
+        # The flexibility offer (GET /portfolio/flexibility) is computed by each worker in a
+        # process of its own, spawned at the first request: it reads only the stored runs.
+        await super().stop()
 
     def warm_up(self) -> None:
         """Nothing to warm: the primary worker plans."""

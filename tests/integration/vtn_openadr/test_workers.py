@@ -154,3 +154,7 @@ async def test_only_the_primary_runs_background_jobs(db_url: str, aiohttp_client
             runs = await session.scalar(select(func.count()).select_from(PlanningRun))
         assert runs == 1
         assert re.fullmatch(r"[\w-]+", run_id)
+        # The flexibility offer is read on any worker (that run had no homes: nothing to offer).
+        auth = {"Authorization": f"Bearer {token}"}
+        offer = await client.get("/api/v1/portfolio/flexibility", headers=auth)
+        assert offer.status == 404, await offer.text()

@@ -15,6 +15,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from aggregator.inputs import WindowKind
+from aggregator.meter_records import ValueBucket
 from aggregator.notification_records import DeliveryState, NotificationRecord, WebhookRecord
 from aggregator.openadr3_records import AccessTokenRecord, ClientRecord, Oa3Object, ObjectType
 from aggregator.ports import PollNotifier, RecentPolls, RunRecord
@@ -33,6 +34,7 @@ from aggregator.records import (
     RequestRecord,
     VenRecord,
 )
+from aggregator.settlement_records import ProgramTermsRecord, StatementRecord
 from aggregator.solar_records import IrradianceRecord, PvParametersRecord
 from aggregator.uow import UnitOfWork
 
@@ -64,6 +66,9 @@ class Stored:
     oa3_clients: dict[str, ClientRecord] = field(default_factory=dict)
     oa3_tokens: dict[str, AccessTokenRecord] = field(default_factory=dict)  # by token hash
     oa3_objects: dict[tuple[ObjectType, str], Oa3Object] = field(default_factory=dict)
+    programs: dict[str, ProgramTermsRecord] = field(default_factory=dict)  # by market context
+    # (month, market context, site) -> the closed month's statement
+    statements: dict[tuple[str, str, str], StatementRecord] = field(default_factory=dict)
 
     def copy(self) -> Stored:
         # The records are frozen: a copy of each dict is a snapshot.
@@ -415,6 +420,26 @@ class FakeReportRepository:
         ]
         return [v for _, v in sorted(mine, key=lambda iv: (iv[1].dtstart, iv[1].r_id, iv[0]))]
 
+    async def buckets(
+        self, ven_id: str, r_ids: Sequence[str], since: datetime, until: datetime, bucket: timedelta
+    ) -> list[ValueBucket]:
+        seconds = int(bucket.total_seconds())
+        groups: dict[tuple[str, int], list[ReportValueRecord]] = {}
+        for v in self._values.values():
+            if v.ven_id == ven_id and v.r_id in r_ids and since <= v.dtstart < until:
+                groups.setdefault((v.r_id, int(v.dtstart.timestamp()) // seconds), []).append(v)
+        return [
+            ValueBucket(
+                r_id,
+                min(v.dtstart for v in rows),
+                max(v.dtstart for v in rows),
+                min(v.value for v in rows),
+                max(v.value for v in rows),
+                len(rows),
+            )
+            for (r_id, _), rows in sorted(groups.items())
+        ]
+
     async def series(
         self, ven_id: str, r_ids: Sequence[str], since: datetime, until: datetime
     ) -> list[ReportValueRecord]:
@@ -558,6 +583,10 @@ class FakeRunRepository:
 
     async def latest_planned(self) -> RunRecord | None:
         planned = [r for r in self._runs.values() if r.status != "error"]
+        return max(planned, key=lambda r: (r.started_at, r.seconds), default=None)
+
+    async def latest_planned_before(self, at: datetime) -> RunRecord | None:
+        planned = [r for r in self._runs.values() if r.status != "error" and r.started_at < at]
         return max(planned, key=lambda r: (r.started_at, r.seconds), default=None)
 
 
@@ -782,6 +811,32 @@ class FakeOa3ObjectRepository:
         return sorted(found, key=lambda o: (o.created_at, o.object_id))
 
 
+class FakeProgramRepository:
+    def __init__(self, programs: dict[str, ProgramTermsRecord]) -> None:
+        self._programs = programs
+
+    async def get(self, market_context: str) -> ProgramTermsRecord | None:
+        return self._programs.get(market_context)
+
+    async def all(self) -> list[ProgramTermsRecord]:
+        return [self._programs[k] for k in sorted(self._programs)]
+
+    async def put(self, terms: ProgramTermsRecord) -> None:
+        self._programs[terms.market_context] = terms
+
+
+class FakeStatementRepository:
+    def __init__(self, statements: dict[tuple[str, str, str], StatementRecord]) -> None:
+        self._statements = statements
+
+    async def of_month(self, month: str) -> list[StatementRecord]:
+        return [v for k, v in sorted(self._statements.items()) if k[0] == month]
+
+    async def add_new(self, statements: Sequence[StatementRecord]) -> None:
+        for s in statements:
+            self._statements.setdefault((s.month, s.market_context, s.site_id), s)
+
+
 @dataclass
 class FakeNotifier:
     """Records what use cases told the poll path (aggregator/ports.py PollNotifier)."""
@@ -830,6 +885,7 @@ class FakeUnitOfWork:
         webhooks: Iterable[WebhookRecord] = (),
         pv: Iterable[PvParametersRecord] = (),
         irradiance: Iterable[IrradianceRecord] = (),
+        programs: Iterable[ProgramTermsRecord] = (),
     ) -> None:
         self.stored = Stored(
             vens={v.ven_id: v for v in vens},
@@ -851,6 +907,7 @@ class FakeUnitOfWork:
             webhooks={w.site_id: w for w in webhooks},
             pv={p.site_id: p for p in pv},
             irradiance={(i.latitude_deg, i.longitude_deg): i for i in irradiance},
+            programs={p.market_context: p for p in programs},
         )
         self.committed = False  # did any use case commit (cosmicpython's FakeUnitOfWork.committed)
         self._open(self.stored.copy())
@@ -873,6 +930,8 @@ class FakeUnitOfWork:
         self.solar = FakeSolarRepository(working.pv, working.irradiance)
         self.clients = FakeClientRepository(working)
         self.oa3 = FakeOa3ObjectRepository(working.oa3_objects)
+        self.programs = FakeProgramRepository(working.programs)
+        self.statements = FakeStatementRepository(working.statements)
 
     async def __aenter__(self) -> Self:
         self._open(self.stored.copy())

@@ -150,3 +150,36 @@ def test_site_setpoint_uses_only_what_the_battery_holds() -> None:
     setpoints = rig.last.setpoints
     assert setpoints["battery-1"] == pytest.approx(-1.14, abs=0.01)
     assert float(setpoints["evse-1"]) + float(setpoints["battery-1"]) == pytest.approx(0.0, abs=0.05)
+
+
+def test_the_house_load_is_learnt_beside_a_protocol_device() -> None:
+    """An OCPP or SunSpec device's readings carry the moment they arrived, never the meter's edge
+    time: the house load (meter - devices) is learnt from its latest reading up to 15 min old."""
+    from ven.agent.core import AgentCore
+    from ven.agent.policy import SiteLimits
+    from ven.clock import AcceleratedClock
+    from ven.device_bus import FakeBroker, FakeBus
+
+    broker = FakeBroker()
+    clock = AcceleratedClock(1.0, origin_s=T0)
+    core = AgentCore(SITE, "ven", FakeBus(broker), clock, SiteLimits(9.2, 10.0))
+    core.start()
+    configs = {
+        "meter-1": {"device_id": "meter-1", "device_type": "meter"},
+        "evse-1": {"device_id": "evse-1", "device_type": "ev_charger", "params": {"protocol": "ocpp1.6"}},
+    }
+    for device_id, config in configs.items():
+        broker.route(f"flexvpp/{SITE}/{device_id}/config", json.dumps(config), retain=True)
+
+    def power(device_id: str, time_s: float, watts: float) -> None:
+        pack = [{"bn": f"{device_id}:", "bt": time_s, "n": "power", "u": "W", "v": watts}]
+        broker.route(f"flexvpp/{SITE}/{device_id}/telemetry", json.dumps(pack), retain=False)
+
+    power("evse-1", T0 + 100, 7000.0)  # arrived 200 s before the meter's edge reading
+    power("meter-1", T0 + 300, 8200.0)
+    assert core.snapshot().house_kw == pytest.approx(1.2)
+    power("evse-1", T0 + 310, 0.0)  # after that reading: the next one learns with it
+    power("meter-1", T0 + 600, 1500.0)
+    assert core.snapshot().house_kw == pytest.approx(1.5)
+    power("meter-1", T0 + 1500, 9000.0)  # the charger's reading is now 20 min old: not learnt
+    assert core.snapshot().house_kw == pytest.approx(1.5)

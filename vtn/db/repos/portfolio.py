@@ -271,6 +271,16 @@ class RunRepository:
         )
         return None if row is None else _run(row)
 
+    async def latest_planned_before(self, at: datetime) -> RunRecord | None:
+        """The newest run that did not fail and started before `at` (as latest_planned)."""
+        row = await self.session.scalar(
+            select(PlanningRun)
+            .where(PlanningRun.status != "error", PlanningRun.started_at < at)
+            .order_by(PlanningRun.started_at.desc(), PlanningRun.seconds.desc())
+            .limit(1)
+        )
+        return None if row is None else _run(row)
+
 
 # ---- each home's dispatch event ---------------------------------------------------------------
 

@@ -6,10 +6,11 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Executable, delete, func, select, update
+from sqlalchemy import Executable, Integer, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
+from aggregator.meter_records import ValueBucket
 from aggregator.records import (
     ReportRegistrationRecord,
     ReportRequestOwner,
@@ -257,6 +258,40 @@ class ReportRepository:
             query = query.where(ReportValue.dtstart < until)
         query = query.order_by(ReportValue.dtstart, ReportValue.r_id, ReportValue.id)
         return await _read_values(self.session, query)
+
+    async def buckets(
+        self, ven_id: str, r_ids: Sequence[str], since: datetime, until: datetime, bucket: timedelta
+    ) -> list[ValueBucket]:
+        """One GROUP BY (rID, epoch seconds // bucket): the database summarises, Python reads a
+        row per bucket instead of every sample."""
+        seconds = int(bucket.total_seconds())
+        if self.session.get_bind().dialect.name == "postgresql":
+            index: Any = func.floor(func.extract("epoch", ReportValue.dtstart) / seconds)
+        else:  # SQLite stores the time as text: strftime('%s') reads it as epoch seconds
+            index = func.cast(func.strftime("%s", ReportValue.dtstart), Integer) // seconds
+        index = index.label("bucket")
+        query = (
+            select(
+                ReportValue.r_id,
+                func.min(ReportValue.dtstart),
+                func.max(ReportValue.dtstart),
+                func.min(ReportValue.value),
+                func.max(ReportValue.value),
+                func.count(),
+            )
+            .where(
+                ReportValue.ven_id == ven_id,
+                ReportValue.r_id.in_(list(r_ids)),
+                ReportValue.dtstart >= since,
+                ReportValue.dtstart < until,
+            )
+            .group_by(ReportValue.r_id, index)
+            .order_by(ReportValue.r_id, index)
+        )
+        return [
+            ValueBucket(r_id, utc(first), utc(last), float(low), float(high), int(n))
+            for r_id, first, last, low, high, n in (await self.session.execute(query)).all()
+        ]
 
     async def series(
         self, ven_id: str, r_ids: Sequence[str], since: datetime, until: datetime
