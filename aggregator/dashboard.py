@@ -2,9 +2,9 @@
 glance (the fleet, live events, the measured net import against the plan and the caps, the day's
 planning runs) and one home's measured net import against its dispatched schedule.
 
-"Measured" is each home's meter as the agent reported it (its `energy_import` / `energy_export`
-counters, else its power integrated: flexmodel/energy_counter.py), averaged per quarter-hour; a
-quarter-hour is shown once it has ended, so the newest measured value is the last completed one.
+"Measured" is each home's meter as M&V measures it (aggregator/meter_series.py: its
+`energy_import` / `energy_export` counters, else its power integrated), averaged per quarter-hour;
+a quarter-hour is shown once it has ended, so the newest measured value is the last completed one.
 """
 
 from __future__ import annotations
@@ -19,11 +19,9 @@ from aggregator.dispatch import MARKET_CONTEXT as SCHEDULE_CONTEXT
 from aggregator.event_rules import EventStatus
 from aggregator.events import EventInfo, load_infos
 from aggregator.inputs import WindowKind
+from aggregator.meter_series import meter_net_kw
 from aggregator.ports import RecentPolls, RunRecord
 from aggregator.records import RequestRecord
-
-# The meter's device and its counters are found as the household's own views find them.
-from aggregator.site_history import _by_r_id, _counter, _devices
 from aggregator.uow import UnitOfWork
 from aggregator.vens import VenInfo, ven_info
 from flexmodel.energy_counter import SlotGrid, floor_to
@@ -107,21 +105,11 @@ def _sum(series: Iterable[Series], slots: int) -> Series:
 
 
 async def _measured_kw(uow: UnitOfWork, ven_id: str, grid: SlotGrid, now: datetime) -> Series:
-    """The home's metered net import per slot ended by `now` (import minus export) [kW]; call
+    """The home's metered net import per slot ended by `now` [kW], as M&V measures it
+    (aggregator/meter_series.py: whole slots only, counters read summarised per slot); call
     inside `uow`. A slot under way is left out: its energy so far is not its mean power."""
-    _, meter = await _devices(uow, ven_id)
-    # A slot's energy needs the readings on both sides of its edges: one slot's margin each way.
-    since, until = grid.start - SLOT, min(grid.end, now) + SLOT
-    counters = [f"{meter}.energy_import", f"{meter}.energy_export"]
-    series = _by_r_id(await uow.reports.series(ven_id, counters, since, until))
-    if len(series.get(counters[0], [])) < 2:  # no import counter: its power integrated (a third of the rows)
-        series |= _by_r_id(await uow.reports.series(ven_id, [f"{meter}.power"], since, until))
-    imported = _counter(series, meter, "energy_import").per_slot(grid)
-    exported = _counter(series, meter, "energy_export").per_slot(grid)
-    return tuple(
-        None if imp is None or at + SLOT > now else (imp - (exp or 0.0)) / SLOT_H
-        for at, imp, exp in zip(grid.starts(), imported, exported, strict=True)
-    )
+    by_slot = await meter_net_kw(uow, ven_id, grid.start, min(grid.end, floor_to(now, SLOT)))
+    return tuple(by_slot.get(at) for at in grid.starts())
 
 
 def planned_kw(runs: Sequence[RunRecord], grid: SlotGrid) -> Series:
