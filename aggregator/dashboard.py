@@ -20,11 +20,13 @@ from aggregator.event_rules import EventStatus
 from aggregator.events import EventInfo, load_infos
 from aggregator.inputs import WindowKind
 from aggregator.meter_series import meter_net_kw
+from aggregator.performance import EventPerformance
 from aggregator.ports import RecentPolls, RunRecord
 from aggregator.records import RequestRecord
 from aggregator.uow import UnitOfWork
 from aggregator.vens import VenInfo, ven_info
 from flexmodel.energy_counter import SlotGrid, floor_to
+from flexmodel.mv import Direction
 
 SLOT = timedelta(minutes=15)
 SLOT_H = SLOT / timedelta(hours=1)
@@ -273,3 +275,21 @@ def run_windows(run: RunRecord) -> list[RequestRecord]:
         )
         for w in run.inputs.get("windows") or []
     ]
+
+
+def performance_series(result: EventPerformance) -> tuple[SlotGrid, dict[str, Series]]:
+    """An event's plot (summed over the homes that took part): the baseline, the measured net
+    import and the level the event asked for (the baseline less the requested reduction, or plus
+    the requested increase) [kW]."""
+    slots = result.intervals
+    grid = SlotGrid(slots[0].start if slots else result.start, SLOT, len(slots))
+    sign = -1.0 if result.direction is Direction.REDUCTION else 1.0
+    requested = tuple(
+        None if s.baseline_kw is None or s.requested_kw is None else s.baseline_kw + sign * s.requested_kw
+        for s in slots
+    )
+    return grid, {
+        "baseline": tuple(s.baseline_kw for s in slots),
+        "measured": tuple(s.measured_kw for s in slots),
+        "requested": requested,
+    }

@@ -16,7 +16,7 @@ from aiohttp import web
 
 from aggregator.errors import DomainError, NotFound
 from vtn.api import ratelimit
-from vtn.dashboard import auth, event_pages, pages, run_pages
+from vtn.dashboard import auth, event_pages, mv_pages, pages, run_pages
 from vtn.dashboard.render import TEMPLATES, environment, render
 from vtn.dashboard.session import SessionCodec
 from vtn.settings import VtnSettings
@@ -73,5 +73,8 @@ def create_dashboard_app(settings: VtnSettings) -> web.Application:
     app.router.add_get("/runs", run_pages.list_page)
     app.router.add_post("/runs", run_pages.plan_now)
     app.router.add_get("/runs/{run_id}", run_pages.run_page)
+    app.router.add_get("/performance", mv_pages.performance_page)
+    app.router.add_get("/events/{event_id}/performance", mv_pages.event_performance_page)
+    app.router.add_get("/settlement", mv_pages.settlement_page)
     app.router.add_static("/static/", STATIC)
     return app

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
@@ -37,7 +38,8 @@ from ven.settings import AgentSettings
 from ven.simulators.ev_charger import CarSession, EvCharger
 from ven.simulators.home import HomeSpec, SimulatedHome
 
-HISTORY_S = 90 * 60  # telemetry the agent sends at once: six whole quarter-hours at least
+HISTORY_S = 150 * 60  # telemetry the agent sends at once: ten whole quarter-hours at least
+PROGRAM = "http://flexvpp.org/programs/evening"
 STEP_S = 60
 
 
@@ -151,7 +153,26 @@ async def fleet(vtn: Vtn, tmp_path: Path) -> AsyncIterator[Fleet]:
             },
         )
         assert event.status == 201, event.json
-        yield Fleet(home, idle.json["ven_id"], run.json["run_id"], event.json["event_id"])
+        # A DR event under way since 30 minutes, in a program settled against the meter before it.
+        terms = {"reward_eur_per_kwh": 0.5, "baseline_method": "meter_before"}
+        put = await vtn.api.call("PUT", f"/programs/{quote(PROGRAM, safe='')}/terms", json=terms)
+        assert put.status == 200, put.json
+        begun = (start - timedelta(minutes=45)).isoformat()
+        under_way = await vtn.api.call(
+            "POST",
+            "/events",
+            json={
+                "ven_ids": [home.ven_id],
+                "signal_name": "LOAD_DISPATCH",
+                "signal_type": "setpoint",
+                "market_context": PROGRAM,
+                "intervals": [{"start": begun, "duration_seconds": 3600, "value": 0.5}],
+            },
+        )
+        assert under_way.status == 201, under_way.json
+        yield Fleet(
+            home, idle.json["ven_id"], run.json["run_id"], event.json["event_id"], under_way.json["event_id"]
+        )
     finally:
         await agent.client.stop()
         agent.core.stop()

@@ -29,6 +29,7 @@ class Fleet:
     idle_ven_id: str
     run_id: str
     event_id: str  # a DR event for the home an hour ahead
+    under_way_id: str  # a DR event of the home's since 30 minutes, in a program with terms
 
 
 async def log_in(page: Any, vtn: Vtn, token: str | None = None) -> None:

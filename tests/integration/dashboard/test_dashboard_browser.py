@@ -75,6 +75,24 @@ async def test_every_page_renders_the_fleet_and_an_event_is_created_and_cancelle
     assert await plot_points(page, "run-plot") > 10
     await page.wait_for_selector("#violations")
 
+    # DR performance: the event under way, against the meter before it (the program's method)
+    await page.click("nav >> text=DR performance")
+    assert fleet.under_way_id in await page.inner_text("#performance-events")
+    assert "meter_before" in await page.inner_text("#program-month")
+    await page.click(f"text={fleet.under_way_id}")
+    assert "meter_before" in await page.inner_text("#method")
+    assert fleet.home.ven_id in await page.inner_text("#performance-homes")
+    assert await plot_points(page, "performance-plot") > 0
+    assert await measured(page, "performance-plot") >= 1
+    data = json.loads(await page.inner_text("#performance-plot-data"))
+    assert any(v is not None for v in data["baseline"]) and any(v is not None for v in data["requested"])
+
+    # settlement: the month's statement of the home for that event
+    await page.click("nav >> text=Settlement")
+    statements = await page.inner_text("#settlement-statements")
+    assert fleet.under_way_id in statements and fleet.home.site_id in statements
+    assert "evening" in await page.inner_text("#settlement-programs")
+
     # events: create, modify and cancel one from the form (on the same fleet: seeding takes seconds)
     await page.click("nav >> text=Events")
     await create_modify_and_cancel_an_event(page, vtn, fleet)
