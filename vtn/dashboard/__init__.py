@@ -14,7 +14,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from aggregator.errors import DomainError, NotFound
+from aggregator.errors import DomainError, InvalidInput, NotFound
 from vtn.api import ratelimit
 from vtn.dashboard import auth, event_pages, mv_pages, pages, run_pages
 from vtn.dashboard.render import TEMPLATES, environment, render
@@ -34,6 +34,8 @@ async def errors_middleware(request: web.Request, handler: Next) -> web.StreamRe
         return await handler(request)
     except NotFound as exc:
         return render(request, "error.html", status=404, title="Not found", message=str(exc))
+    except InvalidInput as exc:  # a bad query parameter (month, method) or what the use case refused
+        return render(request, "error.html", status=422, title="Invalid input", message=str(exc))
     except DomainError as exc:
         return render(request, "error.html", status=409, title="Refused", message=str(exc))
     except web.HTTPException as exc:

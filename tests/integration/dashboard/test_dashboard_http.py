@@ -151,3 +151,28 @@ async def test_a_bad_event_form_names_the_field_and_stores_nothing(
     errors = re.search(r'<ul class="error" id="form-errors">(.*?)</ul>', text, re.S)
     assert errors and f"<strong>{field}" in errors[1] and reason in errors[1], errors and errors[1]
     assert (await vtn.api.call("GET", "/events")).json == []
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "says"),
+    [
+        ("/dashboard/settlement?month=2026-13", 422, "month: must be YYYY-MM"),
+        ("/dashboard/settlement?month=soon", 422, "month: must be YYYY-MM"),
+        ("/dashboard/performance?month=x", 422, "month: must be YYYY-MM"),
+        ("/dashboard/events/nope/performance?method=guess", 422, "method: must be one of x_of_y"),
+        ("/dashboard/events/nope/performance", 404, "nope"),
+    ],
+)
+async def test_bad_performance_and_settlement_queries_are_named(
+    vtn: Vtn, path: str, status: int, says: str
+) -> None:
+    client = vtn.api.client
+    csrf = await login_form(client)
+    await client.post("/dashboard/login", data={"token": vtn.operator_token, "csrf_token": csrf})
+    async with client.get(path) as reply:
+        assert reply.status == status
+        assert says in await reply.text()
+    async with client.get("/dashboard/settlement") as reply:
+        assert reply.status == 200, "an empty month is a page, not an error"
+    async with client.get("/dashboard/performance") as reply:
+        assert reply.status == 200

@@ -11,11 +11,13 @@ from fakes import FakeRecentPolls, FakeUnitOfWork
 from home_telemetry import device_rows, registration
 from samples import EVENT_AHEAD, REGISTERED_VEN, T0
 
-from aggregator.dashboard import SLOT, home_day, overview, summarize_run, window
+from aggregator.dashboard import SLOT, home_day, overview, performance_series, summarize_run, window
 from aggregator.dispatch import MARKET_CONTEXT
 from aggregator.inputs import WindowKind
+from aggregator.performance import EventPerformance, Slot
 from aggregator.ports import RunRecord
 from aggregator.records import DispatchRecord, RequestRecord
+from flexmodel.mv import BaselineMethod, Direction
 
 NOW = T0 + timedelta(minutes=7)  # 10:07: the last completed quarter-hour is 09:45-10:00
 ZONE = ZoneInfo("UTC")
@@ -145,3 +147,21 @@ async def test_a_meter_without_counters_is_measured_by_its_power() -> None:
     }
     day = await home_day(uow, "ven-1", NOW)
     assert day.measured_kw[day.grid.index(T0 - SLOT)] == pytest.approx(2.0)
+
+
+@pytest.mark.parametrize(("direction", "level"), [(Direction.REDUCTION, 1.5), (Direction.INCREASE, 2.5)])
+def test_the_requested_level_is_the_baseline_moved_by_the_request(direction: Direction, level: float) -> None:
+    slots = (
+        Slot(T0, requested_kw=0.5, baseline_kw=2.0, measured_kw=1.8, delivered_kwh=0.05),
+        Slot(T0 + SLOT, requested_kw=0.5, baseline_kw=None, measured_kw=None, delivered_kwh=None),
+        Slot(T0 + 2 * SLOT, requested_kw=None, baseline_kw=2.0, measured_kw=2.1, delivered_kwh=None),
+    )
+    result = EventPerformance(
+        "ev", "mc", BaselineMethod.METER_BEFORE, "meter_before/1", direction, T0, T0 + 3 * SLOT,
+        slots, (), 0.05, 0.125, 1.0,
+    )  # fmt: skip
+    grid, series = performance_series(result)
+    assert (grid.start, grid.slots) == (T0, 3)
+    assert series["baseline"] == (2.0, None, 2.0)
+    assert series["measured"] == (1.8, None, 2.1)
+    assert series["requested"] == (level, None, None)
