@@ -375,6 +375,7 @@ def run_demo(demo: Demo) -> int:
             start_vtn(demo)
             database = "PostgreSQL" if (demo.db_url or "").startswith("postgresql") else "SQLite"
             demo.say(f"MQTT broker {demo.broker_url} ({demo.broker_kind}), VTN {demo.vtn_base} ({database})")
+            demo.say(f"the operator's dashboard: {show_dashboard(demo)}")
             start_homes(demo)
             wait_for_homes(demo)
             skip_late_start(demo)
@@ -384,6 +385,7 @@ def run_demo(demo: Demo) -> int:
             time.sleep(4.0)  # the last telemetry reports
             data = collect(demo, market)
             data.household = household_view(demo)
+            data.dashboard_url = f"{demo.vtn_base}/dashboard/"
             # Read while the VTN runs: what it logs while being stopped is not the run's.
             vtn_errors = logged_errors((demo.work / "vtn.log").read_text(errors="replace"))
         except DemoFailed as exc:
@@ -407,6 +409,14 @@ def run_demo(demo: Demo) -> int:
         return 1
     demo.say("done")
     return 0
+
+
+def show_dashboard(demo: Demo) -> str:
+    """The dashboard's URL and where its login token is: the operator watches the day live."""
+    token_file = demo.out / "operator-token"
+    token_file.write_text(demo.tokens["operator"] + "\n")
+    token_file.chmod(0o600)  # a credential: the owner's alone
+    return f"{demo.vtn_base}/dashboard/ (log in with the token in {token_file})"
 
 
 def _sessions(work: Path) -> list[dict[str, Any]]:

@@ -33,6 +33,7 @@ class DemoData:
     runs: list[dict[str, Any]]
     sessions: list[dict[str, Any]] = field(default_factory=list)
     household: dict[str, Any] | None = None  # one household's app view (flexvpp.demo.household_view)
+    dashboard_url: str = ""  # the operator's dashboard of the demo's VTN, while it ran
 
     def times(self) -> list[datetime]:
         return [self.day_start + t * SLOT for t in range(self.slots)]
@@ -344,7 +345,7 @@ def write_report(data: DemoData, out: Path) -> Report:
         f"<h1>flexvpp demo: {len(data.homes)} homes, {data.day_start:%Y-%m-%d %H:%M} UTC + 24 h</h1>"
         f"<pre>{_esc(summary)}</pre>{figures}<h2>Planning runs</h2><table><tr><th>sim time</th>"
         f"<th>trigger</th><th>status</th><th>s</th><th>method</th></tr>{runs}</table>"
-        f"{household_html(data.household)}</body></html>"
+        f"{household_html(data.household)}{dashboard_html(data.dashboard_url)}</body></html>"
     )
     path = out / "report.html"
     path.write_text(html)
@@ -361,6 +362,18 @@ def _eur(value: Any) -> str:
 
 def _kwh(value: Any) -> str:
     return "" if value is None else f"{value:.1f}"
+
+
+def dashboard_html(url: str) -> str:
+    """Where the operator watched the run live (docs/dashboard.md); the VTN stops with the demo."""
+    if not url:
+        return ""
+    return (
+        f"<h2>The operator's dashboard</h2><p>While the demo ran, its VTN served the operator's dashboard "
+        f"at <a href='{_esc(url)}'>{_esc(url)}</a> (log in with the operator token in "
+        "<code>operator-token</code> beside this report): the fleet, the portfolio's measured net import "
+        "against the plan and the cap, the events and the planning runs, refreshed live.</p>"
+    )
 
 
 def household_html(view: dict[str, Any] | None) -> str:

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from aiohttp import web
 
 from vtn.api import create_api_app
+from vtn.dashboard import create_dashboard_app
 from vtn.db.engine import create_engine, sessions_for
 from vtn.db.instance_link import (
     OUTBOX_CHANNEL,
@@ -67,7 +68,13 @@ def create_app(settings: VtnSettings, worker: Worker | None = None) -> web.Appli
     app.add_subapp(settings.openadr_path, create_openadr_app(settings))
     app.add_subapp("/api/v1", create_api_app(settings))
     app.add_subapp("/openadr3", create_openadr3_app(settings))  # OpenADR 3.1 (vtn/openadr3)
+    app.router.add_get("/dashboard", _to_dashboard)  # before the sub-app, whose prefix also matches it
+    app.add_subapp("/dashboard/", create_dashboard_app(settings))
     return app
+
+
+async def _to_dashboard(_request: web.Request) -> web.StreamResponse:
+    return web.Response(status=308, headers={"Location": "/dashboard/"})
 
 
 def _worker_header(

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 import tomllib
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from vtn.networks import parse_networks
@@ -112,6 +113,18 @@ class VtnSettings(BaseSettings):
     # REST: a client address with this many failed authentications (401) within the window gets 429.
     auth_failure_limit: int = Field(10, ge=1, description="failed REST authentications allowed per window")
     auth_failure_window_seconds: float = Field(60.0, gt=0, description="window of auth_failure_limit")
+
+    # The operator's dashboard (vtn/dashboard): its session cookies are signed with this key. The
+    # default is drawn once per `vtn serve` (its workers get it with the settings), so sessions end
+    # when the VTN restarts; set FLEXVPP_DASHBOARD_SECRET to keep them across restarts.
+    dashboard_secret: SecretStr = Field(
+        default_factory=lambda: SecretStr(secrets.token_urlsafe(32)),
+        min_length=16,
+        description="key signing the dashboard's session cookies (default: random per start)",
+    )
+    dashboard_session_hours: float = Field(
+        12.0, gt=0, le=24 * 30, description="a dashboard login lasts this long"
+    )
 
     # The aggregator's closed loop (vtn/portfolio): day-ahead run, re-planning, simulated clock.
     dayahead_time: str | None = Field(

@@ -297,8 +297,19 @@ def own_site(call: Call[Any, Any]) -> str | None:
 async def create_event(call: Call[s.EventCreate, None]) -> Any:
     """Queued as oadrDistributeEvent for each VEN; 409 if it overlaps another event of a VEN
     in the same market context."""
-    body = call.body
-    spec = EventSpec(
+    with unknown_ven_is_a_field_error():
+        return await events.create_event(
+            UnitOfWork(call.sessions),
+            event_spec(call.body),
+            call.now,
+            call.request.config_dict[POLL_CACHE],
+            _near(call),
+        )
+
+
+def event_spec(body: s.EventCreate) -> EventSpec:
+    """The use case's command from a validated body (the REST API's and the dashboard's form)."""
+    return EventSpec(
         ven_ids=tuple(body.ven_ids),
         signal_name=str(body.signal_name),
         signal_type=body.signal_type.value,
@@ -309,10 +320,6 @@ async def create_event(call: Call[s.EventCreate, None]) -> Any:
         response_required=body.response_required.value,
         start_after_seconds=body.start_after_seconds,
     )
-    with _unknown_ven_is_a_field_error():
-        return await events.create_event(
-            UnitOfWork(call.sessions), spec, call.now, call.request.config_dict[POLL_CACHE], _near(call)
-        )
 
 
 @ROUTES.route("GET", "/events", summary="List events", roles=OPERATOR, response=list[s.EventOut])
@@ -343,8 +350,20 @@ async def get_event(call: Call[None, None]) -> Any:
 )
 async def modify_event(call: Call[s.EventPatch, None]) -> Any:
     """The modificationNumber goes up by one and the event is re-distributed."""
-    body = call.body
-    patch = events.EventPatch(
+    with unknown_ven_is_a_field_error():
+        return await events.modify_event(
+            UnitOfWork(call.sessions),
+            call.path["event_id"],
+            event_patch(call.body),
+            call.now,
+            call.request.config_dict[POLL_CACHE],
+            _near(call),
+        )
+
+
+def event_patch(body: s.EventPatch) -> events.EventPatch:
+    """The use case's patch from a validated body (None: unchanged)."""
+    return events.EventPatch(
         ven_ids=tuple(body.ven_ids) if body.ven_ids is not None else None,
         signal_name=str(body.signal_name) if body.signal_name is not None else None,
         signal_type=body.signal_type.value if body.signal_type is not None else None,
@@ -355,15 +374,6 @@ async def modify_event(call: Call[s.EventPatch, None]) -> Any:
         response_required=body.response_required.value if body.response_required is not None else None,
         start_after_seconds=body.start_after_seconds,
     )
-    with _unknown_ven_is_a_field_error():
-        return await events.modify_event(
-            UnitOfWork(call.sessions),
-            call.path["event_id"],
-            patch,
-            call.now,
-            call.request.config_dict[POLL_CACHE],
-            _near(call),
-        )
 
 
 @ROUTES.route(
@@ -398,7 +408,7 @@ def _intervals(intervals: list[s.IntervalIn]) -> tuple[IntervalSpec, ...]:
 
 
 @contextmanager
-def _unknown_ven_is_a_field_error() -> Iterator[None]:
+def unknown_ven_is_a_field_error() -> Iterator[None]:
     """A VEN named in the body that does not exist is bad input (422 on ven_ids), not a missing URL."""
     try:
         yield

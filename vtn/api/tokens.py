@@ -86,8 +86,14 @@ async def verify_token(sessions: Sessions, token: str, now: datetime) -> Princip
     # Reject garbage before touching the database (also keeps NUL bytes away from PostgreSQL).
     if not token.startswith(TOKEN_PREFIX) or len(token) > 128 or not token.isascii():
         raise TokenRejected("unknown token")
+    return await verify_token_hash(sessions, hash_token(token), now)
+
+
+async def verify_token_hash(sessions: Sessions, token_hash: str, now: datetime) -> Principal:
+    """The principal of the token with this hash (a dashboard session holds the hash, never the
+    token); TokenRejected if unknown, expired or revoked."""
     async with UnitOfWork(sessions) as uow:
-        record = await uow.tokens.by_hash(hash_token(token))
+        record = await uow.tokens.by_hash(token_hash)
     if record is None:
         raise TokenRejected("unknown token")
     if record.revoked_at is not None:

@@ -134,6 +134,11 @@ def test_demo_command_writes_its_report(tmp_path: Path) -> None:
     assert household.count("<tr>") >= 2, household  # the header and at least the day's session
     for name in ("net_import", "ev_energy", "cost_peak", "dr"):
         assert (out / f"{name}.png").stat().st_size > 5000
+    # The operator's dashboard was served while it ran: the report links it, the token is beside it.
+    assert re.search(r"<a href='http://127\.0\.0\.1:\d+/dashboard/'>", html), html[-2000:]
+    token = out / "operator-token"
+    assert token.read_text().startswith("fvp_") and token.stat().st_mode & 0o077 == 0
+    assert "the operator's dashboard: http://127.0.0.1:" in done.stderr
 
 
 def test_demo_rejects_bad_arguments(tmp_path: Path) -> None:
