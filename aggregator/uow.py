@@ -20,6 +20,7 @@ from aggregator.repositories import (
     EventRepository,
     ImbalanceRepository,
     NotificationRepository,
+    Oa3NotificationRepository,
     OptRepository,
     OutboxRepository,
     PreferenceRepository,
@@ -72,6 +73,9 @@ class UnitOfWork(Protocol):
 
     @property
     def webhooks(self) -> WebhookRepository: ...
+
+    @property
+    def oa3_notifications(self) -> Oa3NotificationRepository: ...
 
     @property
     def solar(self) -> SolarRepository: ...

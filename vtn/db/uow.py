@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from vtn.db.repos.events import EventRepository
 from vtn.db.repos.nonces import NonceRepository
 from vtn.db.repos.notifications import NotificationRepository, WebhookRepository
+from vtn.db.repos.oa3_notifications import Oa3NotificationRepository
 from vtn.db.repos.opts import OptRepository
 from vtn.db.repos.outbox import OutboxRepository
 from vtn.db.repos.portfolio import (
@@ -55,6 +56,7 @@ class UnitOfWork:
         self.notifications = NotificationRepository(session)
         self.webhooks = WebhookRepository(session)
         self.solar = SolarRepository(session)
+        self.oa3_notifications = Oa3NotificationRepository(session)
         return self
 
     async def __aexit__(

@@ -14,8 +14,11 @@ from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, Self
 
+from fake_oa3_notifications import FakeOa3NotificationRepository
+
 from aggregator.inputs import WindowKind
 from aggregator.notification_records import DeliveryState, NotificationRecord, WebhookRecord
+from aggregator.openadr3_notification_records import Oa3NotificationRecord
 from aggregator.ports import PollNotifier, RecentPolls, RunRecord
 from aggregator.records import (
     DispatchRecord,
@@ -60,6 +63,7 @@ class Stored:
     webhooks: dict[str, WebhookRecord] = field(default_factory=dict)  # by site_id
     pv: dict[str, PvParametersRecord] = field(default_factory=dict)  # by site_id
     irradiance: dict[tuple[float, float], IrradianceRecord] = field(default_factory=dict)  # by point
+    oa3_notifications: dict[str, Oa3NotificationRecord] = field(default_factory=dict)
 
     def copy(self) -> Stored:
         # The records are frozen: a copy of each dict is a snapshot.
@@ -753,6 +757,7 @@ class FakeUnitOfWork:
         self.notifications = FakeNotificationRepository(working.notifications)
         self.webhooks = FakeWebhookRepository(working.webhooks)
         self.solar = FakeSolarRepository(working.pv, working.irradiance)
+        self.oa3_notifications = FakeOa3NotificationRepository(working.oa3_notifications)
 
     async def __aenter__(self) -> Self:
         self._open(self.stored.copy())
