@@ -258,36 +258,32 @@ async def _resolve(
     """Render each new notification's object and find where it goes; stored at once. One whose
     object is gone (deleted before its first round, and not a DELETE) or that nobody hears is
     delivered as it is: there is nothing to send."""
+    subscriptions = await renderer.subscriptions(uow)
     out = []
-    async with uow:
-        subscriptions = await renderer.subscriptions(uow)
-        for n in claimed:
-            if n.destinations is not None:
-                out.append(n)
-                continue
-            rendered = n.rendered or await renderer.render(uow, n.object_type, n.object_id)
-            if rendered is None:
-                log.info("3.1 notification %s: %s %s: %s", n.id, n.object_type, n.object_id, OBJECT_GONE)
-                await uow.oa3_notifications.mark_delivered(n.id, now, note=OBJECT_GONE)
-                out.append(_resolved(n, None, ()))
-                continue
+    for n in claimed:
+        if n.destinations is not None:
+            out.append(n)
+            continue
+        rendered = n.rendered or await renderer.render(uow, n.object_type, n.object_id)
+        destinations: list[Destination] = []
+        if rendered is not None:
             destinations = webhook_destinations(subscriptions, n.object_type, n.operation, rendered)
             if senders.mqtt is not None:
                 topics = topics_for(senders.topic_prefix, n.object_type, n.operation, n.object_id, rendered)
                 destinations.insert(0, Destination(Channel.MQTT, topics))
-            if destinations:
-                await uow.oa3_notifications.resolve(n.id, rendered, tuple(destinations))
-            else:
+        out.append(replace(n, rendered=rendered, destinations=tuple(destinations)))
+    async with uow:
+        for n in out:
+            if n.rendered is None:
+                log.info("3.1 notification %s: %s %s: %s", n.id, n.object_type, n.object_id, OBJECT_GONE)
+                await uow.oa3_notifications.mark_delivered(n.id, now, note=OBJECT_GONE)
+            elif not n.destinations:
                 await uow.oa3_notifications.mark_delivered(n.id, now, note="no destination")
-            out.append(_resolved(n, rendered, tuple(destinations)))
+            else:
+                assert n.destinations is not None
+                await uow.oa3_notifications.resolve(n.id, n.rendered, n.destinations)
         await uow.commit()
     return out
-
-
-def _resolved(
-    n: Oa3NotificationRecord, rendered: RenderedObject | None, destinations: tuple[Destination, ...]
-) -> Oa3NotificationRecord:
-    return replace(n, rendered=rendered, destinations=destinations)
 
 
 async def _send_all(senders: Senders, n: Oa3NotificationRecord) -> list[SendResult]:
