@@ -125,9 +125,12 @@ def _check_non_negative(field: str, value: int) -> None:
         raise InvalidInput(field, "must be a whole number >= 0")
 
 
-def validate_spec(spec: EventSpec, now: datetime) -> EventSpec:
-    """The spec with ven_ids de-duplicated and times in UTC; InvalidInput names the bad field."""
-    ven_ids = _check_ven_ids(spec.ven_ids)
+def validate_spec(spec: EventSpec, now: datetime, require_vens: bool = True) -> EventSpec:
+    """The spec with ven_ids de-duplicated and times in UTC; InvalidInput names the bad field.
+
+    `require_vens=False`: an event may target no VEN yet (an OpenADR 3.1 event, whose VENs may
+    come later and read it by its targets)."""
+    ven_ids = _check_ven_ids(spec.ven_ids) if require_vens or spec.ven_ids else ()
     _check_enum("signal_name", spec.signal_name, SIGNAL_NAMES, x_allowed=True)
     _check_enum("signal_type", spec.signal_type, SIGNAL_TYPES)
     # Checked on the whole spec: a modification may change the name or the type alone.

@@ -27,8 +27,10 @@ from aggregator.event_rules import (
     validate_spec,
 )
 from aggregator.ids import new_id
-from aggregator.openadr3_notification_records import ObjectType, Operation
+from aggregator.openadr3_notification_records import Operation
 from aggregator.openadr3_notifications import record_change
+from aggregator.openadr3_programs import ensure_program
+from aggregator.openadr3_records import ObjectType
 from aggregator.ports import PollNotifier
 from aggregator.records import EventRecord, EventResponseRecord, OptRecord
 from aggregator.uow import UnitOfWork
@@ -188,12 +190,15 @@ async def create_event(
     now: datetime,
     notifier: PollNotifier,
     near_window_seconds: int = DEFAULT_NEAR_WINDOW_SECONDS,
+    require_vens: bool = True,
 ) -> EventInfo:
-    """NotFound (unknown VEN), Conflict (overlap for one VEN in one market context), InvalidInput."""
-    spec = validate_spec(spec, now)
+    """NotFound (unknown VEN), Conflict (overlap for one VEN in one market context), InvalidInput.
+    `require_vens=False`: it may target no VEN (an OpenADR 3.1 event)."""
+    spec = validate_spec(spec, now, require_vens)
     async with uow:
         await _check_vens_and_overlap(uow, spec, None)
         event = _new_event(spec, now)
+        await ensure_program(uow, event.market_context, now)  # every event is one of a 3.1 program
         uow.events.add(event)
         await uow.events.set_targets(event.event_id, spec.ven_ids)
         await outbox.queue_distribute(uow, spec.ven_ids, now)
@@ -235,13 +240,15 @@ async def modify_event(
     now: datetime,
     notifier: PollNotifier,
     near_window_seconds: int = DEFAULT_NEAR_WINDOW_SECONDS,
+    require_vens: bool = True,
 ) -> EventInfo:
     """modificationNumber + 1, re-distributed. NotFound, Conflict, InvalidInput."""
     async with uow:
         event, old_vens = await _get_changeable(uow, event_id, now)
-        spec = validate_spec(_patched_spec(event, old_vens, patch), now)
+        spec = validate_spec(_patched_spec(event, old_vens, patch), now, require_vens)
         await _check_vens_and_overlap(uow, spec, event_id)
         event = _modified(event, spec, now)
+        await ensure_program(uow, event.market_context, now)
         await uow.events.save(event)
         await uow.events.set_targets(event_id, spec.ven_ids)
         # VENs dropped from the target list learn of it as a cancellation of the event for them
@@ -293,6 +300,8 @@ async def modify_events(
                 out.append(exc)
                 continue
             event = events[event_id] = changed[event_id] = _modified(event, spec, now)
+            if event.market_context not in contexts:
+                await ensure_program(uow, event.market_context, now)
             await uow.events.save(event)
             dropped = [v for v in old_vens if v not in spec.ven_ids]
             if dropped or list(spec.ven_ids) != list(old_vens):

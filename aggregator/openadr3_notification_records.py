@@ -1,5 +1,7 @@
 """OpenADR 3.1 notifications as stored, and the ports they go out through.
 
+ObjectType is the 3.1 face's (aggregator/openadr3_records.py), re-exported here.
+
 Kept apart from the use cases (aggregator/openadr3_notifications.py) so that the repository
 Protocol (aggregator/repositories.py) can name these records without importing the unit of work.
 """
@@ -13,17 +15,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from aggregator.notification_records import DeliveryState, SendResult
-
-
-class ObjectType(enum.StrEnum):
-    """The spec's objectTypes that a subscription may name (openadr3-3.1.0.yaml, objectTypes)."""
-
-    PROGRAM = "PROGRAM"
-    EVENT = "EVENT"
-    REPORT = "REPORT"
-    SUBSCRIPTION = "SUBSCRIPTION"
-    VEN = "VEN"
-    RESOURCE = "RESOURCE"
+from aggregator.openadr3_records import ObjectType
 
 
 class Operation(enum.StrEnum):

@@ -35,11 +35,11 @@ from aggregator.openadr3_notification_records import (
     Destination,
     MqttPublisher,
     Oa3NotificationRecord,
-    ObjectType,
     Operation,
     RenderedObject,
     SubscriptionView,
 )
+from aggregator.openadr3_records import ObjectType
 from aggregator.uow import UnitOfWork
 
 log = logging.getLogger(__name__)

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from aggregator.inputs import WindowKind
 from aggregator.notification_records import DeliveryState, NotificationRecord, WebhookRecord
 from aggregator.openadr3_notification_records import Destination, Oa3NotificationRecord, RenderedObject
+from aggregator.openadr3_records import AccessTokenRecord, ClientRecord, Oa3Object, ObjectType
 from aggregator.ports import RunRecord
 from aggregator.records import (
     DispatchRecord,
@@ -60,6 +61,11 @@ class VenRepository(Protocol):
 
     async def of_site(self, site_id: str) -> list[VenRecord]:
         """The site's VENs, the newest (created_at, then venID) first."""
+        ...
+
+    async def remove(self, ven_id: str) -> bool:
+        """Forget the VEN and everything stored of it (its events' targets, outbox, reports...);
+        False if there was no such VEN."""
         ...
 
 
@@ -534,4 +540,71 @@ class SolarRepository(Protocol):
 
     async def irradiance_forecasts(self) -> list[IrradianceRecord]:
         """The latest forecast of every point."""
+        ...
+
+
+# ---- the OpenADR 3.1 face (aggregator/openadr3*.py) ----------------------------------------------
+
+
+class ClientRepository(Protocol):
+    """OAuth2 clients (a hashed secret each) and the access tokens issued to them (hashed too)."""
+
+    def add(self, client: ClientRecord) -> None:
+        """A new client, stored when the unit of work commits."""
+        ...
+
+    async def get(self, client_id: str) -> ClientRecord | None: ...
+
+    async def save(self, client: ClientRecord) -> None:
+        """Write a client read in this unit of work, changed (its VEN's name)."""
+        ...
+
+    async def of_ven_name(self, ven_name: str) -> list[ClientRecord]:
+        """The clients acting for the VEN of that name, oldest first."""
+        ...
+
+    def add_token(self, token: AccessTokenRecord) -> None:
+        """A new access token, stored when the unit of work commits."""
+        ...
+
+    async def token(self, token_hash: str) -> AccessTokenRecord | None: ...
+
+    async def prune_tokens(self, before: datetime) -> int:
+        """Forget the tokens that expired before `before`; how many."""
+        ...
+
+
+class Oa3ObjectRepository(Protocol):
+    """The 3.1 objects (aggregator/openadr3_records.py Oa3Object), by (type, id)."""
+
+    def add(self, obj: Oa3Object) -> None:
+        """A new object, stored when the unit of work commits (a taken unique key fails then)."""
+        ...
+
+    async def get(self, object_type: ObjectType, object_id: str) -> Oa3Object | None: ...
+
+    async def get_many(self, object_type: ObjectType, object_ids: Sequence[str]) -> dict[str, Oa3Object]:
+        """id -> object, for the stored ones among the ids."""
+        ...
+
+    async def save(self, obj: Oa3Object) -> None:
+        """Replace a stored object (every column but its type, id and created_at)."""
+        ...
+
+    async def remove(self, object_type: ObjectType, object_id: str) -> bool:
+        """Forget the object; False if there was none."""
+        ...
+
+    async def find(
+        self,
+        object_type: ObjectType,
+        *,
+        ven_id: str | None = None,
+        program_id: str | None = None,
+        event_id: str | None = None,
+        client_id: str | None = None,
+        unique_key: str | None = None,
+        market_context: str | None = None,
+    ) -> list[Oa3Object]:
+        """The objects of the type with every given column equal, by created_at, then id."""
         ...

@@ -16,11 +16,13 @@ from types import TracebackType
 from typing import Protocol, Self
 
 from aggregator.repositories import (
+    ClientRepository,
     DispatchRepository,
     EventRepository,
     ImbalanceRepository,
     NotificationRepository,
     Oa3NotificationRepository,
+    Oa3ObjectRepository,
     OptRepository,
     OutboxRepository,
     PreferenceRepository,
@@ -79,6 +81,12 @@ class UnitOfWork(Protocol):
 
     @property
     def solar(self) -> SolarRepository: ...
+
+    @property
+    def clients(self) -> ClientRepository: ...
+
+    @property
+    def oa3(self) -> Oa3ObjectRepository: ...
 
     async def __aenter__(self) -> Self: ...
 

@@ -13,8 +13,9 @@ from typing import Any
 from aggregator import outbox
 from aggregator.errors import Conflict, InvalidInput, NotFound
 from aggregator.ids import new_id
-from aggregator.openadr3_notification_records import ObjectType, Operation
+from aggregator.openadr3_notification_records import Operation
 from aggregator.openadr3_notifications import record_change
+from aggregator.openadr3_records import ObjectType
 from aggregator.ports import PollNotifier, RecentPolls
 from aggregator.records import VenRecord
 from aggregator.uow import UnitOfWork

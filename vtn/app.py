@@ -1,4 +1,4 @@
-"""The VTN process: one aiohttp application with OpenADR and the REST API as sub-apps.
+"""The VTN process: one aiohttp application with OpenADR 2.0b, OpenADR 3.1 and the REST API as sub-apps.
 
 State lives under typed `web.AppKey`s; each resource is opened in its own cleanup context,
 so shutdown runs in reverse order and only for what started.
@@ -20,6 +20,7 @@ from vtn.db.uow import Sessions
 from vtn.keys import CLOCK, ENGINE, POLL_CACHE, REPORT_WRITER, SESSIONS, SETTINGS, WORKER
 from vtn.notifications import webhook_delivery
 from vtn.openadr import create_openadr_app
+from vtn.openadr3 import create_openadr3_app
 from vtn.services.poll_cache import PollCache
 from vtn.settings import VtnSettings
 from vtn.worker import Worker
@@ -55,6 +56,7 @@ def create_app(settings: VtnSettings, worker: Worker | None = None) -> web.Appli
     app.cleanup_ctx.append(webhook_delivery)  # the households' webhooks (primary worker)
     app.add_subapp(settings.openadr_path, create_openadr_app(settings))
     app.add_subapp("/api/v1", create_api_app(settings))
+    app.add_subapp("/openadr3", create_openadr3_app(settings))  # OpenADR 3.1 (vtn/openadr3)
     return app
 
 

@@ -69,7 +69,50 @@ def register(subparsers: Any) -> None:
     create.add_argument("--expires-days", type=float, help="lifetime in days (default: no expiry)")
     create.set_defaults(handler=_token_create)
     _register_token_admin(token_sub)
+    _register_client(subparsers)
     register_certs(subparsers)
+
+
+def _register_client(subparsers: Any) -> None:
+    client = subparsers.add_parser(
+        "client", help="OpenADR 3.1 OAuth2 clients", description="Manage the OpenADR 3.1 face's clients."
+    )
+    client_sub = client.add_subparsers(dest="client_command", metavar="COMMAND", required=True)
+    create = client_sub.add_parser(
+        "create",
+        help="create a client and print CLIENT_ID CLIENT_SECRET",
+        description="Create an OAuth2 client of the OpenADR 3.1 face (POST /openadr3/auth/token with "
+        "grant_type=client_credentials); only the secret's hash is stored. `CLIENT_ID CLIENT_SECRET` "
+        "is printed alone on the last line.",
+    )
+    _add_db_options(create)
+    create.add_argument(
+        "--role",
+        required=True,
+        choices=["bl", "ven"],
+        help="bl: the business logic (manages programs and events, reads all); ven: one VEN",
+    )
+    create.add_argument(
+        "--ven-name", help="the VEN a ven client acts for (default: the one its first POST /vens makes)"
+    )
+    create.set_defaults(handler=_client_create)
+
+
+def _client_create(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from aggregator.errors import InvalidInput
+    from flexmodel.usage_error import UsageError
+    from vtn.openadr3.clients import cli_create_client
+
+    settings = _settings(args)
+    try:
+        client = asyncio.run(cli_create_client(settings.db_url, args.role, args.ven_name))
+    except InvalidInput as exc:
+        raise UsageError(str(exc)) from None
+    print(f"created a {args.role} client; store its secret now, it is not shown again:")
+    print(f"{client.client_id} {client.client_secret}")
+    return 0
 
 
 def _settings(args: argparse.Namespace, **extra: Any) -> Any:

@@ -413,6 +413,61 @@ class IrradianceForecast(Base):
     received_at: Mapped[datetime]
 
 
+# ---- The OpenADR 3.1 face (aggregator/openadr3.py) ---------------------------------------------
+
+
+class Oa3Client(Base):
+    """An OAuth2 client of the 3.1 face; only the SHA-256 of its secret is stored."""
+
+    __tablename__ = "oa3_clients"
+
+    client_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(8))  # bl | ven
+    ven_name: Mapped[str | None] = mapped_column(String(128), index=True)
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
+class Oa3Token(Base):
+    """An access token issued by POST /openadr3/auth/token (its SHA-256) and the scopes it grants."""
+
+    __tablename__ = "oa3_tokens"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    client_id: Mapped[str] = mapped_column(
+        ForeignKey("oa3_clients.client_id", ondelete="CASCADE"), index=True
+    )
+    scopes: Mapped[list[Any]]
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class Oa3ObjectRow(Base):
+    """A 3.1 object (program, resource, report, subscription; what a 2.0b event or VEN lacks) as
+    the spec's JSON in `body`, with the columns it is looked up by."""
+
+    __tablename__ = "oa3_objects"
+    __table_args__ = (
+        UniqueConstraint("object_type", "unique_key", name="uq_oa3_objects_unique_key"),
+        Index("ix_oa3_objects_ven", "object_type", "ven_id"),
+    )
+
+    object_type: Mapped[str] = mapped_column(String(16), primary_key=True)
+    object_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    client_id: Mapped[str | None] = mapped_column(String(128))
+    # A VEN's objects go with it (its resources, reports, the 3.1 part of it).
+    ven_id: Mapped[str | None] = mapped_column(ForeignKey("vens.ven_id", ondelete="CASCADE"))
+    program_id: Mapped[str | None] = mapped_column(String(128), index=True)
+    event_id: Mapped[str | None] = mapped_column(String(128), index=True)
+    name: Mapped[str | None] = mapped_column(String(128))
+    unique_key: Mapped[str | None] = mapped_column(String(300))
+    market_context: Mapped[str | None] = mapped_column(String(256), unique=True)
+    body: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]
+    modified_at: Mapped[datetime]
+
+
 class Oa3Notification(Base):
     """An OpenADR 3.1 notification of a change, kept until every destination has it
     (aggregator/openadr3_notifications.py). `rendered` and `destinations` are filled on its first

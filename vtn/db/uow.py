@@ -11,6 +11,7 @@ from vtn.db.repos.events import EventRepository
 from vtn.db.repos.nonces import NonceRepository
 from vtn.db.repos.notifications import NotificationRepository, WebhookRepository
 from vtn.db.repos.oa3_notifications import Oa3NotificationRepository
+from vtn.db.repos.openadr3 import ClientRepository, Oa3ObjectRepository
 from vtn.db.repos.opts import OptRepository
 from vtn.db.repos.outbox import OutboxRepository
 from vtn.db.repos.portfolio import (
@@ -56,6 +57,8 @@ class UnitOfWork:
         self.notifications = NotificationRepository(session)
         self.webhooks = WebhookRepository(session)
         self.solar = SolarRepository(session)
+        self.clients = ClientRepository(session)
+        self.oa3 = Oa3ObjectRepository(session)
         self.oa3_notifications = Oa3NotificationRepository(session)
         return self
 

@@ -11,11 +11,11 @@ from aggregator.openadr3_notification_records import (
     Channel,
     Destination,
     Oa3NotificationRecord,
-    ObjectType,
     Operation,
     RenderedObject,
 )
 from aggregator.openadr3_notifications import record_change
+from aggregator.openadr3_records import ObjectType
 from vtn.db.uow import Sessions, UnitOfWork
 
 from .conftest import T0

@@ -19,6 +19,7 @@ from fake_oa3_notifications import FakeOa3NotificationRepository
 from aggregator.inputs import WindowKind
 from aggregator.notification_records import DeliveryState, NotificationRecord, WebhookRecord
 from aggregator.openadr3_notification_records import Oa3NotificationRecord
+from aggregator.openadr3_records import AccessTokenRecord, ClientRecord, Oa3Object, ObjectType
 from aggregator.ports import PollNotifier, RecentPolls, RunRecord
 from aggregator.records import (
     DispatchRecord,
@@ -63,6 +64,9 @@ class Stored:
     webhooks: dict[str, WebhookRecord] = field(default_factory=dict)  # by site_id
     pv: dict[str, PvParametersRecord] = field(default_factory=dict)  # by site_id
     irradiance: dict[tuple[float, float], IrradianceRecord] = field(default_factory=dict)  # by point
+    oa3_clients: dict[str, ClientRecord] = field(default_factory=dict)
+    oa3_tokens: dict[str, AccessTokenRecord] = field(default_factory=dict)  # by token hash
+    oa3_objects: dict[tuple[ObjectType, str], Oa3Object] = field(default_factory=dict)
     oa3_notifications: dict[str, Oa3NotificationRecord] = field(default_factory=dict)
 
     def copy(self) -> Stored:
@@ -71,8 +75,9 @@ class Stored:
 
 
 class FakeVenRepository:
-    def __init__(self, vens: dict[str, VenRecord]) -> None:
+    def __init__(self, vens: dict[str, VenRecord], stored: Stored | None = None) -> None:
         self._vens = vens
+        self._stored = stored
 
     async def get(self, ven_id: str) -> VenRecord | None:
         return self._vens.get(ven_id)
@@ -103,6 +108,22 @@ class FakeVenRepository:
     async def of_site(self, site_id: str) -> list[VenRecord]:
         mine = [v for v in self._vens.values() if v.site_id == site_id]
         return sorted(mine, key=lambda v: (v.created_at, v.ven_id), reverse=True)
+
+    async def remove(self, ven_id: str) -> bool:
+        """As the database's ON DELETE CASCADE: the VEN's targets, messages, values, 3.1 objects."""
+        if self._vens.pop(ven_id, None) is None:
+            return False
+        stored = self._stored
+        if stored is not None:
+            for event_id, ven_ids in list(stored.event_targets.items()):
+                stored.event_targets[event_id] = tuple(v for v in ven_ids if v != ven_id)
+            for name in ("outbox", "report_values"):
+                table = getattr(stored, name)
+                for key in [k for k, m in table.items() if m.ven_id == ven_id]:
+                    del table[key]
+            for key in [k for k, o in stored.oa3_objects.items() if o.ven_id == ven_id]:
+                del stored.oa3_objects[key]
+        return True
 
 
 class FakeEventRepository:
@@ -668,6 +689,103 @@ class FakeSolarRepository:
         return list(self._irradiance.values())
 
 
+class FakeClientRepository:
+    def __init__(self, stored: Stored) -> None:
+        self._clients = stored.oa3_clients
+        self._tokens = stored.oa3_tokens
+
+    def add(self, client: ClientRecord) -> None:
+        assert client.client_id not in self._clients, f"client {client.client_id} is already stored"
+        self._clients[client.client_id] = client
+
+    async def get(self, client_id: str) -> ClientRecord | None:
+        return self._clients.get(client_id)
+
+    async def save(self, client: ClientRecord) -> None:
+        assert client.client_id in self._clients, f"client {client.client_id} is not stored"
+        self._clients[client.client_id] = client
+
+    async def of_ven_name(self, ven_name: str) -> list[ClientRecord]:
+        mine = [c for c in self._clients.values() if c.ven_name == ven_name]
+        return sorted(mine, key=lambda c: (c.created_at, c.client_id))
+
+    def add_token(self, token: AccessTokenRecord) -> None:
+        self._tokens[token.token_hash] = token
+
+    async def token(self, token_hash: str) -> AccessTokenRecord | None:
+        return self._tokens.get(token_hash)
+
+    async def prune_tokens(self, before: datetime) -> int:
+        old = [h for h, t in self._tokens.items() if t.expires_at < before]
+        for token_hash in old:
+            del self._tokens[token_hash]
+        return len(old)
+
+
+class FakeOa3ObjectRepository:
+    """As the table: (type, id) is the key, (type, unique_key) and market_context are unique."""
+
+    def __init__(self, objects: dict[tuple[ObjectType, str], Oa3Object]) -> None:
+        self._objects = objects
+
+    def _check_unique(self, obj: Oa3Object) -> None:
+        for key, other in self._objects.items():
+            if key == (obj.object_type, obj.object_id):
+                continue
+            same_key = obj.unique_key is not None and (other.object_type, other.unique_key) == (
+                obj.object_type,
+                obj.unique_key,
+            )
+            same_context = obj.market_context is not None and other.market_context == obj.market_context
+            assert not same_key and not same_context, f"{obj.object_type} {obj.object_id} breaks a unique key"
+
+    def add(self, obj: Oa3Object) -> None:
+        assert (obj.object_type, obj.object_id) not in self._objects, f"{obj.object_id} is already stored"
+        self._check_unique(obj)
+        self._objects[(obj.object_type, obj.object_id)] = obj
+
+    async def get(self, object_type: ObjectType, object_id: str) -> Oa3Object | None:
+        return self._objects.get((object_type, object_id))
+
+    async def get_many(self, object_type: ObjectType, object_ids: Sequence[str]) -> dict[str, Oa3Object]:
+        return {i: self._objects[(object_type, i)] for i in object_ids if (object_type, i) in self._objects}
+
+    async def save(self, obj: Oa3Object) -> None:
+        old = self._objects.get((obj.object_type, obj.object_id))
+        if old is not None:  # the table's UPDATE: a missing row changes nothing
+            self._check_unique(obj)
+            self._objects[(obj.object_type, obj.object_id)] = replace(obj, created_at=old.created_at)
+
+    async def remove(self, object_type: ObjectType, object_id: str) -> bool:
+        return self._objects.pop((object_type, object_id), None) is not None
+
+    async def find(
+        self,
+        object_type: ObjectType,
+        *,
+        ven_id: str | None = None,
+        program_id: str | None = None,
+        event_id: str | None = None,
+        client_id: str | None = None,
+        unique_key: str | None = None,
+        market_context: str | None = None,
+    ) -> list[Oa3Object]:
+        given = {
+            "ven_id": ven_id,
+            "program_id": program_id,
+            "event_id": event_id,
+            "client_id": client_id,
+            "unique_key": unique_key,
+            "market_context": market_context,
+        }
+        found = [
+            o
+            for o in self._objects.values()
+            if o.object_type == object_type and all(v is None or getattr(o, k) == v for k, v in given.items())
+        ]
+        return sorted(found, key=lambda o: (o.created_at, o.object_id))
+
+
 @dataclass
 class FakeNotifier:
     """Records what use cases told the poll path (aggregator/ports.py PollNotifier)."""
@@ -743,7 +861,7 @@ class FakeUnitOfWork:
 
     def _open(self, working: Stored) -> None:
         self._working = working
-        self.vens = FakeVenRepository(working.vens)
+        self.vens = FakeVenRepository(working.vens, working)
         self.events = FakeEventRepository(working)
         self.opts = FakeOptRepository(working.opts)
         self.outbox = FakeOutboxRepository(working.outbox)
@@ -757,6 +875,8 @@ class FakeUnitOfWork:
         self.notifications = FakeNotificationRepository(working.notifications)
         self.webhooks = FakeWebhookRepository(working.webhooks)
         self.solar = FakeSolarRepository(working.pv, working.irradiance)
+        self.clients = FakeClientRepository(working)
+        self.oa3 = FakeOa3ObjectRepository(working.oa3_objects)
         self.oa3_notifications = FakeOa3NotificationRepository(working.oa3_notifications)
 
     async def __aenter__(self) -> Self:

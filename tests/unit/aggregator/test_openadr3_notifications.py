@@ -20,11 +20,11 @@ from aggregator.notifications import DeliveryPolicy
 from aggregator.openadr3_notification_records import (
     Channel,
     ObjectOperations,
-    ObjectType,
     Operation,
     RenderedObject,
     SubscriptionView,
 )
+from aggregator.openadr3_records import ObjectType
 from aggregator.records import VenRecord
 from aggregator.uow import UnitOfWork
 from aggregator.vens import NewVen, provision_ven, update_ven

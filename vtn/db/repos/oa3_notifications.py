@@ -12,10 +12,10 @@ from aggregator.notification_records import DeliveryState
 from aggregator.openadr3_notification_records import (
     Destination,
     Oa3NotificationRecord,
-    ObjectType,
     Operation,
     RenderedObject,
 )
+from aggregator.openadr3_records import ObjectType
 from vtn.db.repos import utc
 from vtn.db.tables import Oa3Notification, as_utc
 

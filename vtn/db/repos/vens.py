@@ -7,7 +7,7 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aggregator.records import VenCredentials, VenRecord
@@ -78,6 +78,13 @@ class VenRepository:
         """The site's VENs, the newest (created_at, then venID) first."""
         query = select(Ven).where(Ven.site_id == site_id).order_by(Ven.created_at.desc(), Ven.ven_id.desc())
         return [self._record(row) for row in await self.session.scalars(query)]
+
+    async def remove(self, ven_id: str) -> bool:
+        """Delete the VEN; the database cascades to everything stored of it."""
+        result = await self.session.execute(
+            delete(Ven).where(Ven.ven_id == ven_id).execution_options(synchronize_session=False)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
 
     async def existing_ids(self, ven_ids: Iterable[str]) -> set[str]:
         wanted = list(ven_ids)
