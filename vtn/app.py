@@ -21,6 +21,7 @@ from vtn.keys import CLOCK, ENGINE, POLL_CACHE, REPORT_WRITER, SESSIONS, SETTING
 from vtn.notifications import webhook_delivery
 from vtn.openadr import create_openadr_app
 from vtn.openadr3 import create_openadr3_app
+from vtn.openadr3.notifiers_delivery import openadr3_notification_delivery
 from vtn.services.poll_cache import PollCache
 from vtn.settings import VtnSettings
 from vtn.worker import Worker
@@ -54,6 +55,7 @@ def create_app(settings: VtnSettings, worker: Worker | None = None) -> web.Appli
     app.cleanup_ctx.append(_report_writer)
     app.cleanup_ctx.append(_portfolio_loop)
     app.cleanup_ctx.append(webhook_delivery)  # the households' webhooks (primary worker)
+    app.cleanup_ctx.append(openadr3_notification_delivery)  # 3.1 notifications (primary worker)
     app.add_subapp(settings.openadr_path, create_openadr_app(settings))
     app.add_subapp("/api/v1", create_api_app(settings))
     app.add_subapp("/openadr3", create_openadr3_app(settings))  # OpenADR 3.1 (vtn/openadr3)

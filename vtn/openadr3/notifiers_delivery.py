@@ -23,13 +23,12 @@ from vtn.db.uow import Sessions, UnitOfWork
 from vtn.keys import CLOCK, SESSIONS, SETTINGS, WORKER, utc_now
 from vtn.notifications import AiohttpWebhookSender, delivery_policy
 from vtn.openadr3.notifiers_mqtt import BrokerAddress, PahoPublisher
+from vtn.openadr3.notifiers_render import FaceRenderer
 from vtn.settings import VtnSettings
 
 log = logging.getLogger(__name__)
 PRUNE_EVERY_S = 3600.0
 FIRST_CONNECT_WAIT_S = 5.0  # a broker that answers by then gets the first round's notifications
-
-OA3_RENDERER = web.AppKey("oa3_renderer", ObjectRenderer)
 
 
 async def deliver_forever(
@@ -64,10 +63,10 @@ def publisher_for(settings: VtnSettings) -> PahoPublisher | None:
 async def openadr3_notification_delivery(app: web.Application) -> AsyncIterator[None]:
     """Cleanup context (of the parent app): the broker client, the HTTP client and the rounds,
     in the primary worker only."""
-    renderer = app.get(OA3_RENDERER)
-    if not app[WORKER].primary or renderer is None:
+    if not app[WORKER].primary:
         yield
         return
+    renderer = FaceRenderer()
     settings = app[SETTINGS]
     publisher = publisher_for(settings)
     if publisher is not None:

@@ -68,9 +68,9 @@ class PahoPublisher:
         self._client.loop_start()
 
     def stop(self) -> None:
+        self._connected.clear()  # first: our own disconnect is no loss to warn of
         self._client.disconnect()
         self._client.loop_stop()
-        self._connected.clear()
 
     def wait_connected(self, timeout_s: float) -> bool:
         return self._connected.wait(timeout_s)
