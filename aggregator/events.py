@@ -8,7 +8,7 @@ it is committed, and queues its OpenADR 3.1 notification in its transaction (a c
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -34,6 +34,9 @@ from aggregator.openadr3_records import ObjectType
 from aggregator.ports import PollNotifier
 from aggregator.records import EventRecord, EventResponseRecord, OptRecord
 from aggregator.uow import UnitOfWork
+
+# Stores, in a use case's transaction, what belongs with the event it made or changed.
+Attach = Callable[[UnitOfWork, EventRecord], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,9 +194,11 @@ async def create_event(
     notifier: PollNotifier,
     near_window_seconds: int = DEFAULT_NEAR_WINDOW_SECONDS,
     require_vens: bool = True,
+    attach: Attach | None = None,
 ) -> EventInfo:
     """NotFound (unknown VEN), Conflict (overlap for one VEN in one market context), InvalidInput.
-    `require_vens=False`: it may target no VEN (an OpenADR 3.1 event)."""
+    `require_vens=False`: it may target no VEN (an OpenADR 3.1 event); `attach` stores what
+    belongs with the event in the same transaction (the 3.1 face's part of it)."""
     spec = validate_spec(spec, now, require_vens)
     async with uow:
         await _check_vens_and_overlap(uow, spec, None)
@@ -202,6 +207,8 @@ async def create_event(
         uow.events.add(event)
         await uow.events.set_targets(event.event_id, spec.ven_ids)
         await outbox.queue_distribute(uow, spec.ven_ids, now)
+        if attach is not None:
+            await attach(uow, event)
         record_change(uow, ObjectType.EVENT, Operation.CREATE, event.event_id, now)
         await uow.commit()
     notifier.mark_pending(spec.ven_ids)
@@ -241,6 +248,7 @@ async def modify_event(
     notifier: PollNotifier,
     near_window_seconds: int = DEFAULT_NEAR_WINDOW_SECONDS,
     require_vens: bool = True,
+    attach: Attach | None = None,
 ) -> EventInfo:
     """modificationNumber + 1, re-distributed. NotFound, Conflict, InvalidInput."""
     async with uow:
@@ -256,6 +264,8 @@ async def modify_event(
         await outbox.queue_distribute(uow, spec.ven_ids, now)
         await outbox.queue_distribute(uow, dropped, now, cancelled_event_ids=[event_id])
         notified = [*spec.ven_ids, *dropped]
+        if attach is not None:
+            await attach(uow, event)
         record_change(uow, ObjectType.EVENT, Operation.UPDATE, event_id, now)
         await uow.commit()
         infos = await load_infos(uow, [event], now, near_window_seconds)

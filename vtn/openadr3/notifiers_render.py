@@ -2,11 +2,11 @@
 a changed object as the 3.1 API shows it, and whom it concerns.
 
 Objects the face stores whole (programs, resources, reports, subscriptions: `uow.oa3`) are shown
-as the API shows them (`as_json`). Events and VENs are 2.0b records with a 3.1 side; the face's
-own renderers for them (`RENDERERS`) are used when it has them. Who an object concerns follows
-`read_targets`: an object without targets concerns every VEN (`all_vens`), a targeted one the
-VENs whose target names (venName and the targets a BL client gave it) meet its targets, and a
-VEN's own object (its resources, reports, subscriptions, itself) that VEN.
+as the API shows them (`as_json`). Events and VENs are 2.0b records with a 3.1 side, shown by the
+face's own functions (`event_json`, `ven_json`); an event concerns the VENs it targets. Who
+another object concerns follows `read_targets`: one without targets every VEN (`all_vens`), a
+targeted one the VENs whose target names (venName and the targets a BL client gave it) meet its
+targets, and a VEN's own object (its resources, reports, itself) that VEN.
 """
 
 from __future__ import annotations
@@ -15,13 +15,44 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from aggregator.openadr3_common import as_json, targets_of, ven_target_names
+from aggregator.openadr3_events import event_json
 from aggregator.openadr3_notification_records import ObjectOperations, RenderedObject, SubscriptionView
 from aggregator.openadr3_records import ClientRole, Oa3Object, ObjectType
+from aggregator.openadr3_vens import ven_json
 from aggregator.uow import UnitOfWork
 
-# object type -> (uow entered, object id) -> (the object's JSON, its program id, its own VEN id)
-Shown = tuple[dict[str, Any], str | None, str | None]
-RENDERERS: dict[ObjectType, Callable[[UnitOfWork, str], Awaitable[Shown | None]]] = {}
+# object type -> (entered unit of work, object id) -> the object as shown, None if it is gone
+Shown = tuple[dict[str, Any], str | None, str | None]  # (its JSON, its program id, its own VEN id)
+
+
+async def _event(uow: UnitOfWork, event_id: str) -> RenderedObject | None:
+    """A DR event as a 3.1 event (a cancelled one too: its DELETE shows it as it was); it
+    concerns the VENs it targets."""
+    event = await uow.events.get(event_id)
+    if event is None:
+        return None
+    programs = await uow.oa3.find(ObjectType.PROGRAM, market_context=event.market_context)
+    program_id = programs[0].object_id if programs else ""
+    ven_ids = (await uow.events.targets([event_id])).get(event_id, [])
+    names = {v.ven_id: v.ven_name for v in await uow.vens.all()}
+    meta = await uow.oa3.get(ObjectType.EVENT, event_id)
+    body = event_json(event, program_id, [names.get(v, v) for v in ven_ids], meta)
+    return RenderedObject(body, program_id or None, tuple(ven_ids))
+
+
+async def _ven(uow: UnitOfWork, ven_id: str) -> RenderedObject | None:
+    ven = await uow.vens.get(ven_id)
+    if ven is None:
+        return None
+    return RenderedObject(
+        await ven_json(uow, ven, await uow.oa3.get(ObjectType.VEN, ven_id)), None, (ven_id,)
+    )
+
+
+RENDERERS: dict[ObjectType, Callable[[UnitOfWork, str], Awaitable[RenderedObject | None]]] = {
+    ObjectType.EVENT: _event,
+    ObjectType.VEN: _ven,
+}
 
 
 def _stored(obj: Oa3Object) -> Shown:
@@ -42,17 +73,14 @@ async def _ven_ids_for(uow: UnitOfWork, targets: list[str]) -> tuple[str, ...]:
 class FaceRenderer:
     async def render(self, uow: UnitOfWork, object_type: ObjectType, object_id: str) -> RenderedObject | None:
         async with uow:
-            shown: Shown | None
             if object_type in RENDERERS:
-                shown = await RENDERERS[object_type](uow, object_id)
-            else:
-                obj = await uow.oa3.get(object_type, object_id)
-                shown = None if obj is None else _stored(obj)
-            if shown is None:
+                return await RENDERERS[object_type](uow, object_id)
+            obj = await uow.oa3.get(object_type, object_id)
+            if obj is None:
                 return None
-            body, program_id, own_ven = shown
-            if own_ven is not None or object_type is ObjectType.VEN:
-                return RenderedObject(body, program_id, (own_ven or object_id,))
+            body, program_id, own_ven = _stored(obj)
+            if own_ven is not None:
+                return RenderedObject(body, program_id, (own_ven,))
             targets = targets_of(body)
             if not targets:
                 return RenderedObject(body, program_id, tuple(v.ven_id for v in await uow.vens.all()), True)
