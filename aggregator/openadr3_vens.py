@@ -112,9 +112,7 @@ async def create_ven(uow: UnitOfWork, caller: Caller, body: dict[str, Any], now:
             if caller.ven_name is not None and caller.ven_name != name:
                 raise Unauthorized(f"this client acts for the VEN {caller.ven_name}, not {name}")
             if await own_ven(uow, caller) is not None:
-                raise InvalidInput(
-                    "venName", "this client's VEN exists already; GET /vens?venName=... finds it"
-                )
+                raise InvalidInput("venName", "this client's VEN exists already (GET /vens?venName=...)")
         if await uow.vens.by_name(name) is not None:
             # The spec's POST /vens documents no 409: a taken name is a bad request there.
             raise InvalidInput("venName", f"a VEN named {name!r} exists already")

@@ -99,3 +99,12 @@ async def test_a_ven_client_sees_untargeted_programs_and_its_own_and_may_not_wri
     names = {p["programName"] for p in (await ven.get("/programs")).json}
     assert names == {"open", "mine"}
     assert (await ven.post("/programs", {"programName": "no"})).status == 403
+
+
+async def test_the_spec_document_is_served_for_schemathesis(http: Any) -> None:
+    import yaml
+
+    async with http.get("/openadr3/openapi.yaml") as resp:
+        assert resp.status == 200
+        doc = yaml.safe_load(await resp.text())
+    assert doc["openapi"] == "3.0.0" and "/events/{eventID}" in doc["paths"]
