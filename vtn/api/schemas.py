@@ -381,6 +381,20 @@ class TelemetryPointOut(_Response):
     value: float
 
 
+class VensTelemetryQuery(TelemetryQuery):
+    """Several VENs' stored report values (2.0b and OpenADR 3.1 alike), since <= dtstart < until."""
+
+    ven_ids: str = Field(min_length=1, max_length=13_000, description="venIDs, comma-separated (1 to 100)")
+
+    @property
+    def ven_id_list(self) -> list[str]:
+        return [v.strip() for v in self.ven_ids.split(",") if v.strip()]
+
+
+class VenTelemetryPointOut(TelemetryPointOut):
+    ven_id: str
+
+
 class OptWindowOut(BaseModel):
     start: datetime
     duration_seconds: int
