@@ -26,8 +26,3 @@ async def http(aiohttp_client: Any, settings: VtnSettings) -> Any:
 async def bl(http: Any, db_url: str) -> Oa3Client:
     client = await cli_create_client(db_url, "bl", None)
     return Oa3Client(http, await token_for(http, client.client_id, client.client_secret))
-
-
-async def ven_client(http: Any, db_url: str, ven_name: str | None) -> Oa3Client:
-    client = await cli_create_client(db_url, "ven", ven_name)
-    return Oa3Client(http, await token_for(http, client.client_id, client.client_secret))

@@ -7,8 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from conftest import ven_client
-from oa3_client import Oa3Client
+from oa3_client import Oa3Client, ven_client
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 

@@ -15,8 +15,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 import pytest
 from aiohttp import web
-from conftest import ven_client
-from oa3_client import Oa3Client, token_for
+from oa3_client import Oa3Client, token_for, ven_client
 from paho.mqtt.enums import CallbackAPIVersion
 
 from aggregator.openadr3_records import Oa3Object, ObjectType

@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import ven_client
-from oa3_client import Oa3Client
+from oa3_client import Oa3Client, ven_client
 
 pytestmark = pytest.mark.db_backends("sqlite")
 
