@@ -9,7 +9,7 @@ import json
 import threading
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -19,6 +19,8 @@ from oa3_client import Oa3Client, token_for, ven_client
 from paho.mqtt.enums import CallbackAPIVersion
 
 from aggregator.openadr3_records import Oa3Object, ObjectType
+from aggregator.vens import NewVen, provision_ven
+from vtn.api.tokens import create_token
 from vtn.app import SESSIONS, create_app
 from vtn.db.uow import UnitOfWork
 from vtn.openadr3.clients import cli_create_client
@@ -93,8 +95,6 @@ async def test_with_a_broker_its_uris_and_topics_are_given(mqtt_http: Any, db_ur
 
 @pytest.mark.db_backends("sqlite")
 async def test_who_may_read_which_topics(mqtt_http: Any, db_url: str, prefix: str) -> None:
-    from aggregator.vens import NewVen, provision_ven
-
     sessions = mqtt_http.server.app[SESSIONS]
     mine = await provision_ven(UnitOfWork(sessions), NewVen("ven-a", "site-a"), datetime.now(UTC))
     other = await provision_ven(UnitOfWork(sessions), NewVen("ven-b", "site-b"), datetime.now(UTC))
@@ -256,3 +256,36 @@ async def test_a_webhook_notification_pending_at_shutdown_is_sent_by_the_next_vt
     await asyncio.sleep(0.5)
     assert len(receiver.got) == 1  # delivered once it was acknowledged
     await second.close()
+
+
+@pytest.mark.mqtt
+async def test_an_event_made_over_the_rest_api_is_published_too(
+    mqtt_http: Any, db_url: str, prefix: str, listener: Listener
+) -> None:
+    operator = {"Authorization": f"Bearer {await create_token(db_url, 'operator', name='rest')}"}
+    async with mqtt_http.post(
+        "/api/v1/vens", json={"ven_name": "home-1", "site_id": "home-1"}, headers=operator
+    ) as r:
+        ven = await r.json()
+        assert r.status == 201, ven
+    start = (datetime.now(UTC) + timedelta(hours=2)).replace(microsecond=0)
+    body = {
+        "ven_ids": [ven["ven_id"]],
+        "signal_name": "SIMPLE",
+        "signal_type": "level",
+        "intervals": [{"start": start.isoformat(), "duration_seconds": 600, "value": 1}],
+        "market_context": "http://dso.example/rest-made",
+    }
+    async with mqtt_http.post("/api/v1/events", json=body, headers=operator) as r:
+        event = await r.json()
+        assert r.status == 201, event
+    note = await listener.wait_for(f"{prefix}/vens/{ven['ven_id']}/events/create")
+    assert (note["objectType"], note["operation"], note["object"]["id"]) == (
+        "EVENT",
+        "CREATE",
+        event["event_id"],
+    )
+    assert note["object"]["intervals"][0]["payloads"] == [{"type": "SIMPLE", "values": [1.0]}]
+    program = await listener.wait_for(f"{prefix}/programs/create")  # its context's program, made for it
+    assert program["object"]["programName"] == "http://dso.example/rest-made"
+    assert (await listener.wait_for(f"{prefix}/vens/create"))["object"]["id"] == ven["ven_id"]
