@@ -46,7 +46,7 @@ def _check_window(since: datetime | None, until: datetime | None) -> None:
         raise InvalidInput("until", "must not be before since")
 
 
-MAX_VENS_PER_QUERY = 100  # one query's VENs: a page of a portfolio, not all of it at once
+MAX_VENS_PER_QUERY = 50  # one query's VENs: a page of a portfolio (and a URL that fits 8 KiB)
 
 
 @dataclass(frozen=True, slots=True)
