@@ -1,7 +1,8 @@
 """DR events: create, modify, cancel; each change is queued as oadrDistributeEvent per VEN.
 
 Every change tells the poll path (`notifier`) which VENs now have a distribute waiting, once
-it is committed.
+it is committed, and queues its OpenADR 3.1 notification in its transaction (a cancel is the
+3.1 event's DELETE: aggregator/openadr3_notifications.py).
 """
 
 from __future__ import annotations
@@ -26,7 +27,10 @@ from aggregator.event_rules import (
     validate_spec,
 )
 from aggregator.ids import new_id
+from aggregator.openadr3_notification_records import Operation
+from aggregator.openadr3_notifications import record_change
 from aggregator.openadr3_programs import ensure_program
+from aggregator.openadr3_records import ObjectType
 from aggregator.ports import PollNotifier
 from aggregator.records import EventRecord, EventResponseRecord, OptRecord
 from aggregator.uow import UnitOfWork
@@ -205,6 +209,7 @@ async def create_event(
         await outbox.queue_distribute(uow, spec.ven_ids, now)
         if attach is not None:
             await attach(uow, event)
+        record_change(uow, ObjectType.EVENT, Operation.CREATE, event.event_id, now)
         await uow.commit()
     notifier.mark_pending(spec.ven_ids)
     return to_info(event, spec.ven_ids, {}, now, near_window_seconds)
@@ -261,6 +266,7 @@ async def modify_event(
         notified = [*spec.ven_ids, *dropped]
         if attach is not None:
             await attach(uow, event)
+        record_change(uow, ObjectType.EVENT, Operation.UPDATE, event_id, now)
         await uow.commit()
         infos = await load_infos(uow, [event], now, near_window_seconds)
     notifier.mark_pending(notified)
@@ -313,6 +319,7 @@ async def modify_events(
             await outbox.queue_distribute(uow, spec.ven_ids, now)
             await outbox.queue_distribute(uow, dropped, now, cancelled_event_ids=[event_id])
             notified += [*spec.ven_ids, *dropped]
+            record_change(uow, ObjectType.EVENT, Operation.UPDATE, event_id, now)
             out.append(event_id)
         await uow.commit()
         infos = {
@@ -374,6 +381,7 @@ async def cancel_event(
         )
         await uow.events.save(event)
         await outbox.queue_distribute(uow, ven_ids, now, cancelled_event_ids=[event_id])
+        record_change(uow, ObjectType.EVENT, Operation.DELETE, event_id, now)
         await uow.commit()
         infos = await load_infos(uow, [event], now, near_window_seconds)
     notifier.mark_pending(ven_ids)

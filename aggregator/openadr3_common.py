@@ -17,6 +17,7 @@ from aggregator.openadr3_records import ClientRole, Oa3Object, ObjectType, Scope
 from aggregator.records import VenRecord
 from aggregator.uow import UnitOfWork
 
+MAX_SKIP = 2**31 - 1  # the spec's skip is an int32
 MAX_LIMIT = 50  # the spec's `limit` maximum
 T = TypeVar("T")
 
@@ -48,8 +49,8 @@ class Page:
     limit: int = MAX_LIMIT
 
     def __post_init__(self) -> None:
-        if self.skip < 0:
-            raise InvalidInput("skip", "must be a whole number >= 0")
+        if not 0 <= self.skip <= MAX_SKIP:
+            raise InvalidInput("skip", f"must be a whole number from 0 to {MAX_SKIP}")
         if not 0 <= self.limit <= MAX_LIMIT:
             raise InvalidInput("limit", f"must be a whole number from 0 to {MAX_LIMIT}")
 

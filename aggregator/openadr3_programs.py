@@ -27,6 +27,8 @@ from aggregator.openadr3_common import (
     targets_of,
     visible_to,
 )
+from aggregator.openadr3_notification_records import Operation, RenderedObject
+from aggregator.openadr3_notifications import record_change
 from aggregator.openadr3_records import Oa3Object, ObjectType, Scope
 from aggregator.uow import UnitOfWork
 
@@ -67,6 +69,7 @@ async def ensure_program(uow: UnitOfWork, market_context: str, now: datetime) ->
         market_context=market_context,
     )
     uow.oa3.add(program)
+    record_change(uow, ObjectType.PROGRAM, Operation.CREATE, program_id, now)
     return program
 
 
@@ -122,6 +125,7 @@ async def create_program(
         if await uow.oa3.find(ObjectType.PROGRAM, market_context=context):
             raise Conflict(f"a program has the market context {context} already")
         uow.oa3.add(program)
+        record_change(uow, ObjectType.PROGRAM, Operation.CREATE, program_id, now)
         await uow.commit()
     return as_json(program)
 
@@ -146,6 +150,7 @@ async def update_program(
             market_context=program.market_context,
         )
         await uow.oa3.save(program)
+        record_change(uow, ObjectType.PROGRAM, Operation.UPDATE, program_id, now)
         await uow.commit()
     return as_json(program)
 
@@ -163,5 +168,7 @@ async def delete_program(uow: UnitOfWork, caller: Caller, program_id: str, now: 
             if event.market_context == program.market_context and live:
                 raise Conflict(f"event {event.event_id} of the program is still live; delete it first")
         await uow.oa3.remove(ObjectType.PROGRAM, program_id)
+        gone = RenderedObject(as_json(program), program_id, all_vens=not targets_of(program.body))
+        record_change(uow, ObjectType.PROGRAM, Operation.DELETE, program_id, now, deleted=gone)
         await uow.commit()
     return as_json(program)

@@ -19,6 +19,8 @@ from aggregator.openadr3_common import (
     ven_target_names,
     visible_to,
 )
+from aggregator.openadr3_notification_records import Operation, RenderedObject
+from aggregator.openadr3_notifications import record_change
 from aggregator.openadr3_records import Oa3Object, ObjectType, Scope
 from aggregator.records import EventRecord, VenRecord
 from aggregator.uow import UnitOfWork
@@ -135,6 +137,7 @@ async def create_report(
         )
         uow.oa3.add(obj)
         await uow.reports.replace_values(ven.ven_id, report_name(report_id), rows)
+        record_change(uow, ObjectType.REPORT, Operation.CREATE, report_id, now)
         await uow.commit()
     return as_json(obj)
 
@@ -196,16 +199,19 @@ async def update_report(
         )
         await uow.oa3.save(obj)
         await uow.reports.replace_values(ven.ven_id, report_name(report_id), rows)
+        record_change(uow, ObjectType.REPORT, Operation.UPDATE, report_id, now)
         await uow.commit()
     return as_json(obj)
 
 
-async def delete_report(uow: UnitOfWork, caller: Caller, report_id: str) -> dict[str, Any]:
+async def delete_report(uow: UnitOfWork, caller: Caller, report_id: str, now: datetime) -> dict[str, Any]:
     """Forget the report and its values."""
     async with uow:
         ven = await _reporting_ven(uow, caller)
         obj = await _report(uow, caller, report_id)
         await uow.oa3.remove(ObjectType.REPORT, report_id)
         await uow.reports.replace_values(ven.ven_id, report_name(report_id), [])
+        gone = RenderedObject(as_json(obj), obj.program_id, (ven.ven_id,))
+        record_change(uow, ObjectType.REPORT, Operation.DELETE, report_id, now, deleted=gone)
         await uow.commit()
     return as_json(obj)

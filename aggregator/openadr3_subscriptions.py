@@ -10,6 +10,8 @@ from typing import Any
 from aggregator.errors import InvalidInput, NotFound
 from aggregator.ids import new_id
 from aggregator.openadr3_common import Caller, Page, as_json
+from aggregator.openadr3_notification_records import Operation, RenderedObject
+from aggregator.openadr3_notifications import record_change
 from aggregator.openadr3_records import Oa3Object, ObjectType, Scope
 from aggregator.uow import UnitOfWork
 
@@ -77,6 +79,7 @@ async def create_subscription(
             program_id=body.get("programID"),
         )
         uow.oa3.add(obj)
+        record_change(uow, ObjectType.SUBSCRIPTION, Operation.CREATE, obj.object_id, now)
         await uow.commit()
     return as_json(obj)
 
@@ -95,14 +98,19 @@ async def update_subscription(
             program_id=body.get("programID"),
         )
         await uow.oa3.save(obj)
+        record_change(uow, ObjectType.SUBSCRIPTION, Operation.UPDATE, subscription_id, now)
         await uow.commit()
     return as_json(obj)
 
 
-async def delete_subscription(uow: UnitOfWork, caller: Caller, subscription_id: str) -> dict[str, Any]:
+async def delete_subscription(
+    uow: UnitOfWork, caller: Caller, subscription_id: str, now: datetime
+) -> dict[str, Any]:
     caller.require(Scope.WRITE_SUBSCRIPTIONS)
     async with uow:
         obj = await _subscription(uow, caller, subscription_id)
         await uow.oa3.remove(ObjectType.SUBSCRIPTION, subscription_id)
+        gone = RenderedObject(as_json(obj), obj.program_id)
+        record_change(uow, ObjectType.SUBSCRIPTION, Operation.DELETE, subscription_id, now, deleted=gone)
         await uow.commit()
     return as_json(obj)

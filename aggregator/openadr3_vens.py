@@ -25,6 +25,8 @@ from aggregator.openadr3_common import (
     own_ven,
     targets_of,
 )
+from aggregator.openadr3_notification_records import Operation, RenderedObject
+from aggregator.openadr3_notifications import record_change
 from aggregator.openadr3_records import Oa3Object, ObjectType, Scope
 from aggregator.records import VenRecord
 from aggregator.uow import UnitOfWork
@@ -128,6 +130,7 @@ async def create_ven(uow: UnitOfWork, caller: Caller, body: dict[str, Any], now:
             client = await uow.clients.get(caller.client_id)
             if client is not None:
                 await uow.clients.save(dataclasses.replace(client, ven_name=name))
+        record_change(uow, ObjectType.VEN, Operation.CREATE, ven.ven_id, now)
         await uow.commit()
         return await ven_json(uow, ven, meta)
 
@@ -164,17 +167,20 @@ async def update_ven(
             uow.oa3.add(meta)
         else:
             await uow.oa3.save(meta)
+        record_change(uow, ObjectType.VEN, Operation.UPDATE, ven_id, now)
         await uow.commit()
         return await ven_json(uow, ven, meta)
 
 
-async def delete_ven(uow: UnitOfWork, caller: Caller, ven_id: str) -> dict[str, Any]:
+async def delete_ven(uow: UnitOfWork, caller: Caller, ven_id: str, now: datetime) -> dict[str, Any]:
     """Forget the VEN and all that is stored of it (2.0b state, reports, resources)."""
     caller.require(Scope.WRITE_VENS)
     async with uow:
         ven = await _mine(uow, caller, ven_id)
         shown = await ven_json(uow, ven, await uow.oa3.get(ObjectType.VEN, ven_id))
         await uow.vens.remove(ven_id)
+        gone = RenderedObject(shown, None, (ven_id,))
+        record_change(uow, ObjectType.VEN, Operation.DELETE, ven_id, now, deleted=gone)
         await uow.commit()
     return shown
 
@@ -275,6 +281,7 @@ async def create_resource(
             unique_key=f"{ven.ven_id}/{name}",
         )
         uow.oa3.add(obj)
+        record_change(uow, ObjectType.RESOURCE, Operation.CREATE, obj.object_id, now)
         await uow.commit()
     return resource_json(obj)
 
@@ -299,14 +306,17 @@ async def update_resource(
             unique_key=f"{ven.ven_id}/{name}",
         )
         await uow.oa3.save(obj)
+        record_change(uow, ObjectType.RESOURCE, Operation.UPDATE, resource_id, now)
         await uow.commit()
     return resource_json(obj)
 
 
-async def delete_resource(uow: UnitOfWork, caller: Caller, resource_id: str) -> dict[str, Any]:
+async def delete_resource(uow: UnitOfWork, caller: Caller, resource_id: str, now: datetime) -> dict[str, Any]:
     caller.require(Scope.WRITE_VENS)
     async with uow:
         obj = await _resource(uow, caller, resource_id)
         await uow.oa3.remove(ObjectType.RESOURCE, resource_id)
+        gone = RenderedObject(resource_json(obj), None, (obj.ven_id,) if obj.ven_id else ())
+        record_change(uow, ObjectType.RESOURCE, Operation.DELETE, resource_id, now, deleted=gone)
         await uow.commit()
     return resource_json(obj)

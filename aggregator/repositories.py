@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from aggregator.inputs import WindowKind
 from aggregator.meter_records import ValueBucket
 from aggregator.notification_records import DeliveryState, NotificationRecord, WebhookRecord
+from aggregator.openadr3_notification_records import Destination, Oa3NotificationRecord, RenderedObject
 from aggregator.openadr3_records import AccessTokenRecord, ClientRecord, Oa3Object, ObjectType
 from aggregator.ports import RunRecord
 from aggregator.records import (
@@ -468,6 +469,53 @@ class NotificationRepository(Protocol):
 
     async def prune_delivered(self, before: datetime) -> int:
         """Forget the notifications delivered before `before` (pending ones stay); how many."""
+        ...
+
+
+class Oa3NotificationRepository(Protocol):
+    """The durable outbox of OpenADR 3.1 notifications (aggregator/openadr3_notifications.py)."""
+
+    def add(self, notification: Oa3NotificationRecord) -> None:
+        """A new notification, stored when the unit of work commits."""
+        ...
+
+    async def get(self, notification_id: str) -> Oa3NotificationRecord | None: ...
+
+    async def due(self, now: datetime, limit: int) -> list[Oa3NotificationRecord]:
+        """Up to `limit` pending notifications due at `now`, oldest first (as NotificationRepository)."""
+        ...
+
+    async def claim(
+        self, notification_id: str, now: datetime, until: datetime
+    ) -> Oa3NotificationRecord | None:
+        """Count an attempt and hold it until `until`, if still pending and due; else None.
+        One conditional UPDATE: of two claims, one wins."""
+        ...
+
+    async def resolve(
+        self, notification_id: str, rendered: RenderedObject, destinations: tuple[Destination, ...]
+    ) -> None:
+        """Store the rendered object and where it goes (its first round)."""
+        ...
+
+    async def mark_delivered(self, notification_id: str, now: datetime, note: str | None = None) -> bool:
+        """Delivered at `now` (`note`: why nothing was sent, if so), if it was pending."""
+        ...
+
+    async def mark_failed(
+        self,
+        notification_id: str,
+        attempts: int,
+        error: str,
+        next_attempt_at: datetime,
+        remaining: tuple[Destination, ...],
+    ) -> bool:
+        """Only `remaining` still to do, from `next_attempt_at`; if still pending and `attempts`
+        is its newest attempt (a later claim's outcome is not overwritten)."""
+        ...
+
+    async def prune_delivered(self, before: datetime) -> int:
+        """Forget the notifications delivered before `before`; how many."""
         ...
 
 

@@ -21,6 +21,7 @@ from aggregator.repositories import (
     EventRepository,
     ImbalanceRepository,
     NotificationRepository,
+    Oa3NotificationRepository,
     Oa3ObjectRepository,
     OptRepository,
     OutboxRepository,
@@ -76,6 +77,9 @@ class UnitOfWork(Protocol):
 
     @property
     def webhooks(self) -> WebhookRepository: ...
+
+    @property
+    def oa3_notifications(self) -> Oa3NotificationRepository: ...
 
     @property
     def solar(self) -> SolarRepository: ...

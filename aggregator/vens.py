@@ -13,6 +13,9 @@ from typing import Any
 from aggregator import outbox
 from aggregator.errors import Conflict, InvalidInput, NotFound
 from aggregator.ids import new_id
+from aggregator.openadr3_notification_records import Operation
+from aggregator.openadr3_notifications import record_change
+from aggregator.openadr3_records import ObjectType
 from aggregator.ports import PollNotifier, RecentPolls
 from aggregator.records import VenRecord
 from aggregator.uow import UnitOfWork
@@ -106,6 +109,7 @@ async def provision_ven(uow: UnitOfWork, new: NewVen, now: datetime) -> VenInfo:
             xml_signatures=xml_signatures,
         )
         uow.vens.add(ven)
+        record_change(uow, ObjectType.VEN, Operation.CREATE, ven.ven_id, now)
         await uow.commit()
     return ven_info(ven, now, DEFAULT_POLL_INTERVAL_SECONDS, None)
 
@@ -139,6 +143,7 @@ async def update_ven(
         if xml_signatures is not UNCHANGED:
             ven = replace(ven, xml_signatures=xml_signatures)
         await uow.vens.save(ven)
+        record_change(uow, ObjectType.VEN, Operation.UPDATE, ven_id, now)
         await uow.commit()
     return ven_info(ven, now, poll_interval_seconds, recent_polls.last_poll(ven_id))
 

@@ -30,6 +30,7 @@ from vtn.keys import CLOCK, ENGINE, LEADERSHIP, POLL_CACHE, REPORT_WRITER, SESSI
 from vtn.notifications import webhook_delivery
 from vtn.openadr import create_openadr_app
 from vtn.openadr3 import create_openadr3_app
+from vtn.openadr3.notifiers_delivery import openadr3_notification_delivery
 from vtn.services.leadership import Leadership
 from vtn.services.poll_cache import PollCache
 from vtn.settings import VtnSettings
@@ -64,6 +65,7 @@ def create_app(settings: VtnSettings, worker: Worker | None = None) -> web.Appli
     app.cleanup_ctx.append(_report_writer)
     app.cleanup_ctx.append(_portfolio_loop)
     app.cleanup_ctx.append(webhook_delivery)  # the households' webhooks (a leader's job)
+    app.cleanup_ctx.append(openadr3_notification_delivery)  # 3.1 notifications (a leader's job)
     app.cleanup_ctx.append(_elect)  # last: every leader job and listener is known by then
     app.add_subapp(settings.openadr_path, create_openadr_app(settings))
     app.add_subapp("/api/v1", create_api_app(settings))

@@ -42,6 +42,11 @@ def register(subparsers: Any) -> None:
     serve.add_argument(
         "--access-log", action="store_true", default=None, help="log every HTTP request (costs CPU)"
     )
+    serve.add_argument(
+        "--mqtt-broker",
+        metavar="URL",
+        help="MQTT broker for the OpenADR 3.1 notifications, mqtt://host[:port] (default: webhooks only)",
+    )
     _add_tls_options(serve)
     serve.set_defaults(handler=_serve)
 
@@ -183,7 +188,12 @@ def _serve(args: argparse.Namespace) -> int:
     if not 1 <= args.workers <= 256:
         raise UsageError(f"--workers must be between 1 and 256, not {args.workers}")
     settings = _settings(
-        args, host=args.host, port=args.port, access_log=args.access_log, **_tls_overrides(args)
+        args,
+        host=args.host,
+        port=args.port,
+        access_log=args.access_log,
+        openadr3_mqtt_broker=args.mqtt_broker,
+        **_tls_overrides(args),
     )
     try:
         with _database(settings.db_url):

@@ -9,6 +9,7 @@ import tomllib
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -172,6 +173,22 @@ class VtnSettings(BaseSettings):
         1.0, gt=0, description="wait after a webhook's first failed attempt; doubles per attempt"
     )
     webhook_max_retry_seconds: float = Field(3600.0, gt=0, description="the longest wait between attempts")
+    # OpenADR 3.1 notifications (vtn/openadr3/notifiers*.py, aggregator/openadr3_notifications.py):
+    # published on this broker and POSTed to the subscriptions' callbacks, retried as the
+    # households' webhooks are (webhook_* above).
+    openadr3_mqtt_broker: str | None = Field(
+        None,
+        description="broker the 3.1 notifications go to, mqtt://host[:port] (none: webhooks only)",
+    )
+    openadr3_mqtt_uris: list[str] = Field(
+        default_factory=list,
+        description="broker URIs that GET /openadr3/notifiers gives (default: openadr3_mqtt_broker)",
+    )
+    openadr3_mqtt_topic_prefix: str = Field(
+        "openadr3",
+        pattern=r"^[^+#/\x00][^+#\x00]*$",
+        description="first level(s) of every 3.1 notification topic",
+    )
     # A simulated clock for demos and tests: VTN time = clock_origin + (now - clock_anchor) * clock_speed.
     clock_speed: float = Field(1.0, gt=0, description="VTN clock speed (1: real time)")
     clock_origin: datetime | None = Field(None, description="the VTN time at clock_anchor")
@@ -220,6 +237,19 @@ class VtnSettings(BaseSettings):
     @classmethod
     def _networks(cls, value: list[str]) -> list[str]:
         parse_networks(value)  # raises ValueError naming the bad entry
+        return value
+
+    @field_validator("openadr3_mqtt_broker")
+    @classmethod
+    def _broker_url(cls, value: str | None) -> str | None:
+        if value is not None:
+            parts = urlsplit(value)
+            try:
+                parts.port  # noqa: B018  (raises ValueError for a bad port)
+            except ValueError:
+                raise ValueError(f"broker URL {value!r}: bad port") from None
+            if parts.scheme not in ("mqtt", "tcp") or not parts.hostname:
+                raise ValueError(f"broker URL {value!r}: expected mqtt://host[:port]")
         return value
 
     @model_validator(mode="after")

@@ -5,6 +5,7 @@ Every route is declared on `ROUTES` with the roles it admits; see vtn/api/endpoi
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -15,7 +16,7 @@ from aggregator import events, reports, vens
 from aggregator.event_rules import EventSpec, IntervalSpec
 from aggregator.opts import list_opts
 from aggregator.site import site_flexibility, site_status
-from aggregator.telemetry import query_telemetry
+from aggregator.telemetry import query_telemetry, query_vens_telemetry
 from vtn.api import schemas as s
 from vtn.api.endpoints import OPERATOR, PRINCIPAL, PUBLIC, Call, RouteTable
 from vtn.api.tokens import Role
@@ -153,6 +154,23 @@ async def ven_telemetry(call: Call[None, s.TelemetryQuery]) -> Any:
     """Values of the VEN's oadrUpdateReports with since <= dtstart < until, oldest first."""
     query = call.query
     return await query_telemetry(UnitOfWork(call.sessions), call.path["ven_id"], query.since, query.until)
+
+
+@ROUTES.route(
+    "GET",
+    "/telemetry",
+    summary="Stored report values of several VENs, whichever protocol they report over",
+    roles=OPERATOR,
+    query=s.VensTelemetryQuery,
+    response=list[s.VenTelemetryPointOut],
+    errors=(404,),
+)
+async def vens_telemetry(call: Call[None, s.VensTelemetryQuery]) -> Any:
+    """Values of the VENs' oadrUpdateReports and OpenADR 3.1 reports with since <= dtstart < until,
+    by time, then venID."""
+    query = call.query
+    found = await query_vens_telemetry(UnitOfWork(call.sessions), query.ven_id_list, query.since, query.until)
+    return [s.VenTelemetryPointOut(ven_id=p.ven_id, **dataclasses.asdict(p.point)) for p in found]
 
 
 @ROUTES.route(

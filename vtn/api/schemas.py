@@ -381,6 +381,27 @@ class TelemetryPointOut(_Response):
     value: float
 
 
+class VensTelemetryQuery(TelemetryQuery):
+    """Several VENs' stored report values (2.0b and OpenADR 3.1 alike), since <= dtstart < until."""
+
+    # ASCII and at most 2500 characters: percent-encoded, the URL stays under the 8 KiB request
+    # line aiohttp reads (a longer one is refused before any handler, as text; schemathesis found it)
+    ven_ids: str = Field(
+        min_length=1,
+        max_length=2500,
+        pattern=r"^[!-~]+$",
+        description="venIDs, comma-separated (1 to 50)",
+    )
+
+    @property
+    def ven_id_list(self) -> list[str]:
+        return [v.strip() for v in self.ven_ids.split(",") if v.strip()]
+
+
+class VenTelemetryPointOut(TelemetryPointOut):
+    ven_id: str
+
+
 class OptWindowOut(BaseModel):
     start: datetime
     duration_seconds: int

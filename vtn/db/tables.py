@@ -544,3 +544,25 @@ class ReplanRequest(Base):
     created_at: Mapped[datetime]
     run_id: Mapped[str | None] = mapped_column(String(64))
     done_at: Mapped[datetime | None]
+
+
+class Oa3Notification(Base):
+    """An OpenADR 3.1 notification of a change, kept until every destination has it
+    (aggregator/openadr3_notifications.py). `rendered` and `destinations` are filled on its first
+    delivery round (a DELETE brings `rendered` along); `destinations` then keeps those left."""
+
+    __tablename__ = "oa3_notifications"
+    __table_args__ = (Index("ix_oa3_notifications_due", "state", "next_attempt_at"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    object_type: Mapped[str] = mapped_column(String(16))
+    operation: Mapped[str] = mapped_column(String(16))
+    object_id: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime]
+    rendered: Mapped[dict[str, Any] | None]
+    destinations: Mapped[list[Any] | None]
+    state: Mapped[str] = mapped_column(String(16))  # pending | delivered
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    next_attempt_at: Mapped[datetime]  # while an attempt is in flight: the end of its claim
+    last_error: Mapped[str | None] = mapped_column(Text)
+    delivered_at: Mapped[datetime | None]

@@ -12,6 +12,7 @@ from vtn.db.repos import insert_on_conflict
 from vtn.db.repos.events import EventRepository
 from vtn.db.repos.nonces import NonceRepository
 from vtn.db.repos.notifications import NotificationRepository, WebhookRepository
+from vtn.db.repos.oa3_notifications import Oa3NotificationRepository
 from vtn.db.repos.openadr3 import ClientRepository, Oa3ObjectRepository
 from vtn.db.repos.opts import OptRepository
 from vtn.db.repos.outbox import OutboxRepository
@@ -64,6 +65,7 @@ class UnitOfWork:
         self.oa3 = Oa3ObjectRepository(session)
         self.programs = ProgramRepository(session)
         self.statements = StatementRepository(session)
+        self.oa3_notifications = Oa3NotificationRepository(session)
         return self
 
     async def __aexit__(

@@ -11,7 +11,7 @@ from importlib import resources
 
 from aiohttp import web
 
-from vtn.openadr3 import auth, events, programs, reports, vens
+from vtn.openadr3 import auth, events, notifiers, programs, reports, vens
 from vtn.openadr3.problems import problems_middleware
 from vtn.settings import VtnSettings
 
@@ -31,6 +31,6 @@ def create_openadr3_app(settings: VtnSettings) -> web.Application:
     """Build the 3.1 face; the database, clock and poll cache come from the parent app."""
     app = web.Application(middlewares=[problems_middleware], client_max_size=settings.max_body_bytes)
     app.router.add_get("/openapi.yaml", openapi_yaml)
-    for module in (auth, programs, events, vens, reports):
+    for module in (auth, programs, events, vens, reports, notifiers):
         app.add_routes(module.routes)
     return app

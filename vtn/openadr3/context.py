@@ -3,6 +3,7 @@ the caller (its bearer token), and the spec's query parameters."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -54,12 +55,18 @@ def page(request: web.Request) -> Page:
     return Page(_int(request, "skip", 0), _int(request, "limit", MAX_LIMIT))
 
 
+OBJECT_ID = re.compile(r"[a-zA-Z0-9_-]*")
+
+
 def one(request: web.Request, name: str) -> str | None:
     values = request.query.getall(name, [])
     if len(values) > 1:
         raise InvalidInput(name, "given more than once")
     if values and not 1 <= len(values[0]) <= 128:
         raise InvalidInput(name, "must have 1 to 128 characters")
+    if values and name.endswith("ID") and not OBJECT_ID.fullmatch(values[0]):
+        # programID, eventID, venID: the spec's objectID (found by schemathesis: 200 [] before)
+        raise InvalidInput(name, "must be an objectID: letters, digits, '_' and '-'")
     return values[0] if values else None
 
 

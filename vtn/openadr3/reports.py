@@ -55,7 +55,9 @@ async def update_report(request: web.Request) -> web.Response:
 @routes.delete("/reports/{reportID}")
 async def delete_report(request: web.Request) -> web.Response:
     who = await caller(request)
-    return web.json_response(await reports.delete_report(uow(request), who, request.match_info["reportID"]))
+    return web.json_response(
+        await reports.delete_report(uow(request), who, request.match_info["reportID"], now(request))
+    )
 
 
 @routes.get("/subscriptions")
@@ -99,5 +101,7 @@ async def update_subscription(request: web.Request) -> web.Response:
 @routes.delete("/subscriptions/{subscriptionID}")
 async def delete_subscription(request: web.Request) -> web.Response:
     who = await caller(request)
-    gone = await subscriptions.delete_subscription(uow(request), who, request.match_info["subscriptionID"])
+    gone = await subscriptions.delete_subscription(
+        uow(request), who, request.match_info["subscriptionID"], now(request)
+    )
     return web.json_response(gone)

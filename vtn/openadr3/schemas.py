@@ -150,6 +150,14 @@ class SubscriptionRequest(_Model):
     objectOperations: list[ObjectOperation]
     targets: list[Text128] | None = None
 
+    @field_validator("programID", mode="before")
+    @classmethod
+    def _program_not_null(cls, value: Any) -> Any:
+        # may be left out, but the spec's programID is not nullable (schemathesis: null was 201)
+        if value is None:
+            raise ValueError("may be left out but not null")
+        return value
+
 
 class VenVenRequest(_Model):
     objectType: Literal["VEN_VEN_REQUEST"]

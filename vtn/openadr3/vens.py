@@ -51,7 +51,9 @@ async def update_ven(request: web.Request) -> web.Response:
 @routes.delete("/vens/{venID}")
 async def delete_ven(request: web.Request) -> web.Response:
     who = await caller(request)
-    return web.json_response(await vens.delete_ven(uow(request), who, request.match_info["venID"]))
+    return web.json_response(
+        await vens.delete_ven(uow(request), who, request.match_info["venID"], now(request))
+    )
 
 
 @routes.get("/resources")
@@ -94,4 +96,6 @@ async def update_resource(request: web.Request) -> web.Response:
 @routes.delete("/resources/{resourceID}")
 async def delete_resource(request: web.Request) -> web.Response:
     who = await caller(request)
-    return web.json_response(await vens.delete_resource(uow(request), who, request.match_info["resourceID"]))
+    return web.json_response(
+        await vens.delete_resource(uow(request), who, request.match_info["resourceID"], now(request))
+    )

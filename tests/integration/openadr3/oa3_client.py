@@ -60,9 +60,11 @@ async def token_for(client: TestClient, client_id: str, secret: str, scope: str 
         return str(body["access_token"])
 
 
-async def ven_client(http: TestClient, db_url: str, ven_name: str | None) -> Oa3Client:
-    """A VEN client of the 3.1 face (made as `flexvpp client create --role ven` makes one), with a token."""
+async def ven_client(client: TestClient, db_url: str, ven_name: str | None) -> Oa3Client:
+    """A new VEN client (acting for `ven_name`) with its token. Here, not in conftest.py: a test
+    module's `from conftest import ...` finds whichever conftest was imported first when the whole
+    suite runs."""
     from vtn.openadr3.clients import cli_create_client
 
-    client = await cli_create_client(db_url, "ven", ven_name)
-    return Oa3Client(http, await token_for(http, client.client_id, client.client_secret))
+    made = await cli_create_client(db_url, "ven", ven_name)
+    return Oa3Client(client, await token_for(client, made.client_id, made.client_secret))

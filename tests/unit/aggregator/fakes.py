@@ -14,9 +14,12 @@ from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, Self
 
+from fake_oa3_notifications import FakeOa3NotificationRepository
+
 from aggregator.inputs import WindowKind
 from aggregator.meter_records import ValueBucket
 from aggregator.notification_records import DeliveryState, NotificationRecord, WebhookRecord
+from aggregator.openadr3_notification_records import Oa3NotificationRecord
 from aggregator.openadr3_records import AccessTokenRecord, ClientRecord, Oa3Object, ObjectType
 from aggregator.ports import PollNotifier, RecentPolls, RunRecord
 from aggregator.records import (
@@ -69,6 +72,7 @@ class Stored:
     programs: dict[str, ProgramTermsRecord] = field(default_factory=dict)  # by market context
     # (month, market context, site) -> the closed month's statement
     statements: dict[tuple[str, str, str], StatementRecord] = field(default_factory=dict)
+    oa3_notifications: dict[str, Oa3NotificationRecord] = field(default_factory=dict)
 
     def copy(self) -> Stored:
         # The records are frozen: a copy of each dict is a snapshot.
@@ -932,6 +936,7 @@ class FakeUnitOfWork:
         self.oa3 = FakeOa3ObjectRepository(working.oa3_objects)
         self.programs = FakeProgramRepository(working.programs)
         self.statements = FakeStatementRepository(working.statements)
+        self.oa3_notifications = FakeOa3NotificationRepository(working.oa3_notifications)
 
     async def __aenter__(self) -> Self:
         self._open(self.stored.copy())
