@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 # The planning loop's lock: one per database (advisory locks are per database).
 LOOP_LOCK_KEY = 0x666C_6578_7670  # "flexvp"
-# The channels the migration's triggers notify (migrations/versions/0011_several_instances.py).
+# The channels the migration's triggers notify (migrations/versions/0012_several_instances.py).
 OUTBOX_CHANNEL = "flexvpp_outbox"  # payload: a venID that has a new message
 REGISTRATION_CHANNEL = "flexvpp_registration"  # payload: a venID whose registration changed
 REPLAN_CHANNEL = "flexvpp_replan"  # payload: the id of a new re-plan request

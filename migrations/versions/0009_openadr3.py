@@ -1,7 +1,7 @@
 """OpenADR 3.1 face: OAuth2 clients, their access tokens, the 3.1 objects; a program for every
 market context the stored events use
 
-Revision ID: 0010
+Revision ID: 0009
 Revises: 0008
 Create Date: 2026-12-03 08:00:00.000000
 """
@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0010"
+revision: str = "0009"
 down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

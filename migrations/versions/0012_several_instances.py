@@ -6,8 +6,8 @@ PostgreSQL, triggers NOTIFY the other instances of what their poll caches must k
 message queued for a VEN, a changed registration) and the leader of a new re-plan request; a
 notification is sent when its transaction commits, so a listener always finds the rows.
 
-Revision ID: 0011
-Revises: 0009
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-12-03 08:00:00.000000
 """
 
@@ -16,8 +16,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0011"
-down_revision: str | None = "0009"
+revision: str = "0012"
+down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

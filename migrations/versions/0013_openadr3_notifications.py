@@ -1,7 +1,7 @@
 """OpenADR 3.1 notifications: the durable outbox of changes for the broker and the subscriptions' webhooks
 
-Revision ID: 0012
-Revises: 0011 (0008 before oa3-server was merged in; the lead re-chains)
+Revision ID: 0013
+Revises: 0012 (0008 before oa3-server was merged in; the lead re-chains)
 Create Date: 2026-12-03 08:00:00.000000
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0012"
-down_revision: str | None = "0011"
+revision: str = "0013"
+down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """Health checks: GET /health writes a row, so an unwritable database (full disk, read-only) shows
 
-Revision ID: 0013
-Revises: 0010
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-12-03 08:30:00.000000
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0013"
-down_revision: str | None = "0010"
+revision: str = "0010"
+down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """DR performance and settlement: programs' terms and closed months' statements
 
-Revision ID: 0009
-Revises: 0013
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-12-03 08:00:00.000000
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0009"
-down_revision: str | None = "0013"
+revision: str = "0011"
+down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
