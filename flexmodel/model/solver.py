@@ -36,7 +36,8 @@ def solve_site(problem: SiteProblem, options: SolverOptions) -> SitePlan:
     battery_slots: set[int] = set()
     while True:
         model = build_model(problem, exclusive_grid_slots=grid_slots, exclusive_battery_slots=battery_slots)
-        result = solve_lexicographic(model, problem, options, mip=bool(grid_slots or battery_slots))
+        mip = bool(grid_slots or battery_slots) or problem.needs_integers
+        result = solve_lexicographic(model, problem, options, mip=mip)
         flows = net_grid(net_battery(read_flows(model, problem), problem), problem)
         new_grid = flows.grid_both_slots() - grid_slots
         new_battery = flows.battery_both_slots() - battery_slots
