@@ -151,6 +151,12 @@ class SiteProblem:
         return bool(self.appliances) or (self.heat_pump is not None and self.heat_pump.needs_binaries)
 
     @property
+    def own_binaries(self) -> int:
+        """How many binaries of its own the site's MILP has (appliance starts, on/off slots)."""
+        on = self.n_slots if self.heat_pump is not None and self.heat_pump.needs_binaries else 0
+        return on + sum(len(a.starts) for a in self.appliances)
+
+    @property
     def boost_kw(self) -> FloatArray:
         """The summed fixed power of the boost EVs [kW] per slot."""
         total = np.zeros(self.n_slots)

@@ -88,7 +88,7 @@ class SitePlan:
     imbalance_eur: float  # Σ imbalance_t·(g_t - e_t)·Δ: this site's share (no nomination term)
     violations: tuple[SiteViolation, ...]
     needed_binaries: bool
-    binary_slots: int  # how many slots got a binary (grid + battery), 0 for a pure LP
+    binary_slots: int  # binaries in the last model solved (exclusivity, starts, on/off); 0 for an LP
     gap: float | None
     solve_seconds: float
     appliance_start_at: dict[str, datetime] = field(default_factory=dict)

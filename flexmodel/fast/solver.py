@@ -197,7 +197,7 @@ class FastPlanner:
             if not (more_grid.any() or more_battery.any()):
                 break
             grid_slots, battery_slots = grid_slots | more_grid, battery_slots | more_battery
-        return result, flows, int(grid_slots.sum() + battery_slots.sum())
+        return result, flows, int(grid_slots.sum() + battery_slots.sum()) + p.own_binaries
 
 
 # One planner per thread and options: highspy objects must not be shared between threads

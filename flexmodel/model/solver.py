@@ -55,7 +55,7 @@ def solve_site(problem: SiteProblem, options: SolverOptions) -> SitePlan:
     return plan_from_flows(
         flows,
         problem,
-        binary_slots=len(grid_slots) + len(battery_slots),
+        binary_slots=len(grid_slots) + len(battery_slots) + problem.own_binaries,
         proven=result.proven,
         gap=result.gap,
         solve_seconds=time.perf_counter() - started,

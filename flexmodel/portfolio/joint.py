@@ -222,7 +222,7 @@ def solve_levels(
 def _site_plan(p: SiteProblem, b: pyo.Block, gap: float | None, binary_slots: int) -> SitePlan:
 
     flows = net_grid(read_flows(b, p), p)
-    return plan_from_flows(flows, p, binary_slots=binary_slots)
+    return plan_from_flows(flows, p, binary_slots=binary_slots + p.own_binaries)
 
 
 def solve_joint(
