@@ -65,3 +65,23 @@ def test_joint_and_decomposition_hold_the_cap_with_heat_pumps_and_appliances(sol
         gap = plans["decomposition"].get("gap") or 0.0
         best = joint["objective_eur"]
         assert best - 1e-6 <= plans["decomposition"]["objective_eur"] <= best + gap * abs(best) + 1e-6
+
+
+def test_the_bench_portfolio_mixes_in_heat_pumps_and_appliances_without_changing_the_rest() -> None:
+    from datetime import date
+
+    from flexmodel.problem import prepare_sites
+    from flexvpp.bench.data import local_midnight
+    from flexvpp.bench.homes import make_portfolio, synthetic_day
+
+    day = synthetic_day(local_midnight(date(2024, 12, 12)), seed=3)
+    plain = make_portfolio(day, 24, seed=5)
+    mixed = make_portfolio(day, 24, seed=5, heat_pump_share=0.5, appliance_share=0.5)
+    stripped = [{k: v for k, v in s.items() if k not in ("heat_pump", "appliances")} for s in mixed["sites"]]
+    assert stripped == plain["sites"]
+    assert any("heat_pump" in s for s in mixed["sites"]) and any("appliances" in s for s in mixed["sites"])
+    problems = prepare_sites(parse_scenario(mixed))
+    plan = json.loads(plan_scenario(parse_scenario(mixed)).plan.to_json())
+    assert [p.site_id for p in problems] == [s["site_id"] for s in plan["sites"]]
+    for site, out in zip(mixed["sites"], plan["sites"], strict=True):
+        check_site(mixed, site, out)
