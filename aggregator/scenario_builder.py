@@ -58,6 +58,13 @@ def _site_on_grid(home: Home, start: datetime, slots: int, batteries: bool) -> d
     site["base_load_kw"] = _cut(site["base_load_kw"], offset, slots)
     if site.get("pv") is not None:
         site["pv"] = {**site["pv"], "forecast_kw": _cut(site["pv"]["forecast_kw"], offset, slots)}
+    heat_pump = site.get("heat_pump")
+    if heat_pump is not None:  # its per-slot arrays (docs/plan-format-extensions.md) likewise
+        per_slot = ("outdoor_temp_c", "comfort_min_c", "comfort_max_c", "cop_per_slot")
+        site["heat_pump"] = {
+            **heat_pump,
+            **{k: _cut(heat_pump[k], offset, slots) for k in per_slot if heat_pump.get(k) is not None},
+        }
     site.pop("tariff", None)
     return site
 

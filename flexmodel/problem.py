@@ -11,13 +11,23 @@ Sign convention: positive power is consumption (grid import, battery charging, E
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import numpy as np
 from numpy.typing import NDArray
 
-from flexmodel.scenario import Ev, EvMode, Scenario, Site
+from flexmodel.scenario import (
+    APPLIANCE_STEP_MINUTES,
+    Appliance,
+    Ev,
+    EvMode,
+    HeatPump,
+    Scenario,
+    Site,
+    appliance_starts,
+)
 
 FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
@@ -63,6 +73,52 @@ class EvProblem:
 
 
 @dataclass(frozen=True, slots=True)
+class HeatPumpProblem:
+    """T[t+1] = T[t] + Δ/C·(cop_t·P_t - (T[t] - T_out[t])/R), comfort_min[t] <= T[t+1] <= comfort_max[t].
+
+    The band is soft only to keep every scenario plannable: a miss is priced in the first
+    priority level as the heat C·(below + above) [kWh] and reported as a `comfort` violation."""
+
+    max_power_kw: float
+    min_power_kw: float  # > 0: P_t is 0 or in [min, max], a binary per slot
+    capacity_kwh_per_k: float  # C
+    resistance_k_per_kw: float  # R
+    initial_temp_c: float
+    outdoor_temp_c: FloatArray
+    comfort_min_c: FloatArray
+    comfort_max_c: FloatArray
+    cop: FloatArray
+
+    def loss_factor(self, dt_h: float) -> float:
+        """T[t+1] = keep·T[t] + ...: the share of the indoor-outdoor difference kept over a slot."""
+        return 1.0 - dt_h / (self.capacity_kwh_per_k * self.resistance_k_per_kw)
+
+    @property
+    def needs_binaries(self) -> bool:
+        return self.min_power_kw > 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class ApplianceProblem:
+    """A shiftable appliance: exactly one start s in `starts`; then it draws slot_kw[k] in slot s + k."""
+
+    appliance_id: str
+    starts: tuple[int, ...]  # allowed start slots, ascending, never empty
+    slot_kw: FloatArray  # the profile averaged over slots [kW], length ceil(duration/Δ)
+    horizon_start: datetime
+    resolution: timedelta
+
+    def start_time(self, slot: int) -> datetime:
+        return self.horizon_start + slot * self.resolution
+
+    def power_kw(self, start: int, n_slots: int) -> FloatArray:
+        """The appliance's power per slot when it starts in slot `start`."""
+        out = np.zeros(n_slots)
+        out[start : start + len(self.slot_kw)] = self.slot_kw[: n_slots - start]
+        return out
+
+
+@dataclass(frozen=True, slots=True)
 class SiteProblem:
     """One home's planning problem over n_slots slots of dt_h hours."""
 
@@ -85,6 +141,20 @@ class SiteProblem:
     peak_floor_kw: float  # max(month_peak_kw, min_billed_peak_kw): capacity is billed above it
     battery: BatteryProblem | None
     evs: tuple[EvProblem, ...]
+    heat_pump: HeatPumpProblem | None = None
+    appliances: tuple[ApplianceProblem, ...] = ()
+
+    @property
+    def needs_integers(self) -> bool:
+        """Whether the site's model has binaries of its own (appliance starts, a heat pump's
+        minimum power), besides the exclusivity binaries added where an LP answer needs them."""
+        return bool(self.appliances) or (self.heat_pump is not None and self.heat_pump.needs_binaries)
+
+    @property
+    def own_binaries(self) -> int:
+        """How many binaries of its own the site's MILP has (appliance starts, on/off slots)."""
+        on = self.n_slots if self.heat_pump is not None and self.heat_pump.needs_binaries else 0
+        return on + sum(len(a.starts) for a in self.appliances)
 
     @property
     def boost_kw(self) -> FloatArray:
@@ -181,6 +251,42 @@ def _prepare_evs(site: Site, scenario: Scenario, base: FloatArray, pv: FloatArra
     return tuple(evs)
 
 
+def slot_profile_kw(profile_kw: list[float], resolution_minutes: int) -> FloatArray:
+    """An appliance's 15-minute profile as the mean power of each slot from its start."""
+    step = math.gcd(APPLIANCE_STEP_MINUTES, resolution_minutes)
+    fine = np.repeat(np.asarray(profile_kw, dtype=np.float64), APPLIANCE_STEP_MINUTES // step)
+    per_slot = resolution_minutes // step
+    n = -(-len(fine) // per_slot)
+    padded = np.zeros(n * per_slot)
+    padded[: len(fine)] = fine
+    return _frozen(padded.reshape(n, per_slot).mean(axis=1))
+
+
+def _prepare_heat_pump(hp: HeatPump) -> HeatPumpProblem:
+    return HeatPumpProblem(
+        max_power_kw=hp.max_power_kw,
+        min_power_kw=hp.min_power_kw,
+        capacity_kwh_per_k=hp.thermal_capacity_kwh_per_k,
+        resistance_k_per_kw=hp.thermal_resistance_k_per_kw,
+        initial_temp_c=hp.initial_temp_c,
+        outdoor_temp_c=_frozen(hp.outdoor_temp_c),
+        comfort_min_c=_frozen(hp.comfort_min_c),
+        comfort_max_c=_frozen(hp.comfort_max_c),
+        cop=_frozen(hp.cop),
+    )
+
+
+def _prepare_appliance(appliance: Appliance, scenario: Scenario) -> ApplianceProblem:
+    starts = appliance_starts(appliance, scenario.start, scenario.resolution, scenario.horizon_slots)
+    return ApplianceProblem(
+        appliance_id=appliance.appliance_id,
+        starts=tuple(starts),
+        slot_kw=slot_profile_kw(appliance.profile_kw, scenario.resolution_minutes),
+        horizon_start=scenario.start,
+        resolution=scenario.resolution,
+    )
+
+
 def prepare_site(scenario: Scenario, site: Site) -> SiteProblem:
     n = scenario.horizon_slots
     tariff = scenario.tariff_of(site)
@@ -219,6 +325,8 @@ def prepare_site(scenario: Scenario, site: Site) -> SiteProblem:
         peak_floor_kw=max(site.month_peak_kw, site.min_billed_peak_kw),
         battery=battery,
         evs=_prepare_evs(site, scenario, base, pv),
+        heat_pump=_prepare_heat_pump(site.heat_pump) if site.heat_pump is not None else None,
+        appliances=tuple(_prepare_appliance(a, scenario) for a in site.appliances),
     )
 
 

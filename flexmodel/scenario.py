@@ -145,6 +145,99 @@ class Ev(_Strict):
         return self
 
 
+class HeatPump(_Strict):
+    """A heat pump heating a one-node thermal model of the building (docs/plan-format-extensions.md).
+
+    T[t+1] = T[t] + Δ/C·(COP_t·P_t - (T[t] - T_out[t])/R), comfort_min_c[t] <= T[t+1] <= comfort_max_c[t];
+    COP_t = cop_per_slot[t], or cop_intercept + cop_slope_per_k·T_out[t] (exactly one of the two)."""
+
+    max_power_kw: Positive
+    min_power_kw: NonNegative = 0.0  # > 0: the power is 0 or in [min, max] (a binary per slot)
+    thermal_capacity_kwh_per_k: Positive  # C
+    thermal_resistance_k_per_kw: Positive  # R
+    initial_temp_c: float  # T[0]
+    outdoor_temp_c: list[float]
+    comfort_min_c: list[float]
+    comfort_max_c: list[float]
+    cop_intercept: float | None = None
+    cop_slope_per_k: float | None = None
+    cop_per_slot: list[Positive] | None = None
+
+    _lengths = field_validator("outdoor_temp_c", "comfort_min_c", "comfort_max_c", "cop_per_slot")(
+        _horizon_length
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        messages: list[str] = []
+        if self.min_power_kw > self.max_power_kw:
+            messages.append(f"min_power_kw: {self.min_power_kw} is above max_power_kw {self.max_power_kw}")
+        for t, (low, high) in enumerate(zip(self.comfort_min_c, self.comfort_max_c, strict=False)):
+            if low > high:
+                messages.append(f"comfort_min_c[{t}]: {low} is above comfort_max_c[{t}] {high}")
+        line = (self.cop_intercept, self.cop_slope_per_k)
+        if self.cop_per_slot is None:
+            if None in line:
+                messages.append("cop_intercept: give cop_intercept and cop_slope_per_k, or cop_per_slot")
+            else:
+                for t, cop in enumerate(self.cop_line()):
+                    if cop <= 0.0:
+                        messages.append(
+                            f"cop_intercept: the COP at outdoor_temp_c[{t}] {self.outdoor_temp_c[t]} "
+                            f"is {cop:.6g}, not positive"
+                        )
+                        break
+        elif line != (None, None):
+            messages.append(
+                "cop_per_slot: give either cop_per_slot or cop_intercept/cop_slope_per_k, not both"
+            )
+        _problem(messages)
+        return self
+
+    def cop_line(self) -> list[float]:
+        a, b = self.cop_intercept or 0.0, self.cop_slope_per_k or 0.0
+        return [a + b * t_out for t_out in self.outdoor_temp_c]
+
+    @property
+    def cop(self) -> list[float]:
+        """COP per slot."""
+        return list(self.cop_per_slot) if self.cop_per_slot is not None else self.cop_line()
+
+
+APPLIANCE_STEP_MINUTES = 15  # an appliance's profile_kw has one value per 15 minutes
+
+
+class Appliance(_Strict):
+    """A shiftable appliance: a fixed power profile started once, at a slot boundary, with the
+    start in [earliest_start, latest_start] and the end by deadline (docs/plan-format-extensions.md)."""
+
+    appliance_id: Annotated[str, Field(min_length=1)]
+    profile_kw: Annotated[list[NonNegative], Field(min_length=1)]  # per 15-minute step
+    earliest_start: AwareDatetime
+    latest_start: AwareDatetime | None = None  # None: only the deadline limits the start
+    deadline: AwareDatetime
+
+    @property
+    def duration(self) -> timedelta:
+        return timedelta(minutes=APPLIANCE_STEP_MINUTES * len(self.profile_kw))
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        messages: list[str] = []
+        if self.earliest_start + self.duration > self.deadline:
+            messages.append(
+                f"deadline: {self.deadline.isoformat()} is before earliest_start + the profile's "
+                f"{self.duration} ({(self.earliest_start + self.duration).isoformat()})"
+            )
+        if self.latest_start is not None and self.latest_start < self.earliest_start:
+            messages.append(
+                f"latest_start: {self.latest_start.isoformat()} is before earliest_start "
+                f"{self.earliest_start.isoformat()}"
+            )
+        _problem(messages)
+        return self
+
+
 class Site(_Strict):
     site_id: Annotated[str, Field(min_length=1)]
     import_limit_kw: NonNegative
@@ -156,6 +249,8 @@ class Site(_Strict):
     pv: Pv | None = None
     battery: Battery | None = None
     evs: list[Ev] = Field(default_factory=list)
+    heat_pump: HeatPump | None = None  # extension: docs/plan-format-extensions.md
+    appliances: list[Appliance] = Field(default_factory=list)  # extension, idem
 
     _lengths = field_validator("base_load_kw")(_horizon_length)
 
@@ -167,6 +262,13 @@ class Site(_Strict):
             if ev.ev_id in seen:
                 messages.append(f"evs[{i}].ev_id: {ev.ev_id!r} is used twice in this site")
             seen.add(ev.ev_id)
+        seen_appliances: set[str] = set()
+        for i, appliance in enumerate(self.appliances):
+            if appliance.appliance_id in seen_appliances:
+                messages.append(
+                    f"appliances[{i}].appliance_id: {appliance.appliance_id!r} is used twice in this site"
+                )
+            seen_appliances.add(appliance.appliance_id)
         _problem(messages)
         return self
 
@@ -234,8 +336,21 @@ class Scenario(_Strict):
             if site.tariff is None and self.tariff is None:
                 messages.append(f"sites[{i}].tariff: missing, and there is no top-level tariff")
             messages.extend(self._final_soc_reachable(i, site))
+            messages.extend(self._appliances_fit(i, site))
         _problem(messages)
         return self
+
+    def _appliances_fit(self, i: int, site: Site) -> list[str]:
+        """An appliance needs at least one allowed start inside the horizon (slot boundaries)."""
+        messages = []
+        for j, appliance in enumerate(site.appliances):
+            if not appliance_starts(appliance, self.start, self.resolution, self.horizon_slots):
+                messages.append(
+                    f"sites[{i}].appliances[{j}].earliest_start: no slot boundary from "
+                    f"{appliance.earliest_start.isoformat()} lets the {appliance.duration} profile "
+                    f"finish by the deadline {appliance.deadline.isoformat()} within the horizon"
+                )
+        return messages
 
     def _final_soc_reachable(self, i: int, site: Site) -> list[str]:
         """A final SoC target above what full-power charging reaches can never hold: reject it."""
@@ -267,6 +382,23 @@ class Scenario(_Strict):
         tariff = site.tariff or self.tariff
         assert tariff is not None  # guaranteed by _consistent
         return tariff
+
+
+def appliance_starts(appliance: Appliance, start: datetime, resolution: timedelta, n_slots: int) -> list[int]:
+    """The slots s at whose start the appliance may start: earliest_start <= start + s·Δ <=
+    latest_start, start + s·Δ + duration <= deadline and <= the horizon's end."""
+    out = []
+    for s in range(n_slots):
+        at = start + s * resolution
+        if at < appliance.earliest_start:
+            continue
+        if appliance.latest_start is not None and at > appliance.latest_start:
+            break
+        finish = at + appliance.duration
+        if finish > appliance.deadline or finish > start + n_slots * resolution:
+            break
+        out.append(s)
+    return out
 
 
 def _format_loc(loc: Sequence[str | int]) -> str:
@@ -319,7 +451,7 @@ class PlanStatus(enum.StrEnum):
 class Violation(_Strict):
     """Something that could not be met, with its size [kWh]."""
 
-    kind: str  # ev_shortfall | import_limit | export_limit | net_import_cap | net_import_floor
+    kind: str  # ev_shortfall | import_limit | export_limit | net_import_cap | net_import_floor | comfort
     kwh: float
     ev_id: str | None = None
 
@@ -332,6 +464,21 @@ class SiteCost(_Strict):
     export: float
     capacity: float
     total: float
+
+
+class HeatPumpOut(_Strict):
+    """Extension: the heat pump's electrical power per slot and the indoor temperature at the
+    n_slots + 1 slot boundaries."""
+
+    power_kw: list[float]
+    temp_c: list[float]
+
+
+class ApplianceOut(_Strict):
+    """Extension: when the appliance starts and its power per slot."""
+
+    start: AwareDatetime
+    power_kw: list[float]
 
 
 class SitePlanOut(_Strict):
@@ -349,6 +496,8 @@ class SitePlanOut(_Strict):
     violations: list[Violation] = Field(default_factory=list)
     gap: float | None = None
     message: str | None = None
+    heat_pump: HeatPumpOut | None = None  # extension, only for a site with a heat pump
+    appliances: dict[str, ApplianceOut] | None = None  # extension, only for a site with appliances
 
 
 class SolverInfo(_Strict):
@@ -377,9 +526,13 @@ class Plan(_Strict):
 
 
 __all__ = [
+    "Appliance",
+    "ApplianceOut",
     "Battery",
     "Ev",
     "EvMode",
+    "HeatPump",
+    "HeatPumpOut",
     "Plan",
     "PlanStatus",
     "Portfolio",
@@ -393,5 +546,6 @@ __all__ = [
     "SolverInfo",
     "Tariff",
     "Violation",
+    "appliance_starts",
     "parse_scenario",
 ]

@@ -6,13 +6,15 @@ what the plan reports is what its numbers say.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import datetime
 
 import numpy as np
 import pyomo.environ as pyo
 
 from flexmodel.problem import FloatArray, SiteProblem
-from flexmodel.scenario import EvMode, PlanStatus, SitePlanOut, Violation
+from flexmodel.scenario import ApplianceOut, EvMode, HeatPumpOut, PlanStatus, SitePlanOut, Violation
 from flexmodel.scenario import SiteCost as SiteCostOut
 
 ZERO_KW = 1e-9  # solver noise below this is written as 0
@@ -33,7 +35,7 @@ class SiteCost:
 
 @dataclass(frozen=True, slots=True)
 class SiteViolation:
-    kind: str  # ev_shortfall | import_limit | export_limit
+    kind: str  # ev_shortfall | import_limit | export_limit | comfort
     kwh: float
     ev_id: str | None = None
 
@@ -49,6 +51,11 @@ class SiteFlows:
     discharge_kw: FloatArray
     battery_soc_kwh: FloatArray
     ev_kw: dict[str, FloatArray]
+    # Extensions (docs/plan-format-extensions.md): None / empty where the site has none.
+    heat_pump_kw: FloatArray | None = None
+    indoor_temp_c: FloatArray | None = None  # n_slots + 1 values
+    appliance_kw: dict[str, FloatArray] = field(default_factory=dict)
+    appliance_start: dict[str, int] = field(default_factory=dict)  # the start slot
 
     @property
     def battery_kw(self) -> FloatArray:
@@ -81,9 +88,10 @@ class SitePlan:
     imbalance_eur: float  # Σ imbalance_t·(g_t - e_t)·Δ: this site's share (no nomination term)
     violations: tuple[SiteViolation, ...]
     needed_binaries: bool
-    binary_slots: int  # how many slots got a binary (grid + battery), 0 for a pure LP
+    binary_slots: int  # binaries in the last model solved (exclusivity, starts, on/off); 0 for an LP
     gap: float | None
     solve_seconds: float
+    appliance_start_at: dict[str, datetime] = field(default_factory=dict)
 
     @property
     def objective_eur(self) -> float:
@@ -116,6 +124,15 @@ def read_flows(m: pyo.ConcreteModel, p: SiteProblem) -> SiteFlows:
     else:
         charge, discharge = _array(m.charge_kw, n), _array(m.discharge_kw, n)
         soc = _clean(np.array([pyo.value(m.soc_kwh[t]) for t in range(n + 1)], dtype=np.float64))
+    hp_kw: FloatArray | None = None
+    temp: FloatArray | None = None
+    if p.heat_pump is not None:
+        hp_kw = _array(m.heat_pump_kw, n)
+        temp = np.array([pyo.value(m.indoor_temp_c[t]) for t in range(n + 1)], dtype=np.float64)
+    starts: dict[str, int] = {}
+    for j, a in enumerate(p.appliances):
+        chosen = [float(pyo.value(m.appliance_start[j, s])) for s in a.starts]
+        starts[a.appliance_id] = a.starts[int(np.argmax(chosen))]
     return SiteFlows(
         grid_import_kw=_array(m.grid_import_kw, n),
         grid_export_kw=_array(m.grid_export_kw, n),
@@ -124,7 +141,26 @@ def read_flows(m: pyo.ConcreteModel, p: SiteProblem) -> SiteFlows:
         discharge_kw=discharge,
         battery_soc_kwh=soc,
         ev_kw=ev_kw,
+        heat_pump_kw=hp_kw,
+        indoor_temp_c=temp,
+        appliance_kw=appliance_power(p, starts),
+        appliance_start=starts,
     )
+
+
+def appliance_power(p: SiteProblem, starts: dict[str, int]) -> dict[str, FloatArray]:
+    """Each appliance's power per slot from its start slot."""
+    return {a.appliance_id: a.power_kw(starts[a.appliance_id], p.n_slots) for a in p.appliances}
+
+
+def comfort_miss_kwh(flows: SiteFlows, p: SiteProblem) -> float:
+    """C·Σ_t (below + above the band at T[t+1]) [kWh of heat]; 0 without a heat pump."""
+    hp = p.heat_pump
+    if hp is None or flows.indoor_temp_c is None:
+        return 0.0
+    temp = flows.indoor_temp_c[1:]
+    miss = np.maximum(0.0, hp.comfort_min_c - temp) + np.maximum(0.0, temp - hp.comfort_max_c)
+    return float(hp.capacity_kwh_per_k * miss.sum())
 
 
 def net_grid(flows: SiteFlows, p: SiteProblem) -> SiteFlows:
@@ -141,14 +177,10 @@ def net_grid(flows: SiteFlows, p: SiteProblem) -> SiteFlows:
     overlap = np.where(cancel, overlap, 0.0)
     if not (overlap > 0).any():
         return flows
-    return SiteFlows(
+    return dataclasses.replace(
+        flows,
         grid_import_kw=_clean(flows.grid_import_kw - overlap),
         grid_export_kw=_clean(flows.grid_export_kw - overlap),
-        pv_used_kw=flows.pv_used_kw,
-        charge_kw=flows.charge_kw,
-        discharge_kw=flows.discharge_kw,
-        battery_soc_kwh=flows.battery_soc_kwh,
-        ev_kw=flows.ev_kw,
     )
 
 
@@ -181,14 +213,8 @@ def net_battery(flows: SiteFlows, p: SiteProblem) -> SiteFlows:
         if price_ok and export_ok:
             c[t], d[t] = c[t] - x, d[t] - eta * x
             g[t], e[t] = g[t] - from_import, e[t] + to_export
-    return SiteFlows(
-        grid_import_kw=_clean(g),
-        grid_export_kw=_clean(e),
-        pv_used_kw=flows.pv_used_kw,
-        charge_kw=_clean(c),
-        discharge_kw=_clean(d),
-        battery_soc_kwh=flows.battery_soc_kwh,
-        ev_kw=flows.ev_kw,
+    return dataclasses.replace(
+        flows, grid_import_kw=_clean(g), grid_export_kw=_clean(e), charge_kw=_clean(c), discharge_kw=_clean(d)
     )
 
 
@@ -216,6 +242,10 @@ def violations(flows: SiteFlows, p: SiteProblem, energy: dict[str, float]) -> tu
         found.append(SiteViolation("import_limit", over_import))
     if over_export > VIOLATION_KWH:
         found.append(SiteViolation("export_limit", over_export))
+    # The solver meets the band to its feasibility tolerance (~1e-7 K): a miss counts from 1e-5 K.
+    comfort = comfort_miss_kwh(flows, p)
+    if p.heat_pump is not None and comfort > 1e-5 * p.heat_pump.capacity_kwh_per_k:
+        found.append(SiteViolation("comfort", comfort))
     for ev in p.evs:
         shortfall = ev.energy_needed_kwh - energy[ev.ev_id]
         if ev.mode is not EvMode.SOLAR and shortfall > VIOLATION_KWH:
@@ -262,6 +292,9 @@ def plan_from_flows(
         binary_slots=binary_slots,
         gap=gap if status is PlanStatus.FEASIBLE else None,
         solve_seconds=solve_seconds,
+        appliance_start_at={
+            a.appliance_id: a.start_time(flows.appliance_start[a.appliance_id]) for a in p.appliances
+        },
     )
 
 
@@ -272,6 +305,15 @@ def _floats(values: FloatArray) -> list[float]:
 def site_plan_out(plan: SitePlan) -> SitePlanOut:
     """The site's part of the spec's Plan."""
     f = plan.flows
+    heat_pump = None
+    if f.heat_pump_kw is not None and f.indoor_temp_c is not None:
+        heat_pump = HeatPumpOut(power_kw=_floats(f.heat_pump_kw), temp_c=_floats(f.indoor_temp_c))
+    appliances = None
+    if plan.appliance_start_at:
+        appliances = {
+            k: ApplianceOut(start=at, power_kw=_floats(f.appliance_kw[k]))
+            for k, at in plan.appliance_start_at.items()
+        }
     return SitePlanOut(
         site_id=plan.site_id,
         status=plan.status,
@@ -291,4 +333,6 @@ def site_plan_out(plan: SitePlan) -> SitePlanOut:
         ),
         violations=[Violation(kind=v.kind, kwh=v.kwh, ev_id=v.ev_id) for v in plan.violations],
         gap=plan.gap,
+        heat_pump=heat_pump,
+        appliances=appliances,
     )

@@ -51,6 +51,8 @@ def _triplets(layout: Layout, p: SiteProblem) -> tuple[list[FloatArray], list[Fl
         add(layout.r_soc, layout.c, -bat.charge_efficiency * dt)
         add(layout.r_soc, layout.d, dt / bat.discharge_efficiency)
     _ev_triplets(layout, p, rows, cols, vals)
+    _heat_pump_triplets(layout, p, rows, cols, vals)
+    _appliance_triplets(layout, p, rows, cols, vals)
     overrun = np.concatenate([layout.io + t, layout.eo + t])
     rows.append(np.full(2 * n, float(layout.r_level_overrun)))
     cols.append(overrun)
@@ -74,6 +76,57 @@ def _ev_triplets(
             rows.append(layout.r_solar + t)
             cols.append(col)
             vals.append(np.ones(n))
+
+
+def _heat_pump_triplets(
+    layout: Layout, p: SiteProblem, rows: list[FloatArray], cols: list[FloatArray], vals: list[FloatArray]
+) -> None:
+    hp = p.heat_pump
+    if hp is None:
+        return
+    n, dt, c = layout.n, p.dt_h, hp.capacity_kwh_per_k
+    t = np.arange(n, dtype=np.float64)
+    ones = np.ones(n)
+
+    def add(row0: int, col0: int, coef: FloatArray | float, count: int = n) -> None:
+        rows.append(row0 + t[:count])
+        cols.append(col0 + t[:count])
+        vals.append(np.broadcast_to(np.asarray(coef, dtype=np.float64), (count,)).copy())
+
+    add(layout.r_balance, layout.hp, -1.0)
+    add(layout.r_thermal, layout.temp, 1.0)  # T_{t+1}
+    add(layout.r_thermal + 1, layout.temp, -hp.loss_factor(dt), n - 1)  # -keep·T_t for t >= 1
+    add(layout.r_thermal, layout.hp, -dt / c * hp.cop)
+    add(layout.r_comfort_low, layout.temp, 1.0)
+    add(layout.r_comfort_low, layout.below, 1.0)
+    add(layout.r_comfort_high, layout.temp, 1.0)
+    add(layout.r_comfort_high, layout.above, -1.0)
+    rows.append(np.full(2 * n, float(layout.r_level_overrun)))
+    cols.append(np.concatenate([layout.below + t, layout.above + t]))
+    vals.append(np.full(2 * n, c))
+    if layout.heat_pump_on:
+        add(layout.r_on_max, layout.hp, 1.0)
+        add(layout.r_on_max, layout.on, -hp.max_power_kw * ones)
+        add(layout.r_on_min, layout.hp, 1.0)
+        add(layout.r_on_min, layout.on, -hp.min_power_kw * ones)
+
+
+def _appliance_triplets(
+    layout: Layout, p: SiteProblem, rows: list[FloatArray], cols: list[FloatArray], vals: list[FloatArray]
+) -> None:
+    n = layout.n
+    s = np.arange(n, dtype=np.float64)
+    for j, a in enumerate(p.appliances):
+        rows.append(np.full(n, float(layout.r_one_start + j)))
+        cols.append(layout.z(j) + s)
+        vals.append(np.ones(n))
+        for k, kw in enumerate(a.slot_kw):
+            if kw == 0.0 or k >= n:
+                continue
+            starts = s[: n - k]  # z_{j,s} draws slot_kw[k] in slot s + k
+            rows.append(layout.r_balance + starts + k)
+            cols.append(layout.z(j) + starts)
+            vals.append(np.full(n - k, -float(kw)))
 
 
 def constraint_matrix(layout: Layout, p: SiteProblem) -> sp.csc_matrix:
@@ -121,6 +174,16 @@ def _col_bounds(layout: Layout, p: SiteProblem) -> tuple[FloatArray, FloatArray]
         lower[layout.soc + n - 1] = max(bat.min_soc_kwh, bat.final_soc_min_kwh)
     for k, ev in enumerate(p.optimised_evs):
         upper[layout.v(k) : layout.v(k) + n] = np.where(ev.charge_mask, ev.max_power_kw, 0.0)
+    hp = p.heat_pump
+    if hp is not None:
+        upper[layout.hp : layout.hp + n] = hp.max_power_kw
+        lower[layout.temp : layout.temp + n] = -INF  # T is free; the comfort rows bound it
+        if layout.heat_pump_on:
+            upper[layout.on : layout.on + n] = 1.0
+    for j, a in enumerate(p.appliances):
+        allowed = np.zeros(n)
+        allowed[list(a.starts)] = 1.0
+        upper[layout.z(j) : layout.z(j) + n] = allowed
     return lower, upper
 
 
@@ -142,6 +205,20 @@ def _row_bounds(layout: Layout, p: SiteProblem) -> tuple[FloatArray, FloatArray]
         upper[layout.r_ev + k] = ev.energy_needed_kwh
     if layout.has_solar:
         upper[layout.r_solar : layout.r_solar + n] = p.solar_surplus_kw
+    hp = p.heat_pump
+    if hp is not None:
+        gain = p.dt_h / (hp.capacity_kwh_per_k * hp.resistance_k_per_kw)
+        rhs = gain * hp.outdoor_temp_c
+        rhs[0] += hp.loss_factor(p.dt_h) * hp.initial_temp_c
+        lower[layout.r_thermal : layout.r_thermal + n] = rhs
+        upper[layout.r_thermal : layout.r_thermal + n] = rhs
+        lower[layout.r_comfort_low : layout.r_comfort_low + n] = hp.comfort_min_c
+        upper[layout.r_comfort_high : layout.r_comfort_high + n] = hp.comfort_max_c
+        if layout.heat_pump_on:
+            upper[layout.r_on_max : layout.r_on_max + n] = 0.0
+            lower[layout.r_on_min : layout.r_on_min + n] = 0.0
+    lower[layout.r_one_start : layout.r_one_start + layout.n_appliances] = 1.0
+    upper[layout.r_one_start : layout.r_one_start + layout.n_appliances] = 1.0
     return lower, upper
 
 
@@ -155,6 +232,8 @@ def _level_costs(layout: Layout, p: SiteProblem) -> tuple[FloatArray, FloatArray
     cost[layout.x] = p.capacity_eur_per_kw_month
     overrun = np.zeros(layout.n_cols)
     overrun[layout.io : layout.io + 2 * n] = dt  # io and eo are adjacent
+    if p.heat_pump is not None:  # below and above are adjacent: the comfort miss C·Σ(lo + hi)
+        overrun[layout.below : layout.below + 2 * n] = p.heat_pump.capacity_kwh_per_k
     smart = np.zeros(layout.n_cols)
     solar = np.zeros(layout.n_cols)
     for k, ev in enumerate(p.optimised_evs):

@@ -10,7 +10,20 @@ The LP is exactly the Pyomo model's (flexmodel.model), variable for variable:
              [soc_t         soc_{t+1} - soc_t - η_c·Δ·c + Δ/η_d·d = 0 (soc_0 moved to the rhs)]
              ev_k           Σ_t η_k·Δ·v_{k,t}                  <= energy_needed_kwh
              [solar_t       Σ_{solar k} v_{k,t}                <= max(0, pv_t - base_t)]
-             level rows     Σ Δ·(io + eo); Σ_smart η·Δ·v; Σ_solar η·Δ·v   (free unless fixed)
+             level rows     Σ Δ·(io + eo) + C·Σ(lo + hi); Σ_smart η·Δ·v; Σ_solar η·Δ·v   (free unless fixed)
+
+Extensions (docs/plan-format-extensions.md), after those columns and rows:
+
+    columns  [P_t  T_{t+1}  lo_t  hi_t  [on_t]]  [z_{j,s} per appliance, a column for every slot]
+    rows     [thermal_t   T_{t+1} - keep·T_t - Δ/C·cop_t·P_t   = Δ/(RC)·T_out_t (keep·T_0 moved to the rhs)
+              comfort_lo_t T_{t+1} + lo_t                      >= comfort_min_t
+              comfort_hi_t T_{t+1} - hi_t                      <= comfort_max_t
+              [on_max_t  P_t - P_max·on_t <= 0;  on_min_t  P_t - P_min·on_t >= 0]]
+             one_start_j  Σ_s z_{j,s}                          = 1
+    and in balance_t: - P_t - Σ_j Σ_s slot_kw_j[t - s]·z_{j,s}
+
+z_{j,s} is bounded to 0 outside the appliance's allowed starts, so the matrix depends on the
+profile, not on the window. on_t and z_{j,s} are continuous in the LP; the MILP makes them integer.
 
 Differences that do not change the LP: an EV's power exists in every slot and is bounded to 0
 outside its window (Pyomo creates it only inside), so the structure of a home depends on its
@@ -28,13 +41,27 @@ from flexmodel.scenario import EvMode
 
 # What fixes the LP's matrix: the slot count and length, the battery's efficiencies and each
 # optimised EV's mode and efficiency. Homes with equal keys share one HiGHS object.
-StructureKey = tuple[int, float, tuple[float, float] | None, tuple[tuple[str, float], ...]]
+# The heat pump's matrix coefficients and the appliances' profiles are part of it too.
+StructureKey = tuple[
+    int,
+    float,
+    tuple[float, float] | None,
+    tuple[tuple[str, float], ...],
+    tuple[float, ...] | None,
+    tuple[tuple[float, ...], ...],
+]
 
 
 def structure_key(p: SiteProblem) -> StructureKey:
     battery = None if p.battery is None else (p.battery.charge_efficiency, p.battery.discharge_efficiency)
     evs = tuple((str(ev.mode), ev.efficiency) for ev in p.optimised_evs)
-    return (p.n_slots, p.dt_h, battery, evs)
+    hp = p.heat_pump
+    heat_pump = None
+    if hp is not None:
+        on = (hp.max_power_kw, hp.min_power_kw) if hp.needs_binaries else ()
+        heat_pump = (hp.capacity_kwh_per_k, hp.resistance_k_per_kw, *on, *(float(c) for c in hp.cop))
+    appliances = tuple(tuple(float(k) for k in a.slot_kw) for a in p.appliances)
+    return (p.n_slots, p.dt_h, battery, evs, heat_pump, appliances)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +71,9 @@ class Layout:
     n: int
     has_battery: bool
     ev_modes: tuple[EvMode, ...]  # the optimised EVs, in problem order
+    has_heat_pump: bool = False
+    heat_pump_on: bool = False  # the heat pump has a minimum power: on_t columns and rows
+    n_appliances: int = 0
 
     # ---- columns
     @property
@@ -87,8 +117,39 @@ class Layout:
         return (8 if self.has_battery else 5) * self.n + 1 + k * self.n
 
     @property
-    def n_cols(self) -> int:
+    def hp(self) -> int:
+        """Column of P_0 (the heat pump's power); T_{t+1}, lo, hi, on follow in blocks of n."""
         return self.v(len(self.ev_modes))
+
+    @property
+    def temp(self) -> int:
+        return self.hp + self.n
+
+    @property
+    def below(self) -> int:
+        return self.hp + 2 * self.n
+
+    @property
+    def above(self) -> int:
+        return self.hp + 3 * self.n
+
+    @property
+    def on(self) -> int:
+        return self.hp + 4 * self.n
+
+    def z(self, j: int) -> int:
+        blocks = (5 if self.heat_pump_on else 4) if self.has_heat_pump else 0
+        return self.hp + blocks * self.n + j * self.n
+
+    @property
+    def n_cols(self) -> int:
+        return self.z(self.n_appliances)
+
+    @property
+    def integer_cols(self) -> range:
+        """The columns the MILP makes integer: on_t, then every z_{j,s} (they are adjacent)."""
+        first = self.on if self.heat_pump_on else self.z(0)
+        return range(first, self.n_cols)
 
     # ---- rows
     @property
@@ -140,8 +201,33 @@ class Layout:
         return self.r_level_smart + 1
 
     @property
-    def n_rows(self) -> int:
+    def r_thermal(self) -> int:
         return self.r_level_solar + 1
+
+    @property
+    def r_comfort_low(self) -> int:
+        return self.r_thermal + self.n
+
+    @property
+    def r_comfort_high(self) -> int:
+        return self.r_thermal + 2 * self.n
+
+    @property
+    def r_on_max(self) -> int:
+        return self.r_thermal + 3 * self.n
+
+    @property
+    def r_on_min(self) -> int:
+        return self.r_thermal + 4 * self.n
+
+    @property
+    def r_one_start(self) -> int:
+        blocks = (5 if self.heat_pump_on else 3) if self.has_heat_pump else 0
+        return self.r_thermal + blocks * self.n
+
+    @property
+    def n_rows(self) -> int:
+        return self.r_one_start + self.n_appliances
 
 
 def layout_of(p: SiteProblem) -> Layout:
@@ -149,4 +235,7 @@ def layout_of(p: SiteProblem) -> Layout:
         n=p.n_slots,
         has_battery=p.battery is not None,
         ev_modes=tuple(ev.mode for ev in p.optimised_evs),
+        has_heat_pump=p.heat_pump is not None,
+        heat_pump_on=p.heat_pump is not None and p.heat_pump.needs_binaries,
+        n_appliances=len(p.appliances),
     )

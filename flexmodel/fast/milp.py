@@ -86,7 +86,10 @@ def build_milp(
     lp.a_matrix_.index_ = matrix.indices
     lp.a_matrix_.value_ = matrix.data
     continuous, integer = highspy.HighsVarType.kContinuous, highspy.HighsVarType.kInteger
-    lp.integrality_ = [continuous] * layout.n_cols + [integer] * n_bin
+    kinds = [continuous] * layout.n_cols + [integer] * n_bin
+    for col in layout.integer_cols:  # on_t and the appliances' z_{j,s}
+        kinds[col] = integer
+    lp.integrality_ = kinds
     highs.passModel(lp)
     return HighsModel(highs, layout, n_cols, n_rows, mip=True)
 

@@ -34,7 +34,7 @@ from flexmodel.fast.arrays import SiteVectors, constraint_matrix, site_vectors
 from flexmodel.fast.layout import Layout, StructureKey, layout_of, structure_key
 from flexmodel.fast.levels import HighsModel, LevelSolve, solve_levels
 from flexmodel.fast.milp import BoolArray, build_milp, slots_doing_both
-from flexmodel.fast.result import flows_from_solution, site_plan
+from flexmodel.fast.result import flows_from_solution, integer_feasible, site_plan
 from flexmodel.problem import SiteProblem
 from flexmodel.site_plan import SiteFlows, SitePlan, net_grid
 from flexmodel.solve import SolverOptions
@@ -162,7 +162,10 @@ class FastPlanner:
         flows = net_grid(flows_from_solution(result.col_value, layout, p), p)
         grid_slots, battery_slots = slots_doing_both(flows)
         binary_slots = 0
-        if grid_slots.any() or battery_slots.any():
+        # Appliance starts and a heat pump's minimum power: the LP (their relaxation) first; a
+        # fractional start or a power below the minimum sends the home to the MILP.
+        fractional = p.needs_integers and not integer_feasible(result.col_value, layout, p)
+        if grid_slots.any() or battery_slots.any() or fractional:
             if p.battery is not None:
                 # Burning energy through battery losses pays where buying pays: binaries on
                 # those slots from the start save most second and third MILP rounds.
@@ -194,7 +197,7 @@ class FastPlanner:
             if not (more_grid.any() or more_battery.any()):
                 break
             grid_slots, battery_slots = grid_slots | more_grid, battery_slots | more_battery
-        return result, flows, int(grid_slots.sum() + battery_slots.sum())
+        return result, flows, int(grid_slots.sum() + battery_slots.sum()) + p.own_binaries
 
 
 # One planner per thread and options: highspy objects must not be shared between threads

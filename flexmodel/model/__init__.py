@@ -10,6 +10,9 @@ the lexicographic solve in `flexmodel.solve` optimises in the spec's order of pr
     level_solar_energy_kwh   energy delivered to solar EVs (maximised)
     level_cost_eur           the spec's cost plus the separable imbalance term
 
+Heat pump and appliances (docs/plan-format-extensions.md): an LP for the heat pump, binaries for
+the appliances' starts and for a heat pump's minimum power (always, where the site has them).
+
 Binaries: grid import/export exclude each other in the slots `exclusive_grid_slots`, battery
 charge/discharge in `exclusive_battery_slots`; elsewhere the model is an LP (see solver.py for
 why adding them only where the LP's answer does both is still exact).
@@ -21,10 +24,12 @@ from collections.abc import Collection
 
 import pyomo.environ as pyo
 
+from flexmodel.model.appliance import add_appliances
 from flexmodel.model.battery import add_battery
 from flexmodel.model.capacity import add_capacity_tariff
 from flexmodel.model.ev import add_evs
 from flexmodel.model.grid import add_balance, add_grid
+from flexmodel.model.heat_pump import add_heat_pump
 from flexmodel.model.objective import add_levels
 from flexmodel.model.pv import add_pv
 from flexmodel.problem import SiteProblem
@@ -43,6 +48,8 @@ def build_model(
     add_pv(m, problem)
     add_battery(m, problem, exclusive_battery_slots)
     add_evs(m, problem)
+    add_heat_pump(m, problem)
+    add_appliances(m, problem)
     add_balance(m, problem)
     add_capacity_tariff(m, problem)
     add_levels(m, problem)

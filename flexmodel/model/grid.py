@@ -14,6 +14,8 @@ def grid_bounds_kw(p: SiteProblem) -> tuple[float, float]:
     max_charge = p.battery.max_charge_kw if p.battery else 0.0
     max_discharge = p.battery.max_discharge_kw if p.battery else 0.0
     ev_max = sum(ev.max_power_kw for ev in p.optimised_evs)
+    ev_max += p.heat_pump.max_power_kw if p.heat_pump is not None else 0.0
+    ev_max += sum(float(a.slot_kw.max()) for a in p.appliances)
     load = p.base_kw + p.boost_kw
     g_max = max(p.import_limit_kw, float((load + max_charge + ev_max).max()))
     e_max = max(p.export_limit_kw, float((p.pv_kw - load + max_discharge).max()))
@@ -48,13 +50,19 @@ def add_grid(m: pyo.ConcreteModel, p: SiteProblem, exclusive_slots: Collection[i
 
 
 def add_balance(m: pyo.ConcreteModel, p: SiteProblem) -> None:
-    """g_t - e_t = base_t + b_t + Σ v_t - u_t (boost EVs are part of the fixed load)."""
+    """g_t - e_t = base_t + b_t + Σ v_t + P_t + Σ a_t - u_t (boost EVs are part of the fixed load;
+    P_t the heat pump, a_t the appliances)."""
     fixed_kw = p.base_kw + p.boost_kw
 
     def balance(m: pyo.ConcreteModel, t: int) -> pyo.Expression:
         return (
             m.grid_import_kw[t] - m.grid_export_kw[t]
-            == float(fixed_kw[t]) + m.battery_kw[t] + m.ev_total_kw[t] - m.pv_used_kw[t]
+            == float(fixed_kw[t])
+            + m.battery_kw[t]
+            + m.ev_total_kw[t]
+            + m.heat_pump_kw[t]
+            + m.appliance_total_kw[t]
+            - m.pv_used_kw[t]
         )
 
     m.balance = pyo.Constraint(m.T, rule=balance)

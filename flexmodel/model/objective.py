@@ -10,8 +10,9 @@ from flexmodel.scenario import EvMode
 
 def add_levels(m: pyo.ConcreteModel, p: SiteProblem) -> None:
     dt = p.dt_h
+    # The heat pump's comfort miss (C·K = kWh of heat) shares the first level: a physical limit too.
     m.level_overrun_kwh = pyo.Expression(
-        expr=sum(dt * (m.import_overrun_kw[t] + m.export_overrun_kw[t]) for t in m.T)
+        expr=sum(dt * (m.import_overrun_kw[t] + m.export_overrun_kw[t]) for t in m.T) + m.comfort_miss_kwh
     )
     smart = [ev for ev in p.optimised_evs if ev.mode is EvMode.SMART]
     solar = [ev for ev in p.optimised_evs if ev.mode is EvMode.SOLAR]

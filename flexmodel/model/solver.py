@@ -36,7 +36,8 @@ def solve_site(problem: SiteProblem, options: SolverOptions) -> SitePlan:
     battery_slots: set[int] = set()
     while True:
         model = build_model(problem, exclusive_grid_slots=grid_slots, exclusive_battery_slots=battery_slots)
-        result = solve_lexicographic(model, problem, options, mip=bool(grid_slots or battery_slots))
+        mip = bool(grid_slots or battery_slots) or problem.needs_integers
+        result = solve_lexicographic(model, problem, options, mip=mip)
         flows = net_grid(net_battery(read_flows(model, problem), problem), problem)
         new_grid = flows.grid_both_slots() - grid_slots
         new_battery = flows.battery_both_slots() - battery_slots
@@ -54,7 +55,7 @@ def solve_site(problem: SiteProblem, options: SolverOptions) -> SitePlan:
     return plan_from_flows(
         flows,
         problem,
-        binary_slots=len(grid_slots) + len(battery_slots),
+        binary_slots=len(grid_slots) + len(battery_slots) + problem.own_binaries,
         proven=result.proven,
         gap=result.gap,
         solve_seconds=time.perf_counter() - started,

@@ -41,13 +41,17 @@ def _average(plans: list[SitePlan], problem: SiteProblem) -> SitePlan:
     """The mean of one site's plans from several rounds: a convex combination of feasible LP
     answers is feasible, and the running mean of dual-ascent answers approaches the coordinated
     optimum where the single answers jump from one corner to another."""
+    if problem.needs_integers:
+        # A mean of appliance starts (or of on/off heat-pump slots) is no plan: keep the last.
+        return plans[-1]
     flows = [p.flows for p in plans]
     mean = dataclasses.replace(
         flows[-1],
         **{
             f.name: np.mean([getattr(x, f.name) for x in flows], axis=0)
             for f in dataclasses.fields(flows[-1])
-            if f.name != "ev_kw"
+            if f.name not in ("ev_kw", "appliance_kw", "appliance_start")
+            and getattr(flows[-1], f.name) is not None
         },
         ev_kw={k: np.mean([x.ev_kw[k] for x in flows], axis=0) for k in flows[-1].ev_kw},
     )
@@ -67,8 +71,14 @@ def _average(plans: list[SitePlan], problem: SiteProblem) -> SitePlan:
 
 
 def _flexible(problem: SiteProblem) -> bool:
-    """Whether a price on net import can change the site's plan (an EV or battery to move)."""
-    return bool(problem.optimised_evs) or problem.battery is not None
+    """Whether a price on net import can change the site's plan (an EV, battery, heat pump or
+    appliance to move)."""
+    return (
+        bool(problem.optimised_evs)
+        or problem.battery is not None
+        or problem.heat_pump is not None
+        or bool(problem.appliances)
+    )
 
 
 def coordinate(

@@ -33,10 +33,12 @@ import numpy as np
 import pyomo.environ as pyo
 
 from flexmodel.errors import SolveFailed
+from flexmodel.model.appliance import add_appliances
 from flexmodel.model.battery import add_battery
 from flexmodel.model.capacity import add_capacity_tariff
 from flexmodel.model.ev import add_evs
 from flexmodel.model.grid import add_balance, add_grid
+from flexmodel.model.heat_pump import add_heat_pump
 from flexmodel.model.objective import add_levels
 from flexmodel.model.pv import add_pv
 from flexmodel.priorities import ATTAINED_TOL, LEVEL_TOL, solar_energy_bound_kwh
@@ -89,6 +91,8 @@ def add_site_block(
     add_pv(b, p)
     add_battery(b, p, battery_slots)
     add_evs(b, p)
+    add_heat_pump(b, p)
+    add_appliances(b, p)
     add_balance(b, p)
     add_capacity_tariff(b, p)
     add_levels(b, p)
@@ -218,7 +222,7 @@ def solve_levels(
 def _site_plan(p: SiteProblem, b: pyo.Block, gap: float | None, binary_slots: int) -> SitePlan:
 
     flows = net_grid(read_flows(b, p), p)
-    return plan_from_flows(flows, p, binary_slots=binary_slots)
+    return plan_from_flows(flows, p, binary_slots=binary_slots + p.own_binaries)
 
 
 def solve_joint(
@@ -231,7 +235,8 @@ def solve_joint(
     exclusive = _Exclusive()
     for _ in range(MAX_BINARY_ROUNDS + 1):
         m, levels = build_joint_model(problems, portfolio, exclusive, background_kw)
-        gap, proven = solve_levels(m, levels, options, mip=exclusive.any())
+        mip = exclusive.any() or any(p.needs_integers for p in problems)
+        gap, proven = solve_levels(m, levels, options, mip=mip)
         grew = False
         for i, p in enumerate(problems):
             # Netting import against export keeps g - e (so the coupling) and never costs more.

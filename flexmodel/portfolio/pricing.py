@@ -74,7 +74,7 @@ def fixed_where_coupled(p: SiteProblem, coupled: NDArray[np.bool_]) -> bool:
     battery, no smart or solar EV that may charge there, no curtailable PV producing there.
     Then π·net is a constant of the home, its answer never changes, and it need not be priced
     again: min_x (cost + π·net) = min_x cost + π·net."""
-    if p.battery is not None:
+    if p.battery is not None or p.heat_pump is not None or p.appliances:
         return False
     if any((ev.charge_mask & coupled).any() for ev in p.optimised_evs):
         return False

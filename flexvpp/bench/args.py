@@ -32,6 +32,17 @@ def positive_float(text: str) -> float:
     return value
 
 
+def share(text: str) -> float:
+    """A share of the homes: a number from 0 to 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be a share between 0 and 1, got {text!r}")
+    return value
+
+
 def check_homes_and_workers(args: argparse.Namespace) -> None:
     """--homes and --workers of `bench plan` and `bench portfolio`: at least 1 each."""
     from flexmodel.usage_error import UsageError

@@ -10,6 +10,11 @@ price plus `IMPORT_ADDER_EUR_PER_KWH` (distribution, levies, supplier fee); expo
 day-ahead price minus `EXPORT_FEE_EUR_PER_KWH`. On a day with a deeply negative day-ahead price
 the import price itself goes negative, which is what makes the LP want to dump energy through
 simultaneous battery charge and discharge, and so what exercises the binaries fallback.
+
+Heat pumps and shiftable appliances (docs/plan-format-extensions.md) are added to a share of the
+homes when asked (`heat_pump_share`, `appliance_share`), drawn from a random stream of their own
+so the rest of the portfolio is the same with or without them. The outdoor temperature is a
+Belgian seasonal mean for the day of the year with a daily swing (no weather data is shared).
 """
 
 from __future__ import annotations
@@ -104,11 +109,25 @@ def _synthetic_profiles(
     return profiles
 
 
-def make_portfolio(day: DayInputs, homes: int, seed: int = 1) -> dict[str, Any]:
-    """A plan-format scenario document with `homes` sites drawn from the day's inputs."""
+def make_portfolio(
+    day: DayInputs, homes: int, seed: int = 1, *, heat_pump_share: float = 0.0, appliance_share: float = 0.0
+) -> dict[str, Any]:
+    """A plan-format scenario document with `homes` sites drawn from the day's inputs; the given
+    shares of them also get a heat pump and shiftable appliances."""
     if homes < 1:
         raise ValueError(f"homes must be at least 1, got {homes}")
+    for name, share in (("heat_pump_share", heat_pump_share), ("appliance_share", appliance_share)):
+        if not 0.0 <= share <= 1.0:
+            raise ValueError(f"{name} must be between 0 and 1, got {share}")
     rng = np.random.default_rng(seed)
+    sites = [_make_site(day, rng, index) for index in range(homes)]
+    extra = np.random.default_rng([seed, 15])  # its own stream: the sites above stay the same
+    outdoor = outdoor_temp_c(day.start)
+    for site in sites:
+        if extra.random() < heat_pump_share:
+            site["heat_pump"] = _make_heat_pump(extra, outdoor)
+        if extra.random() < appliance_share:
+            site["appliances"] = _make_appliances(day, extra)
     price = day.day_ahead_eur_per_kwh
     return {
         "start": day.start.isoformat(),
@@ -119,8 +138,60 @@ def make_portfolio(day: DayInputs, homes: int, seed: int = 1) -> dict[str, Any]:
             "export_eur_per_kwh": _rounded(price - EXPORT_FEE_EUR_PER_KWH, 5),
             "capacity_eur_per_kw_month": CAPACITY_EUR_PER_KW_MONTH,
         },
-        "sites": [_make_site(day, rng, index) for index in range(homes)],
+        "sites": sites,
     }
+
+
+def outdoor_temp_c(start: datetime) -> FloatArray:
+    """A Belgian day's outdoor temperature [°C] per quarter-hour: a seasonal mean (about 3 °C in
+    January, 18 °C in July) and a daily swing of ±3 K peaking at 15:00."""
+    doy = start.timetuple().tm_yday
+    mean = 10.5 - 7.5 * math.cos(2 * math.pi * (doy - 20) / 365)
+    hours = np.arange(SLOTS_PER_DAY) * SLOT_HOURS
+    temps: FloatArray = mean + 3.0 * np.cos(2 * math.pi * (hours - 15.0) / 24.0)
+    return temps
+
+
+def _make_heat_pump(rng: np.random.Generator, outdoor: FloatArray) -> dict[str, Any]:
+    hours = np.arange(SLOTS_PER_DAY) * SLOT_HOURS
+    max_kw = float(rng.choice([2.0, 3.0, 4.5]))
+    # A third of the heat pumps cannot modulate below 30 % of their power: binaries.
+    min_kw = round(0.3 * max_kw, 2) if rng.random() < 1 / 3 else 0.0
+    day_min = float(rng.choice([19.0, 20.0]))
+    return {
+        "max_power_kw": max_kw,
+        "min_power_kw": min_kw,
+        "thermal_capacity_kwh_per_k": round(float(rng.uniform(3.0, 8.0)), 2),
+        "thermal_resistance_k_per_kw": round(float(rng.uniform(4.0, 10.0)), 2),
+        "initial_temp_c": round(float(rng.uniform(day_min + 0.2, day_min + 1.5)), 2),
+        "outdoor_temp_c": _rounded(outdoor, 2),
+        "comfort_min_c": [day_min if 7.0 <= h < 23.0 else day_min - 2.0 for h in hours],  # night set-back
+        "comfort_max_c": [day_min + 3.0] * SLOTS_PER_DAY,
+        "cop_intercept": round(float(rng.uniform(2.8, 3.4)), 2),
+        "cop_slope_per_k": 0.08,
+    }
+
+
+WASHER_KW = [2.0, 0.3, 0.3, 0.3, 0.3, 2.0, 0.8]  # heat, wash, heat again, spin (15-minute steps)
+DISHWASHER_KW = [1.8, 1.8, 0.1, 0.1, 0.1, 1.8, 1.8]
+
+
+def _make_appliances(day: DayInputs, rng: np.random.Generator) -> list[dict[str, Any]]:
+    out = []
+    for name, profile in (("washer", WASHER_KW), ("dishwasher", DISHWASHER_KW)):
+        if name == "dishwasher" and rng.random() < 0.5:
+            continue
+        earliest_h = float(rng.integers(8, 16))
+        deadline_h = min(24.0, earliest_h + float(rng.integers(3, 9)))
+        out.append(
+            {
+                "appliance_id": name,
+                "profile_kw": profile,
+                "earliest_start": (day.start + timedelta(hours=earliest_h)).isoformat(),
+                "deadline": (day.start + timedelta(hours=deadline_h)).isoformat(),
+            }
+        )
+    return out
 
 
 def _make_site(day: DayInputs, rng: np.random.Generator, index: int) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from flexvpp.bench.args import check_day, check_homes_and_workers, day_inputs, load_average
+from flexvpp.bench.args import check_day, check_homes_and_workers, day_inputs, load_average, share
 
 DEFAULT_DATE = "2025-05-11"  # Mother's Day 2025: Belgian day-ahead down to -462 EUR/MWh at noon
 
@@ -41,6 +41,20 @@ def register(bench_subparsers: Any) -> None:
         help="plan only the first N homes with GLPK and extrapolate (default 200; 0 = all)",
     )
     plan.add_argument("--seed", type=int, default=1, help="portfolio random seed (default 1)")
+    plan.add_argument(
+        "--heat-pumps",
+        type=share,
+        default=0.3,
+        metavar="SHARE",
+        help="share of the homes with a heat pump, 0..1 (default 0.3; 0 for the portfolio without)",
+    )
+    plan.add_argument(
+        "--appliances",
+        type=share,
+        default=0.5,
+        metavar="SHARE",
+        help="share of the homes with shiftable appliances, 0..1 (default 0.5)",
+    )
     plan.set_defaults(handler=_bench_plan)
 
 
@@ -120,12 +134,18 @@ def _portfolio(args: argparse.Namespace, day: date) -> tuple[list[Any], str, flo
 
     started = time.perf_counter()
     inputs = day_inputs(args, day)
-    scenario = parse_scenario(make_portfolio(inputs, args.homes, seed=args.seed))
+    document = make_portfolio(
+        inputs, args.homes, seed=args.seed, heat_pump_share=args.heat_pumps, appliance_share=args.appliances
+    )
+    scenario = parse_scenario(document)
     problems = prepare_sites(scenario)
     prices = inputs.day_ahead_eur_per_kwh * 1000.0
+    with_hp = sum(1 for p in problems if p.heat_pump is not None)
+    with_apps = sum(1 for p in problems if p.appliances)
     about = (
         f"{args.homes} homes on {day.isoformat()} from {inputs.source}; day-ahead "
-        f"{prices.min():.1f} .. {prices.max():.1f} EUR/MWh, {int((prices < 0).sum())} negative quarter-hours"
+        f"{prices.min():.1f} .. {prices.max():.1f} EUR/MWh, {int((prices < 0).sum())} negative quarter-hours;"
+        f" {with_hp} with a heat pump, {with_apps} with shiftable appliances"
     )
     return problems, about, time.perf_counter() - started
 

@@ -14,7 +14,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from flexvpp.bench.args import check_day, check_homes_and_workers, day_inputs, load_average
+from flexvpp.bench.args import check_day, check_homes_and_workers, day_inputs, load_average, share
 
 DEFAULT_DATE = "2025-01-15"  # a winter weekday: evening peak, no negative prices
 # The targets: (homes up to, seconds, relative gap).
@@ -42,6 +42,12 @@ def register(bench_subparsers: Any) -> None:
     bench.add_argument("--date", default=DEFAULT_DATE, help=f"the day, YYYY-MM-DD (default {DEFAULT_DATE})")
     bench.add_argument("--data", type=Path, metavar="DIR", help="shared data directory (../shared/data)")
     bench.add_argument("--seed", type=int, default=1, help="portfolio random seed (default 1)")
+    bench.add_argument(
+        "--heat-pumps", type=share, default=0.0, metavar="SHARE", help="share of homes with a heat pump (0)"
+    )
+    bench.add_argument(
+        "--appliances", type=share, default=0.0, metavar="SHARE", help="share of homes with appliances (0)"
+    )
     bench.set_defaults(handler=_bench_portfolio)
 
 
@@ -67,8 +73,13 @@ def _document(args: argparse.Namespace, day: date) -> dict[str, Any]:
     from flexvpp.bench.homes import make_portfolio
 
     inputs = day_inputs(args, day)
-    print(f"portfolio: {args.homes} homes on {day.isoformat()} from {inputs.source}")
-    return make_portfolio(inputs, args.homes, seed=args.seed)
+    print(
+        f"portfolio: {args.homes} homes on {day.isoformat()} from {inputs.source}; heat-pump share "
+        f"{args.heat_pumps}, appliance share {args.appliances}"
+    )
+    return make_portfolio(
+        inputs, args.homes, seed=args.seed, heat_pump_share=args.heat_pumps, appliance_share=args.appliances
+    )
 
 
 def _bench_portfolio(args: argparse.Namespace) -> int:

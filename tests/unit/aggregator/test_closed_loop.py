@@ -158,3 +158,24 @@ def test_a_run_without_prices_is_recorded_as_an_error_and_dispatches_nothing() -
     record = asyncio.run(run_planning(store, dispatcher, _inline, "test", DAY))
     assert record.status == "error" and record.message is not None and "prices" in record.message
     assert dispatcher.sent == [] and store.runs == [record]
+
+
+def test_a_heat_pumps_per_slot_arrays_are_cut_to_the_planning_grid() -> None:
+    from flexmodel.scenario import parse_scenario
+
+    site = _site("h1", ev=False)
+    site["heat_pump"] = {
+        "max_power_kw": 3.0,
+        "thermal_capacity_kwh_per_k": 4.0,
+        "thermal_resistance_k_per_kw": 6.0,
+        "initial_temp_c": 20.0,
+        "outdoor_temp_c": [float(t) for t in range(96)],
+        "comfort_min_c": [19.0] * 96,
+        "comfort_max_c": [22.0] * 96,
+        "cop_per_slot": [3.0] * 96,
+    }
+    scenario = build_scenario(_inputs(homes=(Home("v1", "h1", site, DAY),))).scenario
+    heat_pump = scenario["sites"][0]["heat_pump"]
+    assert heat_pump["outdoor_temp_c"] == [float(t) for t in range(64, 96)]
+    assert len(heat_pump["cop_per_slot"]) == scenario["horizon_slots"] == 32
+    assert parse_scenario(scenario).sites[0].heat_pump is not None
