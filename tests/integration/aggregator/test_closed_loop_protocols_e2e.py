@@ -21,7 +21,8 @@ from test_closed_loop_e2e import CAP_KW_PER_HOME, CAP_TOLERANCE_KWH, HOMES, SPEE
 
 from flexvpp.demo import Demo, run_demo
 
-pytestmark = [pytest.mark.mqtt, pytest.mark.slow]
+# Never beside test_closed_loop_e2e.py's cap test (the same x1200 clock): see the group there.
+pytestmark = [pytest.mark.mqtt, pytest.mark.slow, pytest.mark.xdist_group("closed-loop-x1200")]
 
 UUID_POWER = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.power$")
 
