@@ -83,11 +83,13 @@ class Leadership:
     async def _attempt(self) -> None:
         link = self._link
         assert link is not None
+        stepped_down = False
         try:
             if not link.connected:
                 if self.leading:  # the lock went with the connection: another may hold it now
                     log.error("%s lost its database connection: it stops leading", self._name)
                     await self._step_down()
+                    stepped_down = True
                 await link.connect(self._notified)
                 if self._connected_once:
                     for job in self._reconnected:
@@ -95,7 +97,7 @@ class Leadership:
                 self._connected_once = True
             if self.leading:
                 await link.check()
-            elif await link.try_lock():
+            elif not stepped_down and await link.try_lock():  # the others get a round to take it first
                 self._lead()
         except Exception as exc:
             # A lost connection (LinkError), or a driver left mid-operation by one (asyncpg's

@@ -3,6 +3,7 @@ revocation (REST and CLI), failed-authentication rate limiting, and no tokens in
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 from collections.abc import AsyncIterator
@@ -143,17 +144,19 @@ async def test_token_routes_are_documented_for_operators(api: Api) -> None:
 @pytest.mark.slow
 async def test_token_revoke_cli(api: Api, db_url: str) -> None:
     token = await api.token(Role.OPERATOR)
-    listed = _flexvpp("token", "list", "--db", db_url)
+    # The commands run in a thread the test awaits: the app's loop (its background jobs, which may
+    # hold a SQLite write transaction) keeps running meanwhile instead of blocking on a join.
+    listed = await asyncio.to_thread(_flexvpp, "token", "list", "--db", db_url)
     assert listed.returncode == 0, listed.stderr
     assert token not in listed.stdout
     line = next(line for line in listed.stdout.splitlines() if "operator-test" in line)
     token_id = line.split("\t")[0]
     assert line.endswith("active")
-    revoked = _flexvpp("token", "revoke", token_id, "--db", db_url)
+    revoked = await asyncio.to_thread(_flexvpp, "token", "revoke", token_id, "--db", db_url)
     assert revoked.returncode == 0, revoked.stderr
     assert (await api.call("GET", "/vens", token))[0] == 401
-    assert "revoked" in _flexvpp("token", "list", "--db", db_url).stdout
-    missing = _flexvpp("token", "revoke", "987654", "--db", db_url)
+    assert "revoked" in await asyncio.to_thread(_flexvpp, "token", "list", "--db", db_url).stdout
+    missing = await asyncio.to_thread(_flexvpp, "token", "revoke", "987654", "--db", db_url)
     assert missing.returncode == 1 and "no token with id 987654" in missing.stderr
 
 

@@ -30,7 +30,7 @@ def _concrete(path: str) -> str:
 async def test_health_and_openapi_need_no_token(api: CheckedApi) -> None:
     health = await api.get("/health", token=None)
     assert health.status == 200
-    assert health.json == {"status": "ok", "vtn_id": "FLEXVPP-VTN"}
+    assert health.json == {"status": "ok", "vtn_id": "FLEXVPP-VTN", "leader": True}
     doc = await api.get("/openapi.json", token=None)
     assert doc.status == 200
     assert doc.json["openapi"] == "3.1.0"
