@@ -155,7 +155,7 @@ async def test_token_revoke_cli(api: Api, db_url: str) -> None:
     revoked = await asyncio.to_thread(_flexvpp, "token", "revoke", token_id, "--db", db_url)
     assert revoked.returncode == 0, revoked.stderr
     assert (await api.call("GET", "/vens", token))[0] == 401
-    assert "revoked" in await asyncio.to_thread(_flexvpp, "token", "list", "--db", db_url).stdout
+    assert "revoked" in (await asyncio.to_thread(_flexvpp, "token", "list", "--db", db_url)).stdout
     missing = await asyncio.to_thread(_flexvpp, "token", "revoke", "987654", "--db", db_url)
     assert missing.returncode == 1 and "no token with id 987654" in missing.stderr
 
