@@ -15,8 +15,7 @@ from ven.clock import AcceleratedClock
 from ven.device_bus import BrokerAddress, MqttBus, Will
 from ven.messages import parse_ack
 from ven.simulators.ev_charger import CarSession, EvCharger
-from ven.simulators.home import HomeSpec
-from ven.simulators.run import mqtt_home
+from ven.simulators.home import HomeSpec, SimulatedHome
 
 pytestmark = pytest.mark.mqtt
 
@@ -25,7 +24,13 @@ def test_agent_on_a_real_broker(mosquitto: Mosquitto) -> None:
     site = f"agent-{uuid.uuid4().hex[:8]}"
     broker = BrokerAddress.parse(mosquitto.url)
     clock = AcceleratedClock(speed=30.0)
-    home = mqtt_home(
+    device_buses: list[MqttBus] = []
+
+    def device_bus(device_id: str) -> MqttBus:
+        device_buses.append(MqttBus(broker, client_id=f"sim-{site}-{device_id}"))
+        return device_buses[-1]
+
+    home = SimulatedHome(
         HomeSpec(
             site_id=site,
             seed=4,
@@ -36,8 +41,8 @@ def test_agent_on_a_real_broker(mosquitto: Mosquitto) -> None:
             smart_plug_kw=1.0,
             telemetry_interval_s=30,
         ),
-        broker,
         clock,
+        device_bus,
     )
     ev = home.device("evse-1")
     assert isinstance(ev, EvCharger)
@@ -86,7 +91,9 @@ def test_agent_on_a_real_broker(mosquitto: Mosquitto) -> None:
         wait_for(lambda: not bus.connected, what="agent disconnected")
         core.step()  # no broker: no crash
         mosquitto.start()
-        wait_for(lambda: bus.connected, timeout_s=60, what="agent reconnected")
+        # every client backs off on its own (up to 30 s): the command goes out once all are back
+        for client in (bus, rec.bus, *device_buses):
+            wait_for(lambda c=client: c.connected, timeout_s=60, what="every client reconnected")
         acks_before = len(rec.on(f"flexvpp/{site}/evse-1/ack"))
         core.set_event(
             [
