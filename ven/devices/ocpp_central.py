@@ -10,23 +10,23 @@ last command still valid is sent again.
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import logging
 import re
 import time
+from functools import partial
 from http import HTTPStatus
-from typing import Any
 from urllib.parse import unquote, urlparse
 
-from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.asyncio.server import ServerConnection
 from websockets.http11 import Request, Response
 
 from ven.clock import Clock
 from ven.devices.bus import DeviceLink
-from ven.devices.commands import Expiry, execute, reject_reason
-from ven.devices.config import DeviceSetupError, OcppChargers, parse_listen
+from ven.devices.commands import execute, reject_reason
+from ven.devices.config import OcppChargers
 from ven.devices.ocpp_charger import ChargerSession
+from ven.devices.ws_central import WebSocketCentral
 from ven.messages import AGENT_DEVICE_ID, SetCommand
 
 log = logging.getLogger(__name__)
@@ -44,21 +44,13 @@ def charge_point_id(path: str) -> str | None:
     return name if _ID.match(name) and name != AGENT_DEVICE_ID else None
 
 
-class OcppCentralSystem:
+class OcppCentralSystem(WebSocketCentral):
     """A `DeviceAdapter` for every charge point that connects."""
 
     def __init__(self, settings: OcppChargers, clock: Clock) -> None:
+        super().__init__("ocpp", settings.listen, clock)
         self.settings = settings
-        self.clock = clock
-        self.name = f"ocpp {settings.listen}"
-        self.host, self.port = parse_listen(settings.listen)
         self.sessions: dict[str, ChargerSession] = {}
-        self._last: dict[str, SetCommand] = {}  # the last accepted command per charger
-        self._expiry: dict[str, Expiry] = {}
-        self._link: DeviceLink | None = None
-        self._server: Server | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._tasks: set[asyncio.Task[Any]] = set()
         # Transaction ids unique across restarts of the agent (seconds since 2020, counting up).
         self._transaction_ids = itertools.count(int(time.time()) - 1_577_836_800)
 
@@ -66,36 +58,11 @@ class OcppCentralSystem:
     def owns(self, device_id: str) -> bool:
         return device_id in self.sessions
 
-    def command(self, device_id: str, payload: bytes) -> None:
-        if self._loop is None:
-            return
-        self._loop.call_soon_threadsafe(self._spawn, self._execute(device_id, payload))
-
     async def open(self, link: DeviceLink) -> None:
-        self._link = link
-        self._loop = asyncio.get_running_loop()
-        try:
-            self._server = await serve(
-                self._serve_charger,
-                self.host,
-                self.port,
-                subprotocols=[SUBPROTOCOL],  # type: ignore[list-item]
-                process_request=self._check_path,
-            )
-        except OSError as exc:
-            raise DeviceSetupError(f"ocpp: cannot listen on {self.settings.listen}: {exc}") from None
-        bound = next(iter(self._server.sockets)).getsockname()  # a list, typed Iterable in websockets 15
-        self.port = int(bound[1])
+        await self._listen(
+            link, self._serve_charger, subprotocols=[SUBPROTOCOL], process_request=self._check_path
+        )
         log.info("OCPP 1.6J central system at ws://%s:%d/{chargePointId}", self.host, self.port)
-
-    async def close(self) -> None:
-        for expiry in self._expiry.values():
-            expiry.cancel()
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-        for task in list(self._tasks):
-            task.cancel()
 
     # --- connections --------------------------------------------------------------------------
     def _check_path(self, connection: ServerConnection, request: Request) -> Response | None:
@@ -132,17 +99,15 @@ class OcppCentralSystem:
         """Once the charger is configured, send the last command again if it still holds (after
         a reconnect, and for a new transaction)."""
         await session.configured.wait()
-        last = self._last.get(session.id)
-        if last is not None and last.valid_until > self.clock.now() and session.online:
+        last = self._valid(session.id)
+        if last is not None and session.online:
             reason = await session.set_power(float(last.value), last.valid_until)
             if reason is not None:
                 log.warning("charger %s: the last command could not be sent again: %s", session.id, reason)
 
     # --- commands -----------------------------------------------------------------------------
-    def _spawn(self, coroutine: Any) -> None:
-        task = asyncio.get_running_loop().create_task(coroutine)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+    def _device_name(self, device_id: str) -> str:
+        return f"charger {device_id}"
 
     async def _execute(self, device_id: str, payload: bytes) -> None:
         assert self._link is not None
@@ -157,29 +122,17 @@ class OcppCentralSystem:
                 log.exception("charger %s: SetChargingProfile failed", device_id)
                 return f"SetChargingProfile failed: {exc}"
 
-        def accepted(command: SetCommand) -> None:
-            self._last[device_id] = command
-            self._expiry_for(session).hold(command.valid_until)
-
         await execute(
             self._link,
             device_id,
             payload,
-            f"charger {device_id}",
+            self._device_name(device_id),
             lambda command: reject_reason(session.device_config(), command, self.clock.now()),
             apply,
-            accepted,
+            partial(self._accepted, device_id),
         )
 
-    def _expiry_for(self, session: ChargerSession) -> Expiry:
-        cp_id = session.id
-        if cp_id not in self._expiry:
-
-            async def fallback() -> None:
-                self._last.pop(cp_id, None)
-                current = self.sessions.get(cp_id)
-                if current is not None and current.online:
-                    await current.clear_limit()
-
-            self._expiry[cp_id] = Expiry(self.clock, fallback, f"charger {cp_id}")
-        return self._expiry[cp_id]
+    async def _safe_default(self, device_id: str) -> None:
+        current = self.sessions.get(device_id)
+        if current is not None and current.online:
+            await current.clear_limit()

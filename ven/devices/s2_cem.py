@@ -10,71 +10,46 @@ RM runs on its own then, as S2 wants of an RM without a CEM.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from typing import Any
+from functools import partial
 
 from s2python.common import ResourceManagerDetails
 from s2python.message import S2Message
-from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
 from ven.clock import Clock
 from ven.devices.bus import DeviceLink
-from ven.devices.commands import Expiry, execute, reject_reason
-from ven.devices.config import DeviceSetupError, S2ResourceManagers, parse_listen
+from ven.devices.commands import execute, reject_reason
+from ven.devices.config import S2ResourceManagers
 from ven.devices.s2_device import S2Device
 from ven.devices.s2_session import S2Session
+from ven.devices.ws_central import WebSocketCentral
 from ven.messages import AGENT_DEVICE_ID, SetCommand
 
 log = logging.getLogger(__name__)
 
 
-class S2Cem:
+class S2Cem(WebSocketCentral):
     """A `DeviceAdapter` for every S2 resource manager that connects."""
 
     def __init__(self, settings: S2ResourceManagers, clock: Clock) -> None:
+        super().__init__("s2", settings.listen, clock)
         self.settings = settings
-        self.clock = clock
-        self.name = f"s2 {settings.listen}"
-        self.host, self.port = parse_listen(settings.listen)
         self.devices: dict[str, S2Device] = {}
-        self._last: dict[str, SetCommand] = {}  # the last accepted command per device
-        self._expiry: dict[str, Expiry] = {}
-        self._link: DeviceLink | None = None
-        self._server: Server | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._tasks: set[asyncio.Task[Any]] = set()
 
     # --- DeviceAdapter ----------------------------------------------------------------------------
     def owns(self, device_id: str) -> bool:
         return device_id in self.devices
 
-    def command(self, device_id: str, payload: bytes) -> None:
-        if self._loop is None:
-            return
-        self._loop.call_soon_threadsafe(self._spawn, self._execute(device_id, payload))
-
     async def open(self, link: DeviceLink) -> None:
-        self._link = link
-        self._loop = asyncio.get_running_loop()
-        try:
-            self._server = await serve(self._serve_rm, self.host, self.port)
-        except OSError as exc:
-            raise DeviceSetupError(f"s2: cannot listen on {self.settings.listen}: {exc}") from None
-        self.port = int(next(iter(self._server.sockets)).getsockname()[1])
+        await self._listen(link, self._serve_rm)
         log.info("S2 CEM at ws://%s:%d/", self.host, self.port)
 
     async def close(self) -> None:
-        for expiry in self._expiry.values():
-            expiry.cancel()
         for device in self.devices.values():
             device.cancel()
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-        for task in list(self._tasks):
-            task.cancel()
+        await super().close()
 
     # --- connections ------------------------------------------------------------------------------
     async def _serve_rm(self, connection: ServerConnection) -> None:
@@ -119,15 +94,9 @@ class S2Cem:
         assert self._link is not None
         return self._link
 
-    def _valid(self, device_id: str) -> SetCommand | None:
-        command = self._last.get(device_id)
-        return command if command is not None and command.valid_until > self.clock.now() else None
-
     # --- commands ---------------------------------------------------------------------------------
-    def _spawn(self, coroutine: Any) -> None:
-        task = asyncio.get_running_loop().create_task(coroutine)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+    def _device_name(self, device_id: str) -> str:
+        return f"S2 RM {device_id}"
 
     async def _execute(self, device_id: str, payload: bytes) -> None:
         device = self.devices.get(device_id)
@@ -146,21 +115,11 @@ class S2Cem:
                 log.exception("S2 RM %s: the command failed", device_id)
                 return f"S2 command failed: {exc}"
 
-        def accepted(command: SetCommand) -> None:
-            self._last[device_id] = command
-            self._expiry_for(device_id).hold(command.valid_until)
+        accepted = partial(self._accepted, device_id)
+        await execute(self._link, device_id, payload, self._device_name(device_id), refusal, apply, accepted)
 
-        await execute(self._link, device_id, payload, f"S2 RM {device_id}", refusal, apply, accepted)
-
-    def _expiry_for(self, device_id: str) -> Expiry:
-        if device_id not in self._expiry:
-
-            async def fallback() -> None:
-                self._last.pop(device_id, None)
-                device = self.devices.get(device_id)
-                if device is not None and device.online:
-                    device.limit_kw = None
-                    device.request_steer()
-
-            self._expiry[device_id] = Expiry(self.clock, fallback, f"S2 RM {device_id}")
-        return self._expiry[device_id]
+    async def _safe_default(self, device_id: str) -> None:
+        device = self.devices.get(device_id)
+        if device is not None and device.online:
+            device.limit_kw = None
+            device.request_steer()
