@@ -1,19 +1,23 @@
 """What every 3.1 handler needs from the VTN app: a unit of work, the clock, the poll notifier,
-the caller (its bearer token), and the spec's query parameters."""
+the caller (its bearer token), the spec's query parameters and its request bodies."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from aiohttp import web
+from pydantic import BaseModel
 
 from aggregator.errors import InvalidInput
 from aggregator.openadr3_auth import AuthFailed, authenticate
 from aggregator.openadr3_common import MAX_LIMIT, Caller, Page
 from vtn.db.uow import UnitOfWork
 from vtn.keys import CLOCK, POLL_CACHE, SESSIONS, utc_now
+from vtn.openadr3.problems import json_body
+from vtn.openadr3.schemas import body_of
 from vtn.services.poll_cache import PollCache
 
 
@@ -77,3 +81,9 @@ def targets(request: web.Request) -> Sequence[str] | None:
         if not 1 <= len(value) <= 128:
             raise InvalidInput("targets", "each target has 1 to 128 characters")
     return values or None
+
+
+async def request_body(request: web.Request, model: type[BaseModel]) -> dict[str, Any]:
+    """The request's JSON checked against the spec's schema `model` (400 naming what is wrong),
+    as the use cases take it."""
+    return body_of(model.model_validate(await json_body(request)))

@@ -7,9 +7,8 @@ from aiohttp import web
 from aggregator import openadr3_events as events
 from aggregator.errors import InvalidInput
 from vtn.keys import SETTINGS
-from vtn.openadr3.context import caller, notifier, now, one, page, targets, uow
-from vtn.openadr3.problems import json_body
-from vtn.openadr3.schemas import EventRequest, body_of
+from vtn.openadr3.context import caller, notifier, now, one, page, request_body, targets, uow
+from vtn.openadr3.schemas import EventRequest
 
 routes = web.RouteTableDef()
 
@@ -45,7 +44,7 @@ async def search_events(request: web.Request) -> web.Response:
 @routes.post("/events")
 async def create_event(request: web.Request) -> web.Response:
     who = await caller(request)
-    body = body_of(EventRequest.model_validate(await json_body(request)))
+    body = await request_body(request, EventRequest)
     made = await events.create_event_3(
         uow(request), who, body, now(request), notifier(request), _near(request)
     )
@@ -61,7 +60,7 @@ async def get_event(request: web.Request) -> web.Response:
 @routes.put("/events/{eventID}")
 async def update_event(request: web.Request) -> web.Response:
     who = await caller(request)
-    body = body_of(EventRequest.model_validate(await json_body(request)))
+    body = await request_body(request, EventRequest)
     changed = await events.update_event_3(
         uow(request),
         who,

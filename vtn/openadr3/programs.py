@@ -5,9 +5,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from aggregator import openadr3_programs as programs
-from vtn.openadr3.context import caller, now, page, targets, uow
-from vtn.openadr3.problems import json_body
-from vtn.openadr3.schemas import ProgramRequest, body_of
+from vtn.openadr3.context import caller, now, page, request_body, targets, uow
+from vtn.openadr3.schemas import ProgramRequest
 
 routes = web.RouteTableDef()
 
@@ -21,7 +20,7 @@ async def search_programs(request: web.Request) -> web.Response:
 @routes.post("/programs")
 async def create_program(request: web.Request) -> web.Response:
     who = await caller(request)
-    body = body_of(ProgramRequest.model_validate(await json_body(request)))
+    body = await request_body(request, ProgramRequest)
     return web.json_response(await programs.create_program(uow(request), who, body, now(request)), status=201)
 
 
@@ -34,7 +33,7 @@ async def get_program(request: web.Request) -> web.Response:
 @routes.put("/programs/{programID}")
 async def update_program(request: web.Request) -> web.Response:
     who = await caller(request)
-    body = body_of(ProgramRequest.model_validate(await json_body(request)))
+    body = await request_body(request, ProgramRequest)
     program_id = request.match_info["programID"]
     return web.json_response(await programs.update_program(uow(request), who, program_id, body, now(request)))
 

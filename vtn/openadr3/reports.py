@@ -7,9 +7,8 @@ from aiohttp import web
 from aggregator import openadr3_reports as reports
 from aggregator import openadr3_subscriptions as subscriptions
 from aggregator.errors import InvalidInput
-from vtn.openadr3.context import caller, now, one, page, uow
-from vtn.openadr3.problems import json_body
-from vtn.openadr3.schemas import ReportRequest, SubscriptionRequest, body_of
+from vtn.openadr3.context import caller, now, one, page, request_body, uow
+from vtn.openadr3.schemas import ReportRequest, SubscriptionRequest
 
 routes = web.RouteTableDef()
 OBJECT_TYPES = frozenset({"PROGRAM", "EVENT", "REPORT", "SUBSCRIPTION", "VEN", "RESOURCE"})
@@ -32,7 +31,7 @@ async def search_reports(request: web.Request) -> web.Response:
 @routes.post("/reports")
 async def create_report(request: web.Request) -> web.Response:
     who = await caller(request)
-    body = body_of(ReportRequest.model_validate(await json_body(request)))
+    body = await request_body(request, ReportRequest)
     return web.json_response(await reports.create_report(uow(request), who, body, now(request)), status=201)
 
 
@@ -45,7 +44,7 @@ async def get_report(request: web.Request) -> web.Response:
 @routes.put("/reports/{reportID}")
 async def update_report(request: web.Request) -> web.Response:
     who = await caller(request)
-    body = body_of(ReportRequest.model_validate(await json_body(request)))
+    body = await request_body(request, ReportRequest)
     changed = await reports.update_report(
         uow(request), who, request.match_info["reportID"], body, now(request)
     )
@@ -76,7 +75,7 @@ async def search_subscriptions(request: web.Request) -> web.Response:
 @routes.post("/subscriptions")
 async def create_subscription(request: web.Request) -> web.Response:
     who = await caller(request)
-    body = body_of(SubscriptionRequest.model_validate(await json_body(request)))
+    body = await request_body(request, SubscriptionRequest)
     made = await subscriptions.create_subscription(uow(request), who, body, now(request))
     return web.json_response(made, status=201)
 
@@ -91,7 +90,7 @@ async def get_subscription(request: web.Request) -> web.Response:
 @routes.put("/subscriptions/{subscriptionID}")
 async def update_subscription(request: web.Request) -> web.Response:
     who = await caller(request)
-    body = body_of(SubscriptionRequest.model_validate(await json_body(request)))
+    body = await request_body(request, SubscriptionRequest)
     changed = await subscriptions.update_subscription(
         uow(request), who, request.match_info["subscriptionID"], body, now(request)
     )

@@ -12,12 +12,9 @@ from vtn.openadr3.schemas import ResourceRequest, VenRequest, body_of
 routes = web.RouteTableDef()
 
 
-async def _ven_body(request: web.Request) -> dict[str, object]:
-    return body_of(VenRequest.model_validate({"request": await json_body(request)}).request)
-
-
-async def _resource_body(request: web.Request) -> dict[str, object]:
-    return body_of(ResourceRequest.model_validate({"request": await json_body(request)}).request)
+async def _one_of(request: web.Request, model: type[VenRequest | ResourceRequest]) -> dict[str, object]:
+    """The spec's venRequest or resourceRequest: a oneOf, checked through its wrapper model."""
+    return body_of(model.model_validate({"request": await json_body(request)}).request)
 
 
 @routes.get("/vens")
@@ -30,7 +27,7 @@ async def search_vens(request: web.Request) -> web.Response:
 @routes.post("/vens")
 async def create_ven(request: web.Request) -> web.Response:
     who = await caller(request)
-    body = await _ven_body(request)
+    body = await _one_of(request, VenRequest)
     return web.json_response(await vens.create_ven(uow(request), who, body, now(request)), status=201)
 
 
@@ -43,7 +40,7 @@ async def get_ven(request: web.Request) -> web.Response:
 @routes.put("/vens/{venID}")
 async def update_ven(request: web.Request) -> web.Response:
     who = await caller(request)
-    body = await _ven_body(request)
+    body = await _one_of(request, VenRequest)
     changed = await vens.update_ven(uow(request), who, request.match_info["venID"], body, now(request))
     return web.json_response(changed)
 
@@ -73,7 +70,7 @@ async def search_resources(request: web.Request) -> web.Response:
 @routes.post("/resources")
 async def create_resource(request: web.Request) -> web.Response:
     who = await caller(request)
-    body = await _resource_body(request)
+    body = await _one_of(request, ResourceRequest)
     return web.json_response(await vens.create_resource(uow(request), who, body, now(request)), status=201)
 
 
@@ -86,7 +83,7 @@ async def get_resource(request: web.Request) -> web.Response:
 @routes.put("/resources/{resourceID}")
 async def update_resource(request: web.Request) -> web.Response:
     who = await caller(request)
-    body = await _resource_body(request)
+    body = await _one_of(request, ResourceRequest)
     changed = await vens.update_resource(
         uow(request), who, request.match_info["resourceID"], body, now(request)
     )
