@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sized
 from datetime import datetime, timedelta
 
 import aiohttp
@@ -65,6 +65,30 @@ def delivery_policy(settings: VtnSettings) -> DeliveryPolicy:
     )
 
 
+async def delivery_rounds(
+    what: str,
+    deliver: Callable[[], Awaitable[Sized]],
+    prune: Callable[[], Awaitable[object]],
+    batch: int,
+    poll_seconds: float,
+) -> None:
+    """Delivery rounds until cancelled: at once again after a full batch (`deliver` answers the
+    notifications it took up), else after a pause; about once an hour, the delivered
+    notifications past their retention go. The households' webhooks and the 3.1 notifications."""
+    pruned_at = float("-inf")  # the first round prunes
+    while True:
+        taken: Sized = ()
+        try:
+            taken = await deliver()
+            if time.monotonic() - pruned_at >= PRUNE_EVERY_S:
+                pruned_at = time.monotonic()
+                await prune()
+        except Exception:  # the database may be briefly away; the claims end, nothing is lost
+            log.exception("%s round failed", what)
+        if len(taken) < batch:
+            await asyncio.sleep(poll_seconds)
+
+
 async def deliver_forever(
     sessions: Sessions,
     sender: AiohttpWebhookSender,
@@ -72,20 +96,13 @@ async def deliver_forever(
     policy: DeliveryPolicy,
     poll_seconds: float,
 ) -> None:
-    """Delivery rounds until cancelled: at once again after a full batch, else after a pause;
-    about once an hour, the delivered notifications past their retention go."""
-    pruned_at = float("-inf")  # the first round prunes
-    while True:
-        attempts = []
-        try:
-            attempts = await deliver_due(UnitOfWork(sessions), sender, clock(), policy)
-            if time.monotonic() - pruned_at >= PRUNE_EVERY_S:
-                pruned_at = time.monotonic()
-                await prune_delivered(UnitOfWork(sessions), clock())
-        except Exception:  # the database may be briefly away; the claims end, nothing is lost
-            log.exception("webhook delivery round failed")
-        if len(attempts) < policy.batch:
-            await asyncio.sleep(poll_seconds)
+    await delivery_rounds(
+        "webhook delivery",
+        lambda: deliver_due(UnitOfWork(sessions), sender, clock(), policy),
+        lambda: prune_delivered(UnitOfWork(sessions), clock()),
+        policy.batch,
+        poll_seconds,
+    )
 
 
 async def webhook_delivery(app: web.Application) -> AsyncIterator[None]:

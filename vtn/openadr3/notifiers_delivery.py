@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 
@@ -20,13 +19,12 @@ from aiohttp import web
 from aggregator.openadr3_notifications import ObjectRenderer, Senders, deliver_due, prune_delivered
 from vtn.db.uow import Sessions, UnitOfWork
 from vtn.keys import CLOCK, LEADERSHIP, SESSIONS, SETTINGS, utc_now
-from vtn.notifications import AiohttpWebhookSender, delivery_policy
+from vtn.notifications import AiohttpWebhookSender, delivery_policy, delivery_rounds
 from vtn.openadr3.notifiers_mqtt import BrokerAddress, PahoPublisher
 from vtn.openadr3.notifiers_render import FaceRenderer
 from vtn.settings import VtnSettings
 
 log = logging.getLogger(__name__)
-PRUNE_EVERY_S = 3600.0
 FIRST_CONNECT_WAIT_S = 5.0  # a broker that answers by then gets the first round's notifications
 
 
@@ -37,20 +35,14 @@ async def deliver_forever(
     clock: Callable[[], datetime],
     settings: VtnSettings,
 ) -> None:
-    """Delivery rounds until cancelled: at once again after a full batch, else after a pause."""
     policy = delivery_policy(settings)
-    pruned_at = float("-inf")
-    while True:
-        outcomes = []
-        try:
-            outcomes = await deliver_due(UnitOfWork(sessions), renderer, senders, clock(), policy)
-            if time.monotonic() - pruned_at >= PRUNE_EVERY_S:
-                pruned_at = time.monotonic()
-                await prune_delivered(UnitOfWork(sessions), clock())
-        except Exception:  # the database may be briefly away; the claims end, nothing is lost
-            log.exception("3.1 notification round failed")
-        if len(outcomes) < policy.batch:
-            await asyncio.sleep(settings.webhook_poll_seconds)
+    await delivery_rounds(
+        "3.1 notification",
+        lambda: deliver_due(UnitOfWork(sessions), renderer, senders, clock(), policy),
+        lambda: prune_delivered(UnitOfWork(sessions), clock()),
+        policy.batch,
+        settings.webhook_poll_seconds,
+    )
 
 
 def publisher_for(settings: VtnSettings) -> PahoPublisher | None:
