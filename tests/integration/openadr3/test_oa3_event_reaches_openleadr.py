@@ -10,13 +10,13 @@ from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import web
+from live_vtn import live_vtn
 from openleadr import OpenADRClient
 from spec_check import check_reply
 
 from aggregator.events import get_event
 from aggregator.vens import NewVen, provision_ven
-from vtn.app import SESSIONS, create_app
+from vtn.app import SESSIONS
 from vtn.db.uow import UnitOfWork
 from vtn.openadr3.clients import cli_create_client
 from vtn.settings import VtnSettings
@@ -29,14 +29,8 @@ async def server(db_url: str) -> AsyncIterator[tuple[str, Any]]:
     settings = VtnSettings.model_validate(
         {"db_url": db_url, "vtn_id": "FLEXVPP-OA3", "poll_interval_seconds": 1}
     )
-    app = create_app(settings)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    yield f"http://127.0.0.1:{port}", app[SESSIONS]
-    await runner.cleanup()
+    async with live_vtn(settings) as (base, app):
+        yield base, app[SESSIONS]
 
 
 async def _call(session: aiohttp.ClientSession, method: str, url: str, path: str, **kw: Any) -> Any:

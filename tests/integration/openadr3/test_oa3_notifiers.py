@@ -206,14 +206,6 @@ async def receiver() -> AsyncIterator[Receiver]:
     await got.stop()
 
 
-async def _serve(settings: VtnSettings) -> tuple[web.AppRunner, str]:
-    runner = web.AppRunner(create_app(settings))
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    return runner, f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
-
-
 async def test_a_webhook_notification_pending_at_shutdown_is_sent_by_the_next_vtn(
     db_url: str, receiver: Receiver, aiohttp_client: Any
 ) -> None:

@@ -13,12 +13,12 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
+from live_vtn import live_vtn
 from openleadr import OpenADRClient
 from spec_check import check_reply
 
 from aggregator.vens import NewVen, provision_ven
 from vtn.api.tokens import create_token
-from vtn.app import create_app
 from vtn.db.engine import open_database
 from vtn.db.uow import UnitOfWork
 from vtn.openadr3.clients import cli_create_client
@@ -47,14 +47,8 @@ async def server(db_url: str) -> AsyncIterator[str]:
             "portfolio_loop": False,
         }
     )
-    app = create_app(settings)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    yield f"http://127.0.0.1:{port}"
-    await runner.cleanup()
+    async with live_vtn(settings) as (base, _app):
+        yield base
 
 
 class Oa3:

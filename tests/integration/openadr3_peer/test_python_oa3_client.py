@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
+from live_vtn import live_vtn
 from peer_venv import peer_python
 
 from aggregator.telemetry import query_telemetry
-from vtn.app import SESSIONS, create_app
+from vtn.app import SESSIONS
 from vtn.db.uow import UnitOfWork
 from vtn.openadr3.clients import cli_create_client
 from vtn.settings import VtnSettings
@@ -49,14 +49,8 @@ async def vtn(db_url: str) -> AsyncIterator[tuple[str, Any]]:
             "portfolio_loop": False,
         }
     )
-    app = create_app(settings)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    yield f"http://127.0.0.1:{port}/openadr3", app[SESSIONS]
-    await runner.cleanup()
+    async with live_vtn(settings) as (base, app):
+        yield f"{base}/openadr3", app[SESSIONS]
 
 
 async def _run_peer(python: Path, config: dict[str, Any]) -> tuple[int, list[dict[str, Any]]]:

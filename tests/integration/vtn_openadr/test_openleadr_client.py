@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from aiohttp import web
+from live_vtn import live_vtn
 from openleadr import OpenADRClient
 
 from aggregator.event_rules import EventSpec, IntervalSpec
@@ -21,7 +21,7 @@ from aggregator.events import EventPatch, cancel_event, create_event, get_event,
 from aggregator.opts import list_opts
 from aggregator.telemetry import query_telemetry
 from aggregator.vens import NewVen, get_ven, provision_ven
-from vtn.app import POLL_CACHE, SESSIONS, create_app
+from vtn.app import POLL_CACHE, SESSIONS
 from vtn.db.uow import UnitOfWork
 from vtn.services.poll_cache import PollCache
 from vtn.settings import VtnSettings
@@ -51,14 +51,8 @@ async def server(db_url: str) -> AsyncIterator[tuple[str, Any, PollCache]]:
             "report_interval_seconds": 2,
         },
     )
-    app = create_app(settings)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    yield f"http://127.0.0.1:{port}/OpenADR2/Simple/2.0b", app[SESSIONS], app[POLL_CACHE]
-    await runner.cleanup()
+    async with live_vtn(settings) as (base, app):
+        yield f"{base}/OpenADR2/Simple/2.0b", app[SESSIONS], app[POLL_CACHE]
 
 
 async def test_stock_client_full_cycle(server: tuple[str, Any, PollCache]) -> None:
