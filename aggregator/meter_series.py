@@ -43,7 +43,7 @@ def _counter(rows: list[ReportValueRecord], meter: str, sensor: str) -> EnergyCo
     return EnergyCounter.from_power(power)
 
 
-def _bucket_readings(buckets: list[ValueBucket], r_id: str) -> list[tuple[datetime, float]]:
+def bucket_readings(buckets: list[ValueBucket], r_id: str) -> list[tuple[datetime, float]]:
     """A rising counter's first and last reading [kWh] in each bucket: between them and the next
     bucket's first, it interpolates at a slot's edges exactly as from every sample. A counter
     reset (a replaced meter) inside a slot pairs the wrong values there: that one slot is off."""
@@ -91,7 +91,7 @@ async def meter_net_kw(
     lo, hi = since - SLOT, until + SLOT
     counters = [f"{meter}.energy_import", f"{meter}.energy_export"]
     buckets = await uow.reports.buckets(ven_id, counters, lo, hi, SLOT)
-    imported, exported = (_bucket_readings(buckets, r) for r in counters)
+    imported, exported = (bucket_readings(buckets, r) for r in counters)
     if len(imported) >= 2 and len(exported) >= 2:
         pair = EnergyCounter.from_counter(imported), EnergyCounter.from_counter(exported)
     else:

@@ -171,3 +171,15 @@ def plane_power_kw(
     ac_w = pvlib.inverter.pvwatts(dc_w, pdc0_w / ETA_INVERTER, eta_inv_nom=ETA_INVERTER)
     ac_kw = np.clip(np.nan_to_num(np.asarray(ac_w, dtype=float)), 0.0, None) / 1000.0
     return tuple(round(float(v), 4) for v in ac_kw)
+
+
+def clear_sky_power_kw(array: PvArray, start: datetime, slots: int) -> tuple[float, ...]:
+    """AC power [kW] per 15-minute slot from `start` under a cloudless sky: Haurwitz' clear-sky
+    GHI (from the sun's zenith alone: no turbidity table to read) at 25 °C cells. The reference
+    a site's calibration and its forecast without weather are built on (flexmodel/forecast/pv.py)."""
+    import pvlib
+
+    times = _midpoints(start, slots)
+    zenith = pvlib.solarposition.get_solarposition(times, array.latitude_deg, array.longitude_deg)
+    ghi = pvlib.clearsky.haurwitz(zenith["apparent_zenith"])["ghi"].to_numpy()
+    return plane_power_kw(array, start, ghi)

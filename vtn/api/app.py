@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from vtn.api import customer as _customer  # noqa: F401  (its routes join ROUTES on import)
+from vtn.api import forecast_scores as _forecast_scores  # noqa: F401  (its routes join ROUTES on import)
 from vtn.api import notifications as _notifications  # noqa: F401  (its routes join ROUTES on import)
 from vtn.api import performance as _performance  # noqa: F401  (its routes join ROUTES on import)
 from vtn.api import portfolio as _portfolio  # noqa: F401  (its routes join ROUTES on import)
