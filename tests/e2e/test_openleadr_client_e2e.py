@@ -33,6 +33,8 @@ async def create_opt(ven: Ven, event_id: str | None = None, modification_number:
     return str(opt_id)
 
 
+# On SQLite: the client is the subject; `vtn serve` on PostgreSQL is the next test's, killed and restarted.
+@pytest.mark.db_backends("sqlite")
 async def test_an_unmodified_openleadr_client_works_against_flexvpp_vtn_serve(
     rest: RestApi, ven: Ven
 ) -> None:

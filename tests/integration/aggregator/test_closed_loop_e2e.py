@@ -122,7 +122,7 @@ def test_demo_command_writes_its_report(tmp_path: Path) -> None:
         d for d in os.environ["PATH"].split(os.pathsep) if not (Path(d) / "mosquitto").exists()
     )
     done = run_flexvpp(
-        "demo", "--homes", "3", "--out", str(out), "--speed", "2400", env={"PATH": without_mosquitto}
+        "demo", "--homes", "2", "--out", str(out), "--speed", "2400", env={"PATH": without_mosquitto}
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     assert "(embedded amqtt)" in done.stderr, done.stderr[-3000:]

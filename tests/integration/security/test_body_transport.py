@@ -31,6 +31,7 @@ from vtn.db.uow import UnitOfWork
 
 from .conftest import REGISTRATION, Pki, RunningVtn, StartVtn, client_context
 
+pytestmark = pytest.mark.db_backends("sqlite")  # how a body crosses the socket is the subject
 OPENADR = "/OpenADR2/Simple/2.0b"
 T0 = datetime(2030, 6, 1, 12, 0, tzinfo=UTC)
 LIMIT = 1_000_000  # settings.max_body_bytes, the default

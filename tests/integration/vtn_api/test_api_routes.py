@@ -1,4 +1,8 @@
-"""Each REST route against the real service layer and database (SQLite and PostgreSQL)."""
+"""Each REST route against the real service layer and database.
+
+On SQLite: the route is the subject. Every route runs on PostgreSQL in the schemathesis fuzzer
+(tests/integration/fuzz/test_rest_schemathesis.py) and the repositories under it on both
+databases (tests/integration/db)."""
 
 from __future__ import annotations
 
@@ -16,6 +20,8 @@ from aggregator.records import OptWindow
 from vtn.api.routes import ROUTES
 from vtn.db.tables import EventResponse, OutboxMessage, ReportValue, Ven
 from vtn.db.uow import UnitOfWork
+
+pytestmark = pytest.mark.db_backends("sqlite")
 
 START = datetime(2030, 1, 1, 10, 0, tzinfo=UTC)
 
