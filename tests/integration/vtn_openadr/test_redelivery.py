@@ -12,7 +12,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
-from collections.abc import Iterator
+import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 import psycopg
@@ -55,13 +56,26 @@ async def _outbox_rows(vtn: Vtn, ven_id: str) -> list[tuple[Any, ...]]:
         return [tuple(r) for r in rows.all()]
 
 
-@contextlib.contextmanager
-def writes_held(db_url: str) -> Iterator[None]:
+@contextlib.asynccontextmanager
+async def writes_held(db_url: str) -> AsyncIterator[None]:
     """Hold the outbox's write lock from another connection: a poll the VTN is handling waits
-    inside its transaction, after it read the request."""
+    inside its transaction, after it read the request.
+
+    The lock is tried without waiting and tried again after yielding to the event loop: the
+    VTNs under test run on this loop, and a blocking wait would stop one of them from finishing
+    a transaction it had begun (a background job's), which then holds the lock we wait for.
+    """
+    deadline = time.monotonic() + 30.0
     if db_url.startswith("sqlite"):
-        lite = sqlite3.connect(make_url(db_url).database or "", isolation_level=None, timeout=10)
-        lite.execute("BEGIN IMMEDIATE")
+        lite = sqlite3.connect(make_url(db_url).database or "", isolation_level=None, timeout=0)
+        while True:
+            try:
+                lite.execute("BEGIN IMMEDIATE")
+                break
+            except sqlite3.OperationalError:
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.02)
         try:
             yield
         finally:
@@ -69,7 +83,15 @@ def writes_held(db_url: str) -> Iterator[None]:
             lite.close()
     else:
         with psycopg.connect(db_url) as pg:
-            pg.execute("LOCK TABLE outbox IN EXCLUSIVE MODE")
+            while True:
+                try:
+                    pg.execute("LOCK TABLE outbox IN EXCLUSIVE MODE NOWAIT")
+                    break
+                except psycopg.errors.LockNotAvailable:
+                    pg.rollback()
+                    if time.monotonic() > deadline:
+                        raise
+                    await asyncio.sleep(0.02)
             try:
                 yield
             finally:
@@ -91,7 +113,7 @@ async def lost_poll(vtn: Vtn, ven_id: str, close: str = "before_reply") -> None:
     ).encode()
     server = vtn.client.server
     held = writes_held(vtn.settings.db_url) if close == "before_reply" else contextlib.nullcontext()
-    with held:
+    async with held:
         _, writer = await asyncio.open_connection(server.host, server.port)
         writer.write(head + body)
         await writer.drain()
