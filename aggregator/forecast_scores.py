@@ -19,13 +19,14 @@ from zoneinfo import ZoneInfo
 from aggregator.device_series import home_series
 from aggregator.errors import InvalidInput
 from aggregator.sites import site_ven
+from aggregator.solar_forecast import pv_array
 from aggregator.solar_records import PvParametersRecord
 from aggregator.uow import UnitOfWork
 from flexmodel.forecast.backtests import base_load_backtest, pv_backtest
 from flexmodel.forecast.base_load import BaseLoadOptions
 from flexmodel.forecast.pv import PvCalibration, PvDayAheadOptions
 from flexmodel.forecast.scores import ISSUE_HOUR, Backtest, Score, scores_by_lead
-from flexmodel.solar import SLOT, PvArray
+from flexmodel.solar import SLOT
 
 MAX_DAYS = 60
 BASE_LOAD = BaseLoadOptions()
@@ -92,11 +93,7 @@ def _pv_scores(
         return _unavailable("no PV inverter in the site's telemetry (a device that exports)"), None
     if parameters is None:
         return _unavailable(f"site {site_id!r} has no PV parameters (PUT /sites/{site_id}/pv)"), None
-    p = parameters
-    array = PvArray(
-        p.latitude_deg, p.longitude_deg, p.peak_power_kw, p.tilt_deg, p.azimuth_deg, p.losses_percent
-    )
-    backtest, calibration = pv_backtest(measured, array, SLOT, first, last, PV)
+    backtest, calibration = pv_backtest(measured, pv_array(parameters), SLOT, first, last, PV)
     return _scored(backtest, "PV"), calibration
 
 

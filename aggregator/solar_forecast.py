@@ -90,7 +90,8 @@ async def put_irradiance(uow: UnitOfWork, forecast: IrradianceRecord) -> Irradia
     return forecast
 
 
-def _array(pv: PvParametersRecord) -> PvArray:
+def pv_array(pv: PvParametersRecord) -> PvArray:
+    """The site's stored PV parameters as flexmodel's array."""
     return PvArray(
         pv.latitude_deg, pv.longitude_deg, pv.peak_power_kw, pv.tilt_deg, pv.azimuth_deg, pv.losses_percent
     )
@@ -138,7 +139,7 @@ def _from_pvlib(
         )
     slots = min(HORIZON_SLOTS, int((forecast.end - start) / SLOT))
     try:
-        power = list(pv_power_kw(_array(pv), forecast, start, slots))
+        power = list(pv_power_kw(pv_array(pv), forecast, start, slots))
     except SolarInputError as exc:
         raise SourceUnavailable(f"the nearest irradiance forecast is unusable: {exc}") from exc
     return SolarForecast(

@@ -44,13 +44,13 @@ def base_load_backtest(
 def clear_sky_matrix(array: PvArray, first: date, last: date, resolution: timedelta = SLOT) -> DayMatrix:
     """The array's clear-sky power (flexmodel/solar.py) over its solar days first..last, per
     slot of `resolution` (a multiple of 15 minutes: the quarters averaged)."""
+    if resolution % SLOT:
+        raise ValueError(f"a resolution of {resolution} is not a multiple of 15 minutes")
     zone = solar_zone(array.longitude_deg)
     days = (last - first).days + 1
     quarters = np.asarray(
         clear_sky_power_kw(array, datetime.combine(first, time(0), zone), days * slots_per_day(SLOT))
     )
-    if resolution % SLOT:
-        raise ValueError(f"a resolution of {resolution} is not a multiple of 15 minutes")
     per = resolution // SLOT
     kw = quarters.reshape(-1, per).mean(axis=1).reshape(days, slots_per_day(resolution))
     return DayMatrix(first, zone, resolution, kw)
