@@ -109,8 +109,9 @@ class PollCache:
             async with UnitOfWork(sessions) as uow:
                 await uow.vens.set_last_poll(polls)
                 await uow.commit()
-        except Exception:
-            # keep the times for the next flush rather than losing them
+        except BaseException:
+            # keep the times for the next flush rather than losing them (a cancelled periodic
+            # flush too: the shutdown's flush writes them)
             for ven_id, at in polls.items():
                 self._polls.setdefault(ven_id, at)
             raise

@@ -37,6 +37,7 @@ class ReportWriter:
     def __init__(self, sessions: Sessions) -> None:
         self.sessions = sessions
         self._queue: list[tuple[list[dict[str, Any]], asyncio.Future[None]]] = []
+        self._writing = False  # a batch is taken off the queue and not yet committed
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._owners: dict[str, RequestOwner] = {}  # by reportRequestID
@@ -55,7 +56,9 @@ class ReportWriter:
         """Write what is queued, then stop."""
         if self._task is None:
             return
-        while self._queue:
+        # The batch being written is waited for too: cancelled mid-insert, its requests would
+        # never be answered and (SQLite) its connection could keep the write lock a while.
+        while self._queue or self._writing:
             self._wake.set()
             await asyncio.sleep(0.01)
         for task in (self._task, self._resolver):
@@ -133,23 +136,30 @@ class ReportWriter:
             self._wake.clear()
             while self._queue:
                 batch = self._take()
+                self._writing = True
                 try:
-                    await self._insert([row for rows, _ in batch for row in rows])
-                except Exception:
-                    log.debug("a report batch failed; writing its messages one by one", exc_info=True)
-                    for rows, future in batch:
-                        try:
-                            await self._insert(rows)
-                        except Exception as exc:
-                            if not future.done():
-                                future.set_exception(exc)
-                        else:
-                            if not future.done():
-                                future.set_result(None)
-                    continue
-                for _, future in batch:
+                    await self._write_batch(batch)
+                finally:
+                    self._writing = False
+
+    async def _write_batch(self, batch: list[tuple[list[dict[str, Any]], asyncio.Future[None]]]) -> None:
+        try:
+            await self._insert([row for rows, _ in batch for row in rows])
+        except Exception:
+            log.debug("a report batch failed; writing its messages one by one", exc_info=True)
+            for rows, future in batch:
+                try:
+                    await self._insert(rows)
+                except Exception as exc:
+                    if not future.done():
+                        future.set_exception(exc)
+                else:
                     if not future.done():
                         future.set_result(None)
+            return
+        for _, future in batch:
+            if not future.done():
+                future.set_result(None)
 
     def _take(self) -> list[tuple[list[dict[str, Any]], asyncio.Future[None]]]:
         taken, count = 0, 0

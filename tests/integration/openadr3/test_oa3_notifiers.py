@@ -215,7 +215,7 @@ async def test_a_webhook_notification_pending_at_shutdown_is_sent_by_the_next_vt
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     callback = f"http://127.0.0.1:{port}/cb"
-    first = await aiohttp_client(create_app(_settings(db_url)))
+    first = await aiohttp_client(create_app(_settings(db_url, webhook_timeout_seconds=2)))
     bl = await _bl(first, db_url)
     async with UnitOfWork(first.server.app[SESSIONS]) as uow:  # as POST /subscriptions stores one
         now = datetime.now(UTC)
@@ -236,8 +236,10 @@ async def test_a_webhook_notification_pending_at_shutdown_is_sent_by_the_next_vt
     assert receiver.got == []
 
     await receiver.start(port)
-    second = await aiohttp_client(create_app(_settings(db_url)))
-    for _ in range(200):
+    # A round the shutdown cut short mid-send leaves its claim (2 x timeout + 5 s) for the next
+    # VTN to wait out: 25 s with the default timeout, longer than this test waits (CI, loaded).
+    second = await aiohttp_client(create_app(_settings(db_url, webhook_timeout_seconds=2)))
+    for _ in range(300):
         if receiver.got:
             break
         await asyncio.sleep(0.1)
