@@ -40,7 +40,7 @@ CONFIG = SchemathesisConfig.from_dict(
         }
     }
 )
-EXAMPLES = int(os.environ.get("FLEXVPP_FUZZ_REST_EXAMPLES", examples(8)))  # per operation and mode
+EXAMPLES = int(os.environ.get("FLEXVPP_FUZZ_REST_EXAMPLES", examples(5)))  # per operation and mode
 API = "/api/v1"
 
 

@@ -1,5 +1,5 @@
 """DR performance and settlement end to end (issue 13, done-when 2): the project's VTN, a private
-Mosquitto, three simulated homes with their agents, all on one clock running x60.
+Mosquitto, three simulated homes with their agents, all on one clock running x120.
 
 Each home has a 0.5 kW house and a car on its 7.4 kW charger that the agent charges on its own
 policy. Half an hour into the future the operator's DR event (LOAD_DISPATCH setpoint 0 kW,
@@ -34,7 +34,7 @@ from ven.simulators.home import HomeSpec, SimulatedHome
 from ven.simulators.run import mqtt_home
 
 pytestmark = [pytest.mark.mqtt, pytest.mark.slow]
-SPEED = 60.0  # a simulated minute per real second
+SPEED = 120.0  # two simulated minutes per real second
 PROGRAM = "http://flexvpp.org/market/e2e-dr"
 QUARTER = timedelta(minutes=15)
 
