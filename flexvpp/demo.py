@@ -307,8 +307,8 @@ def stop_all(demo: Demo) -> None:
                 proc.kill()
 
 
-def market_day(demo: Demo) -> dict[str, Any]:
-    """Prices before the day-ahead run; the DR request and the imbalance signal in the evening."""
+def put_prices(demo: Demo) -> dict[str, Any]:
+    """The day-ahead prices from the demo's day on (three days: the cars charge overnight)."""
     from flexvpp.demo_data import generated_prices, read_prices
 
     slots = 3 * 96
@@ -317,6 +317,13 @@ def market_day(demo: Demo) -> dict[str, Any]:
     else:
         prices = generated_prices(demo.day, slots)
     demo.api("PUT", "/prices", prices)
+    return prices
+
+
+def market_day(demo: Demo) -> dict[str, Any]:
+    """Prices before the day-ahead run; the DR request and the imbalance signal in the evening."""
+    # Sent again: the day may have moved since start-up (skip_late_start).
+    prices = put_prices(demo)
     mode = demo.api("PUT", f"/sites/{HOUSEHOLD_SITE}/preferences", HOUSEHOLD_PREFERENCES, role="customer")
     demo.say(f"{HOUSEHOLD_SITE}'s household chooses {mode['charge_mode']} charging in its app "
              f"(PUT /api/v1/sites/{HOUSEHOLD_SITE}/preferences, a customer token)")  # fmt: skip
@@ -380,6 +387,8 @@ def run_demo(demo: Demo) -> int:
             database = "PostgreSQL" if (demo.db_url or "").startswith("postgresql") else "SQLite"
             demo.say(f"MQTT broker {demo.broker_url} ({demo.broker_kind}), VTN {demo.vtn_base} ({database})")
             demo.say(f"the operator's dashboard: {show_dashboard(demo)}")
+            # Before the homes report: the VTN's first runs then plan, not fail on missing prices.
+            put_prices(demo)
             start_homes(demo)
             wait_for_homes(demo)
             skip_late_start(demo)
