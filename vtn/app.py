@@ -33,6 +33,7 @@ from vtn.openadr3 import create_openadr3_app
 from vtn.openadr3.notifiers_delivery import openadr3_notification_delivery
 from vtn.services.leadership import Leadership
 from vtn.services.poll_cache import PollCache
+from vtn.services.uninterrupted import uninterrupted
 from vtn.settings import VtnSettings
 from vtn.worker import Worker
 
@@ -139,10 +140,14 @@ async def _sync_poll_cache(cache: PollCache, sessions: Sessions) -> None:
     while True:
         await asyncio.sleep(POLL_CACHE_SYNC_SECONDS)
         try:
-            await cache.flush_polls(sessions)
-            await cache.reload(sessions)
+            await uninterrupted(_sync_once(cache, sessions))
         except Exception:  # the database may be briefly away; try again next round
             log.exception("poll cache sync failed")
+
+
+async def _sync_once(cache: PollCache, sessions: Sessions) -> None:
+    await cache.flush_polls(sessions)
+    await cache.reload(sessions)
 
 
 async def _prune_outbox(sessions: Sessions) -> None:
@@ -172,7 +177,7 @@ async def _hourly(job: Callable[[], Awaitable[None]]) -> None:
     while True:
         await asyncio.sleep(PRUNE_EVERY_S)
         try:
-            await job()
+            await uninterrupted(job())
         except Exception:  # the database may be briefly away; next hour
             log.exception("hourly pruning failed")
 

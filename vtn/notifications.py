@@ -21,6 +21,7 @@ from aggregator.notification_records import SendResult
 from aggregator.notifications import DeliveryPolicy, deliver_due, prune_delivered
 from vtn.db.uow import Sessions, UnitOfWork
 from vtn.keys import CLOCK, LEADERSHIP, SESSIONS, SETTINGS, utc_now
+from vtn.services.uninterrupted import uninterrupted
 from vtn.settings import VtnSettings
 
 log = logging.getLogger(__name__)
@@ -79,10 +80,12 @@ async def delivery_rounds(
     while True:
         taken: Sized = ()
         try:
-            taken = await deliver()
+            # A stop waits for the round in flight (at most a send's timeout): cut short, its
+            # queries could leave a connection mid-operation (vtn/services/uninterrupted.py).
+            taken = await uninterrupted(deliver())
             if time.monotonic() - pruned_at >= PRUNE_EVERY_S:
                 pruned_at = time.monotonic()
-                await prune()
+                await uninterrupted(prune())
         except Exception:  # the database may be briefly away; the claims end, nothing is lost
             log.exception("%s round failed", what)
         if len(taken) < batch:
