@@ -56,6 +56,14 @@ def register(bench_subparsers: Any) -> None:
         metavar="SHARE",
         help="share of the homes with shiftable appliances, 0..1 (default 0; 0.5 for issue 15's mix)",
     )
+    plan.add_argument(
+        "--stacked-lp-homes",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also build and solve the LP relaxations of the first N homes as one HiGHS LP, in this process "
+        "(the stacked-LP floor; default 0 = off)",
+    )
     plan.set_defaults(handler=_bench_plan)
 
 
@@ -65,6 +73,8 @@ def _check(args: argparse.Namespace) -> date:
     check_homes_and_workers(args)
     if args.glpk_homes < 0:
         raise UsageError(f"--glpk-homes: {args.glpk_homes} must be 0 (all) or more")
+    if args.stacked_lp_homes < 0:
+        raise UsageError(f"--stacked-lp-homes: {args.stacked_lp_homes} must be 0 (off) or more")
     return check_day(args)
 
 
@@ -176,6 +186,25 @@ def _report(label: str, plans: list[Any], wall_s: float, homes_total: int) -> No
         )
     print(f"{label}: homes that needed binaries: {binaries} of {n} = {100.0 * binaries / n:.1f} %")
     print(f"{label}: best_effort homes: {best_effort}; sum of objectives {objective:.4f} EUR")
+    _report_split(label, plans)
+
+
+def _report_split(label: str, plans: list[Any]) -> None:
+    """Where the workers' time went: homes solved as LPs against homes that needed a MILP (each
+    plan's own solve time, wall clock in its worker: under load it includes waiting for a core)."""
+    lp_s = sum(p.solve_seconds for p in plans if not p.needed_binaries)
+    milp = [p.solve_seconds for p in plans if p.needed_binaries]
+    total = lp_s + sum(milp)
+    if total <= 0.0:
+        return
+    n_lp = len(plans) - len(milp)
+    lp_ms = 1000 * lp_s / max(1, n_lp)
+    milp_s = sum(milp)
+    milp_ms = 1000 * milp_s / max(1, len(milp))
+    print(
+        f"{label}: solve time in the workers: LP homes {lp_s:.1f} s ({lp_ms:.2f} ms a home), "
+        f"binary homes {milp_s:.1f} s ({milp_ms:.1f} ms a home, {100 * milp_s / total:.0f} % of the total)"
+    )
 
 
 def _bench_plan(args: argparse.Namespace) -> int:
@@ -199,6 +228,8 @@ def _bench_plan(args: argparse.Namespace) -> int:
         _report_resources("glpk (Pyomo path)", memory, len(glpk_plans))
         if highs_plans is not None:
             _compare(glpk_plans, highs_plans)
+    if args.stacked_lp_homes:
+        _report_stacked(problems[: args.stacked_lp_homes], len(problems))
     own, child = _rusage_mb()
     print(f"getrusage peak RSS: this process {own:.0f} MB, largest waited-for child {child:.0f} MB")
     print(f"load average after the run: {load_average()}")
@@ -215,6 +246,24 @@ def _report_resources(label: str, memory: _MemorySampler, homes: int) -> None:
         per_home_ms = cpu / homes * 1000
         print(
             f"{label}: worker CPU time {cpu:.1f} s = {per_home_ms:.2f} ms CPU per home (independent of load)"
+        )
+
+
+def _report_stacked(problems: list[Any], homes_total: int) -> None:
+    from flexvpp.bench.stacked import stacked_floor
+
+    floor = stacked_floor(problems)
+    seconds = floor.build_s + floor.solve_s
+    print(
+        f"stacked-LP floor: {floor.homes} homes as one LP ({floor.columns} columns, {floor.rows} rows), "
+        f"one process: built in {floor.build_s:.2f} s, solved in {floor.solve_s:.2f} s = "
+        f"{1000 * seconds / floor.homes:.2f} ms per home; weighted objective {floor.objective_eur:.4f} EUR"
+    )
+    if floor.homes < homes_total:
+        scaled_s = seconds / floor.homes * homes_total
+        print(
+            f"stacked-LP floor: at that rate {homes_total} homes would take {scaled_s:.1f} s "
+            "in one process (a lower bound: the simplex grows faster than linearly with the LP)"
         )
 
 
