@@ -33,11 +33,14 @@ from ven.simulators.sunspec_battery import SunspecBattery
 from ven.simulators.sunspec_registers import SunspecServer, free_port
 
 VOLTAGE_V, PHASES = 230.0, 3
-# The charger's MeterValueSampleInterval [demo clock s]: a quarter hour, as the MQTT devices'
-# telemetry (`--telemetry-s`); the VTN's watch compares those samples with the schedule, and
-# more of them would count the minutes a new schedule takes to reach the agent at x1200 (a 1 s
-# poll is 20 simulated minutes) as the home not following. The battery is polled every
-# SUNSPEC_POLL_REAL_S of real time (10 simulated minutes at x1200).
+# The charger reports its registers at the quarter-hour edges (ClockAlignedDataInterval
+# [demo clock s]) and nothing in between (MeterValueSampleInterval 0), as the MQTT devices'
+# telemetry (`--telemetry-s`) and the meter do: the agent learns the house load as the meter minus
+# every device at one edge, and the VTN's watch compares these samples with the schedule. More of
+# them (periodic samples beside the aligned ones) would count the minutes a new schedule takes to
+# reach the agent at x1200 (a 1 s poll is 20 simulated minutes) as the home not following, and an
+# excluded home's charger runs at full power through the cap. The battery is polled every
+# SUNSPEC_POLL_REAL_S of real time (10 simulated minutes at x1200) and at those edges.
 METER_INTERVAL_S = 900
 SUNSPEC_POLL_REAL_S = 0.5
 
@@ -94,7 +97,8 @@ class ProtocolFaces:
                     "min_current_a": 0.0,
                     "ev_target_kwh": need.target_kwh if need else 0.0,
                     "ev_departure": _hhmm(need.departure_s) if need else "07:00",
-                    "meter_interval_s": METER_INTERVAL_S,
+                    "meter_interval_s": 0,
+                    "aligned_interval_s": METER_INTERVAL_S,
                 }
             )
         if self.battery is not None:

@@ -170,9 +170,11 @@ class AgentCore:
 
     def _learn_base_load(self, snapshot: HomeSnapshot, time_s: float) -> None:
         """Base load = meter - devices, once every device has reported power for the same moment.
-        MQTT devices stamp their readings with the same edge time; an adapter's device (OCPP,
-        SunSpec: `protocol` in its params) stamps the moment its reading arrived, so its latest
-        reading counts when it is at most READINGS_APART_MAX_S older than the meter's."""
+        MQTT devices stamp their readings with the same edge time, and so does an OCPP charger
+        with clock-aligned readings (`aligned_interval_s` in its params); another adapter's
+        device (SunSpec, S2, an OCPP charger without them: `protocol` in its params) stamps the
+        moment its reading arrived, so its latest reading counts when it is at most
+        READINGS_APART_MAX_S older than the meter's."""
         if time_s <= self._base_learnt_s:
             return
         stamped: list[float] = []  # MQTT devices: must all be `time_s`
@@ -181,7 +183,9 @@ class AgentCore:
             reading = view.readings.get("power")
             if reading is None:
                 return
-            (arrived if "protocol" in view.config.params else stamped).append(reading.time_s)
+            params = view.config.params
+            on_edges = "protocol" not in params or bool(params.get("aligned_interval_s"))
+            (stamped if on_edges else arrived).append(reading.time_s)
         if (
             all(t == time_s for t in stamped)
             and all(time_s - READINGS_APART_MAX_S <= t <= time_s for t in arrived)
@@ -190,6 +194,7 @@ class AgentCore:
             self._base_learnt_s = time_s
             self._house_kw = uncontrolled_kw(snapshot)
             self.base_profile.add(time_s, self._house_kw)
+            log.debug("%s: house load %.3f kW at %.0f", self.site_id, self._house_kw, time_s)
 
     # --- flexibility and local planning -------------------------------------------------------
     def site_entry(self, grid: Grid | None = None) -> dict[str, object]:

@@ -77,7 +77,15 @@ class OcppChargers(_Entry):
     ev_target_kwh: float = Field(30.0, ge=0, description="energy a session wants (OCPP 1.6 does not say)")
     ev_departure: str = Field("07:00", pattern=r"^\d\d:\d\d$", description="when a car leaves, HH:MM UTC")
     heartbeat_s: int = Field(60, gt=0, description="the Heartbeat interval given at BootNotification")
-    meter_interval_s: int = Field(10, gt=0, description="MeterValueSampleInterval asked of chargers")
+    meter_interval_s: int = Field(
+        10, ge=0, description="MeterValueSampleInterval asked of chargers (0: no periodic samples)"
+    )
+    aligned_interval_s: int = Field(
+        900,
+        ge=0,
+        description="ClockAlignedDataInterval asked of chargers: readings at the quarter-hour edges, "
+        "as the meters' (0: none)",
+    )
     response_timeout_s: float = Field(10.0, gt=0, description="wait this long for a charger's answer")
 
     @field_validator("listen")
@@ -98,6 +106,12 @@ class SunspecDevice(_Entry):
     address: str = Field(description="HOST[:PORT][/UNIT] (port 502, unit 1 by default)")
     device_id: str | None = Field(None, description="default: sunspec-HOST-PORT-UNIT")
     poll_s: float = Field(5.0, gt=0, description="read the device this often [s]")
+    aligned_interval_s: int = Field(
+        900,
+        ge=0,
+        description="also read it at these edges of the agent's clock, stamped with the edge, as the "
+        "meters' readings (0: only every poll_s)",
+    )
     timeout_s: float = Field(3.0, gt=0, description="Modbus request timeout [s]")
     nominal_kw: float | None = Field(None, gt=0, description="when the device has no model 120/121")
     capacity_kwh: float | None = Field(None, gt=0, description="battery capacity when model 120 lacks it")

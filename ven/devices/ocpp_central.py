@@ -89,6 +89,7 @@ class OcppCentralSystem(WebSocketCentral):
             session.transaction, session.energy_wh = old.transaction, old.energy_wh
             session.connectors, session.plugged_since_s = dict(old.connectors), old.plugged_since_s
             session.unit, session.vendor, session.model = old.unit, old.vendor, old.model
+            session.aligned_s = old.aligned_s
         self.sessions[cp_id] = session
         log.info("charger %s connected from %s", cp_id, connection.remote_address)
         session.on_new_transaction = lambda: self._spawn(self._resume(session))

@@ -9,7 +9,12 @@ at the limit). Either carries `validTo` = the command's `valid_until`: when the 
 sending, the charger drops the limit by itself and charges as it would on its own.
 
 Times are the agent's clock (a charger's own clock may be unset): telemetry is stamped on
-receipt.
+receipt, but for the clock-aligned readings (ClockAlignedDataInterval, context Sample.Clock):
+they are the charger's registers at the interval's edge, as a meter's quarter-hour readings are,
+and are stamped with that edge (the one their timestamp names when it is within an interval of
+receipt, else the edge nearest to receipt). The agent learns the house load as the meter minus
+every device at one moment; a charger's reading of another moment would count the charger's
+change in between (up to its full power) as house load.
 """
 
 from __future__ import annotations
@@ -110,6 +115,7 @@ class ChargerSession(ChargePoint):  # type: ignore[misc]
         self.clock = clock
         self._transaction_ids = transaction_ids  # an iterator shared by the central system
         self.unit = RateUnit.AMPS
+        self.aligned_s = 0  # the ClockAlignedDataInterval the charger took (0: none)
         self.connectors: dict[int, str] = {}
         self.transaction: Transaction | None = None
         self.energy_wh: float | None = None
@@ -174,13 +180,19 @@ class ChargerSession(ChargePoint):  # type: ignore[misc]
             reply = await self.call(call.GetConfiguration(key=[RATE_UNIT_KEY]), suppress=False)
             values = {k.get("key"): k.get("value") for k in (reply.configuration_key or [])}
             self.unit = rate_unit(values.get(RATE_UNIT_KEY))
+            aligned = self.settings.aligned_interval_s
+            taken = []
             for key, value in (
                 ("MeterValuesSampledData", SAMPLED_DATA),
                 ("MeterValueSampleInterval", str(self.settings.meter_interval_s)),
+                ("MeterValuesAlignedData", SAMPLED_DATA),
+                ("ClockAlignedDataInterval", str(aligned)),
             ):
                 answer = await self.call(call.ChangeConfiguration(key=key, value=value), suppress=False)
+                taken.append(answer.status == "Accepted")
                 if answer.status != "Accepted":
                     log.info("charger %s: %s %s (%s)", self.id, key, answer.status, value)
+            self.aligned_s = aligned if aligned > 0 and all(taken[2:]) else 0
         except (OCPPError, TimeoutError) as exc:
             log.warning("charger %s: configuration not read (%s); rates in %s", self.id, exc, self.unit)
         except ConnectionClosed:
@@ -253,13 +265,29 @@ class ChargerSession(ChargePoint):  # type: ignore[misc]
     @on(Action.meter_values)
     def on_meter_values(self, connector_id: int, meter_value: list[dict[str, Any]], **_: Any) -> Any:
         for value in meter_value:
-            reading = parse_samples(value.get("sampled_value", []), self.settings.voltage_v)
+            samples = value.get("sampled_value", [])
+            reading = parse_samples(samples, self.settings.voltage_v)
             for problem in reading.problems:
                 log.warning("charger %s: meter value skipped: %s", self.id, problem)
-            self._publish_reading(reading)
+            self._publish_reading(reading, self._stamp(samples, value.get("timestamp")))
         return call_result.MeterValues()
 
-    def _publish_reading(self, reading: MeterReading) -> None:
+    def _stamp(self, samples: list[dict[str, Any]], timestamp: Any) -> float:
+        """When a reading was taken: receipt, or the edge of a clock-aligned one."""
+        now = self.clock.now()
+        interval = self.aligned_s
+        if not interval or not any(s.get("context") == "Sample.Clock" for s in samples):
+            return now
+        at = now
+        try:
+            told = datetime.fromisoformat(str(timestamp).replace("Z", "+00:00")).timestamp()
+        except ValueError:
+            told = None
+        if told is not None and abs(told - now) < interval:
+            at = told  # the charger's clock, when it is about right
+        return round(at / interval) * interval
+
+    def _publish_reading(self, reading: MeterReading, time_s: float) -> None:
         values: list[tuple[str, str, float]] = []
         if reading.power_w is not None:
             values.append(("power", "W", round(reading.power_w, 1)))
@@ -273,7 +301,7 @@ class ChargerSession(ChargePoint):  # type: ignore[misc]
             values.append(("current", "A", round(reading.current_a, 2)))
         if reading.soc_pct is not None:
             values.append(("soc", "%", reading.soc_pct))
-        self.link.telemetry(self.id, self.clock.now(), values)
+        self.link.telemetry(self.id, time_s, values)
 
     def _track_plug(self) -> None:
         if not self.plugged_in:
@@ -309,6 +337,8 @@ class ChargerSession(ChargePoint):  # type: ignore[misc]
                 "voltage_v": s.voltage_v,
                 "max_power_kw": round(s.max_power_kw, 3),
                 "charging_rate_unit": str(self.unit),
+                # Its power readings come at these edges, stamped with them (0: on receipt).
+                "aligned_interval_s": self.aligned_s,
                 "efficiency": 1.0,
                 "vendor": self.vendor,
                 "model": self.model,

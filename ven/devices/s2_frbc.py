@@ -13,8 +13,13 @@ The fill-level guard: whatever the agent asks, the storage is kept inside its ta
 (the FillLevelTargetProfile element of now, else the storage's fill-level range): at or below
 its lower bound only points that do not lower the fill level further are chosen, at or above
 its upper bound only points that do not raise it. Without a setpoint the CEM keeps the storage
-in that range itself, as a thermostat would: full fill rate from the lower bound up to the
-upper bound, then the least power until it is back at the lower bound.
+in that range itself with the least power that does it: at its lower bound the least point
+that holds the fill level (that makes up its leakage and usage; below the bound, a little more,
+back to the bound within RECOVERY_S), inside the range what it does but never more than that,
+at its upper bound the least power. Its power is then about `hold_power_w`, which the site
+entry counts as the house's load: a thermostat's full-power runs (2 kW for 40 minutes where the
+plan counts 0.5 kW) would be load the plan does not know, and the heat pumps of a portfolio
+that start alike run them at the same time (the closed loop's cap overshoot, docs/closed-loop.md).
 
 Only the first actuator is steered; others keep what they do and their power and fill rate are
 counted as given. Modes marked abnormal-condition-only are never chosen. A mode change needs a
@@ -51,6 +56,9 @@ ELECTRIC = frozenset(
     }
 )
 FACTOR_TOLERANCE = 1e-3  # a factor this close to the active one is no new instruction
+# Without a setpoint, a storage below its target's lower bound is brought back to it within this
+# long [s] where the device can (else as fast as it can).
+RECOVERY_S = 3600.0
 
 FrbcMessage = (
     FRBCSystemDescription
@@ -302,7 +310,7 @@ class FrbcPicture:
         return min(candidates) + other_power
 
     def choose(self, setpoint_w: float | None, now_s: float) -> Choice | None:
-        """The first actuator's point for `setpoint_w` (None: the CEM's own thermostat)."""
+        """The first actuator's point for `setpoint_w` (None: the CEM keeps the storage itself)."""
         if not self.ready or self.system is None or self.fill_level is None:
             return None
         first, *others = self.system.actuators
@@ -324,21 +332,25 @@ class FrbcPicture:
             elif self.fill_level >= hi:
                 at_most, guard = hold, f"fill level {self.fill_level:g} at or above {hi:g}"
         active = self.active_point(first)
-        if setpoint_w is None:
-            if at_least is not None:
-                desired = math.inf
-            elif at_most is not None:
-                desired = -math.inf
-            elif active is not None:
-                desired = active[0].power_at(active[1]) + other_power
-            else:
-                return None  # inside its range and its mode not known yet: nothing to decide
-            guard = None  # the thermostat is not overruled by its own guard
-        else:
-            desired = setpoint_w
         segments = [Segment.of(m, self.fill_level) for m in self.reachable(first, now_s)]
         if not segments:
             return None
+        if setpoint_w is None:
+            guard = None  # the CEM's own keeping is not overruled by its own guard
+            if at_least is not None and span is not None:
+                # Back up to the lower bound within RECOVERY_S where the device can.
+                at_least = hold + (span[0] - self.fill_level) / RECOVERY_S
+                desired = -math.inf
+            elif at_most is not None:
+                desired = -math.inf
+            elif active is not None:
+                # Inside the range: what it does, but never more than the least that holds it.
+                holding, factor = self._pick(segments, -math.inf, hold, None, active)
+                desired = min(active[0].power_at(active[1]), holding.power_at(factor)) + other_power
+            else:
+                return None  # inside its range and its mode not known yet: nothing to decide
+        else:
+            desired = setpoint_w
         pick = self._pick(segments, desired - other_power, at_least, at_most, active)
         segment, factor = pick
         power = segment.power_at(factor) + other_power

@@ -15,6 +15,12 @@ telemetry and state go to the agent as an MQTT device's would:
   [P, P]; InOutWRte_RvrtTms = until `valid_until`; its fallback is StorCtl_Mod = 0 (the
   device's own mode, self-consumption on a home battery).
 
+Besides every `poll_s`, the device is read at each edge of `aligned_interval_s` on the agent's
+clock (the quarter hours, where the meters read) and that reading is stamped with the edge when
+it was taken at most 1/30 of the interval after it: the agent learns the house load as the meter
+minus every device at one edge, and a battery read minutes earlier may since have stopped (empty)
+or started, which would count its whole power as house load.
+
 The revert timers make the device fall back by itself if the agent stops; the agent also
 writes the fallback when a command expires while it runs. Every write is read back.
 A device that does not answer is `online: false` until it does again.
@@ -55,6 +61,7 @@ from ven.messages import DeviceConfig, DeviceType, SetCommand
 log = logging.getLogger(__name__)
 
 RETRY_MAX_S = 30.0
+EDGE_LATE_MAX = 1 / 30  # of the aligned interval: a reading taken later is not the edge's
 
 
 class SunspecAdapter:
@@ -107,12 +114,13 @@ class SunspecAdapter:
     # --- polling ------------------------------------------------------------------------------
     async def _run(self) -> None:
         failures = 0
+        edge_s: float | None = None
         while True:
             try:
                 await self.client.connect()
                 if self.models is None:
                     await self._discover()
-                await self.poll()
+                await self.poll(edge_s)
                 failures = 0
             except DeviceUnreachable as exc:
                 failures += 1
@@ -123,7 +131,20 @@ class SunspecAdapter:
             delay = (
                 self.settings.poll_s if failures == 0 else min(RETRY_MAX_S, self.settings.poll_s * failures)
             )
-            await asyncio.sleep(delay)
+            edge_s = await self._pause(delay)
+
+    async def _pause(self, delay_real_s: float) -> float | None:
+        """Until the next poll, or the next aligned edge when it comes first (that edge then)."""
+        interval = self.settings.aligned_interval_s
+        if interval:
+            now = self.clock.now()
+            edge_s = (now // interval + 1) * interval
+            to_edge_real_s = (edge_s - now) / self.clock.speed
+            if to_edge_real_s <= delay_real_s:
+                await asyncio.sleep(to_edge_real_s)
+                return edge_s
+        await asyncio.sleep(delay_real_s)
+        return None
 
     async def _discover(self) -> None:
         models = await self.client.discover()
@@ -132,6 +153,9 @@ class SunspecAdapter:
             self._report(missing, logging.WARNING)
         config = description.config
         self.discharge_ref_w, self.capacity_wh = description.discharge_ref_w, description.capacity_wh
+        if self.settings.aligned_interval_s:  # its power readings come at these edges too
+            params = {**config.params, "aligned_interval_s": self.settings.aligned_interval_s}
+            config = config.model_copy(update={"params": params})
         self.models, self.config = models, config
         self.online = True  # it answered: commands may come before the first poll ends
         log.info(
@@ -178,11 +202,14 @@ class SunspecAdapter:
             )
         raise SunspecError(f"models {sorted(models)}: neither an inverter (101-103) nor storage (124, 802)")
 
-    async def poll(self) -> None:
-        """Read the device once; publish its telemetry and (when changed) its state."""
+    async def poll(self, edge_s: float | None = None) -> None:
+        """Read the device once; publish its telemetry and (when changed) its state. The reading
+        is stamped with `edge_s` when it is taken soon enough after that edge."""
         assert self.models is not None and self._link is not None
         models = self.models
         now = self.clock.now()
+        late_max_s = EDGE_LATE_MAX * self.settings.aligned_interval_s
+        stamp_s = edge_s if edge_s is not None and 0.0 <= now - edge_s <= late_max_s else now
         values: list[tuple[str, str, float]] = []
         inverter = next((m for m in INVERTERS if m in models), None)
         ac = await self._read(models, inverter, ("W", "WH")) if inverter is not None else None
@@ -204,7 +231,7 @@ class SunspecAdapter:
         if not self.online:
             log.info("sunspec %s at %s is online", self.device_id, self.client)
         self.online = True
-        self._link.telemetry(self.device_id, now, values)
+        self._link.telemetry(self.device_id, stamp_s, values)
         self._publish_state(state, now)
 
     def _battery_readings(

@@ -40,6 +40,9 @@ class SimDevice:
         self.mode = "smart"
         self.command: SetCommand | None = None
         self.online = True
+        # (edge time, power kW, energy import Wh) at the home's last telemetry edge: what a
+        # device served by another face (OCPP's clock-aligned meter values) reads at the edge.
+        self.edge_reading: tuple[float, float, float] | None = None
 
     # --- description ---------------------------------------------------------------------------
     def controls(self) -> list[ControlSpec]:

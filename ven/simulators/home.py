@@ -161,6 +161,7 @@ class SimulatedHome:
             ConstantLoad(spec.base_load_kw) if spec.base_load_kw is not None else BaseLoadProfile(spec.seed)
         )
         self.devices = {d.device_id: d for d in (devices or build_devices(spec, now))}
+        self.protocol_devices = protocol_devices
         self.clients = {
             d_id: DeviceClient(self, d, bus_factory(d_id))
             for d_id, d in self.devices.items()
@@ -218,6 +219,9 @@ class SimulatedHome:
                 self._physics(edge)
                 for client in self.clients.values():
                     client.publish_telemetry(edge)
+                for device_id in self.protocol_devices:
+                    d = self.devices[device_id]
+                    d.edge_reading = (edge, d.power_kw, d.energy_import_wh)
             self._telemetry_slot = slot
             self._physics(now)
             for client in self.clients.values():

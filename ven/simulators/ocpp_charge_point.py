@@ -5,10 +5,13 @@ car arrives, charges, leaves; the meter sums it); this is its protocol face, as 
 charger's is. It follows the car: StatusNotification Preparing and StartTransaction when a car
 is plugged in, StopTransaction and Available when it leaves; MeterValues (power, energy
 register, current per phase, SoC) every MeterValueSampleInterval seconds of the home's clock
-(the central system sets it). The car draws nothing before its transaction has started (the home
-charger's authorisation). A SetChargingProfile (A, or W when declared) limits the car
-until the profile's validTo; ClearChargingProfile, or validTo passing, gives the charger back
-its own behaviour: full power, as a plain charger charges.
+(the central system sets it; 0: none), and with ClockAlignedDataInterval set, the registers at each of
+those edges of the day (context Sample.Clock, timestamp the edge) as the home's physics held
+them at the edge (its meter's telemetry edges: `SimDevice.edge_reading`). The car draws
+nothing before its transaction has started (the home charger's authorisation). A
+SetChargingProfile (A, or W when declared) limits the car until the profile's validTo;
+ClearChargingProfile, or validTo passing, gives the charger back its own behaviour: full power,
+as a plain charger charges.
 """
 
 from __future__ import annotations
@@ -79,6 +82,8 @@ class SimulatedChargePoint(ChargePoint):  # type: ignore[misc]
         self.voltage_v = voltage_v
         self.phases = phases
         self.meter_interval_s = 60.0
+        self.aligned_s = 0.0  # ClockAlignedDataInterval (0: no clock-aligned readings)
+        self._aligned_sent_s = 0.0
         self.transaction_id: int | None = None
         self._next_meter_s = 0.0
         with lock:
@@ -91,6 +96,7 @@ class SimulatedChargePoint(ChargePoint):  # type: ignore[misc]
             configuration_key=[
                 {"key": "ChargingScheduleAllowedChargingRateUnit", "readonly": True, "value": "Current"},
                 {"key": "MeterValueSampleInterval", "readonly": False, "value": f"{self.meter_interval_s:g}"},
+                {"key": "ClockAlignedDataInterval", "readonly": False, "value": f"{self.aligned_s:g}"},
             ]
         )
 
@@ -101,10 +107,18 @@ class SimulatedChargePoint(ChargePoint):  # type: ignore[misc]
                 seconds = float(value)
             except ValueError:
                 return call_result.ChangeConfiguration(status="Rejected")
-            if seconds <= 0:
+            if seconds < 0:
                 return call_result.ChangeConfiguration(status="Rejected")
-            self.meter_interval_s = seconds
+            self.meter_interval_s = seconds  # 0: no periodic samples (OCPP 1.6)
             self._next_meter_s = 0.0  # the next sample now, then on the new interval
+        elif key == "ClockAlignedDataInterval":
+            try:
+                aligned = float(value)
+            except ValueError:
+                return call_result.ChangeConfiguration(status="Rejected")
+            if aligned < 0:
+                return call_result.ChangeConfiguration(status="Rejected")
+            self.aligned_s = aligned
         return call_result.ChangeConfiguration(status="Accepted")
 
     @on(Action.set_charging_profile)
@@ -155,10 +169,24 @@ class SimulatedChargePoint(ChargePoint):  # type: ignore[misc]
             elif not plugged and self.transaction_id is not None:
                 await self._stop(energy_wh)
             now = self.clock.now()
-            if now >= self._next_meter_s:
+            if self.meter_interval_s and now >= self._next_meter_s:
                 self._next_meter_s = now + self.meter_interval_s
                 await self.send_meter_values()
+            await self._send_aligned()
             await asyncio.sleep(FOLLOW_REAL_S)
+
+    async def _send_aligned(self) -> None:
+        """The registers at the last clock-aligned edge, once (a charger samples them right at
+        the edge; this loop looks only every FOLLOW_REAL_S, so the home keeps them)."""
+        with self.lock:
+            edge = self.charger.edge_reading
+        if not self.aligned_s or edge is None or edge[0] <= self._aligned_sent_s:
+            return
+        at_s, power_kw, energy_wh = edge
+        if abs(at_s / self.aligned_s - round(at_s / self.aligned_s)) > 1e-9:
+            return  # a telemetry edge of the home that is not one of the aligned ones
+        self._aligned_sent_s = at_s
+        await self._meter_values(at_s, power_kw * 1000.0, energy_wh, None, "Sample.Clock")
 
     async def _start(self, energy_wh: float) -> None:
         await self.call(call.StatusNotification(connector_id=1, error_code="NoError", status="Preparing"))
@@ -191,6 +219,11 @@ class SimulatedChargePoint(ChargePoint):  # type: ignore[misc]
             power_w = self.charger.power_kw * 1000.0
             energy_wh = self.charger.energy_import_wh
             soc = self.charger.soc_pct
+        await self._meter_values(self.clock.now(), power_w, energy_wh, soc, "Sample.Periodic")
+
+    async def _meter_values(
+        self, at_s: float, power_w: float, energy_wh: float, soc: float | None, context: str
+    ) -> None:
         current_a = power_w / (self.voltage_v * self.phases)
         samples: list[dict[str, Any]] = [
             {"value": f"{power_w:.1f}", "measurand": "Power.Active.Import", "unit": "W"},
@@ -202,11 +235,13 @@ class SimulatedChargePoint(ChargePoint):  # type: ignore[misc]
         ]
         if soc is not None:
             samples.append({"value": f"{soc:.1f}", "measurand": "SoC", "unit": "Percent"})
+        for sample in samples:
+            sample["context"] = context
         await self.call(
             call.MeterValues(
                 connector_id=1,
                 transaction_id=self.transaction_id,
-                meter_value=[{"timestamp": _iso(self.clock.now()), "sampled_value": samples}],
+                meter_value=[{"timestamp": _iso(at_s), "sampled_value": samples}],
             )
         )
 

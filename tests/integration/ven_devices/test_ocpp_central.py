@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -154,3 +156,47 @@ async def test_a_charger_that_reconnects_gets_the_last_valid_limit_again() -> No
             profile = second.received_profiles[-1]
             assert profile["charging_schedule"]["charging_schedule_period"][0]["limit"] == 10.0
             await until(lambda: second.current_a == 10.0, what="10 A after the reconnect")
+
+
+async def test_clock_aligned_readings_are_stamped_with_their_edge() -> None:
+    """A Sample.Clock reading holds the registers at its interval's edge, as the meter's reading at
+    that edge does: it is stamped with the edge its timestamp names (the edge nearest to receipt
+    when the charger's clock is far off), so the agent can set it against the meter's; the
+    periodic ones are stamped on receipt."""
+    from ocpp.v16 import call
+
+    from ven.messages import TopicKind, parse_telemetry, topic
+
+    cs = central(aligned_interval_s=900)
+    async with AgentSide([cs]) as agent, RunningChargePoint(_url(cs), "CP-6", meter_s=3600) as cp:
+        stamps: list[float] = []
+        agent.router.subscribe(
+            topic(agent.site, "CP-6", TopicKind.TELEMETRY),
+            lambda name, payload: stamps.extend(
+                m.time_s for m in parse_telemetry(name, payload) if m.name == "power"
+            ),
+        )
+        await until(lambda: cs.sessions["CP-6"].configured.is_set(), what="configuration read")
+        assert cp.configuration["ClockAlignedDataInterval"] == "900"
+        assert cp.configuration["MeterValuesAlignedData"].startswith("Energy.Active.Import.Register")
+        assert agent.device("CP-6").config.params["aligned_interval_s"] == 900  # type: ignore[union-attr]
+
+        async def reading(timestamp: str, context: str) -> float:
+            sent = len(stamps)
+            sample = {"value": "4200.0", "measurand": "Power.Active.Import", "unit": "W", "context": context}
+            await cp.call(
+                call.MeterValues(
+                    connector_id=1, meter_value=[{"timestamp": timestamp, "sampled_value": [sample]}]
+                )
+            )
+            await until(lambda: len(stamps) > sent, what="the reading")
+            return stamps[-1]
+
+        now = time.time()
+        edge = now - now % 900
+        iso = datetime.fromtimestamp(edge + 0.4, UTC).isoformat()  # the charger's clock: nearly right
+        assert await reading(iso, "Sample.Clock") == edge
+        far_off = await reading("2001-01-01T00:00:00Z", "Sample.Clock")
+        assert far_off % 900 == 0 and abs(far_off - time.time()) <= 450
+        periodic = await reading(iso, "Sample.Periodic")
+        assert periodic == pytest.approx(time.time(), abs=2.0)

@@ -140,3 +140,29 @@ async def test_a_device_that_goes_away_is_offline_and_refuses_commands() -> None
             await until(lambda: agent.device("pv-1").online, timeout_s=10, what="online again")  # type: ignore[union-attr]
         finally:
             await restarted.stop()
+
+
+async def test_the_device_is_also_read_at_the_meters_edges_stamped_with_them(
+    pv_and_battery: tuple[SunspecServer, SunspecSim, SunspecSim],
+) -> None:
+    """Besides its polls (none here after the first), a reading at each aligned edge of the agent's
+    clock, stamped with the edge: the agent sets it against the meter's reading of that edge."""
+    from ven.clock import AcceleratedClock
+    from ven.messages import TopicKind, parse_telemetry, topic
+
+    server, _, _ = pv_and_battery
+    clock = AcceleratedClock(30.0)  # an edge of 60 s every 2 s
+    settings = SunspecDevice(
+        address=f"127.0.0.1:{server.port}/2", device_id="bat-1", poll_s=60.0, aligned_interval_s=60
+    )
+    async with AgentSide([SunspecAdapter(settings, clock)], clock) as agent:
+        stamps: list[float] = []
+        agent.router.subscribe(
+            topic(agent.site, "bat-1", TopicKind.TELEMETRY),
+            lambda name, payload: stamps.extend(
+                m.time_s for m in parse_telemetry(name, payload) if m.name == "power"
+            ),
+        )
+        view = await until(lambda: agent.device("bat-1"), what="the battery's config")
+        assert view.config.params["aligned_interval_s"] == 60
+        await until(lambda: any(t % 60 == 0 for t in stamps), timeout_s=10, what="a reading of an edge")

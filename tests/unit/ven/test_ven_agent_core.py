@@ -183,3 +183,37 @@ def test_the_house_load_is_learnt_beside_a_protocol_device() -> None:
     assert core.snapshot().house_kw == pytest.approx(1.5)
     power("meter-1", T0 + 1500, 9000.0)  # the charger's reading is now 20 min old: not learnt
     assert core.snapshot().house_kw == pytest.approx(1.5)
+
+
+def test_a_charger_with_clock_aligned_readings_counts_only_at_the_meters_edge() -> None:
+    """Its readings are stamped with the edge (as the meter's): an older one is not the same
+    moment (the charger may have changed since, e.g. at the edge where its setpoint changes), so
+    the house load waits for the charger's reading of the meter's edge."""
+    from ven.agent.core import AgentCore
+    from ven.agent.policy import SiteLimits
+    from ven.clock import AcceleratedClock
+    from ven.device_bus import FakeBroker, FakeBus
+
+    broker = FakeBroker()
+    clock = AcceleratedClock(1.0, origin_s=T0)
+    core = AgentCore(SITE, "ven", FakeBus(broker), clock, SiteLimits(9.2, 10.0))
+    core.start()
+    params = {"protocol": "ocpp1.6", "aligned_interval_s": 900}
+    configs = {
+        "meter-1": {"device_id": "meter-1", "device_type": "meter"},
+        "evse-1": {"device_id": "evse-1", "device_type": "ev_charger", "params": params},
+    }
+    for device_id, config in configs.items():
+        broker.route(f"flexvpp/{SITE}/{device_id}/config", json.dumps(config), retain=True)
+
+    def power(device_id: str, time_s: float, watts: float) -> None:
+        pack = [{"bn": f"{device_id}:", "bt": time_s, "n": "power", "u": "W", "v": watts}]
+        broker.route(f"flexvpp/{SITE}/{device_id}/telemetry", json.dumps(pack), retain=False)
+
+    power("evse-1", T0, 11000.0)
+    power("meter-1", T0, 11800.0)
+    assert core.snapshot().house_kw == pytest.approx(0.8)
+    power("meter-1", T0 + 900, 1300.0)  # the charger stopped at T0 + 900: 11 kW of it is not house
+    assert core.snapshot().house_kw == pytest.approx(0.8)
+    power("evse-1", T0 + 900, 0.0)  # its reading of that edge, later
+    assert core.snapshot().house_kw == pytest.approx(1.3)

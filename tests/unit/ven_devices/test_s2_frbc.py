@@ -25,7 +25,7 @@ from s2python.frbc import (
     FRBCTimerStatus,
 )
 
-from ven.devices.s2_frbc import FrbcPicture
+from ven.devices.s2_frbc import RECOVERY_S, FrbcPicture
 
 NOW = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
 NOW_S = NOW.timestamp()
@@ -170,13 +170,24 @@ def test_the_fill_level_guard_holds_the_target_range() -> None:
     assert "at or below 40" in (cold.guard or "")
 
 
-def test_without_a_setpoint_the_cem_is_a_thermostat() -> None:
+def test_without_a_setpoint_the_cem_keeps_the_storage_with_the_least_power() -> None:
+    """About the hold power the site entry counts (800 W here), never a thermostat's full power."""
+    # Under its lower bound (40): what holds it and brings it back within RECOVERY_S.
     below = picture(39.0).choose(None, NOW_S)
-    assert below is not None and below.power_w == 2000.0 and below.guard is None
+    back_w = (LEAK + 1.0 / RECOVERY_S) / RATE_PER_W
+    assert below is not None and below.mode_id == HEATING and below.guard is None
+    assert below.power_w == pytest.approx(back_w) and below.power_w < 2000.0
+    at_bound = picture(40.0).choose(None, NOW_S)
+    assert at_bound is not None and at_bound.power_w == pytest.approx(LEAK / RATE_PER_W)
     above = picture(51.0, HEATING, 1.0).choose(None, NOW_S)
     assert above is not None and above.mode_id == OFF
-    inside = picture(45.0, HEATING, 0.3).choose(None, NOW_S)  # inside the range: it goes on
-    assert inside is not None and not inside.new and inside.factor == pytest.approx(0.3)
+    # Inside the range: what it does, down to the holding point when it draws more.
+    running = picture(45.0, HEATING, 0.3).choose(None, NOW_S)  # 1020 W
+    assert running is not None and running.new and running.power_w == pytest.approx(800.0)
+    slow = picture(45.0, HEATING, 0.1).choose(None, NOW_S)  # 740 W: it goes on
+    assert slow is not None and not slow.new and slow.factor == pytest.approx(0.1)
+    idle = picture(45.0).choose(None, NOW_S)  # off: it stays off until its lower bound
+    assert idle is not None and not idle.new and idle.mode_id == OFF
 
 
 def test_a_running_blocking_timer_keeps_the_mode() -> None:
