@@ -32,6 +32,9 @@ from flexvpp.bench.servers import BenchFailed, free_port, fresh_pg_database, sto
 from flexvpp.child_process import python_module
 
 log = logging.getLogger(__name__)
+SETUP_WAIT_S = 3600.0  # for every VEN to register: 20,000 took 24 min on the 2-core machine
+RESULTS_WAIT_S = 900.0  # for the load processes' figures once the window has ended
+LIVENESS_CHECK_S = 5.0  # how often the load processes are checked for life while waiting
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,7 +243,7 @@ async def _run_workers(
     try:
         vens_ready = 0
         for _ in processes:
-            vens_ready += int(await asyncio.to_thread(ready.get, True, 3600))
+            vens_ready += int(await _from_live(ready, processes, SETUP_WAIT_S, "registering its VENs"))
         setup_s = time.monotonic() - setup_started
         log.info("%d VENs registered; measuring for %.0f s", vens_ready, duration_s)
         start_wall.value = time.time() + 2.0
@@ -250,10 +253,7 @@ async def _run_workers(
         sampler = asyncio.create_task(monitor.run())
         await asyncio.sleep(duration_s)
         sampler.cancel()
-        try:
-            collected = [await asyncio.to_thread(results.get, True, 900) for _ in processes]
-        except queue.Empty:
-            raise BenchFailed("the load processes did not finish (the VTN stopped answering?)") from None
+        collected = [await _from_live(results, processes, RESULTS_WAIT_S, "measuring") for _ in processes]
     finally:
         for process in processes:
             process.join(timeout=10)
@@ -263,6 +263,27 @@ async def _run_workers(
     if failures:
         raise BenchFailed("; ".join(str(f) for f in failures))
     return collected, vens_ready, setup_s, monitor
+
+
+async def _from_live(channel: Any, processes: list[Any], timeout_s: float, doing: str) -> Any:
+    """The next message on `channel`; BenchFailed as soon as a load process has died (the run
+    used to wait out the whole timeout: an hour at setup, for a process killed in its first
+    minutes) or when nothing came within `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return await asyncio.to_thread(channel.get, True, LIVENESS_CHECK_S)
+        except queue.Empty:
+            pass
+        dead = [
+            (i, p.exitcode) for i, p in enumerate(processes) if p.exitcode is not None and p.exitcode != 0
+        ]
+        if dead:
+            which = ", ".join(f"{i} (exit code {code})" for i, code in dead)
+            raise BenchFailed(f"load process {which} died while {doing}") from None
+        if time.monotonic() > deadline:
+            raise BenchFailed(f"the load processes said nothing for {timeout_s:.0f} s while {doing} "
+                              "(the VTN stopped answering?)") from None  # fmt: skip
 
 
 def _summarise(
