@@ -36,6 +36,11 @@ class WatchRules:
     offline_after: timedelta  # on the VTN's clock, as the stored poll times are
     deviation_tolerance_kw: float
     steered_device: str = "meter"  # whose power the schedule sets: the meter's (site) or "evse"
+    # How long after a schedule changed the home may still follow the one before: it takes the
+    # new one on its next poll. Samples of that time are not held against the new schedule (a
+    # demo at x1200 polling every real second excluded a home for the minutes its new schedule
+    # took to reach it, and the excluded home's charger then ran through the evening cap).
+    delivery_grace: timedelta = timedelta(0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +114,8 @@ async def _check_ven(
         return None
     if event.responses.get(ven.ven_id) == "optOut":
         return await _excluded(uow, ven, ExclusionReason.OPTED_OUT, f"{ven.ven_id} opted out", now)
-    deviation = _deviation_kw(row, await _power_samples(uow, ven.ven_id, now, rules.steered_device))
+    samples = await _power_samples(uow, ven.ven_id, now, rules.steered_device)
+    deviation = _deviation_kw(row, samples, row.updated_at + rules.delivery_grace)
     if deviation is not None and deviation > rules.deviation_tolerance_kw:
         reason = f"{ven.ven_id} deviates {deviation:.1f} kW from its schedule"
         return await _excluded(uow, ven, ExclusionReason.DEVIATES, reason, now)
@@ -137,14 +143,16 @@ async def _power_samples(
     ]
 
 
-def _deviation_kw(row: DispatchRecord, samples: list[tuple[datetime, float]]) -> float | None:
-    """The mean |measured - scheduled| over the samples in the schedule's slots; None with fewer
-    than MIN_SAMPLES of them."""
+def _deviation_kw(
+    row: DispatchRecord, samples: list[tuple[datetime, float]], in_force_from: datetime
+) -> float | None:
+    """The mean |measured - scheduled| over the samples in the schedule's slots taken once it was
+    in force; None with fewer than MIN_SAMPLES of them."""
     resolution = timedelta(minutes=row.resolution_minutes)
     gaps = []
     for at, measured in samples:
         slot = int((at - row.start) / resolution)
-        if at >= row.start and slot < len(row.setpoint_kw):
+        if at >= max(row.start, in_force_from) and slot < len(row.setpoint_kw):
             gaps.append(abs(measured - float(row.setpoint_kw[slot])))
     if len(gaps) < MIN_SAMPLES:
         return None

@@ -323,6 +323,8 @@ class PortfolioLoop:
             deviation_tolerance_kw=settings.deviation_tolerance_kw,
             # The schedule steers the site's net import (the meter) or the EV charger's power.
             steered_device="evse" if settings.dispatch_target == "ev" else "meter",
+            # A changed schedule reaches the home on its next poll (real s, as offline_after).
+            delivery_grace=timedelta(seconds=settings.poll_interval_seconds * settings.clock_speed),
         )
 
 

@@ -140,6 +140,16 @@ async def test_deviation_needs_three_samples_in_the_schedules_slots() -> None:
     assert await findings(before, replace(RULES, deviation_tolerance_kw=0.1)) == {}
 
 
+async def test_samples_before_a_changed_schedule_reached_the_home_are_not_held_against_it() -> None:
+    """The schedule changed at START + 4 min and reaches the home within a poll (5 min here): the
+    6 kW it drew before, on its previous schedule, is no deviation from the new one."""
+    changed = homes("far", measured_kw={"far": None}, report_values=power("far", 6.0, minutes=(1, 5, 9, 13)))
+    changed.stored.dispatches["far"] = replace(dispatch("far"), updated_at=START + timedelta(minutes=4))
+    graced = replace(RULES, delivery_grace=timedelta(minutes=5))
+    assert await findings(changed, graced) == {}  # only 13 is past 9 min: fewer than three samples
+    assert list(await findings(changed, RULES)) == ["far"]  # without the grace: 5, 9 and 13 count
+
+
 async def test_with_target_ev_the_chargers_power_is_compared_with_the_schedule() -> None:
     ev_rules = replace(RULES, steered_device="evse")
     charger = power("car", 7.0, device="evse-1")  # 7 kW where the schedule says 1
