@@ -134,13 +134,16 @@ async def _excluded(
 async def _power_samples(
     uow: UnitOfWork, ven_id: str, now: datetime, device: str
 ) -> list[tuple[datetime, float]]:
-    """(time, kW) of the device's `.power` telemetry over the last half hour."""
+    """(time, kW) of the device's `.power` telemetry over the last half hour, one per time: a VEN
+    that answers two report requests stores each sample twice (a CI demo's home counted two
+    samples as four, passed MIN_SAMPLES and was excluded on them)."""
     values = await uow.reports.values(ven_id, now - DEVIATION_WINDOW, now)
-    return [
-        (v.dtstart, v.value / 1000.0)
+    by_time = {
+        (v.dtstart, v.r_id): v.value / 1000.0
         for v in values
         if v.r_id.startswith(device) and v.r_id.endswith(".power")
-    ]
+    }
+    return [(at, kw) for (at, _), kw in sorted(by_time.items())]
 
 
 def _deviation_kw(

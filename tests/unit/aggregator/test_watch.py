@@ -140,6 +140,13 @@ async def test_deviation_needs_three_samples_in_the_schedules_slots() -> None:
     assert await findings(before, replace(RULES, deviation_tolerance_kw=0.1)) == {}
 
 
+async def test_a_sample_stored_for_two_report_requests_counts_once() -> None:
+    twice = [
+        replace(v, report_request_id=rr) for v in power("far", 6.0, minutes=(1, 5)) for rr in ("r1", "r2")
+    ]
+    assert await findings(homes("far", measured_kw={"far": None}, report_values=twice)) == {}
+
+
 async def test_samples_before_a_changed_schedule_reached_the_home_are_not_held_against_it() -> None:
     """The schedule changed at START + 4 min and reaches the home within a poll (5 min here): the
     6 kW it drew before, on its previous schedule, is no deviation from the new one."""
