@@ -102,23 +102,16 @@ class SimulatedChargePoint(ChargePoint):  # type: ignore[misc]
 
     @on(Action.change_configuration)
     def on_change_configuration(self, key: str, value: str) -> Any:
+        if key not in ("MeterValueSampleInterval", "ClockAlignedDataInterval"):
+            return call_result.ChangeConfiguration(status="Accepted")
+        seconds = _interval_s(value)
+        if seconds is None:
+            return call_result.ChangeConfiguration(status="Rejected")
         if key == "MeterValueSampleInterval":
-            try:
-                seconds = float(value)
-            except ValueError:
-                return call_result.ChangeConfiguration(status="Rejected")
-            if seconds < 0:
-                return call_result.ChangeConfiguration(status="Rejected")
             self.meter_interval_s = seconds  # 0: no periodic samples (OCPP 1.6)
             self._next_meter_s = 0.0  # the next sample now, then on the new interval
-        elif key == "ClockAlignedDataInterval":
-            try:
-                aligned = float(value)
-            except ValueError:
-                return call_result.ChangeConfiguration(status="Rejected")
-            if aligned < 0:
-                return call_result.ChangeConfiguration(status="Rejected")
-            self.aligned_s = aligned
+        else:
+            self.aligned_s = seconds
         return call_result.ChangeConfiguration(status="Accepted")
 
     @on(Action.set_charging_profile)
@@ -275,3 +268,12 @@ async def run_charge_point(
         except Exception as exc:  # the central system is away: try again, as a charger does
             log.warning("charge point %s: %s; connecting again", cp_id, exc)
         await asyncio.sleep(RECONNECT_REAL_S)
+
+
+def _interval_s(value: str) -> float | None:
+    """An interval setting's seconds (0 or more), or None for a value a charger rejects."""
+    try:
+        seconds = float(value)
+    except ValueError:
+        return None
+    return seconds if seconds >= 0 else None
