@@ -17,7 +17,8 @@ from aiohttp import web
 
 from vtn.api import create_api_app
 from vtn.dashboard import create_dashboard_app
-from vtn.db.engine import create_engine, sessions_for
+from vtn.db.engine import PoolLimits, create_engine, sessions_for
+from vtn.db.errors import log_failure
 from vtn.db.instance_link import (
     OUTBOX_CHANNEL,
     REGISTRATION_CHANNEL,
@@ -91,7 +92,8 @@ def _worker_header(
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    engine = create_engine(settings.db_url)
+    pool = PoolLimits(settings.db_pool_size, settings.db_pool_overflow, settings.db_pool_timeout_seconds)
+    engine = create_engine(settings.db_url, pool)
     app[ENGINE] = engine
     app[SESSIONS] = sessions_for(engine)
     # The election between instances (vtn/services/leadership.py); SQLite: this one leads.
@@ -141,8 +143,8 @@ async def _sync_poll_cache(cache: PollCache, sessions: Sessions) -> None:
         await asyncio.sleep(POLL_CACHE_SYNC_SECONDS)
         try:
             await uninterrupted(_sync_once(cache, sessions))
-        except Exception:  # the database may be briefly away; try again next round
-            log.exception("poll cache sync failed")
+        except Exception as exc:  # the database may be briefly away; try again next round
+            log_failure(log, "poll cache sync failed", exc)
 
 
 async def _sync_once(cache: PollCache, sessions: Sessions) -> None:
@@ -178,8 +180,8 @@ async def _hourly(job: Callable[[], Awaitable[None]]) -> None:
         await asyncio.sleep(PRUNE_EVERY_S)
         try:
             await uninterrupted(job())
-        except Exception:  # the database may be briefly away; next hour
-            log.exception("hourly pruning failed")
+        except Exception as exc:  # the database may be briefly away; next hour
+            log_failure(log, "hourly pruning failed", exc)
 
 
 def _async(call: Callable[[], None]) -> Callable[[], Awaitable[None]]:

@@ -19,6 +19,7 @@ from aiohttp import web
 
 from aggregator.notification_records import SendResult
 from aggregator.notifications import DeliveryPolicy, deliver_due, prune_delivered
+from vtn.db.errors import log_failure
 from vtn.db.uow import Sessions, UnitOfWork
 from vtn.keys import CLOCK, LEADERSHIP, SESSIONS, SETTINGS, utc_now
 from vtn.services.uninterrupted import uninterrupted
@@ -86,8 +87,8 @@ async def delivery_rounds(
             if time.monotonic() - pruned_at >= PRUNE_EVERY_S:
                 pruned_at = time.monotonic()
                 await uninterrupted(prune())
-        except Exception:  # the database may be briefly away; the claims end, nothing is lost
-            log.exception("%s round failed", what)
+        except Exception as exc:  # the database may be briefly away; the claims end, nothing is lost
+            log_failure(log, f"{what} round failed", exc)
         if len(taken) < batch:
             await asyncio.sleep(poll_seconds)
 

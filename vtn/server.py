@@ -27,7 +27,7 @@ from aiohttp.log import access_logger
 from flexmodel.parent_watch import watch_parent
 from vtn.db.instance_link import is_postgresql, sqlite_file
 from vtn.settings import VtnSettings
-from vtn.tls import settings_ssl_context
+from vtn.tls import limit_tls_read_buffers, settings_ssl_context
 from vtn.worker import Worker
 
 log = logging.getLogger(__name__)
@@ -94,6 +94,8 @@ def _serve(settings: VtnSettings, worker: Worker, ssl_context: Any, reuse_port: 
     from vtn.app import create_app
 
     app = create_app(settings, worker)
+    if ssl_context is not None:
+        limit_tls_read_buffers()
     app.on_startup.append(_warm_up_planner)  # after the app's cleanup contexts: the loop exists
     web.run_app(
         app,

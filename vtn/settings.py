@@ -35,6 +35,15 @@ class VtnSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FLEXVPP_", extra="forbid")
 
     db_url: str = Field(DEFAULT_DB_URL, description="SQLAlchemy URL: sqlite:///file.db or postgresql://...")
+    # PostgreSQL's connection pool, per process (each `--workers` worker has its own): keep
+    # instances x workers x (size + overflow) under the server's max_connections (100 by default).
+    db_pool_size: int = Field(10, ge=1, description="PostgreSQL connections each VTN process keeps open")
+    db_pool_overflow: int = Field(
+        20, ge=0, description="connections a process may open beyond db_pool_size under load (closed after)"
+    )
+    db_pool_timeout_seconds: float = Field(
+        30.0, gt=0, description="a request waits this long for a free connection, then gets 503 (OpenADR)"
+    )
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
     # Upper case: OpenADR conformance (and the stock openleadr client) reject a lowercase vtnID.

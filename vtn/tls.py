@@ -63,6 +63,23 @@ def fingerprint_from_pem(pem: str) -> str:
     return fingerprint_from_der(ssl.PEM_cert_to_DER_cert(pem.strip() + "\n"))
 
 
+# asyncio gives every TLS connection a 256 KiB read buffer (`SSLProtocol.max_size`, a
+# zero-filled bytearray, so resident at once): 0.35 MB a connection in all, which made 20,000
+# kept-alive VEN connections cost 3.4 GB a VTN worker. A TLS record carries at most 16 KiB, so a
+# 16 KiB buffer reads one (its header split off at worst) per call; measured, 1,000 connections
+# took 316 KB each with the default and 70 KB with this (flexvpp bench load, docs/faults-and-load.md).
+TLS_READ_BUFFER_BYTES = 16 * 1024
+
+
+def limit_tls_read_buffers(size_bytes: int = TLS_READ_BUFFER_BYTES) -> None:
+    """Make this process's asyncio TLS connections read into `size_bytes` buffers (see above)."""
+    from asyncio import sslproto
+
+    # a class attribute of CPython's asyncio (3.11 to 3.14); absent elsewhere, nothing to limit
+    if hasattr(sslproto.SSLProtocol, "max_size"):
+        sslproto.SSLProtocol.max_size = size_bytes
+
+
 def server_ssl_context(cert_files: Sequence[tuple[Path, Path]], ca_file: Path | None) -> ssl.SSLContext:
     """TLS 1.2+ with the OpenADR suites; a client certificate signed by `ca_file` is required."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

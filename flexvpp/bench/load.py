@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 SETUP_WAIT_S = 3600.0  # for every VEN to register: 20,000 took 24 min on the 2-core machine
 RESULTS_WAIT_S = 900.0  # for the load processes' figures once the window has ended
 LIVENESS_CHECK_S = 5.0  # how often the load processes are checked for life while waiting
+PROGRESS_S = 30.0  # how often the registration count is printed while the VENs set up
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +65,7 @@ class LoadResult:
     poll_errors: int
     report_errors: int
     setup_errors: list[str]
+    setup_busy: int  # setup steps the VTN answered 503 (busy) and the VEN retried
     unexpected_messages: int
     values_sent: int
     values_stored: int
@@ -226,8 +228,28 @@ def _vtn_argv(db_url: str, port: int, cert_dir: Path | None, workers: int = 1) -
     return argv
 
 
+async def _registered(db_url: str) -> int:
+    from vtn.db.engine import open_database
+    from vtn.db.uow import UnitOfWork
+
+    async with open_database(db_url) as sessions, UnitOfWork(sessions) as uow:
+        return len(await uow.vens.registrations())
+
+
+async def _show_setup_progress(db_url: str, total: int) -> None:
+    """A line every PROGRESS_S while the VENs register (20,000 take about half an hour)."""
+    started, before = time.monotonic(), 0
+    while True:
+        await asyncio.sleep(PROGRESS_S)
+        with contextlib.suppress(Exception):  # progress only: a failed count is skipped
+            now = await _registered(db_url)
+            print(f"  {time.monotonic() - started:5.0f} s: {now:,}/{total:,} VENs registered "
+                  f"({(now - before) / PROGRESS_S:.1f}/s)", flush=True)  # fmt: skip
+            before = now
+
+
 async def _run_workers(
-    plans: list[WorkerPlan], vtn_pid: int, duration_s: float
+    plans: list[WorkerPlan], vtn_pid: int, duration_s: float, db_url: str
 ) -> tuple[list[WorkerResult], int, float, _VtnMonitor]:
     context = multiprocessing.get_context("spawn")
     ready, results = context.Queue(), context.Queue()
@@ -240,11 +262,13 @@ async def _run_workers(
     for process in processes:
         process.start()
     setup_started = time.monotonic()
+    progress = asyncio.create_task(_show_setup_progress(db_url, sum(len(p.vens) for p in plans)))
     try:
         vens_ready = 0
         for _ in processes:
             vens_ready += int(await _from_live(ready, processes, SETUP_WAIT_S, "registering its VENs"))
         setup_s = time.monotonic() - setup_started
+        progress.cancel()
         log.info("%d VENs registered; measuring for %.0f s", vens_ready, duration_s)
         start_wall.value = time.time() + 2.0
         go.set()
@@ -255,6 +279,7 @@ async def _run_workers(
         sampler.cancel()
         collected = [await _from_live(results, processes, RESULTS_WAIT_S, "measuring") for _ in processes]
     finally:
+        progress.cancel()
         for process in processes:
             process.join(timeout=10)
             if process.is_alive():
@@ -305,6 +330,7 @@ def _summarise(
         poll_errors=sum(r.poll_errors for r in results),
         report_errors=sum(r.report_errors for r in results),
         setup_errors=[e for r in results for e in r.setup_errors],
+        setup_busy=sum(r.setup_busy for r in results),
         unexpected_messages=sum(r.unexpected_messages for r in results),
         values_sent=len(sent),
         values_stored=sum(len(v) for v in stored.values()),
@@ -360,7 +386,7 @@ async def run_load(options: LoadOptions) -> LoadResult:
                 for w in range(options.workers)
             ]
             results, vens_ready, setup_s, monitor = await _run_workers(
-                plans, process.pid, options.minutes * 60
+                plans, process.pid, options.minutes * 60, db_url
             )
         stored = await _stored_values(db_url)
     summary = _summarise(
@@ -378,6 +404,7 @@ async def run_load(options: LoadOptions) -> LoadResult:
 
 def format_load(result: LoadResult, options: LoadOptions) -> str:
     transport = "HTTPS, mutual TLS (one ECDSA client certificate per VEN)" if options.tls else "plain HTTP"
+    per_thousand = 1000 / max(1, result.vens_ready)
     lines = [
         f"{result.vens_ready}/{options.vens} simulated VENs over {transport}; "
         f"poll every {options.poll_s:g} s, telemetry every {options.telemetry_s:g} s; "
@@ -395,12 +422,16 @@ def format_load(result: LoadResult, options: LoadOptions) -> str:
         f"VTN processes:    CPU mean {result.vtn_cpu_mean_pct:.0f} %  max {result.vtn_cpu_max_pct:.0f} % "
         f"(100 % = one core)  RSS max {result.vtn_rss_max_mb:.0f} MB (all workers)",
         f"load processes:   CPU mean {result.load_cpu_mean_pct:.0f} %",
+        f"per 1,000 VENs:   VTN CPU {per_thousand * result.vtn_cpu_mean_pct:.1f} % of a core, "
+        f"RSS {per_thousand * result.vtn_rss_max_mb:.0f} MB",
         "load average:     before {:.2f} {:.2f} {:.2f}  after {:.2f} {:.2f} {:.2f}".format(
             *result.loadavg_before, *result.loadavg_after
         ),
     ]
     if result.unexpected_messages:
         lines.append(f"polls that carried a message: {result.unexpected_messages}")
+    if result.setup_busy:
+        lines.append(f"setup steps answered 503 (VTN busy) and retried: {result.setup_busy}")
     if result.setup_errors:
         lines.append(
             f"VENs that failed to set up: {len(result.setup_errors)}; first: {result.setup_errors[0]}"

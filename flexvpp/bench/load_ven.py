@@ -24,6 +24,8 @@ from typing import Any
 
 import aiohttp
 
+from vtn.tls import limit_tls_read_buffers
+
 log = logging.getLogger(__name__)
 
 XML = {"Content-Type": "application/xml"}
@@ -35,6 +37,7 @@ _REQUEST_ID = re.compile(rb"reportRequestID>([^<]+)<")
 _TYPE = re.compile(rb"<oadr:(oadr\w+)[ >]")
 FLUSH_ATTEMPTS = 10
 SETUP_ATTEMPTS = 3  # a setup step that times out or loses its connection is tried again
+BUSY_ATTEMPTS = 60  # a VTN that answers 503 (busy) is asked again after its Retry-After, this often
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +69,7 @@ class WorkerResult:
     poll_errors: int = 0
     report_errors: int = 0
     setup_errors: list[str] = field(default_factory=list)
+    setup_busy: int = 0  # setup steps the VTN answered 503 (busy, try again) and that were retried
     unexpected_messages: int = 0
     # (ven_id, dtstart ISO, value) of every value generated: the ground truth for "sent"
     sent: list[tuple[str, str, float]] = field(default_factory=list)
@@ -74,6 +78,14 @@ class WorkerResult:
 
 class VenRefused(Exception):
     """The VTN refused a setup step (registration, report registration)."""
+
+
+class VtnBusy(Exception):
+    """The VTN answered 503: overloaded, try again after `retry_after_s` (as a real VEN does)."""
+
+    def __init__(self, retry_after_s: float) -> None:
+        super().__init__(f"VTN busy, retry after {retry_after_s:g} s")
+        self.retry_after_s = retry_after_s
 
 
 def _code_ok(status: int, body: bytes) -> bool:
@@ -104,6 +116,19 @@ class VenSim:
         async with session.post(f"{self.url}/{service}", data=body, headers=XML, ssl=self.ssl) as resp:
             return resp.status, await resp.read()
 
+    async def setup_post(
+        self, session: aiohttp.ClientSession, service: str, body: bytes
+    ) -> tuple[int, bytes]:
+        """`post` for a setup step: a 503 raises VtnBusy with the VTN's Retry-After."""
+        async with session.post(f"{self.url}/{service}", data=body, headers=XML, ssl=self.ssl) as resp:
+            if resp.status == 503:
+                try:
+                    retry_after_s = float(resp.headers.get("Retry-After", "5"))
+                except ValueError:
+                    retry_after_s = 5.0
+                raise VtnBusy(retry_after_s)
+            return resp.status, await resp.read()
+
     async def setup(self, session: aiohttp.ClientSession) -> None:
         from openleadr.messaging import create_message
 
@@ -112,14 +137,14 @@ class VenSim:
             http_pull_model=True, xml_signature=False, report_only=False, profile_name="2.0b",
             transport_name="simpleHttp", transport_address=None,
         ).encode()  # fmt: skip
-        status, answer = await self.post(session, "EiRegisterParty", body)
+        status, answer = await self.setup_post(session, "EiRegisterParty", body)
         if not _code_ok(status, answer) or self.ven.ven_id.encode() not in answer:
             raise VenRefused(f"{self.ven.ven_name}: registration: HTTP {status} {answer[:300]!r}")
         for _ in range(20):  # the VTN's METADATA (and anything else queued) comes first
-            status, answer = await self.post(session, "OadrPoll", self.poll_body)
+            status, answer = await self.setup_post(session, "OadrPoll", self.poll_body)
             if _message_type(answer) == "oadrResponse":
                 break
-        status, answer = await self.post(session, "EiReport", self._register_report())
+        status, answer = await self.setup_post(session, "EiReport", self._register_report())
         found = _REQUEST_ID.findall(answer)
         if not _code_ok(status, answer) or not found:
             raise VenRefused(f"{self.ven.ven_name}: oadrRegisterReport: HTTP {status} {answer[:300]!r}")
@@ -259,15 +284,24 @@ async def run_worker(plan: WorkerPlan, ready: Any, go: Any, start_wall: Any) -> 
 
         async def setup(sim: VenSim) -> VenSim | None:
             async with semaphore:
-                for attempt in range(SETUP_ATTEMPTS):  # a real VEN retries its registration
+                attempt = busy = 0
+                while True:  # a real VEN retries its registration
                     try:
                         await sim.setup(session)
                         break
+                    except VtnBusy as exc:
+                        busy += 1
+                        result.setup_busy += 1
+                        if busy == BUSY_ATTEMPTS:
+                            result.setup_errors.append(f"{sim.ven.ven_name}: {exc} ({busy} times)")
+                            return None
+                        await asyncio.sleep(exc.retry_after_s * random.uniform(1.0, 1.5))
                     except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-                        if attempt == SETUP_ATTEMPTS - 1:
+                        attempt += 1
+                        if attempt == SETUP_ATTEMPTS:
                             result.setup_errors.append(f"{sim.ven.ven_name}: {exc!r}"[:300])
                             return None
-                        await asyncio.sleep(2.0 * (attempt + 1))
+                        await asyncio.sleep(2.0 * attempt)
                     except VenRefused as exc:
                         result.setup_errors.append(str(exc)[:300])
                         return None
@@ -296,6 +330,9 @@ async def run_worker(plan: WorkerPlan, ready: Any, go: Any, start_wall: Any) -> 
 def worker_main(plan: WorkerPlan, ready: Any, go: Any, start_wall: Any, results: Any) -> None:
     """Entry point of a worker process (multiprocessing, spawn)."""
     logging.basicConfig(level=logging.WARNING)
+    # thousands of simulated gateways share this process: asyncio's 256 KiB read buffer per TLS
+    # connection would cost 2.5 GB a 10,000 VENs (a real gateway has one connection)
+    limit_tls_read_buffers()
     try:
         results.put(asyncio.run(run_worker(plan, ready, go, start_wall)))
     except Exception as exc:  # report, so the orchestrator does not wait forever

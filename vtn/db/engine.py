@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
@@ -32,11 +34,32 @@ def display_url(url: str) -> str:
         return url
 
 
-def create_engine(url: str) -> AsyncEngine:
+@dataclass(frozen=True, slots=True)
+class PoolLimits:
+    """A PostgreSQL engine's connection pool (SQLite keeps SQLAlchemy's defaults: one writer anyway).
+
+    SQLAlchemy's default (5 + 10) ran out in a registration storm of thousands of VENs: a
+    transaction holds its connection across every await of a busy event loop, so the connections
+    in use grow with the loop's latency, not with the database's work."""
+
+    size: int = 10
+    overflow: int = 20
+    timeout_s: float = 30.0
+
+
+def create_engine(url: str, pool: PoolLimits | None = None) -> AsyncEngine:
     """An async engine; SQLite gets WAL, foreign keys and a busy timeout so two processes can share it."""
     # No pool_pre_ping (a round trip per checkout): a connection found dead (the database
     # restarted) fails its request and invalidates the whole pool, so the next ones reconnect.
-    engine = create_async_engine(async_url(url))
+    options: dict[str, Any] = {}
+    if make_url(url).get_backend_name() in ("postgresql", "postgres"):
+        limits = pool or PoolLimits()
+        options = {
+            "pool_size": limits.size,
+            "max_overflow": limits.overflow,
+            "pool_timeout": limits.timeout_s,
+        }
+    engine = create_async_engine(async_url(url), **options)
     if engine.dialect.name == "sqlite":
 
         @event.listens_for(engine.sync_engine, "connect")

@@ -19,6 +19,7 @@ from datetime import datetime
 from aiohttp import web
 
 from aggregator.registration import check_registered
+from vtn.db.errors import PoolExhausted
 from vtn.db.uow import UnitOfWork
 from vtn.errors import Unauthorized, VtnError
 from vtn.keys import CLOCK, POLL_CACHE, REPORT_WRITER, SESSIONS, SETTINGS
@@ -45,10 +46,14 @@ CLIENT_CERTIFICATES = web.AppKey("client_certificates", ClientCertificates)
 # The signature policy, the replay window's nonce store and the VTN's signing key.
 SIGNATURES = web.AppKey("signatures", Signatures)
 
+BUSY_RETRY_AFTER_S = 5  # what a VEN refused for want of a database connection is told to wait
 
-def _transport_error(status: int, code: int, description: str) -> web.Response:
+
+def _transport_error(
+    status: int, code: int, description: str, headers: dict[str, str] | None = None
+) -> web.Response:
     body = render("oadrResponse", response=response(code, description, None), ven_id=None)
-    return web.Response(body=body.encode(), status=status, content_type=XML)
+    return web.Response(body=body.encode(), status=status, content_type=XML, headers=headers)
 
 
 async def _read_body(request: web.Request, max_bytes: int, timeout_seconds: float) -> bytes | web.Response:
@@ -153,6 +158,14 @@ def service_handler(
                 ctx.request_id,
                 ctx.ven_id,
                 {"opt_id": text(message, "ei:optID"), "registration_id": text(message, "ei:registrationID")},
+            )
+        except PoolExhausted:
+            # Overloaded, not broken (thousands of VENs registering at once): one line, and the
+            # VEN is told when to try again instead of getting a 500 and a traceback in the log.
+            log.warning("%s %s from VEN %s: no database connection free; answered 503", service,
+                        message_type, ctx.ven_id or "?")  # fmt: skip
+            return _transport_error(
+                503, 469, "the VTN is busy; try again", {"Retry-After": str(BUSY_RETRY_AFTER_S)}
             )
         except Exception:
             log.exception("%s %s failed", service, message_type)

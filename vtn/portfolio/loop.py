@@ -35,7 +35,7 @@ from aggregator.runs import get_run
 from aggregator.services import run_planning
 from aggregator.watch import EvKey, WatchRules, look, planned_evs
 from flexmodel.parent_watch import exit_with_parent
-from vtn.db.errors import DatabaseBusy, DatabaseError
+from vtn.db.errors import DatabaseBusy, DatabaseError, log_failure
 from vtn.db.loop_state import LoopStateRepository
 from vtn.db.uow import Sessions, UnitOfWork
 from vtn.settings import VtnSettings
@@ -92,8 +92,8 @@ class PortfolioLoop:
                 try:
                     await self._resume()
                     break
-                except (DatabaseError, OSError):  # the database may be briefly away
-                    log.exception("cannot read the planning loop's state; trying again")
+                except (DatabaseError, OSError) as exc:  # the database may be briefly away
+                    log_failure(log, "cannot read the planning loop's state; trying again", exc)
                     await asyncio.sleep(RETRY_PAUSE_S)
             if self.warm_when_leading:
                 self.warm_up()
