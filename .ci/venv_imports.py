@@ -18,7 +18,7 @@ import pkgutil
 import sys
 from pathlib import Path
 
-OURS = {"flexmodel", "aggregator", "vtn", "ven", "flexvpp", "migrations"}
+OURS = {"flexmodel", "aggregator", "vtn", "ven", "flexvpp", "oadrsign", "migrations"}
 
 
 def third_party_imports(source: str) -> set[str]:

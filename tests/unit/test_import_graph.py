@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import grimp
 
-PACKAGES = ("flexvpp", "vtn", "ven", "aggregator", "flexmodel")
+PACKAGES = ("flexvpp", "vtn", "ven", "aggregator", "flexmodel", "oadrsign")
 
 
 def import_cycles(graph: grimp.ImportGraph) -> list[list[str]]:

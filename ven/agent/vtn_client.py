@@ -1,14 +1,22 @@
-"""The OpenADR 2.0b side of the agent: `openleadr.OpenADRClient`, fixed where it is wrong.
+"""The OpenADR 2.0b side of the agent: an OpenADR 2.0b VEN client of our own.
 
-What is changed from openleadr's client, and why:
+It used to subclass `openleadr.OpenADRClient` and override its private `_perform_request` and
+`_create_message`; it now sends every message through ven/agent/transport.py (our session,
+signing and errors) and keeps openleadr for what it offers publicly: the message templates and
+parser (`openleadr.messaging`), `objects`, `enums` and `utils`. Every OpenADRClient method that
+talks to the VTN calls those private methods, so subclassing would have meant overriding them;
+what the agent used of them (registration, report registration and requests, the poll dispatch)
+is here, as openleadr did it unless said below.
+
+What differs from openleadr's client, and why:
 - `run()` retries registration with exponential back-off instead of giving up when the VTN
   is unreachable at start-up (a gateway boots before the network is up).
-- `_perform_request` tells "VTN unreachable" apart (the `reachable` flag) and always returns
-  a (type, payload) pair (openleadr returns a bare None on an empty body).
+- `send` tells "VTN unreachable" apart (the `reachable` flag) and always returns a (type,
+  payload) pair, (None, {}) when there is no usable answer, with one warning saying why.
 - `update_report` builds our three reports itself: TELEMETRY_USAGE from the on-disk buffer
   (oldest first, marked sent only when the VTN answers oadrUpdatedReport 200, so an outage
   is backfilled without gap or duplicate), TELEMETRY_STATUS and the x-SITE_FLEXIBILITY report
-  from the agent's current view. openleadr's queue worker drops a report whose send failed.
+  from the agent's current view. openleadr's queue worker dropped a report whose send failed.
 - Events go to the agent core (one DrEvent per signal); the opt answer is the core's rule.
 - A message the VTN sends again (it delivers at least once: again on a later poll until we
   answer it) is answered again without being applied again: `_on_event` answers a repeated
@@ -16,6 +24,11 @@ What is changed from openleadr's client, and why:
   answered optOut to every event of the message) and ignores an older one (openleadr applied
   it, rolling the event back); `create_report` keeps one reporting job per request (openleadr
   added a second); `cancel_report` answers a request already cancelled (openleadr said nothing).
+- A failed re-registration (oadrRequestReregistration) leaves the agent polling; openleadr's
+  client stopped for good.
+- Each report request keeps its own r_ids (openleadr's shared one list among all the requests
+  of an oadrCreateReport; our reports filter by kind, so what is sent does not change), and
+  `cancel_report` sends without openleadr's 1 s wait for its report queue (we send at once).
 """
 
 from __future__ import annotations
@@ -24,14 +37,14 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-import aiohttp
-from openleadr import OpenADRClient, enums, objects, utils
-from openleadr.messaging import parse_message, validate_xml_schema, validate_xml_signature
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from openleadr import enums, objects, utils
 
 from flexmodel.flexreport import REPORT_NAME as FLEX_REPORT_NAME
 from flexmodel.flexreport import availability_windows
@@ -49,24 +62,21 @@ from ven.agent.openadr_mapping import (
     status_values,
     usage_points,
 )
-from ven.agent.signing import MessageSigner
 from ven.agent.site_entry import Grid
+from ven.agent.transport import BadSignature, InvalidXml, TlsFiles, VtnHttpError, VtnTransport, VtnUnreachable
 from ven.clock import to_datetime
 
 log = logging.getLogger(__name__)
 
 RETRY_MIN_S = 1.0
+DEFAULT_POLL = timedelta(seconds=10)  # when the VTN sends no oadrRequestedOadrPollFreq
 SAMPLING = objects.SamplingRate(
     min_period=timedelta(seconds=1), max_period=timedelta(hours=1), on_change=False
 )
+REPORT_DURATION = timedelta(hours=1)
 
 
-def _reported(_: Any = None, **__: Any) -> float:
-    """openleadr wants a callback per r_id; our update_report reads the agent instead."""
-    return 0.0
-
-
-class VenClient(OpenADRClient):  # type: ignore[misc]
+class VenClient:
     def __init__(
         self,
         core: AgentCore,
@@ -80,98 +90,81 @@ class VenClient(OpenADRClient):  # type: ignore[misc]
         sign: bool = False,
         vtn_fingerprint: str | None = None,
     ) -> None:
-        # tls = (client certificate, its key, CA of the VTN): openleadr then makes the TLS context
-        # (mutual TLS with the VTN). With `sign`, every message is also signed with that key
-        # (XML signature; the key is parsed once, see ven/agent/signing.py). With
+        # tls = (client certificate, its key, CA of the VTN): mutual TLS with the VTN. With `sign`,
+        # every message is also signed with that key (XML signature, oadrsign). With
         # `vtn_fingerprint`, a reply not signed by the VTN's certificate is dropped.
-        cert, key, ca_file = tls if tls is not None else (None, None, None)
-        if sign and (cert is None or key is None):
-            raise ValueError("signing needs the TLS client certificate and key")
-        super().__init__(
-            ven_name=ven_name,
-            vtn_url=vtn_url,
-            disable_signature=True,
-            show_fingerprint=False,
-            allow_jitter=False,
-            cert=cert,
-            key=key,
-            ca_file=ca_file,
+        self.transport = VtnTransport(
+            vtn_url,
+            tls=TlsFiles(*(Path(f) for f in tls)) if tls is not None else None,
+            sign=sign,
             vtn_fingerprint=vtn_fingerprint,
+            validate_outgoing=validate_outgoing,
         )
-        if sign and cert is not None and key is not None:
-            self._create_message = MessageSigner(Path(cert), Path(key)).create_message
+        self.vtn_url = self.transport.vtn_url
+        self.ven_name = ven_name
+        self.ven_id: str | None = None
+        self.registration_id: str | None = None
+        self.poll_frequency: timedelta | None = None
         self.core = core
         self.buffer = buffer
         self.retry_max_s = retry_max_s
         self.batch = batch
         self.reachable = False
         self.registered = asyncio.Event()
-        # Check every outgoing message against the OpenADR 2.0b XSD (tests; costs CPU on a gateway).
-        self.validate_outgoing = validate_outgoing
-        self.invalid_outgoing = 0
+        self.reports: list[objects.Report] = []  # what we offer (oadrRegisterReport)
+        self.report_requests: list[dict[str, Any]] = []  # what the VTN asked for, with its job
+        self.opts: list[objects.Opt] = []
+        self.scheduler = AsyncIOScheduler()  # the poll and the reporting jobs
         self._stopping = False
         # eventID -> (modificationNumber applied, our answer to it): a repeat is not applied again
         self._applied: dict[str, tuple[int, str]] = {}
-        self.add_handler("on_event", self._on_event_handler)
-        self.add_handler("on_update_event", self._on_event_handler)
+
+    @property
+    def invalid_outgoing(self) -> int:
+        """Our own messages that failed the OpenADR 2.0b XSD (with validate_outgoing)."""
+        return self.transport.invalid_outgoing
 
     # --- transport ----------------------------------------------------------------------------
-    async def _perform_request(self, service: str, message: Any) -> tuple[str | None, dict[str, Any]]:
+    async def send(
+        self, service: str, message_type: str, **payload: Any
+    ) -> tuple[str | None, dict[str, Any]]:
+        """One exchange with the VTN: the reply's type and payload, or (None, {}) when there is
+        no usable reply (logged once here, by what went wrong)."""
         if self._stopping:  # a scheduled job still running while the agent shuts down
             return None, {}
-        if self.validate_outgoing:
-            self._check_outgoing(service, message)
-        answer = await self._exchange(service, message)
-        if answer is None:
-            return None, {}
-        status, content = answer
-        if status != 200:
-            log.warning("VTN answered HTTP %d to %s: %s", status, service, content[:300])
-            return None, {}
-        if not content:
-            return None, {}
         try:
-            tree = validate_xml_schema(content)
-            if self.vtn_fingerprint:  # signed by the VTN's certificate, fresh, nonce not seen
-                validate_xml_signature(tree, cert_fingerprint=self.vtn_fingerprint)
-            message_type, payload = parse_message(content)
-        except Exception as exc:  # lxml and openleadr raise several types for a bad message
-            log.warning("VTN's answer to %s failed validation: %s", service, exc)
-            return None, {}
-        return message_type, payload
-
-    def _check_outgoing(self, service: str, message: Any) -> None:
-        try:
-            validate_xml_schema(message if isinstance(message, bytes) else str(message).encode())
-        except Exception as exc:  # lxml's XMLSyntaxError and DocumentInvalid
-            self.invalid_outgoing += 1
-            log.error("our own %s message fails the OpenADR 2.0b XSD: %s", service, exc)
-
-    async def _exchange(self, service: str, message: Any) -> tuple[int, bytes] | None:
-        """POST the message; the reply's status and body, or None when the VTN was not reached
-        (or the agent stopped meanwhile)."""
-        await self._ensure_client_session()
-        try:
-            async with self.client_session.post(f"{self.vtn_url}/{service}", data=message) as reply:
-                content = await reply.read()
-                status = reply.status
-        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            reply = await self.transport.exchange(service, message_type, **payload)
+        except VtnUnreachable as exc:
             if self.reachable:
                 log.warning("VTN %s unreachable: %s", self.vtn_url, exc)
             self.reachable = False
-            return None
+            return None, {}
+        except VtnHttpError as exc:
+            self._reached()
+            log.warning("VTN answered HTTP %d to %s: %s", exc.status, service, exc.body)
+            return None, {}
+        except InvalidXml as exc:
+            self._reached()
+            log.warning("VTN's answer to %s failed validation (not OpenADR 2.0b XML): %s", service, exc)
+            return None, {}
+        except BadSignature as exc:
+            self._reached()
+            log.warning("VTN's answer to %s failed validation (signature): %s", service, exc)
+            return None, {}
         except asyncio.CancelledError:
             if self._stopping:  # stop() cancels the scheduler's jobs: a report in flight is dropped
-                return None  # (the buffer keeps it), not logged as a failed job
+                return None, {}  # (the buffer keeps it), not logged as a failed job
             raise
+        self._reached()
+        return reply
+
+    def _reached(self) -> None:
         if not self.reachable:
             log.info("VTN %s reachable", self.vtn_url)
         self.reachable = True
-        return status, content
 
     # --- lifecycle ----------------------------------------------------------------------------
     async def run(self) -> None:
-        self.loop = asyncio.get_running_loop()
         await self._register_with_retry()
         self.offer_reports()
         await self.register_reports(self.reports)
@@ -201,8 +194,141 @@ class VenClient(OpenADRClient):  # type: ignore[misc]
         self._stopping = True
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
-        if self.client_session is not None:
-            await self.client_session.close()
+        await self.transport.close()
+
+    # --- registration (EiRegisterParty) -------------------------------------------------------
+    async def query_registration(self) -> tuple[str | None, dict[str, Any]]:
+        return await self.send("EiRegisterParty", "oadrQueryRegistration", request_id=utils.generate_id())
+
+    async def create_party_registration(
+        self, ven_id: str | None = None, request_id: str | None = None, registration_id: str | None = None
+    ) -> None:
+        """oadrCreatePartyRegistration (pull model, 2.0b, simpleHttp); keeps the VTN's venID,
+        registrationID and poll frequency, or no registrationID when it refused."""
+        reply_type, reply = await self.send(
+            "EiRegisterParty",
+            "oadrCreatePartyRegistration",
+            request_id=request_id or utils.generate_id(),
+            ven_name=self.ven_name,
+            ven_id=ven_id,
+            http_pull_model=True,
+            xml_signature=False,
+            report_only=False,
+            profile_name="2.0b",
+            transport_name="simpleHttp",
+            transport_address=None,
+            registration_id=registration_id,
+        )
+        if reply_type is None:
+            return
+        response = reply.get("response") or {}
+        if response.get("response_code") != 200:
+            log.error(
+                "the VTN refused our registration: %s %s",
+                response.get("response_code"),
+                response.get("response_description"),
+            )
+            return
+        self.registration_id = reply.get("registration_id") or None
+        if self.registration_id is None:
+            log.error("no registrationID in the VTN's oadrCreatedPartyRegistration: not registered")
+        if reply.get("ven_id"):
+            if self.ven_id and reply["ven_id"] != self.ven_id:
+                log.warning(
+                    "the VTN assigned venID %s, not %s: using the VTN's", reply["ven_id"], self.ven_id
+                )
+            self.ven_id = reply["ven_id"]
+        else:
+            log.error("no venID in the VTN's oadrCreatedPartyRegistration")
+        if self.registration_id:
+            self.poll_frequency = reply.get("requested_oadr_poll_freq", DEFAULT_POLL)
+
+    async def _reregister(self) -> None:
+        """The VTN asked for it (oadrRequestReregistration): register again, offer the reports
+        again, fetch the events again."""
+        await self.send_response("EiRegisterParty")
+        await self.create_party_registration(ven_id=self.ven_id, registration_id=self.registration_id)
+        if not self.registration_id:
+            log.warning("re-registration at %s failed; polling on", self.vtn_url)
+            return
+        await self.register_reports(self.reports)
+        await self.sync_events()
+
+    async def _on_cancel_party_registration(self, message: dict[str, Any]) -> None:
+        """The VTN ends our registration: answer, stop reporting and polling (as openleadr did)."""
+        if self.registration_id is None or "registration_id" not in message:
+            return
+        ours = message["registration_id"] == self.registration_id
+        await self.send(
+            "EiRegisterParty",
+            "oadrCanceledPartyRegistration",
+            response={
+                "response_code": 200 if ours else 452,
+                "response_description": "OK" if ours else "ERROR",
+                "request_id": message.get("request_id"),
+            },
+            ven_id=self.ven_id,
+            registration_id=self.registration_id,
+        )
+        if not ours:
+            log.info("a cancellation of registration %s is not ours", message["registration_id"])
+            return
+        log.warning("the VTN cancelled our registration %s", self.registration_id)
+        self.scheduler.remove_all_jobs()
+        self.report_requests.clear()
+        self.registration_id = None
+        self.registered.clear()
+
+    async def send_response(self, service: str, request_id: str | None = None) -> None:
+        """An empty oadrResponse 200 (e.g. to oadrRequestReregistration)."""
+        response = {"response_code": 200, "response_description": "OK", "request_id": request_id}
+        await self.send(service, "oadrResponse", ven_id=self.ven_id, response=response)
+
+    # --- polling (OadrPoll) -------------------------------------------------------------------
+    async def poll(self) -> tuple[str | None, dict[str, Any]]:
+        return await self.send("OadrPoll", "oadrPoll", ven_id=self.ven_id)
+
+    async def _poll(self) -> None:
+        """One oadrPoll, and what the VTN sent handled."""
+        message_type, payload = await self.poll()
+        if message_type is None or message_type == "oadrResponse":
+            return
+        if message_type == "oadrDistributeEvent":
+            if payload.get("events"):
+                await self._on_event(payload)
+        elif message_type == "oadrCreateReport":
+            if "report_requests" in payload:
+                await self.create_report(payload)
+        elif message_type == "oadrCancelReport":
+            await self.cancel_report(payload)
+        elif message_type == "oadrRequestReregistration":
+            await self._reregister()
+        elif message_type == "oadrCancelPartyRegistration":
+            await self._on_cancel_party_registration(payload)
+        elif message_type == "oadrRegisterReport":  # reports towards the VEN: none wanted
+            response = {
+                "response_code": 200,
+                "response_description": "OK",
+                "request_id": payload.get("request_id"),
+            }
+            await self.send(
+                "EiReport", "oadrRegisteredReport", report_requests=[], ven_id=self.ven_id, response=response
+            )
+        else:
+            log.warning("no handler for the VTN's %s; ignored", message_type)
+
+    # --- events (EiEvent) ---------------------------------------------------------------------
+    async def sync_events(self) -> None:
+        """oadrRequestEvent: the VTN's current events (at start and after re-registration)."""
+        _, payload = await self.send(
+            "EiEvent",
+            "oadrRequestEvent",
+            request_id=utils.generate_id(),
+            ven_id=self.ven_id,
+            reply_limit=None,
+        )
+        if payload.get("events"):
+            await self._on_event(payload)
 
     # --- reports ------------------------------------------------------------------------------
     def offer_reports(self) -> None:
@@ -211,77 +337,200 @@ class VenClient(OpenADRClient):  # type: ignore[misc]
         The VTN retires its requests for an earlier offer, so their jobs are dropped here.
         """
         for request in self.report_requests:
-            job = request.get("job")
-            if job is not None:
-                with contextlib.suppress(Exception):  # a job that already ended
-                    job.remove()
+            _remove_job(request)
         self.report_requests.clear()
         self.reports.clear()
-        self.report_callbacks.clear()
         snapshot = self.core.snapshot()
-        common = {"callback": _reported, "sampling_rate": SAMPLING, "report_duration": timedelta(hours=1)}
         for r_id, resource, report_type, measurement in usage_points(snapshot):
-            self.add_report(
-                resource_id=resource,
-                measurement=measurement,
-                r_id=r_id,
-                report_specifier_id=USAGE_SPECIFIER,
-                report_name=enums.REPORT_NAME.TELEMETRY_USAGE,
-                report_type=report_type,
-                **common,
+            self._offer(
+                USAGE_SPECIFIER,
+                enums.REPORT_NAME.TELEMETRY_USAGE,
+                r_id,
+                resource,
+                report_type,
+                enums.READING_TYPE.DIRECT_READ,
+                _measurement(measurement),
             )
         for r_id, (resource, _) in status_values(snapshot, self.core.agent_status()).items():
-            self.add_report(
-                resource_id=resource,
-                r_id=r_id,
-                report_specifier_id=STATUS_SPECIFIER,
-                report_name=enums.REPORT_NAME.TELEMETRY_STATUS,
-                report_type="x-resourceStatus",
-                reading_type="x-notApplicable",
-                **common,
+            self._offer(
+                STATUS_SPECIFIER,
+                enums.REPORT_NAME.TELEMETRY_STATUS,
+                r_id,
+                resource,
+                "x-resourceStatus",
+                "x-notApplicable",
+                None,
             )
         for point in flex_point_templates(snapshot):
-            self.add_report(
-                resource_id=point.resource_id,
-                measurement=point.unit,
-                unit=point.unit,
-                r_id=point.r_id,
-                report_specifier_id=FLEX_SPECIFIER,
-                report_name=FLEX_REPORT_NAME,
-                report_type=point.report_type,
-                reading_type=point.reading_type,
-                **common,
+            self._offer(
+                FLEX_SPECIFIER,
+                FLEX_REPORT_NAME,
+                point.r_id,
+                point.resource_id,
+                point.report_type,
+                point.reading_type,
+                _measurement(point.unit, point.unit),
             )
 
+    def _offer(
+        self,
+        specifier: str,
+        name: str,
+        r_id: str,
+        resource_id: str,
+        report_type: str,
+        reading_type: str,
+        measurement: objects.Measurement | None,
+    ) -> None:
+        """One data point of a METADATA report, as openleadr's `add_report` described it."""
+        report = utils.find_by(self.reports, "report_name", name, "report_specifier_id", specifier)
+        if report is None:
+            report = objects.Report(
+                created_date_time=datetime.now(),
+                report_name=name,
+                report_specifier_id=specifier,
+                data_collection_mode="incremental",
+                duration=REPORT_DURATION,
+                dtstart=datetime.now(UTC),
+            )
+            self.reports.append(report)
+        target = objects.Target(resource_id=resource_id)
+        report.report_descriptions.append(
+            objects.ReportDescription(
+                r_id=r_id,
+                reading_type=reading_type,
+                report_data_source=target,
+                report_subject=target,
+                report_type=report_type,
+                sampling_rate=SAMPLING,
+                measurement=measurement,
+                market_context=None,
+            )
+        )
+
+    async def register_reports(self, reports: list[objects.Report]) -> None:
+        """oadrRegisterReport (our METADATA); the VTN may answer with its report requests."""
+        for report in reports:
+            report.created_date_time = datetime.now()
+            utils.setmember(report, "report_request_id", 0)
+        _, reply = await self.send(
+            "EiReport",
+            "oadrRegisterReport",
+            request_id=utils.generate_id(),
+            ven_id=self.ven_id,
+            reports=reports,
+            report_request_id=0,
+        )
+        if "report_requests" in reply:
+            await self.create_report(reply)
+
     async def create_report(self, response_payload: dict[str, Any]) -> None:
-        """openleadr's (it answers oadrCreatedReport), with one reporting job per request: the VTN
-        sends an oadrCreateReport again until our answer reaches it, and openleadr added a job
-        (so sent every report twice) for each copy."""
-        await super().create_report(response_payload)
-        seen: set[str] = set()
-        kept = []
-        for request in self.report_requests:
-            if request["report_request_id"] in seen:
-                job = request.get("job")
-                if job is not None:
-                    with contextlib.suppress(Exception):  # a job that already ended
-                        job.remove()
+        """The VTN's report requests (oadrCreateReport, or in its oadrRegisteredReport): a
+        reporting job each, answered with oadrCreatedReport. One job per request: the VTN sends
+        an oadrCreateReport again until our answer reaches it (openleadr added a job, so sent
+        every report twice, for each copy)."""
+        response_code = 200
+        for request in response_payload["report_requests"]:
+            specifier = request["report_specifier"]
+            first_r_id = specifier["specifier_payloads"][0]["r_id"]
+            if "INVALID" in specifier["report_specifier_id"] or (
+                isinstance(first_r_id, str) and "INVALID" in first_r_id
+            ):
+                log.error("the VTN requested an invalid report; answering with an error")
+                response_code = enums.STATUS_CODES.INVALID_ID
                 continue
-            seen.add(request["report_request_id"])
-            kept.append(request)
-        self.report_requests[:] = kept
+            await self._add_report_request(request)
+        request_id = response_payload.get("request_id") or (response_payload.get("response") or {}).get(
+            "request_id"
+        )
+        pending = [
+            {"report_request_id": utils.getmember(r, "report_request_id")}
+            for r in response_payload["report_requests"]
+        ]
+        await self.send(
+            "EiReport",
+            "oadrCreatedReport",
+            response={
+                "response_code": response_code,
+                "response_description": "OK" if response_code == 200 else "ERROR",
+                "request_id": request_id,
+            },
+            ven_id=self.ven_id,
+            pending_reports=pending,
+        )
+
+    async def _add_report_request(self, request: dict[str, Any]) -> None:
+        """One oadrReportRequest: the r_ids we offered, its granularity, its job (as openleadr's)."""
+        specifier = request["report_specifier"]
+        request_id = request["report_request_id"]
+        specifier_id = specifier["report_specifier_id"]
+        back = specifier.get("report_back_duration")
+        granularity = specifier["granularity"]
+        known = utils.find_by(self.report_requests, "report_request_id", request_id) is not None
+        entry: dict[str, Any] = {
+            "report_request_id": request_id,
+            "report_specifier_id": specifier_id,
+            "report_back_duration": back,
+            "r_ids": [],
+            "granularity": granularity,
+            "job": None,
+        }
+        report = utils.find_by(self.reports, "report_specifier_id", specifier_id)
+        if report is None:
+            log.error("the VTN requested report %s, which we did not offer", specifier_id)
+            if not known:
+                self.report_requests.append(entry)
+            return
+        entry["r_ids"], granularity, single = _requested(report, specifier["specifier_payloads"], granularity)
+        entry["granularity"] = granularity
+        if not single and back is not None and back.total_seconds() > 0:
+            if not known:  # a copy the VTN sent again keeps the first copy's job
+                entry["job"] = self.scheduler.add_job(
+                    func=partial(self.update_report, report_request_id=request_id),
+                    trigger="cron",
+                    **utils.cron_config(granularity or back),
+                )
+                self.report_requests.append(entry)
+            return
+        if not known:
+            self.report_requests.append(entry)
+        if "report_interval" in specifier:
+            self.scheduler.add_job(
+                partial(self.update_report, request_id),
+                "date",
+                run_date=specifier["report_interval"]["dtstart"],
+            )
+        else:
+            await self.update_report(request_id)
 
     async def cancel_report(self, payload: dict[str, Any]) -> None:
-        """openleadr's, and a request already cancelled is answered too: the VTN sends the
-        oadrCancelReport again until our oadrCanceledReport reaches it (openleadr said nothing)."""
-        if utils.find_by(self.report_requests, "report_request_id", payload["report_request_id"]):
-            await super().cancel_report(payload)
-            return
+        """oadrCancelReport: one last report, the job dropped, answered oadrCanceledReport. A
+        request already cancelled is answered too: the VTN sends the oadrCancelReport again until
+        our oadrCanceledReport reaches it (openleadr said nothing)."""
+        request_id = payload["report_request_id"]
         response = {"response_code": 200, "response_description": "OK", "request_id": payload["request_id"]}
-        message = self._create_message(
-            "oadrCanceledReport", response=response, pending_reports=[], ven_id=self.ven_id
+        request = utils.find_by(self.report_requests, "report_request_id", request_id)
+        if request is None:
+            await self.send(
+                "EiReport", "oadrCanceledReport", response=response, pending_reports=[], ven_id=self.ven_id
+            )
+            return
+        if request["r_ids"]:
+            await self.update_report(request_id)  # what is left, before the job goes
+        _remove_job(request)
+        follow: dict[str, Any] = {}
+        if payload.get("report_to_follow"):
+            follow["pending_reports"] = [{"report_request_id": request_id}]
+            await self.update_report(request_id)
+        self.report_requests.remove(request)
+        await self.send(
+            "EiReport",
+            "oadrCanceledReport",
+            response=response,
+            ven_id=self.ven_id,
+            report_request_id=request_id,
+            **follow,
         )
-        await self._perform_request("EiReport", message)
 
     async def update_report(self, report_request_id: str) -> None:
         request = utils.find_by(self.report_requests, "report_request_id", report_request_id)
@@ -368,10 +617,13 @@ class VenClient(OpenADRClient):  # type: ignore[misc]
             dtstart=min(i.dtstart for i in intervals),
             created_date_time=datetime.now(UTC),
         )
-        message = self._create_message(
-            "oadrUpdateReport", ven_id=self.ven_id, request_id=utils.generate_id(), reports=[report]
+        reply_type, reply = await self.send(
+            "EiReport",
+            "oadrUpdateReport",
+            ven_id=self.ven_id,
+            request_id=utils.generate_id(),
+            reports=[report],
         )
-        reply_type, reply = await self._perform_request("EiReport", message)
         code = (reply.get("response") or {}).get("response_code") if reply else None
         ok = reply_type == "oadrUpdatedReport" and str(code) == "200"
         if ok and "cancel_report" in reply:
@@ -382,7 +634,7 @@ class VenClient(OpenADRClient):  # type: ignore[misc]
     async def _on_event(self, message: dict[str, Any]) -> None:
         """An oadrDistributeEvent (or the oadrRequestEvent answer): apply what is new, answer all.
 
-        Replaces openleadr's: the VTN sends a distribute again until we answer it, so a
+        Unlike openleadr's: the VTN sends a distribute again until we answer it, so a
         modificationNumber already applied is answered as before and not applied again, and
         one older than the applied one (a stale copy) is neither applied nor answered.
         """
@@ -413,10 +665,9 @@ class VenClient(OpenADRClient):  # type: ignore[misc]
             "response_description": "ERROR" if lowercase_vtn else "OK",
             "request_id": message.get("request_id"),
         }
-        created = self._create_message(
-            "oadrCreatedEvent", response=response, event_responses=answers, ven_id=self.ven_id
+        await self.send(
+            "EiEvent", "oadrCreatedEvent", response=response, event_responses=answers, ven_id=self.ven_id
         )
-        await self._perform_request("EiEvent", created)
 
     async def _apply_event(self, event: dict[str, Any]) -> str:
         try:
@@ -441,7 +692,7 @@ class VenClient(OpenADRClient):  # type: ignore[misc]
         self,
         opt_type: str,
         opt_reason: str,
-        targets: list[dict[str, str]],
+        targets: list[dict[str, str | None]],
         vavailability: Any = None,
         event_id: str | None = None,
         modification_number: int | None = None,
@@ -452,7 +703,7 @@ class VenClient(OpenADRClient):  # type: ignore[misc]
     ) -> str | None:
         """oadrCreateOpt; returns the opt_id the VTN acknowledged, None when it did not.
 
-        Replaces openleadr's, which logs with a broken format string on every call.
+        (openleadr's logged with a broken format string on every call.)
         """
         opt = objects.Opt(
             opt_type=opt_type,
@@ -466,10 +717,13 @@ class VenClient(OpenADRClient):  # type: ignore[misc]
             market_context=market_context,
             signal_target_mrid=signal_target_mrid,
         )
-        message = self._create_message(
-            "oadrCreateOpt", request_id=request_id or utils.generate_id(), ven_id=self.ven_id, **asdict(opt)
+        reply_type, reply = await self.send(
+            "EiOpt",
+            "oadrCreateOpt",
+            request_id=request_id or utils.generate_id(),
+            ven_id=self.ven_id,
+            **asdict(opt),
         )
-        reply_type, reply = await self._perform_request("EiOpt", message)
         if reply_type != "oadrCreatedOpt":
             log.warning("the VTN did not acknowledge opt %s (%s)", opt.opt_id, reply_type)
             return None
@@ -515,6 +769,58 @@ class VenClient(OpenADRClient):  # type: ignore[misc]
             )
             count += 1
         return count
+
+
+def _requested(
+    report: objects.Report, points: list[dict[str, Any]], granularity: timedelta | None
+) -> tuple[list[str], timedelta | None, bool]:
+    """The requested r_ids we offered (as requested), the granularity, and whether the VTN asked
+    for one report only (granularity 0), as openleadr's `create_report` checked them."""
+    specifier_id = report.report_specifier_id
+    r_ids: list[str] = []
+    single = False
+    for point in points:
+        r_id = point["r_id"]
+        description = utils.find_by(report.report_descriptions, "r_id", r_id)
+        if description is None:
+            log.error("the VTN requested r_id %s of report %s, which we did not offer", r_id, specifier_id)
+            continue
+        wanted = point.get("measurement")
+        if (
+            wanted
+            and description.measurement is not None
+            and (
+                wanted["description"] != description.measurement.description
+                or wanted["unit"] != description.measurement.unit
+            )
+        ):
+            log.error("the VTN requested r_id %s in another measurement than offered: %s", r_id, wanted)
+            continue
+        if granularity is None:
+            granularity = description.sampling_rate.max_period
+        elif granularity == timedelta(0):
+            single = True
+        elif not description.sampling_rate.min_period <= granularity <= description.sampling_rate.max_period:
+            log.error(
+                "the VTN requested r_id %s every %s, outside the offered sampling rate", r_id, granularity
+            )
+            continue
+        r_ids.append(r_id)
+    return r_ids, granularity, single
+
+
+def _measurement(name: str, unit: str | None = None) -> objects.Measurement:
+    """An OpenADR measurement by its openleadr name (REAL_POWER, ...), else a custom unit."""
+    if name.upper() in enums.MEASUREMENTS.members:
+        return replace(enums.MEASUREMENTS[name.upper()], scale="none")
+    return objects.Measurement(name="customUnit", description=name, unit=unit, scale="none")
+
+
+def _remove_job(request: dict[str, Any]) -> None:
+    job = request.get("job")
+    if job is not None:
+        with contextlib.suppress(Exception):  # a job that already ended
+            job.remove()
 
 
 def _completed(event: dict[str, Any]) -> bool:

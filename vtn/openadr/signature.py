@@ -13,8 +13,9 @@ be new: nonces are claimed in the `signature_nonces` table, whose primary key ma
 atomic across VTN processes sharing the database.
 
 What openleadr does per message and we do once: parse the signing certificate (cached by its
-base64 text) and load the VTN's private key (at start-up; an RSA key load costs ~0.4 s with
-current `cryptography`, and openleadr's `create_message` loads it twice per message).
+base64 text) and load the VTN's private key (at start-up, in oadrsign.MessageSigner: an RSA key
+load costs ~0.4 s with current `cryptography`, and openleadr's `create_message` loads it twice
+per message).
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ import binascii
 import functools
 import logging
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -34,14 +34,13 @@ from typing import TYPE_CHECKING, Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from lxml import etree
-from signxml.algorithms import CanonicalizationMethod, SignatureConstructionMethod, SignatureMethod
+from signxml.algorithms import SignatureMethod
 from signxml.exceptions import SignXMLException
-from signxml.signer import XMLSigner
 from signxml.verifier import SignatureConfiguration, XMLVerifier
 
-from vtn.openadr.xml import NS, OADR
+from oadrsign import DSP, MessageSigner, SigningKeyError
+from vtn.openadr.xml import OADR
 from vtn.tls import TlsConfigError, fingerprint_from_der
 
 if TYPE_CHECKING:
@@ -51,14 +50,12 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DS = "http://www.w3.org/2000/09/xmldsig#"
-DSP = "http://openadr.org/oadr-2.0b/2012/07/xmldsig-properties"
 SIGNATURE = f"{{{DS}}}Signature"
 _X509_CERTIFICATE = f"{{{DS}}}KeyInfo/{{{DS}}}X509Data/{{{DS}}}X509Certificate"
 _REFERENCE = f"{{{DS}}}SignedInfo/{{{DS}}}Reference"
 _REPLAY_PROTECT = f"{{{DSP}}}ReplayProtect"
 SIGNED_OBJECT = f"{OADR}oadrSignedObject"
 MAX_NONCE_LENGTH = 128  # signature_nonces.nonce
-C14N = CanonicalizationMethod.CANONICAL_XML_1_0
 
 # Asymmetric methods only (no HMAC, no SHA-1); exactly the two references openleadr makes.
 VERIFY_CONFIG = SignatureConfiguration(
@@ -224,65 +221,16 @@ class NonceStore:
 # ---- signing the VTN's replies --------------------------------------------------------------
 
 
-def _replay_protect(now: datetime) -> etree._Element:
-    element = etree.Element(
-        f"{{{DSP}}}ReplayProtect", nsmap={"dsp": DSP}, attrib={"Id": "myid", "Target": "#mytarget"}
-    )
-    stamp = now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    etree.SubElement(element, f"{{{DSP}}}timestamp").text = stamp
-    etree.SubElement(element, f"{{{DSP}}}nonce").text = uuid.uuid4().hex
-    return element
-
-
-class ReplySigner:
-    """Signs oadrPayload documents with the VTN's key and certificate, both loaded once."""
-
-    _START = b"<oadr:oadrSignedObject"
-    _END = b"</oadr:oadrSignedObject>"
+class ReplySigner(MessageSigner):
+    """Signs oadrPayload documents (from vtn.openadr.render) with the VTN's key and certificate,
+    both loaded once (oadrsign: the signing the agent uses too); knows its certificate's fingerprint."""
 
     def __init__(self, cert_file: Path, key_file: Path) -> None:
         try:
-            self.certificate = x509.load_pem_x509_certificate(cert_file.read_bytes())
-        except (OSError, ValueError) as exc:
-            raise TlsConfigError(f"cannot use XML signing certificate {cert_file}: {exc}") from exc
-        try:
-            key = serialization.load_pem_private_key(key_file.read_bytes(), password=None)
-        except (OSError, ValueError, TypeError) as exc:
-            raise TlsConfigError(f"cannot use XML signing key {key_file}: {exc}") from exc
-        if isinstance(key, rsa.RSAPrivateKey):
-            self.method = SignatureMethod.RSA_SHA256
-        elif isinstance(key, ec.EllipticCurvePrivateKey):
-            self.method = SignatureMethod.ECDSA_SHA256
-        else:
-            raise TlsConfigError(f"XML signing key {key_file} must be an RSA or EC key")
-        self.key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey = key
+            super().__init__(cert_file, key_file)
+        except SigningKeyError as exc:  # the VTN's start-up errors are TlsConfigError
+            raise TlsConfigError(f"XML signing: {exc}") from exc
         self.fingerprint = fingerprint_from_der(self.certificate.public_bytes(serialization.Encoding.DER))
-
-    def sign(self, document: bytes, now: datetime | None = None) -> bytes:
-        """`document` (an unsigned oadrPayload from vtn.openadr.render) with a ds:Signature added.
-
-        The oadrSignedObject is signed as openleadr signs it, standalone, so its inclusive C14N
-        matches what a verifier computes inside the payload (whose root declares only `oadr`).
-        """
-        start = document.find(self._START)
-        end = document.rfind(self._END)
-        if start < 0 or end < 0:
-            raise ValueError("not an oadrPayload with an oadrSignedObject")
-        end += len(self._END)
-        signed_object = etree.fromstring(document[start:end])
-        signer = XMLSigner(
-            method=SignatureConstructionMethod.detached, signature_algorithm=self.method, c14n_algorithm=C14N
-        )
-        signer.namespaces["oadr"] = NS["oadr"]
-        signature = signer.sign(
-            signed_object,
-            key=self.key,
-            cert=[self.certificate],
-            reference_uri="#oadrSignedObject",
-            signature_properties=_replay_protect(now or datetime.now(UTC)),
-        )
-        signed: bytes = document[:start] + etree.tostring(signature) + b"\n" + document[start:]
-        return signed
 
 
 def reply_signer(cert_file: Path | None, key_file: Path | None) -> ReplySigner | None:

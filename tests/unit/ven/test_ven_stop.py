@@ -32,7 +32,7 @@ async def test_a_request_cancelled_by_stop_returns_nothing_instead_of_raising(
     client = VenClient(
         Rig().core, TelemetryBuffer(tmp_path / "buffer.db"), "ven-test", f"{server.make_url(OPENADR)}"
     )
-    request = asyncio.create_task(client._perform_request("EiReport", b"<report/>"))
+    request = asyncio.create_task(client.send("OadrPoll", "oadrPoll", ven_id="ven-test"))
     await asyncio.wait_for(arrived.wait(), timeout=10)
 
     stopping = asyncio.create_task(client.stop())
