@@ -14,8 +14,11 @@ What is changed from openleadr's client, and why:
   answer it) is answered again without being applied again: `_on_event` answers a repeated
   modificationNumber as before (openleadr's raised KeyError on a repeated cancellation and then
   answered optOut to every event of the message) and ignores an older one (openleadr applied
-  it, rolling the event back); `create_report` keeps one reporting job per request (openleadr
-  added a second); `cancel_report` answers a request already cancelled (openleadr said nothing).
+  it, rolling the event back); `create_report` keeps one request and reporting job per report,
+  the latest (openleadr added a second); `cancel_report` answers a request already cancelled
+  (openleadr said nothing).
+- `offer_and_register` offers the reports one offer at a time: two overlapping offers left the
+  agent answering both offers' requests.
 """
 
 from __future__ import annotations
@@ -112,6 +115,8 @@ class VenClient(OpenADRClient):  # type: ignore[misc]
         self._stopping = False
         # eventID -> (modificationNumber applied, our answer to it): a repeat is not applied again
         self._applied: dict[str, tuple[int, str]] = {}
+        # One offer at a time (offer_and_register): run()'s and housekeeping's overlapped
+        self._offering = asyncio.Lock()
         self.add_handler("on_event", self._on_event_handler)
         self.add_handler("on_update_event", self._on_event_handler)
 
@@ -173,8 +178,7 @@ class VenClient(OpenADRClient):  # type: ignore[misc]
     async def run(self) -> None:
         self.loop = asyncio.get_running_loop()
         await self._register_with_retry()
-        self.offer_reports()
-        await self.register_reports(self.reports)
+        await self.offer_and_register()
         await self.sync_events()
         await self._poll()
         # the VTN's oadrRequestedOadrPollFreq (10 s if it sent none), never above a day
@@ -253,23 +257,32 @@ class VenClient(OpenADRClient):  # type: ignore[misc]
                 **common,
             )
 
+    async def offer_and_register(self) -> None:
+        """Offer the reports of the devices discovered so far and take the VTN's requests for them,
+        one offer at a time. run() offers once registered and housekeeping again when it finds a
+        device not offered yet (a protocol device connecting just after the meter): overlapping,
+        both cleared the requests before either answer came, and then kept both answers' requests,
+        though the VTN had cancelled the first (it retires them on a new offer). Every meter
+        sample then went out twice, stored under two TELEMETRY_USAGE requests."""
+        async with self._offering:
+            self.offer_reports()
+            await self.register_reports(self.reports)
+
     async def create_report(self, response_payload: dict[str, Any]) -> None:
-        """openleadr's (it answers oadrCreatedReport), with one reporting job per request: the VTN
-        sends an oadrCreateReport again until our answer reaches it, and openleadr added a job
-        (so sent every report twice) for each copy."""
+        """openleadr's (it answers oadrCreatedReport), with one request, and one reporting job, per
+        report (reportSpecifierID): the latest request for a report replaces an earlier one. The
+        VTN sends an oadrCreateReport again until our answer reaches it, and openleadr added a
+        job (so sent every report twice) for each copy; and the VTN keeps one live request per
+        report, retiring the earlier ones when it makes a new one."""
         await super().create_report(response_payload)
-        seen: set[str] = set()
-        kept = []
-        for request in self.report_requests:
-            if request["report_request_id"] in seen:
-                job = request.get("job")
-                if job is not None:
-                    with contextlib.suppress(Exception):  # a job that already ended
-                        job.remove()
-                continue
-            seen.add(request["report_request_id"])
-            kept.append(request)
-        self.report_requests[:] = kept
+        latest: dict[str, dict[str, Any]] = {}
+        for request in self.report_requests:  # in arrival order
+            earlier = latest.get(request["report_specifier_id"])
+            if earlier is not None and earlier.get("job") is not None:
+                with contextlib.suppress(Exception):  # a job that already ended
+                    earlier["job"].remove()
+            latest[request["report_specifier_id"]] = request
+        self.report_requests[:] = list(latest.values())
 
     async def cancel_report(self, payload: dict[str, Any]) -> None:
         """openleadr's, and a request already cancelled is answered too: the VTN sends the
