@@ -117,6 +117,7 @@ class VenClient(OpenADRClient):  # type: ignore[misc]
         self._applied: dict[str, tuple[int, str]] = {}
         # One offer at a time (offer_and_register): run()'s and housekeeping's overlapped
         self._offering = asyncio.Lock()
+        self._sending = asyncio.Lock()  # one send of the telemetry buffer at a time (send_buffered)
         self.add_handler("on_event", self._on_event_handler)
         self.add_handler("on_update_event", self._on_event_handler)
 
@@ -317,9 +318,18 @@ class VenClient(OpenADRClient):  # type: ignore[misc]
             await self.send_flexibility(report_request_id, r_ids)
 
     async def send_buffered(self, report_request_id: str, r_ids: set[str]) -> int:
-        """Send the buffer's unsent samples of `r_ids`, oldest first; stop at the first failure."""
+        """Send the buffer's unsent samples of `r_ids`, oldest first; stop at the first failure,
+        or once the request is no longer ours (a newer one replaced it: the VTN cancelled it).
+
+        One send at a time: two (two report jobs, or one still sending when a newer request
+        came) read the same unsent samples before either marked them sent, and each sample
+        went out twice."""
+        async with self._sending:
+            return await self._send_buffered(report_request_id, r_ids)
+
+    async def _send_buffered(self, report_request_id: str, r_ids: set[str]) -> int:
         sent = 0
-        while True:
+        while utils.find_by(self.report_requests, "report_request_id", report_request_id) is not None:
             samples = [s for s in self.buffer.pending(self.batch, r_ids=r_ids)]
             if not samples:
                 return sent
@@ -330,6 +340,7 @@ class VenClient(OpenADRClient):  # type: ignore[misc]
                 return sent
             self.buffer.mark_sent(samples)
             sent += len(samples)
+        return sent
 
     async def send_flexibility(self, report_request_id: str, r_ids: set[str] | None = None) -> bool:
         grid = Grid.at(self.core.clock.now())
