@@ -68,8 +68,9 @@ async def look(
     exclusions: Mapping[str, Exclusion],
     last_evs: frozenset[EvKey] | None,
 ) -> list[Finding]:
-    """The homes (not excluded yet) that stopped following, and whether the cars the homes report
-    differ from `last_evs`, the ones last planned with (None: nothing planned yet, no finding)."""
+    """The homes (not excluded yet) that stopped following, and whether the cars the steered
+    (not excluded) homes report differ from `last_evs`, the ones last planned with (None:
+    nothing planned yet, no finding)."""
     async with uow:
         vens = await uow.vens.registered()
         dispatches = await uow.dispatches.all()
@@ -91,7 +92,11 @@ async def look(
         if offline:  # told once: an excluded home is not watched again
             await homes_offline(uow, offline, now)
             await uow.commit()
-    site_of = {v.ven_id: v.site_id for v in vens}
+    # The steered homes' cars only: a run plans an excluded home's load fixed, without its cars,
+    # while the home still reports them; counted, they differed from `last_evs` at every check
+    # and the loop re-planned every second while the home stayed excluded (docs/closed-loop.md).
+    # When its exclusion ends, its cars count again, and their return to the plan is a finding.
+    site_of = {v.ven_id: v.site_id for v in watched}
     evs = {(site_of[v], r.removesuffix(EV_NEED)) for v, r in needs if v in site_of}
     if last_evs is not None and evs != last_evs:
         findings.append(Finding("", FLEXIBILITY_CHANGED))

@@ -227,8 +227,7 @@ class HomeAgent:
         devices = frozenset(self.core.snapshot().devices)
         if devices != self._offered:  # new or removed devices: offer the reports again
             self._offered = devices
-            self.client.offer_reports()
-            await self.client.register_reports(self.client.reports)
+            await self.client.offer_and_register()
         evs: Any = self.core.site_entry().get("evs", [])
         windows = [(e["ev_id"], e["departure"]) for e in evs]
         if windows != self._windows:  # a car arrived or left: tell the VTN its availability

@@ -22,8 +22,11 @@ What differs from openleadr's client, and why:
   answer it) is answered again without being applied again: `_on_event` answers a repeated
   modificationNumber as before (openleadr's raised KeyError on a repeated cancellation and then
   answered optOut to every event of the message) and ignores an older one (openleadr applied
-  it, rolling the event back); `create_report` keeps one reporting job per request (openleadr
-  added a second); `cancel_report` answers a request already cancelled (openleadr said nothing).
+  it, rolling the event back); `create_report` keeps one request and reporting job per report,
+  the latest (openleadr added a second); `cancel_report` answers a request already cancelled
+  (openleadr said nothing).
+- `offer_and_register` offers the reports one offer at a time: two overlapping offers left the
+  agent answering both offers' requests.
 - A failed re-registration (oadrRequestReregistration) leaves the agent polling; openleadr's
   client stopped for good.
 - Each report request keeps its own r_ids (openleadr's shared one list among all the requests
@@ -118,6 +121,9 @@ class VenClient:
         self._stopping = False
         # eventID -> (modificationNumber applied, our answer to it): a repeat is not applied again
         self._applied: dict[str, tuple[int, str]] = {}
+        # One offer at a time (offer_and_register): run()'s and housekeeping's overlapped
+        self._offering = asyncio.Lock()
+        self._sending = asyncio.Lock()  # one send of the telemetry buffer at a time (send_buffered)
 
     @property
     def invalid_outgoing(self) -> int:
@@ -166,8 +172,7 @@ class VenClient:
     # --- lifecycle ----------------------------------------------------------------------------
     async def run(self) -> None:
         await self._register_with_retry()
-        self.offer_reports()
-        await self.register_reports(self.reports)
+        await self.offer_and_register()
         await self.sync_events()
         await self._poll()
         # the VTN's oadrRequestedOadrPollFreq (10 s if it sent none), never above a day
@@ -251,7 +256,8 @@ class VenClient:
         if not self.registration_id:
             log.warning("re-registration at %s failed; polling on", self.vtn_url)
             return
-        await self.register_reports(self.reports)
+        async with self._offering:  # not beside housekeeping's offer (offer_and_register)
+            await self.register_reports(self.reports)
         await self.sync_events()
 
     async def _on_cancel_party_registration(self, message: dict[str, Any]) -> None:
@@ -408,6 +414,17 @@ class VenClient:
             )
         )
 
+    async def offer_and_register(self) -> None:
+        """Offer the reports of the devices discovered so far and take the VTN's requests for them,
+        one offer at a time. run() offers once registered and housekeeping again when it finds a
+        device not offered yet (a protocol device connecting just after the meter): overlapping,
+        both cleared the requests before either answer came, and then kept both answers' requests,
+        though the VTN had cancelled the first (it retires them on a new offer). Every meter
+        sample then went out twice, stored under two TELEMETRY_USAGE requests."""
+        async with self._offering:
+            self.offer_reports()
+            await self.register_reports(self.reports)
+
     async def register_reports(self, reports: list[objects.Report]) -> None:
         """oadrRegisterReport (our METADATA); the VTN may answer with its report requests."""
         for report in reports:
@@ -426,9 +443,11 @@ class VenClient:
 
     async def create_report(self, response_payload: dict[str, Any]) -> None:
         """The VTN's report requests (oadrCreateReport, or in its oadrRegisteredReport): a
-        reporting job each, answered with oadrCreatedReport. One job per request: the VTN sends
-        an oadrCreateReport again until our answer reaches it (openleadr added a job, so sent
-        every report twice, for each copy)."""
+        reporting job each, answered with oadrCreatedReport. One request, and one job, per report
+        (reportSpecifierID): the VTN sends an oadrCreateReport again until our answer reaches it
+        (openleadr added a job, so sent every report twice, for each copy), and it keeps one live
+        request per report, retiring the earlier ones when it makes a new one, so the latest
+        request for a report replaces an earlier one."""
         response_code = 200
         for request in response_payload["report_requests"]:
             specifier = request["report_specifier"]
@@ -440,6 +459,7 @@ class VenClient:
                 response_code = enums.STATUS_CODES.INVALID_ID
                 continue
             await self._add_report_request(request)
+        self._keep_latest_per_report()
         request_id = response_payload.get("request_id") or (response_payload.get("response") or {}).get(
             "request_id"
         )
@@ -458,6 +478,17 @@ class VenClient:
             ven_id=self.ven_id,
             pending_reports=pending,
         )
+
+    def _keep_latest_per_report(self) -> None:
+        """The latest request per reportSpecifierID; an earlier one's job is removed."""
+        latest: dict[str, dict[str, Any]] = {}
+        for request in self.report_requests:  # in arrival order
+            earlier = latest.get(request["report_specifier_id"])
+            if earlier is not None and earlier.get("job") is not None:
+                with contextlib.suppress(Exception):  # a job that already ended
+                    earlier["job"].remove()
+            latest[request["report_specifier_id"]] = request
+        self.report_requests[:] = list(latest.values())
 
     async def _add_report_request(self, request: dict[str, Any]) -> None:
         """One oadrReportRequest: the r_ids we offered, its granularity, its job (as openleadr's)."""
@@ -553,9 +584,18 @@ class VenClient:
             await self.send_flexibility(report_request_id, r_ids)
 
     async def send_buffered(self, report_request_id: str, r_ids: set[str]) -> int:
-        """Send the buffer's unsent samples of `r_ids`, oldest first; stop at the first failure."""
+        """Send the buffer's unsent samples of `r_ids`, oldest first; stop at the first failure,
+        or once the request is no longer ours (a newer one replaced it: the VTN cancelled it).
+
+        One send at a time: two (two report jobs, or one still sending when a newer request
+        came) read the same unsent samples before either marked them sent, and each sample
+        went out twice."""
+        async with self._sending:
+            return await self._send_buffered(report_request_id, r_ids)
+
+    async def _send_buffered(self, report_request_id: str, r_ids: set[str]) -> int:
         sent = 0
-        while True:
+        while utils.find_by(self.report_requests, "report_request_id", report_request_id) is not None:
             samples = [s for s in self.buffer.pending(self.batch, r_ids=r_ids)]
             if not samples:
                 return sent
@@ -566,6 +606,7 @@ class VenClient:
                 return sent
             self.buffer.mark_sent(samples)
             sent += len(samples)
+        return sent
 
     async def send_flexibility(self, report_request_id: str, r_ids: set[str] | None = None) -> bool:
         grid = Grid.at(self.core.clock.now())

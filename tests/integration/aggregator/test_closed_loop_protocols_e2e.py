@@ -61,12 +61,6 @@ def test_the_protocol_devices_follow_the_vtns_schedules(protocol_demo: tuple[Dem
         assert delivered_kwh >= 0.9 * target_kwh, f"{site}: {delivered_kwh:.2f} of {target_kwh:.2f} kWh"
 
 
-@pytest.mark.xfail(
-    reason="issue 14's done-when 2 holds on a quiet machine (0.00 kWh over, 3/3 cars) but failed in "
-    "two CI runs of four: the VTN's watch excluded a home at 06:40-06:50 as 'deviating 4.2 kW' "
-    "and its charger ran through the cap (10.57 and 9.05 kWh over); one cause (duplicate meter "
-    "samples) is fixed, an xfail until CI shows it holds run after run (docs/closed-loop.md)",
-)
 def test_the_meters_hold_the_cap_with_protocol_devices(protocol_demo: tuple[Demo, int, Path]) -> None:
     """As test_closed_loop_e2e.py's: the cap within its derived tolerance, every car at target."""
     demo, status, _ = protocol_demo

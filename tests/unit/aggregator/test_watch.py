@@ -195,6 +195,22 @@ async def test_a_car_arriving_or_leaving_is_a_finding_only_against_the_cars_last
         assert await findings(uow, last_evs=last) == {"": Finding("", FLEXIBILITY_CHANGED)}
 
 
+async def test_an_excluded_homes_cars_are_no_finding() -> None:
+    """The run plans an excluded home's load fixed, without its cars, while the home still reports
+    them: counted, they differed from the cars planned at every check and the loop re-planned
+    every second for as long as the home stayed excluded (docs/closed-loop.md)."""
+    out = {"a": Exclusion(ExclusionReason.DEVIATES, 4.2)}
+    planned = frozenset({("site-b", "evse-1")})  # as planned_evs gives it for a run with "a" excluded
+    reported = [need("a", "evse-1"), need("b", "evse-1")]
+    assert await findings(homes("a", "b", report_values=reported), exclusions=out, last_evs=planned) == {}
+    # a car arriving at the excluded home changes no plan; one arriving at a steered home does
+    arriving = homes("a", "b", report_values=[*reported, need("a", "evse-2")])
+    assert await findings(arriving, exclusions=out, last_evs=planned) == {}
+    arriving = homes("a", "b", report_values=[*reported, need("b", "evse-2")])
+    changed = {"": Finding("", FLEXIBILITY_CHANGED)}
+    assert await findings(arriving, exclusions=out, last_evs=planned) == changed
+
+
 def test_the_cars_a_run_planned_with() -> None:
     scenario = {"sites": [{"site_id": "s1", "evs": [{"ev_id": "e1"}, {"ev_id": "e2"}]}, {"site_id": "s2"}]}
     run = RunRecord("r", "test", NOW, 1.0, "optimal", "highs", None, None, {"scenario": scenario}, None, None)

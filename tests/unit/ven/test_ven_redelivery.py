@@ -8,6 +8,8 @@ VTN-side messages); the agent's core runs on the simulated home of ven_rig.
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,7 +21,7 @@ from openleadr.messaging import create_message, parse_message
 from ven_rig import Rig
 
 from ven.agent.buffer import TelemetryBuffer
-from ven.agent.openadr_mapping import STATUS_SPECIFIER
+from ven.agent.openadr_mapping import STATUS_SPECIFIER, USAGE_SPECIFIER
 from ven.agent.vtn_client import VenClient
 
 OPENADR = "/OpenADR2/Simple/2.0b"
@@ -38,6 +40,9 @@ class FakeVtn:
         self.received.append((kind, payload))
         if kind == "oadrPoll" and self.queue:
             body = self.queue.pop(0)
+        elif kind == "oadrUpdateReport":  # stored: the VEN marks the samples sent
+            ok = {"response_code": 200, "response_description": "OK", "request_id": payload["request_id"]}
+            body = create_message("oadrUpdatedReport", response=ok, ven_id=VEN_ID)
         else:
             body = create_message(
                 "oadrResponse",
@@ -175,3 +180,53 @@ async def test_a_repeated_cancel_report_is_answered_again(agent: tuple[VenClient
     await client._poll()
     [canceled] = vtn.sent("oadrCanceledReport")
     assert canceled["response"]["request_id"] == "cancel-1"
+
+
+def create_usage_report(report_request_id: str, request_id: str) -> str:
+    request = {
+        "report_request_id": report_request_id,
+        "report_specifier": {
+            "report_specifier_id": USAGE_SPECIFIER,
+            "granularity": timedelta(seconds=60),
+            "report_back_duration": timedelta(seconds=60),
+            "specifier_payloads": [{"r_id": "meter-1.power", "reading_type": "Direct Read"}],
+        },
+    }
+    return create_message(  # type: ignore[no-any-return]
+        "oadrCreateReport", request_id=request_id, ven_id=VEN_ID, report_requests=[request]
+    )
+
+
+def usage_sent(vtn: FakeVtn) -> list[tuple[str, str, datetime]]:
+    """(reportRequestID, rID, dtstart) of every usage sample the VEN sent."""
+    return [
+        (report["report_request_id"], interval["report_payload"]["r_id"], interval["dtstart"])
+        for message in vtn.sent("oadrUpdateReport")
+        for report in message["reports"]
+        for interval in report["intervals"]
+    ]
+
+
+async def test_the_buffered_telemetry_goes_out_once_whoever_sends_it(
+    agent: tuple[VenClient, FakeVtn, Rig],
+) -> None:
+    """Two sends of the buffer at once (two report jobs, or one still sending when a newer request
+    replaced its own) read the same unsent samples: each went out twice."""
+    client, vtn, _ = agent
+    client.offer_reports()
+    client.batch = 2  # a send takes several messages
+    vtn.queue.append(create_usage_report("rr-old", "create-old"))
+    await client._poll()
+    now_s = time.time() // 60 * 60
+    client.buffer.add_many(("meter-1.power", now_s - 60 * i, 1000.0 + i) for i in range(6))
+    await asyncio.gather(client.update_report("rr-old"), client.update_report("rr-old"))
+    sent = usage_sent(vtn)
+    assert len(sent) == 6 and len(set(sent)) == 6, sent
+
+    client.buffer.add_many(("meter-1.power", now_s + 60 * i, 2000.0 + i) for i in range(1, 7))
+    vtn.queue.append(create_usage_report("rr-new", "create-new"))
+    # the old request's job sends while the newer request arrives (a poll between its messages)
+    await asyncio.gather(client.update_report("rr-old"), client._poll())
+    await client.update_report("rr-new")
+    later = usage_sent(vtn)[6:]
+    assert len(later) == 6 and len({(r, t) for _, r, t in later}) == 6, later
