@@ -104,6 +104,7 @@ def _serve(settings: VtnSettings, worker: Worker, ssl_context: Any, reuse_port: 
         ssl_context=ssl_context,
         reuse_port=reuse_port or None,
         access_log=access_logger if settings.access_log else None,
+        keepalive_timeout=settings.keepalive_seconds,
         print=None,
     )
 

@@ -55,6 +55,12 @@ class VtnSettings(BaseSettings):
     body_timeout_seconds: float = Field(
         30.0, gt=0, description="a request body must arrive whole within this long (else 408, then closed)"
     )
+    keepalive_seconds: float = Field(
+        75.0,
+        gt=0,
+        description="an idle VEN connection stays open this long: above the VENs' poll period, each poll "
+        "reuses its (TLS) connection instead of paying a new handshake",
+    )
     access_log: bool = Field(False, description="log every HTTP request (aiohttp's access log; costs CPU)")
     accept_unqualified_schema_version: bool = Field(
         False,

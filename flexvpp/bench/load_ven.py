@@ -275,7 +275,11 @@ async def _flush(sim: VenSim, session: aiohttp.ClientSession) -> None:
 async def run_worker(plan: WorkerPlan, ready: Any, go: Any, start_wall: Any) -> WorkerResult:
     """Set every VEN up, report ready, wait for `go`, run until the common end, flush, return."""
     result = WorkerResult()
-    connector = aiohttp.TCPConnector(limit=0, limit_per_host=0, keepalive_timeout=60)
+    # Each VEN keeps its TLS connection from one poll to the next (the VTN keeps an idle one
+    # poll_s + 20 s, load.py): closed after 60 s idle, a 60 s poll found it closed, and the VTN
+    # spent 44 % of its CPU on the full TLS handshakes of VENs reconnecting every minute.
+    keepalive_s = plan.poll_s + 10.0
+    connector = aiohttp.TCPConnector(limit=0, limit_per_host=0, keepalive_timeout=keepalive_s)
     timeout = aiohttp.ClientTimeout(total=30)  # a longer wait counts as an error
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
         sims = [VenSim(v, plan, _ssl_context(plan.ca_file, v), result) for v in plan.vens]
