@@ -41,8 +41,10 @@ class VtnSettings(BaseSettings):
     db_pool_overflow: int = Field(
         20, ge=0, description="connections a process may open beyond db_pool_size under load (closed after)"
     )
+    # Shorter than a VEN's own wait for an answer (the agent's is 10 s), so that a VEN hears
+    # "busy, retry after 5 s" rather than giving up on its connection and paying a new TLS handshake.
     db_pool_timeout_seconds: float = Field(
-        30.0, gt=0, description="a request waits this long for a free connection, then gets 503 (OpenADR)"
+        5.0, gt=0, description="a request waits this long for a free connection, then gets 503 (OpenADR)"
     )
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)

@@ -111,6 +111,7 @@ class VenSim:
         self.report_request_id = ""
         self.pending: list[tuple[datetime, float]] = []
         self.samples = 0
+        self.last_poll_s: float | None = None  # loop time of the last poll before the window
 
     async def post(self, session: aiohttp.ClientSession, service: str, body: bytes) -> tuple[int, bytes]:
         async with session.post(f"{self.url}/{service}", data=body, headers=XML, ssl=self.ssl) as resp:
@@ -235,7 +236,12 @@ async def _run_ven(
     """Open loop: poll every poll_s and report every telemetry_s, each at this VEN's own phase."""
     loop = asyncio.get_running_loop()
     plan = sim.plan
-    next_poll = start + rng.uniform(0, plan.poll_s)
+    # The VEN goes on polling at its own cadence (a gap of more than the keep-alive would close
+    # its connection: 20,000 VENs redrawing their phase at the window's start reconnected at once).
+    last_poll_s = sim.last_poll_s if sim.last_poll_s is not None else start - rng.uniform(0, plan.poll_s)
+    next_poll = last_poll_s + plan.poll_s
+    while next_poll < start:
+        next_poll += plan.poll_s
     next_report = start + rng.uniform(0, plan.telemetry_s)
     wall_offset = time.time() - loop.time()
     while min(next_poll, next_report) < end:
@@ -255,13 +261,24 @@ async def _run_ven(
             next_poll += plan.poll_s
 
 
-async def _keep_warm(sim: VenSim, session: aiohttp.ClientSession, poll_s: float) -> None:
-    """Poll every poll_s until cancelled, recording nothing (the window has not started)."""
-    await asyncio.sleep(random.Random(sim.ven.index).uniform(0, poll_s))
+async def _keep_warm(sim: VenSim, session: aiohttp.ClientSession, poll_s: float, stop: asyncio.Event) -> None:
+    """Poll every poll_s, recording nothing (the window has not started), until `stop`; a poll in
+    flight then finishes (cancelled, it would close the VEN's connection)."""
+    loop = asyncio.get_running_loop()
+    if await _stopped_within(stop, random.Random(sim.ven.index).uniform(0, poll_s)):
+        return
     while True:
+        sim.last_poll_s = loop.time()
         with contextlib.suppress(aiohttp.ClientError, TimeoutError, OSError):
             await sim.post(session, "OadrPoll", sim.poll_body)
-        await asyncio.sleep(poll_s)
+        if await _stopped_within(stop, sim.last_poll_s + poll_s - loop.time()):
+            return
+
+
+async def _stopped_within(stop: asyncio.Event, seconds: float) -> bool:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), max(0.0, seconds))
+    return stop.is_set()
 
 
 async def _flush(sim: VenSim, session: aiohttp.ClientSession) -> None:
@@ -285,6 +302,7 @@ async def run_worker(plan: WorkerPlan, ready: Any, go: Any, start_wall: Any) -> 
         sims = [VenSim(v, plan, _ssl_context(plan.ca_file, v), result) for v in plan.vens]
         semaphore = asyncio.Semaphore(plan.setup_concurrency)
         warm: list[asyncio.Task[None]] = []
+        stop_warm = asyncio.Event()
 
         async def setup(sim: VenSim) -> VenSim | None:
             async with semaphore:
@@ -312,14 +330,13 @@ async def run_worker(plan: WorkerPlan, ready: Any, go: Any, start_wall: Any) -> 
                 # Real VENs keep their (TLS) connection alive by polling; without this, the
                 # connections of VENs set up early would time out while the rest are set up
                 # and all would reconnect at the start at once.
-                warm.append(asyncio.create_task(_keep_warm(sim, session, plan.poll_s)))
+                warm.append(asyncio.create_task(_keep_warm(sim, session, plan.poll_s, stop_warm)))
                 return sim
 
         ready_sims = [s for s in await asyncio.gather(*(setup(s) for s in sims)) if s is not None]
         ready.put(len(ready_sims))
         await asyncio.to_thread(go.wait)
-        for task in warm:
-            task.cancel()
+        stop_warm.set()
         await asyncio.gather(*warm, return_exceptions=True)
         loop = asyncio.get_running_loop()
         start = loop.time() + (start_wall.value - time.time())

@@ -44,7 +44,7 @@ class PoolLimits:
 
     size: int = 10
     overflow: int = 20
-    timeout_s: float = 30.0
+    timeout_s: float = 5.0
 
 
 def create_engine(url: str, pool: PoolLimits | None = None) -> AsyncEngine:
