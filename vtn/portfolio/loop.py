@@ -232,6 +232,7 @@ class PortfolioLoop:
             self._wake.clear()
             # Under the run lock from the reading of the requests to their answer: whoever sees
             # the lock free and nothing pending knows no run is about to start or to finish.
+            record: RunRecord | None = None
             async with self._lock:
                 reasons, self._pending = self._pending, []
                 try:
@@ -242,14 +243,14 @@ class PortfolioLoop:
                     record = await self._run_locked("; ".join(dict.fromkeys(reasons)))
                     # Answered even when the run failed: an on-demand asker gets its record.
                     await self.state.finish_replans([r.id for r in stored], record.run_id, self.clock())
-                except Exception:  # a failed run is logged and tried again; the loop keeps serving
-                    log.exception("planning run failed; trying again")
-                    failed_reasons = reasons
-                else:
-                    failed_reasons = []
-            if failed_reasons:
-                await asyncio.sleep(RETRY_PAUSE_S)  # stored requests stay pending: taken again
-                self.trigger("retry: " + "; ".join(dict.fromkeys(failed_reasons))[:200])
+                except Exception as exc:  # a failed run is logged and tried again; the loop keeps serving
+                    log_failure(log, "planning run failed; trying again", exc)
+                    record = None
+            if record is None:
+                # Woken with nothing of its own (a notified request) and the database away, there
+                # are no reasons to name: the stored requests stay pending and are read again.
+                await asyncio.sleep(RETRY_PAUSE_S)
+                self.trigger("retry: " + ("; ".join(dict.fromkeys(reasons)) or "stored requests")[:200])
                 continue
             failed = [d for d in (record.dispatch or {}).get("vens", []) if d["action"] == "failed"]
             if failed:
