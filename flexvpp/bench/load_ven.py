@@ -24,6 +24,7 @@ from typing import Any
 
 import aiohttp
 
+from ven.agent.vtn_client import PULL_REGISTRATION
 from vtn.tls import limit_tls_read_buffers
 
 log = logging.getLogger(__name__)
@@ -113,16 +114,13 @@ class VenSim:
         self.samples = 0
         self.last_poll_s: float | None = None  # loop time of the last poll before the window
 
-    async def post(self, session: aiohttp.ClientSession, service: str, body: bytes) -> tuple[int, bytes]:
-        async with session.post(f"{self.url}/{service}", data=body, headers=XML, ssl=self.ssl) as resp:
-            return resp.status, await resp.read()
-
-    async def setup_post(
-        self, session: aiohttp.ClientSession, service: str, body: bytes
+    async def post(
+        self, session: aiohttp.ClientSession, service: str, body: bytes, busy_raises: bool = False
     ) -> tuple[int, bytes]:
-        """`post` for a setup step: a 503 raises VtnBusy with the VTN's Retry-After."""
+        """The answer's status and body; with `busy_raises` (a setup step), a 503 raises VtnBusy
+        with the VTN's Retry-After."""
         async with session.post(f"{self.url}/{service}", data=body, headers=XML, ssl=self.ssl) as resp:
-            if resp.status == 503:
+            if busy_raises and resp.status == 503:
                 try:
                     retry_after_s = float(resp.headers.get("Retry-After", "5"))
                 except ValueError:
@@ -134,18 +132,19 @@ class VenSim:
         from openleadr.messaging import create_message
 
         body = create_message(
-            "oadrCreatePartyRegistration", request_id=f"reg-{self.ven.index}", ven_name=self.ven.ven_name,
-            http_pull_model=True, xml_signature=False, report_only=False, profile_name="2.0b",
-            transport_name="simpleHttp", transport_address=None,
-        ).encode()  # fmt: skip
-        status, answer = await self.setup_post(session, "EiRegisterParty", body)
+            "oadrCreatePartyRegistration",
+            request_id=f"reg-{self.ven.index}",
+            ven_name=self.ven.ven_name,
+            **PULL_REGISTRATION,
+        ).encode()
+        status, answer = await self.post(session, "EiRegisterParty", body, busy_raises=True)
         if not _code_ok(status, answer) or self.ven.ven_id.encode() not in answer:
             raise VenRefused(f"{self.ven.ven_name}: registration: HTTP {status} {answer[:300]!r}")
         for _ in range(20):  # the VTN's METADATA (and anything else queued) comes first
-            status, answer = await self.setup_post(session, "OadrPoll", self.poll_body)
+            status, answer = await self.post(session, "OadrPoll", self.poll_body, busy_raises=True)
             if _message_type(answer) == "oadrResponse":
                 break
-        status, answer = await self.setup_post(session, "EiReport", self._register_report())
+        status, answer = await self.post(session, "EiReport", self._register_report(), busy_raises=True)
         found = _REQUEST_ID.findall(answer)
         if not _code_ok(status, answer) or not found:
             raise VenRefused(f"{self.ven.ven_name}: oadrRegisterReport: HTTP {status} {answer[:300]!r}")

@@ -97,16 +97,10 @@ def poll_message(ven_id: str) -> bytes:
 def registration_message(ven_name: str) -> bytes:
     from openleadr.messaging import create_message
 
+    from ven.agent.vtn_client import PULL_REGISTRATION
+
     return create_message(  # type: ignore[no-any-return]
-        "oadrCreatePartyRegistration",
-        request_id=uuid.uuid4().hex,
-        ven_name=ven_name,
-        http_pull_model=True,
-        xml_signature=False,
-        report_only=False,
-        profile_name="2.0b",
-        transport_name="simpleHttp",
-        transport_address=None,
+        "oadrCreatePartyRegistration", request_id=uuid.uuid4().hex, ven_name=ven_name, **PULL_REGISTRATION
     ).encode()
 
 

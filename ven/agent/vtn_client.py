@@ -72,6 +72,16 @@ from ven.clock import to_datetime
 log = logging.getLogger(__name__)
 
 RETRY_MIN_S = 1.0
+# What an oadrCreatePartyRegistration of ours offers: 2.0b over simpleHttp, pull, unsigned XML
+# (TLS and signatures are configured apart); the bench's simulated VENs send the same.
+PULL_REGISTRATION: dict[str, Any] = {
+    "http_pull_model": True,
+    "xml_signature": False,
+    "report_only": False,
+    "profile_name": "2.0b",
+    "transport_name": "simpleHttp",
+    "transport_address": None,
+}
 DEFAULT_POLL = timedelta(seconds=10)  # when the VTN sends no oadrRequestedOadrPollFreq
 SAMPLING = objects.SamplingRate(
     min_period=timedelta(seconds=1), max_period=timedelta(hours=1), on_change=False
@@ -216,13 +226,8 @@ class VenClient:
             request_id=request_id or utils.generate_id(),
             ven_name=self.ven_name,
             ven_id=ven_id,
-            http_pull_model=True,
-            xml_signature=False,
-            report_only=False,
-            profile_name="2.0b",
-            transport_name="simpleHttp",
-            transport_address=None,
             registration_id=registration_id,
+            **PULL_REGISTRATION,
         )
         if reply_type is None:
             return
