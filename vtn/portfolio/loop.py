@@ -38,6 +38,7 @@ from flexmodel.parent_watch import exit_with_parent
 from vtn.db.errors import DatabaseBusy, DatabaseError, log_failure
 from vtn.db.loop_state import LoopStateRepository
 from vtn.db.uow import Sessions, UnitOfWork
+from vtn.services.uninterrupted import uninterrupted
 from vtn.settings import VtnSettings
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,10 @@ EXCLUSION_LASTS = timedelta(days=1)
 RUN_WAIT_S = 3600.0  # an on-demand run asked of another instance waits for runs already going
 RUN_LOOK_S = 0.2  # how often such a request is looked at
 REQUESTS_KEPT = timedelta(days=7)  # answered re-plan requests, then pruned (VTN clock)
+
+
+class LoopStopped(Exception):
+    """A solve asked for while the loop stops (its solver process is gone)."""
 
 
 class PortfolioLoop:
@@ -72,6 +77,7 @@ class PortfolioLoop:
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
         self._pool: cf.ProcessPoolExecutor | None = None
+        self._stopping = False  # the lead is ending: no new solve starts
         self._offer_pool: cf.ProcessPoolExecutor | None = None  # the flexibility offer's own
         self._tasks: list[asyncio.Task[None]] = []
         self._leader: asyncio.Task[None] | None = None  # start(): leading without an election
@@ -105,17 +111,24 @@ class PortfolioLoop:
                 tasks.append(asyncio.create_task(self._watch(), name="portfolio-watch"))
             self._tasks = tasks
             self._wake.set()  # requests stored before this instance led
-            await asyncio.gather(*tasks)
+            # Not gather: cancelled, it waits for its tasks, and the worker waits for its solve.
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+            for task in done:
+                task.result()  # a task's error ends the lead, as it did under gather
         finally:
             self.leading = False
+            # The solver process goes first: a run waiting for its solve then fails at once, and
+            # the worker, which finishes its round's database work before it stops, ends.
+            self._stopping = True
+            if self._pool is not None:
+                _terminate(self._pool)
+                self._pool = None
             for task in tasks:
                 task.cancel()
             if tasks:
                 await asyncio.wait(tasks)  # not `await task`: that would re-raise their errors here
             self._tasks = []
-            if self._pool is not None:
-                _terminate(self._pool)
-                self._pool = None
+            self._stopping = False
 
     async def _resume(self) -> None:
         """What the previous leader left: its last run, the day-ahead bookkeeping, exclusions."""
@@ -158,6 +171,8 @@ class PortfolioLoop:
         return self._pool
 
     async def _execute(self, fn: Callable[..., T], *args: Any) -> T:
+        if self._stopping:
+            raise LoopStopped("the planning loop is stopping")
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._solver(), fn, *args)
 
@@ -230,39 +245,50 @@ class PortfolioLoop:
         while True:
             await self._wake.wait()
             self._wake.clear()
-            # Under the run lock from the reading of the requests to their answer: whoever sees
-            # the lock free and nothing pending knows no run is about to start or to finish.
-            record: RunRecord | None = None
-            async with self._lock:
-                reasons, self._pending = self._pending, []
-                try:
-                    stored = await self.state.pending_replans()
-                    reasons += [r.reason for r in stored]
-                    if not reasons:
-                        continue
-                    record = await self._run_locked("; ".join(dict.fromkeys(reasons)))
-                    # Answered even when the run failed: an on-demand asker gets its record.
-                    await self.state.finish_replans([r.id for r in stored], record.run_id, self.clock())
-                except Exception as exc:  # a failed run is logged and tried again; the loop keeps serving
-                    log_failure(log, "planning run failed; trying again", exc)
-                    record = None
-            if record is None:
-                # Woken with nothing of its own (a notified request) and the database away, there
-                # are no reasons to name: the stored requests stay pending and are read again.
+            # A stop waits for the round (vtn/services/uninterrupted.py): cancelled mid-query, a
+            # round left SQLAlchemy closing an aiosqlite connection that never answered, and the
+            # test's event loop hung at its end. A solve in progress does not hold the stop up:
+            # the stop ends the solver process first (`lead`).
+            retry = await uninterrupted(self._round())
+            if retry is not None:
                 await asyncio.sleep(RETRY_PAUSE_S)
-                self.trigger("retry: " + ("; ".join(dict.fromkeys(reasons)) or "stored requests")[:200])
-                continue
-            failed = [d for d in (record.dispatch or {}).get("vens", []) if d["action"] == "failed"]
-            if failed:
-                await asyncio.sleep(RETRY_PAUSE_S)
-                self.trigger(f"retry: dispatch to {len(failed)} VEN(s) failed")
+                self.trigger(retry)
+
+    async def _round(self) -> str | None:
+        """Run the pending requests, if any; the reason to try again soon, or None."""
+        # Under the run lock from the reading of the requests to their answer: whoever sees
+        # the lock free and nothing pending knows no run is about to start or to finish.
+        record: RunRecord | None = None
+        async with self._lock:
+            reasons, self._pending = self._pending, []
+            try:
+                stored = await self.state.pending_replans()
+                reasons += [r.reason for r in stored]
+                if not reasons:
+                    return None
+                record = await self._run_locked("; ".join(dict.fromkeys(reasons)))
+                # Answered even when the run failed: an on-demand asker gets its record.
+                await self.state.finish_replans([r.id for r in stored], record.run_id, self.clock())
+            except Exception as exc:  # a failed run is logged and tried again; the loop keeps serving
+                if self._stopping:  # its solver process was ended: the next leader runs it
+                    log.info("planning run stopped with the loop (%s)", exc.__class__.__name__)
+                    return None
+                log_failure(log, "planning run failed; trying again", exc)
+        if record is None:
+            # Woken with nothing of its own (a notified request) and the database away, there
+            # are no reasons to name: the stored requests stay pending and are read again.
+            return "retry: " + ("; ".join(dict.fromkeys(reasons)) or "stored requests")[:200]
+        failed = [d for d in (record.dispatch or {}).get("vens", []) if d["action"] == "failed"]
+        if failed:
+            return f"retry: dispatch to {len(failed)} VEN(s) failed"
+        return None
 
     # ---- the watcher -------------------------------------------------------------------------
     async def _watch(self) -> None:
         while True:
             await asyncio.sleep(self.settings.replan_check_seconds)
             try:
-                await self._check()
+                await uninterrupted(self._check())  # a stop waits for the round (see _worker)
             except Exception:
                 log.exception("portfolio watch failed")
             # The stored requests are looked at each round too: a notification lost with the

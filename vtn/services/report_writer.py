@@ -25,6 +25,7 @@ from typing import Any
 from aggregator.report_value_rows import RequestOwner, dedupe, requested_r_ids
 from vtn.db.errors import DriverError
 from vtn.db.uow import Sessions, UnitOfWork
+from vtn.services.uninterrupted import uninterrupted
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +91,8 @@ class ReportWriter:
             await asyncio.sleep(0)  # let the requests arriving now join this query
             ids = list(self._lookups)[:MAX_LOOKUP]
             try:
-                found = await self._load_owners(ids)
+                # A stop cancels the resolver: the query ends first (vtn/services/uninterrupted.py).
+                found = await uninterrupted(self._load_owners(ids))
             except Exception as exc:
                 for report_request_id in ids:
                     future = self._lookups.pop(report_request_id)

@@ -146,7 +146,8 @@ async def _register(rig: Rig) -> None:
 async def _prices(rig: Rig, cheap_from: datetime) -> None:
     day = cheap_from.replace(hour=0, minute=0, second=0, microsecond=0)
     first = int((cheap_from - day) / timedelta(minutes=15))
-    prices = [0.05 if first <= t < first + 8 else 0.30 for t in range(96)]
+    # Two days: the plan's horizon must not end at midnight when the test runs late in the day.
+    prices = [0.05 if first <= t < first + 8 else 0.30 for t in range(2 * 96)]
     reply = await rig.api.call(
         "PUT",
         "/prices",
@@ -165,7 +166,11 @@ async def _mean_kw(rig: Rig, r_id: str, start: datetime) -> float:
     window = {"since": start.isoformat(), "until": (start + timedelta(seconds=SLOT_S)).isoformat()}
     reply = await rig.api.call("GET", f"/vens/{rig.ven_id}/telemetry", params=window)
     assert reply.status == 200, reply.json
-    values = [p["value"] for p in reply.json if p["r_id"] == r_id]
+    # The reading at the slot's first instant is the power before the step that switches into
+    # it (the simulator ticks, then the agent steps): it belongs to the slot before.
+    values = [
+        p["value"] for p in reply.json if p["r_id"] == r_id and datetime.fromisoformat(p["dtstart"]) > start
+    ]
     assert len(values) >= 10, f"{r_id}: {len(values)} readings in the slot"
     return sum(values) / len(values) / 1000.0  # the agent reports power in W (OpenADR's realPower)
 
