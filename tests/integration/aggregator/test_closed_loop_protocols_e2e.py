@@ -61,11 +61,6 @@ def test_the_protocol_devices_follow_the_vtns_schedules(protocol_demo: tuple[Dem
         assert delivered_kwh >= 0.9 * target_kwh, f"{site}: {delivered_kwh:.2f} of {target_kwh:.2f} kWh"
 
 
-@pytest.mark.xfail(
-    reason="held in 6 loaded runs and one CI run after the duplicate report requests were fixed, "
-    "but failed (3.13 kWh over a 1.47 kWh tolerance) in a CI run with a demo beside it on the same "
-    "2 cores: an xfail until CI shows it holds run after run (docs/closed-loop.md)",
-)
 def test_the_meters_hold_the_cap_with_protocol_devices(protocol_demo: tuple[Demo, int, Path]) -> None:
     """As test_closed_loop_e2e.py's: the cap within its derived tolerance, every car at target."""
     demo, status, _ = protocol_demo
