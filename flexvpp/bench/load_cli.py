@@ -42,13 +42,13 @@ def register(bench_subparsers: Any) -> None:
 
 
 def _bench_load(args: argparse.Namespace) -> int:
-    import asyncio
     import logging
     import os
+    import signal
     import sys
 
     from flexvpp.bench.load import LoadOptions, format_load, run_load
-    from flexvpp.bench.servers import BenchFailed
+    from flexvpp.bench.servers import BenchFailed, BenchStopped, run_stoppable
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     options = LoadOptions(
@@ -57,9 +57,12 @@ def _bench_load(args: argparse.Namespace) -> int:
         vtn_workers=args.vtn_workers or os.cpu_count() or 1,
     )  # fmt: skip
     try:
-        result = asyncio.run(run_load(options))
+        result = run_stoppable(run_load(options))
     except BenchFailed as exc:
         print(f"flexvpp bench load: error: {exc}", file=sys.stderr)
         return 1
+    except BenchStopped as exc:
+        print(f"flexvpp bench load: {exc}", file=sys.stderr)
+        return 128 + signal.SIGTERM
     print(format_load(result, options))
     return 0 if result.ok else 1

@@ -7,16 +7,58 @@ import os
 import signal
 import socket
 import subprocess
+import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any, TypeVar
 
 import aiohttp
+
+T = TypeVar("T")
 
 
 class BenchFailed(RuntimeError):
     """The benchmark could not run (database unreachable, a server did not start, a VEN was refused)."""
+
+
+class BenchStopped(RuntimeError):
+    """SIGTERM stopped the benchmark; its clean-up ran."""
+
+
+def run_stoppable(main: Coroutine[Any, Any, T]) -> T:
+    """`asyncio.run(main)`, with SIGTERM cancelling `main` as Ctrl-C does, so that its clean-up
+    runs before the process ends: the scratch database is dropped, the VTN and the load
+    processes are stopped. Killed by SIGTERM without it, a run left its database behind.
+    Raises BenchStopped after a SIGTERM."""
+
+    async def stoppable() -> T:
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        assert task is not None
+        terminated = False
+
+        def terminate() -> None:
+            nonlocal terminated
+            terminated = True
+            task.cancel()
+
+        # Signal handlers belong to the main thread (a test runs the command in another).
+        handled = threading.current_thread() is threading.main_thread()
+        if handled:
+            loop.add_signal_handler(signal.SIGTERM, terminate)
+        try:
+            return await main
+        except asyncio.CancelledError:
+            if terminated:
+                raise BenchStopped("stopped by SIGTERM; its database was dropped") from None
+            raise
+        finally:
+            if handled:
+                loop.remove_signal_handler(signal.SIGTERM)
+
+    return asyncio.run(stoppable())
 
 
 def free_port() -> int:

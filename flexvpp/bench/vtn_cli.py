@@ -34,10 +34,10 @@ def register(bench_subparsers: Any) -> None:
 
 
 def _bench_vtn(args: argparse.Namespace) -> int:
-    import asyncio
+    import signal
     import sys
 
-    from flexvpp.bench.servers import BenchFailed
+    from flexvpp.bench.servers import BenchFailed, BenchStopped, run_stoppable
     from flexvpp.bench.vtn import BenchOptions, format_result, run_bench
 
     options = BenchOptions(
@@ -48,9 +48,12 @@ def _bench_vtn(args: argparse.Namespace) -> int:
         keep_logs=args.keep_logs,
     )
     try:
-        result = asyncio.run(run_bench(options))
+        result = run_stoppable(run_bench(options))
     except BenchFailed as exc:
         print(f"flexvpp bench vtn: error: {exc}", file=sys.stderr)
         return 1
+    except BenchStopped as exc:
+        print(f"flexvpp bench vtn: {exc}", file=sys.stderr)
+        return 128 + signal.SIGTERM
     print(format_result(result, options.seconds))
     return 0 if result.ours.errors == 0 and result.stock.errors == 0 else 1

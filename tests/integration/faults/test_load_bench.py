@@ -34,3 +34,38 @@ def test_bench_load_runs_small_over_tls_and_loses_nothing() -> None:
 def test_bench_load_refuses_bad_arguments() -> None:
     done = run_flexvpp("bench", "load", "--vens", "0")
     assert done.returncode == 2 and "--vens" in done.stderr and "positive" in done.stderr
+
+
+def test_bench_load_stopped_by_sigterm_drops_its_database() -> None:
+    """Killed by SIGTERM, a run left its flexvpp_bench_* database behind; now its clean-up runs."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import psycopg
+
+    def scratch_databases() -> set[str]:
+        with psycopg.connect(PG_ADMIN_URL) as conn:
+            rows = conn.execute("SELECT datname FROM pg_database WHERE datname LIKE 'flexvpp_bench_%'")
+            return {name for (name,) in rows.fetchall()}
+
+    before = scratch_databases()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "flexvpp", "bench", "load", "--vens", "4", "--minutes", "10",
+         "--poll-s", "1", "--pg-url", PG_ADMIN_URL],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while not scratch_databases() - before:  # the run has made its database
+            assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+            time.sleep(0.2)
+        time.sleep(2)  # into the run: the VTN and the load processes starting or running
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=120)
+    finally:
+        process.kill()
+    assert process.returncode == 128 + signal.SIGTERM, out + err
+    assert "stopped by SIGTERM" in err, err
+    assert scratch_databases() - before == set()
