@@ -8,8 +8,8 @@ from __future__ import annotations
 import os
 import re
 
-import psycopg
 import pytest
+from bench_databases import bench_databases
 from e2e_support import flexvpp
 
 # bench_databases: see tests/integration/faults/test_load_bench.py (they must not overlap).
@@ -23,14 +23,8 @@ pytestmark = [
 ADMIN_URL = os.environ.get("FLEXVPP_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
-def bench_databases() -> set[str]:
-    with psycopg.connect(ADMIN_URL) as conn:
-        rows = conn.execute("SELECT datname FROM pg_database WHERE datname LIKE 'flexvpp_bench_%'").fetchall()
-    return {row[0] for row in rows}
-
-
 def test_bench_vtn_prints_throughput_latency_and_ratio() -> None:
-    before = bench_databases()
+    before = bench_databases(ADMIN_URL)
     result = flexvpp(
         "bench", "vtn", "--vens", "5", "--seconds", "1", "--concurrency", "4", "--pg-url", ADMIN_URL
     )
@@ -49,7 +43,7 @@ def test_bench_vtn_prints_throughput_latency_and_ratio() -> None:
     )
     assert re.match(r"server CPU per poll ours/stock: \d+\.\d\dx", lines[5])
     # The benchmark database was dropped.
-    assert bench_databases() - before == set()
+    assert bench_databases(ADMIN_URL) - before == set()
 
 
 @pytest.mark.parametrize(

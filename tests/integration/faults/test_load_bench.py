@@ -5,8 +5,13 @@ from __future__ import annotations
 
 import os
 import re
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
+from bench_databases import bench_databases
 from cli_in_process import run_flexvpp
 
 # bench_databases: `bench load` and `bench vtn` make flexvpp_bench_* databases on the shared server,
@@ -38,19 +43,7 @@ def test_bench_load_refuses_bad_arguments() -> None:
 
 def test_bench_load_stopped_by_sigterm_drops_its_database() -> None:
     """Killed by SIGTERM, a run left its flexvpp_bench_* database behind; now its clean-up runs."""
-    import signal
-    import subprocess
-    import sys
-    import time
-
-    import psycopg
-
-    def scratch_databases() -> set[str]:
-        with psycopg.connect(PG_ADMIN_URL) as conn:
-            rows = conn.execute("SELECT datname FROM pg_database WHERE datname LIKE 'flexvpp_bench_%'")
-            return {name for (name,) in rows.fetchall()}
-
-    before = scratch_databases()
+    before = bench_databases(PG_ADMIN_URL)
     process = subprocess.Popen(
         [sys.executable, "-m", "flexvpp", "bench", "load", "--vens", "4", "--minutes", "10",
          "--poll-s", "1", "--pg-url", PG_ADMIN_URL],
@@ -58,7 +51,7 @@ def test_bench_load_stopped_by_sigterm_drops_its_database() -> None:
     )  # fmt: skip
     try:
         deadline = time.monotonic() + 120
-        while not scratch_databases() - before:  # the run has made its database
+        while not bench_databases(PG_ADMIN_URL) - before:  # the run has made its database
             assert process.poll() is None and time.monotonic() < deadline, process.communicate()
             time.sleep(0.2)
         time.sleep(2)  # into the run: the VTN and the load processes starting or running
@@ -68,4 +61,4 @@ def test_bench_load_stopped_by_sigterm_drops_its_database() -> None:
         process.kill()
     assert process.returncode == 128 + signal.SIGTERM, out + err
     assert "stopped by SIGTERM" in err, err
-    assert scratch_databases() - before == set()
+    assert bench_databases(PG_ADMIN_URL) - before == set()
