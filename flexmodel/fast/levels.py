@@ -9,7 +9,7 @@ the fixed levels stay in the later objectives with their weights, as flexmodel.s
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import highspy
 import numpy as np
@@ -71,6 +71,36 @@ def _pad(vector: FloatArray, n_cols: int) -> FloatArray:
     return np.concatenate([vector, np.zeros(n_cols - len(vector))])
 
 
+def level_value(level: Level, v: SiteVectors, x: FloatArray) -> float:
+    """The level's value at x (the LP's columns)."""
+    if level.name == "level_overrun_kwh":
+        return float(v.overrun @ x)
+    if level.name == "level_smart_shortfall_kwh":
+        return v.smart_need_kwh - float(v.smart_energy @ x)
+    return float(v.solar_energy @ x)
+
+
+def attains(level: Level, v: SiteVectors, x: FloatArray) -> bool:
+    """x (the LP's columns) reaches the level's ideal, within ATTAINED_TOL."""
+    tol = ATTAINED_TOL * max(1.0, abs(level.ideal))
+    value = level_value(level, v, x)
+    return value >= level.ideal - tol if level.maximise else value <= level.ideal + tol
+
+
+def relaxed_levels(p: SiteProblem, v: SiteVectors, x: FloatArray) -> list[Level]:
+    """The priority levels, each ideal replaced by the value a relaxation's answer x reached where
+    that is worse. The relaxation's lexicographic optimum bounds what the MILP can reach at each
+    level, so a MILP answer reaching it is optimal there too (within LEVEL_TOL, as a level fixed
+    by the lexicographic solve is), and one weighted MILP solve settles the home: best-effort
+    homes need no MILP per level."""
+    levels = []
+    for level in priority_levels(p):
+        reached = level_value(level, v, x)
+        worse = reached < level.ideal if level.maximise else reached > level.ideal
+        levels.append(replace(level, ideal=reached) if worse else level)
+    return levels
+
+
 class LevelRows:
     """Value, objective and fixing of each priority level in terms of the LP's arrays."""
 
@@ -85,17 +115,14 @@ class LevelRows:
         }
 
     def value(self, level: Level, x: FloatArray) -> float:
-        value = float(self.vectors[level.name] @ x)
-        return value + self.v.smart_need_kwh if level.name == "level_smart_shortfall_kwh" else value
+        return level_value(level, self.v, x[: len(self.v.cost)])
 
     def objective(self, level: Level) -> FloatArray:
         vector = self.vectors[level.name]
         return -vector if level.maximise else vector
 
     def attained(self, level: Level, x: FloatArray) -> bool:
-        tol = ATTAINED_TOL * max(1.0, abs(level.ideal))
-        value = self.value(level, x)
-        return value >= level.ideal - tol if level.maximise else value <= level.ideal + tol
+        return attains(level, self.v, x[: len(self.v.cost)])
 
     def fix(self, level: Level, value: float) -> None:
         tol = LEVEL_TOL * max(1.0, abs(value))
@@ -117,9 +144,12 @@ def _offset(level: Level, v: SiteVectors, target: float) -> float:
     return target if level.maximise else -target
 
 
-def solve_levels(model: HighsModel, p: SiteProblem, v: SiteVectors) -> LevelSolve:
-    """Optimise the priority levels in order, as flexmodel.solve.solve_lexicographic does."""
-    levels = priority_levels(p)
+def solve_levels(
+    model: HighsModel, p: SiteProblem, v: SiteVectors, levels: list[Level] | None = None
+) -> LevelSolve:
+    """Optimise the priority levels in order, as flexmodel.solve.solve_lexicographic does
+    (`levels`: priority_levels(p), or relaxed_levels when a relaxation's answer is known)."""
+    levels = priority_levels(p) if levels is None else levels
     weights = level_weights(p)
     rows = LevelRows(model, v)
     cost = _pad(v.cost, model.n_cols)

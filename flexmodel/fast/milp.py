@@ -8,6 +8,8 @@ battery's power limits, exactly as in flexmodel.model with binaries=True.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
+
 import highspy
 import numpy as np
 import numpy.typing as npt
@@ -45,6 +47,38 @@ def _exclusive_pairs(
     return entries, upper
 
 
+@dataclass(frozen=True, slots=True)
+class MilpArrays:
+    """A site's MILP as arrays: the LP's columns and rows, then the binaries and their rows."""
+
+    matrix: sp.csc_matrix
+    cost: FloatArray
+    col_lower: FloatArray
+    col_upper: FloatArray
+    row_lower: FloatArray
+    row_upper: FloatArray
+    integer: BoolArray
+
+    def fixed_at_zero(self, columns: BoolArray) -> MilpArrays:
+        """The same MILP with these columns' bounds both 0."""
+        lower = np.where(columns, 0.0, self.col_lower)
+        return replace(self, col_lower=lower, col_upper=np.where(columns, 0.0, self.col_upper))
+
+    def highs_lp(self) -> highspy.HighsLp:
+        lp = highspy.HighsLp()
+        lp.num_row_, lp.num_col_ = self.matrix.shape
+        lp.col_cost_ = self.cost
+        lp.col_lower_, lp.col_upper_ = self.col_lower, self.col_upper
+        lp.row_lower_, lp.row_upper_ = self.row_lower, self.row_upper
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        lp.a_matrix_.start_ = self.matrix.indptr
+        lp.a_matrix_.index_ = self.matrix.indices
+        lp.a_matrix_.value_ = self.matrix.data
+        continuous, integer = highspy.HighsVarType.kContinuous, highspy.HighsVarType.kInteger
+        lp.integrality_ = [integer if flag else continuous for flag in self.integer]
+        return lp
+
+
 def build_milp(
     highs: highspy.Highs,
     layout: Layout,
@@ -53,7 +87,17 @@ def build_milp(
     grid_slots: BoolArray,
     battery_slots: BoolArray,
 ) -> HighsModel:
-    """The site's LP plus binaries on the given slots, passed to a fresh highspy object."""
+    """The site's LP plus binaries on the given slots, passed whole to a fresh highspy object."""
+    arrays = milp_arrays(layout, p, v, grid_slots, battery_slots)
+    highs.passModel(arrays.highs_lp())
+    n_rows, n_cols = arrays.matrix.shape
+    return HighsModel(highs, layout, n_cols, n_rows, mip=True)
+
+
+def milp_arrays(
+    layout: Layout, p: SiteProblem, v: SiteVectors, grid_slots: BoolArray, battery_slots: BoolArray
+) -> MilpArrays:
+    """The site's LP plus binaries on the given slots."""
     n_grid = int(grid_slots.sum())
     n_bin = n_grid + (int(battery_slots.sum()) if p.battery is not None else 0)
     entries, upper = _exclusive_pairs(
@@ -74,24 +118,18 @@ def build_milp(
         ([e[2] for e in entries], ([e[0] for e in entries], [e[1] for e in entries])), shape=(n_rows, n_cols)
     )
     matrix = (sp.block_diag([base, sp.csc_matrix((n_rows - layout.n_rows, n_bin))]) + extra).tocsc()
-    lp = highspy.HighsLp()
-    lp.num_col_, lp.num_row_ = n_cols, n_rows
-    lp.col_cost_ = _extend(v.cost, n_bin, 0.0)
-    lp.col_lower_ = _extend(v.col_lower, n_bin, 0.0)
-    lp.col_upper_ = _extend(v.col_upper, n_bin, 1.0)
-    lp.row_lower_ = _extend(v.row_lower, len(upper), -np.inf)
-    lp.row_upper_ = np.concatenate([v.row_upper, np.asarray(upper, dtype=np.float64)])
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_ = matrix.indptr
-    lp.a_matrix_.index_ = matrix.indices
-    lp.a_matrix_.value_ = matrix.data
-    continuous, integer = highspy.HighsVarType.kContinuous, highspy.HighsVarType.kInteger
-    kinds = [continuous] * layout.n_cols + [integer] * n_bin
-    for col in layout.integer_cols:  # on_t and the appliances' z_{j,s}
-        kinds[col] = integer
-    lp.integrality_ = kinds
-    highs.passModel(lp)
-    return HighsModel(highs, layout, n_cols, n_rows, mip=True)
+    integer = np.zeros(n_cols, dtype=np.bool_)
+    integer[layout.n_cols :] = True
+    integer[list(layout.integer_cols)] = True  # on_t and the appliances' z_{j,s}
+    return MilpArrays(
+        matrix=matrix,
+        cost=_extend(v.cost, n_bin, 0.0),
+        col_lower=_extend(v.col_lower, n_bin, 0.0),
+        col_upper=_extend(v.col_upper, n_bin, 1.0),
+        row_lower=_extend(v.row_lower, len(upper), -np.inf),
+        row_upper=np.concatenate([v.row_upper, np.asarray(upper, dtype=np.float64)]),
+        integer=integer,
+    )
 
 
 def _extend(values: FloatArray, count: int, fill: float) -> FloatArray:

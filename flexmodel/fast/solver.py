@@ -5,8 +5,8 @@ see layout.py) and reuses it for the next home of that structure, changing only 
 and right-hand sides, so HiGHS starts from the previous home's basis. That is the fast case:
 about a millisecond per home (median 0.9 ms measured) instead of tens for a fresh Pyomo model.
 A home of a new structure gets a freshly built object; the least recently used one goes when
-there are many. A home that needs binaries costs a MILP: tens to hundreds of milliseconds, and
-on a day of deeply negative prices a quarter of the homes need one, so they dominate the time.
+there are many. A home that needs binaries costs a MILP, and on a day of deeply negative prices
+a quarter of the homes need one, so they dominate the time (docs/planner-speed.md).
 
 Exactness (the Pyomo planner's rules, flexmodel.model.solver.solve_site): the LP first; where its
 answer still imports and exports (after the free netting of flexmodel.site_plan.net_grid), or
@@ -15,6 +15,13 @@ slots that did both; if the MILP's answer then does both in another slot, that s
 binaries too and it is solved again. The final answer does both nowhere, so it is feasible for
 the MILP with binaries in every slot, and optimal for it because every model solved on the way
 is a relaxation of that MILP: the same optimum as the Pyomo planner's, at a fraction of the cost.
+
+Two things make a binary home cheaper, both exact. First, when the LP's weighted solve reached
+every priority level, the first round's MILP is settled from the window around its binaries
+(window.py): a Lagrangian bound and a plan that meet within the MILP's tolerances, about half a
+whole-day MILP's time; where they do not meet, the rounds above run as before. Second, each MILP
+goes to HiGHS without its constant columns (reduced.py), the overruns among them when the LP
+needed none.
 """
 
 from __future__ import annotations
@@ -29,12 +36,17 @@ from collections import OrderedDict
 from collections.abc import Iterator
 
 import highspy
+import numpy as np
 
+from flexmodel.errors import SolveFailed
 from flexmodel.fast.arrays import SiteVectors, constraint_matrix, site_vectors
 from flexmodel.fast.layout import Layout, StructureKey, layout_of, structure_key
-from flexmodel.fast.levels import HighsModel, LevelSolve, solve_levels
-from flexmodel.fast.milp import BoolArray, build_milp, slots_doing_both
+from flexmodel.fast.levels import HighsModel, LevelSolve, relaxed_levels, solve_levels
+from flexmodel.fast.milp import BoolArray, MilpArrays, milp_arrays, slots_doing_both
+from flexmodel.fast.reduced import INFEASIBLE, ReducedMilp
 from flexmodel.fast.result import flows_from_solution, integer_feasible, site_plan
+from flexmodel.fast.window import MIP_ABS_GAP, solve_window
+from flexmodel.priorities import ATTAINED_TOL, Level
 from flexmodel.problem import SiteProblem
 from flexmodel.site_plan import SiteFlows, SitePlan, net_grid
 from flexmodel.solve import SolverOptions
@@ -83,6 +95,7 @@ def new_highs(options: SolverOptions, *, mip: bool = False) -> highspy.Highs:
     # One thread per model: parallelism comes from planning many homes in many processes.
     highs.setOptionValue("threads", 1)
     highs.setOptionValue("mip_rel_gap", options.mip_rel_gap)
+    highs.setOptionValue("mip_abs_gap", MIP_ABS_GAP)  # window.py proves its answers to the same
     if options.time_limit_s is not None:
         highs.setOptionValue("time_limit", float(options.time_limit_s))
     if mip:
@@ -145,8 +158,7 @@ class FastPlanner:
             self._models.popitem(last=False)
         return model
 
-    def _solve_lp(self, p: SiteProblem, v: SiteVectors, layout: Layout) -> LevelSolve:
-        model = self._lp_model(p, v, layout)
+    def _solve_lp(self, model: HighsModel, p: SiteProblem, v: SiteVectors) -> LevelSolve:
         try:
             return solve_levels(model, p, v)
         except Exception:
@@ -158,7 +170,8 @@ class FastPlanner:
         started = time.perf_counter()
         layout = layout_of(p)
         v = site_vectors(layout, p)
-        result = self._solve_lp(p, v, layout)
+        lp = self._lp_model(p, v, layout)
+        result = self._solve_lp(lp, p, v)
         flows = net_grid(flows_from_solution(result.col_value, layout, p), p)
         grid_slots, battery_slots = slots_doing_both(flows)
         binary_slots = 0
@@ -170,11 +183,47 @@ class FastPlanner:
                 # Burning energy through battery losses pays where buying pays: binaries on
                 # those slots from the start save most second and third MILP rounds.
                 battery_slots |= (p.import_price_eur_per_kwh + p.imbalance_eur_per_kwh) < 0.0
-            result, flows, binary_slots = self._solve_milp(p, v, layout, grid_slots, battery_slots)
+            # No overrun in the relaxation: none in the MILP either, if it can do without (exact:
+            # overrun is the first priority, so the MILP's optimum has none when any answer has
+            # none). Those columns are then constants, which makes the MILP smaller (reduced.py).
+            no_overrun = bool(v.overrun @ result.col_value <= ATTAINED_TOL)
+            answer = None
+            if not p.needs_integers and result.solves == 1:
+                answer = self._solve_window(lp, p, v, grid_slots, battery_slots, no_overrun)
+            if answer is None:
+                levels = relaxed_levels(p, v, result.col_value)
+                answer = self._solve_milp(p, v, layout, grid_slots, battery_slots, levels, no_overrun)
+            result, flows, binary_slots = answer
         return site_plan(p, flows, result.gap, binary_slots, time.perf_counter() - started)
 
+    def _solve_window(
+        self,
+        lp: HighsModel,
+        p: SiteProblem,
+        v: SiteVectors,
+        grid_slots: BoolArray,
+        battery_slots: BoolArray,
+        no_overrun: bool,
+    ) -> tuple[LevelSolve, SiteFlows, int] | None:
+        """The first round's MILP settled from its window (window.py), or None."""
+        milp = _milp(lp.layout, p, v, (grid_slots, battery_slots), no_overrun)
+        highs = new_highs(self.options, mip=True)
+        result = solve_window(lp, p, v, milp, (grid_slots, battery_slots), highs, self.options.mip_rel_gap)
+        if result is None:
+            log.debug("%s: the window's bounds do not meet; the whole day's MILP", p.site_id)
+            return None
+        flows = net_grid(flows_from_solution(result.col_value, lp.layout, p), p)
+        return result, flows, int(grid_slots.sum() + battery_slots.sum())
+
     def _solve_milp(
-        self, p: SiteProblem, v: SiteVectors, layout: Layout, grid_slots: BoolArray, battery_slots: BoolArray
+        self,
+        p: SiteProblem,
+        v: SiteVectors,
+        layout: Layout,
+        grid_slots: BoolArray,
+        battery_slots: BoolArray,
+        levels: list[Level],
+        no_overrun: bool,
     ) -> tuple[LevelSolve, SiteFlows, int]:
         """MILP rounds until no slot without binaries does both things (see the module doc)."""
         for rounds in range(1, MAX_MILP_ROUNDS + 2):
@@ -187,8 +236,14 @@ class FastPlanner:
                 grid_slots.sum(),
                 battery_slots.sum(),
             )
-            milp = build_milp(new_highs(self.options, mip=True), layout, p, v, grid_slots, battery_slots)
-            result = solve_levels(milp, p, v)
+            try:
+                result = self._solve_reduced(p, v, layout, (grid_slots, battery_slots), levels, no_overrun)
+            except SolveFailed as failed:
+                if not (no_overrun and failed.condition == INFEASIBLE):
+                    raise
+                log.debug("%s: the MILP needs an overrun after all", p.site_id)
+                no_overrun = False
+                result = self._solve_reduced(p, v, layout, (grid_slots, battery_slots), levels, no_overrun)
             flows = net_grid(flows_from_solution(result.col_value, layout, p), p)
             more_grid, more_battery = slots_doing_both(flows)
             # Slots that already carry binaries may show MIP-tolerance noise; only new ones count.
@@ -198,6 +253,34 @@ class FastPlanner:
                 break
             grid_slots, battery_slots = grid_slots | more_grid, battery_slots | more_battery
         return result, flows, int(grid_slots.sum() + battery_slots.sum()) + p.own_binaries
+
+    def _solve_reduced(
+        self,
+        p: SiteProblem,
+        v: SiteVectors,
+        layout: Layout,
+        binary_slots: tuple[BoolArray, BoolArray],
+        levels: list[Level],
+        no_overrun: bool,
+    ) -> LevelSolve:
+        milp = _milp(layout, p, v, binary_slots, no_overrun)
+        return solve_levels(ReducedMilp(new_highs(self.options, mip=True), layout, milp), p, v, levels)
+
+
+def _milp(
+    layout: Layout,
+    p: SiteProblem,
+    v: SiteVectors,
+    binary_slots: tuple[BoolArray, BoolArray],
+    no_overrun: bool,
+) -> MilpArrays:
+    """The site's MILP with binaries on these (grid, battery) slots; no_overrun: overruns at 0."""
+    milp = milp_arrays(layout, p, v, *binary_slots)
+    if not no_overrun:
+        return milp
+    zero = np.zeros(milp.matrix.shape[1], dtype=np.bool_)
+    zero[: layout.n_cols] = v.overrun != 0.0
+    return milp.fixed_at_zero(zero)
 
 
 # One planner per thread and options: highspy objects must not be shared between threads

@@ -164,6 +164,18 @@ def cases() -> dict[str, dict[str, Any]]:
             site("bare", month_peak_kw=0.0, min_billed_peak_kw=0.0),
             site("ev-only", evs=[ev("car", "19:00", "12T07:00", 35.0, "smart", power_kw=11.0)]),
         ),
+        # Full at midnight, with 2 kW of uncurtailable PV in the first slot only: the LP absorbs
+        # the 0.2 kW above the export limit by charging and discharging at once; the MILP cannot,
+        # and must overrun. The overruns are fixed at 0 only while a plan can do without them.
+        "burn_hides_an_overrun": scenario(
+            site(
+                "full-at-midnight",
+                base_load_kw=[0.3] * N,
+                pv={"forecast_kw": [2.0] + [0.0] * (N - 1), "curtailable": False},
+                export_limit_kw=1.5,
+                battery=battery(soc_kwh=10.0),
+            ),
+        ),
         "overrun_and_imbalance": scenario(
             site(
                 "overload",

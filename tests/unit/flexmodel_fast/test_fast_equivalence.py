@@ -112,6 +112,8 @@ def test_the_cases_exercise_what_they_claim() -> None:
     assert plans["full-battery"][0].needed_binaries
     assert plans["export-pays-more"][0].needed_binaries  # import and export at once would pay
     assert not plans["bare"][0].needed_binaries
+    hidden, hidden_problem = plans["full-at-midnight"]
+    assert hidden.needed_binaries and _levels(hidden, hidden_problem)["overrun_kwh"] > 0.04
     kinds = {v.kind for plan, _ in plans.values() for v in plan.violations}
     assert {"ev_shortfall", "import_limit", "export_limit"} <= kinds
     solar_plan, solar_problem = plans["solar-ev"]
