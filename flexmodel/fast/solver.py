@@ -55,6 +55,7 @@ log = logging.getLogger(__name__)
 
 MAX_CACHED_STRUCTURES = 32
 MAX_MILP_ROUNDS = 20  # each round adds binaries; after this many, every slot gets them
+MAX_WINDOW_TRIES = 3  # window.py's tries, each with the slots the last did both in; then the MILP
 
 
 _FIRST_HIGHS = threading.Lock()
@@ -189,7 +190,7 @@ class FastPlanner:
             no_overrun = bool(v.overrun @ result.col_value <= ATTAINED_TOL)
             answer = None
             if not p.needs_integers and result.solves == 1:
-                answer = self._solve_window(lp, p, v, grid_slots, battery_slots, no_overrun)
+                answer = self._solve_window(lp, p, v, (grid_slots, battery_slots), no_overrun)
             if answer is None:
                 levels = relaxed_levels(p, v, result.col_value)
                 answer = self._solve_milp(p, v, layout, grid_slots, battery_slots, levels, no_overrun)
@@ -201,19 +202,26 @@ class FastPlanner:
         lp: HighsModel,
         p: SiteProblem,
         v: SiteVectors,
-        grid_slots: BoolArray,
-        battery_slots: BoolArray,
+        binary_slots: tuple[BoolArray, BoolArray],
         no_overrun: bool,
     ) -> tuple[LevelSolve, SiteFlows, int] | None:
-        """The first round's MILP settled from its window (window.py), or None."""
-        milp = _milp(lp.layout, p, v, (grid_slots, battery_slots), no_overrun)
-        highs = new_highs(self.options, mip=True)
-        result = solve_window(lp, p, v, milp, (grid_slots, battery_slots), highs, self.options.mip_rel_gap)
-        if result is None:
-            log.debug("%s: the window's bounds do not meet; the whole day's MILP", p.site_id)
-            return None
-        flows = net_grid(flows_from_solution(result.col_value, lp.layout, p), p)
-        return result, flows, int(grid_slots.sum() + battery_slots.sum())
+        """The MILP settled from the window around its binaries (window.py), or None. Slots where
+        the window's plan still does both things get binaries too, as in the MILP rounds; the
+        arrays in `binary_slots` are widened in place, so a MILP after this starts from them."""
+        grid_slots, battery_slots = binary_slots
+        for _ in range(MAX_WINDOW_TRIES):
+            milp = _milp(lp.layout, p, v, binary_slots, no_overrun)
+            highs = new_highs(self.options, mip=True)
+            tried = solve_window(lp, p, v, milp, binary_slots, highs, self.options.mip_rel_gap)
+            if tried.answer is not None:
+                flows = net_grid(flows_from_solution(tried.answer.col_value, lp.layout, p), p)
+                return tried.answer, flows, int(grid_slots.sum() + battery_slots.sum())
+            if tried.doing_both is None:
+                break
+            grid_slots |= tried.doing_both[0]
+            battery_slots |= tried.doing_both[1]
+        log.debug("%s: the window's bounds do not meet; the whole day's MILP", p.site_id)
+        return None
 
     def _solve_milp(
         self,

@@ -17,7 +17,7 @@ that for the window's. The window's answer is exact when an upper and a lower bo
 A plan within the MILP's own tolerances (MIP_ABS_GAP, mip_rel_gap) of the bound is the MILP's
 optimum. Otherwise, or where the plan does both things in another slot or misses a priority
 level, the whole day's MILP decides (solver.py). Measured on 2025-05-11 (1,000 homes, 245 with
-binaries): 224 settled here, about 10 ms against 18 ms a home.
+binaries): 233 settled here, about 10 ms against 18 ms a home.
 """
 
 from __future__ import annotations
@@ -79,6 +79,17 @@ class WindowRelaxation:
     window: MilpArrays  # the window's columns (those of `in_window`) and rows, under the LP's prices
     in_window: BoolArray  # over the MILP's columns
     constant: float  # the rest of the day's bound, the linking rows' terms and the offset
+
+
+@dataclass(frozen=True, slots=True)
+class WindowResult:
+    answer: LevelSolve | None  # the MILP's optimum, proven; None where the bounds do not meet
+    # Where the plan from the window's modes imports and exports, or charges and discharges, in
+    # slots without binaries (grid, battery): a next try puts binaries there too.
+    doing_both: tuple[BoolArray, BoolArray] | None
+
+
+NOT_SETTLED = WindowResult(None, None)
 
 
 def window_relaxation(
@@ -154,29 +165,31 @@ def solve_window(
     binary_slots: tuple[BoolArray, BoolArray],
     highs: highspy.Highs,
     mip_rel_gap: float,
-) -> LevelSolve | None:
-    """The optimum of `milp` (see window_relaxation) from its window, or None where the bounds do
-    not meet. `lp` holds the site's LP just solved with the weighted objective, every priority
-    level at its ideal; `highs` is a fresh object for the window's MILP."""
+) -> WindowResult:
+    """The optimum of `milp` (see window_relaxation) from its window, where the bounds meet.
+    `lp` holds the site's LP just solved with the weighted objective, every priority level at
+    its ideal; `highs` is a fresh object for the window's MILP."""
     relaxation = window_relaxation(lp, p, milp, binary_slots)
     if relaxation is None:
-        return None
+        return NOT_SETTLED
     try:
         x_window = ReducedMilp(highs, lp.layout, relaxation.window).run(p.site_id)
     except SolveFailed:
-        return None
+        return NOT_SETTLED
     bound = relaxation.constant + float(highs.getInfo().mip_dual_bound)
     plan = _with_modes(lp, p, v, binary_slots, on=x_window[lp.layout.n_cols - milp.matrix.shape[1] :] > 0.5)
     if plan is None:
-        return None
+        return NOT_SETTLED
     x, cost_eur = plan
+    doing_both = slots_doing_both(net_grid(flows_from_solution(x, lp.layout, p), p))
+    if doing_both[0].any() or doing_both[1].any():
+        return WindowResult(None, doing_both)  # a relaxation's answer: these slots need binaries too
     gap = cost_eur - bound
     if gap > max(MIP_ABS_GAP, mip_rel_gap * abs(cost_eur)):
-        return None
-    grid_both, battery_both = slots_doing_both(net_grid(flows_from_solution(x, lp.layout, p), p))
-    if grid_both.any() or battery_both.any() or not all(attains(level, v, x) for level in priority_levels(p)):
-        return None  # not the MILP's answer: it does both things elsewhere, or misses a level
-    return LevelSolve(x, max(gap, 0.0) / max(abs(cost_eur), 1e-9), solves=2)
+        return NOT_SETTLED
+    if not all(attains(level, v, x) for level in priority_levels(p)):
+        return NOT_SETTLED  # the weighted optimum misses a level: the levels' own solves decide
+    return WindowResult(LevelSolve(x, max(gap, 0.0) / max(abs(cost_eur), 1e-9), solves=2), None)
 
 
 def _with_modes(
@@ -197,7 +210,9 @@ def _with_modes(
     zeros = np.zeros(len(forbidden))
     lp.highs.changeColsBounds(len(forbidden), forbidden, zeros, zeros)
     # From no basis: a warm start from whichever home came before could land on another of
-    # several equally cheap plans, and a plan must not depend on how homes were chunked.
+    # several equally cheap plans, and a plan must not depend on how homes were chunked. The
+    # basis goes back afterwards, so the next home of this structure still starts warm.
+    basis = lp.highs.getBasis()
     lp.highs.clearSolver()
     try:
         # The objective is read before the bounds change back: a change clears HiGHS's info.
@@ -206,3 +221,4 @@ def _with_modes(
         return None
     finally:
         lp.highs.changeColsBounds(len(forbidden), forbidden, v.col_lower[forbidden], v.col_upper[forbidden])
+        lp.highs.setBasis(basis)
