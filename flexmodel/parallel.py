@@ -5,6 +5,10 @@ processes small (one message per few hundred homes, numpy arrays pickle compactl
 worker keep its HiGHS objects warm across the homes of a chunk (flexmodel.fast). HiGHS plans
 through the array path; GLPK through the Pyomo model (flexmodel.model.solver.solve_site).
 
+A plan does not depend on the number of workers: the chunks are cut the same way whatever it is,
+and each chunk starts with fresh HiGHS objects. A warm start from another chunk's last home could
+land on another of several equally cheap plans.
+
     plans = plan_sites(problems, SolverOptions(), workers=2)                  # local processes
     plans = plan_sites(problems, SolverOptions(), cluster="tcp://host:8786")  # a dask cluster
 
@@ -34,7 +38,7 @@ log = logging.getLogger(__name__)
 
 Progress = Callable[[int], None]
 MAX_CHUNK = 250  # sites per message: large enough to amortise IPC, small enough to balance load
-CHUNKS_PER_WORKER = 4  # at least this many chunks per worker, so a slow chunk does not idle others
+CHUNKS = 32  # at least this many chunks (if there are sites enough): 4 a worker for up to 8 workers
 
 
 def plan_chunk(problems: Sequence[SiteProblem], options: SolverOptions) -> list[SitePlan]:
@@ -42,12 +46,15 @@ def plan_chunk(problems: Sequence[SiteProblem], options: SolverOptions) -> list[
     HiGHS on the array path (one warm highspy object per structure), other solvers on Pyomo."""
     if options.solver == "highs":
         planner = process_planner(options)
+        planner.start_afresh()
         return [planner.solve(p) for p in problems]
     return [solve_site(p, options) for p in problems]
 
 
-def chunk_size(n_sites: int, workers: int) -> int:
-    return max(1, min(MAX_CHUNK, math.ceil(n_sites / (workers * CHUNKS_PER_WORKER))))
+def chunk_size(n_sites: int) -> int:
+    """Sites per chunk: from the portfolio alone, so that the chunks (and the plans) do not depend
+    on how many workers plan them."""
+    return max(1, min(MAX_CHUNK, math.ceil(n_sites / CHUNKS)))
 
 
 def _chunks(problems: Sequence[SiteProblem], size: int) -> list[list[SiteProblem]]:
@@ -68,7 +75,7 @@ def plan_sites(
         return []
     if cluster is not None:
         return _on_cluster(problems, options, cluster, progress)
-    size = chunk_size(len(problems), workers)
+    size = chunk_size(len(problems))
     chunks = _chunks(problems, size)
     if workers == 1:
         plans: list[SitePlan] = []
@@ -108,7 +115,7 @@ def _on_cluster(
     client = connect(address)
     with client:
         workers = thread_count(client)
-        chunks = _chunks(problems, chunk_size(len(problems), workers))
+        chunks = _chunks(problems, chunk_size(len(problems)))
         log.info(
             "planning %d sites in %d chunks on %s (%d threads)", len(problems), len(chunks), address, workers
         )

@@ -145,6 +145,10 @@ class FastPlanner:
         self._models: OrderedDict[StructureKey, HighsModel] = OrderedDict()
         self.lp_builds = 0  # how many structures were built (the rest were reuses)
 
+    def start_afresh(self) -> None:
+        """Forget the warm HiGHS objects: the next homes are planned as in a new process."""
+        self._models.clear()
+
     def _lp_model(self, p: SiteProblem, v: SiteVectors, layout: Layout) -> HighsModel:
         key = structure_key(p)
         model = self._models.get(key)

@@ -209,11 +209,6 @@ def _with_modes(
     ).astype(np.int32)
     zeros = np.zeros(len(forbidden))
     lp.highs.changeColsBounds(len(forbidden), forbidden, zeros, zeros)
-    # From no basis: a warm start from whichever home came before could land on another of
-    # several equally cheap plans, and a plan must not depend on how homes were chunked. The
-    # basis goes back afterwards, so the next home of this structure still starts warm.
-    basis = lp.highs.getBasis()
-    lp.highs.clearSolver()
     try:
         # The objective is read before the bounds change back: a change clears HiGHS's info.
         return lp.run(p.site_id), float(lp.highs.getInfo().objective_function_value)
@@ -221,4 +216,3 @@ def _with_modes(
         return None
     finally:
         lp.highs.changeColsBounds(len(forbidden), forbidden, v.col_lower[forbidden], v.col_upper[forbidden])
-        lp.highs.setBasis(basis)
