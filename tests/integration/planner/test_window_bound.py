@@ -51,6 +51,7 @@ def test_the_window_relaxation_lies_between_the_lp_and_the_whole_days_milp(
 ) -> None:
     checked = 0
     planner = FastPlanner(OPTIONS)
+    rng = np.random.default_rng(5)
     for p in problems:
         layout = layout_of(p)
         v = site_vectors(layout, p)
@@ -62,7 +63,8 @@ def test_the_window_relaxation_lies_between_the_lp_and_the_whole_days_milp(
         battery |= p.import_price_eur_per_kwh < 0.0
         lp_optimum = float(lp.highs.getInfo().objective_function_value)
         milp = milp_arrays(layout, p, v, grid, battery)
-        relaxation = window_relaxation(lp, p, milp, (grid, battery))
+        duals = np.asarray(lp.highs.getSolution().row_dual)
+        relaxation = window_relaxation(lp, p, milp, (grid, battery), duals)
         assert relaxation is not None, p.site_id
         whole = build_milp(new_highs(OPTIONS, mip=True), layout, p, v, grid, battery)
         solve_levels(whole, p, v)
@@ -78,6 +80,15 @@ def test_the_window_relaxation_lies_between_the_lp_and_the_whole_days_milp(
 
         assert lp_optimum - 1e-7 <= lp_bound <= milp_bound + 1e-7, p.site_id
         assert milp_bound <= milp_optimum + 1e-6, p.site_id
+
+        # Any multipliers give a bound (the second round prices with other duals): disturbed
+        # ones, some of the wrong sign, must not beat the optimum either.
+        disturbed = duals + rng.normal(0.0, 0.05, len(duals))
+        other = window_relaxation(lp, p, milp, (grid, battery), disturbed)
+        if other is not None:
+            model = ReducedMilp(new_highs(OPTIONS, mip=True), layout, other.window)
+            model.run(p.site_id)
+            assert other.constant + float(model.highs.getInfo().mip_dual_bound) <= milp_optimum + 1e-6
         checked += 1
     assert checked >= 30, f"only {checked} homes needed binaries: the day no longer exercises them"
 
