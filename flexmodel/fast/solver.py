@@ -215,7 +215,8 @@ class FastPlanner:
         grid_slots, battery_slots = binary_slots
         for _ in range(MAX_WINDOW_TRIES):
             milp = _milp(lp.layout, p, v, binary_slots, no_overrun)
-            tried = solve_window(lp, p, v, milp, binary_slots, self._new_mip, self.options.mip_rel_gap)
+            highs = new_highs(self.options, mip=True)
+            tried = solve_window(lp, p, v, milp, binary_slots, highs, self.options.mip_rel_gap)
             if tried.answer is not None:
                 flows = net_grid(flows_from_solution(tried.answer.col_value, lp.layout, p), p)
                 return tried.answer, flows, int(grid_slots.sum() + battery_slots.sum())
@@ -264,9 +265,6 @@ class FastPlanner:
                 break
             grid_slots, battery_slots = grid_slots | more_grid, battery_slots | more_battery
         return result, flows, int(grid_slots.sum() + battery_slots.sum()) + p.own_binaries
-
-    def _new_mip(self) -> highspy.Highs:
-        return new_highs(self.options, mip=True)
 
     def _solve_reduced(
         self,
