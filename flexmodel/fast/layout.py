@@ -36,6 +36,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+import numpy.typing as npt
+
 from flexmodel.problem import SiteProblem
 from flexmodel.scenario import EvMode
 
@@ -144,6 +147,24 @@ class Layout:
     @property
     def n_cols(self) -> int:
         return self.z(self.n_appliances)
+
+    def column_slots(self, n_cols: int) -> npt.NDArray[np.int64]:
+        """Each of `n_cols` columns' slot: -1 for a day-wide column (the peak x) and any column
+        past this layout's (a MILP's binaries). soc + t is the charge after slot t; an
+        appliance's z_{j,s} counts in its start slot s."""
+        n = self.n
+        blocks = [self.g, self.e, self.io, self.eo, self.u]
+        if self.has_battery:
+            blocks += [self.c, self.d, self.soc]
+        blocks += [self.v(k) for k in range(len(self.ev_modes))]
+        if self.has_heat_pump:
+            blocks += [self.hp, self.temp, self.below, self.above]
+            blocks += [self.on] if self.heat_pump_on else []
+        blocks += [self.z(j) for j in range(self.n_appliances)]
+        slots = np.full(n_cols, -1, dtype=np.int64)
+        for start in blocks:
+            slots[start : start + n] = np.arange(n)
+        return slots
 
     @property
     def integer_cols(self) -> range:

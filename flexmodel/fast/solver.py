@@ -218,8 +218,8 @@ class FastPlanner:
             highs = new_highs(self.options, mip=True)
             tried = solve_window(lp, p, v, milp, binary_slots, highs, self.options.mip_rel_gap)
             if tried.answer is not None:
-                flows = net_grid(flows_from_solution(tried.answer.col_value, lp.layout, p), p)
-                return tried.answer, flows, int(grid_slots.sum() + battery_slots.sum())
+                answer, flows = tried.answer
+                return answer, flows, int(grid_slots.sum() + battery_slots.sum())
             if tried.doing_both is None:
                 break
             grid_slots |= tried.doing_both[0]

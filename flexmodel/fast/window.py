@@ -26,7 +26,6 @@ from dataclasses import dataclass
 
 import highspy
 import numpy as np
-import numpy.typing as npt
 
 from flexmodel.errors import SolveFailed
 from flexmodel.fast.arrays import SiteVectors
@@ -38,29 +37,10 @@ from flexmodel.fast.result import flows_from_solution
 from flexmodel.model.grid import grid_bounds_kw
 from flexmodel.priorities import priority_levels
 from flexmodel.problem import FloatArray, SiteProblem
-from flexmodel.site_plan import net_grid
-
-IntArray = npt.NDArray[np.int64]
+from flexmodel.site_plan import SiteFlows, net_grid
 
 MIP_ABS_GAP = 1e-6  # [EUR] HiGHS's mip_abs_gap, which every MILP here stops at (solver.py sets it)
 WINDOW_PAD_SLOTS = 4  # the window reaches this far beyond the first and last binary slot
-
-
-def column_slots(layout: Layout, n_cols: int) -> IntArray:
-    """Each column's slot (-1: a day-wide column, such as the peak, or a binary)."""
-    n = layout.n
-    blocks = [layout.g, layout.e, layout.io, layout.eo, layout.u]
-    if layout.has_battery:
-        blocks += [layout.c, layout.d, layout.soc]  # soc + t is the charge after slot t
-    blocks += [layout.v(k) for k in range(len(layout.ev_modes))]
-    if layout.has_heat_pump:
-        blocks += [layout.hp, layout.temp, layout.below, layout.above]
-        blocks += [layout.on] if layout.heat_pump_on else []
-    blocks += [layout.z(j) for j in range(layout.n_appliances)]  # z_{j,s}: the start slot s
-    slots = np.full(n_cols, -1, dtype=np.int64)
-    for start in blocks:
-        slots[start : start + n] = np.arange(n)
-    return slots
 
 
 def _weak_dual_bound(dual: FloatArray, lower: FloatArray, upper: FloatArray) -> float:
@@ -76,14 +56,14 @@ def _weak_dual_bound(dual: FloatArray, lower: FloatArray, upper: FloatArray) -> 
 class WindowRelaxation:
     """The Lagrangian relaxation: min window.cost·x over the window's rows, + constant."""
 
-    window: MilpArrays  # the window's columns (those of `in_window`) and rows, under the LP's prices
-    in_window: BoolArray  # over the MILP's columns
+    window: MilpArrays  # the window's columns and rows, under the LP's prices
     constant: float  # the rest of the day's bound, the linking rows' terms and the offset
 
 
 @dataclass(frozen=True, slots=True)
 class WindowResult:
-    answer: LevelSolve | None  # the MILP's optimum, proven; None where the bounds do not meet
+    # The MILP's optimum, proven, and its flows; None where the bounds do not meet.
+    answer: tuple[LevelSolve, SiteFlows] | None
     # Where the plan from the window's modes imports and exports, or charges and discharges, in
     # slots without binaries (grid, battery): a next try puts binaries there too.
     doing_both: tuple[BoolArray, BoolArray] | None
@@ -127,7 +107,7 @@ def window_relaxation(
     # The window: the binary slots' span and WINDOW_PAD_SLOTS either side, and day-wide columns.
     binary = np.flatnonzero(binary_slots[0] | binary_slots[1])
     start, stop = max(0, int(binary[0]) - WINDOW_PAD_SLOTS), min(n, int(binary[-1]) + 1 + WINDOW_PAD_SLOTS)
-    slots = column_slots(layout, n_cols)
+    slots = layout.column_slots(n_cols)
     in_window = (slots < 0) | ((slots >= start) & (slots < stop))
     touches = abs(milp.matrix).tocsr()
     has_window = touches @ in_window.astype(np.float64) > 0
@@ -159,7 +139,7 @@ def window_relaxation(
         row_upper=row_upper[window_rows],
         integer=milp.integer[window],
     )
-    return WindowRelaxation(arrays, in_window, constant)
+    return WindowRelaxation(arrays, constant)
 
 
 def solve_window(
@@ -185,7 +165,8 @@ def solve_window(
     if plan is None:
         return NOT_SETTLED
     x, cost_eur = plan
-    doing_both = slots_doing_both(net_grid(flows_from_solution(x, lp.layout, p), p))
+    flows = net_grid(flows_from_solution(x, lp.layout, p), p)
+    doing_both = slots_doing_both(flows)
     if doing_both[0].any() or doing_both[1].any():
         return WindowResult(None, doing_both)  # a relaxation's answer: these slots need binaries too
     gap = cost_eur - bound
@@ -193,7 +174,8 @@ def solve_window(
         return NOT_SETTLED
     if not all(attains(level, v, x) for level in priority_levels(p)):
         return NOT_SETTLED  # the weighted optimum misses a level: the levels' own solves decide
-    return WindowResult(LevelSolve(x, max(gap, 0.0) / max(abs(cost_eur), 1e-9), solves=2), None)
+    answer = LevelSolve(x, max(gap, 0.0) / max(abs(cost_eur), 1e-9), solves=2)
+    return WindowResult((answer, flows), None)
 
 
 def _solve_relaxation(
